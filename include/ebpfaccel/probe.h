@@ -61,6 +61,7 @@ struct ebpfaccel_probe_opts {
 	bool skip_bpf;
 	size_t :0;
 };
+#define ebpfaccel_probe_opts__last_field skip_bpf
 
 struct ebpfaccel_probe;
 
