@@ -11,7 +11,7 @@ NM="${NM:-nm}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-"$NM" -D --defined-only "$lib" | awk '$2 ~ /^[TDBRVW]$/ { print $3 }' \
+$NM -D --defined-only "$lib" | awk '$2 ~ /^[TDBRVW]$/ { print $3 }' \
 	| sed 's/@.*//' | grep -v '^EBPFACCEL_[0-9.]*$' | sort -u > "$tmp/exported"
 sed -n 's/^[[:space:]]*\([a-z_][a-z0-9_]*\);[[:space:]]*$/\1/p' "$map" | grep -v '^local$' | sort -u > "$tmp/mapped"
 
@@ -23,7 +23,7 @@ if ! diff -u "$tmp/mapped" "$tmp/exported" > "$tmp/diff"; then
 	echo "FAIL: exported symbols differ from $map (- map only, + library only):"; cat "$tmp/diff"; rc=1
 fi
 # Every exported symbol carries the version node of the map.
-if "$NM" -D --defined-only "$lib" | awk '$2 == "T" && $3 !~ /@@?EBPFACCEL_/' | grep .; then
+if $NM -D --defined-only "$lib" | awk '$2 == "T" && $3 !~ /@@?EBPFACCEL_/' | grep .; then
 	echo "FAIL: unversioned exported functions above"; rc=1
 fi
 n=$(wc -l < "$tmp/exported")

@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Versions, logging, error strings and options-struct compatibility. */
-#include "config.h"
-
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
