@@ -284,7 +284,11 @@ static __always_inline bool want_sample(struct tp_flow *f, const struct pkt *p, 
 	f->sample_credit += p->payload_len;
 	if (f->sample_credit < sample_every_bytes)
 		return false;
-	f->sample_credit = 0;
+	/* Keep the remainder, or 64 KiB GSO packets would be sampled only
+	 * every other one. */
+	f->sample_credit -= sample_every_bytes;
+	if (f->sample_credit >= sample_every_bytes)
+		f->sample_credit = 0;
 	return true;
 }
 

@@ -35,7 +35,9 @@ static int nl_to_errno(int nlerr)
 	};
 	unsigned int e = nlerr < 0 ? -nlerr : nlerr;
 
-	return -(e < ARRAY_SIZE(map) && map[e] ? map[e] : EIO);
+	if (e && (e >= ARRAY_SIZE(map) || !map[e]))
+		pr_debug("netlink: %s\n", nl_geterror(nlerr));
+	return e ? -(e < ARRAY_SIZE(map) && map[e] ? map[e] : EIO) : 0;
 }
 
 static struct rtnl_qdisc *clsact_qdisc(int ifindex)

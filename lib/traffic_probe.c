@@ -299,11 +299,9 @@ static uint64_t sliding_rate(const struct tp_dir_stats *d, uint64_t window_ns, u
 static void counters_from(struct ebpfaccel_traffic_counters *c, const struct tp_dir_stats *d,
 			  uint64_t window_ns, uint64_t now)
 {
-	uint64_t peak = d->peak_win_bytes;
+	/* The current window counts with what it has so far. */
+	uint64_t peak = d->win_bytes > d->peak_win_bytes ? d->win_bytes : d->peak_win_bytes;
 
-	/* A window that has ended but not yet been closed by a packet counts. */
-	if (now - d->win_start_ns >= window_ns && d->win_bytes > peak)
-		peak = d->win_bytes;
 	c->bytes = d->bytes;
 	c->packets = d->packets;
 	c->payload_bytes = d->payload_bytes;

@@ -73,7 +73,9 @@ struct ebpfaccel_traffic_counters {
 	uint64_t payload_bytes;	/**< TCP payload bytes */
 	uint64_t payload_segs;	/**< packets (as the stack handed them over) with payload */
 	uint64_t rate;		/**< payload bytes/s over the last sliding window */
-	uint64_t peak_rate;	/**< highest payload bytes/s of any finished window */
+	/** Highest payload bytes/s of any window; the current one counts
+	 *  with the bytes it has so far. */
+	uint64_t peak_rate;
 };
 
 /** What the probe measured for one server port. */
