@@ -1,0 +1,107 @@
+#!/bin/sh
+# Cost of the traffic probe on an unlimited veth at full speed: one iperf3
+# TCP stream between two private netns, alternating runs without and with
+# the probe attached to the receiver's side, in one invocation, printed as
+# ratios.  The kernel's BPF run-time statistics give the probe's own cost
+# per packet.  Sender pinned to CPU 0, receiver to CPU 1 (taskset); the
+# machine's cores are shared with other work, so figures are noisy.
+#
+# Environment: DURATION (s per run, default 5), ROUNDS (default 3).
+set -eu
+
+builddir=${top_builddir:-.}
+helper="$builddir/bench/probe_overhead"
+duration=${DURATION:-5}
+rounds=${ROUNDS:-3}
+tag=$$
+ns_c=eabench-$tag-c
+ns_s=eabench-$tag-s
+if_c=eab${tag}c
+if_s=eab${tag}s
+tmp=$(mktemp -d)
+server_pid=
+helper_pid=
+
+for tool in iperf3 bpftool tc python3 taskset; do
+	command -v "$tool" >/dev/null || { echo "probe_overhead: $tool is missing" >&2; exit 77; }
+done
+[ "$(id -u)" = 0 ] || { echo "probe_overhead: needs root (netns, BPF)" >&2; exit 77; }
+
+cleanup() {
+	[ -n "$helper_pid" ] && kill "$helper_pid" 2>/dev/null && wait "$helper_pid" 2>/dev/null
+	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+	ip netns del "$ns_c" 2>/dev/null
+	ip netns del "$ns_s" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ip netns add "$ns_c"
+ip netns add "$ns_s"
+ip link add "$if_c" netns "$ns_c" type veth peer name "$if_s" netns "$ns_s"
+ip -n "$ns_c" addr add 198.18.250.1/24 dev "$if_c"
+ip -n "$ns_s" addr add 198.18.250.2/24 dev "$if_s"
+ip -n "$ns_c" link set "$if_c" up
+ip -n "$ns_s" link set "$if_s" up
+ip -n "$ns_c" link set lo up
+ip -n "$ns_s" link set lo up
+
+ip netns exec "$ns_s" taskset -c 1 iperf3 -s >/dev/null 2>&1 &
+server_pid=$!
+sleep 0.5
+
+# Received bits/s of one run.
+run() {
+	ip netns exec "$ns_c" taskset -c 0 iperf3 -c 198.18.250.2 -t "$duration" -J > "$tmp/run.json"
+	python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]))' "$tmp/run.json"
+}
+
+# "runs nanoseconds" of the probe's program on hook $1 (ingress|egress).
+prog_stats() {
+	id=$(ip netns exec "$ns_s" tc filter show dev "$if_s" "$1" | sed -n 's/.* id \([0-9]*\) .*/\1/p' | head -n1)
+	bpftool -j prog show id "$id" |
+		python3 -c 'import json,sys; p=json.load(sys.stdin); print(p.get("run_cnt",0), p.get("run_time_ns",0))'
+}
+
+attach() {
+	ip netns exec "$ns_s" "$helper" "$if_s" > "$tmp/helper.out" &
+	helper_pid=$!
+	for _ in $(seq 100); do
+		grep -q attached "$tmp/helper.out" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "probe_overhead: the probe did not attach" >&2
+	exit 1
+}
+
+detach() {
+	kill "$helper_pid"
+	wait "$helper_pid"
+	helper_pid=
+}
+
+sum_base=0 sum_probe=0 runs=0 ns=0
+printf '%-6s %14s %14s %8s %12s\n' round "base Mbit/s" "probe Mbit/s" ratio "ns/packet"
+for r in $(seq "$rounds"); do
+	# Alternate the order so warm-up and drift do not favour one side.
+	[ $(( r % 2 )) = 1 ] && base=$(run)
+	attach
+	probe=$(run)
+	set -- $(prog_stats ingress) $(prog_stats egress)
+	detach
+	[ $(( r % 2 )) = 0 ] && base=$(run)
+	round_runs=$(( $1 + $3 ))
+	round_ns=$(( $2 + $4 ))
+	runs=$(( runs + round_runs ))
+	ns=$(( ns + round_ns ))
+	sum_base=$(( sum_base + base ))
+	sum_probe=$(( sum_probe + probe ))
+	python3 -c 'import sys; b,p,n,c=map(int,sys.argv[2:]); print("%-6s %14.0f %14.0f %8.3f %12.1f" % (sys.argv[1], b/1e6, p/1e6, p/b, n/max(c,1)))' \
+		"$r" "$base" "$probe" "$round_ns" "$round_runs"
+done
+python3 -c 'import sys; r,b,p,n,c=map(int,sys.argv[1:]); print("%-6s %14.0f %14.0f %8.3f %12.1f" % ("mean", b/r/1e6, p/r/1e6, p/b, n/max(c,1)))' \
+	"$rounds" "$sum_base" "$sum_probe" "$ns" "$runs"
+echo "ratio = throughput with the probe / without (1.000 = no cost); ns/packet = the probe's"
+echo "programs' average run time per skb (ingress + egress hooks; GSO packets count once)."
+echo "2 shared cores: sender on CPU 0, receiver on CPU 1; expect a few % noise between rounds."
