@@ -231,8 +231,23 @@ struct tf_client {
 	int err;
 };
 
+/* Fresh random bytes for every write: repeated random data would be
+ * compressible, and the probe's samples would rightly say so. */
+static const uint8_t *random_chunk(uint8_t *buf, size_t len)
+{
+	for (size_t have = 0; have < len;) {
+		ssize_t n = getrandom(buf + have, len - have, 0);
+
+		if (n <= 0)
+			return NULL;
+		have += n;
+	}
+	return buf;
+}
+
 static void *bulk_main(void *arg)
 {
+	static uint8_t rnd[65536];
 	struct tf_client *c = arg;
 	size_t off = 0;
 
@@ -245,9 +260,14 @@ static void *bulk_main(void *arg)
 		data = c->data;
 		len = c->len;
 		pthread_mutex_unlock(&c->lock);
+		if (!data) {
+			data = random_chunk(rnd, sizeof(rnd));
+			len = sizeof(rnd);
+			off = 0;
+		}
 		off %= len;
 		chunk = len - off < 65536 ? len - off : 65536;
-		n = write(c->fd, data + off, chunk);
+		n = data ? write(c->fd, data + off, chunk) : -1;
 		if (n <= 0) {
 			c->err = errno;
 			break;

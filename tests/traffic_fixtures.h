@@ -43,9 +43,10 @@ void tf_server_stop(struct tf_server *s);
 int tf_connect(struct tf_link *l, const struct tf_server *s, int family);
 
 struct tf_client;
-/* Sends @data (len bytes) over and over on @fd until stopped. */
+/* Sends @data (len bytes) over and over on @fd until stopped; NULL data
+ * sends fresh random bytes. */
 struct tf_client *tf_bulk_start(int fd, const uint8_t *data, size_t len);
-/* Sends from @data from now on (same connection). */
+/* Sends from @data (NULL: fresh random bytes) from now on, same connection. */
 void tf_bulk_switch(struct tf_client *c, const uint8_t *data, size_t len);
 /* Request/response rounds of req_len/resp_len bytes until stopped. */
 struct tf_client *tf_pingpong_start(int fd, const uint8_t *req, size_t req_len, size_t resp_len);
