@@ -42,16 +42,8 @@ struct port_state {
 
 struct ebpfaccel_auto_policy {
 	struct ebpfaccel_traffic_probe *probe;
-	int algo;
-	int level;
-	uint64_t comp_speed;
-	double on_ratio;
-	double off_ratio;
-	uint64_t min_run_bytes;
-	uint64_t min_bytes;
-	unsigned int hold;
-	ebpfaccel_auto_apply_fn apply;
-	void *apply_ctx;
+	struct ebpfaccel_auto_policy_opts o;	/* defaults filled in */
+	uint64_t comp_speed;			/* configured or measured */
 	struct port_state *ports[NPORTS];
 };
 
@@ -87,20 +79,24 @@ ebpfaccel_auto_policy__new(struct ebpfaccel_traffic_probe *probe,
 	if (!ap)
 		return ebpfaccel__err_ptr(-ENOMEM);
 	ap->probe = probe;
-	ap->algo = OPTS_GET(opts, algo, 0) ?: TCP_COMP_ALGO_ZSTD;
-	ap->level = OPTS_GET(opts, level, 0) ?: 1;
-	ap->comp_speed = OPTS_GET(opts, comp_speed, 0);
-	ap->on_ratio = OPTS_GET(opts, on_ratio, 0) ?: 1.5;
-	ap->off_ratio = OPTS_GET(opts, off_ratio, 0) ?: 1.2;
-	ap->min_run_bytes = OPTS_GET(opts, min_run_bytes, 0) ?: 32768;
-	ap->min_bytes = OPTS_GET(opts, min_bytes, 0) ?: 65536;
-	ap->hold = OPTS_GET(opts, hold, 0) ?: 3;
-	ap->apply = OPTS_GET(opts, apply, NULL);
-	ap->apply_ctx = OPTS_GET(opts, apply_ctx, NULL);
-	if ((ap->algo != TCP_COMP_ALGO_ZSTD && ap->algo != TCP_COMP_ALGO_LZ4) ||
-	    ap->on_ratio < ap->off_ratio || ap->off_ratio < 1.0) {
+	ap->o = (struct ebpfaccel_auto_policy_opts) {
+		.sz = sizeof(ap->o),
+		.algo = OPTS_GET(opts, algo, 0) ?: TCP_COMP_ALGO_ZSTD,
+		.level = OPTS_GET(opts, level, 0) ?: 1,
+		.comp_speed = OPTS_GET(opts, comp_speed, 0),
+		.on_ratio = OPTS_GET(opts, on_ratio, 0) ?: 1.5,
+		.off_ratio = OPTS_GET(opts, off_ratio, 0) ?: 1.2,
+		.min_run_bytes = OPTS_GET(opts, min_run_bytes, 0) ?: 32768,
+		.min_bytes = OPTS_GET(opts, min_bytes, 0) ?: 65536,
+		.hold = OPTS_GET(opts, hold, 0) ?: 3,
+		.apply = OPTS_GET(opts, apply, NULL),
+		.apply_ctx = OPTS_GET(opts, apply_ctx, NULL),
+	};
+	ap->comp_speed = ap->o.comp_speed;
+	if ((ap->o.algo != TCP_COMP_ALGO_ZSTD && ap->o.algo != TCP_COMP_ALGO_LZ4) ||
+	    ap->o.on_ratio < ap->o.off_ratio || ap->o.off_ratio < 1.0) {
 		pr_warn("auto policy: bad options (algo %d, on_ratio %.2f, off_ratio %.2f)\n",
-			ap->algo, ap->on_ratio, ap->off_ratio);
+			ap->o.algo, ap->o.on_ratio, ap->o.off_ratio);
 		free(ap);
 		return ebpfaccel__err_ptr(-EINVAL);
 	}
@@ -149,12 +145,12 @@ static void measure_speed(struct ebpfaccel_auto_policy *ap, uint16_t port, int d
 	if (ap->comp_speed || !ap->probe ||
 	    ebpfaccel__traffic_probe_sample(ap->probe, port, dir, &buf, &len))
 		return;
-	speed = ebpfaccel__comp_speed(ap->algo, ap->level, buf, len);
+	speed = ebpfaccel__comp_speed(ap->o.algo, ap->o.level, buf, len);
 	free(buf);
 	if (speed > 0) {
 		ap->comp_speed = speed;
 		pr_info("auto policy: %s level %d compresses %.1f MB/s on port %u's sample\n",
-			algo_name(ap->algo), ap->level, speed / 1e6, port);
+			algo_name(ap->o.algo), ap->o.level, speed / 1e6, port);
 	}
 }
 
@@ -164,14 +160,14 @@ static enum ebpfaccel_auto_reason judge(struct ebpfaccel_auto_policy *ap, struct
 	bool on = ps->d.compress;
 	uint64_t total = s->payload_bytes[0] + s->payload_bytes[1];
 	uint64_t run = total / (s->turns + 1);
-	double ratio_needed = on ? ap->off_ratio : ap->on_ratio;
+	double ratio_needed = on ? ap->o.off_ratio : ap->o.on_ratio;
 	double rate_limit = ap->comp_speed * (on ? 1.0 : RATE_ON_SHARE);
 
-	if (total < ap->min_bytes) {
+	if (total < ap->o.min_bytes) {
 		snprintf(text, len, "too little traffic to judge: %llu payload bytes", (unsigned long long)total);
 		return EBPFACCEL_AUTO_NO_DATA;
 	}
-	if (run < ap->min_run_bytes) {
+	if (run < ap->o.min_run_bytes) {
 		snprintf(text, len, "request/response: %llu bytes per one-way run over %llu turns",
 			 (unsigned long long)run, (unsigned long long)s->turns);
 		return EBPFACCEL_AUTO_LATENCY_BOUND;
@@ -187,13 +183,13 @@ static enum ebpfaccel_auto_reason judge(struct ebpfaccel_auto_policy *ap, struct
 	}
 	if (ap->comp_speed && s->rate >= rate_limit) {
 		snprintf(text, len, "rate %.1f MB/s is above %.0f%% of %s-%d speed %.1f MB/s",
-			 s->rate / 1e6, 100.0 * rate_limit / ap->comp_speed, algo_name(ap->algo),
-			 ap->level, ap->comp_speed / 1e6);
+			 s->rate / 1e6, 100.0 * rate_limit / ap->comp_speed, algo_name(ap->o.algo),
+			 ap->o.level, ap->comp_speed / 1e6);
 		return EBPFACCEL_AUTO_RATE_ABOVE_COMP_SPEED;
 	}
 	snprintf(text, len, "bulk runs of %llu bytes compress %.2f:1 at %.1f MB/s (%s-%d: %s)",
-		 (unsigned long long)run, s->sample_ratio, s->rate / 1e6, algo_name(ap->algo),
-		 ap->level, ap->comp_speed ? "fast enough" : "speed unknown");
+		 (unsigned long long)run, s->sample_ratio, s->rate / 1e6, algo_name(ap->o.algo),
+		 ap->o.level, ap->comp_speed ? "fast enough" : "speed unknown");
 	return EBPFACCEL_AUTO_BULK_COMPRESSIBLE;
 }
 
@@ -217,7 +213,7 @@ static int settle(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
 		snprintf(d->text, sizeof(d->text), "%s", text);
 		return 0;
 	}
-	if (d->agreeing < ap->hold)
+	if (d->agreeing < ap->o.hold)
 		return 0;
 	d->compress = want;
 	d->reason = latest;
@@ -231,9 +227,9 @@ static int apply_decision(struct ebpfaccel_auto_policy *ap, const struct ebpfacc
 {
 	int err;
 
-	if (!ap->apply)
+	if (!ap->o.apply)
 		return 0;
-	err = ap->apply(d, ap->apply_ctx);
+	err = ap->o.apply(d, ap->o.apply_ctx);
 	if (err)
 		pr_warn("auto policy: applying port %u's decision failed: %d\n", d->port, err);
 	return err;
@@ -319,7 +315,7 @@ static int update_port(const struct ebpfaccel_port_stats *st, void *ctx)
 		ps->have_baseline = false;
 	}
 	interval_of(ps, st, &s);
-	if (s.payload_bytes[0] + s.payload_bytes[1] < w->ap->min_bytes && ps->have_baseline)
+	if (s.payload_bytes[0] + s.payload_bytes[1] < w->ap->o.min_bytes && ps->have_baseline)
 		return 0;	/* keep accumulating until the interval has enough */
 	ps->have_baseline = true;
 	ps->payload[0] = st->dir[0].payload_bytes;

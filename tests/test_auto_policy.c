@@ -56,6 +56,13 @@ static void start(const struct ebpfaccel_auto_policy_opts *opts, enum tf_server_
 	applied_on = applied_off = 0;
 }
 
+/* A sink server and one client sending @data (NULL: fresh random bytes). */
+static struct tf_client *start_bulk(const struct ebpfaccel_auto_policy_opts *opts, const uint8_t *data)
+{
+	start(opts, TF_SINK, 0, 0);
+	return tf_bulk_start(tf_connect(&link_, srv, AF_INET), data, data ? DATA_LEN : 0);
+}
+
 static void teardown(void)
 {
 	tf_server_stop(srv);
@@ -89,6 +96,20 @@ static struct ebpfaccel_auto_decision wait_decision(bool compress, enum ebpfacce
 	return d;
 }
 
+/* Judges @ticks more intervals (a decision must not flip on later
+ * intervals either) and returns the decision then. */
+static struct ebpfaccel_auto_decision keep_judging(int ticks)
+{
+	struct ebpfaccel_auto_decision d;
+
+	for (int i = 0; i < ticks; i++) {
+		usleep(TICK_US);
+		ck_assert_int_ge(ebpfaccel_auto_policy__update(policy), 0);
+	}
+	ck_assert_int_eq(ebpfaccel_auto_policy__decision(policy, tf_server_port(srv), &d), 0);
+	return d;
+}
+
 static void assert_decision(const struct ebpfaccel_auto_decision *d, bool compress,
 			    enum ebpfaccel_auto_reason reason)
 {
@@ -104,8 +125,7 @@ START_TEST(bulk_text_turns_on)
 	struct ebpfaccel_auto_decision d;
 	struct tf_client *c;
 
-	start(&default_opts, TF_SINK, 0, 0);
-	c = tf_bulk_start(tf_connect(&link_, srv, AF_INET), text, DATA_LEN);
+	c = start_bulk(&default_opts, text);
 	d = wait_decision(true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE, 40);
 	tf_client_stop(c, NULL);
 	assert_decision(&d, true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE);
@@ -124,16 +144,10 @@ START_TEST(random_data_stays_off)
 	struct ebpfaccel_auto_decision d;
 	struct tf_client *c;
 
-	start(&default_opts, TF_SINK, 0, 0);
-	c = tf_bulk_start(tf_connect(&link_, srv, AF_INET), NULL, 0);
-	d = wait_decision(false, EBPFACCEL_AUTO_INCOMPRESSIBLE, 40);
-	/* Keep judging: it must not flip on later intervals either. */
-	for (int i = 0; i < 5; i++) {
-		usleep(TICK_US);
-		ck_assert_int_ge(ebpfaccel_auto_policy__update(policy), 0);
-	}
+	c = start_bulk(&default_opts, NULL);
+	wait_decision(false, EBPFACCEL_AUTO_INCOMPRESSIBLE, 40);
+	d = keep_judging(5);
 	tf_client_stop(c, NULL);
-	ck_assert_int_eq(ebpfaccel_auto_policy__decision(policy, tf_server_port(srv), &d), 0);
 	assert_decision(&d, false, EBPFACCEL_AUTO_INCOMPRESSIBLE);
 	ck_assert_uint_eq(d.changes, 0);
 	ck_assert_int_eq(applied_on + applied_off, 0);
@@ -150,14 +164,10 @@ START_TEST(small_request_response_is_latency_bound)
 
 	start(&default_opts, TF_ECHO, 64, 512);
 	c = tf_pingpong_start(tf_connect(&link_, srv, AF_INET), req, 64, 512);
-	d = wait_decision(false, EBPFACCEL_AUTO_LATENCY_BOUND, 40);
-	for (int i = 0; i < 5; i++) {
-		usleep(TICK_US);
-		ck_assert_int_ge(ebpfaccel_auto_policy__update(policy), 0);
-	}
+	wait_decision(false, EBPFACCEL_AUTO_LATENCY_BOUND, 40);
+	d = keep_judging(5);
 	tf_client_stop(c, &rounds);
 	ck_assert_uint_gt(rounds, 100);
-	ck_assert_int_eq(ebpfaccel_auto_policy__decision(policy, tf_server_port(srv), &d), 0);
 	assert_decision(&d, false, EBPFACCEL_AUTO_LATENCY_BOUND);
 	ck_assert_uint_eq(d.changes, 0);
 	free(req);
@@ -172,8 +182,7 @@ START_TEST(decision_follows_the_data)
 	struct ebpfaccel_auto_decision d;
 	struct tf_client *c;
 
-	start(&default_opts, TF_SINK, 0, 0);
-	c = tf_bulk_start(tf_connect(&link_, srv, AF_INET), text, DATA_LEN);
+	c = start_bulk(&default_opts, text);
 	d = wait_decision(true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE, 40);
 	assert_decision(&d, true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE);
 	tf_bulk_switch(c, NULL, 0);
@@ -200,8 +209,7 @@ START_TEST(rate_above_comp_speed_stays_off)
 	struct ebpfaccel_auto_decision d;
 	struct tf_client *c;
 
-	start(&opts, TF_SINK, 0, 0);
-	c = tf_bulk_start(tf_connect(&link_, srv, AF_INET), text, DATA_LEN);
+	c = start_bulk(&opts, text);
 	d = wait_decision(false, EBPFACCEL_AUTO_RATE_ABOVE_COMP_SPEED, 40);
 	tf_client_stop(c, NULL);
 	assert_decision(&d, false, EBPFACCEL_AUTO_RATE_ABOVE_COMP_SPEED);
@@ -333,13 +341,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	fx_require_root();
-	sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tf_run_suite(suite());
 }

@@ -8,6 +8,7 @@
 #ifndef EBPFACCEL_TEST_TRAFFIC_FIXTURES_H
 #define EBPFACCEL_TEST_TRAFFIC_FIXTURES_H
 
+#include <check.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,5 +63,8 @@ uint8_t *tf_random(size_t len);
 /* Blocking helpers on a socket; ck_assert() on error. */
 void tf_write_all(int fd, const uint8_t *buf, size_t len);
 void tf_read_all(int fd, uint8_t *buf, size_t len);
+
+/* Runs @s as root (else exits 77); the exit status for main(). */
+int tf_run_suite(Suite *s);
 
 #endif
