@@ -16,6 +16,9 @@
  * off for incompressible data, latency-bound request/response exchanges and
  * rates a compressor core cannot keep up with; with hysteresis.
  *
+ * A probe or policy object is used by one thread at a time; the BPF side
+ * runs on every CPU and needs no locking from callers.
+ *
  * @code
  * struct ebpfaccel_traffic_probe *tp = ebpfaccel_traffic_probe__open(NULL);
  * ebpfaccel_traffic_probe__attach(tp, if_nametoindex("eth1"));
