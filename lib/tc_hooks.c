@@ -10,7 +10,9 @@
 #include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
 #include <netlink/netlink.h>
+#include <linux/if_arp.h>
 #include <netlink/route/classifier.h>
+#include <netlink/route/link.h>
 #include <netlink/route/qdisc.h>
 #include <netlink/route/tc.h>
 
@@ -156,6 +158,26 @@ static int other_filters(struct ebpfaccel__tc_hooks *h)
 	return n;
 }
 
+/* The programs parse from an Ethernet header: refuse devices whose skbs
+ * start elsewhere (tun, WireGuard, ...), where they would count garbage. */
+static int check_link(struct nl_sock *sk, int ifindex)
+{
+	struct rtnl_link *link;
+	unsigned int type;
+	int err;
+
+	err = rtnl_link_get_kernel(sk, ifindex, NULL, &link);
+	if (err)
+		return err == -NLE_OBJ_NOTFOUND ? -ENODEV : nl_to_errno(err);
+	type = rtnl_link_get_arptype(link);
+	rtnl_link_put(link);
+	if (type == ARPHRD_ETHER || type == ARPHRD_LOOPBACK)
+		return 0;
+	pr_warn("ifindex %d has link type %u, not Ethernet: the probe cannot parse its packets\n",
+		ifindex, type);
+	return -EOPNOTSUPP;
+}
+
 static void release(struct ebpfaccel__tc_hooks *h)
 {
 	nl_socket_free(h->sk);
@@ -179,7 +201,9 @@ int ebpfaccel__tc_hooks_attach(struct ebpfaccel__tc_hooks *h, int ifindex, uint1
 	}
 	h->ifindex = ifindex;
 	h->prio = prio;
-	err = add_clsact(h->sk, ifindex);
+	err = check_link(h->sk, ifindex);
+	if (!err)
+		err = add_clsact(h->sk, ifindex);
 	if (err < 0) {
 		release(h);
 		return err;

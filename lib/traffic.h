@@ -37,8 +37,9 @@ struct ebpfaccel__tc_hooks {
 };
 
 /* Direct-action filters at @prio, handle 1, one per direction (-1 fd:
- * none).  Creates the clsact qdisc if missing.  0 or -errno, and then
- * nothing is left behind. */
+ * none), on an Ethernet-framed interface (-EOPNOTSUPP otherwise, -ENODEV
+ * if there is none).  Creates the clsact qdisc if missing.  0 or -errno,
+ * and then nothing is left behind. */
 int ebpfaccel__tc_hooks_attach(struct ebpfaccel__tc_hooks *h, int ifindex, uint16_t prio,
 			       const int prog_fd[2], const char *const prog_name[2]);
 

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -195,6 +196,51 @@ START_TEST(sample_estimates_follow_the_data)
 }
 END_TEST
 
+static int count(const void *st, void *ctx)
+{
+	(void)st;
+	++*(int *)ctx;
+	return 0;
+}
+
+/* A UDP datagram from the client to the server side, received there. */
+static void udp_roundtrip(int family)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	int rx = fx_socket_in(link_.srv, family, SOCK_DGRAM), tx = fx_socket_in(link_.cli, family, SOCK_DGRAM);
+	char buf[64];
+
+	ck_assert_int_ge(rx, 0);
+	ck_assert_int_ge(tx, 0);
+	ss.ss_family = family;
+	if (family == AF_INET)
+		inet_pton(AF_INET, link_.veth.ip4_b, &((struct sockaddr_in *)&ss)->sin_addr);
+	else
+		inet_pton(AF_INET6, link_.veth.ip6_b, &((struct sockaddr_in6 *)&ss)->sin6_addr);
+	ck_assert_int_eq(bind(rx, (struct sockaddr *)&ss, len), 0);
+	ck_assert_int_eq(getsockname(rx, (struct sockaddr *)&ss, &len), 0);
+	ck_assert_int_eq(sendto(tx, "udp payload", 11, 0, (struct sockaddr *)&ss, len), 11);
+	ck_assert_int_eq(recv(rx, buf, sizeof(buf), 0), 11);
+	close(rx);
+	close(tx);
+}
+
+/* UDP (and the ARP/NDP it needs) is not TCP: no flow, no port. */
+START_TEST(ignores_other_protocols)
+{
+	int ports = 0, flows = 0;
+
+	attach_server_side();
+	udp_roundtrip(AF_INET);
+	udp_roundtrip(AF_INET6);
+	ck_assert_int_eq(ebpfaccel_traffic_probe__for_each_port(probe, (ebpfaccel_port_stats_fn)count, &ports), 0);
+	ck_assert_int_eq(ebpfaccel_traffic_probe__for_each_flow(probe, (ebpfaccel_flow_stats_fn)count, &flows), 0);
+	ck_assert_int_eq(ports, 0);
+	ck_assert_int_eq(flows, 0);
+}
+END_TEST
+
 static char *tc_show(const char *what)
 {
 	char *out = NULL;
@@ -306,6 +352,10 @@ START_TEST(attach_refuses_bad_input)
 	ck_assert_int_eq(ebpfaccel_traffic_probe__attach_ifname(probe, "ea-no-such-if"), -ENODEV);
 	prev = fx_netns_enter(link_.srv);
 	ck_assert_int_eq(ebpfaccel_traffic_probe__attach(probe, 99999), -ENODEV);
+	/* An L3 device (no Ethernet header): refused, nothing added. */
+	ck_assert_int_eq(fx_run(link_.srv, NULL, "ip tuntap add mode tun name eatun0"), 0);
+	ck_assert_int_eq(ebpfaccel_traffic_probe__attach_ifname(probe, "eatun0"), -EOPNOTSUPP);
+	ck_assert_int_eq(fx_run(link_.srv, NULL, "tc qdisc show dev eatun0 | grep -q clsact"), 1);
 	ck_assert_int_eq(ebpfaccel_traffic_probe__attach_ifname(probe, link_.veth.name_b), 0);
 	/* Same priority on the same hook: refused, and the first stays intact. */
 	second = ebpfaccel_traffic_probe__open(NULL);
@@ -348,6 +398,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, counts_one_way_payload_exactly, 0, 2);
 	tcase_add_test(tc, counts_request_response_turns);
 	tcase_add_test(tc, sample_estimates_follow_the_data);
+	tcase_add_test(tc, ignores_other_protocols);
 	tcase_add_test(tc, detach_leaves_nothing_behind);
 	tcase_add_test(tc, detach_keeps_what_others_made);
 	tcase_add_test(tc, detach_keeps_qdisc_in_use);

@@ -140,8 +140,10 @@ ebpfaccel_traffic_probe__open(const struct ebpfaccel_traffic_probe_opts *opts);
  * @param probe  a probe from ebpfaccel_traffic_probe__open().
  * @param ifindex interface index.
  * @return 0, or -EINVAL (NULL probe, ifindex <= 0), -EBUSY (already
- *         attached), -ENODEV (no such interface), -EEXIST (a filter at our
- *         priority exists), -EPERM (no CAP_NET_ADMIN), other -errno.
+ *         attached), -ENODEV (no such interface), -EOPNOTSUPP (not an
+ *         Ethernet or loopback device: the programs parse from an Ethernet
+ *         header), -EEXIST (a filter at our priority exists), -EPERM (no
+ *         CAP_NET_ADMIN), other -errno.
  * Privileges: CAP_NET_ADMIN.
  */
 EBPFACCEL_API int ebpfaccel_traffic_probe__attach(struct ebpfaccel_traffic_probe *probe,
