@@ -241,6 +241,37 @@ START_TEST(ignores_other_protocols)
 }
 END_TEST
 
+/* More connections than flow slots: the flow map stays within its bound
+ * (LRU), the port still counts every connection. */
+START_TEST(flow_table_is_bounded)
+{
+	LIBEBPFACCEL_OPTS(ebpfaccel_traffic_probe_opts, opts, .max_flows = 64);
+	struct ebpfaccel_port_stats ps;
+	struct tf_server *srv;
+	int flows = 0, conns = 200;
+
+	ebpfaccel_traffic_probe__destroy(probe);
+	probe = ebpfaccel_traffic_probe__open(&opts);
+	ck_assert_ptr_nonnull(probe);
+	attach_server_side();
+	srv = tf_server_start(&link_, AF_INET, TF_SINK, 0, 0);
+	for (int i = 0; i < conns; i++) {
+		int fd = tf_connect(&link_, srv, AF_INET);
+
+		tf_write_all(fd, (const uint8_t *)"hello", 5);
+		close(fd);
+	}
+	wait_received(srv, 5 * conns);
+	ck_assert_int_eq(ebpfaccel_traffic_probe__for_each_flow(probe, (ebpfaccel_flow_stats_fn)count, &flows), 0);
+	ck_assert_int_le(flows, 64);
+	ck_assert_int_gt(flows, 0);
+	ck_assert_int_eq(ebpfaccel_traffic_probe__port_stats(probe, tf_server_port(srv), &ps), 0);
+	ck_assert_uint_ge(ps.flows, conns);
+	ck_assert_uint_eq(ps.dir[EBPFACCEL_TRAFFIC_RX].payload_bytes, 5 * conns);
+	tf_server_stop(srv);
+}
+END_TEST
+
 static char *tc_show(const char *what)
 {
 	char *out = NULL;
@@ -399,6 +430,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, counts_request_response_turns);
 	tcase_add_test(tc, sample_estimates_follow_the_data);
 	tcase_add_test(tc, ignores_other_protocols);
+	tcase_add_test(tc, flow_table_is_bounded);
 	tcase_add_test(tc, detach_leaves_nothing_behind);
 	tcase_add_test(tc, detach_keeps_what_others_made);
 	tcase_add_test(tc, detach_keeps_qdisc_in_use);
