@@ -6,13 +6,13 @@
 # per packet.  Sender pinned to CPU 0, receiver to CPU 1 (taskset); the
 # machine's cores are shared with other work, so figures are noisy.
 #
-# Environment: DURATION (s per run, default 5), ROUNDS (default 3).
+# Environment: DURATION (s per run, default 3), ROUNDS (default 8).
 set -eu
 
 builddir=${top_builddir:-.}
 helper="$builddir/bench/probe_overhead"
-duration=${DURATION:-5}
-rounds=${ROUNDS:-3}
+duration=${DURATION:-3}
+rounds=${ROUNDS:-8}
 tag=$$
 ns_c=eabench-$tag-c
 ns_s=eabench-$tag-s
@@ -82,7 +82,7 @@ detach() {
 }
 
 sum_base=0 sum_probe=0 runs=0 ns=0
-printf '%-6s %14s %14s %8s %12s\n' round "base Mbit/s" "probe Mbit/s" ratio "ns/packet"
+printf '%-6s %14s %14s %8s %12s %10s\n' round "base Mbit/s" "probe Mbit/s" ratio "ns/packet" "probe CPU"
 for r in $(seq "$rounds"); do
 	# Alternate the order so warm-up and drift do not favour one side.
 	[ $(( r % 2 )) = 1 ] && base=$(run)
@@ -97,11 +97,13 @@ for r in $(seq "$rounds"); do
 	ns=$(( ns + round_ns ))
 	sum_base=$(( sum_base + base ))
 	sum_probe=$(( sum_probe + probe ))
-	python3 -c 'import sys; b,p,n,c=map(int,sys.argv[2:]); print("%-6s %14.0f %14.0f %8.3f %12.1f" % (sys.argv[1], b/1e6, p/1e6, p/b, n/max(c,1)))' \
-		"$r" "$base" "$probe" "$round_ns" "$round_runs"
+	python3 -c 'import sys; d,b,p,n,c=map(int,sys.argv[2:]); print("%-6s %14.0f %14.0f %8.3f %12.1f %9.2f%%" % (sys.argv[1], b/1e6, p/1e6, p/b, n/max(c,1), 100*n/(d*1e9)))' \
+		"$r" "$duration" "$base" "$probe" "$round_ns" "$round_runs"
+	python3 -c 'import sys; print(int(sys.argv[2]) / int(sys.argv[1]))' "$base" "$probe" >> "$tmp/ratios"
 done
-python3 -c 'import sys; r,b,p,n,c=map(int,sys.argv[1:]); print("%-6s %14.0f %14.0f %8.3f %12.1f" % ("mean", b/r/1e6, p/r/1e6, p/b, n/max(c,1)))' \
-	"$rounds" "$sum_base" "$sum_probe" "$ns" "$runs"
+# The median of the rounds' ratios resists a round spoilt by other load.
+python3 -c 'import statistics, sys; d,r,b,p,n,c=map(int,sys.argv[2:]); print("%-6s %14.0f %14.0f %8.3f %12.1f %9.2f%%\nmedian ratio %.3f" % ("mean", b/r/1e6, p/r/1e6, p/b, n/max(c,1), 100*n/(r*d*1e9), statistics.median(float(x) for x in open(sys.argv[1]))))' \
+	"$tmp/ratios" "$duration" "$rounds" "$sum_base" "$sum_probe" "$ns" "$runs"
 # The probe alone, without the stack around it: BPF_PROG_TEST_RUN of the
 # ingress program on a 1448-byte data segment and on a pure ACK of one flow.
 python3 - "$tmp" <<'PYEOF'
@@ -130,5 +132,6 @@ done
 detach
 echo "(test-run figures include the harness's own cost per run: an empty program measured ~95 ns on the development machine)"
 echo "ratio = throughput with the probe / without (1.000 = no cost); ns/packet = the probe's"
-echo "programs' average run time per skb (ingress + egress hooks; GSO packets count once)."
+echo "programs' average run time per skb (ingress + egress hooks; GSO packets count once);"
+echo "probe CPU = the programs' run time as a share of one core over the run."
 echo "2 shared cores: sender on CPU 0, receiver on CPU 1; expect a few % noise between rounds."
