@@ -39,7 +39,7 @@ static int count_apply(const struct ebpfaccel_auto_decision *d, void *ctx)
 }
 
 static void start(const struct ebpfaccel_auto_policy_opts *opts, enum tf_server_mode mode,
-		  size_t req, size_t resp)
+		  size_t req, size_t resp, int family)
 {
 	int prev;
 
@@ -52,15 +52,21 @@ static void start(const struct ebpfaccel_auto_policy_opts *opts, enum tf_server_
 	fx_netns_return(prev);
 	policy = ebpfaccel_auto_policy__new(probe, opts);
 	ck_assert_ptr_nonnull(policy);
-	srv = tf_server_start(&link_, AF_INET, mode, req, resp);
+	srv = tf_server_start(&link_, family, mode, req, resp);
 	applied_on = applied_off = 0;
 }
 
 /* A sink server and one client sending @data (NULL: fresh random bytes). */
+static struct tf_client *start_bulk_family(const struct ebpfaccel_auto_policy_opts *opts,
+					    const uint8_t *data, int family)
+{
+	start(opts, TF_SINK, 0, 0, family);
+	return tf_bulk_start(tf_connect(&link_, srv, family), data, data ? DATA_LEN : 0);
+}
+
 static struct tf_client *start_bulk(const struct ebpfaccel_auto_policy_opts *opts, const uint8_t *data)
 {
-	start(opts, TF_SINK, 0, 0);
-	return tf_bulk_start(tf_connect(&link_, srv, AF_INET), data, data ? DATA_LEN : 0);
+	return start_bulk_family(opts, data, AF_INET);
 }
 
 static void teardown(void)
@@ -125,7 +131,7 @@ START_TEST(bulk_text_turns_on)
 	struct ebpfaccel_auto_decision d;
 	struct tf_client *c;
 
-	c = start_bulk(&default_opts, text);
+	c = start_bulk_family(&default_opts, text, _i ? AF_INET6 : AF_INET);
 	d = wait_decision(true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE, 40);
 	tf_client_stop(c, NULL);
 	assert_decision(&d, true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE);
@@ -162,7 +168,7 @@ START_TEST(small_request_response_is_latency_bound)
 	struct tf_client *c;
 	uint64_t rounds;
 
-	start(&default_opts, TF_ECHO, 64, 512);
+	start(&default_opts, TF_ECHO, 64, 512, AF_INET);
 	c = tf_pingpong_start(tf_connect(&link_, srv, AF_INET), req, 64, 512);
 	wait_decision(false, EBPFACCEL_AUTO_LATENCY_BOUND, 40);
 	d = keep_judging(5);
@@ -325,7 +331,7 @@ static Suite *suite(void)
 
 	tcase_add_checked_fixture(traffic, NULL, teardown);
 	tcase_set_timeout(traffic, 90);
-	tcase_add_test(traffic, bulk_text_turns_on);
+	tcase_add_loop_test(traffic, bulk_text_turns_on, 0, 2);	/* IPv4, IPv6 */
 	tcase_add_test(traffic, random_data_stays_off);
 	tcase_add_test(traffic, small_request_response_is_latency_bound);
 	tcase_add_test(traffic, decision_follows_the_data);
