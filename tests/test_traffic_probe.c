@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -419,6 +421,24 @@ START_TEST(open_refuses_bad_opts)
 }
 END_TEST
 
+/* Without CAP_BPF: EPERM, and the message names the capability. */
+START_TEST(unprivileged_open_is_refused)
+{
+	int status;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(100);
+		_exit(ebpfaccel_traffic_probe__open(NULL) ? 101 : errno);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), EPERM);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("traffic_probe");
@@ -436,6 +456,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, detach_keeps_qdisc_in_use);
 	tcase_add_test(tc, attach_refuses_bad_input);
 	tcase_add_test(tc, open_refuses_bad_opts);
+	tcase_add_test(tc, unprivileged_open_is_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
