@@ -64,6 +64,9 @@ uint8_t *tf_random(size_t len);
 void tf_write_all(int fd, const uint8_t *buf, size_t len);
 void tf_read_all(int fd, uint8_t *buf, size_t len);
 
+/* Payload bytes TCP retransmitted on @fd so far (TCP_INFO). */
+uint64_t tf_bytes_retrans(int fd);
+
 /* Runs @s as root (else exits 77); the exit status for main(). */
 int tf_run_suite(Suite *s);
 
