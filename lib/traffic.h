@@ -16,8 +16,8 @@ double ebpfaccel__entropy(const uint8_t *buf, size_t len);
  * @len is 0, -errno when the compressor fails. */
 double ebpfaccel__comp_ratio(int algo, int level, const uint8_t *buf, size_t len);
 
-/* Bytes/s one core compresses @buf with @algo at @level, timed over at
- * least 20 ms of repeated runs; -errno on failure. */
+/* Bytes/s one core compresses @buf with @algo at @level, timed in thread
+ * CPU time over at least 20 ms of repeated runs; -errno on failure. */
 int64_t ebpfaccel__comp_speed(int algo, int level, const uint8_t *buf, size_t len);
 
 /* The probe's held sample of @port in direction @dir, copied into a
