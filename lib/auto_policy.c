@@ -14,11 +14,12 @@
  * leaving "on" use different ratio and rate thresholds, and a decision flips
  * only after opts.hold consecutive intervals ask for it.
  *
- * Limit: the probe sees the wire.  Once a compressing engine is in the path,
- * the payload it sees is compressed records, so the ratio it samples says
- * nothing about the application's data; the engine's own counters should
- * then be fed instead (ebpfaccel_auto_policy__feed()).
+ * The probe sees the wire: once a compressing engine is in the path, the
+ * payload it samples is compressed records, so while a port is on, the ratio
+ * the engine reports (ebpfaccel_auto_policy__set_engine_ratio()) stands in
+ * for the sample.
  */
+#include <math.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@
 
 struct port_state {
 	bool have_baseline;
+	double engine_ratio;		/* 0: unknown, use the probe's sample */
 	uint64_t payload[2];		/* cumulative counters at the last update */
 	uint64_t turns;
 	uint64_t age_ns;
@@ -177,8 +179,12 @@ static enum ebpfaccel_auto_reason judge(struct ebpfaccel_auto_policy *ap, struct
 		return EBPFACCEL_AUTO_NO_DATA;
 	}
 	if (s->sample_ratio < ratio_needed) {
-		snprintf(text, len, "sampled payload compresses %.2f:1 (< %.2f), entropy %.2f bits/byte",
-			 s->sample_ratio, ratio_needed, s->entropy);
+		/* Without entropy the ratio came from the engine, not a sample. */
+		if (s->entropy >= 0)
+			snprintf(text, len, "sampled payload compresses %.2f:1 (< %.2f), entropy %.2f bits/byte",
+				 s->sample_ratio, ratio_needed, s->entropy);
+		else
+			snprintf(text, len, "data compresses %.2f:1 (< %.2f)", s->sample_ratio, ratio_needed);
 		return EBPFACCEL_AUTO_INCOMPRESSIBLE;
 	}
 	if (ap->comp_speed && s->rate >= rate_limit) {
@@ -289,6 +295,10 @@ static void interval_of(struct port_state *ps, const struct ebpfaccel_port_stats
 		s->rate = s->payload_bytes[busy] * 1e9 / s->duration_ns;
 	s->sample_ratio = st->sample_ratio[busy];
 	s->entropy = st->entropy[busy];
+	if (ps->d.compress && ps->engine_ratio > 0) {
+		s->sample_ratio = ps->engine_ratio;
+		s->entropy = -1;
+	}
 }
 
 static bool counters_went_back(const struct port_state *ps, const struct ebpfaccel_port_stats *st)
@@ -341,6 +351,20 @@ EBPFACCEL_API int ebpfaccel_auto_policy__update(struct ebpfaccel_auto_policy *po
 	if (err < 0)
 		return err;
 	return w.err ? w.err : w.flips;
+}
+
+EBPFACCEL_API int ebpfaccel_auto_policy__set_engine_ratio(struct ebpfaccel_auto_policy *policy,
+							  uint16_t port, double ratio)
+{
+	struct port_state *ps;
+
+	if (!policy || !isfinite(ratio) || ratio < 0)
+		return -EINVAL;
+	ps = port_get(policy, port);
+	if (!ps)
+		return -ENOMEM;
+	ps->engine_ratio = ratio;
+	return 0;
 }
 
 EBPFACCEL_API int ebpfaccel_auto_policy__decision(const struct ebpfaccel_auto_policy *policy,

@@ -205,6 +205,29 @@ START_TEST(decision_follows_the_data)
 }
 END_TEST
 
+/* While on, the wire carries what the engine made of the data: the
+ * engine's ratio, not the probe's sample of the wire, decides.  Here the
+ * wire still carries text (no engine in this test), and the engine reports
+ * that it hardly compresses. */
+START_TEST(engine_ratio_stands_in_while_on)
+{
+	uint8_t *text = tf_text(DATA_LEN);
+	struct ebpfaccel_auto_decision d;
+	struct tf_client *c;
+
+	c = start_bulk(&default_opts, text);
+	d = wait_decision(true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE, 40);
+	assert_decision(&d, true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE);
+	ck_assert_int_eq(ebpfaccel_auto_policy__set_engine_ratio(policy, tf_server_port(srv), 1.05), 0);
+	d = wait_decision(false, EBPFACCEL_AUTO_INCOMPRESSIBLE, 40);
+	tf_client_stop(c, NULL);
+	assert_decision(&d, false, EBPFACCEL_AUTO_INCOMPRESSIBLE);
+	ck_assert_msg(strstr(d.text, "1.05:1"), "%s", d.text);
+	ck_assert_int_eq(ebpfaccel_auto_policy__set_engine_ratio(policy, 1, -1), -EINVAL);
+	free(text);
+}
+END_TEST
+
 /* A compressor configured slower than the link: compressing would slow the
  * transfer down, so compressible bulk data stays off. */
 START_TEST(rate_above_comp_speed_stays_off)
@@ -336,6 +359,7 @@ static Suite *suite(void)
 	tcase_add_test(traffic, small_request_response_is_latency_bound);
 	tcase_add_test(traffic, decision_follows_the_data);
 	tcase_add_test(traffic, rate_above_comp_speed_stays_off);
+	tcase_add_test(traffic, engine_ratio_stands_in_while_on);
 	suite_add_tcase(s, traffic);
 
 	tcase_add_test(fed, alternating_data_does_not_flap);

@@ -251,7 +251,8 @@ struct ebpfaccel_auto_sample {
 	uint64_t turns;			/**< payload direction changes */
 	uint64_t rate;			/**< highest payload bytes/s seen in the interval */
 	double sample_ratio;		/**< compressibility of the busier direction; 0 unknown */
-	double entropy;			/**< its order-0 entropy, bits/byte; -1 unknown */
+	double entropy;			/**< its order-0 entropy, bits/byte; -1 unknown or
+					     not from a sample (e.g. an engine's ratio) */
 };
 
 /** A port's current decision. */
@@ -336,6 +337,22 @@ EBPFACCEL_API int ebpfaccel_auto_policy__update(struct ebpfaccel_auto_policy *po
  */
 EBPFACCEL_API int ebpfaccel_auto_policy__feed(struct ebpfaccel_auto_policy *policy, uint16_t port,
 					      const struct ebpfaccel_auto_sample *s);
+
+/**
+ * @brief What the compression engine achieves on @p port's connections.
+ *
+ * While a port's decision is on, its traffic on the wire is compressed
+ * records, which sample as random: ebpfaccel_auto_policy__update() then
+ * judges compressibility by this ratio (original bytes / wire bytes, e.g.
+ * from the engine's tcp_comp_stats) instead of the probe's sample.  While
+ * the decision is off, the probe's sample is used.
+ *
+ * @param ratio the engine's ratio; 0 forgets it.
+ * @return 0, -EINVAL (NULL @p policy, negative or non-finite @p ratio),
+ *         -ENOMEM.
+ */
+EBPFACCEL_API int ebpfaccel_auto_policy__set_engine_ratio(struct ebpfaccel_auto_policy *policy,
+							  uint16_t port, double ratio);
 
 /**
  * @brief The current decision for @p port.
