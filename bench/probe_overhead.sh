@@ -37,15 +37,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ip netns add "$ns_c"
-ip netns add "$ns_s"
-ip link add "$if_c" netns "$ns_c" type veth peer name "$if_s" netns "$ns_s"
-ip -n "$ns_c" addr add 198.18.250.1/24 dev "$if_c"
-ip -n "$ns_s" addr add 198.18.250.2/24 dev "$if_s"
-ip -n "$ns_c" link set "$if_c" up
-ip -n "$ns_s" link set "$if_s" up
-ip -n "$ns_c" link set lo up
-ip -n "$ns_s" link set lo up
+. "${top_srcdir:-$(dirname "$0")/..}/tests/veth_pair.sh"
+veth_pair "$ns_c" "$ns_s" "$if_c" "$if_s" 198.18.250
 
 ip netns exec "$ns_s" taskset -c 1 iperf3 -s >/dev/null 2>&1 &
 server_pid=$!

@@ -180,6 +180,16 @@ START_TEST(small_request_response_is_latency_bound)
 }
 END_TEST
 
+/* A client sending @text, once the policy has turned its port on. */
+static struct tf_client *text_turned_on(const uint8_t *text)
+{
+	struct tf_client *c = start_bulk(&default_opts, text);
+	struct ebpfaccel_auto_decision d = wait_decision(true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE, 40);
+
+	assert_decision(&d, true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE);
+	return c;
+}
+
 /* The same connection: on while it carries text, off once it carries
  * random data, each after the hysteresis. */
 START_TEST(decision_follows_the_data)
@@ -188,9 +198,7 @@ START_TEST(decision_follows_the_data)
 	struct ebpfaccel_auto_decision d;
 	struct tf_client *c;
 
-	c = start_bulk(&default_opts, text);
-	d = wait_decision(true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE, 40);
-	assert_decision(&d, true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE);
+	c = text_turned_on(text);
 	tf_bulk_switch(c, NULL, 0);
 	d = wait_decision(false, EBPFACCEL_AUTO_INCOMPRESSIBLE, 60);
 	assert_decision(&d, false, EBPFACCEL_AUTO_INCOMPRESSIBLE);
@@ -215,9 +223,7 @@ START_TEST(engine_ratio_stands_in_while_on)
 	struct ebpfaccel_auto_decision d;
 	struct tf_client *c;
 
-	c = start_bulk(&default_opts, text);
-	d = wait_decision(true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE, 40);
-	assert_decision(&d, true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE);
+	c = text_turned_on(text);
 	ck_assert_int_eq(ebpfaccel_auto_policy__set_engine_ratio(policy, tf_server_port(srv), 1.05), 0);
 	d = wait_decision(false, EBPFACCEL_AUTO_INCOMPRESSIBLE, 40);
 	tf_client_stop(c, NULL);

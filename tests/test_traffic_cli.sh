@@ -27,13 +27,8 @@ fail() { fails=$((fails + 1)); echo "FAIL: $*"; }
 pass() { echo "ok: $*"; }
 
 set -e
-ip netns add "$ns_c"
-ip netns add "$ns_s"
-ip link add "$if_c" netns "$ns_c" type veth peer name "$if_s" netns "$ns_s"
-ip -n "$ns_c" addr add 198.18.249.1/24 dev "$if_c"
-ip -n "$ns_s" addr add 198.18.249.2/24 dev "$if_s"
-ip -n "$ns_c" link set "$if_c" up
-ip -n "$ns_s" link set "$if_s" up
+. "${top_srcdir:-$(dirname "$0")/..}/tests/veth_pair.sh"
+veth_pair "$ns_c" "$ns_s" "$if_c" "$if_s" 198.18.249
 ip netns exec "$ns_c" tc qdisc add dev "$if_c" root tbf rate 200mbit burst 256kb latency 20ms
 # Real text, 80 MiB: this system's C headers, repeated.
 cat /usr/include/*.h /usr/include/linux/*.h > "$tmp/headers"
