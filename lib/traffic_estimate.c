@@ -42,8 +42,9 @@ static int64_t compress_once(int algo, int level, const uint8_t *src, size_t len
 		zret = ZSTD_compressCCtx(cctx, dst, cap, src, len, level);
 		return ZSTD_isError(zret) ? -EIO : (int64_t)zret;
 	case TCP_COMP_ALGO_LZ4:
-		/* LZ4 "acceleration" plays the part of a (negative) level. */
-		lret = LZ4_compress_fast((const char *)src, dst, (int)len, (int)cap, level > 1 ? level : 1);
+		/* As in the compression rules: a negative lz4 level is an
+		 * acceleration, any other level the default speed. */
+		lret = LZ4_compress_fast((const char *)src, dst, (int)len, (int)cap, level < 0 ? -level : 1);
 		return lret > 0 ? lret : -EIO;
 	default:
 		return -EINVAL;
@@ -56,7 +57,7 @@ static size_t bound(int algo, size_t len)
 }
 
 /* Output buffer and context for compressing @len bytes with @algo. */
-static int64_t with_scratch(int algo, size_t len, void **dst, size_t *cap, ZSTD_CCtx **cctx)
+static int64_t alloc_scratch(int algo, size_t len, void **dst, size_t *cap, ZSTD_CCtx **cctx)
 {
 	if (len > INT32_MAX)
 		return -E2BIG;
@@ -80,7 +81,7 @@ double ebpfaccel__comp_ratio(int algo, int level, const uint8_t *buf, size_t len
 
 	if (!len)
 		return 0;
-	n = with_scratch(algo, len, &dst, &cap, &cctx);
+	n = alloc_scratch(algo, len, &dst, &cap, &cctx);
 	if (n)
 		return n;
 	n = compress_once(algo, level, buf, len, dst, cap, cctx);
@@ -110,7 +111,7 @@ int64_t ebpfaccel__comp_speed(int algo, int level, const uint8_t *buf, size_t le
 
 	if (!len)
 		return -EINVAL;
-	n = with_scratch(algo, len, &dst, &cap, &cctx);
+	n = alloc_scratch(algo, len, &dst, &cap, &cctx);
 	if (n)
 		return n;
 	start = cpu_ns();

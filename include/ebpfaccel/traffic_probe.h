@@ -280,7 +280,7 @@ struct ebpfaccel_auto_policy_opts {
 	/** Compressor whose speed bounds the rate: enum tcp_comp_algo from
 	 *  <ebpfaccel/uapi.h> (default zstd). */
 	int algo;
-	/** Its level (default 1). */
+	/** Its level (default 1; for lz4, a negative level is an acceleration). */
 	int level;
 	/** Compression speed in bytes/s; 0 measures it once, on the first
 	 *  compressible sample the probe holds. */
