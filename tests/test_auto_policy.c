@@ -125,13 +125,15 @@ static void assert_decision(const struct ebpfaccel_auto_decision *d, bool compre
 		      d->text);
 }
 
+/* Loop 0: IPv4, zstd; 1: IPv6, zstd; 2: IPv4, lz4. */
 START_TEST(bulk_text_turns_on)
 {
+	LIBEBPFACCEL_OPTS(ebpfaccel_auto_policy_opts, lz4, .algo = TCP_COMP_ALGO_LZ4, .apply = count_apply);
 	uint8_t *text = tf_text(DATA_LEN);
 	struct ebpfaccel_auto_decision d;
 	struct tf_client *c;
 
-	c = start_bulk_family(&default_opts, text, _i ? AF_INET6 : AF_INET);
+	c = start_bulk_family(_i == 2 ? &lz4 : &default_opts, text, _i == 1 ? AF_INET6 : AF_INET);
 	d = wait_decision(true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE, 40);
 	tf_client_stop(c, NULL);
 	assert_decision(&d, true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE);
@@ -141,6 +143,7 @@ START_TEST(bulk_text_turns_on)
 	ck_assert_int_eq(applied_off, 0);
 	/* Measured on the sample, and faster than the link it judged. */
 	ck_assert_uint_gt(ebpfaccel_auto_policy__comp_speed(policy), LINK_MBIT * 1000000ULL / 8);
+	ck_assert_msg(strstr(d.text, _i == 2 ? "lz4-1" : "zstd-1"), "%s", d.text);
 	free(text);
 }
 END_TEST
@@ -360,7 +363,7 @@ static Suite *suite(void)
 
 	tcase_add_checked_fixture(traffic, NULL, teardown);
 	tcase_set_timeout(traffic, 90);
-	tcase_add_loop_test(traffic, bulk_text_turns_on, 0, 2);	/* IPv4, IPv6 */
+	tcase_add_loop_test(traffic, bulk_text_turns_on, 0, 3);
 	tcase_add_test(traffic, random_data_stays_off);
 	tcase_add_test(traffic, small_request_response_is_latency_bound);
 	tcase_add_test(traffic, decision_follows_the_data);
