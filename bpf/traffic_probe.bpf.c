@@ -5,7 +5,7 @@
  * (volume, windowed rate, request/response turns) and send a bounded sample
  * of payload bytes to user space, which estimates compressibility from it.
  *
- * Work per packet is constant: two header loads, two hash lookups, a few
+ * Work per packet is constant: two header reads, two hash lookups, a few
  * counter updates and, once per sample_every_bytes of a flow's payload, one
  * ring-buffer record of at most TP_SAMPLE_MAX bytes.  The programs never
  * change or drop a packet: they always return TC_ACT_UNSPEC so the next
@@ -84,20 +84,33 @@ static __always_inline __u32 payload_len(const struct __sk_buff *skb, __u32 off,
 	return end > off ? end - off : 0;
 }
 
+/* @len bytes at @off: in place when the skb's linear part holds them (the
+ * common case, and cheaper than a copy), else copied into @buf; NULL when
+ * the packet is shorter. */
+static __always_inline void *hdr_at(struct __sk_buff *skb, __u32 off, __u32 len, void *buf)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+
+	if (data + off + len <= end)
+		return data + off;
+	return bpf_skb_load_bytes(skb, off, buf, len) ? NULL : buf;
+}
+
 static __always_inline int parse_tcp(struct __sk_buff *skb, __u32 l4_off, __u32 ip_end,
 				     struct pkt *p)
 {
-	struct tcphdr th;
+	struct tcphdr buf, *th = hdr_at(skb, l4_off, sizeof(buf), &buf);
 	__u32 thl;
 
-	if (bpf_skb_load_bytes(skb, l4_off, &th, sizeof(th)))
+	if (!th)
 		return -1;
-	thl = th.doff * 4;
-	if (thl < sizeof(th))
+	thl = th->doff * 4;
+	if (thl < sizeof(*th))
 		return -1;
-	p->src_port = bpf_ntohs(th.source);
-	p->dst_port = bpf_ntohs(th.dest);
-	p->tcp_flags = ((__u8 *)&th)[13];
+	p->src_port = bpf_ntohs(th->source);
+	p->dst_port = bpf_ntohs(th->dest);
+	p->tcp_flags = ((__u8 *)th)[13];
 	p->payload_off = l4_off + thl;
 	p->payload_len = payload_len(skb, p->payload_off, ip_end);
 	return 0;
@@ -105,38 +118,36 @@ static __always_inline int parse_tcp(struct __sk_buff *skb, __u32 l4_off, __u32 
 
 static __always_inline int parse_ipv4(struct __sk_buff *skb, struct pkt *p, __u8 *src, __u8 *dst)
 {
-	struct iphdr ih;
+	struct iphdr buf, *ih = hdr_at(skb, ETH_HLEN, sizeof(buf), &buf);
 	__u32 ihl;
 
-	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ih, sizeof(ih)))
+	if (!ih)
 		return -1;
-	ihl = ih.ihl * 4;
+	ihl = ih->ihl * 4;
 	/* Only the first fragment has the TCP header. */
-	if (ih.protocol != IPPROTO_TCP || ihl < sizeof(ih) ||
-	    (bpf_ntohs(ih.frag_off) & IP_OFFSET))
+	if (ih->protocol != IPPROTO_TCP || ihl < sizeof(*ih) ||
+	    (bpf_ntohs(ih->frag_off) & IP_OFFSET))
 		return -1;
 	p->key.family = AF_INET;
-	__builtin_memcpy(src, &ih.saddr, 4);
-	__builtin_memcpy(dst, &ih.daddr, 4);
-	return parse_tcp(skb, ETH_HLEN + ihl, ih.tot_len ? ETH_HLEN + bpf_ntohs(ih.tot_len) : 0, p);
+	__builtin_memcpy(src, &ih->saddr, 4);
+	__builtin_memcpy(dst, &ih->daddr, 4);
+	return parse_tcp(skb, ETH_HLEN + ihl, ih->tot_len ? ETH_HLEN + bpf_ntohs(ih->tot_len) : 0, p);
 }
 
 /* TCP directly after the fixed header only: extension headers are rare on
  * TCP traffic and following them would make the work per packet unbounded. */
 static __always_inline int parse_ipv6(struct __sk_buff *skb, struct pkt *p, __u8 *src, __u8 *dst)
 {
-	struct ipv6hdr ih;
+	struct ipv6hdr buf, *ih = hdr_at(skb, ETH_HLEN, sizeof(buf), &buf);
 	__u32 plen;
 
-	if (bpf_skb_load_bytes(skb, ETH_HLEN, &ih, sizeof(ih)))
-		return -1;
-	if (ih.nexthdr != IPPROTO_TCP)
+	if (!ih || ih->nexthdr != IPPROTO_TCP)
 		return -1;
 	p->key.family = AF_INET6;
-	__builtin_memcpy(src, &ih.saddr, 16);
-	__builtin_memcpy(dst, &ih.daddr, 16);
-	plen = bpf_ntohs(ih.payload_len);
-	return parse_tcp(skb, ETH_HLEN + sizeof(ih), plen ? ETH_HLEN + sizeof(ih) + plen : 0, p);
+	__builtin_memcpy(src, &ih->saddr, 16);
+	__builtin_memcpy(dst, &ih->daddr, 16);
+	plen = bpf_ntohs(ih->payload_len);
+	return parse_tcp(skb, ETH_HLEN + sizeof(*ih), plen ? ETH_HLEN + sizeof(*ih) + plen : 0, p);
 }
 
 static __always_inline int parse(struct __sk_buff *skb, enum tp_dir dir, struct pkt *p)
