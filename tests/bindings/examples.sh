@@ -1,0 +1,46 @@
+#!/bin/sh
+# The Python and Go versions of examples/feature_report print exactly what
+# the C one prints, and exit the same way, on this machine and as this user.
+set -eu
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export LD_LIBRARY_PATH="$abs_top_builddir/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+run() { # name command...
+	name=$1; shift
+	rc=0; "$@" > "$tmp/$name.out" 2> "$tmp/$name.err" || rc=$?
+	echo "$rc" > "$tmp/$name.rc"
+	[ "$rc" -le 1 ] || { echo "FAIL: $name exited $rc:"; cat "$tmp/$name.err"; exit 1; }
+}
+
+same_as_c() { # name
+	if ! diff -u "$tmp/c.out" "$tmp/$1.out" || ! cmp -s "$tmp/c.rc" "$tmp/$1.rc"; then
+		echo "FAIL: the $1 feature_report differs from the C one (exit $(cat "$tmp/$1.rc") vs $(cat "$tmp/c.rc"))"
+		exit 1
+	fi
+	echo "PASS: $1 feature_report = C feature_report"
+	checked=$((checked + 1))
+}
+
+checked=0
+run c "$abs_top_builddir/examples/feature_report"
+cat "$tmp/c.out"
+
+if [ -n "${PYTHON:-}" ]; then
+	PYTHONPATH="$EBPFACCEL_PYTHONPATH" run python "$PYTHON" "$abs_top_srcdir/examples/feature_report.py"
+	same_as_c python
+fi
+
+if [ -n "${GO:-}" ]; then
+	cache="$abs_top_builddir/bindings/go/cache"
+	(cd "$abs_top_srcdir/examples/go" &&
+	 GOCACHE="$cache/build" GOPATH="$cache/gopath" GOPROXY=off GOFLAGS=-mod=mod \
+	 PKG_CONFIG_PATH="$EBPFACCEL_PKG_CONFIG_PATH" "$GO" build -o "$tmp/feature_report_go" .)
+	run go "$tmp/feature_report_go"
+	same_as_c go
+fi
+
+if [ "$checked" = 0 ]; then
+	echo "SKIP: neither binding is built"
+	exit 77
+fi
