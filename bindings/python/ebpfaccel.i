@@ -188,6 +188,19 @@ EBPFACCEL_BUFFER(void *buf, PyBUF_WRITABLE)
 		PyBuffer_Release(&view$argnum);
 }
 
+/* A file offset to start from: None (the file position) or an int; the
+ * advanced offset is not returned (use the file position to track it). */
+%typemap(in) off_t *offset (off_t temp) {
+	if ($input == Py_None) {
+		$1 = NULL;
+	} else {
+		temp = (off_t)PyLong_AsLongLong($input);
+		if (temp == -1 && PyErr_Occurred())
+			SWIG_fail;
+		$1 = &temp;
+	}
+}
+
 %define EBPFACCEL_STRING_OUT(SIZE)
 %typemap(in, numinputs=0) (char *buf, size_t SIZE) (char temp[1024]) {
 	temp[0] = '\0';

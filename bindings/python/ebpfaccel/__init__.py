@@ -19,6 +19,10 @@ from .core import (Error, last_warning, make_opts, strerror, version,
                    version_info)
 from .probe import Feature, FeatureStatus, Probe, feature_name
 
+# Parts of the API present in this build of the library.
+if hasattr(_ebpfaccel, "ebpfaccel_comp_conn__new"):
+    from . import comp
+
 __version__ = version()
 
 __all__ = [
