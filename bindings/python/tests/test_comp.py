@@ -193,14 +193,15 @@ class PolicyTest(unittest.TestCase):
             with socket.create_server(("127.0.0.1", port)) as lsock:
                 client = socket.create_connection(("127.0.0.1", port))
                 server, _ = lsock.accept()
-            cs, ss = policy.state(client), policy.state(server)
-            report = f"client {cs}\nserver {ss}\n"
-            data = text(50_000, seed=3)
-            with comp.Connection(client, policy=policy) as c, \
-                    comp.Connection(server, policy=policy) as s:
-                c.sendall(data)
-                ok = recv_exactly(s, len(data)) == data
-                st = c.stats()
+            with client, server:
+                cs, ss = policy.state(client), policy.state(server)
+                report = f"client {cs}\nserver {ss}\n"
+                data = text(50_000, seed=3)
+                with comp.Connection(client, policy=policy) as c, \
+                        comp.Connection(server, policy=policy) as s:
+                    c.sendall(data)
+                    ok = recv_exactly(s, len(data)) == data
+                    st = c.stats()
             report += f"{st}\n"
             if ss.phase == comp.Phase.ON and cs.tx.algo == comp.Algo.ZSTD and ok \
                     and st.tx_bytes_out < st.tx_bytes_in:
