@@ -16,7 +16,12 @@
  *   - (char *buf, size_t size|len) output strings become the return value;
  *   - parameters named fd, sock_fd, cgroup_fd, in_fd, out_fd take an int or
  *     any object with fileno() (socket.socket, open files);
- *   - structs that start with `size_t sz` get a constructor that sets sz.
+ *   - structs that start with `size_t sz` get a constructor that sets sz,
+ *     and (struct x *stats, size_t sz) gets sizeof(struct x) itself;
+ *   - iteration callbacks (fn, void *ctx) take a Python callable;
+ *   - u16_array(n) builds the arrays options point to (ports).
+ * Strings set in options structs are copied by SWIG and not freed: a few
+ * bytes per options object.
  */
 %module(package="ebpfaccel") _ebpfaccel
 
@@ -57,6 +62,9 @@ static void ebpfaccel_py_set_error(int err)
 	char msg[256];
 	PyObject *exc;
 
+	/* An exception raised by a Python callback wins: it is the cause. */
+	if (PyErr_Occurred())
+		return;
 	ebpfaccel_strerror(err, msg, sizeof(msg));
 	if (ebpfaccel_py_error_factory)
 		exc = PyObject_CallFunction(ebpfaccel_py_error_factory, "iss", err, msg,
@@ -220,6 +228,120 @@ EBPFACCEL_STRING_OUT(len)
 	if ($1 < 0)
 		SWIG_fail;
 }
+
+/* (struct T *stats|st|out, size_t sz): the size of the caller's struct is sizeof(T).
+ * Generated for every public struct. */
+%define EBPFACCEL_SIZE_ARG(T)
+%typemap(in) (struct T *stats, size_t sz), (struct T *st, size_t sz), (struct T *out, size_t sz) {
+	void *argp = NULL;
+	int res = SWIG_ConvertPtr($input, &argp, $1_descriptor, 0);
+
+	if (!SWIG_IsOK(res))
+		SWIG_exception_fail(SWIG_ArgError(res), "in method '$symname', expected struct T");
+	$1 = (struct T *)argp;
+	$2 = sizeof(struct T);
+}
+%enddef
+
+/* Iteration callbacks int (*fn)(const struct T *, void *ctx), with their
+ * ctx: any Python callable, called with a copy of the struct it may keep.
+ * A true result stops the iteration; an exception stops it and is raised
+ * by the iterating call. */
+%define EBPFACCEL_CALLBACK(FN, T)
+%{
+static int FN ## _py_trampoline(const struct T *st, void *ctx)
+{
+	PyGILState_STATE gil = PyGILState_Ensure();
+	struct T *copy = malloc(sizeof(*copy));
+	PyObject *obj, *res;
+	int ret = -ECANCELED;
+
+	if (!copy) {
+		PyErr_NoMemory();
+		goto out;
+	}
+	*copy = *st;
+	obj = SWIG_Python_NewPointerObj(NULL, copy, SWIGTYPE_p_ ## T, SWIG_POINTER_OWN);
+	res = obj ? PyObject_CallFunctionObjArgs((PyObject *)ctx, obj, NULL) : NULL;
+	Py_XDECREF(obj);
+	if (res) {
+		ret = PyObject_IsTrue(res) ? 1 : 0;
+		Py_DECREF(res);
+	}
+out:
+	PyGILState_Release(gil);
+	return ret;
+}
+%}
+%typemap(in) (FN fn, void *ctx) {
+	if (!PyCallable_Check($input)) {
+		PyErr_SetString(PyExc_TypeError, "in method '$symname', expected a callable");
+		SWIG_fail;
+	}
+	$1 = FN ## _py_trampoline;
+	$2 = $input;
+}
+%enddef
+
+/* Fixed-size array fields (per direction counters, addresses) read as
+ * tuples of values, bytes for byte arrays, tuples of struct copies. */
+%define EBPFACCEL_ARRAY_OUT(TYPES, CONVERT)
+%typemap(out) TYPES {
+	$result = PyTuple_New($1_dim0);
+	for (size_t i = 0; $result && i < $1_dim0; i++)
+		PyTuple_SET_ITEM($result, i, CONVERT($1[i]));
+}
+%enddef
+EBPFACCEL_ARRAY_OUT(%arg(int [ANY], int16_t [ANY], int32_t [ANY], int64_t [ANY]), PyLong_FromLongLong)
+EBPFACCEL_ARRAY_OUT(%arg(unsigned int [ANY], uint16_t [ANY], uint32_t [ANY], uint64_t [ANY]), PyLong_FromUnsignedLongLong)
+EBPFACCEL_ARRAY_OUT(%arg(double [ANY], float [ANY]), PyFloat_FromDouble)
+%typemap(out) uint8_t [ANY], unsigned char [ANY] {
+	$result = PyBytes_FromStringAndSize((const char *)$1, $1_dim0);
+}
+%typemap(out) SWIGTYPE [ANY] {
+	$result = PyTuple_New($1_dim0);
+	for (size_t i = 0; $result && i < $1_dim0; i++) {
+		$*1_ltype *copy = malloc(sizeof(*copy));
+
+		if (!copy) {
+			Py_CLEAR($result);
+			PyErr_NoMemory();
+			break;
+		}
+		*copy = $1[i];
+		PyTuple_SET_ITEM($result, i, SWIG_Python_NewPointerObj(NULL, copy, SWIG_TypeQuery("$*1_ltype *"), SWIG_POINTER_OWN));
+	}
+	if (!$result)
+		SWIG_fail;
+}
+
+/* ... and are set from sequences of numbers. */
+%define EBPFACCEL_ARRAY_IN(TYPE, CONVERT)
+%typemap(in) TYPE [ANY] (TYPE temp[$1_dim0]) {
+	PyObject *seq = PySequence_Fast($input, "expected a sequence");
+
+	if (!seq)
+		SWIG_fail;
+	if (PySequence_Fast_GET_SIZE(seq) != $1_dim0) {
+		Py_DECREF(seq);
+		PyErr_SetString(PyExc_ValueError, "expected $1_dim0 items");
+		SWIG_fail;
+	}
+	for (size_t i = 0; i < $1_dim0; i++)
+		temp[i] = (TYPE)CONVERT(PySequence_Fast_GET_ITEM(seq, i));
+	Py_DECREF(seq);
+	if (PyErr_Occurred())
+		SWIG_fail;
+	$1 = temp;
+}
+%enddef
+EBPFACCEL_ARRAY_IN(uint64_t, PyLong_AsUnsignedLongLong)
+EBPFACCEL_ARRAY_IN(uint32_t, PyLong_AsUnsignedLong)
+EBPFACCEL_ARRAY_IN(double, PyFloat_AsDouble)
+
+/* Arrays of ports etc. for options that take a pointer and a count. */
+%include <carrays.i>
+%array_class(uint16_t, u16_array);
 
 %define EBPFACCEL_SIZED(T)
 %extend T {

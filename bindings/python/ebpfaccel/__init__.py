@@ -22,6 +22,10 @@ from .probe import Feature, FeatureStatus, Probe, feature_name
 # Parts of the API present in this build of the library.
 if hasattr(_ebpfaccel, "ebpfaccel_comp_conn__new"):
     from . import comp
+if hasattr(_ebpfaccel, "ebpfaccel_redis_cache__open"):
+    from .redis_cache import RedisCache
+if hasattr(_ebpfaccel, "ebpfaccel_traffic_probe__open"):
+    from .traffic_probe import AutoPolicy, AutoReason, TrafficDir, TrafficProbe
 
 __version__ = version()
 

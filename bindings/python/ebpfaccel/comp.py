@@ -16,7 +16,7 @@ import socket
 from dataclasses import dataclass, fields
 
 from . import _ebpfaccel as _c
-from .core import make_opts
+from .core import Handle, make_opts, open_dir, struct_fields
 
 
 def _enum(name, prefix, doc):
@@ -41,12 +41,6 @@ DIR_BOTH = _c.EBPFACCEL_COMP_DIR_BOTH
 
 def _from_struct(cls, struct):
     return cls(**{f.name: getattr(struct, f.name) for f in fields(cls)})
-
-
-def _struct_fields(struct):
-    """{field: value} of a SWIG struct object."""
-    return {name: getattr(struct, name) for name, attr in vars(type(struct)).items()
-            if type(attr).__name__ == "getset_descriptor" and not name.startswith("this")}
 
 
 @dataclass(frozen=True)
@@ -112,40 +106,12 @@ def state(sock):
     return State._of(s)
 
 
-class _Handle:
-    """An owned C object, released by close() / the with-block / GC."""
-    _free = None
-
-    def __init__(self, ptr):
-        self._ptr = ptr
-
-    def close(self):
-        ptr, self._ptr = self._ptr, None
-        if ptr is not None:
-            type(self)._free(ptr)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_ptr", None) is not None:
-            self.close()
-
-    def _handle(self):
-        if self._ptr is None:
-            raise ValueError(f"{type(self).__name__} is closed")
-        return self._ptr
-
-
 def _addr(address):
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     return family, socket.inet_pton(family, address)
 
 
-class Policy(_Handle):
+class Policy(Handle):
     """The negotiation program: per-port rules, attached to a cgroup v2.
 
     Needs CAP_BPF and CAP_NET_ADMIN (and CAP_SYS_ADMIN to attach).  Rules
@@ -161,14 +127,12 @@ class Policy(_Handle):
 
     def attach(self, cgroup):
         """Attach to a cgroup v2 directory, given as a path or an fd."""
-        if isinstance(cgroup, (str, bytes, os.PathLike)):
-            fd = os.open(cgroup, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                _c.ebpfaccel_comp_policy__attach(self._handle(), fd)
-            finally:
+        fd, owned = open_dir(cgroup)
+        try:
+            _c.ebpfaccel_comp_policy__attach(self._handle(), fd)
+        finally:
+            if owned:
                 os.close(fd)
-        else:
-            _c.ebpfaccel_comp_policy__attach(self._handle(), cgroup)
 
     def detach(self):
         _c.ebpfaccel_comp_policy__detach(self._handle())
@@ -199,14 +163,14 @@ class Policy(_Handle):
         """The negotiation program's counters, as a dict."""
         s = _c.ebpfaccel_comp_policy_stats()
         _c.ebpfaccel_comp_policy__stats(self._handle(), s)
-        return _struct_fields(s)
+        return struct_fields(s)
 
     @staticmethod
     def _rule(rule):
         return make_opts(_c.ebpfaccel_comp_rule_opts, **{k: int(v) for k, v in rule.items()})
 
 
-class Connection(_Handle):
+class Connection(Handle):
     """A connected TCP socket that compresses what it carries.
 
     @sock is a socket.socket or an fd; it stays the caller's, and must be

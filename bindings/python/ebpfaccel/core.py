@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 """Errors, logging, versions and options structs."""
 import atexit
-import builtins
+import dataclasses
 import logging
+import os
 
 from . import _ebpfaccel as _c
 
@@ -88,6 +89,82 @@ def make_opts(struct, **fields):
             raise TypeError(f"{struct.__name__} has no field {name!r}")
         setattr(opts, name, value)
     return opts
+
+
+def struct_fields(struct):
+    """{field: value} of a C struct object, in declaration order."""
+    return {name: getattr(struct, name) for name in _field_names(type(struct))}
+
+
+def _field_names(struct_type):
+    return [name for name, attr in vars(struct_type).items()
+            if type(attr).__name__ == "getset_descriptor" and not name.startswith(("this", "_"))]
+
+
+def struct_dataclass(name, struct_type, doc, module):
+    """A frozen dataclass with the fields of a C struct type, so counters
+    added to the C struct appear without editing the binding."""
+    cls = dataclasses.make_dataclass(name, _field_names(struct_type), frozen=True)
+    cls.__doc__ = doc
+    cls.__module__ = module
+    return cls
+
+
+_PLAIN = (int, float, bool, str, bytes, type(None))
+_dataclasses = {}
+
+
+def to_python(value):
+    """A C struct object (or a tuple of them) as a frozen dataclass named
+    after the struct (ebpfaccel_port_stats -> PortStats), recursively; the
+    classes are made from the struct's fields on first use."""
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, tuple):
+        return tuple(to_python(v) for v in value)
+    struct_type = type(value)
+    if struct_type not in _dataclasses:
+        base = struct_type.__name__.removeprefix("ebpfaccel_")
+        name = "".join(part.capitalize() for part in base.split("_"))
+        _dataclasses[struct_type] = struct_dataclass(
+            name, struct_type, f"struct {struct_type.__name__}", __package__)
+    return _dataclasses[struct_type](**{k: to_python(v) for k, v in struct_fields(value).items()})
+
+
+class Handle:
+    """An owned C object: released by close(), the with-block or GC.
+    Subclasses set _free to the C function that releases it."""
+    _free = None
+
+    def __init__(self, ptr):
+        self._ptr = ptr
+
+    def close(self):
+        ptr, self._ptr = self._ptr, None
+        if ptr is not None:
+            type(self)._free(ptr)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_ptr", None) is not None:
+            self.close()
+
+    def _handle(self):
+        if self._ptr is None:
+            raise ValueError(f"{type(self).__name__} is closed")
+        return self._ptr
+
+
+def open_dir(path_or_fd):
+    """(fd, close?) for a directory given as a path or an fd."""
+    if isinstance(path_or_fd, int):
+        return path_or_fd, False
+    return os.open(path_or_fd, os.O_RDONLY | os.O_DIRECTORY), True
 
 
 def _install():
