@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"math/rand"
 	"net"
 	"net/netip"
 	"os"
@@ -17,18 +16,6 @@ import (
 	"syscall"
 	"testing"
 )
-
-func compressible(size int, seed int64) []byte {
-	words := []string{"GET", "/index.html", "HTTP/1.1", "200", "OK", `{"id":`, "level=info",
-		"request", "served", "in", "ms", "session", "cache", "error"}
-	rnd := rand.New(rand.NewSource(seed))
-	var b bytes.Buffer
-	for b.Len() < size {
-		b.WriteString(words[rnd.Intn(len(words))])
-		b.WriteByte(" \n"[rnd.Intn(10)/9])
-	}
-	return b.Bytes()[:size]
-}
 
 // tcpPair connects two sockets over loopback.
 func tcpPair(t *testing.T) (client, server *net.TCPConn) {

@@ -4,7 +4,9 @@ package ebpfaccel
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -164,4 +166,17 @@ func (r *redisServer) getCalls(t *testing.T) int {
 		}
 	}
 	return 0
+}
+
+// compressible is text-like data that compresses well.
+func compressible(size int, seed int64) []byte {
+	words := []string{"GET", "/index.html", "HTTP/1.1", "200", "OK", `{"id":`, "level=info",
+		"request", "served", "in", "ms", "session", "cache", "error"}
+	rnd := rand.New(rand.NewSource(seed))
+	var b bytes.Buffer
+	for b.Len() < size {
+		b.WriteString(words[rnd.Intn(len(words))])
+		b.WriteByte(" \n"[rnd.Intn(10)/9])
+	}
+	return b.Bytes()[:size]
 }

@@ -32,8 +32,8 @@ type RedisCacheOpts struct {
 // RedisCacheStats are the cache's counters (struct ebpfaccel_redis_cache_stats).
 type RedisCacheStats struct {
 	Hits, HitBatches, Misses, Fills, FillRaces, Invalidations, PushInvalidations uint64
-	Flushes, BypassState, BypassMixed, BypassSize, BypassBad, Requests, Replies   uint64
-	Confirms                                                                      uint64
+	Flushes, BypassState, BypassMixed, BypassSize, BypassBad, Requests, Replies  uint64
+	Confirms                                                                     uint64
 }
 
 // RedisCache answers GETs of a redis-server from the kernel.
