@@ -157,11 +157,10 @@ func NewConn(sock syscall.Conn, opts *ConnOpts) (*Conn, error) {
 	}
 	var c *C.struct_ebpfaccel_comp_conn
 	cerr := raw.Control(func(fd uintptr) {
-		_, err = call("ebpfaccel_comp_conn__new", func() (int64, error) {
-			var errno error
-			c, errno = C.ebpfaccel_comp_conn__new(C.int(fd), copts)
-			return int64(uintptr(unsafe.Pointer(c))), errno
-		}, nullErrno)
+		c, err = callPtr("ebpfaccel_comp_conn__new", func() (*C.struct_ebpfaccel_comp_conn, error) {
+			ptr, errno := C.ebpfaccel_comp_conn__new(C.int(fd), copts)
+			return ptr, errno
+		})
 	})
 	if cerr != nil {
 		return nil, cerr
@@ -181,9 +180,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 	rerr := c.raw.Write(func(uintptr) bool {
 		for done < len(p) {
 			var n int64
-			n, err = call("ebpfaccel_comp_conn__send", func() (int64, error) {
-				return int64(C.ebpfaccel_comp_conn__send(c.c, unsafe.Pointer(&p[done]), C.size_t(len(p)-done))), nil
-			}, negErrno)
+			n, err = callInt("ebpfaccel_comp_conn__send", func() C.ssize_t {
+				return C.ebpfaccel_comp_conn__send(c.c, unsafe.Pointer(&p[done]), C.size_t(len(p)-done))
+			})
 			if err != nil {
 				return !wouldBlock(err)
 			}
@@ -199,9 +198,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 }
 
 func (c *Conn) flushOnce() error {
-	_, err := call("ebpfaccel_comp_conn__flush", func() (int64, error) {
-		return int64(C.ebpfaccel_comp_conn__flush(c.c)), nil
-	}, negErrno)
+	_, err := callInt("ebpfaccel_comp_conn__flush", func() C.int {
+		return C.ebpfaccel_comp_conn__flush(c.c)
+	})
 	return err
 }
 
@@ -227,9 +226,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 	var n int64
 	var err error
 	rerr := c.raw.Read(func(uintptr) bool {
-		n, err = call("ebpfaccel_comp_conn__recv", func() (int64, error) {
-			return int64(C.ebpfaccel_comp_conn__recv(c.c, unsafe.Pointer(&p[0]), C.size_t(len(p)))), nil
-		}, negErrno)
+		n, err = callInt("ebpfaccel_comp_conn__recv", func() C.ssize_t {
+			return C.ebpfaccel_comp_conn__recv(c.c, unsafe.Pointer(&p[0]), C.size_t(len(p)))
+		})
 		return !wouldBlock(err)
 	})
 	switch {
@@ -250,9 +249,9 @@ func (c *Conn) SendFile(f *os.File, count int) (int, error) {
 	rerr := c.raw.Write(func(uintptr) bool {
 		for sent < count {
 			var n int64
-			n, err = call("ebpfaccel_comp_conn__sendfile", func() (int64, error) {
-				return int64(C.ebpfaccel_comp_conn__sendfile(c.c, C.int(f.Fd()), nil, C.size_t(count-sent))), nil
-			}, negErrno)
+			n, err = callInt("ebpfaccel_comp_conn__sendfile", func() C.ssize_t {
+				return C.ebpfaccel_comp_conn__sendfile(c.c, C.int(f.Fd()), nil, C.size_t(count-sent))
+			})
 			if err != nil || n == 0 {
 				return !wouldBlock(err)
 			}
@@ -280,9 +279,9 @@ func (c *Conn) InKernel() bool { return bool(C.ebpfaccel_comp_conn__in_kernel(c.
 // Stats reads the connection's counters.
 func (c *Conn) Stats() (Stats, error) {
 	var s C.struct_tcp_comp_stats
-	_, err := call("ebpfaccel_comp_conn__stats", func() (int64, error) {
-		return int64(C.ebpfaccel_comp_conn__stats(c.c, &s)), nil
-	}, negErrno)
+	_, err := callInt("ebpfaccel_comp_conn__stats", func() C.int {
+		return C.ebpfaccel_comp_conn__stats(c.c, &s)
+	})
 	return Stats{
 		uint64(s.tx_bytes_in), uint64(s.tx_bytes_out), uint64(s.tx_records), uint64(s.tx_raw_records),
 		uint64(s.rx_bytes_in), uint64(s.rx_bytes_out), uint64(s.rx_records), uint64(s.rx_errors),
@@ -300,9 +299,9 @@ func (c *Conn) Close() error {
 // policy recorded it; errors wrap ENOENT (not negotiated) or EPERM.
 func SocketState(fd int) (State, error) {
 	s := C.struct_ebpfaccel_comp_state{sz: C.sizeof_struct_ebpfaccel_comp_state}
-	_, err := call("ebpfaccel_comp__state", func() (int64, error) {
-		return int64(C.ebpfaccel_comp__state(C.int(fd), &s)), nil
-	}, negErrno)
+	_, err := callInt("ebpfaccel_comp__state", func() C.int {
+		return C.ebpfaccel_comp__state(C.int(fd), &s)
+	})
 	return stateOf(&s), err
 }
 
@@ -344,12 +343,10 @@ type Policy struct {
 // OpenPolicy loads the negotiation program (not attached yet).
 func OpenPolicy() (*Policy, error) {
 	opts := C.struct_ebpfaccel_comp_policy_opts{sz: C.sizeof_struct_ebpfaccel_comp_policy_opts}
-	var p *C.struct_ebpfaccel_comp_policy
-	_, err := call("ebpfaccel_comp_policy__open", func() (int64, error) {
-		var errno error
-		p, errno = C.ebpfaccel_comp_policy__open(&opts)
-		return int64(uintptr(unsafe.Pointer(p))), errno
-	}, nullErrno)
+	p, err := callPtr("ebpfaccel_comp_policy__open", func() (*C.struct_ebpfaccel_comp_policy, error) {
+		ptr, errno := C.ebpfaccel_comp_policy__open(&opts)
+		return ptr, errno
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -357,7 +354,7 @@ func OpenPolicy() (*Policy, error) {
 }
 
 func (p *Policy) intCall(op string, fn func() C.int) error {
-	_, err := call(op, func() (int64, error) { return int64(fn()), nil }, negErrno)
+	_, err := callInt(op, fn)
 	return err
 }
 

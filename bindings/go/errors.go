@@ -60,6 +60,23 @@ func call(op string, fn func() (ret int64, errno error), failed func(ret int64, 
 	}
 }
 
+// callInt runs an int- or ssize_t-returning library call (0 or a count, or
+// -errno).
+func callInt[T ~int32 | ~int64](op string, fn func() T) (int64, error) {
+	return call(op, func() (int64, error) { return int64(fn()), nil }, negErrno)
+}
+
+// callPtr runs a pointer-returning library call (NULL and errno on failure).
+func callPtr[T any](op string, fn func() (*T, error)) (*T, error) {
+	var p *T
+	_, err := call(op, func() (int64, error) {
+		var errno error
+		p, errno = fn()
+		return int64(uintptr(unsafe.Pointer(p))), errno
+	}, nullErrno)
+	return p, err
+}
+
 // negErrno: int-returning functions give 0 (or a count) or -errno.
 func negErrno(ret int64, _ error) syscall.Errno {
 	if ret >= 0 {

@@ -80,12 +80,10 @@ func newProbe(opts *ProbeOpts, sz uintptr) (*Probe, error) {
 	if opts != nil {
 		copts.skip_bpf = C.bool(opts.SkipBPF)
 	}
-	var p *C.struct_ebpfaccel_probe
-	_, err := call("ebpfaccel_probe__new", func() (int64, error) {
-		var errno error
-		p, errno = C.ebpfaccel_probe__new(&copts)
-		return int64(uintptr(unsafe.Pointer(p))), errno
-	}, nullErrno)
+	p, err := callPtr("ebpfaccel_probe__new", func() (*C.struct_ebpfaccel_probe, error) {
+		ptr, errno := C.ebpfaccel_probe__new(&copts)
+		return ptr, errno
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -102,20 +100,18 @@ func (p *Probe) Close() error {
 // Supported says whether a feature is there; EINVAL for an unknown feature
 // or a closed probe.
 func (p *Probe) Supported(f Feature) (bool, error) {
-	ret, err := call("ebpfaccel_probe__supported", func() (int64, error) {
-		return int64(C.ebpfaccel_probe__supported(p.p, C.enum_ebpfaccel_feature(f))), nil
-	}, negErrno)
+	ret, err := callInt("ebpfaccel_probe__supported", func() C.int {
+		return C.ebpfaccel_probe__supported(p.p, C.enum_ebpfaccel_feature(f))
+	})
 	return ret == 1, err
 }
 
 // Reason says why a feature is missing, or how it was found.
 func (p *Probe) Reason(f Feature) (string, error) {
-	var s *C.char
-	_, err := call("ebpfaccel_probe__reason", func() (int64, error) {
-		var errno error
-		s, errno = C.ebpfaccel_probe__reason(p.p, C.enum_ebpfaccel_feature(f))
-		return int64(uintptr(unsafe.Pointer(s))), errno
-	}, nullErrno)
+	s, err := callPtr("ebpfaccel_probe__reason", func() (*C.char, error) {
+		ptr, errno := C.ebpfaccel_probe__reason(p.p, C.enum_ebpfaccel_feature(f))
+		return ptr, errno
+	})
 	if err != nil {
 		return "", err
 	}

@@ -82,51 +82,45 @@ func OpenRedisCache(o RedisCacheOpts) (*RedisCache, error) {
 	opts.redis_user = cString(o.RedisUser, &allocs)
 	opts.redis_password = cString(o.RedisPassword, &allocs)
 
-	var rc *C.struct_ebpfaccel_redis_cache
-	_, err := call("ebpfaccel_redis_cache__open", func() (int64, error) {
-		var errno error
-		rc, errno = C.ebpfaccel_redis_cache__open(opts)
-		return int64(uintptr(unsafe.Pointer(rc))), errno
-	}, nullErrno)
+	rc, err := callPtr("ebpfaccel_redis_cache__open", func() (*C.struct_ebpfaccel_redis_cache, error) {
+		ptr, errno := C.ebpfaccel_redis_cache__open(opts)
+		return ptr, errno
+	})
 	if err != nil {
 		return nil, err
 	}
 	return &RedisCache{rc: rc}, nil
 }
 
-func (c *RedisCache) intCall(op string, fn func() C.int) (int64, error) {
-	return call(op, func() (int64, error) { return int64(fn()), nil }, negErrno)
-}
-
 // Attach serves redis-server connections accepted from now on.  The
 // coherence connection is opened from the netns of the calling OS thread.
 func (c *RedisCache) Attach() error {
-	_, err := c.intCall("ebpfaccel_redis_cache__attach", func() C.int { return C.ebpfaccel_redis_cache__attach(c.rc) })
+	_, err := callInt("ebpfaccel_redis_cache__attach", func() C.int { return C.ebpfaccel_redis_cache__attach(c.rc) })
 	return err
 }
 
 // Detach stops answering and detaches the programs; Redis keeps working.
 func (c *RedisCache) Detach() error {
-	_, err := c.intCall("ebpfaccel_redis_cache__detach", func() C.int { return C.ebpfaccel_redis_cache__detach(c.rc) })
+	_, err := callInt("ebpfaccel_redis_cache__detach", func() C.int { return C.ebpfaccel_redis_cache__detach(c.rc) })
 	return err
 }
 
 // Flush invalidates every cached value at once.
 func (c *RedisCache) Flush() error {
-	_, err := c.intCall("ebpfaccel_redis_cache__flush", func() C.int { return C.ebpfaccel_redis_cache__flush(c.rc) })
+	_, err := callInt("ebpfaccel_redis_cache__flush", func() C.int { return C.ebpfaccel_redis_cache__flush(c.rc) })
 	return err
 }
 
 // Serving says whether the kernel answers GETs right now.
 func (c *RedisCache) Serving() bool {
-	ret, err := c.intCall("ebpfaccel_redis_cache__serving", func() C.int { return C.ebpfaccel_redis_cache__serving(c.rc) })
+	ret, err := callInt("ebpfaccel_redis_cache__serving", func() C.int { return C.ebpfaccel_redis_cache__serving(c.rc) })
 	return err == nil && ret == 1
 }
 
 // Stats reads the counters, summed over CPUs.
 func (c *RedisCache) Stats() (RedisCacheStats, error) {
 	var s C.struct_ebpfaccel_redis_cache_stats
-	_, err := c.intCall("ebpfaccel_redis_cache__stats", func() C.int {
+	_, err := callInt("ebpfaccel_redis_cache__stats", func() C.int {
 		return C.ebpfaccel_redis_cache__stats(c.rc, &s, C.sizeof_struct_ebpfaccel_redis_cache_stats)
 	})
 	return RedisCacheStats{

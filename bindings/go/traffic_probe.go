@@ -121,25 +121,19 @@ func OpenTrafficProbe(o *TrafficProbeOpts) (*TrafficProbe, error) {
 		opts.window_ms, opts.sample_every_bytes = C.uint32_t(o.WindowMs), C.uint32_t(o.SampleEveryBytes)
 		opts.sample_window, opts.priority = C.uint32_t(o.SampleWindow), C.uint16_t(o.Priority)
 	}
-	var p *C.struct_ebpfaccel_traffic_probe
-	_, err := call("ebpfaccel_traffic_probe__open", func() (int64, error) {
-		var errno error
-		p, errno = C.ebpfaccel_traffic_probe__open(&opts)
-		return int64(uintptr(unsafe.Pointer(p))), errno
-	}, nullErrno)
+	p, err := callPtr("ebpfaccel_traffic_probe__open", func() (*C.struct_ebpfaccel_traffic_probe, error) {
+		ptr, errno := C.ebpfaccel_traffic_probe__open(&opts)
+		return ptr, errno
+	})
 	if err != nil {
 		return nil, err
 	}
 	return &TrafficProbe{p: p}, nil
 }
 
-func intCall(op string, fn func() C.int) (int64, error) {
-	return call(op, func() (int64, error) { return int64(fn()), nil }, negErrno)
-}
-
 // Attach hooks an interface (by index) of the calling OS thread's netns.
 func (p *TrafficProbe) Attach(ifindex int) error {
-	_, err := intCall("ebpfaccel_traffic_probe__attach", func() C.int {
+	_, err := callInt("ebpfaccel_traffic_probe__attach", func() C.int {
 		return C.ebpfaccel_traffic_probe__attach(p.p, C.int(ifindex))
 	})
 	return err
@@ -149,7 +143,7 @@ func (p *TrafficProbe) Attach(ifindex int) error {
 func (p *TrafficProbe) AttachName(ifname string) error {
 	name := C.CString(ifname)
 	defer C.free(unsafe.Pointer(name))
-	_, err := intCall("ebpfaccel_traffic_probe__attach_ifname", func() C.int {
+	_, err := callInt("ebpfaccel_traffic_probe__attach_ifname", func() C.int {
 		return C.ebpfaccel_traffic_probe__attach_ifname(p.p, name)
 	})
 	return err
@@ -157,13 +151,13 @@ func (p *TrafficProbe) AttachName(ifname string) error {
 
 // Detach removes the hooks.
 func (p *TrafficProbe) Detach() error {
-	_, err := intCall("ebpfaccel_traffic_probe__detach", func() C.int { return C.ebpfaccel_traffic_probe__detach(p.p) })
+	_, err := callInt("ebpfaccel_traffic_probe__detach", func() C.int { return C.ebpfaccel_traffic_probe__detach(p.p) })
 	return err
 }
 
 // Poll consumes payload samples for up to timeout; how many it processed.
 func (p *TrafficProbe) Poll(timeout time.Duration) (int, error) {
-	n, err := intCall("ebpfaccel_traffic_probe__poll", func() C.int {
+	n, err := callInt("ebpfaccel_traffic_probe__poll", func() C.int {
 		return C.ebpfaccel_traffic_probe__poll(p.p, C.int(timeout.Milliseconds()))
 	})
 	return int(n), err
@@ -172,7 +166,7 @@ func (p *TrafficProbe) Poll(timeout time.Duration) (int, error) {
 // Port is the traffic under one server port; ENOENT if never seen.
 func (p *TrafficProbe) Port(port uint16) (PortStats, error) {
 	var s C.struct_ebpfaccel_port_stats
-	_, err := intCall("ebpfaccel_traffic_probe__port_stats", func() C.int {
+	_, err := callInt("ebpfaccel_traffic_probe__port_stats", func() C.int {
 		return C.ebpfaccel_traffic_probe__port_stats(p.p, C.uint16_t(port), &s)
 	})
 	return portStatsOf(&s), err
@@ -183,7 +177,7 @@ func (p *TrafficProbe) Ports() ([]PortStats, error) {
 	var out []PortStats
 	h := cgo.NewHandle(func(s PortStats) { out = append(out, s) })
 	defer h.Delete()
-	_, err := intCall("ebpfaccel_traffic_probe__for_each_port", func() C.int {
+	_, err := callInt("ebpfaccel_traffic_probe__for_each_port", func() C.int {
 		return C.goebpfaccel_for_each_port(p.p, C.uintptr_t(h))
 	})
 	return out, err
@@ -194,7 +188,7 @@ func (p *TrafficProbe) Flows() ([]FlowStats, error) {
 	var out []FlowStats
 	h := cgo.NewHandle(func(s FlowStats) { out = append(out, s) })
 	defer h.Delete()
-	_, err := intCall("ebpfaccel_traffic_probe__for_each_flow", func() C.int {
+	_, err := callInt("ebpfaccel_traffic_probe__for_each_flow", func() C.int {
 		return C.goebpfaccel_for_each_flow(p.p, C.uintptr_t(h))
 	})
 	return out, err
@@ -271,12 +265,10 @@ func NewAutoPolicy(probe *TrafficProbe, o *AutoPolicyOpts) (*AutoPolicy, error) 
 		opts.on_ratio, opts.off_ratio = C.double(o.OnRatio), C.double(o.OffRatio)
 		opts.min_run_bytes, opts.min_bytes, opts.hold = C.uint64_t(o.MinRunBytes), C.uint64_t(o.MinBytes), C.uint(o.Hold)
 	}
-	var a *C.struct_ebpfaccel_auto_policy
-	_, err := call("ebpfaccel_auto_policy__new", func() (int64, error) {
-		var errno error
-		a, errno = C.ebpfaccel_auto_policy__new(probe.p, &opts)
-		return int64(uintptr(unsafe.Pointer(a))), errno
-	}, nullErrno)
+	a, err := callPtr("ebpfaccel_auto_policy__new", func() (*C.struct_ebpfaccel_auto_policy, error) {
+		ptr, errno := C.ebpfaccel_auto_policy__new(probe.p, &opts)
+		return ptr, errno
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -285,7 +277,7 @@ func NewAutoPolicy(probe *TrafficProbe, o *AutoPolicyOpts) (*AutoPolicy, error) 
 
 // Update judges the interval since the last update; how many decisions changed.
 func (a *AutoPolicy) Update() (int, error) {
-	n, err := intCall("ebpfaccel_auto_policy__update", func() C.int { return C.ebpfaccel_auto_policy__update(a.a) })
+	n, err := callInt("ebpfaccel_auto_policy__update", func() C.int { return C.ebpfaccel_auto_policy__update(a.a) })
 	return int(n), err
 }
 
@@ -296,7 +288,7 @@ func (a *AutoPolicy) Feed(port uint16, s AutoSample) error {
 		rate: C.uint64_t(s.Rate), sample_ratio: C.double(s.SampleRatio), entropy: C.double(s.Entropy),
 	}
 	cs.payload_bytes[0], cs.payload_bytes[1] = C.uint64_t(s.PayloadBytes[0]), C.uint64_t(s.PayloadBytes[1])
-	_, err := intCall("ebpfaccel_auto_policy__feed", func() C.int {
+	_, err := callInt("ebpfaccel_auto_policy__feed", func() C.int {
 		return C.ebpfaccel_auto_policy__feed(a.a, C.uint16_t(port), &cs)
 	})
 	return err
@@ -305,7 +297,7 @@ func (a *AutoPolicy) Feed(port uint16, s AutoSample) error {
 // Decision is the decision in force for port.
 func (a *AutoPolicy) Decision(port uint16) (AutoDecision, error) {
 	var d C.struct_ebpfaccel_auto_decision
-	_, err := intCall("ebpfaccel_auto_policy__decision", func() C.int {
+	_, err := callInt("ebpfaccel_auto_policy__decision", func() C.int {
 		return C.ebpfaccel_auto_policy__decision(a.a, C.uint16_t(port), &d)
 	})
 	return AutoDecision{

@@ -4,7 +4,7 @@ import enum
 from dataclasses import dataclass
 
 from . import _ebpfaccel as _c
-from .core import make_opts
+from .core import Handle, make_opts
 
 _PREFIX = "EBPFACCEL_FEAT_"
 
@@ -30,36 +30,18 @@ class FeatureStatus:
     reason: str
 
 
-class Probe:
+class Probe(Handle):
     """A snapshot of what the system supports, taken when created.
 
     Use as a context manager, or call close().  ``skip_bpf=True`` skips the
     probes that load BPF programs.  Iterating yields a FeatureStatus per
     feature, in the C enum's order.
     """
+    _free = staticmethod(_c.ebpfaccel_probe__free)
 
     def __init__(self, *, skip_bpf=False):
         opts = make_opts(_c.ebpfaccel_probe_opts, skip_bpf=skip_bpf)
-        self._probe = _c.ebpfaccel_probe__new(opts)
-
-    def close(self):
-        probe, self._probe = self._probe, None
-        _c.ebpfaccel_probe__free(probe)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        if getattr(self, "_probe", None) is not None:
-            self.close()
-
-    def _handle(self):
-        if self._probe is None:
-            raise ValueError("probe is closed")
-        return self._probe
+        super().__init__(_c.ebpfaccel_probe__new(opts))
 
     @property
     def kernel_release(self):
