@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 
-// This file needs include/ebpfaccel/comp.h, which the library gains with the
-// comp feature; the build tag keeps the package building without it, and
-// tests/bindings/go.sh sets it when the header is there.  Once comp is part
-// of every build, the tag line goes.
+// This file belongs to include/ebpfaccel/comp.h: bindings/go/stage.sh puts
+// it into the package the build tests and installs only when the library
+// has that header (the tag says which; without the header, plain go build
+// of this directory skips the file too).
 
 //go:build ebpfaccel_comp
 

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 
-// This file needs include/ebpfaccel/redis_cache.h; the tag keeps the
-// package building on a library without it (see comp.go).
+// This file belongs to include/ebpfaccel/redis_cache.h (see comp.go).
 
 //go:build ebpfaccel_redis_cache
 

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 
-// This file needs include/ebpfaccel/traffic_probe.h; the tag keeps the
-// package building on a library without it (see comp.go).
+// This file belongs to include/ebpfaccel/traffic_probe.h (see comp.go).
 
 //go:build ebpfaccel_traffic_probe
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+//go:build ebpfaccel_traffic_probe
 #ifndef GOEBPFACCEL_TRAFFIC_PROBE_CB_H
 #define GOEBPFACCEL_TRAFFIC_PROBE_CB_H
 

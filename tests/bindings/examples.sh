@@ -33,7 +33,11 @@ fi
 
 if [ -n "${GO:-}" ]; then
 	cache="$abs_top_builddir/bindings/go/cache"
-	(cd "$abs_top_srcdir/examples/go" &&
+	mkdir "$tmp/go"
+	cp "$abs_top_srcdir/examples/go/feature_report.go" "$tmp/go/"
+	sed "s|^replace ebpfaccel => .*|replace ebpfaccel => $abs_top_builddir/bindings/go/stage|" \
+		"$abs_top_srcdir/examples/go/go.mod" > "$tmp/go/go.mod"
+	(cd "$tmp/go" &&
 	 GOCACHE="$cache/build" GOPATH="$cache/gopath" GOPROXY=off GOFLAGS=-mod=mod \
 	 PKG_CONFIG_PATH="$EBPFACCEL_PKG_CONFIG_PATH" "$GO" build -o "$tmp/feature_report_go" .)
 	run go "$tmp/feature_report_go"
