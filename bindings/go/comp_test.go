@@ -56,14 +56,17 @@ func TestCompRoundTrip(t *testing.T) {
 		for _, mode := range []Mode{ModeBlock, ModeStream} {
 			p := Params{Algo: algo, Mode: mode}
 			c, s, _, _ := compPair(t, p, p)
+			written := make(chan error, 1)
 			go func() {
-				if _, err := c.Write(data); err != nil {
-					t.Error(err)
-				}
+				_, err := c.Write(data)
+				written <- err
 			}()
 			got := make([]byte, len(data))
 			if _, err := io.ReadFull(s, got); err != nil || !bytes.Equal(got, data) {
 				t.Fatalf("algo %d mode %d: %v, equal %v", algo, mode, err, bytes.Equal(got, data))
+			}
+			if err := <-written; err != nil {
+				t.Fatal(err)
 			}
 			if tx, rx := c.Params(); tx.Algo != algo || tx.Mode != mode || rx != tx {
 				t.Errorf("Params() = %+v %+v", tx, rx)

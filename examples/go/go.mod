@@ -1,9 +1,10 @@
-module feature_report
+module examples
 
 go 1.19
 
 require ebpfaccel v0.0.0
 
-// The binding's sources: here the source tree; for an installed library,
-// $(datadir)/gocode/src/ebpfaccel (see tests/test_installed.sh).
-replace ebpfaccel => ../../bindings/go
+// The binding as 'make' stages it for the library of this build tree; for an
+// installed library: $(datadir)/gocode/src/ebpfaccel (see
+// tests/bindings/installed.sh).
+replace ebpfaccel => ../../bindings/go/stage

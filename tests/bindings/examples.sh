@@ -33,15 +33,34 @@ fi
 
 if [ -n "${GO:-}" ]; then
 	cache="$abs_top_builddir/bindings/go/cache"
-	mkdir "$tmp/go"
-	cp "$abs_top_srcdir/examples/go/feature_report.go" "$tmp/go/"
-	sed "s|^replace ebpfaccel => .*|replace ebpfaccel => $abs_top_builddir/bindings/go/stage|" \
-		"$abs_top_srcdir/examples/go/go.mod" > "$tmp/go/go.mod"
-	(cd "$tmp/go" &&
-	 GOCACHE="$cache/build" GOPATH="$cache/gopath" GOPROXY=off GOFLAGS=-mod=mod \
-	 PKG_CONFIG_PATH="$EBPFACCEL_PKG_CONFIG_PATH" "$GO" build -o "$tmp/feature_report_go" .)
+	cp -r "$abs_top_srcdir/examples/go" "$tmp/go"
+	chmod -R u+w "$tmp/go"
+	sed -i "s|^replace ebpfaccel => .*|replace ebpfaccel => $abs_top_builddir/bindings/go/stage|" "$tmp/go/go.mod"
+	gobuild() {
+		(cd "$tmp/go" && GOCACHE="$cache/build" GOPATH="$cache/gopath" GOPROXY=off GOFLAGS=-mod=mod \
+		 PKG_CONFIG_PATH="$EBPFACCEL_PKG_CONFIG_PATH" "$GO" build -o "$tmp/$1_go" "./$1")
+	}
+	gobuild feature_report
 	run go "$tmp/feature_report_go"
 	same_as_c go
+fi
+
+# The compression examples, when the library has compression: an echo over
+# loopback must come back the same, compressed.
+compressed() { # name command...
+	name=$1; shift
+	out=$("$@") || { echo "FAIL: $name: $out"; exit 1; }
+	echo "$out"
+	echo "$out" | grep -q "^echoed [0-9]* bytes, same$" || { echo "FAIL: $name did not echo"; exit 1; }
+	echo "PASS: $name"
+}
+if [ -n "${PYTHON:-}" ] && PYTHONPATH="$EBPFACCEL_PYTHONPATH" "$PYTHON" -c 'import ebpfaccel.comp' 2>/dev/null; then
+	PYTHONPATH="$EBPFACCEL_PYTHONPATH" compressed comp_echo.py "$PYTHON" "$abs_top_srcdir/examples/comp_echo.py"
+fi
+if [ -n "${GO:-}" ] && [ -f "$abs_top_builddir/bindings/go/stage/comp.go" ]; then
+	gobuild comp_echo
+	compressed comp_echo.go "$tmp/comp_echo_go"
+	gobuild redis_cache_stats
 fi
 
 if [ "$checked" = 0 ]; then

@@ -26,13 +26,14 @@ fi
 
 if [ -n "${GO:-}" ]; then
 	[ -f "$DESTDIR$godir/go.mod" ] || { echo "FAIL: no Go sources in $DESTDIR$godir"; exit 1; }
-	cp "$srcdir/examples/go/feature_report.go" "$work/"
-	printf '%s\n' 'module feature_report' 'go 1.19' 'require ebpfaccel v0.0.0' \
+	mkdir "$work/feature_report"
+	cp "$srcdir/examples/go/feature_report/main.go" "$work/feature_report/"
+	printf '%s\n' 'module examples' 'go 1.19' 'require ebpfaccel v0.0.0' \
 		"replace ebpfaccel => $DESTDIR$godir" > "$work/go.mod"
 	# The sysroot maps the installed .pc's paths into a staged DESTDIR.
 	(cd "$work" && GOCACHE="$work/cache" GOPATH="$work/gopath" GOPROXY=off GOFLAGS=-mod=mod \
 	 PKG_CONFIG_PATH="$DESTDIR$libdir/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$DESTDIR" \
-	 "$GO" build -o feature_report .)
+	 "$GO" build -o feature_report ./feature_report)
 	out=$("$work/feature_report" || true)
 	echo "$out" | head -n 2
 	echo "$out" | grep -q "^libebpfaccel [0-9]" || { echo "FAIL: the Go feature_report printed no report"; exit 1; }

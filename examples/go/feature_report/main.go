@@ -3,10 +3,10 @@
 // feature_report prints what this machine offers libebpfaccel: the Go
 // version of feature_report.c, line for line the same output.
 //
-// Build next to the go.mod of this directory (it points at the binding's
-// sources; tests/test_installed.sh shows one for an installed library):
+// Build in the module of examples/go (its go.mod points at the binding's
+// sources; tests/bindings/installed.sh makes one for an installation):
 //
-//	go build -o feature_report .
+//	go build -o feature_report ./feature_report
 //
 // Run as root for the full picture; unprivileged, it tells which
 // capabilities are missing.  Exit status: 0 if every feature the Redis
