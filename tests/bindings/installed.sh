@@ -33,8 +33,8 @@ if [ -n "${GO:-}" ]; then
 	# The sysroot maps the installed .pc's paths into a staged DESTDIR.
 	(cd "$work" && GOCACHE="$work/cache" GOPATH="$work/gopath" GOPROXY=off GOFLAGS=-mod=mod \
 	 PKG_CONFIG_PATH="$DESTDIR$libdir/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$DESTDIR" \
-	 "$GO" build -o feature_report ./feature_report)
-	out=$("$work/feature_report" || true)
+	 "$GO" build -o feature_report_go ./feature_report)
+	out=$("$work/feature_report_go" || true)
 	echo "$out" | head -n 2
 	echo "$out" | grep -q "^libebpfaccel [0-9]" || { echo "FAIL: the Go feature_report printed no report"; exit 1; }
 	checked=$((checked + 1))
