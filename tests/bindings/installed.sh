@@ -22,21 +22,38 @@ if [ -n "${PYTHON:-}" ]; then
 	echo "$out" | head -n 2
 	echo "$out" | grep -q "^libebpfaccel [0-9]" || { echo "FAIL: the Python feature_report printed no report"; exit 1; }
 	checked=$((checked + 1))
+	if (cd "$work" && PYTHONPATH="$DESTDIR$pythondir" "$PYTHON" -c 'import ebpfaccel.comp' 2>/dev/null); then
+		(cd "$work" && PYTHONPATH="$DESTDIR$pythondir" "$PYTHON" "$srcdir/examples/comp_echo.py") \
+			| grep -q "^echoed [0-9]* bytes, same$" || { echo "FAIL: the Python comp_echo did not echo"; exit 1; }
+		checked=$((checked + 1))
+	fi
 fi
 
 if [ -n "${GO:-}" ]; then
 	[ -f "$DESTDIR$godir/go.mod" ] || { echo "FAIL: no Go sources in $DESTDIR$godir"; exit 1; }
-	mkdir "$work/feature_report"
-	cp "$srcdir/examples/go/feature_report/main.go" "$work/feature_report/"
+	for ex in feature_report comp_echo; do
+		mkdir "$work/$ex"
+		cp "$srcdir/examples/go/$ex/main.go" "$work/$ex/"
+	done
 	printf '%s\n' 'module examples' 'go 1.19' 'require ebpfaccel v0.0.0' \
 		"replace ebpfaccel => $DESTDIR$godir" > "$work/go.mod"
 	# The sysroot maps the installed .pc's paths into a staged DESTDIR.
-	(cd "$work" && GOCACHE="$work/cache" GOPATH="$work/gopath" GOPROXY=off GOFLAGS=-mod=mod \
-	 PKG_CONFIG_PATH="$DESTDIR$libdir/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$DESTDIR" \
-	 "$GO" build -o feature_report_go ./feature_report)
+	gobuild() {
+		(cd "$work" && GOCACHE="$work/cache" GOPATH="$work/gopath" GOPROXY=off GOFLAGS=-mod=mod \
+		 PKG_CONFIG_PATH="$DESTDIR$libdir/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$DESTDIR" \
+		 "$GO" build -o "$1_go" "./$1")
+	}
+	gobuild feature_report
 	out=$("$work/feature_report_go" || true)
 	echo "$out" | head -n 2
 	echo "$out" | grep -q "^libebpfaccel [0-9]" || { echo "FAIL: the Go feature_report printed no report"; exit 1; }
 	checked=$((checked + 1))
+	# Compression, when the installed library has it.
+	if [ -f "$DESTDIR$godir/comp.go" ]; then
+		gobuild comp_echo
+		"$work/comp_echo_go" | grep -q "^echoed [0-9]* bytes, same$" \
+			|| { echo "FAIL: the Go comp_echo did not echo"; exit 1; }
+		checked=$((checked + 1))
+	fi
 fi
 echo "PASS: $checked binding example(s) build and run against the installed library"
