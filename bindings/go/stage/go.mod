@@ -1,3 +1,0 @@
-module ebpfaccel
-
-go 1.19
