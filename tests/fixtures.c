@@ -166,13 +166,17 @@ struct fx_netns *fx_netns_new(void)
 
 	if (!ns)
 		return NULL;
-	snprintf(ns->name, sizeof(ns->name), "eafx-%d-%d", (int)getpid(), ++netns_seq);
+	/* A process that had our pid before may have left its namespaces
+	 * behind (killed before its atexit cleanup): skip their names. */
+	do {
+		snprintf(ns->name, sizeof(ns->name), "eafx-%d-%d", (int)getpid(), ++netns_seq);
+		snprintf(path, sizeof(path), "/run/netns/%s", ns->name);
+	} while (access(path, F_OK) == 0 && netns_seq < 1000);
 	if (fx_run(NULL, NULL, "ip netns add %s && ip -n %s link set lo up", ns->name, ns->name)) {
 		free(ns);
 		errno = EIO;
 		return NULL;
 	}
-	snprintf(path, sizeof(path), "/run/netns/%s", ns->name);
 	ns->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (ns->fd < 0) {
 		int err = errno;
