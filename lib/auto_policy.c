@@ -32,10 +32,16 @@
 #define NPORTS		65536
 /* Leave "off" for rate only below this share of the compressor's speed. */
 #define RATE_ON_SHARE	0.8
+/* A port's compressor speed is measured again when its sample's ratio has
+ * moved by more than this share: speed follows the data (zstd runs several
+ * times faster on very redundant data than on text). */
+#define SPEED_RATIO_DRIFT 0.25
 
 struct port_state {
 	bool have_baseline;
 	double engine_ratio;		/* 0: unknown, use the probe's sample */
+	uint64_t comp_speed;		/* measured on this port's sample; 0 not yet */
+	double speed_ratio;		/* the sample's ratio when it was measured */
 	uint64_t payload[2];		/* cumulative counters at the last update */
 	uint64_t turns;
 	uint64_t age_ns;
@@ -45,7 +51,7 @@ struct port_state {
 struct ebpfaccel_auto_policy {
 	struct ebpfaccel_traffic_probe *probe;
 	struct ebpfaccel_auto_policy_opts o;	/* defaults filled in */
-	uint64_t comp_speed;			/* configured or measured */
+	uint64_t comp_speed;			/* configured, or the last measured */
 	struct port_state *ports[NPORTS];
 };
 
@@ -135,25 +141,38 @@ static struct port_state *port_get(struct ebpfaccel_auto_policy *ap, uint16_t po
 	return ps;
 }
 
-/* The compressor's speed is measured once, on the first port whose sample
- * is worth compressing: random data would time the compressor's shortcut
- * for incompressible input, not its real work. */
-static void measure_speed(struct ebpfaccel_auto_policy *ap, uint16_t port, int dir)
+/* The compressor's speed on this port's data: configured, or measured on
+ * the port's sample once it is worth compressing (random data would time
+ * the compressor's shortcut for incompressible input, not its real work),
+ * and again when the data has changed.  Only the probe's own sample of
+ * uncompressed traffic will do, not the wire of a port already on. */
+static void refresh_speed(struct ebpfaccel_auto_policy *ap, struct port_state *ps, uint16_t port,
+			  const struct ebpfaccel_auto_sample *s)
 {
 	uint8_t *buf;
 	size_t len;
 	int64_t speed;
 
-	if (ap->comp_speed || !ap->probe ||
-	    ebpfaccel__traffic_probe_sample(ap->probe, port, dir, &buf, &len))
+	if (ap->o.comp_speed || !ap->probe || s->entropy < 0 || s->sample_ratio < ap->o.off_ratio ||
+	    s->payload_bytes[0] + s->payload_bytes[1] < ap->o.min_bytes)
+		return;
+	if (ps->comp_speed && fabs(s->sample_ratio - ps->speed_ratio) <= SPEED_RATIO_DRIFT * ps->speed_ratio)
+		return;
+	if (ebpfaccel__traffic_probe_sample(ap->probe, port, ps->d.busy_dir, &buf, &len))
 		return;
 	speed = ebpfaccel__comp_speed(ap->o.algo, ap->o.level, buf, len);
 	free(buf);
-	if (speed > 0) {
-		ap->comp_speed = speed;
-		pr_info("auto policy: %s level %d compresses %.1f MB/s on port %u's sample\n",
-			algo_name(ap->o.algo), ap->o.level, speed / 1e6, port);
-	}
+	if (speed <= 0)
+		return;
+	ps->comp_speed = ap->comp_speed = speed;
+	ps->speed_ratio = s->sample_ratio;
+	pr_info("auto policy: %s level %d compresses %.1f MB/s on port %u's sample (%.2f:1)\n",
+		algo_name(ap->o.algo), ap->o.level, speed / 1e6, port, s->sample_ratio);
+}
+
+static uint64_t speed_of(const struct ebpfaccel_auto_policy *ap, const struct port_state *ps)
+{
+	return ap->o.comp_speed ? ap->o.comp_speed : ps->comp_speed;
 }
 
 static enum ebpfaccel_auto_reason judge(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
@@ -163,7 +182,8 @@ static enum ebpfaccel_auto_reason judge(struct ebpfaccel_auto_policy *ap, struct
 	uint64_t total = s->payload_bytes[0] + s->payload_bytes[1];
 	uint64_t run = total / (s->turns + 1);
 	double ratio_needed = on ? ap->o.off_ratio : ap->o.on_ratio;
-	double rate_limit = ap->comp_speed * (on ? 1.0 : RATE_ON_SHARE);
+	uint64_t speed = speed_of(ap, ps);
+	double rate_limit = speed * (on ? 1.0 : RATE_ON_SHARE);
 
 	if (total < ap->o.min_bytes) {
 		snprintf(text, len, "too little traffic to judge: %llu payload bytes", (unsigned long long)total);
@@ -187,15 +207,15 @@ static enum ebpfaccel_auto_reason judge(struct ebpfaccel_auto_policy *ap, struct
 			snprintf(text, len, "data compresses %.2f:1 (< %.2f)", s->sample_ratio, ratio_needed);
 		return EBPFACCEL_AUTO_INCOMPRESSIBLE;
 	}
-	if (ap->comp_speed && s->rate >= rate_limit) {
+	if (speed && s->rate >= rate_limit) {
 		snprintf(text, len, "rate %.1f MB/s is above %.0f%% of %s-%d speed %.1f MB/s",
-			 s->rate / 1e6, 100.0 * rate_limit / ap->comp_speed, algo_name(ap->o.algo),
-			 ap->o.level, ap->comp_speed / 1e6);
+			 s->rate / 1e6, 100.0 * rate_limit / speed, algo_name(ap->o.algo),
+			 ap->o.level, speed / 1e6);
 		return EBPFACCEL_AUTO_RATE_ABOVE_COMP_SPEED;
 	}
 	snprintf(text, len, "bulk runs of %llu bytes compress %.2f:1 at %.1f MB/s (%s-%d: %s)",
 		 (unsigned long long)run, s->sample_ratio, s->rate / 1e6, algo_name(ap->o.algo),
-		 ap->o.level, ap->comp_speed ? "fast enough" : "speed unknown");
+		 ap->o.level, speed ? "fast enough" : "speed unknown");
 	return EBPFACCEL_AUTO_BULK_COMPRESSIBLE;
 }
 
@@ -252,11 +272,8 @@ static int feed(struct ebpfaccel_auto_policy *ap, uint16_t port, const struct eb
 		return -ENOMEM;
 	ps->d.busy_dir = s->payload_bytes[EBPFACCEL_TRAFFIC_RX] > s->payload_bytes[EBPFACCEL_TRAFFIC_TX] ?
 			 EBPFACCEL_TRAFFIC_RX : EBPFACCEL_TRAFFIC_TX;
+	refresh_speed(ap, ps, port, s);
 	latest = judge(ap, ps, s, text, sizeof(text));
-	if (latest == EBPFACCEL_AUTO_BULK_COMPRESSIBLE && !ap->comp_speed) {
-		measure_speed(ap, port, ps->d.busy_dir);
-		latest = judge(ap, ps, s, text, sizeof(text));
-	}
 	flipped = settle(ap, ps, latest, text);
 	if (!flipped)
 		return 0;

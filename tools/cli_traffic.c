@@ -52,6 +52,9 @@ static struct json_object *port_json(const struct ebpfaccel_port_stats *st,
 	json_object_object_add(o, "reason", json_object_new_string(
 		ebpfaccel_auto_reason__name(decided ? d->reason : EBPFACCEL_AUTO_NO_DATA)));
 	json_object_object_add(o, "detail", json_object_new_string(decided ? d->text : ""));
+	json_object_object_add(o, "latest", json_object_new_string(
+		ebpfaccel_auto_reason__name(decided ? d->latest : EBPFACCEL_AUTO_NO_DATA)));
+	json_object_object_add(o, "agreeing", json_object_new_int(decided ? (int)d->agreeing : 0));
 	return o;
 }
 
@@ -61,12 +64,16 @@ static void port_text(const struct ebpfaccel_port_stats *st, const struct ebpfac
 	const struct ebpfaccel_traffic_counters *rx = &st->dir[EBPFACCEL_TRAFFIC_RX];
 	const struct ebpfaccel_traffic_counters *tx = &st->dir[EBPFACCEL_TRAFFIC_TX];
 
-	printf("port %5u  rx %8.1f MB/s  tx %8.1f MB/s  turns %-8llu  ratio rx %.2f tx %.2f  %-3s %s: %s\n",
+	printf("port %5u  rx %8.1f MB/s  tx %8.1f MB/s  turns %-8llu  ratio rx %.2f tx %.2f  %-3s %s: %s",
 	       st->port, rx->rate / 1e6, tx->rate / 1e6, (unsigned long long)st->turns,
 	       st->sample_ratio[EBPFACCEL_TRAFFIC_RX], st->sample_ratio[EBPFACCEL_TRAFFIC_TX],
 	       decided && d->compress ? "on" : "off",
 	       ebpfaccel_auto_reason__name(decided ? d->reason : EBPFACCEL_AUTO_NO_DATA),
 	       decided ? d->text : "not judged yet");
+	/* The hysteresis is holding the decision against the latest verdict. */
+	if (decided && d->latest != d->reason)
+		printf(" [latest: %s, %u in a row]", ebpfaccel_auto_reason__name(d->latest), d->agreeing);
+	putchar('\n');
 }
 
 static int show_port(const struct ebpfaccel_port_stats *st, void *ctx)

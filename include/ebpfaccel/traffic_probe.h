@@ -282,8 +282,10 @@ struct ebpfaccel_auto_policy_opts {
 	int algo;
 	/** Its level (default 1; for lz4, a negative level is an acceleration). */
 	int level;
-	/** Compression speed in bytes/s; 0 measures it once, on the first
-	 *  compressible sample the probe holds. */
+	/** Compression speed in bytes/s; 0 measures it per port, in thread
+	 *  CPU time on the port's sample once that is worth compressing, and
+	 *  again when the sample's ratio moves by more than a quarter (the
+	 *  speed follows the data). */
 	uint64_t comp_speed;
 	/** Sample ratio at or above which compression turns on (default 1.5). */
 	double on_ratio;
@@ -362,8 +364,8 @@ EBPFACCEL_API int ebpfaccel_auto_policy__decision(const struct ebpfaccel_auto_po
 						  uint16_t port, struct ebpfaccel_auto_decision *d);
 
 /**
- * @brief Compression speed in bytes/s the policy uses (configured or
- *        measured); 0 while not yet measured.
+ * @brief Compression speed in bytes/s: the configured one, or the one last
+ *        measured on any port; 0 while none was measured.
  */
 EBPFACCEL_API uint64_t ebpfaccel_auto_policy__comp_speed(const struct ebpfaccel_auto_policy *policy);
 
