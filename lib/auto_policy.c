@@ -36,12 +36,17 @@
  * moved by more than this share: speed follows the data (zstd runs several
  * times faster on very redundant data than on text). */
 #define SPEED_RATIO_DRIFT 0.25
+/* ... but not more often than this per port: a sample's ratio can swing on
+ * every update (iperf3's repeated random buffer: 1.3:1 to 18:1), and each
+ * measurement costs 20 ms of CPU. */
+#define SPEED_MIN_GAP_NS (2 * 1000000000ULL)
 
 struct port_state {
 	bool have_baseline;
 	double engine_ratio;		/* 0: unknown, use the probe's sample */
 	uint64_t comp_speed;		/* measured on this port's sample; 0 not yet */
 	double speed_ratio;		/* the sample's ratio when it was measured */
+	uint64_t speed_at_ns;		/* CLOCK_MONOTONIC of that measurement */
 	uint64_t payload[2];		/* cumulative counters at the last update */
 	uint64_t turns;
 	uint64_t age_ns;
@@ -156,7 +161,8 @@ static void refresh_speed(struct ebpfaccel_auto_policy *ap, struct port_state *p
 	if (ap->o.comp_speed || !ap->probe || s->entropy < 0 || s->sample_ratio < ap->o.off_ratio ||
 	    s->payload_bytes[0] + s->payload_bytes[1] < ap->o.min_bytes)
 		return;
-	if (ps->comp_speed && fabs(s->sample_ratio - ps->speed_ratio) <= SPEED_RATIO_DRIFT * ps->speed_ratio)
+	if (ps->comp_speed && (fabs(s->sample_ratio - ps->speed_ratio) <= SPEED_RATIO_DRIFT * ps->speed_ratio ||
+			       ebpfaccel__monotonic_ns() - ps->speed_at_ns < SPEED_MIN_GAP_NS))
 		return;
 	if (ebpfaccel__traffic_probe_sample(ap->probe, port, ps->d.busy_dir, &buf, &len))
 		return;
@@ -166,6 +172,7 @@ static void refresh_speed(struct ebpfaccel_auto_policy *ap, struct port_state *p
 		return;
 	ps->comp_speed = ap->comp_speed = speed;
 	ps->speed_ratio = s->sample_ratio;
+	ps->speed_at_ns = ebpfaccel__monotonic_ns();
 	pr_info("auto policy: %s level %d compresses %.1f MB/s on port %u's sample (%.2f:1)\n",
 		algo_name(ap->o.algo), ap->o.level, speed / 1e6, port, s->sample_ratio);
 }

@@ -9,6 +9,9 @@
 
 #include "ebpfaccel/traffic_probe.h"
 
+/* CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns(), in ns. */
+uint64_t ebpfaccel__monotonic_ns(void);
+
 /* Order-0 entropy in bits per byte; -1 for an empty buffer. */
 double ebpfaccel__entropy(const uint8_t *buf, size_t len);
 

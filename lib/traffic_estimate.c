@@ -90,6 +90,14 @@ double ebpfaccel__comp_ratio(int algo, int level, const uint8_t *buf, size_t len
 	return n > 0 ? (double)len / n : n;
 }
 
+uint64_t ebpfaccel__monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
 /* The thread's CPU time, not the wall clock: the speed of one core that
  * compresses, even when other work preempts the measurement. */
 static uint64_t cpu_ns(void)

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <linux/capability.h>
 
 #include <bpf/bpf.h>
@@ -49,14 +48,6 @@ struct ebpfaccel_traffic_probe {
 	struct ebpfaccel__tc_hooks hooks;
 	bool attached;
 };
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 /* ------------------------------------------------------------- samples */
 
@@ -349,7 +340,7 @@ EBPFACCEL_API int ebpfaccel_traffic_probe__port_stats(struct ebpfaccel_traffic_p
 	ring_buffer__consume(probe->rb);
 	if (bpf_map_lookup_elem(bpf_map__fd(probe->skel->maps.tp_ports), &port, &v))
 		return -errno;
-	port_stats_from(probe, port, &v, st, monotonic_ns());
+	port_stats_from(probe, port, &v, st, ebpfaccel__monotonic_ns());
 	return 0;
 }
 
@@ -398,7 +389,7 @@ static int visit_port(const void *key, void *ctx)
 EBPFACCEL_API int ebpfaccel_traffic_probe__for_each_port(struct ebpfaccel_traffic_probe *probe,
 							 ebpfaccel_port_stats_fn fn, void *ctx)
 {
-	struct port_walk w = { probe, fn, ctx, monotonic_ns(), -1 };
+	struct port_walk w = { probe, fn, ctx, ebpfaccel__monotonic_ns(), -1 };
 	uint16_t key;
 
 	if (!probe || !fn)
@@ -450,7 +441,7 @@ static int visit_flow(const void *key, void *ctx)
 EBPFACCEL_API int ebpfaccel_traffic_probe__for_each_flow(struct ebpfaccel_traffic_probe *probe,
 							 ebpfaccel_flow_stats_fn fn, void *ctx)
 {
-	struct flow_walk w = { probe, fn, ctx, monotonic_ns(), -1 };
+	struct flow_walk w = { probe, fn, ctx, ebpfaccel__monotonic_ns(), -1 };
 	struct tp_flow_key key;
 
 	if (!probe || !fn)

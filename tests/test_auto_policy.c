@@ -216,6 +216,33 @@ START_TEST(decision_follows_the_data)
 }
 END_TEST
 
+/* The compressor's speed is measured on the port's data and again when the
+ * data changes: a 1 KiB block of text repeated compresses far faster than
+ * varied text. */
+START_TEST(speed_follows_the_data)
+{
+	uint8_t *text = tf_text(DATA_LEN), *repeated = malloc(DATA_LEN);
+	struct ebpfaccel_auto_decision d;
+	uint64_t text_speed;
+	struct tf_client *c;
+
+	ck_assert_ptr_nonnull(repeated);
+	for (size_t off = 0; off < DATA_LEN; off += 1024)
+		memcpy(repeated + off, text, 1024);
+	c = text_turned_on(text);
+	text_speed = ebpfaccel_auto_policy__comp_speed(policy);
+	tf_bulk_switch(c, repeated, DATA_LEN);
+	for (int i = 0; i < 60 && ebpfaccel_auto_policy__comp_speed(policy) < 2 * text_speed; i++)
+		d = keep_judging(1);
+	tf_client_stop(c, NULL);
+	ck_assert_msg(ebpfaccel_auto_policy__comp_speed(policy) >= 2 * text_speed,
+		      "text %llu B/s, repeated %llu B/s (%s)", (unsigned long long)text_speed,
+		      (unsigned long long)ebpfaccel_auto_policy__comp_speed(policy), d.text);
+	free(text);
+	free(repeated);
+}
+END_TEST
+
 /* While on, the wire carries what the engine made of the data: the
  * engine's ratio, not the probe's sample of the wire, decides.  Here the
  * wire still carries text (no engine in this test), and the engine reports
@@ -369,6 +396,7 @@ static Suite *suite(void)
 	tcase_add_test(traffic, decision_follows_the_data);
 	tcase_add_test(traffic, rate_above_comp_speed_stays_off);
 	tcase_add_test(traffic, engine_ratio_stands_in_while_on);
+	tcase_add_test(traffic, speed_follows_the_data);
 	suite_add_tcase(s, traffic);
 
 	tcase_add_test(fed, alternating_data_does_not_flap);

@@ -284,8 +284,8 @@ struct ebpfaccel_auto_policy_opts {
 	int level;
 	/** Compression speed in bytes/s; 0 measures it per port, in thread
 	 *  CPU time on the port's sample once that is worth compressing, and
-	 *  again when the sample's ratio moves by more than a quarter (the
-	 *  speed follows the data). */
+	 *  again (at most every 2 s) when the sample's ratio moves by more
+	 *  than a quarter (the speed follows the data). */
 	uint64_t comp_speed;
 	/** Sample ratio at or above which compression turns on (default 1.5). */
 	double on_ratio;
