@@ -9,7 +9,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "ebpfaccel/uapi.h"
-#include "comp.h"
+#include "comp_negotiate.h"
 
 #define AF_INET		2
 #define AF_INET6	10

@@ -16,13 +16,13 @@
 
 #include "internal.h"
 #include "ebpfaccel/ebpfaccel.h"
-#include "comp.h"
+#include "comp_negotiate.h"
 #include "comp_negotiate.skel.h"
 
 #define COMP_STATE_MAP_NAME	"comp_sk_state"
 
 struct ebpfaccel_comp_policy {
-	struct comp_negotiate *skel;
+	struct comp_negotiate_bpf *skel;
 	struct bpf_link *link;
 };
 
@@ -48,7 +48,7 @@ ebpfaccel_comp_policy__open(const struct ebpfaccel_comp_policy_opts *opts)
 		return NULL;
 	}
 	ebpfaccel__bump_memlock();
-	p->skel = comp_negotiate__open_and_load();
+	p->skel = comp_negotiate_bpf__open_and_load();
 	if (!p->skel) {
 		err = errno;
 		pr_warn("comp: loading the negotiation program failed: %s\n", strerror(err));
@@ -282,7 +282,7 @@ EBPFACCEL_API void ebpfaccel_comp_policy__destroy(struct ebpfaccel_comp_policy *
 	if (!p)
 		return;
 	bpf_link__destroy(p->link);
-	comp_negotiate__destroy(p->skel);
+	comp_negotiate_bpf__destroy(p->skel);
 	free(p);
 }
 

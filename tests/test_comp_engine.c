@@ -5,7 +5,6 @@
  * directions, sendfile, non-blocking sockets with tiny buffers, and records
  * from a raw peer that are corrupt, truncated or oversized.
  */
-#define _GNU_SOURCE
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <ebpfaccel/core.h>
 #include <ebpfaccel/uapi.h>
 
 #ifdef __cplusplus
@@ -53,6 +54,7 @@ struct ebpfaccel_comp_policy_opts {
 	size_t sz;
 	size_t :0;
 };
+#define ebpfaccel_comp_policy_opts__last_field sz
 
 enum ebpfaccel_comp_phase {
 	EBPFACCEL_COMP_PHASE_NONE	= 0,
@@ -93,7 +95,7 @@ struct ebpfaccel_comp_policy_stats {
  * @return policy object, or NULL with errno set: EPERM (needs CAP_BPF and
  *	   CAP_NET_ADMIN), EINVAL (bad opts), or the loader's error.
  */
-struct ebpfaccel_comp_policy *
+EBPFACCEL_API struct ebpfaccel_comp_policy *
 ebpfaccel_comp_policy__open(const struct ebpfaccel_comp_policy_opts *opts);
 
 /**
@@ -105,13 +107,13 @@ ebpfaccel_comp_policy__open(const struct ebpfaccel_comp_policy_opts *opts);
  * @return 0, -EBUSY if already attached, -EPERM (needs CAP_SYS_ADMIN,
  *	   CAP_BPF, CAP_NET_ADMIN) or another -errno from the kernel.
  */
-int ebpfaccel_comp_policy__attach(struct ebpfaccel_comp_policy *policy, int cgroup_fd);
+EBPFACCEL_API int ebpfaccel_comp_policy__attach(struct ebpfaccel_comp_policy *policy, int cgroup_fd);
 
 /**
  * @brief Detach from the cgroup (connections keep their state).
  * @return 0, or -ENOENT if not attached.
  */
-int ebpfaccel_comp_policy__detach(struct ebpfaccel_comp_policy *policy);
+EBPFACCEL_API int ebpfaccel_comp_policy__detach(struct ebpfaccel_comp_policy *policy);
 
 /**
  * @brief Set the rule for a server port, any address.
@@ -121,7 +123,7 @@ int ebpfaccel_comp_policy__detach(struct ebpfaccel_comp_policy *policy);
  *	   size above TCP_COMP_MAX_RECORD, or non-zero unknown opts bytes),
  *	   -E2BIG (map full).
  */
-int ebpfaccel_comp_policy__set_port(struct ebpfaccel_comp_policy *policy, uint16_t port,
+EBPFACCEL_API int ebpfaccel_comp_policy__set_port(struct ebpfaccel_comp_policy *policy, uint16_t port,
 				    const struct ebpfaccel_comp_rule_opts *rule);
 
 /**
@@ -132,7 +134,7 @@ int ebpfaccel_comp_policy__set_port(struct ebpfaccel_comp_policy *policy, uint16
  * @param prefixlen 0..32 (IPv4) or 0..128 (IPv6).
  * @return as ebpfaccel_comp_policy__set_port(); -EAFNOSUPPORT for another family.
  */
-int ebpfaccel_comp_policy__set_prefix(struct ebpfaccel_comp_policy *policy, int family,
+EBPFACCEL_API int ebpfaccel_comp_policy__set_prefix(struct ebpfaccel_comp_policy *policy, int family,
 				      const void *addr, unsigned int prefixlen, uint16_t port,
 				      const struct ebpfaccel_comp_rule_opts *rule);
 
@@ -140,13 +142,13 @@ int ebpfaccel_comp_policy__set_prefix(struct ebpfaccel_comp_policy *policy, int 
  * @brief Remove the port-only rule of @port.
  * @return 0 or -ENOENT.
  */
-int ebpfaccel_comp_policy__del_port(struct ebpfaccel_comp_policy *policy, uint16_t port);
+EBPFACCEL_API int ebpfaccel_comp_policy__del_port(struct ebpfaccel_comp_policy *policy, uint16_t port);
 
 /**
  * @brief Remove a rule set by ebpfaccel_comp_policy__set_prefix().
  * @return 0, -ENOENT, -EINVAL or -EAFNOSUPPORT.
  */
-int ebpfaccel_comp_policy__del_prefix(struct ebpfaccel_comp_policy *policy, int family,
+EBPFACCEL_API int ebpfaccel_comp_policy__del_prefix(struct ebpfaccel_comp_policy *policy, int family,
 				      const void *addr, unsigned int prefixlen, uint16_t port);
 
 /**
@@ -155,18 +157,18 @@ int ebpfaccel_comp_policy__del_prefix(struct ebpfaccel_comp_policy *policy, int 
  * @return 0, -ENOENT (the socket did not negotiate: no rule, or not a socket
  *	   of this policy's cgroup), -EINVAL.
  */
-int ebpfaccel_comp_policy__state(const struct ebpfaccel_comp_policy *policy, int sock_fd,
+EBPFACCEL_API int ebpfaccel_comp_policy__state(const struct ebpfaccel_comp_policy *policy, int sock_fd,
 				 struct ebpfaccel_comp_state *state);
 
 /**
  * @brief Read the program's counters.
  * @return 0 or -EINVAL.
  */
-int ebpfaccel_comp_policy__stats(const struct ebpfaccel_comp_policy *policy,
+EBPFACCEL_API int ebpfaccel_comp_policy__stats(const struct ebpfaccel_comp_policy *policy,
 				 struct ebpfaccel_comp_policy_stats *stats);
 
 /** @brief Detach (if attached), unload and free.  NULL is allowed. */
-void ebpfaccel_comp_policy__destroy(struct ebpfaccel_comp_policy *policy);
+EBPFACCEL_API void ebpfaccel_comp_policy__destroy(struct ebpfaccel_comp_policy *policy);
 
 /**
  * @brief Negotiated result of @sock_fd, from whichever loaded policy program
@@ -175,7 +177,7 @@ void ebpfaccel_comp_policy__destroy(struct ebpfaccel_comp_policy *policy);
  * @return 0, -ENOENT (no negotiation recorded for this socket), -EPERM
  *	   (enumerating BPF maps needs CAP_SYS_ADMIN), -EINVAL.
  */
-int ebpfaccel_comp__state(int sock_fd, struct ebpfaccel_comp_state *state);
+EBPFACCEL_API int ebpfaccel_comp__state(int sock_fd, struct ebpfaccel_comp_state *state);
 
 /** Options of ebpfaccel_comp_conn__new(). */
 struct ebpfaccel_comp_conn_opts {
@@ -202,7 +204,7 @@ struct ebpfaccel_comp_conn_opts {
  * @return connection, or NULL with errno: EINVAL, ENOMEM, ENOTCONN, or the
  *	   error of the state lookup other than ENOENT.
  */
-struct ebpfaccel_comp_conn *
+EBPFACCEL_API struct ebpfaccel_comp_conn *
 ebpfaccel_comp_conn__new(int fd, const struct ebpfaccel_comp_conn_opts *opts);
 
 /**
@@ -212,7 +214,7 @@ ebpfaccel_comp_conn__new(int fd, const struct ebpfaccel_comp_conn_opts *opts);
  * @return bytes accepted (>0; 0 only for @len 0), -EAGAIN (nothing accepted:
  *	   wait for POLLOUT and call again), -EPIPE and other socket errors.
  */
-ssize_t ebpfaccel_comp_conn__send(struct ebpfaccel_comp_conn *conn, const void *buf, size_t len);
+EBPFACCEL_API ssize_t ebpfaccel_comp_conn__send(struct ebpfaccel_comp_conn *conn, const void *buf, size_t len);
 
 /**
  * @brief Receive up to @len decoded bytes.
@@ -221,37 +223,37 @@ ssize_t ebpfaccel_comp_conn__send(struct ebpfaccel_comp_conn *conn, const void *
  *	   truncated, oversized or wrongly checksummed record: the connection
  *	   is unusable from then on), other socket errors.
  */
-ssize_t ebpfaccel_comp_conn__recv(struct ebpfaccel_comp_conn *conn, void *buf, size_t len);
+EBPFACCEL_API ssize_t ebpfaccel_comp_conn__recv(struct ebpfaccel_comp_conn *conn, void *buf, size_t len);
 
 /**
  * @brief Send @count bytes of @in_fd from *@offset (or the file position
  *	  when @offset is NULL); *@offset advances by what was accepted.
  * @return bytes accepted, 0 at end of file, or -errno as ..._send().
  */
-ssize_t ebpfaccel_comp_conn__sendfile(struct ebpfaccel_comp_conn *conn, int in_fd, off_t *offset,
+EBPFACCEL_API ssize_t ebpfaccel_comp_conn__sendfile(struct ebpfaccel_comp_conn *conn, int in_fd, off_t *offset,
 				      size_t count);
 
 /**
  * @brief Push buffered record bytes to the socket.
  * @return 0 when nothing is left, -EAGAIN (wait for POLLOUT), or -errno.
  */
-int ebpfaccel_comp_conn__flush(struct ebpfaccel_comp_conn *conn);
+EBPFACCEL_API int ebpfaccel_comp_conn__flush(struct ebpfaccel_comp_conn *conn);
 
 /** @brief The parameters in use (algo NONE = direction not compressed). */
-void ebpfaccel_comp_conn__params(const struct ebpfaccel_comp_conn *conn,
+EBPFACCEL_API void ebpfaccel_comp_conn__params(const struct ebpfaccel_comp_conn *conn,
 				 struct tcp_comp_params *tx, struct tcp_comp_params *rx);
 
 /** @brief true when the tcp_comp kernel ULP carries the data. */
-bool ebpfaccel_comp_conn__in_kernel(const struct ebpfaccel_comp_conn *conn);
+EBPFACCEL_API bool ebpfaccel_comp_conn__in_kernel(const struct ebpfaccel_comp_conn *conn);
 
 /**
  * @brief Byte and record counters of the connection.
  * @return 0 or -errno from the kernel ULP's TCP_COMP_STATS.
  */
-int ebpfaccel_comp_conn__stats(const struct ebpfaccel_comp_conn *conn, struct tcp_comp_stats *stats);
+EBPFACCEL_API int ebpfaccel_comp_conn__stats(const struct ebpfaccel_comp_conn *conn, struct tcp_comp_stats *stats);
 
 /** @brief Free the connection (the socket is not closed).  NULL is allowed. */
-void ebpfaccel_comp_conn__free(struct ebpfaccel_comp_conn *conn);
+EBPFACCEL_API void ebpfaccel_comp_conn__free(struct ebpfaccel_comp_conn *conn);
 
 #ifdef __cplusplus
 }

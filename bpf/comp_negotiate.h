@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * Structures shared by bpf/comp_negotiate.bpf.c and lib/comp_policy.c.
+ * Structures shared by bpf/comp_negotiate.bpf.c and lib/comp_policy.c (this file: bpf/comp_negotiate.h).
  * Not installed: the public view is include/ebpfaccel/comp.h.
  */
-#ifndef EBPFACCEL_BPF_COMP_H
-#define EBPFACCEL_BPF_COMP_H
+#ifndef EBPFACCEL_BPF_COMP_NEGOTIATE_H
+#define EBPFACCEL_BPF_COMP_NEGOTIATE_H
 
 #ifndef __VMLINUX_H__
 #include <linux/types.h>
@@ -82,4 +82,4 @@ enum comp_counter {
 	__COMP_CNT_MAX,
 };
 
-#endif /* EBPFACCEL_BPF_COMP_H */
+#endif /* EBPFACCEL_BPF_COMP_NEGOTIATE_H */
