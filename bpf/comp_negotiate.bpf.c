@@ -61,36 +61,26 @@ static __always_inline int algo_known(__u8 algo)
 static struct comp_policy_val *lookup_policy(struct bpf_sock_ops *skops, int server_is_local)
 {
 	struct comp_policy_key key = { .prefixlen = COMP_KEY_MAX_BITS };
-	__u16 port;
+	__u32 lport = skops->local_port, rport = skops->remote_port;
+	__u16 port = server_is_local ? lport : bpf_ntohl(rport) & 0xffff;
 
-	if (server_is_local)
-		port = skops->local_port;
-	else
-		port = bpf_ntohl(skops->remote_port) & 0xffff;
 	key.port[0] = port >> 8;
 	key.port[1] = port & 0xff;
 
-	if (skops->family == AF_INET) {
-		__u32 ip4 = server_is_local ? skops->local_ip4 : skops->remote_ip4;
+	/* Read both ends unconditionally: the verifier refuses a context
+	 * pointer that clang offsets by a selected field. */
+	__u32 lip4 = skops->local_ip4, rip4 = skops->remote_ip4;
+	__u32 lip6[4] = { skops->local_ip6[0], skops->local_ip6[1], skops->local_ip6[2],
+			  skops->local_ip6[3] };
+	__u32 rip6[4] = { skops->remote_ip6[0], skops->remote_ip6[1], skops->remote_ip6[2],
+			  skops->remote_ip6[3] };
 
+	if (skops->family == AF_INET) {
 		key.addr[10] = 0xff;
 		key.addr[11] = 0xff;
-		__builtin_memcpy(&key.addr[12], &ip4, 4);
+		__builtin_memcpy(&key.addr[12], server_is_local ? &lip4 : &rip4, 4);
 	} else if (skops->family == AF_INET6) {
-		__u32 ip6[4];
-
-		if (server_is_local) {
-			ip6[0] = skops->local_ip6[0];
-			ip6[1] = skops->local_ip6[1];
-			ip6[2] = skops->local_ip6[2];
-			ip6[3] = skops->local_ip6[3];
-		} else {
-			ip6[0] = skops->remote_ip6[0];
-			ip6[1] = skops->remote_ip6[1];
-			ip6[2] = skops->remote_ip6[2];
-			ip6[3] = skops->remote_ip6[3];
-		}
-		__builtin_memcpy(key.addr, ip6, 16);
+		__builtin_memcpy(key.addr, server_is_local ? lip6 : rip6, 16);
 	} else {
 		return NULL;
 	}
@@ -208,12 +198,13 @@ static void apply_policy(struct comp_sk_state *st, const struct comp_policy_val 
 static void client_connect(struct bpf_sock_ops *skops)
 {
 	struct comp_policy_val *pol = lookup_policy(skops, 0);
+	struct bpf_sock *sk = skops->sk;
 	struct comp_sk_state *st;
 	__u8 algo;
 
-	if (!pol || !skops->sk)
+	if (!pol || !sk)
 		return;
-	st = bpf_sk_storage_get(&comp_sk_state, skops->sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	st = bpf_sk_storage_get(&comp_sk_state, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st)
 		return;
 	algo = algo_known(pol->algo) ? pol->algo : TCP_COMP_ALGO_ZSTD;
@@ -288,15 +279,16 @@ static int confirm_acceptable(const struct comp_opt *c, const struct comp_policy
 
 static void server_established(struct bpf_sock_ops *skops)
 {
+	struct bpf_sock *sk = skops->sk;
 	struct comp_policy_val *pol;
 	struct comp_sk_state *st;
 	struct comp_opt c;
 
 	bpf_sock_ops_cb_flags_set(skops, 0);
 	pol = lookup_policy(skops, 1);
-	if (!pol || !skops->sk)
+	if (!pol || !sk)
 		return;
-	st = bpf_sk_storage_get(&comp_sk_state, skops->sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	st = bpf_sk_storage_get(&comp_sk_state, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!st)
 		return;
 	__builtin_memset(st, 0, sizeof(*st));

@@ -93,6 +93,25 @@ EBPFACCEL_API int ebpfaccel_comp_policy__detach(struct ebpfaccel_comp_policy *p)
 	return err;
 }
 
+static __u8 action_to_bpf(enum ebpfaccel_comp_action a)
+{
+	switch (a) {
+	case EBPFACCEL_COMP_OFF:
+		return COMP_ACTION_OFF;
+	case EBPFACCEL_COMP_AUTO:
+		return COMP_ACTION_AUTO;
+	default:
+		return COMP_ACTION_ON;
+	}
+}
+
+static enum ebpfaccel_comp_action action_from_bpf(__u8 a)
+{
+	if (a == COMP_ACTION_OFF)
+		return EBPFACCEL_COMP_OFF;
+	return a == COMP_ACTION_AUTO ? EBPFACCEL_COMP_AUTO : EBPFACCEL_COMP_ON;
+}
+
 static int rule_to_val(const struct ebpfaccel_comp_rule_opts *rule, struct comp_policy_val *val)
 {
 	unsigned int record_size = OPTS_GET(rule, record_size, 0);
@@ -108,13 +127,13 @@ static int rule_to_val(const struct ebpfaccel_comp_rule_opts *rule, struct comp_
 		dir = EBPFACCEL_COMP_DIR_BOTH;
 	if (rule && OPTS_HAS(rule, algo) && rule->algo == TCP_COMP_ALGO_NONE)
 		algo = TCP_COMP_ALGO_ZSTD;
-	if (action < EBPFACCEL_COMP_OFF || action > EBPFACCEL_COMP_AUTO ||
+	if (action < EBPFACCEL_COMP_ON || action > EBPFACCEL_COMP_AUTO ||
 	    algo <= TCP_COMP_ALGO_NONE || algo >= __TCP_COMP_ALGO_MAX ||
 	    mode < 0 || mode >= __TCP_COMP_MODE_MAX || (dir & ~EBPFACCEL_COMP_DIR_BOTH) ||
 	    (flags & ~TCP_COMP_F_CHECKSUM) || record_size > TCP_COMP_MAX_RECORD)
 		return -EINVAL;
 	*val = (struct comp_policy_val){
-		.action = action, .algo = algo, .mode = mode, .dir = dir,
+		.action = action_to_bpf(action), .algo = algo, .mode = mode, .dir = dir,
 		.level = OPTS_GET(rule, level, 0), .record_size = record_size, .flags = flags,
 	};
 	return 0;
@@ -234,7 +253,7 @@ static int state_from_map(int map_fd, int sock_fd, struct ebpfaccel_comp_state *
 	memset((char *)out + sizeof(out->sz), 0, sizeof(*out) - sizeof(out->sz));
 	out->role = st.role;
 	out->phase = st.phase;
-	out->action = st.action;
+	out->action = action_from_bpf(st.action);
 	fill_params(&out->tx, st.tx_algo, &st);
 	fill_params(&out->rx, st.rx_algo, &st);
 	/* Level, record size and checksum are encoder choices. */

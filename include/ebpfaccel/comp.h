@@ -23,9 +23,10 @@ extern "C" {
 struct ebpfaccel_comp_policy;
 struct ebpfaccel_comp_conn;
 
+/* ON is 0 so that a zeroed rule means "compress". */
 enum ebpfaccel_comp_action {
-	EBPFACCEL_COMP_OFF	= 0,
-	EBPFACCEL_COMP_ON	= 1,
+	EBPFACCEL_COMP_ON	= 0,
+	EBPFACCEL_COMP_OFF	= 1,
 	/* Negotiated like ON; reported in the state so a probe can decide. */
 	EBPFACCEL_COMP_AUTO	= 2,
 };

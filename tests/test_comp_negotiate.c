@@ -1,0 +1,498 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Handshake negotiation between two network namespaces joined by a veth:
+ * client and server sockets are created in two child cgroups, each with its
+ * own policy object.  The matrix: both sides with a rule (IPv4, IPv6, both
+ * algorithms and modes, one direction), one side only, the option stripped
+ * by a tc middlebox in either direction, SYN cookies forced, prefix rules.
+ * Every case also moves real data through ebpfaccel_comp_conn and checks
+ * both ends agree (compressed or plain).
+ */
+#include <check.h>
+#include <errno.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/libbpf.h>
+
+#include "fixtures.h"
+#include "comp_testlib.h"
+#include "comp_strip.skel.h"
+
+#define PORT		7001
+#define DATA_LEN	(200 * 1024)
+
+static struct fx_netns *ns_c, *ns_s;
+static struct fx_veth veth;		/* a = client side, b = server side */
+static struct fx_cgroup *cg_c, *cg_s;
+static struct ebpfaccel_comp_policy *pol_c, *pol_s;
+static char home_cgroup[4096];
+
+static void setup(void)
+{
+	fx_require_root();
+	ck_assert_int_eq(comp_current_cgroup(home_cgroup, sizeof(home_cgroup)), 0);
+	ns_c = fx_netns_new();
+	ns_s = fx_netns_new();
+	ck_assert_ptr_nonnull(ns_c);
+	ck_assert_ptr_nonnull(ns_s);
+	ck_assert_int_eq(fx_veth_new(ns_c, ns_s, &veth), 0);
+	cg_c = fx_cgroup_new();
+	cg_s = fx_cgroup_new();
+	ck_assert_ptr_nonnull(cg_c);
+	ck_assert_ptr_nonnull(cg_s);
+	pol_c = ebpfaccel_comp_policy__open(NULL);
+	pol_s = ebpfaccel_comp_policy__open(NULL);
+	ck_assert_ptr_nonnull(pol_c);
+	ck_assert_ptr_nonnull(pol_s);
+	ck_assert_int_eq(ebpfaccel_comp_policy__attach(pol_c, fx_cgroup_fd(cg_c)), 0);
+	ck_assert_int_eq(ebpfaccel_comp_policy__attach(pol_s, fx_cgroup_fd(cg_s)), 0);
+}
+
+static void teardown(void)
+{
+	ebpfaccel_comp_policy__destroy(pol_c);
+	ebpfaccel_comp_policy__destroy(pol_s);
+	fx_cgroup_free(cg_c);
+	fx_cgroup_free(cg_s);
+	fx_netns_free(ns_c);
+	fx_netns_free(ns_s);
+}
+
+/* A socket created in @ns by a process in @cg (NULL: not in a policy cgroup). */
+static int socket_in(struct fx_netns *ns, struct fx_cgroup *cg, int family)
+{
+	int fd;
+
+	if (cg)
+		ck_assert_int_eq(fx_cgroup_add_pid(cg, getpid()), 0);
+	fd = fx_socket_in(ns, family, SOCK_STREAM);
+	if (cg)
+		ck_assert_int_eq(comp_enter_cgroup(home_cgroup, getpid()), 0);
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+static socklen_t server_addr(int family, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(PORT);
+		inet_pton(AF_INET, veth.ip4_b, &s4->sin_addr);
+		return sizeof(*s4);
+	}
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	s6->sin6_family = AF_INET6;
+	s6->sin6_port = htons(PORT);
+	inet_pton(AF_INET6, veth.ip6_b, &s6->sin6_addr);
+	return sizeof(*s6);
+}
+
+struct conn_pair {
+	int cfd, sfd;
+};
+
+static struct conn_pair connect_pair(int family, bool client_cg, bool server_cg)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = server_addr(family, &ss);
+	int lfd = socket_in(ns_s, server_cg ? cg_s : NULL, family), one = 1;
+	struct conn_pair p;
+
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* IPv6 DAD would delay the address: bind may need a moment. */
+	for (int i = 0; i < 100 && bind(lfd, (struct sockaddr *)&ss, len); i++)
+		usleep(50000);
+	ck_assert_int_eq(listen(lfd, 8), 0);
+	p.cfd = socket_in(ns_c, client_cg ? cg_c : NULL, family);
+	ck_assert_int_eq(connect(p.cfd, (struct sockaddr *)&ss, len), 0);
+	p.sfd = accept(lfd, NULL, NULL);
+	ck_assert_int_ge(p.sfd, 0);
+	close(lfd);
+	return p;
+}
+
+struct side {
+	struct ebpfaccel_comp_conn *conn;
+	int fd;
+	const char *data;
+	int err;
+};
+
+/* Server: receives DATA_LEN bytes, checks them, sends them back. */
+static void *server_side(void *arg)
+{
+	struct side *s = arg;
+	char *buf = malloc(DATA_LEN);
+
+	s->err = comp_recv_all(s->conn, s->fd, buf, DATA_LEN);
+	if (!s->err && memcmp(buf, s->data, DATA_LEN))
+		s->err = -EILSEQ;
+	if (!s->err)
+		s->err = comp_send_all(s->conn, s->fd, buf, DATA_LEN);
+	free(buf);
+	return NULL;
+}
+
+static struct ebpfaccel_comp_conn *conn_of(int fd, const struct ebpfaccel_comp_policy *pol)
+{
+	LIBEBPFACCEL_OPTS(ebpfaccel_comp_conn_opts, o, .policy = pol);
+	struct ebpfaccel_comp_conn *c = ebpfaccel_comp_conn__new(fd, &o);
+
+	ck_assert_ptr_nonnull(c);
+	return c;
+}
+
+/* Moves data both ways; returns the wire bytes each side sent. */
+static void exchange(const struct conn_pair *p, struct tcp_comp_stats *cst,
+		     struct tcp_comp_stats *sst)
+{
+	char *data = malloc(DATA_LEN), *back = malloc(DATA_LEN);
+	struct side srv;
+	struct ebpfaccel_comp_conn *c = conn_of(p->cfd, pol_c), *s = conn_of(p->sfd, pol_s);
+	pthread_t t;
+
+	comp_fill_text(data, DATA_LEN, 99);
+	srv = (struct side){ .conn = s, .fd = p->sfd, .data = data };
+	pthread_create(&t, NULL, server_side, &srv);
+	ck_assert_int_eq(comp_send_all(c, p->cfd, data, DATA_LEN), 0);
+	ck_assert_int_eq(comp_recv_all(c, p->cfd, back, DATA_LEN), 0);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(srv.err, 0);
+	ck_assert(memcmp(back, data, DATA_LEN) == 0);
+	ck_assert_int_eq(ebpfaccel_comp_conn__stats(c, cst), 0);
+	ck_assert_int_eq(ebpfaccel_comp_conn__stats(s, sst), 0);
+	ebpfaccel_comp_conn__free(c);
+	ebpfaccel_comp_conn__free(s);
+	free(data);
+	free(back);
+}
+
+static void close_pair(struct conn_pair *p)
+{
+	close(p->cfd);
+	close(p->sfd);
+}
+
+static void get_state(const struct ebpfaccel_comp_policy *pol, int fd, struct ebpfaccel_comp_state *st)
+{
+	*st = (struct ebpfaccel_comp_state){ .sz = sizeof(*st) };
+	ck_assert_int_eq(ebpfaccel_comp_policy__state(pol, fd, st), 0);
+}
+
+static void assert_compressed(const struct tcp_comp_stats *st, bool on)
+{
+	if (on)
+		ck_assert_uint_lt(st->tx_bytes_out, st->tx_bytes_in / 2);
+	else
+		ck_assert_uint_eq(st->tx_bytes_out, st->tx_bytes_in);
+}
+
+struct agree_case {
+	int family;
+	enum tcp_comp_algo algo;
+	enum tcp_comp_mode mode;
+	unsigned int client_dir, server_dir;
+	enum tcp_comp_algo expect_c2s, expect_s2c;
+};
+
+static const struct agree_case agree_cases[] = {
+	{ AF_INET, TCP_COMP_ALGO_ZSTD, TCP_COMP_MODE_BLOCK, 0, 0,
+	  TCP_COMP_ALGO_ZSTD, TCP_COMP_ALGO_ZSTD },
+	{ AF_INET6, TCP_COMP_ALGO_ZSTD, TCP_COMP_MODE_BLOCK, 0, 0,
+	  TCP_COMP_ALGO_ZSTD, TCP_COMP_ALGO_ZSTD },
+	{ AF_INET, TCP_COMP_ALGO_LZ4, TCP_COMP_MODE_STREAM, 0, 0,
+	  TCP_COMP_ALGO_LZ4, TCP_COMP_ALGO_LZ4 },
+	{ AF_INET6, TCP_COMP_ALGO_LZ4, TCP_COMP_MODE_BLOCK, EBPFACCEL_COMP_DIR_TX, 0,
+	  TCP_COMP_ALGO_LZ4, TCP_COMP_ALGO_NONE },
+	{ AF_INET, TCP_COMP_ALGO_ZSTD, TCP_COMP_MODE_STREAM, EBPFACCEL_COMP_DIR_RX, 0,
+	  TCP_COMP_ALGO_NONE, TCP_COMP_ALGO_ZSTD },
+	/* The server only accepts compressed requests: replies stay plain. */
+	{ AF_INET, TCP_COMP_ALGO_ZSTD, TCP_COMP_MODE_BLOCK, 0, EBPFACCEL_COMP_DIR_RX,
+	  TCP_COMP_ALGO_ZSTD, TCP_COMP_ALGO_NONE },
+};
+
+static void set_rules(const struct agree_case *ac)
+{
+	LIBEBPFACCEL_OPTS(ebpfaccel_comp_rule_opts, rc, .algo = ac->algo, .mode = ac->mode,
+			  .dir = ac->client_dir);
+	LIBEBPFACCEL_OPTS(ebpfaccel_comp_rule_opts, rs, .algo = ac->algo, .mode = ac->mode,
+			  .dir = ac->server_dir);
+
+	ck_assert_int_eq(ebpfaccel_comp_policy__set_port(pol_c, PORT, &rc), 0);
+	ck_assert_int_eq(ebpfaccel_comp_policy__set_port(pol_s, PORT, &rs), 0);
+}
+
+START_TEST(both_sides_agree)
+{
+	const struct agree_case *ac = &agree_cases[_i];
+	struct ebpfaccel_comp_state cs, ss, any = { .sz = sizeof(any) };
+	struct tcp_comp_stats cst, sst;
+	struct conn_pair p;
+
+	set_rules(ac);
+	p = connect_pair(ac->family, true, true);
+	get_state(pol_c, p.cfd, &cs);
+	get_state(pol_s, p.sfd, &ss);
+	ck_assert_int_eq(cs.role, EBPFACCEL_COMP_ROLE_CLIENT);
+	ck_assert_int_eq(ss.role, EBPFACCEL_COMP_ROLE_SERVER);
+	ck_assert_int_eq(ss.phase, EBPFACCEL_COMP_PHASE_ON);
+	ck_assert(cs.phase == EBPFACCEL_COMP_PHASE_CONFIRMING || cs.phase == EBPFACCEL_COMP_PHASE_ON);
+	ck_assert_int_eq(cs.tx.algo, ac->expect_c2s);
+	ck_assert_int_eq(ss.rx.algo, ac->expect_c2s);
+	ck_assert_int_eq(cs.rx.algo, ac->expect_s2c);
+	ck_assert_int_eq(ss.tx.algo, ac->expect_s2c);
+	ck_assert_int_eq(cs.tx.mode, ac->mode);
+	ck_assert_int_eq(ss.tx.mode, ac->mode);
+	/* Found without the policy handle too, as another process would. */
+	ck_assert_int_eq(ebpfaccel_comp__state(p.cfd, &any), 0);
+	ck_assert_int_eq(any.tx.algo, cs.tx.algo);
+	exchange(&p, &cst, &sst);
+	assert_compressed(&cst, ac->expect_c2s != TCP_COMP_ALGO_NONE);
+	assert_compressed(&sst, ac->expect_s2c != TCP_COMP_ALGO_NONE);
+	/* Once the server has answered, the client stops confirming. */
+	get_state(pol_c, p.cfd, &cs);
+	ck_assert_int_eq(cs.phase, EBPFACCEL_COMP_PHASE_ON);
+	close_pair(&p);
+}
+END_TEST
+
+static void expect_plain(struct conn_pair *p)
+{
+	struct tcp_comp_stats cst, sst;
+
+	exchange(p, &cst, &sst);
+	assert_compressed(&cst, false);
+	assert_compressed(&sst, false);
+	close_pair(p);
+}
+
+/* The client runs no program: its SYN has no option, nothing changes. */
+START_TEST(server_side_only)
+{
+	struct ebpfaccel_comp_policy_stats st;
+	struct ebpfaccel_comp_state ss;
+	struct conn_pair p;
+
+	set_rules(&agree_cases[0]);
+	p = connect_pair(_i ? AF_INET6 : AF_INET, false, true);
+	get_state(pol_s, p.sfd, &ss);
+	ck_assert_int_eq(ss.phase, EBPFACCEL_COMP_PHASE_OFF);
+	ck_assert_int_eq(ebpfaccel_comp_policy__stats(pol_s, &st), 0);
+	ck_assert_uint_eq(st.synack_opt, 0);
+	expect_plain(&p);
+}
+END_TEST
+
+/* The server runs no program: the option is ignored, the client stays off. */
+START_TEST(client_side_only)
+{
+	struct ebpfaccel_comp_policy_stats st;
+	struct ebpfaccel_comp_state cs;
+	struct conn_pair p;
+
+	set_rules(&agree_cases[0]);
+	p = connect_pair(_i ? AF_INET6 : AF_INET, true, false);
+	get_state(pol_c, p.cfd, &cs);
+	ck_assert_int_eq(cs.phase, EBPFACCEL_COMP_PHASE_OFF);
+	ck_assert_int_eq(ebpfaccel_comp_policy__stats(pol_c, &st), 0);
+	ck_assert_uint_eq(st.syn_opt, 1);
+	ck_assert_uint_eq(st.client_no_answer, 1);
+	expect_plain(&p);
+}
+END_TEST
+
+/* A middlebox (tc egress on one veth end) removes the option. */
+static struct comp_strip_bpf *strip_on(struct fx_netns *ns, const char *ifname)
+{
+	struct comp_strip_bpf *skel = comp_strip_bpf__open_and_load();
+	int prev = fx_netns_enter(ns);
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .attach_point = BPF_TC_EGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts);
+
+	ck_assert_ptr_nonnull(skel);
+	ck_assert_int_ge(prev, 0);
+	hook.ifindex = if_nametoindex(ifname);
+	ck_assert_int_gt(hook.ifindex, 0);
+	ck_assert_int_eq(bpf_tc_hook_create(&hook), 0);
+	opts.prog_fd = bpf_program__fd(skel->progs.comp_strip);
+	ck_assert_int_eq(bpf_tc_attach(&hook, &opts), 0);
+	ck_assert_int_eq(fx_netns_return(prev), 0);
+	return skel;
+}
+
+START_TEST(stripped_client_to_server)
+{
+	struct comp_strip_bpf *strip = strip_on(ns_c, veth.name_a);
+	struct ebpfaccel_comp_state cs, ss;
+	struct ebpfaccel_comp_policy_stats st;
+	struct conn_pair p;
+
+	set_rules(&agree_cases[0]);
+	p = connect_pair(_i ? AF_INET6 : AF_INET, true, true);
+	get_state(pol_c, p.cfd, &cs);
+	get_state(pol_s, p.sfd, &ss);
+	ck_assert_int_eq(cs.phase, EBPFACCEL_COMP_PHASE_OFF);
+	ck_assert_int_eq(ss.phase, EBPFACCEL_COMP_PHASE_OFF);
+	ck_assert_uint_ge(strip->bss->stripped, 1);
+	ck_assert_int_eq(ebpfaccel_comp_policy__stats(pol_s, &st), 0);
+	ck_assert_uint_eq(st.synack_opt, 0);
+	expect_plain(&p);
+	comp_strip_bpf__destroy(strip);
+}
+END_TEST
+
+/* The server answered, the answer never arrived: no confirmation, both off. */
+START_TEST(stripped_server_to_client)
+{
+	struct comp_strip_bpf *strip = strip_on(ns_s, veth.name_b);
+	struct ebpfaccel_comp_state cs, ss;
+	struct ebpfaccel_comp_policy_stats st;
+	struct conn_pair p;
+
+	set_rules(&agree_cases[0]);
+	p = connect_pair(_i ? AF_INET6 : AF_INET, true, true);
+	get_state(pol_c, p.cfd, &cs);
+	get_state(pol_s, p.sfd, &ss);
+	ck_assert_int_eq(cs.phase, EBPFACCEL_COMP_PHASE_OFF);
+	ck_assert_int_eq(ss.phase, EBPFACCEL_COMP_PHASE_OFF);
+	ck_assert_uint_ge(strip->bss->stripped, 1);
+	ck_assert_int_eq(ebpfaccel_comp_policy__stats(pol_s, &st), 0);
+	ck_assert_uint_eq(st.synack_opt, 1);
+	ck_assert_uint_eq(st.server_no_confirm, 1);
+	expect_plain(&p);
+	comp_strip_bpf__destroy(strip);
+}
+END_TEST
+
+static unsigned long syncookies_sent(struct fx_netns *ns)
+{
+	unsigned long n = 0;
+	char *out = NULL;
+
+	ck_assert_int_eq(fx_run(ns, &out, "nstat -asz TcpExtSyncookiesSent"), 0);
+	sscanf(strstr(out, "TcpExtSyncookiesSent") ?: "x 0", "%*s %lu", &n);
+	free(out);
+	return n;
+}
+
+/* The server keeps nothing between SYN and ACK: the confirmation decides. */
+START_TEST(syn_cookies)
+{
+	struct ebpfaccel_comp_state cs, ss;
+	struct tcp_comp_stats cst, sst;
+	struct conn_pair p;
+
+	ck_assert_int_eq(fx_run(ns_s, NULL, "sysctl -qw net.ipv4.tcp_syncookies=2"), 0);
+	set_rules(&agree_cases[2]);
+	p = connect_pair(_i ? AF_INET6 : AF_INET, true, true);
+	ck_assert_uint_ge(syncookies_sent(ns_s), 1);
+	get_state(pol_c, p.cfd, &cs);
+	get_state(pol_s, p.sfd, &ss);
+	ck_assert_int_eq(ss.phase, EBPFACCEL_COMP_PHASE_ON);
+	ck_assert_int_eq(cs.tx.algo, TCP_COMP_ALGO_LZ4);
+	ck_assert_int_eq(ss.rx.algo, TCP_COMP_ALGO_LZ4);
+	ck_assert_int_eq(ss.tx.mode, TCP_COMP_MODE_STREAM);
+	exchange(&p, &cst, &sst);
+	assert_compressed(&cst, true);
+	assert_compressed(&sst, true);
+	close_pair(&p);
+}
+END_TEST
+
+/* The most specific rule wins: an OFF rule for the server's /32 beats the port rule. */
+START_TEST(prefix_rules)
+{
+	LIBEBPFACCEL_OPTS(ebpfaccel_comp_rule_opts, off, .action = EBPFACCEL_COMP_OFF);
+	struct ebpfaccel_comp_state cs;
+	struct in_addr a4;
+	struct conn_pair p;
+
+	set_rules(&agree_cases[0]);
+	inet_pton(AF_INET, veth.ip4_b, &a4);
+	ck_assert_int_eq(ebpfaccel_comp_policy__set_prefix(pol_c, AF_INET, &a4, 32, PORT, &off), 0);
+	p = connect_pair(AF_INET, true, true);
+	cs = (struct ebpfaccel_comp_state){ .sz = sizeof(cs) };
+	ck_assert_int_eq(ebpfaccel_comp_policy__state(pol_c, p.cfd, &cs), -ENOENT);
+	expect_plain(&p);
+	/* A /24 ON rule also matches and turns it back on. */
+	ck_assert_int_eq(ebpfaccel_comp_policy__del_prefix(pol_c, AF_INET, &a4, 32, PORT), 0);
+	ck_assert_int_eq(ebpfaccel_comp_policy__set_prefix(pol_c, AF_INET, &a4, 24, PORT, NULL), 0);
+	ck_assert_int_eq(ebpfaccel_comp_policy__del_port(pol_c, PORT), 0);
+	p = connect_pair(AF_INET, true, true);
+	get_state(pol_c, p.cfd, &cs);
+	ck_assert_int_eq(cs.tx.algo, TCP_COMP_ALGO_ZSTD);
+	close_pair(&p);
+}
+END_TEST
+
+START_TEST(policy_api_errors)
+{
+	LIBEBPFACCEL_OPTS(ebpfaccel_comp_rule_opts, r);
+	struct in6_addr a6 = IN6ADDR_LOOPBACK_INIT;
+
+	ck_assert_int_eq(ebpfaccel_comp_policy__set_port(pol_c, 0, NULL), -EINVAL);
+	r.algo = 9;
+	ck_assert_int_eq(ebpfaccel_comp_policy__set_port(pol_c, 80, &r), -EINVAL);
+	r.algo = TCP_COMP_ALGO_LZ4;
+	r.mode = 7;
+	ck_assert_int_eq(ebpfaccel_comp_policy__set_port(pol_c, 80, &r), -EINVAL);
+	r.mode = TCP_COMP_MODE_STREAM;
+	r.record_size = TCP_COMP_MAX_RECORD + 1;
+	ck_assert_int_eq(ebpfaccel_comp_policy__set_port(pol_c, 80, &r), -EINVAL);
+	r.record_size = 0;
+	r.dir = 8;
+	ck_assert_int_eq(ebpfaccel_comp_policy__set_port(pol_c, 80, &r), -EINVAL);
+	r.dir = 0;
+	ck_assert_int_eq(ebpfaccel_comp_policy__set_port(pol_c, 80, &r), 0);
+	ck_assert_int_eq(ebpfaccel_comp_policy__del_port(pol_c, 80), 0);
+	ck_assert_int_eq(ebpfaccel_comp_policy__del_port(pol_c, 80), -ENOENT);
+	ck_assert_int_eq(ebpfaccel_comp_policy__set_prefix(pol_c, AF_INET6, &a6, 129, 80, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(ebpfaccel_comp_policy__set_prefix(pol_c, AF_UNIX, &a6, 8, 80, NULL),
+			 -EAFNOSUPPORT);
+	ck_assert_int_eq(ebpfaccel_comp_policy__attach(pol_c, fx_cgroup_fd(cg_c)), -EBUSY);
+	ck_assert_int_eq(ebpfaccel_comp_policy__detach(pol_c), 0);
+	ck_assert_int_eq(ebpfaccel_comp_policy__detach(pol_c), -ENOENT);
+}
+END_TEST
+
+static Suite *negotiate_suite(void)
+{
+	Suite *s = suite_create("comp_negotiate");
+	TCase *tc = tcase_create("negotiate");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, both_sides_agree, 0, sizeof(agree_cases) / sizeof(agree_cases[0]));
+	tcase_add_loop_test(tc, server_side_only, 0, 2);
+	tcase_add_loop_test(tc, client_side_only, 0, 2);
+	tcase_add_loop_test(tc, stripped_client_to_server, 0, 2);
+	tcase_add_loop_test(tc, stripped_server_to_client, 0, 2);
+	tcase_add_loop_test(tc, syn_cookies, 0, 2);
+	tcase_add_test(tc, prefix_rules);
+	tcase_add_test(tc, policy_api_errors);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	fx_require_root();
+	sr = srunner_create(negotiate_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
