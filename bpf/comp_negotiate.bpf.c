@@ -227,6 +227,16 @@ static int answer_valid(__u8 answer, __u8 wish)
 	return !answer || (wish && algo_known(answer));
 }
 
+/* The peer's option says tx/rx from its side: our tx is its rx. */
+static void adopt_peer_view(struct comp_sk_state *st, const struct comp_opt *o, __u8 phase)
+{
+	st->tx_algo = o->rx;
+	st->rx_algo = o->tx;
+	st->mode = (o->ver_flags & TCP_COMP_OPT_F_STREAM) ? TCP_COMP_MODE_STREAM
+							  : TCP_COMP_MODE_BLOCK;
+	st->phase = phase;
+}
+
 static void client_established(struct bpf_sock_ops *skops)
 {
 	struct comp_sk_state *st;
@@ -242,11 +252,7 @@ static void client_established(struct bpf_sock_ops *skops)
 		bpf_sock_ops_cb_flags_set(skops, 0);
 		return;
 	}
-	st->tx_algo = ans.rx;
-	st->rx_algo = ans.tx;
-	st->mode = (ans.ver_flags & TCP_COMP_OPT_F_STREAM) ? TCP_COMP_MODE_STREAM
-							     : TCP_COMP_MODE_BLOCK;
-	st->phase = COMP_PHASE_CONFIRMING;
+	adopt_peer_view(st, &ans, COMP_PHASE_CONFIRMING);
 	count(COMP_CNT_CLIENT_ON);
 	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG |
 				  BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG);
@@ -299,11 +305,7 @@ static void server_established(struct bpf_sock_ops *skops)
 		count(COMP_CNT_SERVER_NO_CONFIRM);
 		return;
 	}
-	st->tx_algo = c.rx;
-	st->rx_algo = c.tx;
-	st->mode = (c.ver_flags & TCP_COMP_OPT_F_STREAM) ? TCP_COMP_MODE_STREAM
-							 : TCP_COMP_MODE_BLOCK;
-	st->phase = COMP_PHASE_ON;
+	adopt_peer_view(st, &c, COMP_PHASE_ON);
 	count(COMP_CNT_SERVER_ON);
 }
 

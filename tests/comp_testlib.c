@@ -2,8 +2,6 @@
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <limits.h>
-#include <mntent.h>
 #include <poll.h>
 #include <stdio.h>
 #include <sched.h>
@@ -155,62 +153,3 @@ int comp_recv_all(struct ebpfaccel_comp_conn *c, int fd, void *buf, size_t len)
 	return 0;
 }
 
-static int cgroup2_mount(char *buf, size_t len)
-{
-	FILE *f = setmntent("/proc/mounts", "re");
-	struct mntent *m;
-	int err = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while ((m = getmntent(f))) {
-		if (!strcmp(m->mnt_type, "cgroup2")) {
-			snprintf(buf, len, "%s", m->mnt_dir);
-			err = 0;
-			break;
-		}
-	}
-	endmntent(f);
-	return err;
-}
-
-int comp_current_cgroup(char *buf, size_t len)
-{
-	char line[PATH_MAX], mnt[PATH_MAX];
-	FILE *f;
-	int err = cgroup2_mount(mnt, sizeof(mnt));
-
-	if (err)
-		return err;
-	f = fopen("/proc/self/cgroup", "re");
-	if (!f)
-		return -errno;
-	err = -ENOENT;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3))
-			continue;
-		line[strcspn(line, "\n")] = 0;
-		snprintf(buf, len, "%s%s", mnt, line + 3);
-		err = 0;
-		break;
-	}
-	fclose(f);
-	return err;
-}
-
-int comp_enter_cgroup(const char *path, pid_t pid)
-{
-	char procs[PATH_MAX + 16];
-	FILE *f;
-	int err = 0;
-
-	snprintf(procs, sizeof(procs), "%s/cgroup.procs", path);
-	f = fopen(procs, "we");
-	if (!f)
-		return -errno;
-	if (fprintf(f, "%d\n", (int)pid) < 0)
-		err = -EIO;
-	if (fclose(f) && !err)
-		err = -errno;
-	return err;
-}

@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
-#include <sys/types.h>
 #include <ebpfaccel/ebpfaccel.h>
 
 /* Fills @buf with text-like data that compresses about 4:1 (@seed varies it). */
@@ -25,10 +24,5 @@ void comp_wait(int fd, short events);
 int comp_send_all(struct ebpfaccel_comp_conn *c, int fd, const void *buf, size_t len);
 /* Receives exactly @len bytes (polling on EAGAIN); -EPIPE on early EOF. */
 int comp_recv_all(struct ebpfaccel_comp_conn *c, int fd, void *buf, size_t len);
-
-/* The calling process's cgroup v2 directory (absolute path). */
-int comp_current_cgroup(char *buf, size_t len);
-/* Moves @pid into the cgroup directory @path. */
-int comp_enter_cgroup(const char *path, pid_t pid);
 
 #endif
