@@ -321,7 +321,11 @@ EBPFACCEL_API ssize_t ebpfaccel_comp_conn__sendfile(struct ebpfaccel_comp_conn *
 	if (c->kernel || !dir_on(&c->tx.p)) {
 		ssize_t n = sendfile(c->fd, in_fd, offset, count);
 
-		return n < 0 ? -errno : n;
+		if (n < 0)
+			return -errno;
+		c->stats.tx_bytes_in += n;
+		c->stats.tx_bytes_out += n;
+		return n;
 	}
 	chunk = record_size(&c->tx.p);
 	buf = malloc(chunk);
