@@ -405,7 +405,8 @@ static int bad(const char *why)
 	return -EBADMSG;
 }
 
-static int parse_header(const struct comp_rx *rx, const char *p, struct rec *r)
+/* NULL when the header is acceptable, else why not. */
+static const char *header_problem(const struct comp_rx *rx, const char *p, struct rec *r)
 {
 	memcpy(&r->h, p, sizeof(r->h));
 	r->orig = ntohl(r->h.orig_len);
@@ -413,21 +414,21 @@ static int parse_header(const struct comp_rx *rx, const char *p, struct rec *r)
 	r->hlen = TCP_COMP_REC_HDR_LEN +
 		  (r->h.flags & TCP_COMP_REC_F_CHECKSUM ? TCP_COMP_REC_CSUM_LEN : 0);
 	if (r->h.magic != TCP_COMP_REC_MAGIC || r->h.type != TCP_COMP_REC_DATA)
-		return bad("bad magic or type");
+		return "bad magic or type";
 	if (r->h.flags & ~TCP_COMP_REC_F_KNOWN)
-		return bad("unknown flags");
+		return "unknown flags";
 	if (!r->orig || r->orig > TCP_COMP_MAX_RECORD || !r->wire || r->wire > TCP_COMP_MAX_WIRE)
-		return bad("length out of bounds");
+		return "length out of bounds";
 	if (!!(r->h.flags & TCP_COMP_REC_F_RAW) != (r->h.algo == TCP_COMP_ALGO_NONE))
-		return bad("raw flag and algorithm disagree");
+		return "raw flag and algorithm disagree";
 	if ((r->h.flags & TCP_COMP_REC_F_RAW) && r->wire != r->orig)
-		return bad("raw record with wire_len != orig_len");
+		return "raw record with wire_len != orig_len";
 	if (r->h.algo != TCP_COMP_ALGO_NONE && r->h.algo != rx->p.algo)
-		return bad("algorithm not negotiated");
+		return "algorithm not negotiated";
 	/* Block records would reset a zstd stream context: modes never mix. */
 	if (!!(r->h.flags & TCP_COMP_REC_F_STREAM) != (rx->p.mode == TCP_COMP_MODE_STREAM))
-		return bad("mode not negotiated");
-	return 0;
+		return "mode not negotiated";
+	return NULL;
 }
 
 static int zstd_stream_decode(struct comp_rx *rx, const struct rec *r, char *dst)
@@ -542,9 +543,10 @@ static int rx_next_record(struct ebpfaccel_comp_conn *c, struct rec *r)
 		size_t avail = rx->end - rx->start;
 
 		if (!have_hdr && avail >= TCP_COMP_REC_HDR_LEN) {
-			ret = parse_header(rx, rx->buf + rx->start, r);
-			if (ret)
-				return ret;
+			const char *why = header_problem(rx, rx->buf + rx->start, r);
+
+			if (why)
+				return bad(why);
 			have_hdr = true;
 			rx_compact(rx, r->hlen + r->wire);
 		}
@@ -643,6 +645,31 @@ EBPFACCEL_API ssize_t ebpfaccel_comp_conn__recv(struct ebpfaccel_comp_conn *c, v
 	rx->opos = 0;
 	rx->olen = r.orig;
 	return copy_out(rx, buf, len);
+}
+
+EBPFACCEL_API bool ebpfaccel_comp_conn__rx_pending(const struct ebpfaccel_comp_conn *c)
+{
+	const struct comp_rx *rx;
+	struct rec r;
+	size_t avail;
+
+	if (!c || c->kernel || !dir_on(&c->rx.p))
+		return false;
+	rx = &c->rx;
+	if (c->err || rx->opos < rx->olen)
+		return true;
+	avail = rx->end - rx->start;
+	if (avail < TCP_COMP_REC_HDR_LEN)
+		return false;
+	/* A bad header is "ready" too: recv() reports it without waiting. */
+	if (header_problem(rx, rx->buf + rx->start, &r))
+		return true;
+	return avail >= r.hlen + r.wire;
+}
+
+EBPFACCEL_API size_t ebpfaccel_comp_conn__tx_pending(const struct ebpfaccel_comp_conn *c)
+{
+	return c ? c->tx.len - c->tx.pos : 0;
 }
 
 /* ---- connection -------------------------------------------------------- */

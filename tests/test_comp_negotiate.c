@@ -462,6 +462,78 @@ START_TEST(policy_api_errors)
 }
 END_TEST
 
+/* Bytes through the client's veth end; @col 1 = received, 9 = sent. */
+static unsigned long long link_bytes(int col)
+{
+	unsigned long long n = 0;
+	char *out = NULL;
+
+	ck_assert_int_eq(fx_run(ns_c, &out, "tr ':' ' ' < /proc/net/dev | awk '$1 == \"%s\" "
+				"{ print $%d }'", veth.name_a, col + 1), 0);
+	n = strtoull(out, NULL, 10);
+	free(out);
+	ck_assert_uint_gt(n, 0);
+	return n;
+}
+
+/* Unmodified redis-server and redis-cli under the preload shim: a 1 MiB
+ * compressible value goes in and comes back exact, with far fewer bytes on
+ * the veth than the value's size in each direction. */
+START_TEST(preload_redis)
+{
+	static const char *const conf[] = { "save \"\"", NULL };
+	const char *top = getenv("top_builddir") ?: ".";
+	size_t len = 1 << 20;
+	char *value = malloc(len), *got = NULL, vpath[] = "/tmp/comp-preload-XXXXXX", env[1024];
+	unsigned long long tx0, tx1, rx1;
+	struct ebpfaccel_comp_policy_stats st;
+	struct fx_redis *r;
+	int vfd = mkstemp(vpath), port;
+
+	fx_require_program("/usr/bin/redis-server", "redis-server");
+	fx_require_program("/usr/bin/redis-cli", "redis-cli");
+	snprintf(env, sizeof(env), "LD_PRELOAD=%s/lib/.libs/libebpfaccel-preload.so "
+		 "LD_LIBRARY_PATH=%s/lib/.libs", top, top);
+	comp_fill_text(value, len, 1234);
+	for (size_t i = 0; i < len; i++)
+		value[i] = value[i] == '\n' ? '_' : value[i];
+	ck_assert_int_eq(write(vfd, value, len), (ssize_t)len);
+	close(vfd);
+
+	setenv("LD_PRELOAD", strchr(env, '=') + 1, 1);
+	*strchr(getenv("LD_PRELOAD"), ' ') = 0;
+	setenv("LD_LIBRARY_PATH", strrchr(env, '=') + 1, 1);
+	r = fx_redis_start_cg(ns_s, cg_s, conf);
+	unsetenv("LD_PRELOAD");
+	unsetenv("LD_LIBRARY_PATH");
+	ck_assert_ptr_nonnull(r);
+	port = fx_redis_port(r);
+	ck_assert_int_eq(ebpfaccel_comp_policy__set_port(pol_c, port, NULL), 0);
+	ck_assert_int_eq(ebpfaccel_comp_policy__set_port(pol_s, port, NULL), 0);
+
+	ck_assert_int_eq(fx_cgroup_add_pid(cg_c, getpid()), 0);
+	tx0 = link_bytes(9);
+	ck_assert_int_eq(fx_run(ns_c, NULL, "%s redis-cli -h %s -p %d -x SET big < %s >/dev/null",
+				env, veth.ip4_b, port, vpath), 0);
+	tx1 = link_bytes(9);
+	rx1 = link_bytes(1);
+	ck_assert_int_eq(fx_run(ns_c, &got, "%s redis-cli -h %s -p %d GET big", env, veth.ip4_b,
+				port), 0);
+	ck_assert_int_eq(fx_cgroup_add_pid(cg_n, getpid()), 0);
+
+	ck_assert_uint_eq(strlen(got), len + 1);
+	ck_assert(memcmp(got, value, len) == 0);
+	ck_assert_uint_lt(tx1 - tx0, len / 2);
+	ck_assert_uint_lt(link_bytes(1) - rx1, len / 2);
+	ck_assert_int_eq(ebpfaccel_comp_policy__stats(pol_s, &st), 0);
+	ck_assert_uint_ge(st.server_on, 2);
+	fx_redis_stop(r);
+	unlink(vpath);
+	free(got);
+	free(value);
+}
+END_TEST
+
 static Suite *negotiate_suite(void)
 {
 	Suite *s = suite_create("comp_negotiate");
@@ -477,6 +549,7 @@ static Suite *negotiate_suite(void)
 	tcase_add_loop_test(tc, syn_cookies, 0, 2);
 	tcase_add_test(tc, prefix_rules);
 	tcase_add_test(tc, policy_api_errors);
+	tcase_add_test(tc, preload_redis);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -240,6 +240,20 @@ EBPFACCEL_API ssize_t ebpfaccel_comp_conn__sendfile(struct ebpfaccel_comp_conn *
  */
 EBPFACCEL_API int ebpfaccel_comp_conn__flush(struct ebpfaccel_comp_conn *conn);
 
+/**
+ * @brief Whether ebpfaccel_comp_conn__recv() can return data (or an error)
+ *	  without reading the socket: decoded bytes or a whole record are
+ *	  buffered.  Event loops must check it before waiting for POLLIN, since
+ *	  the kernel no longer sees those bytes.
+ */
+EBPFACCEL_API bool ebpfaccel_comp_conn__rx_pending(const struct ebpfaccel_comp_conn *conn);
+
+/**
+ * @brief Record bytes accepted by ..._send() but not yet on the socket;
+ *	  call ebpfaccel_comp_conn__flush() when the socket is writable.
+ */
+EBPFACCEL_API size_t ebpfaccel_comp_conn__tx_pending(const struct ebpfaccel_comp_conn *conn);
+
 /** @brief The parameters in use (algo NONE = direction not compressed). */
 EBPFACCEL_API void ebpfaccel_comp_conn__params(const struct ebpfaccel_comp_conn *conn,
 				 struct tcp_comp_params *tx, struct tcp_comp_params *rx);
