@@ -49,7 +49,7 @@ struct comp_rx {
 	char *buf;		/* received bytes: [start, end) */
 	size_t cap, start, end;
 	char *out;		/* decoded bytes not yet returned: [opos, olen) */
-	size_t opos, olen;
+	size_t out_cap, opos, olen;
 	bool eof;
 };
 
@@ -86,13 +86,41 @@ static int history_init(struct lz4_history *h, size_t record)
 	return h->buf ? 0 : -ENOMEM;
 }
 
-/* Room for @need more bytes after the history, keeping its last 64 KiB. */
-static void history_make_room(struct lz4_history *h, size_t need)
+/* Room for @need more bytes after the history, keeping its last 64 KiB;
+ * grows only for a record larger than any before (receiver side). */
+static int history_make_room(struct lz4_history *h, size_t need)
 {
+	char *bigger;
+
 	if (h->len + need <= h->cap)
-		return;
-	memmove(h->buf, h->buf + h->len - LZ4_HISTORY, LZ4_HISTORY);
-	h->len = LZ4_HISTORY;
+		return 0;
+	if (h->len > LZ4_HISTORY) {
+		memmove(h->buf, h->buf + h->len - LZ4_HISTORY, LZ4_HISTORY);
+		h->len = LZ4_HISTORY;
+	}
+	if (h->len + need <= h->cap)
+		return 0;
+	bigger = realloc(h->buf, h->len + need);
+	if (!bigger)
+		return -ENOMEM;
+	h->buf = bigger;
+	h->cap = h->len + need;
+	return 0;
+}
+
+/* Makes @buf hold at least @need bytes (content kept). */
+static int grow(char **buf, size_t *cap, size_t need)
+{
+	char *bigger;
+
+	if (need <= *cap)
+		return 0;
+	bigger = realloc(*buf, need);
+	if (!bigger)
+		return -ENOMEM;
+	*buf = bigger;
+	*cap = need;
+	return 0;
 }
 
 static int lz4_accel(int level)
@@ -368,11 +396,11 @@ static int rx_init(struct comp_rx *rx)
 {
 	if (!dir_on(&rx->p))
 		return 0;
-	/* Room for one maximal record plus read-ahead of the next header. */
-	rx->cap = 2 * (REC_HDR_MAX + TCP_COMP_MAX_WIRE);
+	/* Sized for default records with read-ahead; grows (up to the
+	 * TCP_COMP_MAX_* bounds) only when the peer sends larger ones. */
+	rx->cap = 2 * (REC_HDR_MAX + TCP_COMP_DEFAULT_RECORD + TCP_COMP_DEFAULT_RECORD / 128);
 	rx->buf = malloc(rx->cap);
-	rx->out = malloc(TCP_COMP_MAX_RECORD);
-	if (!rx->buf || !rx->out)
+	if (!rx->buf)
 		return -ENOMEM;
 	if (rx->p.algo == TCP_COMP_ALGO_ZSTD) {
 		rx->zd = ZSTD_createDCtx();
@@ -381,7 +409,7 @@ static int rx_init(struct comp_rx *rx)
 		ZSTD_DCtx_setParameter(rx->zd, ZSTD_d_windowLogMax, TCP_COMP_ZSTD_WINDOWLOG_MAX);
 		return 0;
 	}
-	return history_init(&rx->hist, TCP_COMP_MAX_RECORD);
+	return history_init(&rx->hist, TCP_COMP_DEFAULT_RECORD);
 }
 
 static void rx_fini(struct comp_rx *rx)
@@ -460,7 +488,8 @@ static int lz4_stream_decode(struct comp_rx *rx, const struct rec *r, char **dst
 	size_t dict;
 	int n;
 
-	history_make_room(h, r->orig);
+	if (history_make_room(h, r->orig))
+		return -ENOMEM;
 	dict = h->len < LZ4_HISTORY ? h->len : LZ4_HISTORY;
 	*dst = h->buf + h->len;
 	if (r->h.flags & TCP_COMP_REC_F_RAW) {
@@ -505,13 +534,14 @@ static int decode_payload(struct comp_rx *rx, const struct rec *r, char *dst, ch
 }
 
 /* Makes room for a record of @need bytes starting at rx->start. */
-static void rx_compact(struct comp_rx *rx, size_t need)
+static int rx_compact(struct comp_rx *rx, size_t need)
 {
 	if (rx->start + need <= rx->cap)
-		return;
+		return 0;
 	memmove(rx->buf, rx->buf + rx->start, rx->end - rx->start);
 	rx->end -= rx->start;
 	rx->start = 0;
+	return grow(&rx->buf, &rx->cap, need);
 }
 
 /* 1 = more bytes arrived, 0 = end of stream, <0 = -errno. */
@@ -548,12 +578,14 @@ static int rx_next_record(struct ebpfaccel_comp_conn *c, struct rec *r)
 			if (why)
 				return bad(why);
 			have_hdr = true;
-			rx_compact(rx, r->hlen + r->wire);
+			ret = rx_compact(rx, r->hlen + r->wire);
+			if (ret)
+				return ret;
 		}
 		if (have_hdr && avail >= r->hlen + r->wire)
 			break;
 		if (!have_hdr)
-			rx_compact(rx, TCP_COMP_REC_HDR_LEN);
+			rx_compact(rx, TCP_COMP_REC_HDR_LEN);	/* never grows */
 		ret = rx_fill(c);
 		if (ret < 0)
 			return ret;
@@ -633,13 +665,18 @@ EBPFACCEL_API ssize_t ebpfaccel_comp_conn__recv(struct ebpfaccel_comp_conn *c, v
 		rx->eof = !ret;
 		return ret < 0 ? fail(c, ret) : 0;
 	}
+	if (len < r.orig && grow(&rx->out, &rx->out_cap, r.orig))
+		return -ENOMEM;
 	ret = rx_decode(c, &r, len >= r.orig ? buf : rx->out, &decoded);
 	if (ret) {
 		c->stats.rx_errors++;
 		return fail(c, ret);
 	}
-	if (decoded == buf)
+	if (len >= r.orig) {
+		if (decoded != buf)	/* lz4 stream: decoded in the history */
+			memcpy(buf, decoded, r.orig);
 		return r.orig;
+	}
 	if (decoded != rx->out)
 		memcpy(rx->out, decoded, r.orig);
 	rx->opos = 0;

@@ -36,6 +36,9 @@ static const struct combo combos[] = {
 	{ TCP_COMP_ALGO_ZSTD, TCP_COMP_MODE_BLOCK, TCP_COMP_F_CHECKSUM, 4096 },
 	{ TCP_COMP_ALGO_LZ4, TCP_COMP_MODE_STREAM, TCP_COMP_F_CHECKSUM, 1000 },
 	{ TCP_COMP_ALGO_ZSTD, TCP_COMP_MODE_STREAM, TCP_COMP_F_CHECKSUM, TCP_COMP_MAX_RECORD },
+	/* Records above the default: the receiver's buffers and history grow. */
+	{ TCP_COMP_ALGO_LZ4, TCP_COMP_MODE_STREAM, 0, TCP_COMP_MAX_RECORD },
+	{ TCP_COMP_ALGO_LZ4, TCP_COMP_MODE_BLOCK, 0, 200000 },
 };
 #define N_COMBOS (sizeof(combos) / sizeof(combos[0]))
 

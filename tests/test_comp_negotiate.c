@@ -484,7 +484,8 @@ START_TEST(preload_redis)
 	static const char *const conf[] = { "save \"\"", NULL };
 	const char *top = getenv("top_builddir") ?: ".";
 	size_t len = 1 << 20;
-	char *value = malloc(len), *got = NULL, vpath[] = "/tmp/comp-preload-XXXXXX", env[1024];
+	char *value = malloc(len), *got = NULL, vpath[] = "/tmp/comp-preload-XXXXXX";
+	char shim[512], libdir[512], env[1200];
 	unsigned long long tx0, tx1, rx1;
 	struct ebpfaccel_comp_policy_stats st;
 	struct fx_redis *r;
@@ -492,17 +493,17 @@ START_TEST(preload_redis)
 
 	fx_require_program("/usr/bin/redis-server", "redis-server");
 	fx_require_program("/usr/bin/redis-cli", "redis-cli");
-	snprintf(env, sizeof(env), "LD_PRELOAD=%s/lib/.libs/libebpfaccel-preload.so "
-		 "LD_LIBRARY_PATH=%s/lib/.libs", top, top);
+	snprintf(shim, sizeof(shim), "%s/lib/.libs/libebpfaccel-preload.so", top);
+	snprintf(libdir, sizeof(libdir), "%s/lib/.libs", top);
+	snprintf(env, sizeof(env), "LD_PRELOAD=%s LD_LIBRARY_PATH=%s", shim, libdir);
 	comp_fill_text(value, len, 1234);
 	for (size_t i = 0; i < len; i++)
 		value[i] = value[i] == '\n' ? '_' : value[i];
 	ck_assert_int_eq(write(vfd, value, len), (ssize_t)len);
 	close(vfd);
 
-	setenv("LD_PRELOAD", strchr(env, '=') + 1, 1);
-	*strchr(getenv("LD_PRELOAD"), ' ') = 0;
-	setenv("LD_LIBRARY_PATH", strrchr(env, '=') + 1, 1);
+	setenv("LD_PRELOAD", shim, 1);
+	setenv("LD_LIBRARY_PATH", libdir, 1);
 	r = fx_redis_start_cg(ns_s, cg_s, conf);
 	unsetenv("LD_PRELOAD");
 	unsetenv("LD_LIBRARY_PATH");
