@@ -52,6 +52,20 @@ static __always_inline void count(enum comp_counter c)
 		__sync_fetch_and_add(&comp_counters[c], 1);
 }
 
+#define OUR_CB_FLAGS (BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG | BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG)
+
+/* Callback flags are per socket and shared with programs of other cgroup
+ * levels: add to them, and take back only ours. */
+static __always_inline void add_cb_flags(struct bpf_sock_ops *skops, int flags)
+{
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | flags);
+}
+
+static __always_inline void drop_our_cb_flags(struct bpf_sock_ops *skops)
+{
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags & ~OUR_CB_FLAGS);
+}
+
 static __always_inline int algo_known(__u8 algo)
 {
 	return algo > TCP_COMP_ALGO_NONE && algo < __TCP_COMP_ALGO_MAX;
@@ -217,8 +231,7 @@ static void client_connect(struct bpf_sock_ops *skops)
 	if (!st->wish_tx && !st->wish_rx)
 		return;
 	st->phase = COMP_PHASE_SYN_SENT;
-	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
-				  BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+	add_cb_flags(skops, BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
 }
 
 /* A direction in the answer is valid only if the client asked for it. */
@@ -249,13 +262,12 @@ static void client_established(struct bpf_sock_ops *skops)
 	    (!ans.rx && !ans.tx)) {
 		st->phase = COMP_PHASE_OFF;
 		count(COMP_CNT_CLIENT_NO_ANSWER);
-		bpf_sock_ops_cb_flags_set(skops, 0);
+		drop_our_cb_flags(skops);
 		return;
 	}
 	adopt_peer_view(st, &ans, COMP_PHASE_CONFIRMING);
 	count(COMP_CNT_CLIENT_ON);
-	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG |
-				  BPF_SOCK_OPS_PARSE_ALL_HDR_OPT_CB_FLAG);
+	add_cb_flags(skops, OUR_CB_FLAGS);
 }
 
 /* Any non-SYN segment from the server proves it has completed its handshake. */
@@ -269,7 +281,7 @@ static void client_parse(struct bpf_sock_ops *skops)
 		return;
 	st->phase = COMP_PHASE_ON;
 	count(COMP_CNT_CONFIRM_DONE);
-	bpf_sock_ops_cb_flags_set(skops, 0);
+	drop_our_cb_flags(skops);
 }
 
 static int confirm_acceptable(const struct comp_opt *c, const struct comp_policy_val *pol)
@@ -290,7 +302,7 @@ static void server_established(struct bpf_sock_ops *skops)
 	struct comp_sk_state *st;
 	struct comp_opt c;
 
-	bpf_sock_ops_cb_flags_set(skops, 0);
+	drop_our_cb_flags(skops);
 	pol = lookup_policy(skops, 1);
 	if (!pol || !sk)
 		return;
@@ -337,8 +349,7 @@ int comp_negotiate(struct bpf_sock_ops *skops)
 	switch (skops->op) {
 	case BPF_SOCK_OPS_TCP_LISTEN_CB:
 		/* Set on every listener so a policy added later applies at once. */
-		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
-					  BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+		add_cb_flags(skops, BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
 		break;
 	case BPF_SOCK_OPS_TCP_CONNECT_CB:
 		client_connect(skops);
