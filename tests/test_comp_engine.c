@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <lz4.h>
+#include <xxhash.h>
 #include <zstd.h>
 
 #include "comp_testlib.h"
@@ -444,6 +446,74 @@ START_TEST(corrupt_payload)
 }
 END_TEST
 
+/* The raw-record example of docs/compression-format.md, byte for byte. */
+static const unsigned char hello_record[] = {
+	0xea, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x05,
+	'h', 'e', 'l', 'l', 'o',
+};
+
+START_TEST(documented_example)
+{
+	struct pair pr;
+	unsigned char wire[64];
+	char got[8];
+	ssize_t n = 0, r;
+
+	pair_open(&pr, &zstd_block, &zstd_block, false);
+	ck_assert_int_eq(ebpfaccel_comp_conn__send(pr.client, "hello", 5), 5);
+	while (n < (ssize_t)sizeof(hello_record) &&
+	       (r = recv(pr.sfd, wire + n, sizeof(wire) - n, 0)) > 0)
+		n += r;
+	ck_assert_int_eq(n, sizeof(hello_record));
+	ck_assert(memcmp(wire, hello_record, sizeof(hello_record)) == 0);
+	ck_assert_int_eq(send(pr.cfd, hello_record, sizeof(hello_record), 0), sizeof(hello_record));
+	ck_assert_int_eq(ebpfaccel_comp_conn__recv(pr.server, got, sizeof(got)), 5);
+	ck_assert(memcmp(got, "hello", 5) == 0);
+	pair_close(&pr);
+}
+END_TEST
+
+/* Records made by the libraries directly, not by the engine: what another
+ * implementation (the kernel module) would produce must decode. */
+START_TEST(foreign_encoder_records)
+{
+	const struct tcp_comp_params lz4_block = {
+		.version = TCP_COMP_VERSION, .algo = TCP_COMP_ALGO_LZ4, .mode = TCP_COMP_MODE_BLOCK,
+	};
+	LIBEBPFACCEL_OPTS(ebpfaccel_comp_conn_opts, zo, .tx = &plain, .rx = &zstd_block);
+	LIBEBPFACCEL_OPTS(ebpfaccel_comp_conn_opts, lo, .tx = &plain, .rx = &lz4_block);
+	size_t len = 30000, cap = 12 + ZSTD_compressBound(len) + LZ4_compressBound(len);
+	char *data = malloc(len), *rec = malloc(cap), *got = malloc(len);
+	struct ebpfaccel_comp_conn *c;
+	int cfd, sfd, z;
+	uint32_t sum;
+
+	comp_fill_text(data, len, 4);
+	for (int algo = TCP_COMP_ALGO_ZSTD; algo <= TCP_COMP_ALGO_LZ4; algo++) {
+		ck_assert_int_eq(comp_tcp_pair(&cfd, &sfd), 0);
+		c = ebpfaccel_comp_conn__new(sfd, algo == TCP_COMP_ALGO_ZSTD ? &zo : &lo);
+		ck_assert_ptr_nonnull(c);
+		if (algo == TCP_COMP_ALGO_ZSTD)
+			z = ZSTD_compress(rec + 16, cap - 16, data, len, 5);
+		else
+			z = LZ4_compress_default(data, rec + 16, len, cap - 16);
+		ck_assert_int_gt(z, 0);
+		put_hdr(rec, algo, TCP_COMP_REC_F_CHECKSUM, len, z);
+		sum = htonl(XXH32(data, len, 0));
+		memcpy(rec + 12, &sum, 4);
+		ck_assert_int_eq(send(cfd, rec, 16 + z, 0), 16 + z);
+		ck_assert_int_eq(comp_recv_all(c, sfd, got, len), 0);
+		ck_assert(memcmp(got, data, len) == 0);
+		ebpfaccel_comp_conn__free(c);
+		close(cfd);
+		close(sfd);
+	}
+	free(data);
+	free(rec);
+	free(got);
+}
+END_TEST
+
 START_TEST(bad_params)
 {
 	struct tcp_comp_params p = zstd_block;
@@ -493,6 +563,8 @@ static Suite *engine_suite(void)
 	tcase_add_test(tc, decompression_bomb);
 	tcase_add_loop_test(tc, corrupt_payload, 0, N_COMBOS);
 	tcase_add_test(tc, bad_params);
+	tcase_add_test(tc, documented_example);
+	tcase_add_test(tc, foreign_encoder_records);
 	suite_add_tcase(s, tc);
 	return s;
 }
