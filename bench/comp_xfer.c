@@ -21,6 +21,12 @@
 #include <sys/stat.h>
 #include <ebpfaccel/ebpfaccel.h>
 
+__attribute__((noreturn)) static void die(const char *what, int err)
+{
+	fprintf(stderr, "comp_xfer: %s: %s\n", what, strerror(err));
+	exit(1);
+}
+
 static struct tcp_comp_params parse_params(const char *algo, const char *mode)
 {
 	struct tcp_comp_params p = { .version = TCP_COMP_VERSION };
@@ -72,10 +78,8 @@ static struct ebpfaccel_comp_conn *wrap(int fd, const struct tcp_comp_params *tx
 	LIBEBPFACCEL_OPTS(ebpfaccel_comp_conn_opts, o, .tx = tx, .rx = rx);
 	struct ebpfaccel_comp_conn *c = ebpfaccel_comp_conn__new(fd, &o);
 
-	if (!c) {
-		perror("comp_xfer: ebpfaccel_comp_conn__new");
-		exit(1);
-	}
+	if (!c)
+		die("ebpfaccel_comp_conn__new", errno);
 	return c;
 }
 
@@ -90,20 +94,16 @@ static int do_recv(const char *addr, const char *port, struct tcp_comp_params p)
 	ssize_t n;
 
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, ai->ai_addr, ai->ai_addrlen) || listen(lfd, 1)) {
-		perror("comp_xfer: listen");
-		return 1;
-	}
+	if (bind(lfd, ai->ai_addr, ai->ai_addrlen) || listen(lfd, 1))
+		die("listen", errno);
 	printf("ready\n");
 	fflush(stdout);
 	fd = accept(lfd, NULL, NULL);
 	c = wrap(fd, &plain, &p);
 	while ((n = ebpfaccel_comp_conn__recv(c, buf, cap)) > 0)
 		total += n;
-	if (n < 0) {
-		fprintf(stderr, "comp_xfer: recv: %s\n", strerror(-n));
-		return 1;
-	}
+	if (n < 0)
+		die("recv", -n);
 	printf("received=%zu cpu_recv=%.3f\n", total, cpu_self());
 	ebpfaccel_comp_conn__free(c);
 	close(fd);
@@ -122,19 +122,15 @@ static int do_send(const char *addr, const char *port, struct tcp_comp_params p,
 	off_t off = 0;
 	char sink;
 
-	if (in < 0 || fstat(in, &sb) || connect(fd, ai->ai_addr, ai->ai_addrlen)) {
-		perror("comp_xfer: send");
-		return 1;
-	}
+	if (in < 0 || fstat(in, &sb) || connect(fd, ai->ai_addr, ai->ai_addrlen))
+		die(file, errno);
 	c = wrap(fd, &p, &plain);
 	t0 = now(CLOCK_MONOTONIC);
 	while (off < sb.st_size) {
 		ssize_t n = ebpfaccel_comp_conn__sendfile(c, in, &off, sb.st_size - off);
 
-		if (n <= 0) {
-			fprintf(stderr, "comp_xfer: sendfile: %s\n", strerror(-n));
-			return 1;
-		}
+		if (n <= 0)
+			die("sendfile", n ? -n : EIO);
 	}
 	/* The transfer ends when the receiver has read everything and closed. */
 	shutdown(fd, SHUT_WR);
@@ -208,7 +204,7 @@ static int do_engine(struct tcp_comp_params p, const char *file)
 	ssize_t n;
 
 	if (in < 0 || fstat(in, &sb))
-		return 1;
+		die(file, errno);
 	data = mmap(NULL, sb.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, in, 0);
 	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
 	d.fd = sv[1];
@@ -218,7 +214,7 @@ static int do_engine(struct tcp_comp_params p, const char *file)
 	for (size_t off = 0; off < (size_t)sb.st_size;) {
 		n = ebpfaccel_comp_conn__send(c, data + off, sb.st_size - off);
 		if (n <= 0)
-			return 1;
+			die("encode", n ? -n : EIO);
 		off += n;
 	}
 	c1 = now(CLOCK_THREAD_CPUTIME_ID);
@@ -235,15 +231,13 @@ static int do_engine(struct tcp_comp_params p, const char *file)
 	d0 = now(CLOCK_THREAD_CPUTIME_ID);
 	while ((n = ebpfaccel_comp_conn__recv(c, buf, cap)) > 0) {
 		if (memcmp(buf, data + got, n))
-			return 1;
+			die("decode", EILSEQ);
 		got += n;
 	}
 	d1 = now(CLOCK_THREAD_CPUTIME_ID);
 	pthread_join(t, NULL);
-	if (n < 0 || got != (size_t)sb.st_size) {
-		fprintf(stderr, "comp_xfer: decode failed: %s\n", strerror(-n));
-		return 1;
-	}
+	if (n < 0 || got != (size_t)sb.st_size)
+		die("decode", n < 0 ? -n : EPIPE);
 	printf("bytes=%lld wire=%zu comp_mbs=%.1f decomp_mbs=%.1f\n", (long long)sb.st_size, d.len,
 	       sb.st_size / 1e6 / (c1 - c0), sb.st_size / 1e6 / (d1 - d0));
 	return 0;
