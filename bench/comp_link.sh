@@ -4,7 +4,8 @@
 # transfer in the same run, plus the engine against `zstd -b1` / `lz4 -b1`.
 # Run by hand as root: `make bench` (or top_builddir=. sh bench/comp_link.sh).
 # Sender is pinned to CPU 0 and receiver to CPU 1; on a shared 2-core machine
-# the numbers are noisy.
+# the numbers are noisy.  A short demo: COMP_BENCH_MB=32 COMP_BENCH_RATES=1gbit
+# COMP_BENCH_CONFIGS="none/block lz4/stream" COMP_BENCH_ENGINE=0.
 set -eu
 : "${top_builddir:=.}"
 XFER="$top_builddir/bench/comp_xfer"
@@ -75,6 +76,7 @@ for rate in $RATES; do
 	done
 done
 
+[ "${COMP_BENCH_ENGINE:-1}" = 1 ] || exit 0
 echo
 echo "engine (one core, in memory) vs the command-line tools on the same $SIZE_MB MiB of text:"
 zline=$(zstd -b1 -i3 "$DIR/text" 2>&1 | tr '\r' '\n' | grep 'MB/s' | tail -1)
