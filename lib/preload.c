@@ -11,8 +11,9 @@
  * record bytes that a non-blocking write left behind.
  *
  * Limits: select(), dup()ed descriptors, a socket watched by several epoll
- * instances, recv flags other than MSG_DONTWAIT/MSG_NOSIGNAL, and control
- * messages are not supported on compressed sockets.  Reading the state needs
+ * instances and control messages are not supported on compressed sockets;
+ * MSG_PEEK / MSG_OOB fail with EOPNOTSUPP there, MSG_DONTWAIT is ignored
+ * (the socket's own O_NONBLOCK counts).  Reading the state needs
  * the privilege to enumerate BPF maps (CAP_SYS_ADMIN).
  */
 #include <dlfcn.h>
@@ -202,6 +203,28 @@ static ssize_t shim_recv(struct shim_sock *s, void *buf, size_t len)
 	return set_errno(n);
 }
 
+/* Decoded bytes cannot be peeked at without consuming them: refuse rather
+ * than lose data.  MSG_WAITALL is honoured. */
+static ssize_t shim_recv_flags(struct shim_sock *s, void *buf, size_t len, int flags)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	if (flags & (MSG_PEEK | MSG_OOB)) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	if (!(flags & MSG_WAITALL))
+		return shim_recv(s, buf, len);
+	while (got < len) {
+		n = shim_recv(s, (char *)buf + got, len - got);
+		if (n <= 0)
+			return got ? (ssize_t)got : n;
+		got += n;
+	}
+	return got;
+}
+
 static ssize_t shim_send(struct shim_sock *s, const void *buf, size_t len)
 {
 	ssize_t n;
@@ -259,7 +282,7 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
 	struct shim_sock *s = lookup(fd);
 
-	return s ? shim_recv(s, buf, len) : REAL(recv)(fd, buf, len, flags);
+	return s ? shim_recv_flags(s, buf, len, flags) : REAL(recv)(fd, buf, len, flags);
 }
 
 ssize_t send(int fd, const void *buf, size_t len, int flags)
@@ -274,7 +297,8 @@ ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *src,
 {
 	struct shim_sock *s = src ? NULL : lookup(fd);
 
-	return s ? shim_recv(s, buf, len) : REAL(recvfrom)(fd, buf, len, flags, src, alen);
+	return s ? shim_recv_flags(s, buf, len, flags) :
+		   REAL(recvfrom)(fd, buf, len, flags, src, alen);
 }
 
 ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *dst,
@@ -286,11 +310,11 @@ ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sock
 }
 
 /* A short read is always allowed: fill the first non-empty buffer. */
-static ssize_t shim_readv(struct shim_sock *s, const struct iovec *iov, int cnt)
+static ssize_t shim_readv(struct shim_sock *s, const struct iovec *iov, int cnt, int flags)
 {
 	for (int i = 0; i < cnt; i++)
 		if (iov[i].iov_len)
-			return shim_recv(s, iov[i].iov_base, iov[i].iov_len);
+			return shim_recv_flags(s, iov[i].iov_base, iov[i].iov_len, flags);
 	return 0;
 }
 
@@ -317,7 +341,7 @@ ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
 	struct shim_sock *s = lookup(fd);
 
-	return s ? shim_readv(s, iov, cnt) : REAL(readv)(fd, iov, cnt);
+	return s ? shim_readv(s, iov, cnt, 0) : REAL(readv)(fd, iov, cnt);
 }
 
 ssize_t writev(int fd, const struct iovec *iov, int cnt)
@@ -334,7 +358,7 @@ ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	if (!s)
 		return REAL(recvmsg)(fd, msg, flags);
 	msg->msg_flags = 0;
-	return shim_readv(s, msg->msg_iov, msg->msg_iovlen);
+	return shim_readv(s, msg->msg_iov, msg->msg_iovlen, flags);
 }
 
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
