@@ -431,6 +431,43 @@ START_TEST(prefix_rules)
 }
 END_TEST
 
+/* AUTO negotiates like ON and says so; after detach nothing negotiates. */
+START_TEST(auto_then_detach)
+{
+	LIBEBPFACCEL_OPTS(ebpfaccel_comp_rule_opts, rule, .action = EBPFACCEL_COMP_AUTO,
+			  .level = 7, .record_size = 4096, .flags = TCP_COMP_F_CHECKSUM);
+	struct ebpfaccel_comp_state cs, ss;
+	struct tcp_comp_stats cst, sst;
+	struct conn_pair p;
+
+	ck_assert_int_eq(ebpfaccel_comp_policy__set_port(pol_c, PORT, &rule), 0);
+	ck_assert_int_eq(ebpfaccel_comp_policy__set_port(pol_s, PORT, NULL), 0);
+	p = connect_pair(AF_INET, true, true);
+	get_state(pol_c, p.cfd, &cs);
+	get_state(pol_s, p.sfd, &ss);
+	ck_assert_int_eq(cs.action, EBPFACCEL_COMP_AUTO);
+	ck_assert_int_eq(ss.action, EBPFACCEL_COMP_ON);
+	ck_assert_int_eq(cs.tx.algo, TCP_COMP_ALGO_ZSTD);
+	/* The encoder's own settings come from the local rule. */
+	ck_assert_int_eq(cs.tx.level, 7);
+	ck_assert_uint_eq(cs.tx.record_size, 4096);
+	ck_assert_uint_eq(cs.tx.flags, TCP_COMP_F_CHECKSUM);
+	ck_assert_uint_eq(ss.tx.flags, 0);
+	exchange(&p, &cst, &sst);
+	assert_compressed(&cst, true);
+	ck_assert_uint_eq(cst.tx_records, (DATA_LEN + 4095) / 4096);
+	close_pair(&p);
+
+	ck_assert_int_eq(ebpfaccel_comp_policy__detach(pol_c), 0);
+	ck_assert_int_eq(ebpfaccel_comp_policy__detach(pol_s), 0);
+	p = connect_pair(AF_INET, true, true);
+	cs = (struct ebpfaccel_comp_state){ .sz = sizeof(cs) };
+	ck_assert_int_eq(ebpfaccel_comp_policy__state(pol_c, p.cfd, &cs), -ENOENT);
+	ck_assert_int_eq(ebpfaccel_comp_policy__state(pol_s, p.sfd, &cs), -ENOENT);
+	expect_plain(&p);
+}
+END_TEST
+
 START_TEST(policy_api_errors)
 {
 	LIBEBPFACCEL_OPTS(ebpfaccel_comp_rule_opts, r);
@@ -603,6 +640,7 @@ static Suite *negotiate_suite(void)
 	tcase_add_loop_test(tc, stripped_server_to_client, 0, 2);
 	tcase_add_loop_test(tc, syn_cookies, 0, 2);
 	tcase_add_test(tc, prefix_rules);
+	tcase_add_test(tc, auto_then_detach);
 	tcase_add_test(tc, policy_api_errors);
 	tcase_add_test(tc, preload_redis_cli);
 	tcase_add_test(tc, preload_redis_benchmark);
