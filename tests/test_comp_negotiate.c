@@ -36,26 +36,24 @@ static struct ebpfaccel_comp_policy *pol_c, *pol_s;
 /* Check ends a failed case with _exit(), so fixtures of failed runs stay
  * behind, and their names (pid + sequence) can come back with a reused pid:
  * take the next name then. */
-static struct fx_netns *netns_new(void)
-{
-	struct fx_netns *ns = NULL;
-
-	for (int i = 0; i < 5 && !ns; i++)
-		ns = fx_netns_new();
-	return ns;
-}
+#define FIXTURE_NEW(ctor) ({					\
+	typeof(ctor()) obj_ = NULL;				\
+	for (int try_ = 0; try_ < 5 && !obj_; try_++)		\
+		obj_ = ctor();					\
+	obj_;							\
+})
 
 static void setup(void)
 {
 	fx_require_root();
-	ns_c = netns_new();
-	ns_s = netns_new();
+	ns_c = FIXTURE_NEW(fx_netns_new);
+	ns_s = FIXTURE_NEW(fx_netns_new);
 	ck_assert_ptr_nonnull(ns_c);
 	ck_assert_ptr_nonnull(ns_s);
 	ck_assert_int_eq(fx_veth_new(ns_c, ns_s, &veth), 0);
-	cg_c = fx_cgroup_new();
-	cg_s = fx_cgroup_new();
-	cg_n = fx_cgroup_new();
+	cg_c = FIXTURE_NEW(fx_cgroup_new);
+	cg_s = FIXTURE_NEW(fx_cgroup_new);
+	cg_n = FIXTURE_NEW(fx_cgroup_new);
 	ck_assert_ptr_nonnull(cg_c);
 	ck_assert_ptr_nonnull(cg_s);
 	ck_assert_ptr_nonnull(cg_n);
