@@ -273,6 +273,14 @@ func (c *Conn) Params() (tx, rx Params) {
 	return paramsOf(&ctx), paramsOf(&crx)
 }
 
+// RxPending says whether decoded bytes wait inside the connection, which
+// the socket's own readiness does not show: read them before polling again.
+func (c *Conn) RxPending() bool { return bool(C.ebpfaccel_comp_conn__rx_pending(c.c)) }
+
+// TxPending is how many encoded bytes still wait for the socket to take
+// them; Flush sends them.
+func (c *Conn) TxPending() int { return int(C.ebpfaccel_comp_conn__tx_pending(c.c)) }
+
 // InKernel says whether the tcp_comp kernel ULP carries the data.
 func (c *Conn) InKernel() bool { return bool(C.ebpfaccel_comp_conn__in_kernel(c.c)) }
 

@@ -79,6 +79,25 @@ func TestCompRoundTrip(t *testing.T) {
 	}
 }
 
+func TestCompPending(t *testing.T) {
+	// A compressed record is decoded whole; what a short read leaves of
+	// it waits inside the connection.
+	p := Params{Algo: AlgoZstd}
+	c, s, _, _ := compPair(t, p, p)
+	msg := bytes.Repeat([]byte("0123456789"), 10)
+	if _, err := c.Write(msg); err != nil || c.TxPending() != 0 {
+		t.Fatalf("Write: %v, TxPending %d", err, c.TxPending())
+	}
+	head := make([]byte, 10)
+	if _, err := io.ReadFull(s, head); err != nil || !s.RxPending() {
+		t.Fatalf("after a partial read: %v, RxPending %v", err, s.RxPending())
+	}
+	rest := make([]byte, 90)
+	if _, err := io.ReadFull(s, rest); err != nil || s.RxPending() {
+		t.Fatalf("after draining: %v, RxPending %v", err, s.RxPending())
+	}
+}
+
 func TestCompEOFAndSendFile(t *testing.T) {
 	data := compressible(100000, 7)
 	path := filepath.Join(t.TempDir(), "data")

@@ -60,6 +60,8 @@ fi
 if [ -n "${GO:-}" ] && [ -f "$abs_top_builddir/bindings/go/stage/comp.go" ]; then
 	gobuild comp_echo
 	compressed comp_echo.go "$tmp/comp_echo_go"
+fi
+if [ -n "${GO:-}" ] && [ -f "$abs_top_builddir/bindings/go/stage/redis_cache.go" ]; then
 	gobuild redis_cache_stats
 fi
 

@@ -232,6 +232,17 @@ class Connection(Handle):
         return Params._of(tx), Params._of(rx)
 
     @property
+    def rx_pending(self):
+        """True when decoded bytes wait inside the connection: read them
+        before polling the socket again (its readiness does not show them)."""
+        return _c.ebpfaccel_comp_conn__rx_pending(self._handle())
+
+    @property
+    def tx_pending(self):
+        """Encoded bytes still waiting for the socket; flush() sends them."""
+        return _c.ebpfaccel_comp_conn__tx_pending(self._handle())
+
+    @property
     def in_kernel(self):
         """True when the tcp_comp kernel ULP carries the data."""
         return _c.ebpfaccel_comp_conn__in_kernel(self._handle())

@@ -71,6 +71,16 @@ class ConnectionTest(unittest.TestCase):
                     self.assertLess(st.tx_bytes_out, len(data) // 2)
                     self.assertEqual(s.stats().rx_bytes_out, len(data))
 
+    def test_pending_bytes_are_visible(self):
+        c, s, _, _ = self.pair(comp.Params(), comp.Params())
+        c.sendall(b"0123456789" * 10)
+        self.assertEqual(c.tx_pending, 0)
+        self.assertEqual(s.recv(10), b"0123456789")
+        # The rest of the record is decoded and waiting, not in the socket.
+        self.assertTrue(s.rx_pending)
+        self.assertEqual(recv_exactly(s, 90), b"0123456789" * 9)
+        self.assertFalse(s.rx_pending)
+
     def test_plain_direction_and_in_kernel(self):
         c, s, _, _ = self.pair(comp.Params(), comp.OFF)
         self.assertFalse(c.in_kernel and not ebpfaccel.Probe(skip_bpf=True).supported(
