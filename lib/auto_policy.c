@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ebpfaccel/comp.h"
 #include "ebpfaccel/uapi.h"
 #include "internal.h"
 #include "traffic.h"
@@ -47,6 +48,7 @@ struct port_state {
 	uint64_t comp_speed;		/* measured on this port's sample; 0 not yet */
 	double speed_ratio;		/* the sample's ratio when it was measured */
 	uint64_t speed_at_ns;		/* CLOCK_MONOTONIC of that measurement */
+	int applied;			/* decision last applied: 0 off, 1 on, -1 none */
 	uint64_t payload[2];		/* cumulative counters at the last update */
 	uint64_t turns;
 	uint64_t age_ns;
@@ -56,6 +58,7 @@ struct port_state {
 struct ebpfaccel_auto_policy {
 	struct ebpfaccel_traffic_probe *probe;
 	struct ebpfaccel_auto_policy_opts o;	/* defaults filled in */
+	struct ebpfaccel_comp_rule_opts comp_rule; /* template of the rules written */
 	uint64_t comp_speed;			/* configured, or the last measured */
 	struct port_state *ports[NPORTS];
 };
@@ -78,6 +81,19 @@ EBPFACCEL_API const char *ebpfaccel_auto_reason__name(enum ebpfaccel_auto_reason
 	if ((unsigned int)reason >= __EBPFACCEL_AUTO_REASON_MAX)
 		return ebpfaccel__err_ptr(-EINVAL);
 	return reason_names[reason];
+}
+
+/* The caller's rule template, read as far as its sz says (as opts are). */
+static int copy_comp_rule(struct ebpfaccel_comp_rule_opts *dst, const struct ebpfaccel_comp_rule_opts *src)
+{
+	*dst = (struct ebpfaccel_comp_rule_opts){ .sz = sizeof(*dst) };
+	if (!src)
+		return 0;
+	if (!OPTS_VALID(src, ebpfaccel_comp_rule_opts))
+		return -EINVAL;
+	memcpy(dst, src, src->sz < sizeof(*dst) ? src->sz : sizeof(*dst));
+	dst->sz = sizeof(*dst);
+	return 0;
 }
 
 EBPFACCEL_API struct ebpfaccel_auto_policy *
@@ -104,7 +120,12 @@ ebpfaccel_auto_policy__new(struct ebpfaccel_traffic_probe *probe,
 		.hold = OPTS_GET(opts, hold, 0) ?: 3,
 		.apply = OPTS_GET(opts, apply, NULL),
 		.apply_ctx = OPTS_GET(opts, apply_ctx, NULL),
+		.comp_policy = OPTS_GET(opts, comp_policy, NULL),
 	};
+	if (copy_comp_rule(&ap->comp_rule, OPTS_GET(opts, comp_rule, NULL))) {
+		free(ap);
+		return ebpfaccel__err_ptr(-EINVAL);
+	}
 	ap->comp_speed = ap->o.comp_speed;
 	if ((ap->o.algo != TCP_COMP_ALGO_ZSTD && ap->o.algo != TCP_COMP_ALGO_LZ4) ||
 	    ap->o.on_ratio < ap->o.off_ratio || ap->o.off_ratio < 1.0) {
@@ -140,6 +161,7 @@ static struct port_state *port_get(struct ebpfaccel_auto_policy *ap, uint16_t po
 	if (!ps)
 		return NULL;
 	ps->d.port = port;
+	ps->applied = -1;
 	ps->d.reason = ps->d.latest = EBPFACCEL_AUTO_NO_DATA;
 	snprintf(ps->d.text, sizeof(ps->d.text), "no traffic judged yet");
 	ap->ports[port] = ps;
@@ -228,7 +250,7 @@ static enum ebpfaccel_auto_reason judge(struct ebpfaccel_auto_policy *ap, struct
 
 /* Hysteresis: the decision follows the latest verdict only after
  * opts.hold consecutive intervals ask for the same state.  Returns 1 on a
- * flip.  The apply callback is the only way decisions leave the policy. */
+ * flip. */
 static int settle(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
 		  enum ebpfaccel_auto_reason latest, const char *text)
 {
@@ -256,13 +278,22 @@ static int settle(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
 	return 1;
 }
 
+/* The one place decisions leave the policy: the compression policy's port
+ * rule, then the caller's callback. */
 static int apply_decision(struct ebpfaccel_auto_policy *ap, const struct ebpfaccel_auto_decision *d)
 {
-	int err;
+	struct ebpfaccel_comp_rule_opts rule = ap->comp_rule;
+	int err = 0;
 
-	if (!ap->o.apply)
-		return 0;
-	err = ap->o.apply(d, ap->o.apply_ctx);
+	if (ap->o.comp_policy) {
+		rule.action = d->compress ? EBPFACCEL_COMP_ON : EBPFACCEL_COMP_OFF;
+		if (!rule.dir)
+			rule.dir = d->busy_dir == EBPFACCEL_TRAFFIC_TX ? EBPFACCEL_COMP_DIR_TX
+								       : EBPFACCEL_COMP_DIR_RX;
+		err = ebpfaccel_comp_policy__set_port(ap->o.comp_policy, d->port, &rule);
+	}
+	if (!err && ap->o.apply)
+		err = ap->o.apply(d, ap->o.apply_ctx);
 	if (err)
 		pr_warn("auto policy: applying port %u's decision failed: %d\n", d->port, err);
 	return err;
@@ -282,10 +313,13 @@ static int feed(struct ebpfaccel_auto_policy *ap, uint16_t port, const struct eb
 	refresh_speed(ap, ps, port, s);
 	latest = judge(ap, ps, s, text, sizeof(text));
 	flipped = settle(ap, ps, latest, text);
-	if (!flipped)
-		return 0;
+	if (latest == EBPFACCEL_AUTO_NO_DATA || ps->applied == ps->d.compress)
+		return flipped;
 	err = apply_decision(ap, &ps->d);
-	return err ? err : 1;
+	if (err)
+		return err;
+	ps->applied = ps->d.compress;
+	return flipped;
 }
 
 EBPFACCEL_API int ebpfaccel_auto_policy__feed(struct ebpfaccel_auto_policy *policy, uint16_t port,

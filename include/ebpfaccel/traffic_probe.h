@@ -270,8 +270,13 @@ struct ebpfaccel_auto_decision {
 	char text[160];			/**< one line with the figures behind @c reason */
 };
 
-/** Called when a port's decision flips (and for its first decision). */
+/** Called when a port's decision in force differs from the one last
+ *  applied: after its first judged interval (usually "off" while the
+ *  hysteresis waits), and on every flip. */
 typedef int (*ebpfaccel_auto_apply_fn)(const struct ebpfaccel_auto_decision *d, void *ctx);
+
+struct ebpfaccel_comp_policy;
+struct ebpfaccel_comp_rule_opts;
 
 /** Options of ebpfaccel_auto_policy__new(). Zero means the default. */
 struct ebpfaccel_auto_policy_opts {
@@ -298,12 +303,23 @@ struct ebpfaccel_auto_policy_opts {
 	uint64_t min_bytes;
 	/** Consecutive agreeing intervals before a decision flips (default 3). */
 	unsigned int hold;
-	/** Called on every flip; the glue to the compression policy map. */
+	/** Called with each decision to apply (see ebpfaccel_auto_apply_fn),
+	 *  after @c comp_policy has been updated. */
 	ebpfaccel_auto_apply_fn apply;
 	void *apply_ctx;
+	/** A compression policy (<ebpfaccel/comp.h>) whose port rules follow
+	 *  the decisions: on a decision, the port's rule is set to @c comp_rule
+	 *  with action ON or OFF and, unless @c comp_rule names directions, the
+	 *  direction that carries the bulk (this host's TX or RX).  New
+	 *  connections of the port negotiate by it; open ones keep theirs.
+	 *  NULL: decisions go to @c apply only.  Not owned by the policy. */
+	struct ebpfaccel_comp_policy *comp_policy;
+	/** Algorithm, mode, level, ... of the rules written to @c comp_policy
+	 *  (copied at creation); NULL for the compression defaults. */
+	const struct ebpfaccel_comp_rule_opts *comp_rule;
 	size_t :0;
 };
-#define ebpfaccel_auto_policy_opts__last_field apply_ctx
+#define ebpfaccel_auto_policy_opts__last_field comp_rule
 
 struct ebpfaccel_auto_policy;
 
@@ -313,7 +329,7 @@ struct ebpfaccel_auto_policy;
  *              ebpfaccel_auto_policy__feed().
  * @param opts  options or NULL.
  * @return A policy, or NULL with errno EINVAL (bad @p opts: on_ratio <
- *         off_ratio, unknown algo) or ENOMEM.
+ *         off_ratio, unknown algo, bad comp_rule) or ENOMEM.
  * Privileges: none beyond the probe's.
  */
 EBPFACCEL_API struct ebpfaccel_auto_policy *
@@ -327,15 +343,16 @@ ebpfaccel_auto_policy__new(struct ebpfaccel_traffic_probe *probe,
  * (ebpfaccel_auto_policy__feed()).  Call it at a steady pace (0.1–1 s).
  *
  * @return Number of decisions that flipped, or -errno (-EINVAL without a
- *         probe).  An error from the apply callback is returned after all
- *         ports are judged.
+ *         probe).  An error from applying a decision (the compression
+ *         policy's or the apply callback's) is returned after all ports
+ *         are judged; that decision is applied again on the next update.
  */
 EBPFACCEL_API int ebpfaccel_auto_policy__update(struct ebpfaccel_auto_policy *policy);
 
 /**
  * @brief Judge one interval of a port's traffic measured by other means.
  * @return 1 if the decision flipped, 0 if not, -EINVAL, -ENOMEM, or the
- *         apply callback's error.
+ *         error of applying the decision.
  */
 EBPFACCEL_API int ebpfaccel_auto_policy__feed(struct ebpfaccel_auto_policy *policy, uint16_t port,
 					      const struct ebpfaccel_auto_sample *s);
