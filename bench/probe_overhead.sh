@@ -28,6 +28,8 @@ done
 [ "$(id -u)" = 0 ] || { echo "probe_overhead: needs root (netns, BPF)" >&2; exit 77; }
 
 cleanup() {
+	# Every step runs, whatever failed before (set -e must not stop it).
+	set +e
 	[ -n "$helper_pid" ] && kill "$helper_pid" 2>/dev/null && wait "$helper_pid" 2>/dev/null
 	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
 	ip netns del "$ns_c" 2>/dev/null

@@ -15,6 +15,8 @@ ns_c=eatc-$tag-c ns_s=eatc-$tag-s if_c=eatc${tag}c if_s=eatc${tag}s
 tmp=$(mktemp -d)
 server_pid=
 cleanup() {
+	# Every step runs, whatever failed before (set -e must not stop it).
+	set +e
 	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
 	ip netns del "$ns_c" 2>/dev/null
 	ip netns del "$ns_s" 2>/dev/null
