@@ -473,5 +473,6 @@ static Suite *suite(void)
 
 int main(void)
 {
-	return tf_run_suite(suite());
+	fx_require_root();
+	return fx_run_suite(suite());
 }

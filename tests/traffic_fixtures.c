@@ -389,19 +389,6 @@ uint8_t *tf_random(size_t len)
 	return buf;
 }
 
-int tf_run_suite(Suite *s)
-{
-	SRunner *sr;
-	int failed;
-
-	fx_require_root();
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
-
 uint64_t tf_bytes_retrans(int fd)
 {
 	struct tcp_info ti = { 0 };

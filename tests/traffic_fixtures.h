@@ -8,7 +8,6 @@
 #ifndef EBPFACCEL_TEST_TRAFFIC_FIXTURES_H
 #define EBPFACCEL_TEST_TRAFFIC_FIXTURES_H
 
-#include <check.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,8 +65,5 @@ void tf_read_all(int fd, uint8_t *buf, size_t len);
 
 /* Payload bytes TCP retransmitted on @fd so far (TCP_INFO). */
 uint64_t tf_bytes_retrans(int fd);
-
-/* Runs @s as root (else exits 77); the exit status for main(). */
-int tf_run_suite(Suite *s);
 
 #endif
