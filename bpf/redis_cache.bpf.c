@@ -173,6 +173,7 @@ struct {
 __u32 rc_enabled;		/* serve from the kernel */
 __u32 rc_tracking_ok;		/* the invalidation connection is live */
 __u32 rc_tracker_port;		/* its local port, seen as remote port here */
+__u32 rc_tracker_seen;		/* set here when that connection arrives */
 __u32 rc_require_auth;		/* connections start unauthenticated */
 __u32 rc_max_value = RC_VAL_MAX;
 /* Bumped by both sides: a value belongs to one global generation, and a
@@ -199,15 +200,7 @@ static __always_inline void stat_add(__u32 idx, __u64 n)
 
 GLOBAL __u32 key_bucket(const struct rc_key *k)
 {
-	__u32 h = 2166136261u;
-
-	if (!k)
-		return 0;
-	for (int i = 0; i < RESP_KEY_MAX; i++) {
-		h ^= (__u8)k->data[i];
-		h *= 16777619u;
-	}
-	return (h ^ k->len) & (RC_BUCKETS - 1);
+	return k ? rc_key_hash(k) : 0;
 }
 
 static __always_inline void invalidate_all(void)
@@ -1014,6 +1007,7 @@ static __always_inline void conn_open(struct bpf_sock_ops *skops)
 	    (bpf_ntohl(skops->remote_port) & 0xffff) == rc_tracker_port) {
 		c->tracker = 1;
 		c->pushy = 1;
+		rc_tracker_seen = 1;
 	}
 	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
 	if (bpf_sock_hash_update(skops, &rc_socks, &cookie, BPF_NOEXIST))

@@ -71,6 +71,18 @@ struct rc_large {
 	__u8 data[RC_VAL_MAX];
 };
 
+/* FNV-1a over the whole zero-padded key: its invalidation bucket. */
+static inline __u32 rc_key_hash(const struct rc_key *k)
+{
+	__u32 h = 2166136261u;
+
+	for (int i = 0; i < RESP_KEY_MAX; i++) {
+		h ^= (__u8)k->data[i];
+		h *= 16777619u;
+	}
+	return (h ^ k->len) & (RC_BUCKETS - 1);
+}
+
 /* Sent to the library for every fill: it checks the key has no TTL
  * (PTTL -1) and only then confirms the version for serving. */
 struct rc_fill_event {
