@@ -138,10 +138,32 @@ static int rcc_get_is(int fd, const char *key, const char *value)
 
 static int rcc_ok(int fd, int argc, const char *const *argv)
 {
-	char req[4096];
+	char req[16384];
 	size_t rl = rcc_encode(req, sizeof(req), argc, argv, NULL);
 
 	return rcc_roundtrip(fd, req, rl, "+OK\r\n", 5);
+}
+
+/* Sends @req; the reply must be one line starting with @prefix. */
+static int rcc_line(int fd, const void *req, size_t req_len, const char *prefix)
+{
+	char line[512];
+	size_t n = 0;
+
+	if (rcc_send(fd, req, req_len))
+		return 0;
+	while (n < sizeof(line) - 1) {
+		if (rcc_read_exact(fd, line + n, 1))
+			return 0;
+		if (line[n++] == '\n')
+			break;
+	}
+	line[n] = 0;
+	if (strncmp(line, prefix, strlen(prefix))) {
+		fprintf(stderr, "line mismatch: got '%s' want '%s...'\n", line, prefix);
+		return 0;
+	}
+	return 1;
 }
 
 #endif
