@@ -171,6 +171,7 @@ struct {
 
 /* Set by the library. */
 __u32 rc_enabled;		/* serve from the kernel */
+__u32 rc_accepting;		/* take new connections in */
 __u32 rc_tracking_ok;		/* the invalidation connection is live */
 __u32 rc_tracker_port;		/* its local port, seen as remote port here */
 __u32 rc_tracker_seen;		/* set here when that connection arrives */
@@ -275,6 +276,7 @@ struct vctx {
 	__u32 blen;
 	__u8 buf[RESP_CHUNK];
 	__u32 serve;		/* every request so far is a staged hit */
+	__u32 eligible;		/* the connection could be served at all */
 	__u32 nhits;
 	__u32 stage_len;
 	__u32 bad;
@@ -506,10 +508,9 @@ static __noinline void request_done(struct vctx *v)
 		v->serve = 0;
 		c->req_seq += v->nhits;
 		stat_add(RC_STAT_REQUESTS, v->nhits);
-		if (v->nhits || cls != RC_CMD_GET)
-			stat_add(RC_STAT_BYPASS_MIXED, v->nhits);
+		stat_add(RC_STAT_BYPASS_MIXED, v->nhits);
 	} else if (cls == RC_CMD_GET) {
-		stat_add(RC_STAT_BYPASS_STATE, 1);
+		stat_add(v->eligible ? RC_STAT_BYPASS_MIXED : RC_STAT_BYPASS_STATE, 1);
 	}
 	apply(c, r, cls);
 }
@@ -617,6 +618,7 @@ int rc_request(struct __sk_buff *skb)
 	if (can_serve(c)) {
 		v.st = bpf_map_lookup_elem(&rc_stages, &cookie);
 		v.serve = v.st != NULL;
+		v.eligible = v.serve;
 	}
 	bpf_loop(LOOP_BUDGET, request_step, &v, 0);
 	if (v.off + v.blen < v.len || v.bpos < v.blen)
@@ -650,6 +652,17 @@ struct mctx {
 	__u8 buf[RESP_CHUNK];
 };
 
+static __always_inline int entry_current(struct rc_slot *s, __u32 len)
+{
+	struct rc_hdr *h;
+
+	if (len <= RC_SMALL_MAX)
+		h = bpf_map_lookup_elem(&rc_cache_small, &s->key);
+	else
+		h = bpf_map_lookup_elem(&rc_cache_large, &s->key);
+	return h && h->db == s->db && h->gen == s->gen && h->len == len;
+}
+
 GLOBAL int fill(struct sk_msg_md *msg, struct rc_slot *s, __u32 off, __u32 len)
 {
 	struct rc_large *v;
@@ -674,6 +687,11 @@ GLOBAL int fill(struct sk_msg_md *msg, struct rc_slot *s, __u32 off, __u32 len)
 					  data))
 			return 0;
 	}
+	/* The key was not invalidated since an entry of this generation was
+	 * filled (invalidation deletes it): keep it and its confirmation,
+	 * or every miss under load would replace a confirmed version. */
+	if (entry_current(s, len))
+		return 0;
 	v->h.len = len;
 	v->h.db = s->db;
 	v->h.gen = s->gen;
@@ -984,7 +1002,7 @@ static __always_inline void conn_open(struct bpf_sock_ops *skops)
 	struct rc_conn *c;
 	void *tmpl;
 
-	if (!bpf_map_lookup_elem(&rc_ports, &port))
+	if (!READ_ONCE(rc_accepting) || !bpf_map_lookup_elem(&rc_ports, &port))
 		return;
 	tmpl = bpf_map_lookup_elem(&rc_conn_zero, &zero);
 	if (!tmpl || bpf_map_update_elem(&rc_conns, &cookie, tmpl, BPF_NOEXIST))

@@ -633,7 +633,8 @@ static void rc_clear_map(struct bpf_map *map, size_t key_sz)
 	/* restart after each delete: deleting invalidates the cursor */
 	while (!bpf_map__get_next_key(map, prev, next, key_sz)) {
 		memcpy(key, next, key_sz);
-		bpf_map__delete_elem(map, key, key_sz, 0);
+		if (bpf_map__delete_elem(map, key, key_sz, 0))
+			break;
 		prev = NULL;
 	}
 }
@@ -711,7 +712,7 @@ static int rc_start_coherence(struct ebpfaccel_redis_cache *rc)
 
 EBPFACCEL_API int ebpfaccel_redis_cache__attach(struct ebpfaccel_redis_cache *rc)
 {
-	int err;
+	int err = 0;
 
 	if (!rc)
 		return -EINVAL;
@@ -719,10 +720,13 @@ EBPFACCEL_API int ebpfaccel_redis_cache__attach(struct ebpfaccel_redis_cache *rc
 		return -EALREADY;
 	/* writes while detached were not seen */
 	__atomic_fetch_add(&rc->skel->bss->rc_gen_all, 1, __ATOMIC_SEQ_CST);
-	rc->attached = true;
-	err = rc_attach_progs(rc);
-	if (!err)
+	if (!rc->sockops_link)
+		err = rc_attach_progs(rc);
+	if (!err) {
+		rc->skel->bss->rc_accepting = 1;
 		err = rc_start_coherence(rc);
+	}
+	rc->attached = true;
 	if (err) {
 		pr_warn("redis_cache: attach: %s\n", strerror(-err));
 		ebpfaccel_redis_cache__detach(rc);
@@ -733,31 +737,48 @@ EBPFACCEL_API int ebpfaccel_redis_cache__attach(struct ebpfaccel_redis_cache *rc
 	return 0;
 }
 
-static void rc_wait_answers(struct ebpfaccel_redis_cache *rc)
-{
-	struct timespec ts = { 0, 20 * 1000 * 1000 };
-
-	/* kernel answers already on their way finish before their socket
-	 * leaves the map */
-	nanosleep(&ts, NULL);
-}
-
+/*
+ * Removing a socket from a sockmap frees whatever the kernel queued for the
+ * application on it (measured: requests Redis had not read yet are lost).
+ * So detach only stops answering and taking new connections: connections
+ * already in keep flowing through the programs, which keep tracking them
+ * (a later attach serves them again), until they close or the cache is
+ * destroyed.
+ */
 EBPFACCEL_API int ebpfaccel_redis_cache__detach(struct ebpfaccel_redis_cache *rc)
 {
-	int map_fd;
-
 	if (!rc)
 		return -EINVAL;
 	if (!rc->attached)
 		return -ENOTCONN;
 	rc->skel->bss->rc_enabled = 0;
+	rc->skel->bss->rc_accepting = 0;
 	rc->skel->bss->rc_tracking_ok = 0;
 	rc_stop_thread(rc);
 	rc_close_conn(rc);
 	ring_buffer__free(rc->fills);
 	rc->fills = NULL;
-	bpf_link__destroy(rc->sockops_link);
-	rc->sockops_link = NULL;
+	__atomic_fetch_add(&rc->skel->bss->rc_gen_all, 1, __ATOMIC_SEQ_CST);
+	rc->attached = false;
+	return 0;
+}
+
+static void rc_wait_answers(struct ebpfaccel_redis_cache *rc)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+	/* let requests already passed to Redis be read and kernel answers
+	 * already on their way be sent before sockets leave the map */
+	nanosleep(&ts, NULL);
+}
+
+/* Takes every socket out of the programs' reach, then the programs off. */
+static void rc_release_sockets(struct ebpfaccel_redis_cache *rc)
+{
+	int map_fd;
+
+	if (!rc->sockops_link)
+		return;
 	rc_wait_answers(rc);
 	map_fd = bpf_map__fd(rc->skel->maps.rc_socks);
 	rc_clear_map(rc->skel->maps.rc_socks, sizeof(__u64));
@@ -765,11 +786,8 @@ EBPFACCEL_API int ebpfaccel_redis_cache__detach(struct ebpfaccel_redis_cache *rc
 			 BPF_SK_SKB_VERDICT);
 	bpf_prog_detach2(bpf_program__fd(rc->skel->progs.rc_reply), map_fd,
 			 BPF_SK_MSG_VERDICT);
-	rc_clear_map(rc->skel->maps.rc_conns, sizeof(__u64));
-	rc_clear_map(rc->skel->maps.rc_stages, sizeof(__u64));
-	__atomic_fetch_add(&rc->skel->bss->rc_gen_all, 1, __ATOMIC_SEQ_CST);
-	rc->attached = false;
-	return 0;
+	bpf_link__destroy(rc->sockops_link);
+	rc->sockops_link = NULL;
 }
 
 EBPFACCEL_API int ebpfaccel_redis_cache__flush(struct ebpfaccel_redis_cache *rc)
@@ -825,6 +843,8 @@ EBPFACCEL_API void ebpfaccel_redis_cache__destroy(struct ebpfaccel_redis_cache *
 		return;
 	if (rc->attached)
 		ebpfaccel_redis_cache__detach(rc);
+	if (rc->skel)
+		rc_release_sockets(rc);
 	redis_cache_bpf__destroy(rc->skel);
 	if (rc->own_cgroup_fd)
 		close(rc->cgroup_fd);

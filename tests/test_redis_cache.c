@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
+#include <sys/un.h>
 
 #include <ebpfaccel/ebpfaccel.h>
 #include "redis_cache_client.h"
@@ -67,6 +68,18 @@ static struct ebpfaccel_redis_cache_stats stats(struct env *e)
 
 	ck_assert_int_eq(ebpfaccel_redis_cache__stats(e->rc, &s, sizeof(s)), 0);
 	return s;
+}
+
+static void dump_stats(struct env *e, const char *when)
+{
+	struct ebpfaccel_redis_cache_stats s = stats(e);
+
+	fprintf(stderr, "%s: hits %llu batches %llu misses %llu fills %llu races %llu "
+		"inval %llu push %llu flushes %llu bypass state %llu mixed %llu size %llu "
+		"bad %llu requests %llu replies %llu confirms %llu\n", when,
+		s.hits, s.hit_batches, s.misses, s.fills, s.fill_races, s.invalidations,
+		s.push_invalidations, s.flushes, s.bypass_state, s.bypass_mixed,
+		s.bypass_size, s.bypass_bad, s.requests, s.replies, s.confirms);
 }
 
 /* Redis' own count of GET calls, read over the unix socket (never cached). */
@@ -389,22 +402,328 @@ START_TEST(auth_required)
 }
 END_TEST
 
+/* ---- concurrent soak: every read checked against what Redis acknowledged */
+
+#define SOAK_KEYS 16
+
+struct soak {
+	struct env *e;
+	atomic_long acked[2 * SOAK_KEYS];	/* >0 set to v<n>, <0 deleted at n */
+	atomic_long del_started[2 * SOAK_KEYS];
+	atomic_long next;
+	atomic_int stop;
+	atomic_long reads, stale, errors;
+};
+
+static int unix_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)))
+		return -1;
+	return fd;
+}
+
+static void soak_write(struct soak *s, int fd, int base)
+{
+	while (!s->stop) {
+		long n = ++s->next;
+		int i = base + n % SOAK_KEYS;
+		char key[16], val[32];
+		const char *set[] = { "SET", key, val };
+		const char *del[] = { "DEL", key };
+		char req[128];
+		size_t rl;
+
+		snprintf(key, sizeof(key), "soak%d", i);
+		snprintf(val, sizeof(val), "v%ld", n);
+		if (n % 7 == 0) {
+			s->del_started[i] = n;
+			rl = rcc_encode(req, sizeof(req), 2, del, NULL);
+			if (!rcc_line(fd, req, rl, ":")) {
+				s->errors++;
+				return;
+			}
+			s->acked[i] = -n;
+		} else {
+			if (!rcc_ok(fd, 3, set)) {
+				s->errors++;
+				return;
+			}
+			s->acked[i] = n;
+		}
+		/* leave readers time to be served from the kernel */
+		sleep_ms(1);
+	}
+}
+
+static void *soak_tcp_writer(void *arg)
+{
+	struct soak *s = arg;
+	int fd = rcc_connect(s->e->ns, s->e->port);
+
+	soak_write(s, fd, 0);
+	close(fd);
+	return NULL;
+}
+
+static void *soak_unix_writer(void *arg)
+{
+	struct soak *s = arg;
+	int fd = unix_connect(fx_redis_unixsock(s->e->redis));
+
+	soak_write(s, fd, SOAK_KEYS);
+	close(fd);
+	return NULL;
+}
+
+/* Reads one bulk reply: returns the version n of "v<n>", 0 for a null,
+ * -1 on error. */
+static long soak_read_value(int fd)
+{
+	char line[64], val[64];
+	size_t n = 0;
+	long len;
+
+	while (n < sizeof(line) - 1) {
+		if (rcc_read_exact(fd, line + n, 1))
+			return -1;
+		if (line[n++] == '\n')
+			break;
+	}
+	line[n] = 0;
+	if (line[0] != '$')
+		return -1;
+	len = strtol(line + 1, NULL, 10);
+	if (len < 0)
+		return 0;
+	if (len > 60 || rcc_read_exact(fd, val, len + 2))
+		return -1;
+	val[len] = 0;
+	return val[0] == 'v' ? strtol(val + 1, NULL, 10) : -1;
+}
+
+static int soak_check(struct soak *s, int i, long lo, long got)
+{
+	if (got < 0)
+		return 0;
+	if (got == 0)
+		return lo <= 0 || s->del_started[i] > lo;
+	return lo > 0 ? got >= lo : got > -lo;
+}
+
+static void *soak_reader(void *arg)
+{
+	struct soak *s = arg;
+	int fd = rcc_connect(s->e->ns, s->e->port);
+	unsigned int seed = (unsigned int)(long)pthread_self();
+
+	while (!s->stop) {
+		int batch = rand_r(&seed) % 4 ? 1 : 8, idx[8];
+		long lo[8];
+		char req[1024];
+		size_t rl = 0;
+
+		for (int b = 0; b < batch; b++) {
+			char key[16];
+			const char *get[] = { "GET", key };
+
+			idx[b] = rand_r(&seed) % (2 * SOAK_KEYS);
+			snprintf(key, sizeof(key), "soak%d", idx[b]);
+			lo[b] = s->acked[idx[b]];
+			rl += rcc_encode(req + rl, sizeof(req) - rl, 2, get, NULL);
+		}
+		if (rcc_send(fd, req, rl)) {
+			s->errors++;
+			break;
+		}
+		for (int b = 0; b < batch; b++) {
+			long got = soak_read_value(fd);
+
+			s->reads++;
+			if (!soak_check(s, idx[b], lo[b], got)) {
+				fprintf(stderr, "stale read soak%d: got %ld, acked %ld before\n",
+					idx[b], got, lo[b]);
+				s->stale++;
+			}
+		}
+	}
+	close(fd);
+	return NULL;
+}
+
+START_TEST(soak_writers_and_readers)
+{
+	static struct soak s;
+	struct env e = { 0 };
+	pthread_t t[5];
+
+	env_start(&e, NULL, NULL);
+	memset(&s, 0, sizeof(s));
+	s.e = &e;
+	pthread_create(&t[0], NULL, soak_tcp_writer, &s);
+	pthread_create(&t[1], NULL, soak_unix_writer, &s);
+	for (int i = 2; i < 5; i++)
+		pthread_create(&t[i], NULL, soak_reader, &s);
+	sleep_ms(4000);
+	s.stop = 1;
+	for (int i = 0; i < 5; i++)
+		pthread_join(t[i], NULL);
+	fprintf(stderr, "soak: %ld reads, %ld stale, %lu kernel hits, %lu fills\n",
+		(long)s.reads, (long)s.stale, (unsigned long)stats(&e).hits,
+		(unsigned long)stats(&e).fills);
+	ck_assert_int_eq(s.errors, 0);
+	ck_assert_int_eq(s.stale, 0);
+	ck_assert_int_gt(s.reads, 1000);
+	ck_assert_uint_gt(stats(&e).hits, 0);
+	env_stop(&e);
+}
+END_TEST
+
+/* ---- detach and re-attach while clients keep reading */
+
+struct loader {
+	struct env *e;
+	atomic_int stop;
+	atomic_long ok, errors;
+};
+
+static void *load_loop(void *arg)
+{
+	struct loader *l = arg;
+	int fd = rcc_connect(l->e->ns, l->e->port);
+
+	while (!l->stop) {
+		if (fd < 0 || !rcc_get_is(fd, "stable", "value")) {
+			fprintf(stderr, "loader: GET failed after %ld good (fd %d)\n",
+				(long)l->ok, fd);
+			l->errors++;
+			break;
+		}
+		l->ok++;
+		if (l->ok % 500 == 0) {
+			close(fd);
+			fd = rcc_connect(l->e->ns, l->e->port);
+		}
+	}
+	close(fd);
+	return NULL;
+}
+
+START_TEST(detach_reattach_under_load)
+{
+	struct env e = { 0 };
+	struct loader l = { .e = &e };
+	pthread_t t[2];
+	int fd, prev;
+
+	env_start(&e, NULL, NULL);
+	cli_unix(&e, "SET stable value");
+	fd = rcc_connect(e.ns, e.port);
+	warm(&e, fd, "stable", "value");
+	close(fd);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, load_loop, &l);
+	for (int round = 0; round < 3; round++) {
+		sleep_ms(300);
+		ck_assert_int_eq(ebpfaccel_redis_cache__detach(e.rc), 0);
+		ck_assert_int_eq(ebpfaccel_redis_cache__serving(e.rc), 0);
+		sleep_ms(300);
+		prev = fx_netns_enter(e.ns);
+		ck_assert_int_eq(ebpfaccel_redis_cache__attach(e.rc), 0);
+		fx_netns_return(prev);
+	}
+	sleep_ms(300);
+	l.stop = 1;
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_eq(l.errors, 0);
+	ck_assert_int_gt(l.ok, 100);
+	fd = rcc_connect(e.ns, e.port);
+	warm(&e, fd, "stable", "value");
+	close(fd);
+	ck_assert_int_eq(ebpfaccel_redis_cache__detach(e.rc), 0);
+	fd = rcc_connect(e.ns, e.port);
+	ck_assert(rcc_get_is(fd, "stable", "value"));
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
+/* redis-benchmark with 16 pipelined requests and python3-redis: no client
+ * error, values right, and GETs answered by the kernel. */
+START_TEST(real_clients)
+{
+	struct env e = { 0 };
+	char *out = NULL;
+	int fd;
+
+	fx_require_program("/usr/bin/redis-benchmark", "redis-benchmark");
+	fx_require_program("/usr/bin/python3", "python3");
+	env_start(&e, NULL, NULL);
+	ck_assert_int_eq(fx_run(e.ns, NULL, "redis-benchmark -p %d -t set -n 2000 -r 100 -d 64 -q >/dev/null",
+				e.port), 0);
+	ck_assert_int_eq(fx_run(e.ns, NULL, "redis-benchmark -p %d -t get -n 20000 -r 100 -P 16 -c 4 -q >/dev/null",
+				e.port), 0);
+	ck_assert_int_eq(fx_run(e.ns, NULL, "redis-benchmark -p %d -t get -n 20000 -r 100 -P 16 -c 4 -q >/dev/null",
+				e.port), 0);
+	dump_stats(&e, "redis-benchmark");
+	ck_assert_uint_gt(stats(&e).hits, 1000);
+	ck_assert_int_eq(fx_run(e.ns, &out,
+		"/usr/bin/python3 -c '\n"
+		"import redis\n"
+		"r = redis.Redis(port=%d)\n"
+		"r.set(\"py\", b\"\\x00bin\\r\\n\")\n"
+		"for i in range(300):\n"
+		"    assert r.get(\"py\") == b\"\\x00bin\\r\\n\"\n"
+		"p = r.pipeline(transaction=False)\n"
+		"for i in range(16): p.get(\"py\")\n"
+		"assert p.execute() == [b\"\\x00bin\\r\\n\"] * 16\n"
+		"r.set(\"py\", b\"new\")\n"
+		"assert r.get(\"py\") == b\"new\"\n"
+		"print(\"ok\")'", e.port), 0);
+	ck_assert_str_eq(out, "ok\n");
+	free(out);
+	fd = rcc_connect(e.ns, e.port);
+	ck_assert(rcc_get_is(fd, "py", "new"));
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
 int main(void)
 {
+	const struct {
+		const char *name;
+		const TTest *test;
+	} tests[] = {
+#define T(x) { #x, x }
+		T(hit_comes_from_kernel),
+		T(invalidated_by_other_writers),
+		T(select_across_dbs),
+		T(split_and_pipelined),
+		T(binary_safe),
+		T(malformed_and_oversize),
+		T(auth_required),
+		T(soak_writers_and_readers),
+		T(detach_reattach_under_load),
+		T(real_clients),
+#undef T
+	};
 	Suite *s = suite_create("redis_cache");
-	TCase *tc = tcase_create("redis_cache");
 	SRunner *sr;
 	int failed;
 
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, hit_comes_from_kernel);
-	tcase_add_test(tc, invalidated_by_other_writers);
-	tcase_add_test(tc, select_across_dbs);
-	tcase_add_test(tc, split_and_pipelined);
-	tcase_add_test(tc, binary_safe);
-	tcase_add_test(tc, malformed_and_oversize);
-	tcase_add_test(tc, auth_required);
-	suite_add_tcase(s, tc);
+	/* one case per test: CK_RUN_CASE=<test> runs one */
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		TCase *tc = tcase_create(tests[i].name);
+
+		tcase_set_timeout(tc, 120);
+		tcase_add_test(tc, tests[i].test);
+		suite_add_tcase(s, tc);
+	}
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

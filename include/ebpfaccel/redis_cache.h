@@ -80,7 +80,7 @@ struct ebpfaccel_redis_cache_stats {
 	__u64 push_invalidations; /**< keys invalidated by Redis tracking */
 	__u64 flushes;		/**< whole-cache invalidations */
 	__u64 bypass_state;	/**< GETs passed: replies owed, MULTI, auth, SELECT */
-	__u64 bypass_mixed;	/**< GET hits passed in a segment with other commands */
+	__u64 bypass_mixed;	/**< GETs passed in a segment holding a miss or another command */
 	__u64 bypass_size;	/**< values too large for the cache */
 	__u64 bypass_bad;	/**< streams not understood (malformed, inline) */
 	__u64 requests;		/**< requests passed to Redis */
@@ -112,8 +112,12 @@ ebpfaccel_redis_cache__open(const struct ebpfaccel_redis_cache_opts *opts);
 EBPFACCEL_API int ebpfaccel_redis_cache__attach(struct ebpfaccel_redis_cache *rc);
 
 /**
- * Stops answering from the kernel, then detaches every program and removes
- * the sockets from the cache. Redis and its connections keep working.
+ * Stops answering from the kernel, stops taking new connections in and
+ * closes the coherence connection. Redis and its connections keep working:
+ * connections taken in earlier keep passing through the programs (which
+ * keep tracking them, so a later attach serves them again) until they close
+ * or the cache is destroyed, because taking a socket out of a sockmap drops
+ * the requests the kernel queued for Redis on it.
  * @return 0 or -errno (-ENOTCONN if not attached)
  */
 EBPFACCEL_API int ebpfaccel_redis_cache__detach(struct ebpfaccel_redis_cache *rc);
@@ -143,7 +147,11 @@ EBPFACCEL_API int ebpfaccel_redis_cache__stats(const struct ebpfaccel_redis_cach
 EBPFACCEL_API int ebpfaccel_redis_cache__serving(const struct ebpfaccel_redis_cache *rc);
 
 /**
- * Detaches if attached and frees everything. NULL is a no-op.
+ * Detaches if attached, waits briefly for queued requests to be read, takes
+ * every socket out of the programs and frees everything. A request arriving
+ * on an accelerated connection in that instant can be lost (kernel
+ * limitation, see docs/redis-cache.md): destroy when traffic is quiet, or
+ * detach and keep the object until those connections close. NULL is a no-op.
  */
 EBPFACCEL_API void ebpfaccel_redis_cache__destroy(struct ebpfaccel_redis_cache *rc);
 
