@@ -774,7 +774,8 @@ GLOBAL int reply_bulk(struct sk_msg_md *msg, struct rc_conn *c, __u32 at,
 	if (!c)
 		return 0;
 	len = c->rep.top_len;
-	if (c->pushy || !slot_take(c, c->rep_seq, &s) || s.kind != SLOT_FILL)
+	if (c->pushy || c->rep.top != '$' || !slot_take(c, c->rep_seq, &s) ||
+	    s.kind != SLOT_FILL)
 		return 0;
 	if (len > READ_ONCE(rc_max_value) || len > RC_VAL_MAX ||
 	    at + len + 2 > size) {
