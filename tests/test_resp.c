@@ -102,7 +102,7 @@ START_TEST(reply_boundaries)
 	REP("%1\r\n+a\r\n_\r\n~2\r\n,1.5\r\n#t\r\n_\r\n(123\r\n=7\r\ntxt:abc\r\n",
 	    "R%:|R~:|R_:|R(:|B7:|R=:|");
 	/* values that look like RESP are skipped as payload */
-	REP("$8\r\n+OK\r\n:1\r\n+OK\r\n", "B8:|R$:|R+:|");
+	REP("$7\r\n+OK\r\n:1\r\n+OK\r\n", "B7:|R$:|R+:|");
 }
 END_TEST
 
