@@ -108,48 +108,41 @@ RESP_API void resp_req_reset(struct resp_req *r)
 	__builtin_memset(r, 0, sizeof(*r));
 }
 
+/* Keeps a byte of the command, the key or the second argument; called only
+ * while the argument's buffer has room (see resp_req_skippable()). */
 RESP_API void resp_req_capture(struct resp_req *r, __u8 c)
 {
-	__u32 at;
-
-	if (r->argi == 0) {
-		at = r->cmd_len;
-		if (at < RESP_CMD_MAX) {
-			r->cmd[RESP_MASK(at, RESP_CMD_MAX - 1)] = resp_upper(c);
-			r->cmd_len++;
-		} else {
-			r->flags |= RESP_REQ_CMD_LONG;
-		}
-	} else if (r->argi == 1) {
-		at = r->key_len;
-		if (at < RESP_KEY_MAX) {
-			r->key[RESP_MASK(at, RESP_KEY_MAX - 1)] = c;
-			r->key_len++;
-		} else {
-			r->flags |= RESP_REQ_KEY_LONG;
-		}
-	} else {
-		at = r->arg_len;
-		if (at < RESP_ARG_MAX) {
-			r->arg[RESP_MASK(at, RESP_ARG_MAX - 1)] = resp_upper(c);
-			r->arg_len++;
-		} else {
-			r->flags |= RESP_REQ_ARG_LONG;
-		}
-	}
+	if (r->argi == 0 && r->cmd_len < RESP_CMD_MAX)
+		r->cmd[RESP_MASK(r->cmd_len++, RESP_CMD_MAX - 1)] = resp_upper(c);
+	else if (r->argi == 1 && r->key_len < RESP_KEY_MAX)
+		r->key[RESP_MASK(r->key_len++, RESP_KEY_MAX - 1)] = c;
+	else if (r->argi == 2 && r->arg_len < RESP_ARG_MAX)
+		r->arg[RESP_MASK(r->arg_len++, RESP_ARG_MAX - 1)] = resp_upper(c);
 }
 
-/* True while the scanner is inside an argument it does not keep: the caller
- * may then advance by resp_req_skippable() bytes without reading them. */
+/* Bytes of the current argument the scanner does not keep: past the third
+ * argument, or past what its capture buffer holds. The caller may advance
+ * over them without reading them. */
 RESP_API __u32 resp_req_skippable(const struct resp_req *r)
 {
-	if (r->st != RQ_DATA || r->argi <= 2)
+	if (r->st != RQ_DATA)
 		return 0;
-	return r->left;
+	if (r->argi > 2 || (r->argi == 0 && r->cmd_len >= RESP_CMD_MAX) ||
+	    (r->argi == 1 && r->key_len >= RESP_KEY_MAX) ||
+	    (r->argi == 2 && r->arg_len >= RESP_ARG_MAX))
+		return r->left;
+	return 0;
 }
 
 RESP_API void resp_req_skip(struct resp_req *r, __u32 n)
 {
+	/* skipping a kept argument means it was cut */
+	if (n && r->argi == 0)
+		r->flags |= RESP_REQ_CMD_LONG;
+	else if (n && r->argi == 1)
+		r->flags |= RESP_REQ_KEY_LONG;
+	else if (n && r->argi == 2)
+		r->flags |= RESP_REQ_ARG_LONG;
 	r->left -= n;
 	if (!r->left)
 		r->st = RQ_DATA_CR;
@@ -197,7 +190,9 @@ RESP_STEP int resp_req_byte(struct resp_req *r, __u8 c)
 		return RESP_MORE;
 	case RQ_DATA:
 		resp_req_capture(r, c);
-		resp_req_skip(r, 1);
+		r->left--;
+		if (!r->left)
+			r->st = RQ_DATA_CR;
 		return RESP_MORE;
 	case RQ_DATA_CR:
 		if (c != '\r')

@@ -51,7 +51,8 @@ struct ebpfaccel_redis_cache {
 	char host[64];
 	char *user;
 	char *password;
-	struct rconn *conn;
+	struct rconn *conn;	/* tracking pushes only */
+	struct rconn *query;	/* the library's own commands */
 	pthread_t thread;
 	int stop_fd;
 	__u64 confirms;
@@ -310,7 +311,8 @@ static int rconn_reply(struct ebpfaccel_redis_cache *rc, struct rconn *c,
 
 /* ----------------------------------------------------------- coherence */
 
-static int rc_connect(struct ebpfaccel_redis_cache *rc, struct rconn *c)
+static int rc_connect(struct ebpfaccel_redis_cache *rc, struct rconn *c,
+		      bool tracker)
 {
 	struct sockaddr_storage ss = { 0 }, any = { 0 };
 	struct sockaddr_in *sin = (void *)&ss;
@@ -332,6 +334,8 @@ static int rc_connect(struct ebpfaccel_redis_cache *rc, struct rconn *c)
 	if (c->fd < 0)
 		return -errno;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (!tracker)
+		goto connect;
 	/* the programs recognise the connection by its port: know it before
 	 * the handshake completes */
 	any.ss_family = ss.ss_family;
@@ -348,6 +352,7 @@ static int rc_connect(struct ebpfaccel_redis_cache *rc, struct rconn *c)
 			((struct sockaddr_in6 *)&local)->sin6_port);
 	}
 	rc->skel->bss->rc_tracker_seen = 0;
+connect:
 	if (ss.ss_family == AF_INET)
 		sin->sin_port = htons(rc->ports[0]);
 	else
@@ -402,10 +407,29 @@ static int rc_handshake(struct ebpfaccel_redis_cache *rc, struct rconn *c)
 	return 0;
 }
 
-/* Confirms a fill for serving once Redis says its key has no TTL. */
+/* AUTH on the query connection when Redis wants it. */
+static int rc_query_auth(struct ebpfaccel_redis_cache *rc, struct rconn *c)
+{
+	const char *auth[] = { "AUTH", rc->user ? rc->user : rc->password,
+			       rc->password };
+	int err;
+
+	if (!rc->password)
+		return 0;
+	err = rconn_command(c, rc->user ? 3 : 2, auth, NULL);
+	return err ?: rc_expect(rc, c, "AUTH", '+');
+}
+
+/*
+ * Confirms a fill for serving once Redis says its key has no TTL. This runs
+ * on its own connection: a command reply pending on the tracking connection
+ * would keep Redis from writing an invalidation there before it writes the
+ * writer's reply (Redis flushes the clients it queued last first, and a
+ * client already queued keeps its place).
+ */
 static int rc_confirm(struct ebpfaccel_redis_cache *rc, const struct rc_fill_event *ev)
 {
-	struct rconn *c = rc->conn;
+	struct rconn *c = rc->query;
 	char db[16];
 	const char *sel[] = { "SELECT", db };
 	const char *pttl[] = { "PTTL", ev->key.data };
@@ -651,14 +675,20 @@ static void rc_stop_thread(struct ebpfaccel_redis_cache *rc)
 	rc->stop_fd = -1;
 }
 
+static void rc_free_conn(struct rconn **c)
+{
+	if (!*c)
+		return;
+	if ((*c)->fd >= 0)
+		close((*c)->fd);
+	free(*c);
+	*c = NULL;
+}
+
 static void rc_close_conn(struct ebpfaccel_redis_cache *rc)
 {
-	if (!rc->conn)
-		return;
-	if (rc->conn->fd >= 0)
-		close(rc->conn->fd);
-	free(rc->conn);
-	rc->conn = NULL;
+	rc_free_conn(&rc->conn);
+	rc_free_conn(&rc->query);
 }
 
 static int rc_attach_progs(struct ebpfaccel_redis_cache *rc)
@@ -686,12 +716,18 @@ static int rc_start_coherence(struct ebpfaccel_redis_cache *rc)
 	int err;
 
 	rc->conn = calloc(1, sizeof(*rc->conn));
-	if (!rc->conn)
+	rc->query = calloc(1, sizeof(*rc->query));
+	if (!rc->conn || !rc->query)
 		return -ENOMEM;
 	rc->conn->fd = -1;
-	err = rc_connect(rc, rc->conn);
+	rc->query->fd = -1;
+	err = rc_connect(rc, rc->conn, true);
 	if (!err)
 		err = rc_handshake(rc, rc->conn);
+	if (!err)
+		err = rc_connect(rc, rc->query, false);
+	if (!err)
+		err = rc_query_auth(rc, rc->query);
 	if (err)
 		return err;
 	rc->fills = ring_buffer__new(bpf_map__fd(rc->skel->maps.rc_fills),
