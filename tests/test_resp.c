@@ -5,33 +5,23 @@
 #include <stdlib.h>
 #include "resp_drive.h"
 
-/* Request events for @in at every chunk size must all equal @want. */
-static void req_is(const char *in, size_t len, const char *want)
+typedef void (*resp_driver)(const unsigned char *, size_t, size_t, struct resp_log *);
+
+/* Events for @in must be @want at every chunk size. */
+static void scan_is(resp_driver drive, const char *in, size_t len, const char *want)
 {
 	struct resp_log l;
 
 	for (size_t chunk = 1; chunk <= RESP_CHUNK; chunk++) {
-		resp_drive_req((const unsigned char *)in, len, chunk, &l);
+		drive((const unsigned char *)in, len, chunk, &l);
 		l.text[l.len] = 0;
 		ck_assert_msg(!strcmp(l.text, want), "chunk %zu: got '%s' want '%s'",
 			      chunk, l.text, want);
 	}
 }
 
-static void rep_is(const char *in, size_t len, const char *want)
-{
-	struct resp_log l;
-
-	for (size_t chunk = 1; chunk <= RESP_CHUNK; chunk++) {
-		resp_drive_rep((const unsigned char *)in, len, chunk, &l);
-		l.text[l.len] = 0;
-		ck_assert_msg(!strcmp(l.text, want), "chunk %zu: got '%s' want '%s'",
-			      chunk, l.text, want);
-	}
-}
-
-#define REQ(in, want) req_is(in, sizeof(in) - 1, want)
-#define REP(in, want) rep_is(in, sizeof(in) - 1, want)
+#define REQ(in, want) scan_is(resp_drive_req, in, sizeof(in) - 1, want)
+#define REP(in, want) scan_is(resp_drive_rep, in, sizeof(in) - 1, want)
 
 START_TEST(request_commands_and_captures)
 {
