@@ -29,7 +29,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define SK_PASS 1
 #define LOOP_BUDGET (1 << 17)	/* bytes scanned per segment or message */
 
-enum rc_slot_kind { SLOT_NONE, SLOT_FILL, SLOT_SELECT, SLOT_AUTH };
+enum rc_slot_kind { SLOT_NONE, SLOT_FILL, SLOT_SELECT, SLOT_AUTH, SLOT_SET };
 
 /* Remembered for request n until Redis' n-th reply: valid iff seq == n + 1. */
 struct rc_slot {
@@ -376,7 +376,7 @@ static __always_inline void record(struct rc_conn *c, __u32 kind, __u32 db,
 	barrier();
 	s->kind = kind;
 	s->db = db;
-	if (kind == SLOT_FILL) {
+	if (kind == SLOT_FILL || kind == SLOT_SET) {
 		key_from_req(&s->key, r);
 		s->bucket = key_bucket(&s->key);
 		s->gen = READ_ONCE(rc_gen_all);
@@ -427,6 +427,22 @@ static __noinline void apply_write(struct rc_conn *c, struct resp_req *r,
 	stat_add(RC_STAT_INVALIDATIONS, 1);
 }
 
+/* A SET of a cached key asks for a refill once Redis accepted it. */
+static __noinline void apply_set(struct rc_conn *c, struct resp_req *r)
+{
+	struct rc_key k;
+	int hot;
+
+	key_from_req(&k, r);
+	hot = !(r->flags & RESP_REQ_KEY_LONG) &&
+	      (bpf_map_lookup_elem(&rc_cache_small, &k) ||
+	       bpf_map_lookup_elem(&rc_cache_large, &k));
+	apply_write(c, r, RC_CMD_SET);
+	if (hot && r->argc == 3 && !c->pushy && !c->in_multi &&
+	    !READ_ONCE(c->select_inflight) && auth_ok(c))
+		record(c, SLOT_SET, READ_ONCE(c->db), r);
+}
+
 static __noinline void apply_client(struct rc_conn *c, struct resp_req *r)
 {
 	if (key_is(r, "TRACKING", 8) || key_is(r, "REPLY", 5) ||
@@ -443,9 +459,11 @@ static __noinline void apply(struct rc_conn *c, struct resp_req *r, __u32 cls)
 		break;
 	case RC_CMD_READ:
 		break;
+	case RC_CMD_SET:
+		apply_set(c, r);
+		break;
 	case RC_CMD_WRITE1:
 	case RC_CMD_WRITEN:
-	case RC_CMD_SET:
 		apply_write(c, r, cls);
 		break;
 	case RC_CMD_SELECT:
@@ -663,10 +681,24 @@ static __always_inline int entry_current(struct rc_slot *s, __u32 len)
 	return h && h->db == s->db && h->gen == s->gen && h->len == len;
 }
 
+static __always_inline void notify(struct rc_slot *s, __u64 version, __u32 kind)
+{
+	struct rc_fill_event *ev = bpf_ringbuf_reserve(&rc_fills, sizeof(*ev), 0);
+
+	if (!ev)
+		return;
+	__builtin_memcpy(&ev->key, &s->key, sizeof(ev->key));
+	ev->version = version;
+	ev->db = s->db;
+	ev->kind = kind;
+	bpf_ringbuf_submit(ev, 0);
+	if (kind == RC_EV_REFILL)
+		stat_add(RC_STAT_SETS, 1);
+}
+
 GLOBAL int fill(struct sk_msg_md *msg, struct rc_slot *s, __u32 off, __u32 len)
 {
 	struct rc_large *v;
-	struct rc_fill_event *ev;
 	__u32 zero = 0;
 	void *data, *end;
 	int rc;
@@ -716,14 +748,7 @@ GLOBAL int fill(struct sk_msg_md *msg, struct rc_slot *s, __u32 off, __u32 len)
 		return 0;
 	}
 	stat_add(RC_STAT_FILLS, 1);
-	ev = bpf_ringbuf_reserve(&rc_fills, sizeof(*ev), 0);
-	if (!ev)
-		return 0;
-	__builtin_memcpy(&ev->key, &s->key, sizeof(ev->key));
-	ev->version = v->h.version;
-	ev->db = s->db;
-	ev->pad = 0;
-	bpf_ringbuf_submit(ev, 0);
+	notify(s, v->h.version, RC_EV_FILLED);
 	return 0;
 }
 
@@ -758,6 +783,8 @@ GLOBAL int reply_done(struct rc_conn *c)
 			__sync_fetch_and_add(&c->select_inflight, -1);
 		} else if (s.kind == SLOT_AUTH && c->rep.top == '+') {
 			c->authed = 1;
+		} else if (s.kind == SLOT_SET && c->rep.top == '+') {
+			notify(&s, 0, RC_EV_REFILL);
 		}
 	}
 	__sync_fetch_and_add(&c->rep_seq, 1);

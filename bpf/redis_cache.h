@@ -46,6 +46,7 @@ enum rc_stat {
 	RC_STAT_BYPASS_BAD,	/* stream not understood (malformed, inline) */
 	RC_STAT_REQUESTS,	/* requests seen */
 	RC_STAT_REPLIES,	/* replies seen */
+	RC_STAT_SETS,		/* SETs of cached keys refilled */
 	RC_STAT_MAX,
 };
 
@@ -83,13 +84,23 @@ static inline __u32 rc_key_hash(const struct rc_key *k)
 	return (h ^ k->len) & (RC_BUCKETS - 1);
 }
 
-/* Sent to the library for every fill: it checks the key has no TTL
- * (PTTL -1) and only then confirms the version for serving. */
+enum rc_event_kind {
+	/* a value was filled: the library checks the key has no TTL (PTTL -1)
+	 * and only then confirms the version for serving */
+	RC_EV_FILLED = 0,
+	/* Redis accepted a SET of a cached key: the library reads the key
+	 * back (GET on its own connection), which refills it through the
+	 * guarded fill path; a value staged from the request could be older
+	 * than a write from elsewhere executed in the same event loop turn,
+	 * whose invalidation push cannot be told from the SET's own */
+	RC_EV_REFILL = 1,
+};
+
 struct rc_fill_event {
 	struct rc_key key;
 	__u64 version;
 	__u32 db;
-	__u32 pad;
+	__u32 kind;
 };
 
 #endif

@@ -53,6 +53,7 @@ struct ebpfaccel_redis_cache {
 	char *password;
 	struct rconn *conn;	/* tracking pushes only */
 	struct rconn *query;	/* the library's own commands */
+	__u32 query_db;
 	pthread_t thread;
 	int stop_fd;
 	__u64 confirms;
@@ -420,6 +421,26 @@ static int rc_query_auth(struct ebpfaccel_redis_cache *rc, struct rconn *c)
 	return err ?: rc_expect(rc, c, "AUTH", '+');
 }
 
+/* SELECTs @db on the query connection, in its own round trip: the programs
+ * record no fill for a GET while a SELECT's reply is owed. */
+static int rc_query_select(struct ebpfaccel_redis_cache *rc, __u32 db)
+{
+	struct rconn *c = rc->query;
+	char num[16];
+	const char *sel[] = { "SELECT", num };
+	int err;
+
+	if (db == rc->query_db)
+		return 0;
+	snprintf(num, sizeof(num), "%u", db);
+	err = rconn_command(c, 2, sel, NULL);
+	if (!err)
+		err = rc_expect(rc, c, "SELECT", '+');
+	if (!err)
+		rc->query_db = db;
+	return err;
+}
+
 /*
  * Confirms a fill for serving once Redis says its key has no TTL. This runs
  * on its own connection: a command reply pending on the tracking connection
@@ -430,23 +451,17 @@ static int rc_query_auth(struct ebpfaccel_redis_cache *rc, struct rconn *c)
 static int rc_confirm(struct ebpfaccel_redis_cache *rc, const struct rc_fill_event *ev)
 {
 	struct rconn *c = rc->query;
-	char db[16];
-	const char *sel[] = { "SELECT", db };
 	const char *pttl[] = { "PTTL", ev->key.data };
 	size_t lens[] = { 4, ev->key.len };
 	const char *text;
 	size_t len;
 	int t, err;
 
-	snprintf(db, sizeof(db), "%u", ev->db);
-	err = rconn_command(c, 2, sel, NULL);
+	err = rc_query_select(rc, ev->db);
 	if (!err)
 		err = rconn_command(c, 2, pttl, lens);
 	if (err)
 		return err;
-	t = rconn_reply(rc, c, &text, &len);
-	if (t < 0)
-		return t;
 	t = rconn_reply(rc, c, &text, &len);
 	if (t < 0)
 		return t;
@@ -460,13 +475,35 @@ static int rc_confirm(struct ebpfaccel_redis_cache *rc, const struct rc_fill_eve
 	return err;
 }
 
+/* Reads a key back after Redis accepted a SET of it: the GET passes
+ * through the programs, which refill the cache from its reply. */
+static int rc_refill(struct ebpfaccel_redis_cache *rc, const struct rc_fill_event *ev)
+{
+	struct rconn *c = rc->query;
+	const char *get[] = { "GET", ev->key.data };
+	size_t lens[] = { 3, ev->key.len };
+	const char *text;
+	size_t len;
+	int err;
+
+	err = rc_query_select(rc, ev->db);
+	if (!err)
+		err = rconn_command(c, 2, get, lens);
+	if (!err && rconn_reply(rc, c, &text, &len) < 0)
+		err = -EIO;
+	return err;
+}
+
 static int rc_on_fill(void *ctx, void *data, size_t size)
 {
 	struct ebpfaccel_redis_cache *rc = ctx;
+	const struct rc_fill_event *ev = data;
 
-	if (size < sizeof(struct rc_fill_event))
+	if (size < sizeof(*ev))
 		return 0;
-	return rc_confirm(rc, data) < 0 ? -1 : 0;
+	if (ev->kind == RC_EV_REFILL)
+		return rc_refill(rc, ev) < 0 ? -1 : 0;
+	return rc_confirm(rc, ev) < 0 ? -1 : 0;
 }
 
 static void rc_lost_coherence(struct ebpfaccel_redis_cache *rc, int err)
@@ -721,6 +758,7 @@ static int rc_start_coherence(struct ebpfaccel_redis_cache *rc)
 		return -ENOMEM;
 	rc->conn->fd = -1;
 	rc->query->fd = -1;
+	rc->query_db = 0;
 	err = rc_connect(rc, rc->conn, true);
 	if (!err)
 		err = rc_handshake(rc, rc->conn);

@@ -76,10 +76,10 @@ static void dump_stats(struct env *e, const char *when)
 
 	fprintf(stderr, "%s: hits %llu batches %llu misses %llu fills %llu races %llu "
 		"inval %llu push %llu flushes %llu bypass state %llu mixed %llu size %llu "
-		"bad %llu requests %llu replies %llu confirms %llu\n", when,
+		"bad %llu requests %llu replies %llu sets %llu confirms %llu\n", when,
 		s.hits, s.hit_batches, s.misses, s.fills, s.fill_races, s.invalidations,
 		s.push_invalidations, s.flushes, s.bypass_state, s.bypass_mixed,
-		s.bypass_size, s.bypass_bad, s.requests, s.replies, s.confirms);
+		s.bypass_size, s.bypass_bad, s.requests, s.replies, s.sets, s.confirms);
 }
 
 /* Redis' own count of GET calls, read over the unix socket (never cached). */
@@ -693,6 +693,59 @@ START_TEST(real_clients)
 }
 END_TEST
 
+/* A SET of a cached key is read back by the library once Redis accepted it,
+ * so the key is answered by the kernel again without a client miss; SET
+ * with options, refused SETs and pipelined SETs stay exact. */
+START_TEST(set_write_through)
+{
+	struct env e = { 0 };
+	const char *set[] = { "SET", "wt", "hello" };
+	const char *setex[] = { "SET", "wt2", "ttl", "EX", "100" };
+	const char *set_new[] = { "SET", "wt", "refused" };
+	const char *a1[] = { "SET", "pa", "1" };
+	const char *a2[] = { "SET", "pa", "2" };
+	const char *ga[] = { "GET", "pa" };
+	char req[512];
+	size_t rl;
+	long calls;
+	int fd;
+
+	env_start(&e, NULL, NULL);
+	fd = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(fd, 0);
+	cli_unix(&e, "SET wt old");
+	warm(&e, fd, "wt", "old");
+	ck_assert(rcc_ok(fd, 3, set));
+	for (int i = 0; i < 200 && stats(&e).confirms < 2; i++)
+		sleep_ms(10);
+	ck_assert_uint_ge(stats(&e).sets, 1);
+	calls = get_calls(&e);
+	for (int i = 0; i < 10; i++)
+		ck_assert(rcc_get_is(fd, "wt", "hello"));
+	ck_assert_int_eq(get_calls(&e), calls);
+	ck_assert(rcc_ok(fd, 5, setex));
+	for (int i = 0; i < 5; i++) {
+		calls = get_calls(&e);
+		ck_assert(rcc_get_is(fd, "wt2", "ttl"));
+		ck_assert_int_eq(get_calls(&e), calls + 1);
+		sleep_ms(5);
+	}
+	cli_unix(&e, "CONFIG SET maxmemory 1");
+	rl = rcc_encode(req, sizeof(req), 3, set_new, NULL);
+	ck_assert(rcc_line(fd, req, rl, "-OOM"));
+	ck_assert(rcc_get_is(fd, "wt", "hello"));
+	cli_unix(&e, "CONFIG SET maxmemory 0");
+	rl = rcc_encode(req, sizeof(req), 3, a1, NULL);
+	rl += rcc_encode(req + rl, sizeof(req) - rl, 3, a2, NULL);
+	rl += rcc_encode(req + rl, sizeof(req) - rl, 2, ga, NULL);
+	ck_assert(rcc_roundtrip(fd, req, rl, "+OK\r\n+OK\r\n$1\r\n2\r\n", 17));
+	for (int i = 0; i < 5; i++)
+		ck_assert(rcc_get_is(fd, "pa", "2"));
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
 int main(void)
 {
 	const struct {
@@ -710,6 +763,7 @@ int main(void)
 		T(soak_writers_and_readers),
 		T(detach_reattach_under_load),
 		T(real_clients),
+		T(set_write_through),
 #undef T
 	};
 	Suite *s = suite_create("redis_cache");

@@ -85,6 +85,7 @@ struct ebpfaccel_redis_cache_stats {
 	__u64 bypass_bad;	/**< streams not understood (malformed, inline) */
 	__u64 requests;		/**< requests passed to Redis */
 	__u64 replies;		/**< replies Redis wrote */
+	__u64 sets;		/**< SETs of cached keys refilled after +OK */
 	__u64 confirms;		/**< fills confirmed as having no TTL */
 };
 
