@@ -7,7 +7,7 @@
 
 #define RC_SMALL_MAX	128	/* value bytes of the small size class */
 #define RC_VAL_MAX	4096	/* value bytes of the large size class */
-#define RC_STAGE_MAX	16384	/* reply bytes one kernel answer may carry */
+#define RC_STAGE_MAX	32768	/* reply bytes one kernel answer may carry */
 #define RC_BATCH_MAX	32	/* GETs one kernel answer may carry */
 #define RC_SLOTS	16	/* requests remembered per connection */
 #define RC_BUCKETS	1024	/* invalidation generations, by key hash */
