@@ -126,14 +126,20 @@ static size_t rcc_encode(char *out, size_t cap, int argc, const char *const *arg
 static int rcc_get_is(int fd, const char *key, const char *value)
 {
 	const char *argv[] = { "GET", key };
-	char req[512], want[512];
-	size_t rl = rcc_encode(req, sizeof(req), 2, argv, NULL), wl;
+	size_t cap = (value ? strlen(value) : 0) + 32, rl, wl;
+	char req[512], *want = malloc(cap);
+	int ok;
 
+	if (!want)
+		return 0;
+	rl = rcc_encode(req, sizeof(req), 2, argv, NULL);
 	if (value)
-		wl = snprintf(want, sizeof(want), "$%zu\r\n%s\r\n", strlen(value), value);
+		wl = snprintf(want, cap, "$%zu\r\n%s\r\n", strlen(value), value);
 	else
-		wl = snprintf(want, sizeof(want), "$-1\r\n");
-	return rcc_roundtrip(fd, req, rl, want, wl);
+		wl = snprintf(want, cap, "$-1\r\n");
+	ok = rcc_roundtrip(fd, req, rl, want, wl);
+	free(want);
+	return ok;
 }
 
 static int rcc_ok(int fd, int argc, const char *const *argv)

@@ -746,6 +746,84 @@ START_TEST(set_write_through)
 }
 END_TEST
 
+/* Inside MULTI a GET must be queued by Redis, never answered by the
+ * kernel; RESP3 connections (HELLO 3) are served the same bulk replies. */
+START_TEST(multi_and_resp3)
+{
+	struct env e = { 0 };
+	const char *multi[] = { "MULTI" };
+	const char *exec[] = { "EXEC" };
+	const char *get[] = { "GET", "mk" };
+	const char *hello[] = { "HELLO", "3" };
+	char req[256], line[4096];
+	size_t rl;
+	long calls;
+	int fd, r3;
+
+	env_start(&e, NULL, NULL);
+	cli_unix(&e, "SET mk mv");
+	fd = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(fd, 0);
+	warm(&e, fd, "mk", "mv");
+	ck_assert(rcc_ok(fd, 1, multi));
+	rl = rcc_encode(req, sizeof(req), 2, get, NULL);
+	ck_assert(rcc_roundtrip(fd, req, rl, "+QUEUED\r\n", 9));
+	ck_assert(rcc_roundtrip(fd, req, rl, "+QUEUED\r\n", 9));
+	rl = rcc_encode(req, sizeof(req), 1, exec, NULL);
+	ck_assert(rcc_roundtrip(fd, req, rl, "*2\r\n$2\r\nmv\r\n$2\r\nmv\r\n", 20));
+	warm(&e, fd, "mk", "mv");
+	r3 = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(r3, 0);
+	rl = rcc_encode(req, sizeof(req), 2, hello, NULL);
+	ck_assert(rcc_send(r3, req, rl) == 0);
+	ck_assert(rcc_read_exact(r3, line, 1) == 0 && line[0] == '%');
+	while (!rcc_quiet(r3, 100) && recv(r3, line, sizeof(line), 0) > 0)
+		;
+	calls = get_calls(&e);
+	for (int i = 0; i < 10; i++)
+		ck_assert(rcc_get_is(r3, "mk", "mv"));
+	ck_assert_int_eq(get_calls(&e), calls);
+	close(r3);
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
+/* Values of the large size class (129..4096 bytes) are answered exactly,
+ * alone and 16 to a segment (a 16 KiB kernel answer). */
+START_TEST(large_class_value)
+{
+	struct env e = { 0 };
+	static char val[1025], req[16 * 64], want[16 * 1040];
+	const char *set[] = { "SET", "lk", val };
+	const char *get[] = { "GET", "lk" };
+	size_t one, wl = 0;
+	long calls;
+	int fd;
+
+	memset(val, 'L', sizeof(val) - 1);
+	val[100] = '\r';
+	val[101] = '\n';
+	env_start(&e, NULL, NULL);
+	fd = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(fd, 0);
+	ck_assert(rcc_ok(fd, 3, set));
+	warm(&e, fd, "lk", val);
+	one = rcc_encode(req, sizeof(req), 2, get, NULL);
+	for (int i = 1; i < 16; i++)
+		memcpy(req + i * one, req, one);
+	for (int i = 0; i < 16; i++)
+		wl += snprintf(want + wl, sizeof(want) - wl, "$%zu\r\n%s\r\n",
+			       sizeof(val) - 1, val);
+	calls = get_calls(&e);
+	for (int i = 0; i < 5; i++)
+		ck_assert(rcc_roundtrip(fd, req, 16 * one, want, wl));
+	ck_assert_int_eq(get_calls(&e), calls);
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
 int main(void)
 {
 	const struct {
@@ -764,6 +842,8 @@ int main(void)
 		T(detach_reattach_under_load),
 		T(real_clients),
 		T(set_write_through),
+		T(multi_and_resp3),
+		T(large_class_value),
 #undef T
 	};
 	Suite *s = suite_create("redis_cache");
