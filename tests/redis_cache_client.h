@@ -92,6 +92,8 @@ static int rcc_roundtrip(int fd, const void *req, size_t req_len,
 	int ok;
 
 	if (!got || rcc_send(fd, req, req_len) || rcc_read_exact(fd, got, want_len)) {
+		fprintf(stderr, "no complete reply within 2 s (want '%.*s')\n",
+			(int)want_len, (const char *)want);
 		free(got);
 		return 0;
 	}
