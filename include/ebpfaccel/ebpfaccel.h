@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/**
+ * @file ebpfaccel.h
+ * @brief Umbrella header of libebpfaccel: include this one.
+ *
+ * Link with `pkg-config --cflags --libs ebpfaccel`.
+ */
+#ifndef EBPFACCEL_EBPFACCEL_H
+#define EBPFACCEL_EBPFACCEL_H
+
+#include <ebpfaccel/core.h>
+#include <ebpfaccel/probe.h>
+
+#endif /* EBPFACCEL_EBPFACCEL_H */

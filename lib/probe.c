@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* What the running system supports, found by trying it. */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <linux/capability.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "ebpfaccel/uapi.h"
+#include "internal.h"
+#include "probe.skel.h"
+
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+#define REASON_LEN 256
+
+struct ebpfaccel_probe {
+	signed char supported[__EBPFACCEL_FEAT_MAX];
+	char reason[__EBPFACCEL_FEAT_MAX][REASON_LEN];
+	char release[65];
+};
+
+static const char *const feature_names[__EBPFACCEL_FEAT_MAX] = {
+	[EBPFACCEL_FEAT_BPF_SYSCALL]	= "bpf_syscall",
+	[EBPFACCEL_FEAT_BTF]		= "btf",
+	[EBPFACCEL_FEAT_SOCKMAP]	= "sockmap",
+	[EBPFACCEL_FEAT_SK_STORAGE]	= "sk_storage",
+	[EBPFACCEL_FEAT_TCP_HDR_OPT]	= "tcp_hdr_opt",
+	[EBPFACCEL_FEAT_CLS_BPF]	= "cls_bpf",
+	[EBPFACCEL_FEAT_CGROUP2]	= "cgroup2",
+	[EBPFACCEL_FEAT_BPFFS]		= "bpffs",
+	[EBPFACCEL_FEAT_TCP_COMP_KMOD]	= "tcp_comp_kmod",
+	[EBPFACCEL_FEAT_CAP_BPF]	= "cap_bpf",
+	[EBPFACCEL_FEAT_CAP_NET_ADMIN]	= "cap_net_admin",
+	[EBPFACCEL_FEAT_CAP_SYS_ADMIN]	= "cap_sys_admin",
+};
+
+__attribute__((format(printf, 4, 5)))
+static void set_result(struct ebpfaccel_probe *p, enum ebpfaccel_feature f,
+		       bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->supported[f] = ok;
+	va_start(ap, fmt);
+	vsnprintf(p->reason[f], REASON_LEN, fmt, ap);
+	va_end(ap);
+}
+
+/* ---------------------------------------------------------- BPF probes */
+
+/* Load only @progs (and the maps they use) from the embedded object. */
+static int load_subset(const struct bpf_program *const *progs, size_t n_progs,
+		       const struct bpf_map *const *maps, size_t n_maps,
+		       struct probe_bpf **out)
+{
+	struct probe_bpf *skel;
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	size_t i;
+	int err;
+
+	skel = probe_bpf__open();
+	if (!skel)
+		return -errno;
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, false);
+	bpf_object__for_each_map(map, skel->obj)
+		bpf_map__set_autocreate(map, false);
+	/* The caller names programs and maps of a template skeleton; find
+	 * the same ones by name in this fresh one. */
+	for (i = 0; i < n_progs; i++)
+		bpf_program__set_autoload(bpf_object__find_program_by_name(skel->obj,
+				bpf_program__name(progs[i])), true);
+	for (i = 0; i < n_maps; i++)
+		bpf_map__set_autocreate(bpf_object__find_map_by_name(skel->obj,
+				bpf_map__name(maps[i])), true);
+
+	ebpfaccel__libbpf_quiet(true);
+	err = probe_bpf__load(skel);
+	ebpfaccel__libbpf_quiet(false);
+	if (err) {
+		probe_bpf__destroy(skel);
+		return err;
+	}
+	*out = skel;
+	return 0;
+}
+
+static void explain_load_error(struct ebpfaccel_probe *p, enum ebpfaccel_feature f,
+			       const char *what, int err)
+{
+	char msg[128];
+
+	ebpfaccel_strerror(err, msg, sizeof(msg));
+	if (err == -EPERM || err == -EACCES) {
+		if (!ebpfaccel__has_cap(CAP_BPF) && !ebpfaccel__has_cap(CAP_SYS_ADMIN)) {
+			set_result(p, f, false, "loading %s needs CAP_BPF (or CAP_SYS_ADMIN); this process lacks it", what);
+			return;
+		}
+	}
+	set_result(p, f, false, "the kernel refused %s: %s (set EBPFACCEL_DEBUG=1 for the verifier log)",
+		   what, msg);
+}
+
+static void probe_bpf_syscall(struct ebpfaccel_probe *p, struct probe_bpf *t)
+{
+	const struct bpf_program *progs[] = { t->progs.probe_syscall };
+	struct probe_bpf *skel;
+	int err;
+
+	err = load_subset(progs, 1, NULL, 0, &skel);
+	if (err)
+		return explain_load_error(p, EBPFACCEL_FEAT_BPF_SYSCALL, "a trivial socket filter", err);
+	probe_bpf__destroy(skel);
+	set_result(p, EBPFACCEL_FEAT_BPF_SYSCALL, true, "BPF programs load");
+}
+
+static void probe_sockmap(struct ebpfaccel_probe *p, struct probe_bpf *t)
+{
+	const struct bpf_program *progs[] = { t->progs.probe_sk_skb, t->progs.probe_sk_msg };
+	const struct bpf_map *maps[] = { t->maps.probe_sockhash };
+	struct probe_bpf *skel;
+	int map_fd, err;
+
+	err = load_subset(progs, 2, maps, 1, &skel);
+	if (err)
+		return explain_load_error(p, EBPFACCEL_FEAT_SOCKMAP, "a SOCKHASH with sk_skb/sk_msg programs", err);
+	/* Loading is not enough: the verdict and msg attach types must exist. */
+	map_fd = bpf_map__fd(skel->maps.probe_sockhash);
+	err = bpf_prog_attach(bpf_program__fd(skel->progs.probe_sk_skb), map_fd,
+			      BPF_SK_SKB_VERDICT, 0);
+	if (!err)
+		err = bpf_prog_attach(bpf_program__fd(skel->progs.probe_sk_msg), map_fd,
+				      BPF_SK_MSG_VERDICT, 0);
+	if (err)
+		explain_load_error(p, EBPFACCEL_FEAT_SOCKMAP, "attaching sk_skb/sk_msg to a SOCKHASH", -errno);
+	else
+		set_result(p, EBPFACCEL_FEAT_SOCKMAP, true, "SOCKHASH with sk_skb verdict and sk_msg");
+	probe_bpf__destroy(skel);
+}
+
+static void probe_sk_storage(struct ebpfaccel_probe *p, struct probe_bpf *t)
+{
+	const struct bpf_program *progs[] = { t->progs.probe_sk_storage_ops };
+	const struct bpf_map *maps[] = { t->maps.probe_sk_storage };
+	struct probe_bpf *skel;
+	int err;
+
+	err = load_subset(progs, 1, maps, 1, &skel);
+	if (err)
+		return explain_load_error(p, EBPFACCEL_FEAT_SK_STORAGE, "an SK_STORAGE map used from sock_ops", err);
+	probe_bpf__destroy(skel);
+	set_result(p, EBPFACCEL_FEAT_SK_STORAGE, true, "SK_STORAGE maps from sock_ops");
+}
+
+static void probe_tcp_hdr_opt(struct ebpfaccel_probe *p, struct probe_bpf *t)
+{
+	const struct bpf_program *progs[] = { t->progs.probe_hdr_opt };
+	struct probe_bpf *skel;
+	int err;
+
+	err = load_subset(progs, 1, NULL, 0, &skel);
+	if (err)
+		return explain_load_error(p, EBPFACCEL_FEAT_TCP_HDR_OPT,
+					  "a sock_ops program using the TCP header-option helpers", err);
+	probe_bpf__destroy(skel);
+	set_result(p, EBPFACCEL_FEAT_TCP_HDR_OPT, true, "bpf_{reserve,store,load}_hdr_opt from sock_ops");
+}
+
+static void probe_cls_bpf(struct ebpfaccel_probe *p, struct probe_bpf *t)
+{
+	const struct bpf_program *progs[] = { t->progs.probe_cls };
+	struct probe_bpf *skel;
+	int err;
+
+	err = load_subset(progs, 1, NULL, 0, &skel);
+	if (err)
+		return explain_load_error(p, EBPFACCEL_FEAT_CLS_BPF, "a SCHED_CLS program", err);
+	probe_bpf__destroy(skel);
+	set_result(p, EBPFACCEL_FEAT_CLS_BPF, true, "SCHED_CLS programs load");
+}
+
+static void probe_all_bpf(struct ebpfaccel_probe *p)
+{
+	struct probe_bpf *tmpl;
+
+	ebpfaccel__route_libbpf_print();
+	ebpfaccel__bump_memlock();
+	/* An opened (not loaded) skeleton costs no privilege; it only names
+	 * the programs and maps the probes pick from. */
+	tmpl = probe_bpf__open();
+	if (!tmpl) {
+		for (int f = EBPFACCEL_FEAT_BPF_SYSCALL; f <= EBPFACCEL_FEAT_CLS_BPF; f++)
+			if (f != EBPFACCEL_FEAT_BTF)
+				set_result(p, f, false, "cannot open the embedded BPF object: %s", strerror(errno));
+		return;
+	}
+	probe_bpf_syscall(p, tmpl);
+	probe_sockmap(p, tmpl);
+	probe_sk_storage(p, tmpl);
+	probe_tcp_hdr_opt(p, tmpl);
+	probe_cls_bpf(p, tmpl);
+	probe_bpf__destroy(tmpl);
+}
+
+/* ------------------------------------------------------- system probes */
+
+static void probe_btf(struct ebpfaccel_probe *p)
+{
+	if (access("/sys/kernel/btf/vmlinux", R_OK) == 0)
+		set_result(p, EBPFACCEL_FEAT_BTF, true, "/sys/kernel/btf/vmlinux");
+	else
+		set_result(p, EBPFACCEL_FEAT_BTF, false,
+			   "/sys/kernel/btf/vmlinux: %s (kernel built without CONFIG_DEBUG_INFO_BTF?)",
+			   strerror(errno));
+}
+
+static void probe_cgroup2(struct ebpfaccel_probe *p)
+{
+	char path[REASON_LEN - 16];
+	int err = ebpfaccel__cgroup2_path(path, sizeof(path));
+
+	if (!err)
+		set_result(p, EBPFACCEL_FEAT_CGROUP2, true, "mounted at %s", path);
+	else
+		set_result(p, EBPFACCEL_FEAT_CGROUP2, false,
+			   "no cgroup2 mount in /proc/mounts (mount -t cgroup2 none /sys/fs/cgroup/unified)");
+}
+
+static void probe_bpffs(struct ebpfaccel_probe *p)
+{
+	if (ebpfaccel__bpffs_at("/sys/fs/bpf") == 0)
+		set_result(p, EBPFACCEL_FEAT_BPFFS, true, "mounted at /sys/fs/bpf");
+	else
+		set_result(p, EBPFACCEL_FEAT_BPFFS, false,
+			   "/sys/fs/bpf is not a bpffs (mount -t bpf bpf /sys/fs/bpf); only persistent attachments need it");
+}
+
+/* /proc/sys/net/ipv4/tcp_available_ulp: names separated by spaces. */
+static bool ulp_registered(const char *name)
+{
+	char buf[512], *tok, *save;
+	FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "re");
+	bool found = false;
+
+	if (!f)
+		return false;
+	if (fgets(buf, sizeof(buf), f))
+		for (tok = strtok_r(buf, " \n", &save); tok && !found; tok = strtok_r(NULL, " \n", &save))
+			found = !strcmp(tok, name);
+	fclose(f);
+	return found;
+}
+
+/* modules.dep lines start with "<dir>/<module>.ko[.xz|.zst]:". */
+static bool module_installed(const char *release, const char *module)
+{
+	char path[128], line[1024], *colon, *base;
+	size_t mlen = strlen(module);
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/lib/modules/%s/modules.dep", release);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		colon = strchr(line, ':');
+		if (!colon)
+			continue;
+		*colon = '\0';
+		base = strrchr(line, '/');
+		base = base ? base + 1 : line;
+		found = !strncmp(base, module, mlen) && !strncmp(base + mlen, ".ko", 3);
+	}
+	fclose(f);
+	return found;
+}
+
+static void probe_kmod(struct ebpfaccel_probe *p)
+{
+	if (ulp_registered(TCP_COMP_ULP_NAME)) {
+		set_result(p, EBPFACCEL_FEAT_TCP_COMP_KMOD, true, "loaded (TCP ULP \"comp\" registered)");
+		return;
+	}
+	if (access("/proc/modules", F_OK)) {
+		set_result(p, EBPFACCEL_FEAT_TCP_COMP_KMOD, false,
+			   "kernel %s cannot load modules; the user-space compression engine is used", p->release);
+		return;
+	}
+	if (module_installed(p->release, "tcp_comp"))
+		set_result(p, EBPFACCEL_FEAT_TCP_COMP_KMOD, true,
+			   "installed for %s, loaded on first use", p->release);
+	else
+		set_result(p, EBPFACCEL_FEAT_TCP_COMP_KMOD, false,
+			   "not loaded and not installed for kernel %s (build and install kmod/); the user-space engine is used",
+			   p->release);
+}
+
+static void probe_caps(struct ebpfaccel_probe *p)
+{
+	static const struct { enum ebpfaccel_feature f; int cap; const char *use; } caps[] = {
+		{ EBPFACCEL_FEAT_CAP_BPF, CAP_BPF, "load BPF programs" },
+		{ EBPFACCEL_FEAT_CAP_NET_ADMIN, CAP_NET_ADMIN, "attach to sockets and qdiscs" },
+		{ EBPFACCEL_FEAT_CAP_SYS_ADMIN, CAP_SYS_ADMIN, "attach to cgroups and mount bpffs" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(caps); i++) {
+		bool has = ebpfaccel__has_cap(caps[i].cap) ||
+			   (caps[i].cap == CAP_BPF && ebpfaccel__has_cap(CAP_SYS_ADMIN));
+
+		set_result(p, caps[i].f, has, "%s %s, needed to %s",
+			   has ? "has" : "lacks", ebpfaccel__cap_name(caps[i].cap), caps[i].use);
+	}
+}
+
+/* --------------------------------------------------------------- API */
+
+EBPFACCEL_API struct ebpfaccel_probe *ebpfaccel_probe__new(const struct ebpfaccel_probe_opts *opts)
+{
+	struct ebpfaccel_probe *p;
+	struct utsname u;
+
+	if (!OPTS_VALID(opts, ebpfaccel_probe_opts))
+		return ebpfaccel__err_ptr(-EINVAL);
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return ebpfaccel__err_ptr(-ENOMEM);
+	if (!uname(&u))
+		snprintf(p->release, sizeof(p->release), "%s", u.release);
+
+	probe_caps(p);
+	probe_btf(p);
+	probe_cgroup2(p);
+	probe_bpffs(p);
+	probe_kmod(p);
+	if (OPTS_GET(opts, skip_bpf, false)) {
+		for (int f = EBPFACCEL_FEAT_BPF_SYSCALL; f <= EBPFACCEL_FEAT_CLS_BPF; f++)
+			if (f != EBPFACCEL_FEAT_BTF)
+				set_result(p, f, false, "not probed (skip_bpf)");
+	} else {
+		probe_all_bpf(p);
+	}
+	return p;
+}
+
+static bool feature_valid(enum ebpfaccel_feature f)
+{
+	return (unsigned int)f < __EBPFACCEL_FEAT_MAX;
+}
+
+EBPFACCEL_API int ebpfaccel_probe__supported(const struct ebpfaccel_probe *probe,
+					     enum ebpfaccel_feature feature)
+{
+	if (!probe || !feature_valid(feature))
+		return -EINVAL;
+	return probe->supported[feature];
+}
+
+EBPFACCEL_API const char *ebpfaccel_probe__reason(const struct ebpfaccel_probe *probe,
+						  enum ebpfaccel_feature feature)
+{
+	if (!probe || !feature_valid(feature))
+		return ebpfaccel__err_ptr(-EINVAL);
+	return probe->reason[feature];
+}
+
+EBPFACCEL_API const char *ebpfaccel_probe__kernel_release(const struct ebpfaccel_probe *probe)
+{
+	if (!probe)
+		return ebpfaccel__err_ptr(-EINVAL);
+	return probe->release;
+}
+
+EBPFACCEL_API void ebpfaccel_probe__free(struct ebpfaccel_probe *probe)
+{
+	free(probe);
+}
+
+EBPFACCEL_API const char *ebpfaccel_feature__name(enum ebpfaccel_feature feature)
+{
+	if (!feature_valid(feature))
+		return ebpfaccel__err_ptr(-EINVAL);
+	return feature_names[feature];
+}

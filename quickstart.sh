@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# libebpfaccel quick start.  On a fresh Debian 12 / Ubuntu machine, as root:
+#
+#   ./quickstart.sh          install dependencies, build, run the demo
+#   ./quickstart.sh check    install dependencies, build, run the whole test suite
+#
+# Other steps, for developers: deps | build | demo.  Idempotent: a second run
+# installs nothing and rebuilds only what changed.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")" && pwd)
+cd "$top"
+jobs=$(nproc 2>/dev/null || echo 2)
+# Downloads that outlive a build tree (kernel packages for the qemu tests).
+export EBPFACCEL_CACHE_DIR="${EBPFACCEL_CACHE_DIR:-/var/cache/ebpfaccel}"
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'quickstart: %s\n' "$*" >&2; exit 1; }
+
+install_deps() {
+	local missing=() pkg
+	while read -r pkg; do
+		[ -n "$pkg" ] && [ "${pkg#\#}" = "$pkg" ] || continue
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed' \
+			|| missing+=("$pkg")
+	done < deps/debian-packages.txt
+	[ ${#missing[@]} -eq 0 ] && { say "dependencies: all installed"; return; }
+	[ "$(id -u)" = 0 ] || die "missing packages (${missing[*]}): run as root, or install them with apt-get"
+	say "installing ${#missing[@]} packages: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build() {
+	if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt configure ] \
+	   || [ -n "$(find mk -name '*.am' -newer configure 2>/dev/null)" ]; then
+		say "autoreconf"
+		autoreconf -fi >/dev/null
+	fi
+	if [ ! -f Makefile ] || [ configure -nt config.status ]; then
+		say "configure"
+		./configure --quiet
+	fi
+	say "make -j$jobs"
+	make -s -j"$jobs"
+}
+
+demo() {
+	say "what this machine offers libebpfaccel"
+	./examples/feature_report || true
+}
+
+# One closing line for people and CI alike: every Check test case and
+# every script test counted once.
+summarize() {
+	local passed=0 failed=0 skipped=0 log trs n f e
+	for trs in $(find tests -name '*.trs' | sort); do
+		log="${trs%.trs}.log"
+		case "$(sed -n 's/^:test-result: //p' "$trs")" in
+		SKIP) skipped=$((skipped + 1)); continue ;;
+		esac
+		if read -r n f e < <(sed -n 's/.*Checks: \([0-9]*\), Failures: \([0-9]*\), Errors: \([0-9]*\).*/\1 \2 \3/p' "$log" | tail -n 1) && [ -n "$n" ]; then
+			passed=$((passed + n - f - e)); failed=$((failed + f + e))
+			# A crashed Check program prints no summary line at all.
+			grep -q '^:test-result: PASS' "$trs" || [ $((f + e)) -gt 0 ] || failed=$((failed + 1))
+		elif grep -q '^:test-result: PASS' "$trs"; then
+			passed=$((passed + 1))
+		else
+			failed=$((failed + 1))
+		fi
+	done
+	summary="check: $passed passed, $failed failed, $skipped skipped"
+	echo "$summary"
+	[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+}
+
+check() {
+	local rc=0 stage summary=
+	[ "$(id -u)" = 0 ] || die "the test suite needs root (network namespaces, cgroups, BPF)"
+	say "make check"
+	make -j"$jobs" check VERBOSE=1 || rc=$?
+	summarize || rc=1
+	[ $rc -eq 0 ] || die "make check failed (logs: tests/*.log, test-suite.log)"
+
+	stage=$(mktemp -d)
+	say "make install + installcheck (staged in $stage)"
+	make -s install DESTDIR="$stage" >/dev/null
+	make -s installcheck DESTDIR="$stage" || rc=$?
+	rm -rf "$stage"
+	[ $rc -eq 0 ] || die "installcheck failed"
+
+	say "make distcheck"
+	make -s distcheck >/dev/null || die "make distcheck failed"
+	say "all checks passed"
+	echo "$summary"
+}
+
+case "${1:-demo}" in
+	deps)  install_deps ;;
+	build) install_deps; build ;;
+	demo)  install_deps; build; demo ;;
+	check) install_deps; build; check ;;
+	-h|--help|help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' ;;
+	*) die "unknown command '$1' (try: $0 --help)" ;;
+esac

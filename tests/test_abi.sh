@@ -1,0 +1,31 @@
+#!/bin/sh
+# The exported ABI is exactly the version script: no private symbol leaks
+# (-fvisibility=hidden + EBPFACCEL_API), and nothing listed in the map is
+# missing from the library.
+set -eu
+lib="${top_builddir:-.}/lib/.libs/libebpfaccel.so"
+map="${top_srcdir:-.}/lib/libebpfaccel.map"
+NM="${NM:-nm}"
+[ -f "$lib" ] || { echo "FAIL: $lib not built"; exit 1; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+$NM -D --defined-only "$lib" | awk '$2 ~ /^[TDBRVW]$/ { print $3 }' \
+	| sed 's/@.*//' | grep -v '^EBPFACCEL_[0-9.]*$' | sort -u > "$tmp/exported"
+sed -n 's/^[[:space:]]*\([a-z_][a-z0-9_]*\);[[:space:]]*$/\1/p' "$map" | grep -v '^local$' | sort -u > "$tmp/mapped"
+
+rc=0
+if grep -v '^ebpfaccel_' "$tmp/exported" > "$tmp/foreign"; then
+	echo "FAIL: exported symbols without the ebpfaccel_ prefix:"; cat "$tmp/foreign"; rc=1
+fi
+if ! diff -u "$tmp/mapped" "$tmp/exported" > "$tmp/diff"; then
+	echo "FAIL: exported symbols differ from $map (- map only, + library only):"; cat "$tmp/diff"; rc=1
+fi
+# Every exported symbol carries the version node of the map.
+if $NM -D --defined-only "$lib" | awk '$2 == "T" && $3 !~ /@@?EBPFACCEL_/' | grep .; then
+	echo "FAIL: unversioned exported functions above"; rc=1
+fi
+n=$(wc -l < "$tmp/exported")
+[ "$rc" = 0 ] && echo "PASS: $n exported symbols match $map"
+exit $rc

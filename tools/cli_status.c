@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* ebpfaccel status | features */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <ebpfaccel/ebpfaccel.h>
+
+#include "cli.h"
+
+/* Persistent attachments live in one directory each below this one. */
+#define PIN_ROOT "/sys/fs/bpf/ebpfaccel"
+
+static struct ebpfaccel_probe *probe_or_report(int *rc)
+{
+	struct ebpfaccel_probe *p = ebpfaccel_probe__new(NULL);
+
+	if (!p)
+		*rc = cli_error(-errno, "probing the system failed: %s", strerror(errno));
+	return p;
+}
+
+static struct json_object *features_json(const struct ebpfaccel_probe *p)
+{
+	struct json_object *arr = json_object_new_array();
+
+	for (int f = 0; f < __EBPFACCEL_FEAT_MAX; f++) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(ebpfaccel_feature__name(f)));
+		json_object_object_add(o, "supported",
+				       json_object_new_boolean(ebpfaccel_probe__supported(p, f) == 1));
+		json_object_object_add(o, "detail", json_object_new_string(ebpfaccel_probe__reason(p, f)));
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+static void features_text(const struct ebpfaccel_probe *p)
+{
+	for (int f = 0; f < __EBPFACCEL_FEAT_MAX; f++)
+		printf("  %-14s %-3s  %s\n", ebpfaccel_feature__name(f),
+		       ebpfaccel_probe__supported(p, f) == 1 ? "yes" : "no",
+		       ebpfaccel_probe__reason(p, f));
+}
+
+static int cmd_features(struct cli_ctx *ctx)
+{
+	struct ebpfaccel_probe *p;
+	int rc = CLI_OK;
+
+	if (ctx->argc)
+		return cli_error(-EINVAL, "'features' takes no arguments");
+	p = probe_or_report(&rc);
+	if (!p)
+		return rc;
+	if (ctx->json)
+		cli_print_json(features_json(p));
+	else
+		features_text(p);
+	ebpfaccel_probe__free(p);
+	return rc;
+}
+
+/* One entry per directory below PIN_ROOT: name and since when. */
+static struct json_object *attachments_json(void)
+{
+	struct json_object *arr = json_object_new_array();
+	struct dirent *de;
+	DIR *d = opendir(PIN_ROOT);
+
+	if (!d)
+		return arr;
+	while ((de = readdir(d))) {
+		char path[512], since[32];
+		struct json_object *o;
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", PIN_ROOT, de->d_name);
+		if (stat(path, &st) || !S_ISDIR(st.st_mode))
+			continue;
+		strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", gmtime(&st.st_mtime));
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(de->d_name));
+		json_object_object_add(o, "pinned", json_object_new_string(path));
+		json_object_object_add(o, "since", json_object_new_string(since));
+		json_object_array_add(arr, o);
+	}
+	closedir(d);
+	return arr;
+}
+
+static int cmd_status(struct cli_ctx *ctx)
+{
+	struct json_object *st, *att;
+	struct ebpfaccel_probe *p;
+	int rc = CLI_OK;
+	size_t n;
+
+	if (ctx->argc)
+		return cli_error(-EINVAL, "'status' takes no arguments");
+	p = probe_or_report(&rc);
+	if (!p)
+		return rc;
+	att = attachments_json();
+	n = json_object_array_length(att);
+	if (ctx->json) {
+		st = json_object_new_object();
+		json_object_object_add(st, "version", json_object_new_string(ebpfaccel_version()));
+		json_object_object_add(st, "kernel", json_object_new_string(ebpfaccel_probe__kernel_release(p)));
+		json_object_object_add(st, "attachments", att);
+		json_object_object_add(st, "features", features_json(p));
+		cli_print_json(st);
+	} else {
+		printf("libebpfaccel %s on Linux %s\n", ebpfaccel_version(), ebpfaccel_probe__kernel_release(p));
+		printf("tcp_comp module: %s\n", ebpfaccel_probe__reason(p, EBPFACCEL_FEAT_TCP_COMP_KMOD));
+		if (!n)
+			printf("attachments: none%s\n", ebpfaccel_probe__supported(p, EBPFACCEL_FEAT_BPFFS) == 1
+			       ? "" : " (bpffs is not mounted, so nothing persistent can be attached)");
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *a = json_object_array_get_idx(att, i);
+
+			printf("attached: %s since %s (%s)\n",
+			       json_object_get_string(json_object_object_get(a, "name")),
+			       json_object_get_string(json_object_object_get(a, "since")),
+			       json_object_get_string(json_object_object_get(a, "pinned")));
+		}
+		printf("features:\n");
+		features_text(p);
+		json_object_put(att);
+	}
+	ebpfaccel_probe__free(p);
+	return rc;
+}
+
+const struct cli_cmd cli_status_cmds[] = {
+	{ "status", "[--json]", "what is attached, since when; kernel, features, tcp_comp module",
+	  cmd_status, true },
+	{ "features", "[--json]", "every feature the library probes for, with the reason when missing",
+	  cmd_features, true },
+	{}
+};
