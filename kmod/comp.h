@@ -103,6 +103,7 @@ void comp_rx_stop(struct comp_ctx *ctx);
 void comp_rx_free(struct comp_ctx *ctx);
 int comp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len);
 bool comp_sock_is_readable(struct sock *sk);
+__poll_t comp_poll(struct file *file, struct socket *sock, struct poll_table_struct *wait);
 ssize_t comp_splice_read(struct socket *sock, loff_t *ppos, struct pipe_inode_info *pipe,
 			 size_t len, unsigned int flags);
 

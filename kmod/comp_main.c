@@ -194,6 +194,7 @@ static void comp_build_proto(struct proto *prot, struct proto_ops *ops,
 
 	*ops = *base_ops;
 	ops->splice_read = comp_splice_read;
+	ops->poll = comp_poll;
 }
 
 static int comp_select_proto(struct sock *sk)

@@ -7,6 +7,7 @@
  * Memory per socket: one record in the parser, one wire copy, one decoded
  * record, plus the decoder contexts.
  */
+#include <linux/poll.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
@@ -236,8 +237,29 @@ bool comp_sock_is_readable(struct sock *sk)
 /* End of stream: a record cut short by FIN is a protocol error. */
 static bool comp_rx_eof(struct sock *sk, struct comp_rx *rx)
 {
-	return (sk->sk_shutdown & RCV_SHUTDOWN) && skb_queue_empty(&sk->sk_receive_queue) &&
-	       !rx->rec;
+	return (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) &&
+	       skb_queue_empty_lockless(&sk->sk_receive_queue) && !READ_ONCE(rx->rec);
+}
+
+/*
+ * TCP calls a socket readable as soon as any byte is queued, but bytes of
+ * an incomplete record give recvmsg nothing to return: a level-triggered
+ * event loop would spin on EAGAIN.  Only decoded or decodable data, end of
+ * stream and errors make a compressed socket readable.
+ */
+__poll_t comp_poll(struct file *file, struct socket *sock, struct poll_table_struct *wait)
+{
+	__poll_t mask = tcp_poll(file, sock, wait);
+	struct sock *sk = sock->sk;
+	struct comp_ctx *ctx = comp_get_ctx(sk);
+
+	if (!ctx || !ctx->rx || comp_rx_ready(ctx->rx) || READ_ONCE(sk->sk_err))
+		return mask;
+	/* after FIN, bytes still queued on TCP are records the parser has
+	 * yet to cut: end of stream is not there yet */
+	if (!comp_rx_eof(sk, ctx->rx))
+		mask &= ~(EPOLLIN | EPOLLRDNORM);
+	return mask;
 }
 
 static void comp_rx_wait(struct sock *sk, struct comp_ctx *ctx, long *timeo)

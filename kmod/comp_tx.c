@@ -6,6 +6,7 @@
  * Only one sealed record waits at a time, which bounds the memory.
  */
 #include <linux/bvec.h>
+#include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -262,15 +263,19 @@ void comp_splice_eof(struct socket *sock)
 	struct sock *sk = sock->sk;
 	struct comp_ctx *ctx = comp_get_ctx(sk);
 	struct iov_iter empty;
+	int flags = 0;
 
 	if (!ctx->tx) {
 		if (ctx->sk_proto->splice_eof)
 			ctx->sk_proto->splice_eof(sock);
 		return;
 	}
+	/* blocks like the writes before it unless the file is non-blocking */
+	if (sock->file && (sock->file->f_flags & O_NONBLOCK))
+		flags = MSG_DONTWAIT;
 	iov_iter_kvec(&empty, ITER_SOURCE, NULL, 0, 0);
 	lock_sock(sk);
-	comp_tx_write(sk, ctx, &empty, MSG_DONTWAIT, false);
+	comp_tx_write(sk, ctx, &empty, flags, false);
 	release_sock(sk);
 }
 
@@ -297,13 +302,20 @@ void comp_write_space(struct sock *sk)
 	ctx->saved_write_space(sk);
 }
 
-/* Best effort without blocking: whatever TCP has no room for now is lost,
- * which only happens after non-blocking writes outran the peer. */
+/*
+ * Plain TCP's close() neither blocks nor drops what write() accepted.  The
+ * records we still hold get the same treatment: the send buffer grows by
+ * their size so TCP takes them at once, and TCP delivers them after close.
+ */
 void comp_tx_flush_on_close(struct sock *sk, struct comp_ctx *ctx)
 {
+	struct comp_tx *tx = ctx->tx;
 	struct iov_iter empty;
+	u32 held = tx->pend_len + (tx->plain_len ? tx->wire_cap : 0);
 
+	if (!held || comp_tx_errors(sk))
+		return;
+	WRITE_ONCE(sk->sk_sndbuf, sk->sk_sndbuf + 2 * held);
 	iov_iter_kvec(&empty, ITER_SOURCE, NULL, 0, 0);
-	if (!comp_tx_errors(sk))
-		comp_tx_write(sk, ctx, &empty, MSG_DONTWAIT | MSG_NOSIGNAL, false);
+	comp_tx_write(sk, ctx, &empty, MSG_DONTWAIT | MSG_NOSIGNAL, false);
 }

@@ -57,7 +57,7 @@ initrd=$work/initrd
 mkdir -p "$initrd/bin" "$initrd/proc" "$initrd/sys" "$initrd/dev" "$initrd/tmp" \
 	 "$initrd/modules" "$initrd/deps" "$initrd/tests"
 cp "$busybox" "$initrd/bin/busybox"
-for applet in sh mount ip insmod rmmod lsmod cat echo sleep poweroff dmesg grep seq ls; do
+for applet in sh mount ip insmod rmmod lsmod cat echo sleep poweroff dmesg grep seq ls timeout; do
 	ln -s busybox "$initrd/bin/$applet"
 done
 
