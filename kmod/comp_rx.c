@@ -291,14 +291,20 @@ static int comp_rx_copy(struct comp_ctx *ctx, struct msghdr *msg, size_t len, in
 }
 
 /* Why no more bytes can come now: 0 to wait, 1 for end of stream, -errno. */
-static int comp_rx_stop_reason(struct sock *sk, struct comp_rx *rx, long timeo)
+static int comp_rx_stop_reason(struct sock *sk, struct comp_ctx *ctx, long timeo)
 {
+	struct comp_rx *rx = ctx->rx;
+
 	if (rx->err)
 		return rx->err;
 	if (sk->sk_err)
 		return -sock_error(sk);
+	if (comp_rx_eof(sk, rx) && rx->strp.skb_head) {
+		comp_rx_fail(sk, ctx, -EBADMSG);
+		return -EBADMSG;
+	}
 	if (comp_rx_eof(sk, rx))
-		return rx->strp.skb_head ? -EBADMSG : 1;
+		return 1;
 	if (!timeo)
 		return -EAGAIN;
 	if (signal_pending(current))
@@ -344,7 +350,7 @@ int comp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags, int
 		}
 		if (copied >= target)
 			break;
-		err = comp_rx_stop_reason(sk, rx, timeo);
+		err = comp_rx_stop_reason(sk, ctx, timeo);
 		if (err) {
 			if (err == 1)
 				err = 0;

@@ -42,7 +42,7 @@ script=${1:?usage: run-guest.sh [options] SCRIPT}
 skip() { echo "SKIP: $*" >&2; exit 77; }
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed"
 busybox=$(command -v busybox || true)
-[ -n "$busybox" ] && file -L "$busybox" | grep -q 'statically linked' ||
+[ -n "$busybox" ] && ! readelf -d "$busybox" 2>/dev/null | grep -q NEEDED ||
 	skip "static busybox not installed (busybox-static)"
 command -v cpio >/dev/null || skip "cpio not installed"
 
