@@ -63,6 +63,18 @@ static void comp_rcv_msg(struct strparser *strp, struct sk_buff *skb)
 	ctx->saved_data_ready(strp->sk);
 }
 
+/* Once FIN is in, a parser run that ends without a record can still be
+ * news for readers: the last bytes before FIN are gone from TCP's queue,
+ * which is what end of stream waits for. */
+static int comp_read_sock_done(struct strparser *strp, int err)
+{
+	struct sock *sk = strp->sk;
+
+	if (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN)
+		comp_strp_ctx(strp)->saved_data_ready(sk);
+	return err;
+}
+
 static void comp_rx_fail(struct sock *sk, struct comp_ctx *ctx, int err)
 {
 	ctx->rx->err = err;
@@ -93,6 +105,7 @@ int comp_rx_enable(struct sock *sk, struct comp_ctx *ctx, const struct tcp_comp_
 	static const struct strp_callbacks cb = {
 		.parse_msg	= comp_parse_msg,
 		.rcv_msg	= comp_rcv_msg,
+		.read_sock_done	= comp_read_sock_done,
 		.abort_parser	= comp_abort_parser,
 	};
 	struct comp_rx *rx;
@@ -234,11 +247,20 @@ bool comp_sock_is_readable(struct sock *sk)
 	return ctx && ctx->rx && comp_rx_ready(ctx->rx);
 }
 
-/* End of stream: a record cut short by FIN is a protocol error. */
+/*
+ * End of stream: FIN came and no record can come out of what is left.
+ * tcp_inq() counts bytes, not the FIN's own skb; the parser leaves bytes
+ * (and the FIN) queued while it waits for the rest of a record, and after
+ * FIN that rest never comes (a record cut short is a protocol error).
+ */
 static bool comp_rx_eof(struct sock *sk, struct comp_rx *rx)
 {
-	return (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) &&
-	       skb_queue_empty_lockless(&sk->sk_receive_queue) && !READ_ONCE(rx->rec);
+	int inq;
+
+	if (!(READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) || READ_ONCE(rx->rec))
+		return false;
+	inq = tcp_inq(sk);
+	return !inq || inq < READ_ONCE(rx->strp.need_bytes);
 }
 
 /*

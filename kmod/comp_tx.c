@@ -86,7 +86,9 @@ static int comp_tx_encode(struct comp_tx *tx, u8 *payload, u8 *algo_id, u8 *flag
 		 * unless it shrinks */
 		cap = stream && !tx->algo->history ? tx->wire_cap - COMP_HDR_MAX
 						    : tx->plain_len - 1;
-		n = cap ? tx->algo->encode(tx->enc, tx->plain, tx->plain_len, payload, cap) : 0;
+		/* even a 1-byte record goes through the encoder: an LZ4
+		 * stream's history must hold it like the receiver's will */
+		n = tx->algo->encode(tx->enc, tx->plain, tx->plain_len, payload, cap);
 		if (n < 0)
 			return n;
 		if (n > 0) {

@@ -111,10 +111,13 @@ static void module_to_user(int algo, int mode, int checksum, int compressible)
 int main(void)
 {
 	int algo, mode, n = 0;
+	const char *v = getenv("KMOD_VERBOSE");
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (algo = 0; algo < __TCP_COMP_ALGO_MAX; algo++)
 		for (mode = 0; mode < __TCP_COMP_MODE_MAX; mode++) {
+			if (v)
+				fprintf(stderr, "algo %d mode %d\n", algo, mode);
 			user_to_module(algo, mode, n & 1, 1);
 			user_to_module(algo, mode, !(n & 1), 0);
 			module_to_user(algo, mode, n & 1, 1);

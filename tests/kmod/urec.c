@@ -120,7 +120,9 @@ size_t urec_encode(struct urec *u, const void *src, size_t len, uint8_t *out)
 {
 	size_t hdr = TCP_COMP_REC_HDR_LEN + (u->checksum ? TCP_COMP_REC_CSUM_LEN : 0);
 	int flags = u->mode == TCP_COMP_MODE_STREAM ? TCP_COMP_REC_F_STREAM : 0;
-	size_t n = len > 1 ? encode_payload(u, src, len, out + hdr) : 0;
+	/* even 1 byte goes through the encoder: an LZ4 stream's history
+	 * must hold it, as the receiver's does */
+	size_t n = encode_payload(u, src, len, out + hdr);
 	int algo = u->algo;
 
 	if (!n) {
