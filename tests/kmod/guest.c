@@ -54,6 +54,15 @@ void guest_ulp(int fd)
 	      "TCP_ULP comp: %m");
 }
 
+void guest_comp_pair(int family, const struct tcp_comp_params *p, int *client, int *server)
+{
+	guest_tcp_pair(family, client, server);
+	guest_ulp(*client);
+	guest_ulp(*server);
+	guest_comp(*client, TCP_COMP_TX, p);
+	guest_comp(*server, TCP_COMP_RX, p);
+}
+
 struct tcp_comp_params guest_params(int algo, int mode, int level, uint32_t record_size,
 				    uint32_t flags)
 {

@@ -31,6 +31,9 @@ void guest_fail(const char *file, int line, const char *cond, const char *fmt, .
 /* connected TCP pair over loopback, family AF_INET or AF_INET6 */
 void guest_tcp_pair(int family, int *client, int *server);
 void guest_ulp(int fd);
+/* a pair whose client compresses what it sends with p and whose server
+ * decodes it */
+void guest_comp_pair(int family, const struct tcp_comp_params *p, int *client, int *server);
 struct tcp_comp_params guest_params(int algo, int mode, int level, uint32_t record_size,
 				    uint32_t flags);
 void guest_comp(int fd, int dir, const struct tcp_comp_params *p);

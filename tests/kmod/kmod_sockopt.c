@@ -155,11 +155,7 @@ static void test_unload(void)
 	char buf[8];
 	int cli, srv, i;
 
-	guest_tcp_pair(AF_INET, &cli, &srv);
-	guest_ulp(cli);
-	guest_ulp(srv);
-	guest_comp(cli, TCP_COMP_TX, &p);
-	guest_comp(srv, TCP_COMP_RX, &p);
+	guest_comp_pair(AF_INET, &p, &cli, &srv);
 	guest_write_all(cli, "in flight", 9);
 	CHECK(module_refs("tcp_comp") >= 2, "refcnt %d with two comp sockets", module_refs("tcp_comp"));
 	/* O_NONBLOCK: refuse instead of waiting for the references to go */
