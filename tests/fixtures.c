@@ -36,6 +36,142 @@ static bool cleanup_registered;
 
 static void fx_cleanup_all(void);
 
+/* ------------------------------------------------------------ reaper
+ * Check ends a failed test case with _exit(), and a crash or SIGKILL
+ * skips atexit() too; fixtures would then leak namespaces, cgroups and
+ * servers.  So every process that creates fixtures gets a reaper child that
+ * hears of each object over a pipe and, when the pipe closes (its creator
+ * is gone, however it went), removes what was not removed already. */
+static int reaper_fd = -1;
+static pid_t reaper_for;
+
+struct reaper_item {
+	char kind;		/* 'N' netns name, 'C' cgroup path, 'P' pid */
+	char arg[PATH_MAX];
+	bool live;
+};
+
+static void cgroup_empty_and_remove(const char *path, const char *root);
+static int write_pid(const char *dir, pid_t pid);
+
+static void reaper_cleanup(struct reaper_item *items, size_t n)
+{
+	char cmd[PATH_MAX + 128];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (items[i].live && items[i].kind == 'P')
+			kill(atoi(items[i].arg), SIGKILL);
+	for (i = 0; i < n; i++) {
+		if (items[i].live && items[i].kind == 'C') {
+			char *root = strchr(items[i].arg, ' ');
+
+			if (root) {
+				*root++ = '\0';
+				cgroup_empty_and_remove(items[i].arg, root);
+			}
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (!items[i].live || items[i].kind != 'N')
+			continue;
+		snprintf(cmd, sizeof(cmd),
+			 "for p in $(ip netns pids %s 2>/dev/null); do kill -9 $p; done; ip netns del %s 2>/dev/null",
+			 items[i].arg, items[i].arg);
+		if (system(cmd))
+			continue;
+	}
+}
+
+static void reaper_main(int rfd)
+{
+	struct reaper_item *items = NULL;
+	size_t n = 0, cap = 0;
+	char line[PATH_MAX + 8];
+	FILE *in = fdopen(rfd, "r");
+
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	while (in && fgets(line, sizeof(line), in)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] >= 'A' && line[0] <= 'Z') {
+			if (n == cap) {
+				struct reaper_item *ni = realloc(items, (cap = cap ? 2 * cap : 16) * sizeof(*ni));
+
+				if (!ni)
+					continue;
+				items = ni;
+			}
+			items[n].kind = line[0];
+			snprintf(items[n].arg, sizeof(items[n].arg), "%s", line + 2);
+			items[n++].live = true;
+			continue;
+		}
+		/* lower case: that object was removed by its owner */
+		for (size_t i = 0; i < n; i++) {
+			size_t l = strlen(line + 2);
+
+			/* exact match; cgroup items carry " <root>" after the path */
+			if (items[i].live && items[i].kind == line[0] - 'a' + 'A' &&
+			    !strncmp(items[i].arg, line + 2, l) &&
+			    (items[i].arg[l] == '\0' || items[i].arg[l] == ' '))
+				items[i].live = false;
+		}
+	}
+	reaper_cleanup(items, n);
+	_exit(0);
+}
+
+static void reaper_start(void)
+{
+	int pfd[2];
+	pid_t pid;
+
+	if (reaper_for == getpid())
+		return;
+	if (pipe2(pfd, O_CLOEXEC))
+		return;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return;
+	}
+	if (pid == 0) {
+		/* Hold nothing but the read end, or the pipe never closes. */
+		for (int fd = 3; fd < 1024; fd++)
+			if (fd != pfd[0])
+				close(fd);
+		reaper_main(pfd[0]);
+	}
+	close(pfd[0]);
+	reaper_fd = pfd[1];
+	reaper_for = getpid();
+}
+
+/* One line per event; lines under PIPE_BUF are written atomically. */
+__attribute__((format(printf, 1, 2)))
+static void reaper_note(const char *fmt, ...)
+{
+	char line[PATH_MAX + 8];
+	va_list ap;
+	int len;
+
+	reaper_start();
+	if (reaper_fd < 0)
+		return;
+	va_start(ap, fmt);
+	len = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (len > 0 && len < (int)sizeof(line) - 1) {
+		line[len++] = '\n';
+		if (write(reaper_fd, line, len) != len)
+			return;
+	}
+}
+
 static void track(struct fx_obj *o, enum fx_kind kind)
 {
 	o->kind = kind;
@@ -56,6 +192,57 @@ static void untrack(struct fx_obj *o)
 			return;
 		}
 	}
+}
+
+/* Leftovers of test programs that died before this fixture code had a
+ * reaper (or were SIGKILLed with it): names carry the creator's pid. */
+static bool creator_dead(const char *name, const char *prefix)
+{
+	int pid;
+
+	if (strncmp(name, prefix, strlen(prefix)) || sscanf(name + strlen(prefix), "%d-", &pid) != 1)
+		return false;
+	return pid > 0 && kill(pid, 0) && errno == ESRCH;
+}
+
+static int cgroup2_root(char *buf, size_t len);
+
+static void sweep_stale(void)
+{
+	static bool swept;
+	char root[PATH_MAX / 2], path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	if (swept)
+		return;
+	swept = true;
+	d = opendir("/run/netns");
+	while (d && (de = readdir(d)))
+		if (creator_dead(de->d_name, "eafx-"))
+			fx_run(NULL, NULL, "ip netns del %s 2>/dev/null", de->d_name);
+	if (d)
+		closedir(d);
+	if (cgroup2_root(root, sizeof(root)))
+		return;
+	d = opendir(root);
+	while (d && (de = readdir(d))) {
+		if (!creator_dead(de->d_name, "ebpfaccel-test-"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, de->d_name);
+		cgroup_empty_and_remove(path, root);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* A name no other live or stale fixture has: pid, sequence, random. */
+static unsigned int name_salt(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((unsigned int)ts.tv_nsec ^ ((unsigned int)getpid() << 8)) & 0xffff;
 }
 
 void fx_skip(const char *fmt, ...)
@@ -166,7 +353,8 @@ struct fx_netns *fx_netns_new(void)
 
 	if (!ns)
 		return NULL;
-	snprintf(ns->name, sizeof(ns->name), "eafx-%d-%d", (int)getpid(), ++netns_seq);
+	sweep_stale();
+	snprintf(ns->name, sizeof(ns->name), "eafx-%d-%d-%04x", (int)getpid(), ++netns_seq, name_salt());
 	if (fx_run(NULL, NULL, "ip netns add %s && ip -n %s link set lo up", ns->name, ns->name)) {
 		free(ns);
 		errno = EIO;
@@ -183,6 +371,7 @@ struct fx_netns *fx_netns_new(void)
 		return NULL;
 	}
 	track(&ns->obj, FX_NETNS);
+	reaper_note("N %s", ns->name);
 	return ns;
 }
 
@@ -214,6 +403,7 @@ int fx_netns_return(int prev_fd)
 
 static void netns_destroy(struct fx_netns *ns)
 {
+	reaper_note("n %s", ns->name);
 	/* Processes left in the namespace keep it alive; end them first. */
 	fx_run(NULL, NULL, "for p in $(ip netns pids %s 2>/dev/null); do kill -9 $p; done; ip netns del %s",
 	       ns->name, ns->name);
@@ -318,8 +508,9 @@ struct fx_cgroup *fx_cgroup_new(void)
 		errno = ENOENT;
 		return NULL;
 	}
-	snprintf(cg->path, sizeof(cg->path), "%s/ebpfaccel-test-%d-%d", cg->root,
-		 (int)getpid(), ++cgroup_seq);
+	sweep_stale();
+	snprintf(cg->path, sizeof(cg->path), "%s/ebpfaccel-test-%d-%d-%04x", cg->root,
+		 (int)getpid(), ++cgroup_seq, name_salt());
 	if (mkdir(cg->path, 0755)) {
 		free(cg);
 		return NULL;
@@ -331,6 +522,7 @@ struct fx_cgroup *fx_cgroup_new(void)
 		return NULL;
 	}
 	track(&cg->obj, FX_CGROUP);
+	reaper_note("C %s %s", cg->path, cg->root);
 	return cg;
 }
 
@@ -359,23 +551,29 @@ int fx_cgroup_add_pid(const struct fx_cgroup *cg, pid_t pid)
 	return write_pid(cg->path, pid);
 }
 
-static void cgroup_destroy(struct fx_cgroup *cg)
+static void cgroup_empty_and_remove(const char *path, const char *root)
 {
-	char path[PATH_MAX + 16];
+	char procs[PATH_MAX + 16];
 	int pid, tries;
 	FILE *f;
 
 	/* rmdir needs an empty cgroup: hand leftovers back to the root. */
-	for (tries = 0; tries < 50 && rmdir(cg->path) && errno == EBUSY; tries++) {
-		snprintf(path, sizeof(path), "%s/cgroup.procs", cg->path);
-		f = fopen(path, "re");
+	for (tries = 0; tries < 50 && rmdir(path) && errno == EBUSY; tries++) {
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", path);
+		f = fopen(procs, "re");
 		if (f) {
 			while (fscanf(f, "%d", &pid) == 1)
-				write_pid(cg->root, pid);
+				write_pid(root, pid);
 			fclose(f);
 		}
 		usleep(20000);
 	}
+}
+
+static void cgroup_destroy(struct fx_cgroup *cg)
+{
+	reaper_note("c %s", cg->path);
+	cgroup_empty_and_remove(cg->path, cg->root);
 	close(cg->fd);
 	free(cg);
 }
@@ -468,6 +666,8 @@ static void redis_destroy(struct fx_redis *r)
 {
 	int status, i;
 
+	if (r->pid > 0)
+		reaper_note("p %d", (int)r->pid);
 	if (r->pid > 0) {
 		kill(r->pid, SIGTERM);
 		for (i = 0; i < 200 && waitpid(r->pid, &status, WNOHANG) == 0; i++)
@@ -517,6 +717,7 @@ struct fx_redis *fx_redis_start_cg(struct fx_netns *ns, struct fx_cgroup *cg,
 		_exit(127);
 	}
 	track(&r->obj, FX_REDIS);
+	reaper_note("P %d", (int)r->pid);
 	for (i = 0; i < 500; i++) {
 		if (redis_answers(ns, r->port))
 			return r;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fixtures.h"
@@ -179,6 +180,49 @@ START_TEST(redis_extra_conf_and_cgroup)
 }
 END_TEST
 
+
+/* A test that dies without cleaning up (Check's _exit after a failed
+ * assertion, a crash, SIGKILL) must still leave nothing behind. */
+START_TEST(fixtures_of_a_killed_process_are_reaped)
+{
+	char ns_path[128], cg_path[4096];
+	int pfd[2], status, i;
+	pid_t child, redis_pid;
+	FILE *f;
+
+	ck_assert_int_eq(pipe(pfd), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		struct fx_netns *ns = fx_netns_new();
+		struct fx_cgroup *cg = fx_cgroup_new();
+		struct fx_redis *r = ns && cg ? fx_redis_start_cg(ns, cg, NULL) : NULL;
+
+		if (!r)
+			_exit(2);
+		f = fdopen(pfd[1], "w");
+		fprintf(f, "/run/netns/%s\n%s\n%d\n", fx_netns_name(ns), fx_cgroup_path(cg),
+			(int)fx_redis_pid(r));
+		fclose(f);
+		raise(SIGKILL);
+	}
+	close(pfd[1]);
+	f = fdopen(pfd[0], "r");
+	ck_assert_int_eq(fscanf(f, "%127s\n%4095s\n%d", ns_path, cg_path, &redis_pid), 3);
+	fclose(f);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert(WIFSIGNALED(status));
+	for (i = 0; i < 500; i++) {
+		if (access(ns_path, F_OK) && access(cg_path, F_OK) && kill(redis_pid, 0) && errno == ESRCH)
+			break;
+		usleep(20000);
+	}
+	ck_assert_msg(access(ns_path, F_OK) != 0, "%s survived its creator", ns_path);
+	ck_assert_msg(access(cg_path, F_OK) != 0, "%s survived its creator", cg_path);
+	ck_assert_msg(kill(redis_pid, 0) != 0, "redis-server %d survived its creator", (int)redis_pid);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fixtures");
@@ -195,6 +239,7 @@ int main(void)
 	tcase_add_test(tc, cgroup_holds_a_process);
 	tcase_add_test(tc, redis_in_netns_with_real_client);
 	tcase_add_test(tc, redis_extra_conf_and_cgroup);
+	tcase_add_test(tc, fixtures_of_a_killed_process_are_reaped);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

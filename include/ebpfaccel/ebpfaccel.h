@@ -10,5 +10,6 @@
 
 #include <ebpfaccel/core.h>
 #include <ebpfaccel/probe.h>
+#include <ebpfaccel/comp.h>
 
 #endif /* EBPFACCEL_EBPFACCEL_H */

@@ -10,7 +10,10 @@
 #ifndef EBPFACCEL_UAPI_H
 #define EBPFACCEL_UAPI_H
 
+/* BPF programs get the same types from vmlinux.h. */
+#ifndef __VMLINUX_H__
 #include <linux/types.h>
+#endif
 
 /* ---------------------------------------------------------------------------
  * Socket options of the "comp" TCP ULP (kernel module tcp_comp)
@@ -138,12 +141,25 @@ struct tcp_comp_rec_hdr {
  *   kind 254 | len 8 | ExID (2, be) | ver_flags | algos | tx | rx
  *
  * ver_flags  high nibble: version (1); low nibble: TCP_COMP_OPT_F_*.
- * algos      SYN: bitmap (1 << enum tcp_comp_algo) the sender can decode
- *            and encode.  SYN-ACK / ACK: unused (0).
- * tx, rx     SYN: the sender's wish per direction as seen from the sender
- *            (0 = no, otherwise the preferred algorithm).  SYN-ACK: the
- *            server's decision per direction as seen from the server; ACK
- *            (only after a SYN cookie): the client repeats its SYN option.
+ * algos      bitmap (1 << enum tcp_comp_algo) of the algorithms the sender
+ *            can encode and decode.
+ * tx, rx     0 = off, otherwise an enum tcp_comp_algo, per direction:
+ *            SYN      the client's wish, seen from the client (tx: it wants
+ *                     to send compressed; rx: it accepts compressed data).
+ *            SYN-ACK  (F_SYNACK) the server's answer, seen from the server.
+ *            ACK      (F_CONFIRM) the client accepts the answer and repeats
+ *                     it, seen from the client.  Sent in the third ACK and
+ *                     in every segment until the client receives a segment
+ *                     from the established server; the server turns
+ *                     compression on only when the segment that completes
+ *                     its handshake carries it.  This covers SYN cookies
+ *                     (the server keeps nothing between SYN and ACK) and a
+ *                     middlebox stripping the option in either direction
+ *                     (no confirmation → both ends off).
+ * F_STREAM   SYN: the client prefers stream mode; SYN-ACK: the server's
+ *            decision for both directions; ACK: repeated.
+ * The encoder's level, record size and checksum flag are local choices and
+ * are not negotiated: every record says how it is encoded.
  * --------------------------------------------------------------------------*/
 #define TCP_COMP_OPT_KIND	254
 #define TCP_COMP_OPT_EXID	0xEBCA
@@ -151,6 +167,11 @@ struct tcp_comp_rec_hdr {
 #define TCP_COMP_OPT_VERSION	1
 
 #define TCP_COMP_OPT_F_SYNACK	(1U << 0)	/* option answers a SYN */
-#define TCP_COMP_OPT_F_REPEAT	(1U << 1)	/* server asks the client to repeat in ACK */
+#define TCP_COMP_OPT_F_CONFIRM	(1U << 1)	/* client confirms the SYN-ACK's answer */
+#define TCP_COMP_OPT_F_STREAM	(1U << 2)	/* stream mode (enum tcp_comp_mode) */
+
+/* Largest zstd window a receiver accepts (bounds its memory in stream
+ * mode); encoders must not use a larger one. */
+#define TCP_COMP_ZSTD_WINDOWLOG_MAX	23
 
 #endif /* EBPFACCEL_UAPI_H */

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Benchmark helper for bench/comp_link.sh (not a test):
+ *   comp_xfer recv ADDR PORT ALGO MODE          listen, receive one connection, discard
+ *   comp_xfer send ADDR PORT ALGO MODE FILE     connect, send FILE through the engine
+ *   comp_xfer engine ALGO MODE FILE             encode + decode FILE in memory pipes
+ * ALGO is none|zstd|lz4 with an optional :LEVEL, MODE block|stream.  Prints one key=value line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <ebpfaccel/ebpfaccel.h>
+
+__attribute__((noreturn)) static void die(const char *what, int err)
+{
+	fprintf(stderr, "comp_xfer: %s: %s\n", what, strerror(err));
+	exit(1);
+}
+
+static struct tcp_comp_params parse_params(const char *algo, const char *mode)
+{
+	struct tcp_comp_params p = { .version = TCP_COMP_VERSION };
+
+	const char *level = strchr(algo, ':');
+
+	if (level)
+		p.level = atoi(level + 1);
+	if (!strncmp(algo, "zstd", 4))
+		p.algo = TCP_COMP_ALGO_ZSTD;
+	else if (!strncmp(algo, "lz4", 3))
+		p.algo = TCP_COMP_ALGO_LZ4;
+	p.mode = !strcmp(mode, "stream") ? TCP_COMP_MODE_STREAM : TCP_COMP_MODE_BLOCK;
+	return p;
+}
+
+static double now(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double cpu_self(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+	       ru.ru_stime.tv_usec / 1e6;
+}
+
+static struct addrinfo *resolve(const char *addr, const char *port)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST };
+	struct addrinfo *ai;
+
+	if (getaddrinfo(addr, port, &hints, &ai)) {
+		fprintf(stderr, "comp_xfer: bad address %s\n", addr);
+		exit(2);
+	}
+	return ai;
+}
+
+static struct ebpfaccel_comp_conn *wrap(int fd, const struct tcp_comp_params *tx,
+					const struct tcp_comp_params *rx)
+{
+	LIBEBPFACCEL_OPTS(ebpfaccel_comp_conn_opts, o, .tx = tx, .rx = rx);
+	struct ebpfaccel_comp_conn *c = ebpfaccel_comp_conn__new(fd, &o);
+
+	if (!c)
+		die("ebpfaccel_comp_conn__new", errno);
+	return c;
+}
+
+static int do_recv(const char *addr, const char *port, struct tcp_comp_params p)
+{
+	struct tcp_comp_params plain = { .version = TCP_COMP_VERSION };
+	struct addrinfo *ai = resolve(addr, port);
+	int one = 1, lfd = socket(ai->ai_family, SOCK_STREAM, 0), fd;
+	size_t cap = 1 << 20, total = 0;
+	char *buf = malloc(cap);
+	struct ebpfaccel_comp_conn *c;
+	ssize_t n;
+
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, ai->ai_addr, ai->ai_addrlen) || listen(lfd, 1))
+		die("listen", errno);
+	printf("ready\n");
+	fflush(stdout);
+	fd = accept(lfd, NULL, NULL);
+	c = wrap(fd, &plain, &p);
+	while ((n = ebpfaccel_comp_conn__recv(c, buf, cap)) > 0)
+		total += n;
+	if (n < 0)
+		die("recv", -n);
+	printf("received=%zu cpu_recv=%.3f\n", total, cpu_self());
+	ebpfaccel_comp_conn__free(c);
+	close(fd);
+	return 0;
+}
+
+static int do_send(const char *addr, const char *port, struct tcp_comp_params p, const char *file)
+{
+	struct tcp_comp_params plain = { .version = TCP_COMP_VERSION };
+	struct addrinfo *ai = resolve(addr, port);
+	int fd = socket(ai->ai_family, SOCK_STREAM, 0), in = open(file, O_RDONLY);
+	struct ebpfaccel_comp_conn *c;
+	struct tcp_comp_stats st;
+	struct stat sb;
+	double t0, t1;
+	off_t off = 0;
+	char sink;
+
+	if (in < 0 || fstat(in, &sb) || connect(fd, ai->ai_addr, ai->ai_addrlen))
+		die(file, errno);
+	c = wrap(fd, &p, &plain);
+	t0 = now(CLOCK_MONOTONIC);
+	while (off < sb.st_size) {
+		ssize_t n = ebpfaccel_comp_conn__sendfile(c, in, &off, sb.st_size - off);
+
+		if (n <= 0)
+			die("sendfile", n ? -n : EIO);
+	}
+	/* The transfer ends when the receiver has read everything and closed. */
+	shutdown(fd, SHUT_WR);
+	while (recv(fd, &sink, 1, 0) > 0)
+		;
+	t1 = now(CLOCK_MONOTONIC);
+	ebpfaccel_comp_conn__stats(c, &st);
+	printf("bytes=%lld wire=%llu seconds=%.3f cpu_send=%.3f\n", (long long)sb.st_size,
+	       (unsigned long long)st.tx_bytes_out, t1 - t0, cpu_self());
+	ebpfaccel_comp_conn__free(c);
+	return 0;
+}
+
+/* ---- engine only: encode into a pipe-like socketpair, decode back ---- */
+
+struct drain {
+	int fd;
+	char *out;
+	size_t len;
+};
+
+static void *drain_thread(void *arg)
+{
+	struct drain *d = arg;
+	size_t cap = 1 << 20;
+	ssize_t n;
+
+	d->out = malloc(cap);
+	while ((n = read(d->fd, d->out + d->len, cap - d->len)) > 0) {
+		d->len += n;
+		if (d->len == cap)
+			d->out = realloc(d->out, cap *= 2);
+	}
+	return NULL;
+}
+
+struct feed {
+	int fd;
+	const char *buf;
+	size_t len;
+};
+
+static void *feed_thread(void *arg)
+{
+	struct feed *f = arg;
+	size_t off = 0;
+
+	while (off < f->len) {
+		ssize_t n = write(f->fd, f->buf + off, f->len - off);
+
+		if (n <= 0)
+			break;
+		off += n;
+	}
+	shutdown(f->fd, SHUT_WR);
+	return NULL;
+}
+
+static int do_engine(struct tcp_comp_params p, const char *file)
+{
+	struct tcp_comp_params plain = { .version = TCP_COMP_VERSION };
+	int in = open(file, O_RDONLY), sv[2];
+	size_t cap = 1 << 20, got = 0;
+	struct ebpfaccel_comp_conn *c;
+	struct drain d = { 0 };
+	struct feed f;
+	pthread_t t;
+	struct stat sb;
+	char *data, *buf = malloc(cap);
+	double c0, c1, d0, d1;
+	ssize_t n;
+
+	if (in < 0 || fstat(in, &sb))
+		die(file, errno);
+	data = mmap(NULL, sb.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, in, 0);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	d.fd = sv[1];
+	pthread_create(&t, NULL, drain_thread, &d);
+	c = wrap(sv[0], &p, &plain);
+	c0 = now(CLOCK_THREAD_CPUTIME_ID);
+	for (size_t off = 0; off < (size_t)sb.st_size;) {
+		n = ebpfaccel_comp_conn__send(c, data + off, sb.st_size - off);
+		if (n <= 0)
+			die("encode", n ? -n : EIO);
+		off += n;
+	}
+	c1 = now(CLOCK_THREAD_CPUTIME_ID);
+	ebpfaccel_comp_conn__free(c);
+	shutdown(sv[0], SHUT_WR);
+	pthread_join(t, NULL);
+	close(sv[0]);
+	close(sv[1]);
+
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	f = (struct feed){ .fd = sv[1], .buf = d.out, .len = d.len };
+	pthread_create(&t, NULL, feed_thread, &f);
+	c = wrap(sv[0], &plain, &p);
+	d0 = now(CLOCK_THREAD_CPUTIME_ID);
+	while ((n = ebpfaccel_comp_conn__recv(c, buf, cap)) > 0) {
+		if (memcmp(buf, data + got, n))
+			die("decode", EILSEQ);
+		got += n;
+	}
+	d1 = now(CLOCK_THREAD_CPUTIME_ID);
+	pthread_join(t, NULL);
+	if (n < 0 || got != (size_t)sb.st_size)
+		die("decode", n < 0 ? -n : EPIPE);
+	printf("bytes=%lld wire=%zu comp_mbs=%.1f decomp_mbs=%.1f\n", (long long)sb.st_size, d.len,
+	       sb.st_size / 1e6 / (c1 - c0), sb.st_size / 1e6 / (d1 - d0));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	ebpfaccel_set_print(NULL);
+	if (argc == 6 && !strcmp(argv[1], "recv"))
+		return do_recv(argv[2], argv[3], parse_params(argv[4], argv[5]));
+	if (argc == 7 && !strcmp(argv[1], "send"))
+		return do_send(argv[2], argv[3], parse_params(argv[4], argv[5]), argv[6]);
+	if (argc == 5 && !strcmp(argv[1], "engine"))
+		return do_engine(parse_params(argv[2], argv[3]), argv[4]);
+	fprintf(stderr, "usage: comp_xfer recv|send|engine ... (see the source)\n");
+	return 2;
+}

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+
+package ebpfaccel
+
+/*
+#include <stdlib.h>
+#include "cgo_helpers.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"runtime"
+	"syscall"
+	"unsafe"
+)
+
+// Error is a failed library call.  It unwraps to its syscall.Errno, so
+// errors.Is(err, syscall.EPERM) and errors.Is(err, os.ErrPermission) work.
+type Error struct {
+	Op      string        // the C function that failed
+	Errno   syscall.Errno // errno value or one of the library's EBPFACCEL_ERR_* codes
+	Msg     string        // the library's description of Errno
+	Warning string        // the last warning the library logged during the call
+}
+
+func (e *Error) Error() string {
+	if e.Warning != "" {
+		return fmt.Sprintf("%s: %s (%s)", e.Op, e.Msg, e.Warning)
+	}
+	return fmt.Sprintf("%s: %s", e.Op, e.Msg)
+}
+
+func (e *Error) Unwrap() error { return e.Errno }
+
+// StrError is the library's description of an error code (either sign).
+func StrError(code int) string {
+	buf := make([]byte, 256)
+	C.ebpfaccel_strerror(C.int(code), (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	return C.GoString((*C.char)(unsafe.Pointer(&buf[0])))
+}
+
+// call runs a library call on one OS thread, so that the warning it logs is
+// the one read back on failure.  fn returns the C result and errno; failed
+// decides from them whether the call failed and with which code.
+func call(op string, fn func() (ret int64, errno error), failed func(ret int64, errno error) syscall.Errno) (int64, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	C.goebpfaccel_clear_warning()
+	ret, errno := fn()
+	code := failed(ret, errno)
+	if code == 0 {
+		return ret, nil
+	}
+	return ret, &Error{
+		Op:      op,
+		Errno:   code,
+		Msg:     StrError(int(code)),
+		Warning: trimNewline(C.GoString(C.goebpfaccel_last_warning())),
+	}
+}
+
+// callInt runs an int- or ssize_t-returning library call (0 or a count, or
+// -errno).
+func callInt[T ~int32 | ~int64](op string, fn func() T) (int64, error) {
+	return call(op, func() (int64, error) { return int64(fn()), nil }, negErrno)
+}
+
+// callPtr runs a pointer-returning library call (NULL and errno on failure).
+func callPtr[T any](op string, fn func() (*T, error)) (*T, error) {
+	var p *T
+	_, err := call(op, func() (int64, error) {
+		var errno error
+		p, errno = fn()
+		return int64(uintptr(unsafe.Pointer(p))), errno
+	}, nullErrno)
+	return p, err
+}
+
+// negErrno: int-returning functions give 0 (or a count) or -errno.
+func negErrno(ret int64, _ error) syscall.Errno {
+	if ret >= 0 {
+		return 0
+	}
+	return syscall.Errno(-ret)
+}
+
+// nullErrno: pointer-returning functions give NULL (ret 0) and set errno.
+func nullErrno(ret int64, errno error) syscall.Errno {
+	if ret != 0 {
+		return 0
+	}
+	if e, ok := errno.(syscall.Errno); ok && e != 0 {
+		return e
+	}
+	return syscall.EINVAL
+}
+
+func trimNewline(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '\n' {
+		s = s[:len(s)-1]
+	}
+	return s
+}

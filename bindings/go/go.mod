@@ -1,0 +1,3 @@
+module ebpfaccel
+
+go 1.19

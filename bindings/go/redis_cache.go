@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+
+// This file belongs to include/ebpfaccel/redis_cache.h (see comp.go).
+
+//go:build ebpfaccel_redis_cache
+
+package ebpfaccel
+
+/*
+#include <stdlib.h>
+#include "cgo_helpers.h"
+*/
+import "C"
+
+import "unsafe"
+
+// RedisCacheOpts are the options of OpenRedisCache
+// (struct ebpfaccel_redis_cache_opts); zero fields take the defaults.
+type RedisCacheOpts struct {
+	Ports           []uint16 // TCP ports redis-server listens on (1..16)
+	CgroupPath      string   // cgroup v2 directory redis-server runs in ...
+	CgroupFD        int      // ... or an fd of it (used when > 0), kept open by the caller
+	MaxEntries      uint32
+	MaxLargeEntries uint32
+	MaxValueSize    uint32
+	RedisHost       string // default "127.0.0.1"
+	RedisUser       string
+	RedisPassword   string
+}
+
+// RedisCacheStats are the cache's counters (struct ebpfaccel_redis_cache_stats).
+type RedisCacheStats struct {
+	Hits, HitBatches, Misses, Fills, FillRaces, Invalidations, PushInvalidations uint64
+	Flushes, BypassState, BypassMixed, BypassSize, BypassBad, Requests, Replies  uint64
+	Confirms                                                                     uint64
+}
+
+// RedisCache answers GETs of a redis-server from the kernel.
+type RedisCache struct {
+	rc *C.struct_ebpfaccel_redis_cache
+}
+
+// cString is a C copy of s, or NULL for "".
+func cString(s string, free *[]unsafe.Pointer) *C.char {
+	if s == "" {
+		return nil
+	}
+	p := C.CString(s)
+	*free = append(*free, unsafe.Pointer(p))
+	return p
+}
+
+// OpenRedisCache loads the cache's programs and maps (not attached yet).
+// Needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN.
+func OpenRedisCache(o RedisCacheOpts) (*RedisCache, error) {
+	var allocs []unsafe.Pointer
+	defer func() {
+		for _, p := range allocs {
+			C.free(p)
+		}
+	}()
+	// C memory throughout: the options hold pointers the library reads.
+	opts := (*C.struct_ebpfaccel_redis_cache_opts)(C.calloc(1, C.sizeof_struct_ebpfaccel_redis_cache_opts))
+	allocs = append(allocs, unsafe.Pointer(opts))
+	opts.sz = C.sizeof_struct_ebpfaccel_redis_cache_opts
+	if len(o.Ports) > 0 {
+		ports := (*[1 << 16]C.__u16)(C.calloc(C.size_t(len(o.Ports)), 2))
+		allocs = append(allocs, unsafe.Pointer(ports))
+		for i, p := range o.Ports {
+			ports[i] = C.__u16(p)
+		}
+		opts.ports = &ports[0]
+	}
+	opts.nr_ports = C.size_t(len(o.Ports))
+	opts.cgroup_path = cString(o.CgroupPath, &allocs)
+	opts.cgroup_fd = C.int(o.CgroupFD)
+	opts.max_entries = C.__u32(o.MaxEntries)
+	opts.max_large_entries = C.__u32(o.MaxLargeEntries)
+	opts.max_value_size = C.__u32(o.MaxValueSize)
+	opts.redis_host = cString(o.RedisHost, &allocs)
+	opts.redis_user = cString(o.RedisUser, &allocs)
+	opts.redis_password = cString(o.RedisPassword, &allocs)
+
+	rc, err := callPtr("ebpfaccel_redis_cache__open", func() (*C.struct_ebpfaccel_redis_cache, error) {
+		ptr, errno := C.ebpfaccel_redis_cache__open(opts)
+		return ptr, errno
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &RedisCache{rc: rc}, nil
+}
+
+// Attach serves redis-server connections accepted from now on.  The
+// coherence connection is opened from the netns of the calling OS thread.
+func (c *RedisCache) Attach() error {
+	_, err := callInt("ebpfaccel_redis_cache__attach", func() C.int { return C.ebpfaccel_redis_cache__attach(c.rc) })
+	return err
+}
+
+// Detach stops answering and detaches the programs; Redis keeps working.
+func (c *RedisCache) Detach() error {
+	_, err := callInt("ebpfaccel_redis_cache__detach", func() C.int { return C.ebpfaccel_redis_cache__detach(c.rc) })
+	return err
+}
+
+// Flush invalidates every cached value at once.
+func (c *RedisCache) Flush() error {
+	_, err := callInt("ebpfaccel_redis_cache__flush", func() C.int { return C.ebpfaccel_redis_cache__flush(c.rc) })
+	return err
+}
+
+// Serving says whether the kernel answers GETs right now.
+func (c *RedisCache) Serving() bool {
+	ret, err := callInt("ebpfaccel_redis_cache__serving", func() C.int { return C.ebpfaccel_redis_cache__serving(c.rc) })
+	return err == nil && ret == 1
+}
+
+// Stats reads the counters, summed over CPUs.
+func (c *RedisCache) Stats() (RedisCacheStats, error) {
+	var s C.struct_ebpfaccel_redis_cache_stats
+	_, err := callInt("ebpfaccel_redis_cache__stats", func() C.int {
+		return C.ebpfaccel_redis_cache__stats(c.rc, &s, C.sizeof_struct_ebpfaccel_redis_cache_stats)
+	})
+	return RedisCacheStats{
+		uint64(s.hits), uint64(s.hit_batches), uint64(s.misses), uint64(s.fills), uint64(s.fill_races),
+		uint64(s.invalidations), uint64(s.push_invalidations), uint64(s.flushes), uint64(s.bypass_state),
+		uint64(s.bypass_mixed), uint64(s.bypass_size), uint64(s.bypass_bad), uint64(s.requests),
+		uint64(s.replies), uint64(s.confirms),
+	}, err
+}
+
+// Close detaches (if attached), unloads and frees; again does nothing.
+func (c *RedisCache) Close() error {
+	C.ebpfaccel_redis_cache__destroy(c.rc)
+	c.rc = nil
+	return nil
+}

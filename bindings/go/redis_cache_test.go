@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+
+//go:build ebpfaccel_redis_cache
+
+package ebpfaccel
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// respGet sends GET key and returns the raw reply.
+func respGet(t *testing.T, conn net.Conn, r *bufio.Reader, args ...string) string {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := conn.Write([]byte(b.String())); err != nil {
+		t.Fatal(err)
+	}
+	line, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasPrefix(line, "$") && line != "$-1\r\n" {
+		data, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		line += data
+	}
+	return line
+}
+
+func TestRedisCacheServesFromTheKernel(t *testing.T) {
+	requireRoot(t, "netns, cgroup and BPF")
+	requirePrograms(t, "redis-server", "redis-cli", "ip")
+	ns, cg := newNetns(t), newCgroup(t)
+	redis := startRedis(t, ns, cg)
+
+	cache, err := OpenRedisCache(RedisCacheOpts{Ports: []uint16{uint16(redis.port)}, CgroupPath: cg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	var conn net.Conn
+	inNetns(t, ns, func() {
+		if err := cache.Attach(); err != nil {
+			t.Fatal(err)
+		}
+		if conn, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", redis.port)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer conn.Close()
+	if !cache.Serving() {
+		t.Fatal("not serving after Attach")
+	}
+	rd := bufio.NewReader(conn)
+	if got := respGet(t, conn, rd, "SET", "greeting", "hello world"); got != "+OK\r\n" {
+		t.Fatalf("SET: %q", got)
+	}
+	want := "$11\r\nhello world\r\n"
+	warm := false
+	for i := 0; i < 200 && !warm; i++ {
+		before := redis.getCalls(t)
+		if got := respGet(t, conn, rd, "GET", "greeting"); got != want {
+			t.Fatalf("GET: %q", got)
+		}
+		warm = redis.getCalls(t) == before
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !warm {
+		t.Fatal("greeting was never served from the kernel")
+	}
+	s0, calls := mustStats(t, cache), redis.getCalls(t)
+	for i := 0; i < 10; i++ {
+		if got := respGet(t, conn, rd, "GET", "greeting"); got != want {
+			t.Fatalf("GET: %q", got)
+		}
+	}
+	if s1 := mustStats(t, cache); redis.getCalls(t) != calls || s1.Hits-s0.Hits < 10 {
+		t.Errorf("10 GETs: Redis saw %d, kernel hits %d -> %d", redis.getCalls(t)-calls, s0.Hits, s1.Hits)
+	}
+	redis.cli(t, "SET", "greeting", "changed")
+	if got := respGet(t, conn, rd, "GET", "greeting"); got != "$7\r\nchanged\r\n" {
+		t.Errorf("GET after a foreign SET: %q", got)
+	}
+	if err := cache.Flush(); err != nil {
+		t.Error(err)
+	}
+	if err := cache.Detach(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cache.Detach(); !errors.Is(err, syscall.ENOTCONN) {
+		t.Errorf("second Detach: %v", err)
+	}
+}
+
+func mustStats(t *testing.T, c *RedisCache) RedisCacheStats {
+	s, err := c.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestRedisCacheBadOptions(t *testing.T) {
+	requireRoot(t, "BPF")
+	_, err := OpenRedisCache(RedisCacheOpts{CgroupPath: "/nonexistent"})
+	var e *Error
+	if !errors.Is(err, syscall.EINVAL) || !errors.As(err, &e) || !strings.Contains(e.Warning, "ports") {
+		t.Errorf("no ports: %v", err)
+	}
+}

@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""The in-kernel Redis cache (include/ebpfaccel/redis_cache.h).
+
+    with ebpfaccel.RedisCache([6379], "/sys/fs/cgroup/unified/redis") as cache:
+        with cache.attached():          # detaches on leaving the block
+            ...
+            print(cache.stats().hits)
+"""
+import contextlib
+import os
+
+from . import _ebpfaccel as _c
+from .core import Handle, make_opts, to_python
+
+
+class RedisCache(Handle):
+    """The cache's BPF programs and maps for a redis-server you run.
+
+    @ports are the TCP ports redis-server listens on; @cgroup the cgroup v2
+    directory it runs in (path, or an fd that must stay open while the
+    cache lives; never the root cgroup).  The other
+    keywords are the fields of struct ebpfaccel_redis_cache_opts
+    (max_entries, max_large_entries, max_value_size, redis_host,
+    redis_user, redis_password).  Needs CAP_BPF, CAP_NET_ADMIN and
+    CAP_SYS_ADMIN.  Closing detaches and unloads.
+    """
+    _free = staticmethod(_c.ebpfaccel_redis_cache__destroy)
+
+    def __init__(self, ports, cgroup, **options):
+        ports = list(ports)
+        array = _c.u16_array(max(len(ports), 1))
+        for i, port in enumerate(ports):
+            array[i] = port
+        opts = make_opts(_c.ebpfaccel_redis_cache_opts, **options)
+        opts.ports = array.cast()
+        opts.nr_ports = len(ports)
+        # The library uses the cgroup again at attach: an fd stays the caller's.
+        if isinstance(cgroup, int):
+            opts.cgroup_fd = cgroup
+        else:
+            opts.cgroup_path = os.fsdecode(cgroup)
+        super().__init__(_c.ebpfaccel_redis_cache__open(opts))
+
+    def attach(self):
+        """Serve redis-server connections accepted from now on.  The
+        coherence connection is opened from the calling thread's netns."""
+        _c.ebpfaccel_redis_cache__attach(self._handle())
+
+    def detach(self):
+        _c.ebpfaccel_redis_cache__detach(self._handle())
+
+    @contextlib.contextmanager
+    def attached(self):
+        """attach(), and detach() when the block ends."""
+        self.attach()
+        try:
+            yield self
+        finally:
+            self.detach()
+
+    def flush(self):
+        """Invalidate every cached value at once."""
+        _c.ebpfaccel_redis_cache__flush(self._handle())
+
+    @property
+    def serving(self):
+        """Whether the kernel answers GETs right now."""
+        return _c.ebpfaccel_redis_cache__serving(self._handle()) == 1
+
+    def stats(self):
+        """The counters (hits, misses, fills, invalidations, bypasses ...)
+        as a frozen dataclass with the fields of the C struct."""
+        s = _c.ebpfaccel_redis_cache_stats()
+        _c.ebpfaccel_redis_cache__stats(self._handle(), s)
+        return to_python(s)

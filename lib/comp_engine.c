@@ -1,0 +1,839 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Compressed connection over a TCP socket: the tcp_comp kernel ULP when it
+ * loads, else the same record format (include/ebpfaccel/uapi.h) in user
+ * space with libzstd / liblz4.
+ *
+ * Memory per direction is bounded by TCP_COMP_MAX_RECORD / TCP_COMP_MAX_WIRE
+ * whatever the peer sends: a record claiming more is refused before anything
+ * is allocated for it, and decoders are given exactly orig_len bytes of room.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <lz4.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+#include "internal.h"
+#include "ebpfaccel/ebpfaccel.h"
+
+#define REC_HDR_MAX	(TCP_COMP_REC_HDR_LEN + TCP_COMP_REC_CSUM_LEN)
+#define LZ4_HISTORY	(64U * 1024)
+
+struct lz4_history {
+	char *buf;		/* LZ4_HISTORY + one record */
+	size_t cap;
+	size_t len;
+};
+
+struct comp_tx {
+	struct tcp_comp_params p;
+	ZSTD_CCtx *zc;
+	LZ4_stream_t *l4;
+	struct lz4_history hist;
+	char *buf;		/* one encoded record waiting for the socket */
+	size_t cap, pos, len;
+};
+
+struct comp_rx {
+	struct tcp_comp_params p;
+	ZSTD_DCtx *zd;
+	struct lz4_history hist;
+	char *buf;		/* received bytes: [start, end) */
+	size_t cap, start, end;
+	char *out;		/* decoded bytes not yet returned: [opos, olen) */
+	size_t out_cap, opos, olen;
+	bool eof;
+};
+
+struct ebpfaccel_comp_conn {
+	int fd;
+	bool kernel;
+	int err;		/* sticky connection error (-errno) */
+	struct comp_tx tx;
+	struct comp_rx rx;
+	struct tcp_comp_stats stats;
+};
+
+static bool dir_on(const struct tcp_comp_params *p)
+{
+	return p->algo != TCP_COMP_ALGO_NONE;
+}
+
+static int params_valid(const struct tcp_comp_params *p)
+{
+	return p->algo < __TCP_COMP_ALGO_MAX && p->mode < __TCP_COMP_MODE_MAX &&
+	       p->record_size <= TCP_COMP_MAX_RECORD && !(p->flags & ~TCP_COMP_F_CHECKSUM);
+}
+
+static size_t record_size(const struct tcp_comp_params *p)
+{
+	return p->record_size ? p->record_size : TCP_COMP_DEFAULT_RECORD;
+}
+
+static int history_init(struct lz4_history *h, size_t record)
+{
+	h->cap = LZ4_HISTORY + record;
+	h->len = 0;
+	h->buf = malloc(h->cap);
+	return h->buf ? 0 : -ENOMEM;
+}
+
+/* Room for @need more bytes after the history, keeping its last 64 KiB;
+ * grows only for a record larger than any before (receiver side). */
+static int history_make_room(struct lz4_history *h, size_t need)
+{
+	char *bigger;
+
+	if (h->len + need <= h->cap)
+		return 0;
+	if (h->len > LZ4_HISTORY) {
+		memmove(h->buf, h->buf + h->len - LZ4_HISTORY, LZ4_HISTORY);
+		h->len = LZ4_HISTORY;
+	}
+	if (h->len + need <= h->cap)
+		return 0;
+	bigger = realloc(h->buf, h->len + need);
+	if (!bigger)
+		return -ENOMEM;
+	h->buf = bigger;
+	h->cap = h->len + need;
+	return 0;
+}
+
+/* Makes @buf hold at least @need bytes (content kept). */
+static int grow(char **buf, size_t *cap, size_t need)
+{
+	char *bigger;
+
+	if (need <= *cap)
+		return 0;
+	bigger = realloc(*buf, need);
+	if (!bigger)
+		return -ENOMEM;
+	*buf = bigger;
+	*cap = need;
+	return 0;
+}
+
+static int lz4_accel(int level)
+{
+	return level < 0 ? -level : 1;
+}
+
+/* ---- transmit ---------------------------------------------------------- */
+
+static int tx_init(struct comp_tx *tx)
+{
+	size_t rec = record_size(&tx->p);
+
+	if (!dir_on(&tx->p))
+		return 0;
+	tx->cap = REC_HDR_MAX + (tx->p.algo == TCP_COMP_ALGO_ZSTD ? ZSTD_compressBound(rec) + 64
+								   : (size_t)LZ4_compressBound(rec));
+	tx->buf = malloc(tx->cap);
+	if (!tx->buf)
+		return -ENOMEM;
+	if (tx->p.algo == TCP_COMP_ALGO_ZSTD) {
+		tx->zc = ZSTD_createCCtx();
+		if (!tx->zc)
+			return -ENOMEM;
+		ZSTD_CCtx_setParameter(tx->zc, ZSTD_c_compressionLevel, tx->p.level);
+		if (tx->p.level > 19)
+			ZSTD_CCtx_setParameter(tx->zc, ZSTD_c_windowLog, TCP_COMP_ZSTD_WINDOWLOG_MAX);
+		return 0;
+	}
+	if (tx->p.mode != TCP_COMP_MODE_STREAM)
+		return 0;
+	tx->l4 = LZ4_createStream();
+	if (!tx->l4)
+		return -ENOMEM;
+	return history_init(&tx->hist, rec);
+}
+
+static void tx_fini(struct comp_tx *tx)
+{
+	ZSTD_freeCCtx(tx->zc);
+	LZ4_freeStream(tx->l4);
+	free(tx->hist.buf);
+	free(tx->buf);
+}
+
+static ssize_t zstd_stream_encode(struct comp_tx *tx, const void *src, size_t n, char *dst,
+				  size_t cap)
+{
+	ZSTD_outBuffer out = { dst, cap, 0 };
+	ZSTD_inBuffer in = { src, n, 0 };
+	size_t left;
+
+	do {
+		left = ZSTD_compressStream2(tx->zc, &out, &in, ZSTD_e_flush);
+		if (ZSTD_isError(left))
+			return -EIO;
+	} while (left && out.pos < out.size);
+	return left ? -EOVERFLOW : (ssize_t)out.pos;
+}
+
+/* LZ4 stream: the input joins the history so the next record can refer to it. */
+static ssize_t lz4_stream_encode(struct comp_tx *tx, const void *src, size_t n, char *dst,
+				 size_t cap)
+{
+	struct lz4_history *h = &tx->hist;
+	int ret;
+
+	/* saveDict moves the last 64 KiB to the front and tells the stream. */
+	if (h->len + n > h->cap)
+		h->len = LZ4_saveDict(tx->l4, h->buf, LZ4_HISTORY);
+	memcpy(h->buf + h->len, src, n);
+	ret = LZ4_compress_fast_continue(tx->l4, h->buf + h->len, dst, n, cap,
+					 lz4_accel(tx->p.level));
+	h->len += n;
+	return ret > 0 ? ret : -EIO;
+}
+
+static ssize_t encode_payload(struct comp_tx *tx, const void *src, size_t n, char *dst, size_t cap)
+{
+	bool stream = tx->p.mode == TCP_COMP_MODE_STREAM;
+	size_t z;
+	int l;
+
+	if (tx->p.algo == TCP_COMP_ALGO_ZSTD) {
+		if (stream)
+			return zstd_stream_encode(tx, src, n, dst, cap);
+		z = ZSTD_compress2(tx->zc, dst, cap, src, n);
+		return ZSTD_isError(z) ? -EIO : (ssize_t)z;
+	}
+	if (stream)
+		return lz4_stream_encode(tx, src, n, dst, cap);
+	l = LZ4_compress_fast(src, dst, n, cap, lz4_accel(tx->p.level));
+	return l > 0 ? l : -EIO;
+}
+
+/* zstd stream mode never sends raw: the context has already seen the data. */
+static bool may_send_raw(const struct comp_tx *tx)
+{
+	return !(tx->p.mode == TCP_COMP_MODE_STREAM && tx->p.algo == TCP_COMP_ALGO_ZSTD);
+}
+
+static int encode_record(struct ebpfaccel_comp_conn *c, const void *src, size_t n)
+{
+	struct comp_tx *tx = &c->tx;
+	bool csum = tx->p.flags & TCP_COMP_F_CHECKSUM;
+	size_t hlen = TCP_COMP_REC_HDR_LEN + (csum ? TCP_COMP_REC_CSUM_LEN : 0);
+	struct tcp_comp_rec_hdr hdr = { .magic = TCP_COMP_REC_MAGIC, .type = TCP_COMP_REC_DATA };
+	ssize_t wire = encode_payload(tx, src, n, tx->buf + hlen, tx->cap - hlen);
+
+	if (wire < 0) {
+		pr_warn("comp: encoding a %zu byte record failed\n", n);
+		return wire;
+	}
+	hdr.algo = tx->p.algo;
+	if ((size_t)wire >= n && may_send_raw(tx)) {
+		memcpy(tx->buf + hlen, src, n);
+		wire = n;
+		hdr.algo = TCP_COMP_ALGO_NONE;
+		hdr.flags |= TCP_COMP_REC_F_RAW;
+		c->stats.tx_raw_records++;
+	}
+	if (tx->p.mode == TCP_COMP_MODE_STREAM)
+		hdr.flags |= TCP_COMP_REC_F_STREAM;
+	if (csum) {
+		uint32_t sum = htonl(XXH32(src, n, 0));
+
+		hdr.flags |= TCP_COMP_REC_F_CHECKSUM;
+		memcpy(tx->buf + TCP_COMP_REC_HDR_LEN, &sum, sizeof(sum));
+	}
+	hdr.orig_len = htonl(n);
+	hdr.wire_len = htonl(wire);
+	memcpy(tx->buf, &hdr, sizeof(hdr));
+	tx->pos = 0;
+	tx->len = hlen + wire;
+	c->stats.tx_bytes_in += n;
+	c->stats.tx_bytes_out += tx->len;
+	c->stats.tx_records++;
+	return 0;
+}
+
+static int fail(struct ebpfaccel_comp_conn *c, int err)
+{
+	if (err != -EAGAIN)
+		c->err = err;
+	return err;
+}
+
+EBPFACCEL_API int ebpfaccel_comp_conn__flush(struct ebpfaccel_comp_conn *c)
+{
+	struct comp_tx *tx;
+
+	if (!c)
+		return -EINVAL;
+	if (c->err)
+		return c->err;
+	tx = &c->tx;
+	while (tx->pos < tx->len) {
+		ssize_t n = send(c->fd, tx->buf + tx->pos, tx->len - tx->pos, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return fail(c, -errno);
+		tx->pos += n;
+	}
+	tx->pos = tx->len = 0;
+	return 0;
+}
+
+static ssize_t send_plain(struct ebpfaccel_comp_conn *c, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	do {
+		n = send(c->fd, buf, len, MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	c->stats.tx_bytes_in += n;
+	c->stats.tx_bytes_out += n;
+	return n;
+}
+
+EBPFACCEL_API ssize_t ebpfaccel_comp_conn__send(struct ebpfaccel_comp_conn *c, const void *buf,
+						size_t len)
+{
+	size_t done = 0, rec;
+	int err;
+
+	if (!c || (!buf && len))
+		return -EINVAL;
+	if (c->err)
+		return c->err;
+	if (c->kernel || !dir_on(&c->tx.p))
+		return send_plain(c, buf, len);
+	err = ebpfaccel_comp_conn__flush(c);
+	if (err)
+		return err;
+	rec = record_size(&c->tx.p);
+	while (done < len) {
+		size_t n = len - done < rec ? len - done : rec;
+
+		err = encode_record(c, (const char *)buf + done, n);
+		if (err)
+			return fail(c, err);
+		done += n;
+		err = ebpfaccel_comp_conn__flush(c);
+		if (err == -EAGAIN)
+			break;
+		if (err)
+			return err;
+	}
+	return done;
+}
+
+EBPFACCEL_API ssize_t ebpfaccel_comp_conn__sendfile(struct ebpfaccel_comp_conn *c, int in_fd,
+						    off_t *offset, size_t count)
+{
+	size_t done = 0, chunk;
+	char *buf;
+
+	if (!c || in_fd < 0)
+		return -EINVAL;
+	if (c->err)
+		return c->err;
+	if (c->kernel || !dir_on(&c->tx.p)) {
+		ssize_t n = sendfile(c->fd, in_fd, offset, count);
+
+		if (n < 0)
+			return -errno;
+		c->stats.tx_bytes_in += n;
+		c->stats.tx_bytes_out += n;
+		return n;
+	}
+	chunk = record_size(&c->tx.p);
+	buf = malloc(chunk);
+	if (!buf)
+		return -ENOMEM;
+	while (done < count) {
+		size_t want = count - done < chunk ? count - done : chunk;
+		ssize_t got = offset ? pread(in_fd, buf, want, *offset) : read(in_fd, buf, want);
+		ssize_t sent;
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			if (got < 0 && !done)
+				done = -errno;
+			break;
+		}
+		/* One chunk is one record: send() takes all of it or nothing. */
+		sent = ebpfaccel_comp_conn__send(c, buf, got);
+		if (sent < 0) {
+			if (!done)
+				done = sent;
+			if (!offset)
+				lseek(in_fd, -got, SEEK_CUR);
+			break;
+		}
+		if (offset)
+			*offset += sent;
+		done += sent;
+		if (c->tx.len)
+			break;
+	}
+	free(buf);
+	return done;
+}
+
+/* ---- receive ----------------------------------------------------------- */
+
+static int rx_init(struct comp_rx *rx)
+{
+	if (!dir_on(&rx->p))
+		return 0;
+	/* Sized for default records with read-ahead; grows (up to the
+	 * TCP_COMP_MAX_* bounds) only when the peer sends larger ones. */
+	rx->cap = 2 * (REC_HDR_MAX + TCP_COMP_DEFAULT_RECORD + TCP_COMP_DEFAULT_RECORD / 128);
+	rx->buf = malloc(rx->cap);
+	if (!rx->buf)
+		return -ENOMEM;
+	if (rx->p.algo == TCP_COMP_ALGO_ZSTD) {
+		rx->zd = ZSTD_createDCtx();
+		if (!rx->zd)
+			return -ENOMEM;
+		ZSTD_DCtx_setParameter(rx->zd, ZSTD_d_windowLogMax, TCP_COMP_ZSTD_WINDOWLOG_MAX);
+		return 0;
+	}
+	return history_init(&rx->hist, TCP_COMP_DEFAULT_RECORD);
+}
+
+static void rx_fini(struct comp_rx *rx)
+{
+	ZSTD_freeDCtx(rx->zd);
+	free(rx->hist.buf);
+	free(rx->buf);
+	free(rx->out);
+}
+
+struct rec {
+	struct tcp_comp_rec_hdr h;
+	uint32_t orig, wire, csum;
+	size_t hlen;
+	const char *payload;
+};
+
+static int bad(const char *why)
+{
+	pr_warn("comp: rejecting record: %s\n", why);
+	return -EBADMSG;
+}
+
+/* NULL when the header is acceptable, else why not. */
+static const char *header_problem(const struct comp_rx *rx, const char *p, struct rec *r)
+{
+	memcpy(&r->h, p, sizeof(r->h));
+	r->orig = ntohl(r->h.orig_len);
+	r->wire = ntohl(r->h.wire_len);
+	r->hlen = TCP_COMP_REC_HDR_LEN +
+		  (r->h.flags & TCP_COMP_REC_F_CHECKSUM ? TCP_COMP_REC_CSUM_LEN : 0);
+	if (r->h.magic != TCP_COMP_REC_MAGIC || r->h.type != TCP_COMP_REC_DATA)
+		return "bad magic or type";
+	if (r->h.flags & ~TCP_COMP_REC_F_KNOWN)
+		return "unknown flags";
+	if (!r->orig || r->orig > TCP_COMP_MAX_RECORD || !r->wire || r->wire > TCP_COMP_MAX_WIRE)
+		return "length out of bounds";
+	if (!!(r->h.flags & TCP_COMP_REC_F_RAW) != (r->h.algo == TCP_COMP_ALGO_NONE))
+		return "raw flag and algorithm disagree";
+	if ((r->h.flags & TCP_COMP_REC_F_RAW) && r->wire != r->orig)
+		return "raw record with wire_len != orig_len";
+	if (r->h.algo != TCP_COMP_ALGO_NONE && r->h.algo != rx->p.algo)
+		return "algorithm not negotiated";
+	/* Block records would reset a zstd stream context: modes never mix. */
+	if (!!(r->h.flags & TCP_COMP_REC_F_STREAM) != (rx->p.mode == TCP_COMP_MODE_STREAM))
+		return "mode not negotiated";
+	return NULL;
+}
+
+static int zstd_stream_decode(struct comp_rx *rx, const struct rec *r, char *dst)
+{
+	ZSTD_outBuffer out = { dst, r->orig, 0 };
+	ZSTD_inBuffer in = { r->payload, r->wire, 0 };
+	char extra;
+
+	while (in.pos < in.size || out.pos < out.size) {
+		size_t before_in = in.pos, before_out = out.pos;
+		size_t ret = ZSTD_decompressStream(rx->zd, &out, &in);
+
+		if (ZSTD_isError(ret))
+			return bad(ZSTD_getErrorName(ret));
+		if (in.pos == before_in && out.pos == before_out)
+			return bad("zstd record does not decode to orig_len bytes");
+	}
+	/* Data beyond orig_len would otherwise wait inside the context. */
+	out = (ZSTD_outBuffer){ &extra, 1, 0 };
+	in = (ZSTD_inBuffer){ NULL, 0, 0 };
+	if (ZSTD_isError(ZSTD_decompressStream(rx->zd, &out, &in)) || out.pos)
+		return bad("zstd record longer than orig_len");
+	return 0;
+}
+
+static int lz4_stream_decode(struct comp_rx *rx, const struct rec *r, char **dst)
+{
+	struct lz4_history *h = &rx->hist;
+	size_t dict;
+	int n;
+
+	if (history_make_room(h, r->orig))
+		return -ENOMEM;
+	dict = h->len < LZ4_HISTORY ? h->len : LZ4_HISTORY;
+	*dst = h->buf + h->len;
+	if (r->h.flags & TCP_COMP_REC_F_RAW) {
+		memcpy(*dst, r->payload, r->orig);
+	} else {
+		n = LZ4_decompress_safe_usingDict(r->payload, *dst, r->wire, r->orig,
+						  *dst - dict, dict);
+		if (n < 0 || (uint32_t)n != r->orig)
+			return bad("lz4 record does not decode to orig_len bytes");
+	}
+	h->len += r->orig;
+	return 0;
+}
+
+/* Decodes into @dst when given (room for orig_len), else somewhere of its
+ * own; *out points at the decoded bytes. */
+static int decode_payload(struct comp_rx *rx, const struct rec *r, char *dst, char **out)
+{
+	bool stream = r->h.flags & TCP_COMP_REC_F_STREAM;
+	size_t z;
+	int n;
+
+	if (stream && rx->p.algo == TCP_COMP_ALGO_LZ4)
+		return lz4_stream_decode(rx, r, out);
+	*out = dst;
+	if (r->h.flags & TCP_COMP_REC_F_RAW) {
+		memcpy(dst, r->payload, r->orig);
+		return 0;
+	}
+	if (stream)
+		return zstd_stream_decode(rx, r, dst);
+	if (r->h.algo == TCP_COMP_ALGO_ZSTD) {
+		z = ZSTD_decompressDCtx(rx->zd, dst, r->orig, r->payload, r->wire);
+		if (ZSTD_isError(z) || z != r->orig)
+			return bad("zstd block does not decode to orig_len bytes");
+		return 0;
+	}
+	n = LZ4_decompress_safe(r->payload, dst, r->wire, r->orig);
+	if (n < 0 || (uint32_t)n != r->orig)
+		return bad("lz4 block does not decode to orig_len bytes");
+	return 0;
+}
+
+/* Makes room for a record of @need bytes starting at rx->start. */
+static int rx_compact(struct comp_rx *rx, size_t need)
+{
+	if (rx->start + need <= rx->cap)
+		return 0;
+	memmove(rx->buf, rx->buf + rx->start, rx->end - rx->start);
+	rx->end -= rx->start;
+	rx->start = 0;
+	return grow(&rx->buf, &rx->cap, need);
+}
+
+/* 1 = more bytes arrived, 0 = end of stream, <0 = -errno. */
+static int rx_fill(struct ebpfaccel_comp_conn *c)
+{
+	struct comp_rx *rx = &c->rx;
+	ssize_t n;
+
+	do {
+		n = recv(c->fd, rx->buf + rx->end, rx->cap - rx->end, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (!n)
+		return 0;
+	rx->end += n;
+	c->stats.rx_bytes_in += n;
+	return 1;
+}
+
+/* Waits for a whole record in rx->buf.  1 = *r is complete, 0 = clean end. */
+static int rx_next_record(struct ebpfaccel_comp_conn *c, struct rec *r)
+{
+	struct comp_rx *rx = &c->rx;
+	bool have_hdr = false;
+	int ret;
+
+	for (;;) {
+		size_t avail = rx->end - rx->start;
+
+		if (!have_hdr && avail >= TCP_COMP_REC_HDR_LEN) {
+			const char *why = header_problem(rx, rx->buf + rx->start, r);
+
+			if (why)
+				return bad(why);
+			have_hdr = true;
+			ret = rx_compact(rx, r->hlen + r->wire);
+			if (ret)
+				return ret;
+		}
+		if (have_hdr && avail >= r->hlen + r->wire)
+			break;
+		if (!have_hdr)
+			rx_compact(rx, TCP_COMP_REC_HDR_LEN);	/* never grows */
+		ret = rx_fill(c);
+		if (ret < 0)
+			return ret;
+		if (!ret) {
+			if (rx->end == rx->start)
+				return 0;
+			return bad("connection closed inside a record");
+		}
+	}
+	if (r->h.flags & TCP_COMP_REC_F_CHECKSUM) {
+		memcpy(&r->csum, rx->buf + rx->start + TCP_COMP_REC_HDR_LEN, sizeof(r->csum));
+		r->csum = ntohl(r->csum);
+	}
+	r->payload = rx->buf + rx->start + r->hlen;
+	return 1;
+}
+
+static int rx_decode(struct ebpfaccel_comp_conn *c, const struct rec *r, char *dst, char **out)
+{
+	int err = decode_payload(&c->rx, r, dst, out);
+
+	if (!err && (r->h.flags & TCP_COMP_REC_F_CHECKSUM) && XXH32(*out, r->orig, 0) != r->csum)
+		err = bad("checksum mismatch");
+	c->rx.start += r->hlen + r->wire;
+	if (c->rx.start == c->rx.end)
+		c->rx.start = c->rx.end = 0;
+	if (err)
+		return err;
+	c->stats.rx_records++;
+	c->stats.rx_bytes_out += r->orig;
+	return 0;
+}
+
+static ssize_t recv_plain(struct ebpfaccel_comp_conn *c, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do {
+		n = recv(c->fd, buf, len, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	c->stats.rx_bytes_in += n;
+	c->stats.rx_bytes_out += n;
+	return n;
+}
+
+static size_t copy_out(struct comp_rx *rx, void *buf, size_t len)
+{
+	size_t n = rx->olen - rx->opos < len ? rx->olen - rx->opos : len;
+
+	memcpy(buf, rx->out + rx->opos, n);
+	rx->opos += n;
+	return n;
+}
+
+EBPFACCEL_API ssize_t ebpfaccel_comp_conn__recv(struct ebpfaccel_comp_conn *c, void *buf, size_t len)
+{
+	struct comp_rx *rx;
+	char *decoded;
+	struct rec r;
+	int ret;
+
+	if (!c || (!buf && len))
+		return -EINVAL;
+	if (c->err)
+		return c->err;
+	if (c->kernel || !dir_on(&c->rx.p))
+		return recv_plain(c, buf, len);
+	rx = &c->rx;
+	if (rx->opos < rx->olen)
+		return copy_out(rx, buf, len);
+	if (!len || rx->eof)
+		return 0;
+	ret = rx_next_record(c, &r);
+	if (ret <= 0) {
+		rx->eof = !ret;
+		return ret < 0 ? fail(c, ret) : 0;
+	}
+	if (len < r.orig && grow(&rx->out, &rx->out_cap, r.orig))
+		return -ENOMEM;
+	ret = rx_decode(c, &r, len >= r.orig ? buf : rx->out, &decoded);
+	if (ret) {
+		c->stats.rx_errors++;
+		return fail(c, ret);
+	}
+	if (len >= r.orig) {
+		if (decoded != buf)	/* lz4 stream: decoded in the history */
+			memcpy(buf, decoded, r.orig);
+		return r.orig;
+	}
+	if (decoded != rx->out)
+		memcpy(rx->out, decoded, r.orig);
+	rx->opos = 0;
+	rx->olen = r.orig;
+	return copy_out(rx, buf, len);
+}
+
+EBPFACCEL_API bool ebpfaccel_comp_conn__rx_pending(const struct ebpfaccel_comp_conn *c)
+{
+	const struct comp_rx *rx;
+	struct rec r;
+	size_t avail;
+
+	if (!c || c->kernel || !dir_on(&c->rx.p))
+		return false;
+	rx = &c->rx;
+	if (c->err || rx->opos < rx->olen)
+		return true;
+	avail = rx->end - rx->start;
+	if (avail < TCP_COMP_REC_HDR_LEN)
+		return false;
+	/* A bad header is "ready" too: recv() reports it without waiting. */
+	if (header_problem(rx, rx->buf + rx->start, &r))
+		return true;
+	return avail >= r.hlen + r.wire;
+}
+
+EBPFACCEL_API size_t ebpfaccel_comp_conn__tx_pending(const struct ebpfaccel_comp_conn *c)
+{
+	return c ? c->tx.len - c->tx.pos : 0;
+}
+
+/* ---- connection -------------------------------------------------------- */
+
+/* 0 = the ULP carries the socket now, 1 = not available, <0 = ULP half set up. */
+static int try_kernel(struct ebpfaccel_comp_conn *c)
+{
+	if (setsockopt(c->fd, SOL_TCP, TCP_ULP, TCP_COMP_ULP_NAME, sizeof(TCP_COMP_ULP_NAME))) {
+		pr_debug("comp: kernel ULP unavailable (%s), using the user-space engine\n",
+			 strerror(errno));
+		return 1;
+	}
+	if (dir_on(&c->tx.p) &&
+	    setsockopt(c->fd, SOL_TCP_COMP, TCP_COMP_TX, &c->tx.p, sizeof(c->tx.p)))
+		return -errno;
+	if (dir_on(&c->rx.p) &&
+	    setsockopt(c->fd, SOL_TCP_COMP, TCP_COMP_RX, &c->rx.p, sizeof(c->rx.p)))
+		return -errno;
+	return 0;
+}
+
+static int resolve_params(int fd, const struct ebpfaccel_comp_conn_opts *opts,
+			  struct tcp_comp_params *tx, struct tcp_comp_params *rx)
+{
+	const struct ebpfaccel_comp_policy *policy = OPTS_GET(opts, policy, NULL);
+	struct ebpfaccel_comp_state st = { .sz = sizeof(st) };
+	const struct tcp_comp_params *otx = OPTS_GET(opts, tx, NULL);
+	const struct tcp_comp_params *orx = OPTS_GET(opts, rx, NULL);
+	int err;
+
+	if (!!otx != !!orx)
+		return -EINVAL;
+	if (otx) {
+		*tx = *otx;
+		*rx = *orx;
+		return params_valid(tx) && params_valid(rx) ? 0 : -EINVAL;
+	}
+	err = policy ? ebpfaccel_comp_policy__state(policy, fd, &st) : ebpfaccel_comp__state(fd, &st);
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return err;
+	if (st.phase == EBPFACCEL_COMP_PHASE_ON || st.phase == EBPFACCEL_COMP_PHASE_CONFIRMING) {
+		*tx = st.tx;
+		*rx = st.rx;
+	}
+	return 0;
+}
+
+EBPFACCEL_API struct ebpfaccel_comp_conn *
+ebpfaccel_comp_conn__new(int fd, const struct ebpfaccel_comp_conn_opts *opts)
+{
+	struct ebpfaccel_comp_conn *c;
+	struct sockaddr_storage peer;
+	socklen_t alen = sizeof(peer);
+	int err;
+
+	if (fd < 0 || !OPTS_VALID(opts, ebpfaccel_comp_conn_opts)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (getpeername(fd, (struct sockaddr *)&peer, &alen))
+		return NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	c->fd = fd;
+	err = resolve_params(fd, opts, &c->tx.p, &c->rx.p);
+	if (err)
+		goto err_out;
+	if ((dir_on(&c->tx.p) || dir_on(&c->rx.p)) && !OPTS_GET(opts, no_kernel, false)) {
+		err = try_kernel(c);
+		if (err < 0) {
+			pr_warn("comp: configuring the kernel ULP failed: %s\n", strerror(-err));
+			goto err_out;
+		}
+		c->kernel = !err;
+	}
+	if (c->kernel)
+		return c;
+	err = tx_init(&c->tx);
+	if (!err)
+		err = rx_init(&c->rx);
+	if (!err)
+		return c;
+err_out:
+	ebpfaccel_comp_conn__free(c);
+	errno = -err;
+	return NULL;
+}
+
+EBPFACCEL_API void ebpfaccel_comp_conn__params(const struct ebpfaccel_comp_conn *c,
+					       struct tcp_comp_params *tx,
+					       struct tcp_comp_params *rx)
+{
+	if (tx)
+		*tx = c->tx.p;
+	if (rx)
+		*rx = c->rx.p;
+}
+
+EBPFACCEL_API bool ebpfaccel_comp_conn__in_kernel(const struct ebpfaccel_comp_conn *c)
+{
+	return c && c->kernel;
+}
+
+EBPFACCEL_API int ebpfaccel_comp_conn__stats(const struct ebpfaccel_comp_conn *c,
+					     struct tcp_comp_stats *s)
+{
+	socklen_t len = sizeof(*s);
+
+	if (!c || !s)
+		return -EINVAL;
+	if (!c->kernel) {
+		*s = c->stats;
+		return 0;
+	}
+	return getsockopt(c->fd, SOL_TCP_COMP, TCP_COMP_STATS, s, &len) ? -errno : 0;
+}
+
+EBPFACCEL_API void ebpfaccel_comp_conn__free(struct ebpfaccel_comp_conn *c)
+{
+	if (!c)
+		return;
+	tx_fini(&c->tx);
+	rx_fini(&c->rx);
+	free(c);
+}
