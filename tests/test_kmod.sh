@@ -29,7 +29,7 @@ if grep -E 'warning|error' "$build/build.log"; then
 fi
 
 progs=
-for p in kmod_sockopt kmod_corrupt kmod_interop kmod_roundtrip; do
+for p in kmod_sockopt kmod_corrupt kmod_interop kmod_engine kmod_roundtrip; do
 	progs="$progs -f $kmod_dir/$p"
 done
 # shellcheck disable=SC2086

@@ -34,7 +34,7 @@ run() {
 }
 
 insmod /modules/tcp_comp.ko || { echo "FAIL: insmod tcp_comp.ko"; exit 1; }
-for t in "kmod_sockopt" "kmod_corrupt" "kmod_interop" "kmod_roundtrip --throughput" \
+for t in "kmod_sockopt" "kmod_corrupt" "kmod_interop" "kmod_engine" "kmod_roundtrip --throughput" \
 	 "kmod_sockopt --unload"; do
 	echo "== $t"
 	# shellcheck disable=SC2086
