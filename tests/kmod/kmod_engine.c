@@ -4,13 +4,22 @@
  * (ebpfaccel_comp_conn with no_kernel) and the tcp_comp module talk to each
  * other in both directions, every algorithm and mode; and without
  * no_kernel the library finds the module and hands the socket to it.
+ * Last, the whole path: the library's BPF program negotiates compression
+ * in the TCP handshake inside the guest, and the library switches both
+ * ends to the module.
  * The library is linked in statically from its sources (tests/kmod/
  * in mk/kmod.am): the guest has no shared libraries.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -147,6 +156,96 @@ static void from_module(int algo, int mode, int checksum)
 	free(got);
 }
 
+/* a cgroup of our own under the guest's cgroup2 root, with us in it */
+static int guest_cgroup(void)
+{
+	const char *dir = "/sys/fs/cgroup/kmod_engine";
+	char pid[16];
+	int fd;
+
+	if (mount("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, NULL))
+		CHECK(errno == EBUSY, "mount cgroup2: %m");
+	CHECK(!mkdir(dir, 0755) || errno == EEXIST, "mkdir %s: %m", dir);
+	fd = open("/sys/fs/cgroup/kmod_engine/cgroup.procs", O_WRONLY);
+	CHECK(fd >= 0, "cgroup.procs: %m");
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	CHECK(write(fd, pid, strlen(pid)) > 0, "join cgroup: %m");
+	close(fd);
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	CHECK(fd >= 0, "%s: %m", dir);
+	return fd;
+}
+
+static void exchange(struct ebpfaccel_comp_conn *from, struct ebpfaccel_comp_conn *to, uint32_t seed)
+{
+	size_t len = 200000;
+	uint8_t *data = malloc(len), *got = malloc(len);
+	size_t off = 0;
+
+	CHECK(data && got, "malloc");
+	guest_fill(data, len, 1, seed);
+	engine_send_all(from, data, len);
+	while (off < len) {
+		ssize_t n = ebpfaccel_comp_conn__recv(to, got + off, len - off);
+
+		CHECK(n > 0, "recv: %zd", n);
+		off += n;
+	}
+	CHECK(!memcmp(data, got, len), "negotiated exchange differs");
+	free(data);
+	free(got);
+}
+
+static void test_negotiated(void)
+{
+	LIBEBPFACCEL_OPTS(ebpfaccel_comp_rule_opts, rule, .algo = TCP_COMP_ALGO_LZ4,
+			  .mode = TCP_COMP_MODE_STREAM);
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t alen = sizeof(addr);
+	struct ebpfaccel_comp_policy *policy;
+	struct ebpfaccel_comp_conn *cc, *sc;
+	struct tcp_comp_params tx, rx;
+	struct tcp_comp_stats st;
+	int cg = guest_cgroup(), lfd, cli, srv;
+
+	policy = ebpfaccel_comp_policy__open(NULL);
+	CHECK(policy, "policy open: %m");
+	CHECK(!ebpfaccel_comp_policy__attach(policy, cg), "policy attach");
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(lfd >= 0 && !bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) && !listen(lfd, 1) &&
+	      !getsockname(lfd, (struct sockaddr *)&addr, &alen), "listener: %m");
+	CHECK(!ebpfaccel_comp_policy__set_port(policy, ntohs(addr.sin_port), &rule), "set_port");
+	cli = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(cli >= 0 && !connect(cli, (struct sockaddr *)&addr, sizeof(addr)), "connect: %m");
+	srv = accept(lfd, NULL, NULL);
+	CHECK(srv >= 0, "accept: %m");
+
+	{
+		LIBEBPFACCEL_OPTS(ebpfaccel_comp_conn_opts, opts, .policy = policy);
+
+		cc = ebpfaccel_comp_conn__new(cli, &opts);
+		sc = ebpfaccel_comp_conn__new(srv, &opts);
+	}
+	CHECK(cc && sc, "conn: %m");
+	ebpfaccel_comp_conn__params(cc, &tx, &rx);
+	CHECK(tx.algo == TCP_COMP_ALGO_LZ4 && rx.algo == TCP_COMP_ALGO_LZ4 &&
+	      tx.mode == TCP_COMP_MODE_STREAM, "negotiated tx %d rx %d mode %d", tx.algo, rx.algo, tx.mode);
+	CHECK(ebpfaccel_comp_conn__in_kernel(cc) && ebpfaccel_comp_conn__in_kernel(sc),
+	      "negotiated sockets not in the module");
+	exchange(cc, sc, 1);
+	exchange(sc, cc, 2);
+	st = guest_stats(srv);
+	CHECK(st.rx_records && st.tx_records && !st.rx_errors, "module did not carry the data");
+	ebpfaccel_comp_conn__free(cc);
+	ebpfaccel_comp_conn__free(sc);
+	close(cli);
+	close(srv);
+	close(lfd);
+	ebpfaccel_comp_policy__destroy(policy);
+	close(cg);
+	printf("ok BPF handshake negotiation in the guest switches both ends to the module\n");
+}
+
 int main(void)
 {
 	int algo, mode, n = 0;
@@ -162,5 +261,6 @@ int main(void)
 	printf("ok libebpfaccel engine <-> tcp_comp module: %d cases each way\n", n);
 	to_module(TCP_COMP_ALGO_ZSTD, TCP_COMP_MODE_STREAM, 0, false);
 	printf("ok libebpfaccel hands the socket to the module when it is loaded\n");
+	test_negotiated();
 	return 0;
 }
