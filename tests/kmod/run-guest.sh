@@ -10,6 +10,8 @@
 #   -f FILE    any file (static test program, BPF object) for /tests/
 #   -t SECS    wall-clock limit for the whole boot (default 300)
 #   -o LOG     keep the console log here (default: a temp file)
+# Environment: KMOD_CACHE (as -c), KMOD_ACCEL=kvm|tcg (default: KVM if a
+# probe boot under KVM works, else TCG).
 # SCRIPT runs under busybox sh in /tests with lo up, /proc /sys /dev mounted.
 # The guest prints a result marker; qemu's own exit status means nothing
 # (it is 0 even when the guest fails), so the marker is the verdict.
@@ -107,10 +109,34 @@ echo "$marker=\$?"
 poweroff -f
 INIT
 chmod +x "$initrd/init"
+printf '#!/bin/sh\necho KVM-PROBE-OK\npoweroff -f\n' >"$initrd/kvm-probe"
+chmod +x "$initrd/kvm-probe"
 (cd "$initrd" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.gz"
 
+# KVM when it works, TCG otherwise.  /dev/kvm alone proves little (nested
+# setups where qemu's KVM aborts or hangs exist), so a first run boots the
+# kernel under KVM to a marker once and remembers the verdict in the cache.
+# KMOD_ACCEL=kvm|tcg overrides.
+kvm_works() {
+	verdict=$cache/$release/kvm-verdict
+	if [ ! -f "$verdict" ]; then
+		if timeout --foreground -k 5 60 qemu-system-x86_64 -accel kvm -cpu host -m 256 \
+			-nographic -no-reboot -nic none -kernel "$kernel" -initrd "$work/initrd.gz" \
+			-append "console=ttyS0 rdinit=/kvm-probe panic=-1" </dev/null 2>&1 |
+			tr -d '\r' | grep -q '^KVM-PROBE-OK$'; then
+			echo yes >"$verdict"
+		else
+			echo no >"$verdict"
+		fi
+	fi
+	[ "$(cat "$verdict")" = yes ]
+}
 accel="-accel tcg -cpu max"
-[ "${KMOD_ACCEL:-}" = kvm ] && accel="-accel kvm -cpu ${KMOD_KVM_CPU:-host}"
+case ${KMOD_ACCEL:-auto} in
+kvm) accel="-accel kvm -cpu host" ;;
+tcg) ;;
+*) [ -r /dev/kvm ] && [ -w /dev/kvm ] && kvm_works && accel="-accel kvm -cpu host" ;;
+esac
 [ -n "$log" ] || log=$work/console.log
 # shellcheck disable=SC2086
 timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 $accel -m 1024 -smp 2 \
