@@ -207,10 +207,10 @@ static int comp_rx_decode(struct sock *sk, struct comp_ctx *ctx)
 	struct sk_buff *skb = rx->rec;
 	struct strp_msg *rxm = strp_msg(skb);
 	const struct tcp_comp_rec_hdr *hdr = (void *)rx->wire;
-	u32 orig, wire, hdr_len;
+	u32 rec_len = rxm->full_len, orig, wire, hdr_len;
 	int err;
 
-	err = skb_copy_bits(skb, rxm->offset, rx->wire, rxm->full_len);
+	err = skb_copy_bits(skb, rxm->offset, rx->wire, rec_len);
 	rx->rec = NULL;
 	consume_skb(skb);
 	if (err)
@@ -218,7 +218,7 @@ static int comp_rx_decode(struct sock *sk, struct comp_ctx *ctx)
 
 	orig = be32_to_cpu(hdr->orig_len);
 	wire = be32_to_cpu(hdr->wire_len);
-	hdr_len = rxm->full_len - wire;
+	hdr_len = rec_len - wire;
 	err = comp_rx_decode_payload(rx, hdr, rx->wire + hdr_len, wire, orig);
 	if (err)
 		return err == -ENOMEM ? err : -EBADMSG;
@@ -229,7 +229,7 @@ static int comp_rx_decode(struct sock *sk, struct comp_ctx *ctx)
 	rx->out_off = 0;
 	rx->out_len = orig;
 	ctx->stats.rx_records++;
-	ctx->stats.rx_bytes_in += rxm->full_len;
+	ctx->stats.rx_bytes_in += rec_len;
 	__strp_unpause(&rx->strp);
 	return 0;
 }

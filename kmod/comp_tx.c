@@ -9,6 +9,7 @@
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 #include <linux/xxhash.h>
@@ -112,8 +113,12 @@ static int comp_tx_seal(struct comp_ctx *ctx)
 	int n;
 
 	n = comp_tx_encode(tx, tx->wire + hdr_len, &algo_id, &flags);
-	if (n < 0)
+	if (n < 0) {
+		/* the record is lost and a stream context with it */
+		WRITE_ONCE(ctx->sk->sk_err, -n);
+		sk_error_report(ctx->sk);
 		return n;
+	}
 	hdr->magic = TCP_COMP_REC_MAGIC;
 	hdr->type = TCP_COMP_REC_DATA;
 	hdr->algo = algo_id;
@@ -137,7 +142,8 @@ static int comp_tx_seal(struct comp_ctx *ctx)
 static int comp_tx_push(struct sock *sk, struct comp_ctx *ctx, int flags)
 {
 	struct comp_tx *tx = ctx->tx;
-	struct msghdr msg = { .msg_flags = flags & (MSG_DONTWAIT | MSG_NOSIGNAL) };
+	/* SIGPIPE is raised once, by the caller, for the application's write */
+	struct msghdr msg = { .msg_flags = (flags & MSG_DONTWAIT) | MSG_NOSIGNAL };
 	struct kvec iov;
 	int n;
 
@@ -216,6 +222,13 @@ static int comp_tx_errors(struct sock *sk)
 	return 0;
 }
 
+static int comp_tx_sigpipe(int err, int flags)
+{
+	if (err == -EPIPE && !(flags & MSG_NOSIGNAL))
+		send_sig(SIGPIPE, current, 0);
+	return err;
+}
+
 int comp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 {
 	struct comp_ctx *ctx = comp_get_ctx(sk);
@@ -232,9 +245,7 @@ int comp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 		err = comp_tx_write(sk, ctx, &msg->msg_iter, msg->msg_flags,
 				    msg->msg_flags & MSG_MORE);
 	release_sock(sk);
-	if (err == -EPIPE && !(msg->msg_flags & MSG_NOSIGNAL))
-		send_sig(SIGPIPE, current, 0);
-	return err;
+	return comp_tx_sigpipe(err, msg->msg_flags);
 }
 
 int comp_sendpage(struct sock *sk, struct page *page, int offset, size_t size, int flags)
@@ -256,7 +267,7 @@ int comp_sendpage(struct sock *sk, struct page *page, int offset, size_t size, i
 		err = comp_tx_write(sk, ctx, &iter, flags,
 				    flags & (MSG_MORE | MSG_SENDPAGE_NOTLAST));
 	release_sock(sk);
-	return err;
+	return comp_tx_sigpipe(err, flags);
 }
 
 /* splice told us no more pages follow: seal the open record */

@@ -252,6 +252,23 @@ static void test_peek_and_small_reads(void)
 	printf("ok MSG_PEEK, 3-byte reads, MSG_WAITALL, half close\n");
 }
 
+/* writes after the peer is gone fail as on TCP, and SIGPIPE stays away
+ * with MSG_NOSIGNAL */
+static void test_peer_gone(void)
+{
+	struct tcp_comp_params p = guest_params(TCP_COMP_ALGO_LZ4, TCP_COMP_MODE_BLOCK, 0, 0, 0);
+	uint8_t data[1000] = { 0 };
+	int cli, srv, i;
+
+	guest_comp_pair(AF_INET, &p, &cli, &srv);
+	close(srv);
+	for (i = 0; i < 100 && send(cli, data, sizeof(data), MSG_NOSIGNAL) > 0; i++)
+		usleep(10000);
+	CHECK(i < 100 && (errno == EPIPE || errno == ECONNRESET), "send after peer close: %m");
+	close(cli);
+	printf("ok writes after the peer closed fail with %s\n", strerror(errno));
+}
+
 struct echo_arg {
 	int fd;
 	const uint8_t *data;
@@ -378,6 +395,7 @@ int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	test_peek_and_small_reads();
+	test_peer_gone();
 	test_small_writes();
 	test_bidirectional();
 	test_sendfile_nonblock();

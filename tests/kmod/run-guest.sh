@@ -11,7 +11,9 @@
 #   -t SECS    wall-clock limit for the whole boot (default 300)
 #   -o LOG     keep the console log here (default: a temp file)
 # Environment: KMOD_CACHE (as -c), KMOD_ACCEL=kvm|tcg (default: KVM if a
-# probe boot under KVM works, else TCG).
+# probe boot under KVM works, else TCG), KMOD_APPEND (more kernel options).
+# The kernel runs with slub_debug=FZP: freed objects are poisoned, so a
+# use after free shows up as wrong data or a slab report, not silence.
 # SCRIPT runs under busybox sh in /tests with lo up, /proc /sys /dev mounted.
 # The guest prints a result marker; qemu's own exit status means nothing
 # (it is 0 even when the guest fails), so the marker is the verdict.
@@ -142,7 +144,7 @@ esac
 timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 $accel -m 1024 -smp 2 \
 	-nographic -no-reboot -nic none \
 	-kernel "$kernel" -initrd "$work/initrd.gz" \
-	-append "console=ttyS0 oops=panic panic_on_warn=1 panic=-1 loglevel=4" \
+	-append "console=ttyS0 oops=panic panic_on_warn=1 panic=-1 loglevel=4 slub_debug=FZP ${KMOD_APPEND:-}" \
 	</dev/null >"$log" 2>&1 || true
 tr -d '\r' <"$log" | sed "/^$marker=/d"
 rc=$(tr -d '\r' <"$log" | sed -n "s/^$marker=\([0-9]*\)$/\1/p" | tail -n1)
