@@ -328,7 +328,8 @@ void comp_tx_flush_on_close(struct sock *sk, struct comp_ctx *ctx)
 
 	if (!held || comp_tx_errors(sk))
 		return;
-	WRITE_ONCE(sk->sk_sndbuf, sk->sk_sndbuf + 2 * held);
+	/* TCP lets sk_wmem_queued overshoot sk_sndbuf: grow from the larger */
+	WRITE_ONCE(sk->sk_sndbuf, max(sk->sk_sndbuf, READ_ONCE(sk->sk_wmem_queued)) + 2 * held);
 	iov_iter_kvec(&empty, ITER_SOURCE, NULL, 0, 0);
 	comp_tx_write(sk, ctx, &empty, MSG_DONTWAIT | MSG_NOSIGNAL, false);
 }

@@ -269,6 +269,41 @@ static void test_peer_gone(void)
 	printf("ok writes after the peer closed fail with %s\n", strerror(errno));
 }
 
+/* close() right after non-blocking writes filled every buffer: what the
+ * writes accepted still arrives, as on plain TCP */
+static void test_close_in_flight(void)
+{
+	int algo;
+
+	for (algo = 0; algo < __TCP_COMP_ALGO_MAX; algo++) {
+		struct tcp_comp_params p = guest_params(algo, TCP_COMP_MODE_STREAM, 0, 0, 0);
+		size_t cap = 64 * 1048576, sent = 0;
+		uint8_t *data = malloc(cap), *got = malloc(cap);
+		int cli, srv;
+
+		CHECK(data && got, "malloc");
+		guest_fill(data, cap, 0, 77 + algo);
+		guest_comp_pair(AF_INET, &p, &cli, &srv);
+		fcntl(cli, F_SETFL, O_NONBLOCK);
+		for (;;) {
+			ssize_t n = send(cli, data + sent, 100000 < cap - sent ? 100000 : cap - sent, 0);
+
+			if (n < 0 && errno == EAGAIN)
+				break;
+			CHECK(n > 0, "send: %m");
+			sent += n;
+			CHECK(sent < cap, "buffers never filled");
+		}
+		close(cli);
+		CHECK(rt_recv(srv, got, cap, 0) == sent, "bytes accepted before close() lost");
+		CHECK(!memcmp(got, data, sent), "data differs");
+		close(srv);
+		free(data);
+		free(got);
+	}
+	printf("ok close() after non-blocking writes filled the buffers loses nothing\n");
+}
+
 struct echo_arg {
 	int fd;
 	const uint8_t *data;
@@ -396,6 +431,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	test_peek_and_small_reads();
 	test_peer_gone();
+	test_close_in_flight();
 	test_small_writes();
 	test_bidirectional();
 	test_sendfile_nonblock();
