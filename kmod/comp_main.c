@@ -249,25 +249,13 @@ static int comp_init(struct sock *sk)
 	return 0;
 }
 
-/* Only reached when the socket is destroyed without close() having run
- * (comp_close clears icsk_ulp_data). */
-static void comp_release(struct sock *sk)
-{
-	struct comp_ctx *ctx = comp_get_ctx(sk);
-
-	if (!ctx)
-		return;
-	if (ctx->rx)
-		strp_done(&ctx->rx->strp);
-	comp_ctx_free(ctx);
-	rcu_assign_pointer(inet_csk(sk)->icsk_ulp_data, NULL);
-}
-
+/* No .release: every socket that got the ULP is a user's socket, whose
+ * close() runs comp_close() before TCP destroys it, and destruction may
+ * happen in a timer where the parser could not be waited for. */
 static struct tcp_ulp_ops comp_ulp_ops __read_mostly = {
 	.name		= TCP_COMP_ULP_NAME,
 	.owner		= THIS_MODULE,
 	.init		= comp_init,
-	.release	= comp_release,
 };
 
 static int __init tcp_comp_init(void)
