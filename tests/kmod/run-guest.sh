@@ -8,6 +8,8 @@
 #              its dependencies from the packaged kernel are loaded at boot)
 #   -l NAME    module of the packaged kernel to load at boot (with deps)
 #   -f FILE    any file (static test program, BPF object) for /tests/
+#   -d PROG    a dynamically linked host program (redis-server, ...): put at
+#              its host path with the shared libraries ldd finds
 #   -t SECS    wall-clock limit for the whole boot (default 300)
 #   -o LOG     keep the console log here (default: a temp file)
 # Environment: KMOD_CACHE (as -c), KMOD_ACCEL=kvm|tcg (default: KVM if a
@@ -28,12 +30,14 @@ log=
 modules=
 loads=
 files=
-while getopts c:m:l:f:t:o: opt; do
+dynamic=
+while getopts c:m:l:f:d:t:o: opt; do
 	case $opt in
 	c) cache=$OPTARG ;;
 	m) modules="$modules $OPTARG" ;;
 	l) loads="$loads $OPTARG" ;;
 	f) files="$files $OPTARG" ;;
+	d) dynamic="$dynamic $OPTARG" ;;
 	t) timeout_s=$OPTARG ;;
 	o) log=$OPTARG ;;
 	*) exit 2 ;;
@@ -91,6 +95,15 @@ done
 
 for f in $files; do
 	cp "$f" "$initrd/tests/"
+done
+# host programs keep their paths; the guest then has the same loader and
+# libraries as the host (same distribution as the guest kernel's)
+for prog in $dynamic; do
+	prog=$(command -v "$prog") || { echo "run-guest.sh: no program $prog" >&2; exit 2; }
+	for f in "$prog" $(ldd "$prog" | sed -n 's/.*[[:space:]]\(\/[^[:space:]]*\) (0x.*/\1/p'); do
+		mkdir -p "$initrd$(dirname "$f")"
+		cp -L "$f" "$initrd$f"
+	done
 done
 cp "$script" "$initrd/tests/run.sh"
 
