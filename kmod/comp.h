@@ -91,7 +91,7 @@ static inline struct comp_ctx *comp_get_ctx(const struct sock *sk)
 int comp_params_check(const struct tcp_comp_params *p);
 
 int comp_tx_enable(struct sock *sk, struct comp_ctx *ctx, const struct tcp_comp_params *p);
-void comp_tx_flush_on_close(struct sock *sk, struct comp_ctx *ctx);
+void comp_tx_flush_final(struct sock *sk, struct comp_ctx *ctx);
 void comp_tx_free(struct comp_ctx *ctx);
 int comp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size);
 int comp_sendpage(struct sock *sk, struct page *page, int offset, size_t size, int flags);

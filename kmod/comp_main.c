@@ -157,7 +157,7 @@ static void comp_close(struct sock *sk, long timeout)
 	lock_sock(sk);
 	ctx->closing = true;
 	if (ctx->tx)
-		comp_tx_flush_on_close(sk, ctx);
+		comp_tx_flush_final(sk, ctx);
 	if (ctx->rx)
 		comp_rx_stop(ctx);
 
@@ -179,6 +179,25 @@ static void comp_close(struct sock *sk, long timeout)
 	base->close(sk, timeout);
 }
 
+/*
+ * inet_shutdown() holds the socket lock and has already set SEND_SHUTDOWN,
+ * which makes TCP refuse new data: the records we hold (MSG_MORE data, a
+ * record a non-blocking write left) are queued with it lifted, the way TCP
+ * itself still sends what it queued before the call.
+ */
+static void comp_shutdown(struct sock *sk, int how)
+{
+	struct comp_ctx *ctx = comp_get_ctx(sk);
+	u8 shut = sk->sk_shutdown;
+
+	if (ctx->tx && (how & SEND_SHUTDOWN)) {
+		WRITE_ONCE(sk->sk_shutdown, shut & ~SEND_SHUTDOWN);
+		comp_tx_flush_final(sk, ctx);
+		WRITE_ONCE(sk->sk_shutdown, shut);
+	}
+	ctx->sk_proto->shutdown(sk, how);
+}
+
 static void comp_build_proto(struct proto *prot, struct proto_ops *ops,
 			     const struct proto *base, const struct proto_ops *base_ops)
 {
@@ -186,6 +205,7 @@ static void comp_build_proto(struct proto *prot, struct proto_ops *ops,
 	prot->setsockopt = comp_setsockopt;
 	prot->getsockopt = comp_getsockopt;
 	prot->close = comp_close;
+	prot->shutdown = comp_shutdown;
 	prot->sendmsg = comp_sendmsg;
 	prot->sendpage = comp_sendpage;
 	prot->splice_eof = comp_splice_eof;

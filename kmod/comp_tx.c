@@ -316,11 +316,12 @@ void comp_write_space(struct sock *sk)
 }
 
 /*
- * Plain TCP's close() neither blocks nor drops what write() accepted.  The
- * records we still hold get the same treatment: the send buffer grows by
- * their size so TCP takes them at once, and TCP delivers them after close.
+ * Plain TCP's close() and shutdown() neither block nor drop what write()
+ * accepted (MSG_MORE data included).  The records we still hold get the
+ * same treatment: the send buffer grows by their size so TCP takes them at
+ * once, ahead of the FIN.
  */
-void comp_tx_flush_on_close(struct sock *sk, struct comp_ctx *ctx)
+void comp_tx_flush_final(struct sock *sk, struct comp_ctx *ctx)
 {
 	struct comp_tx *tx = ctx->tx;
 	struct iov_iter empty;

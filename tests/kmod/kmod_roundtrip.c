@@ -242,14 +242,18 @@ static void test_peek_and_small_reads(void)
 	guest_write_all(cli, data, 1000);
 	CHECK(recv(srv, got, 1000, MSG_WAITALL) == 1000 && !memcmp(got, data, 1000), "waitall");
 
-	/* half close: the other direction still works, plain TCP here */
+	/* half close: what MSG_MORE kept back goes out before the FIN, and
+	 * the other direction still works (plain TCP here) */
+	CHECK(send(cli, "kept", 4, MSG_MORE) == 4, "send MSG_MORE: %m");
 	CHECK(!shutdown(cli, SHUT_WR), "shutdown: %m");
+	CHECK(recv(srv, buf, sizeof(buf), MSG_WAITALL) == 4 && !memcmp(buf, "kept", 4),
+	      "MSG_MORE data lost at shutdown");
 	CHECK(recv(srv, buf, sizeof(buf), 0) == 0, "EOF after shutdown");
 	guest_write_all(srv, "back", 4);
 	CHECK(recv(cli, buf, sizeof(buf), 0) == 4 && !memcmp(buf, "back", 4), "reverse direction");
 	close(cli);
 	close(srv);
-	printf("ok MSG_PEEK, 3-byte reads, MSG_WAITALL, half close\n");
+	printf("ok MSG_PEEK, 3-byte reads, MSG_WAITALL, MSG_MORE, half close\n");
 }
 
 /* writes after the peer is gone fail as on TCP, and SIGPIPE stays away
