@@ -16,8 +16,7 @@
 
 #define COMP_HDR_MAX		(TCP_COMP_REC_HDR_LEN + TCP_COMP_REC_CSUM_LEN)
 #define COMP_LZ4_HISTORY	(64U * 1024)
-/* uapi.h's TCP_COMP_ZSTD_WINDOWLOG_MAX, once it lands there */
-#define COMP_ZSTD_WINDOW_MAX	(1U << 23)
+#define COMP_ZSTD_WINDOW_MAX	(1U << TCP_COMP_ZSTD_WINDOWLOG_MAX)
 
 struct comp_codec;
 

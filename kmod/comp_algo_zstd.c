@@ -35,7 +35,7 @@ static zstd_parameters zstd_params(int level, u32 src_size)
 {
 	zstd_parameters params = zstd_get_params(level ?: 3, src_size);
 
-	params.cParams.windowLog = min_t(u32, params.cParams.windowLog, 23);
+	params.cParams.windowLog = min_t(u32, params.cParams.windowLog, TCP_COMP_ZSTD_WINDOWLOG_MAX);
 	return params;
 }
 

@@ -26,6 +26,7 @@ struct rt_case {
 	int alternate;		/* writes of 1 and 999 bytes in turn */
 	int compressible;
 	int use_sendfile;
+	int use_splice;
 	int nonblock;
 };
 
@@ -54,6 +55,29 @@ static void rt_sendfile(int fd, const uint8_t *data, size_t len)
 	while ((size_t)off < len)
 		CHECK(sendfile(fd, file, &off, len - off) > 0, "sendfile: %m");
 	close(file);
+}
+
+/* splice(2) from a pipe: the pages reach the module through sendpage */
+static void rt_splice(int fd, const uint8_t *data, size_t len)
+{
+	size_t off = 0;
+	int pipefd[2];
+
+	CHECK(!pipe(pipefd), "pipe: %m");
+	while (off < len) {
+		ssize_t n = write(pipefd[1], data + off, len - off < 65536 ? len - off : 65536);
+
+		CHECK(n > 0, "pipe write: %m");
+		off += n;
+		while (n > 0) {
+			ssize_t m = splice(pipefd[0], NULL, fd, NULL, n, off < len ? SPLICE_F_MORE : 0);
+
+			CHECK(m > 0, "splice: %m");
+			n -= m;
+		}
+	}
+	close(pipefd[0]);
+	close(pipefd[1]);
 }
 
 static void rt_send_nonblock(int fd, const uint8_t *data, size_t len)
@@ -122,6 +146,8 @@ static void rt_run(const struct rt_case *c)
 		close(srv);
 		if (c->use_sendfile)
 			rt_sendfile(cli, data, c->len);
+		else if (c->use_splice)
+			rt_splice(cli, data, c->len);
 		else if (c->nonblock)
 			rt_send_nonblock(cli, data, c->len);
 		else
@@ -189,9 +215,12 @@ static void test_sendfile_nonblock(void)
 					      .nonblock = 1 };
 
 			rt_run(&f);
+			f.use_sendfile = 0;
+			f.use_splice = 1;
+			rt_run(&f);
 			rt_run(&nb);
 		}
-	printf("ok sendfile and non-blocking/poll for every algorithm and mode\n");
+	printf("ok sendfile, splice from a pipe and non-blocking/poll for every algorithm and mode\n");
 }
 
 static void test_small_writes(void)

@@ -37,7 +37,7 @@ struct urec *urec_new(int algo, int mode, int level, int checksum)
 	CHECK(u->cctx && u->dctx && u->lz4 && u->hist && u->wire, "alloc");
 	ZSTD_CCtx_setParameter(u->cctx, ZSTD_c_compressionLevel, level ?: 3);
 	ZSTD_CCtx_setParameter(u->cctx, ZSTD_c_windowLog, 20);
-	ZSTD_DCtx_setParameter(u->dctx, ZSTD_d_windowLogMax, 23);
+	ZSTD_DCtx_setParameter(u->dctx, ZSTD_d_windowLogMax, TCP_COMP_ZSTD_WINDOWLOG_MAX);
 	return u;
 }
 
