@@ -7,6 +7,7 @@
 #ifndef TCP_COMP_H
 #define TCP_COMP_H
 
+#include <linux/mutex.h>
 #include <linux/workqueue.h>
 #include <net/sock.h>
 #include <net/strparser.h>
@@ -46,6 +47,10 @@ const struct comp_algo *comp_algo_get(u8 id);
 
 struct comp_tx {
 	struct comp_ctx *ctx;
+	/* TCP drops the socket lock while a write waits for memory; the
+	 * records must not be touched by anyone else meanwhile.  Taken
+	 * before the socket lock. */
+	struct mutex lock;
 	struct tcp_comp_params params;
 	const struct comp_algo *algo;	/* NULL: raw records only */
 	struct comp_codec *enc;

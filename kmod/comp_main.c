@@ -154,6 +154,8 @@ static void comp_close(struct sock *sk, long timeout)
 	struct comp_ctx *ctx = comp_get_ctx(sk);
 	struct proto *base = ctx->sk_proto;
 
+	if (ctx->tx)
+		mutex_lock(&ctx->tx->lock);
 	lock_sock(sk);
 	ctx->closing = true;
 	if (ctx->tx)
@@ -168,6 +170,8 @@ static void comp_close(struct sock *sk, long timeout)
 	sk->sk_write_space = ctx->saved_write_space;
 	write_unlock_bh(&sk->sk_callback_lock);
 	release_sock(sk);
+	if (ctx->tx)
+		mutex_unlock(&ctx->tx->lock);
 
 	/* the tx work and the parser's work take the socket lock: wait for
 	 * them only after dropping it */
@@ -190,10 +194,14 @@ static void comp_shutdown(struct sock *sk, int how)
 	struct comp_ctx *ctx = comp_get_ctx(sk);
 	u8 shut = sk->sk_shutdown;
 
-	if (ctx->tx && (how & SEND_SHUTDOWN)) {
+	/* a writer of another thread sleeping in TCP owns the records and
+	 * sends them itself; the mutex comes before the socket lock, which
+	 * is held here, so it is only tried */
+	if (ctx->tx && (how & SEND_SHUTDOWN) && mutex_trylock(&ctx->tx->lock)) {
 		WRITE_ONCE(sk->sk_shutdown, shut & ~SEND_SHUTDOWN);
 		comp_tx_flush_final(sk, ctx);
 		WRITE_ONCE(sk->sk_shutdown, shut);
+		mutex_unlock(&ctx->tx->lock);
 	}
 	ctx->sk_proto->shutdown(sk, how);
 }

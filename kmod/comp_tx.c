@@ -44,6 +44,7 @@ int comp_tx_enable(struct sock *sk, struct comp_ctx *ctx, const struct tcp_comp_
 		if (!tx->enc)
 			goto err_free;
 	}
+	mutex_init(&tx->lock);
 	INIT_WORK(&tx->work, comp_tx_work);
 	ctx->tx = tx;
 
@@ -239,12 +240,14 @@ int comp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 	if (msg->msg_flags & (MSG_OOB | MSG_FASTOPEN))
 		return -EOPNOTSUPP;
 
+	mutex_lock(&ctx->tx->lock);
 	lock_sock(sk);
 	err = comp_tx_errors(sk);
 	if (!err)
 		err = comp_tx_write(sk, ctx, &msg->msg_iter, msg->msg_flags,
 				    msg->msg_flags & MSG_MORE);
 	release_sock(sk);
+	mutex_unlock(&ctx->tx->lock);
 	return comp_tx_sigpipe(err, msg->msg_flags);
 }
 
@@ -261,12 +264,14 @@ int comp_sendpage(struct sock *sk, struct page *page, int offset, size_t size, i
 		return -EOPNOTSUPP;
 
 	iov_iter_bvec(&iter, ITER_SOURCE, &bvec, 1, size);
+	mutex_lock(&ctx->tx->lock);
 	lock_sock(sk);
 	err = comp_tx_errors(sk);
 	if (!err)
 		err = comp_tx_write(sk, ctx, &iter, flags,
 				    flags & (MSG_MORE | MSG_SENDPAGE_NOTLAST));
 	release_sock(sk);
+	mutex_unlock(&ctx->tx->lock);
 	return comp_tx_sigpipe(err, flags);
 }
 
@@ -287,9 +292,11 @@ void comp_splice_eof(struct socket *sock)
 	if (sock->file && (sock->file->f_flags & O_NONBLOCK))
 		flags = MSG_DONTWAIT;
 	iov_iter_kvec(&empty, ITER_SOURCE, NULL, 0, 0);
+	mutex_lock(&ctx->tx->lock);
 	lock_sock(sk);
 	comp_tx_write(sk, ctx, &empty, flags, false);
 	release_sock(sk);
+	mutex_unlock(&ctx->tx->lock);
 }
 
 static void comp_tx_work(struct work_struct *work)
@@ -300,10 +307,12 @@ static void comp_tx_work(struct work_struct *work)
 	struct iov_iter empty;
 
 	iov_iter_kvec(&empty, ITER_SOURCE, NULL, 0, 0);
+	mutex_lock(&tx->lock);
 	lock_sock(sk);
 	if (!ctx->closing && !comp_tx_errors(sk))
 		comp_tx_write(sk, ctx, &empty, MSG_DONTWAIT, tx->more);
 	release_sock(sk);
+	mutex_unlock(&tx->lock);
 }
 
 void comp_write_space(struct sock *sk)
@@ -327,6 +336,7 @@ void comp_tx_flush_final(struct sock *sk, struct comp_ctx *ctx)
 	struct iov_iter empty;
 	u32 held = tx->pend_len + (tx->plain_len ? tx->wire_cap : 0);
 
+	lockdep_assert_held(&tx->lock);
 	if (!held || comp_tx_errors(sk))
 		return;
 	/* TCP lets sk_wmem_queued overshoot sk_sndbuf: grow from the larger */

@@ -351,6 +351,41 @@ static void *echo_writer(void *arg)
 	return NULL;
 }
 
+/* two threads writing one socket: the bytes may interleave as on TCP, but
+ * every record must stay whole (a writer sleeping in TCP for memory must
+ * not have its record sent twice or overwritten) */
+static void test_concurrent_writers(void)
+{
+	struct tcp_comp_params p = guest_params(TCP_COMP_ALGO_LZ4, TCP_COMP_MODE_BLOCK, 0, 0, 0);
+	size_t len = 8 * 1048576, got = 0;
+	uint8_t *data = malloc(len), *buf = malloc(65536);
+	struct echo_arg wa, wb;
+	pthread_t ta, tb;
+	int cli, srv;
+
+	CHECK(data && buf, "malloc");
+	guest_fill(data, len, 1, 3);
+	guest_comp_pair(AF_INET, &p, &cli, &srv);
+	wa = (struct echo_arg){ cli, data, len };
+	wb = wa;
+	pthread_create(&ta, NULL, echo_writer, &wa);
+	pthread_create(&tb, NULL, echo_writer, &wb);
+	while (got < 2 * len) {
+		ssize_t n = read(srv, buf, 65536);
+
+		CHECK(n > 0, "read: %m after %zu bytes", got);
+		got += n;
+	}
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	close(cli);
+	CHECK(read(srv, buf, 1) == 0, "more bytes than written");
+	close(srv);
+	free(data);
+	free(buf);
+	printf("ok two threads writing one socket keep every record whole\n");
+}
+
 /* both directions compressed at once, each end with its own algorithm */
 static void test_bidirectional(void)
 {
@@ -467,6 +502,7 @@ int main(int argc, char **argv)
 	test_close_in_flight();
 	test_small_writes();
 	test_bidirectional();
+	test_concurrent_writers();
 	test_sendfile_nonblock();
 	test_matrix();
 	if (argc > 1 && !strcmp(argv[1], "--throughput"))
