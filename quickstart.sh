@@ -51,20 +51,39 @@ demo() {
 	./examples/feature_report || true
 }
 
-# One closing line for people and CI alike: every Check test case and
-# every script test counted once.
+# One closing line for people and CI alike: every Check case, Python
+# unittest case and Go test counted once; other script tests count one each.
+count_log() { # log -> "passed failed skipped", or nothing if no known runner spoke
+	local log=$1 n f e s
+	if read -r n f e < <(sed -n 's/.*Checks: \([0-9]*\), Failures: \([0-9]*\), Errors: \([0-9]*\).*/\1 \2 \3/p' "$log" | tail -n 1) && [ -n "$n" ]; then
+		echo "$((n - f - e)) $((f + e)) 0"
+	elif n=$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\} in .*/\1/p' "$log" | tail -n 1) && [ -n "$n" ]; then
+		s=$(sed -n 's/.*skipped=\([0-9]*\).*/\1/p' "$log" | tail -n 1)
+		f=$(sed -n 's/^FAILED (.*failures=\([0-9]*\).*/\1/p' "$log" | tail -n 1)
+		e=$(sed -n 's/^FAILED (.*errors=\([0-9]*\).*/\1/p' "$log" | tail -n 1)
+		s=${s:-0} f=${f:-0} e=${e:-0}
+		echo "$((n - s - f - e)) $((f + e)) $s"
+	elif grep -q -- '--- \(PASS\|FAIL\|SKIP\):' "$log"; then
+		echo "$(grep -c -- '--- PASS:' "$log") $(grep -c -- '--- FAIL:' "$log") $(grep -c -- '--- SKIP:' "$log")"
+	fi
+}
+
 summarize() {
-	local passed=0 failed=0 skipped=0 log trs n f e
+	local passed=0 failed=0 skipped=0 trs log result counts p f s
 	for trs in $(find tests -name '*.trs' | sort); do
 		log="${trs%.trs}.log"
-		case "$(sed -n 's/^:test-result: //p' "$trs")" in
-		SKIP) skipped=$((skipped + 1)); continue ;;
-		esac
-		if read -r n f e < <(sed -n 's/.*Checks: \([0-9]*\), Failures: \([0-9]*\), Errors: \([0-9]*\).*/\1 \2 \3/p' "$log" | tail -n 1) && [ -n "$n" ]; then
-			passed=$((passed + n - f - e)); failed=$((failed + f + e))
-			# A crashed Check program prints no summary line at all.
-			grep -q '^:test-result: PASS' "$trs" || [ $((f + e)) -gt 0 ] || failed=$((failed + 1))
-		elif grep -q '^:test-result: PASS' "$trs"; then
+		result=$(sed -n 's/^:test-result: //p' "$trs")
+		if [ "$result" = SKIP ]; then
+			skipped=$((skipped + 1))
+			continue
+		fi
+		counts=$(count_log "$log")
+		if [ -n "$counts" ]; then
+			read -r p f s <<< "$counts"
+			passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+			# A crashed runner may have printed a summary that hides it.
+			[ "$result" = PASS ] || [ "$f" -gt 0 ] || failed=$((failed + 1))
+		elif [ "$result" = PASS ]; then
 			passed=$((passed + 1))
 		else
 			failed=$((failed + 1))

@@ -57,159 +57,112 @@ static void set_result(struct ebpfaccel_probe *p, enum ebpfaccel_feature f,
 
 /* ---------------------------------------------------------- BPF probes */
 
-/* Load only @progs (and the maps they use) from the embedded object. */
-static int load_subset(const struct bpf_program *const *progs, size_t n_progs,
-		       const struct bpf_map *const *maps, size_t n_maps,
-		       struct probe_bpf **out)
+/* One probe per feature: the programs and maps of the embedded object it
+ * loads, and an optional step that must also work once they are loaded. */
+struct bpf_probe {
+	enum ebpfaccel_feature feature;
+	const char *what;		/* "the kernel refused <what>" */
+	const char *found;		/* detail when supported */
+	const char *progs[2];
+	const char *map;
+	int (*verify)(struct probe_bpf *skel);
+};
+
+/* Loading is not enough for sockmap: the verdict and msg attach types
+ * must exist too. */
+static int attach_sockmap_progs(struct probe_bpf *skel)
 {
-	struct probe_bpf *skel;
+	int map_fd = bpf_map__fd(skel->maps.probe_sockhash);
+
+	if (bpf_prog_attach(bpf_program__fd(skel->progs.probe_sk_skb), map_fd, BPF_SK_SKB_VERDICT, 0) ||
+	    bpf_prog_attach(bpf_program__fd(skel->progs.probe_sk_msg), map_fd, BPF_SK_MSG_VERDICT, 0))
+		return -errno;
+	return 0;
+}
+
+static const struct bpf_probe bpf_probes[] = {
+	{ EBPFACCEL_FEAT_BPF_SYSCALL, "a trivial socket filter", "BPF programs load",
+	  { "probe_syscall" }, NULL, NULL },
+	{ EBPFACCEL_FEAT_SOCKMAP, "a SOCKHASH with sk_skb/sk_msg programs",
+	  "SOCKHASH with sk_skb verdict and sk_msg",
+	  { "probe_sk_skb", "probe_sk_msg" }, "probe_sockhash", attach_sockmap_progs },
+	{ EBPFACCEL_FEAT_SK_STORAGE, "an SK_STORAGE map used from sock_ops", "SK_STORAGE maps from sock_ops",
+	  { "probe_sk_storage_ops" }, "probe_sk_storage", NULL },
+	{ EBPFACCEL_FEAT_TCP_HDR_OPT, "a sock_ops program using the TCP header-option helpers",
+	  "bpf_{reserve,store,load}_hdr_opt from sock_ops", { "probe_hdr_opt" }, NULL, NULL },
+	{ EBPFACCEL_FEAT_CLS_BPF, "a SCHED_CLS program", "SCHED_CLS programs load",
+	  { "probe_cls" }, NULL, NULL },
+};
+
+/* Open the embedded object with only @bp's programs and map enabled. */
+static int open_subset(const struct bpf_probe *bp, struct probe_bpf **out)
+{
+	struct probe_bpf *skel = probe_bpf__open();
 	struct bpf_program *prog;
 	struct bpf_map *map;
-	size_t i;
-	int err;
 
-	skel = probe_bpf__open();
 	if (!skel)
 		return -errno;
 	bpf_object__for_each_program(prog, skel->obj)
 		bpf_program__set_autoload(prog, false);
 	bpf_object__for_each_map(map, skel->obj)
-		bpf_map__set_autocreate(map, false);
-	/* The caller names programs and maps of a template skeleton; find
-	 * the same ones by name in this fresh one. */
-	for (i = 0; i < n_progs; i++)
-		bpf_program__set_autoload(bpf_object__find_program_by_name(skel->obj,
-				bpf_program__name(progs[i])), true);
-	for (i = 0; i < n_maps; i++)
-		bpf_map__set_autocreate(bpf_object__find_map_by_name(skel->obj,
-				bpf_map__name(maps[i])), true);
-
-	ebpfaccel__libbpf_quiet(true);
-	err = probe_bpf__load(skel);
-	ebpfaccel__libbpf_quiet(false);
-	if (err) {
-		probe_bpf__destroy(skel);
-		return err;
+		bpf_map__set_autocreate(map, bp->map && !strcmp(bpf_map__name(map), bp->map));
+	for (size_t i = 0; i < ARRAY_SIZE(bp->progs) && bp->progs[i]; i++) {
+		prog = bpf_object__find_program_by_name(skel->obj, bp->progs[i]);
+		if (!prog) {
+			probe_bpf__destroy(skel);
+			return -ENOENT;
+		}
+		bpf_program__set_autoload(prog, true);
 	}
 	*out = skel;
 	return 0;
 }
 
-static void explain_load_error(struct ebpfaccel_probe *p, enum ebpfaccel_feature f,
-			       const char *what, int err)
+static int run_bpf_probe(const struct bpf_probe *bp)
+{
+	struct probe_bpf *skel;
+	int err = open_subset(bp, &skel);
+
+	if (err)
+		return err;
+	ebpfaccel__libbpf_quiet(true);
+	err = probe_bpf__load(skel);
+	ebpfaccel__libbpf_quiet(false);
+	if (!err && bp->verify)
+		err = bp->verify(skel);
+	probe_bpf__destroy(skel);
+	return err;
+}
+
+static void explain_load_error(struct ebpfaccel_probe *p, const struct bpf_probe *bp, int err)
 {
 	char msg[128];
 
-	ebpfaccel_strerror(err, msg, sizeof(msg));
-	if (err == -EPERM || err == -EACCES) {
-		if (!ebpfaccel__has_cap(CAP_BPF) && !ebpfaccel__has_cap(CAP_SYS_ADMIN)) {
-			set_result(p, f, false, "loading %s needs CAP_BPF (or CAP_SYS_ADMIN); this process lacks it", what);
-			return;
-		}
+	if ((err == -EPERM || err == -EACCES) &&
+	    !ebpfaccel__has_cap(CAP_BPF) && !ebpfaccel__has_cap(CAP_SYS_ADMIN)) {
+		set_result(p, bp->feature, false,
+			   "loading %s needs CAP_BPF (or CAP_SYS_ADMIN); this process lacks it", bp->what);
+		return;
 	}
-	set_result(p, f, false, "the kernel refused %s: %s (set EBPFACCEL_DEBUG=1 for the verifier log)",
-		   what, msg);
-}
-
-static void probe_bpf_syscall(struct ebpfaccel_probe *p, struct probe_bpf *t)
-{
-	const struct bpf_program *progs[] = { t->progs.probe_syscall };
-	struct probe_bpf *skel;
-	int err;
-
-	err = load_subset(progs, 1, NULL, 0, &skel);
-	if (err)
-		return explain_load_error(p, EBPFACCEL_FEAT_BPF_SYSCALL, "a trivial socket filter", err);
-	probe_bpf__destroy(skel);
-	set_result(p, EBPFACCEL_FEAT_BPF_SYSCALL, true, "BPF programs load");
-}
-
-static void probe_sockmap(struct ebpfaccel_probe *p, struct probe_bpf *t)
-{
-	const struct bpf_program *progs[] = { t->progs.probe_sk_skb, t->progs.probe_sk_msg };
-	const struct bpf_map *maps[] = { t->maps.probe_sockhash };
-	struct probe_bpf *skel;
-	int map_fd, err;
-
-	err = load_subset(progs, 2, maps, 1, &skel);
-	if (err)
-		return explain_load_error(p, EBPFACCEL_FEAT_SOCKMAP, "a SOCKHASH with sk_skb/sk_msg programs", err);
-	/* Loading is not enough: the verdict and msg attach types must exist. */
-	map_fd = bpf_map__fd(skel->maps.probe_sockhash);
-	err = bpf_prog_attach(bpf_program__fd(skel->progs.probe_sk_skb), map_fd,
-			      BPF_SK_SKB_VERDICT, 0);
-	if (!err)
-		err = bpf_prog_attach(bpf_program__fd(skel->progs.probe_sk_msg), map_fd,
-				      BPF_SK_MSG_VERDICT, 0);
-	if (err)
-		explain_load_error(p, EBPFACCEL_FEAT_SOCKMAP, "attaching sk_skb/sk_msg to a SOCKHASH", -errno);
-	else
-		set_result(p, EBPFACCEL_FEAT_SOCKMAP, true, "SOCKHASH with sk_skb verdict and sk_msg");
-	probe_bpf__destroy(skel);
-}
-
-static void probe_sk_storage(struct ebpfaccel_probe *p, struct probe_bpf *t)
-{
-	const struct bpf_program *progs[] = { t->progs.probe_sk_storage_ops };
-	const struct bpf_map *maps[] = { t->maps.probe_sk_storage };
-	struct probe_bpf *skel;
-	int err;
-
-	err = load_subset(progs, 1, maps, 1, &skel);
-	if (err)
-		return explain_load_error(p, EBPFACCEL_FEAT_SK_STORAGE, "an SK_STORAGE map used from sock_ops", err);
-	probe_bpf__destroy(skel);
-	set_result(p, EBPFACCEL_FEAT_SK_STORAGE, true, "SK_STORAGE maps from sock_ops");
-}
-
-static void probe_tcp_hdr_opt(struct ebpfaccel_probe *p, struct probe_bpf *t)
-{
-	const struct bpf_program *progs[] = { t->progs.probe_hdr_opt };
-	struct probe_bpf *skel;
-	int err;
-
-	err = load_subset(progs, 1, NULL, 0, &skel);
-	if (err)
-		return explain_load_error(p, EBPFACCEL_FEAT_TCP_HDR_OPT,
-					  "a sock_ops program using the TCP header-option helpers", err);
-	probe_bpf__destroy(skel);
-	set_result(p, EBPFACCEL_FEAT_TCP_HDR_OPT, true, "bpf_{reserve,store,load}_hdr_opt from sock_ops");
-}
-
-static void probe_cls_bpf(struct ebpfaccel_probe *p, struct probe_bpf *t)
-{
-	const struct bpf_program *progs[] = { t->progs.probe_cls };
-	struct probe_bpf *skel;
-	int err;
-
-	err = load_subset(progs, 1, NULL, 0, &skel);
-	if (err)
-		return explain_load_error(p, EBPFACCEL_FEAT_CLS_BPF, "a SCHED_CLS program", err);
-	probe_bpf__destroy(skel);
-	set_result(p, EBPFACCEL_FEAT_CLS_BPF, true, "SCHED_CLS programs load");
+	ebpfaccel_strerror(err, msg, sizeof(msg));
+	set_result(p, bp->feature, false, "the kernel refused %s: %s (set EBPFACCEL_DEBUG=1 for the verifier log)",
+		   bp->what, msg);
 }
 
 static void probe_all_bpf(struct ebpfaccel_probe *p)
 {
-	struct probe_bpf *tmpl;
-
 	ebpfaccel__route_libbpf_print();
 	ebpfaccel__bump_memlock();
-	/* An opened (not loaded) skeleton costs no privilege; it only names
-	 * the programs and maps the probes pick from. */
-	tmpl = probe_bpf__open();
-	if (!tmpl) {
-		for (int f = EBPFACCEL_FEAT_BPF_SYSCALL; f <= EBPFACCEL_FEAT_CLS_BPF; f++)
-			if (f != EBPFACCEL_FEAT_BTF)
-				set_result(p, f, false, "cannot open the embedded BPF object: %s", strerror(errno));
-		return;
+	for (size_t i = 0; i < ARRAY_SIZE(bpf_probes); i++) {
+		const struct bpf_probe *bp = &bpf_probes[i];
+		int err = run_bpf_probe(bp);
+
+		if (err)
+			explain_load_error(p, bp, err);
+		else
+			set_result(p, bp->feature, true, "%s", bp->found);
 	}
-	probe_bpf_syscall(p, tmpl);
-	probe_sockmap(p, tmpl);
-	probe_sk_storage(p, tmpl);
-	probe_tcp_hdr_opt(p, tmpl);
-	probe_cls_bpf(p, tmpl);
-	probe_bpf__destroy(tmpl);
 }
 
 /* ------------------------------------------------------- system probes */

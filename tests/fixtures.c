@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <check.h>
+
 #include "fixtures.h"
 
 /* Objects are owned by the process that made them: Check forks a child per
@@ -270,6 +272,17 @@ void fx_require_program(const char *path, const char *what)
 	if (access(path, X_OK))
 		fx_skip("%s not found at %s (%s); install it (see deps/debian-packages.txt)",
 			what, path, strerror(errno));
+}
+
+int fx_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
 }
 
 /* ------------------------------------------------------------ run */

@@ -27,6 +27,11 @@ void fx_require_program(const char *path, const char *what);
 /* Same message format for any other missing capability. */
 __attribute__((noreturn)) void fx_skip(const char *fmt, ...);
 
+/* Run every case of @s (forked, as Check does by default), free it, and
+ * return the test program's exit status: 0 all passed, 1 otherwise. */
+typedef struct Suite Suite;
+int fx_run_suite(Suite *s);
+
 struct fx_netns;
 struct fx_netns *fx_netns_new(void);
 const char *fx_netns_name(const struct fx_netns *ns);

@@ -571,16 +571,10 @@ static Suite *engine_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
 
 	if (geteuid()) {
 		fprintf(stderr, "SKIP: needs root for a private network namespace\n");
 		return 77;
 	}
-	sr = srunner_create(engine_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return fx_run_suite(engine_suite());
 }

@@ -660,13 +660,7 @@ static Suite *negotiate_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
 
 	fx_require_root();
-	sr = srunner_create(negotiate_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return fx_run_suite(negotiate_suite());
 }

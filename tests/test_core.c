@@ -8,6 +8,8 @@
 
 #include <ebpfaccel/ebpfaccel.h>
 
+#include "fixtures.h"
+
 static char last_msg[512];
 static int n_msgs;
 
@@ -151,8 +153,6 @@ int main(void)
 {
 	Suite *s = suite_create("core");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, version_matches_package);
 	tcase_add_test(tc, strerror_both_signs_and_library_codes);
@@ -162,9 +162,5 @@ int main(void)
 	tcase_add_test(tc, null_and_invalid_arguments);
 	tcase_add_test(tc, feature_names_unique);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return fx_run_suite(s);
 }

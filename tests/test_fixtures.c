@@ -227,8 +227,6 @@ int main(void)
 {
 	Suite *s = suite_create("fixtures");
 	TCase *tc = tcase_create("fixtures");
-	SRunner *sr;
-	int failed;
 
 	fx_require_root();
 	fx_require_program("/usr/bin/redis-server", "redis-server (package redis-server)");
@@ -241,9 +239,5 @@ int main(void)
 	tcase_add_test(tc, redis_extra_conf_and_cgroup);
 	tcase_add_test(tc, fixtures_of_a_killed_process_are_reaped);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return fx_run_suite(s);
 }

@@ -199,8 +199,6 @@ int main(void)
 {
 	Suite *s = suite_create("probe");
 	TCase *tc = tcase_create("probe");
-	SRunner *sr;
-	int failed;
 
 	fx_require_root();
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -210,9 +208,5 @@ int main(void)
 	tcase_add_test(tc, root_has_capabilities);
 	tcase_add_test(tc, unprivileged_caller_is_told_which_capability);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return fx_run_suite(s);
 }

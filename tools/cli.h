@@ -39,5 +39,6 @@ int cli_error(int err, const char *fmt, ...);
 
 /* Command tables, one per concern. */
 extern const struct cli_cmd cli_status_cmds[];
+extern const struct cli_cmd cli_traffic_cmds[];
 
 #endif

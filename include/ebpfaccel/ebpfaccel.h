@@ -10,6 +10,8 @@
 
 #include <ebpfaccel/core.h>
 #include <ebpfaccel/probe.h>
+#include <ebpfaccel/traffic_probe.h>
 #include <ebpfaccel/comp.h>
+#include <ebpfaccel/redis_cache.h>
 
 #endif /* EBPFACCEL_EBPFACCEL_H */
