@@ -7,7 +7,10 @@ set -u
 srcdir=$(cd "${top_srcdir:-.}" && pwd)
 builddir=$(cd "${top_builddir:-.}" && pwd)
 kmod_dir=$builddir/tests/kmod
-cache=${KMOD_CACHE:-$kmod_dir/cache}
+# KMOD_CACHE, else the cache quickstart.sh shares between build trees
+# (distcheck's included), else the build tree.
+cache=${KMOD_CACHE:-${EBPFACCEL_CACHE_DIR:+$EBPFACCEL_CACHE_DIR/kernel}}
+cache=${cache:-$kmod_dir/cache}
 
 release=$("$srcdir/tests/kmod/prepare.sh" "$cache") || exit $?
 headers=$cache/$release/root/usr/src/linux-headers-$release
