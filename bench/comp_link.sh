@@ -9,7 +9,8 @@
 # The auto policy section (COMP_BENCH_AUTO=ALGO/MODE, default zstd:1/block;
 # "" skips it) compares plain, forced ALGO/MODE and the auto policy over
 # COMP_BENCH_ROUNDS (default 5) rounds in rotating order and prints medians;
-# COMP_BENCH_CONFIGS="" skips the table of forced configurations.
+# COMP_BENCH_CONFIGS="" skips the table of forced configurations;
+# COMP_BENCH_WARMUP_S and COMP_BENCH_TICK_MS: see the auto section below.
 set -eu
 : "${top_builddir:=.}"
 XFER="$top_builddir/bench/comp_xfer"
@@ -20,6 +21,7 @@ CONFIGS=${COMP_BENCH_CONFIGS-"none/block zstd:1/block zstd:1/stream lz4/block lz
 AUTO=${COMP_BENCH_AUTO-"zstd:1/block"}
 ROUNDS=${COMP_BENCH_ROUNDS:-5}
 TICK_MS=${COMP_BENCH_TICK_MS:-100}
+WARMUP_S=${COMP_BENCH_WARMUP_S:-0.6}
 
 if [ "$(id -u)" != 0 ]; then
 	echo "comp_link: needs root (netns, veth, tc): skipped"; exit 0
@@ -63,7 +65,7 @@ in_cg() { # cgroup-dir|"" command...: run command with its process in that cgrou
 	fi
 }
 
-run_one() { # rate data algo mode -> "seconds wire cpu_send cpu_recv tx_algo"
+run_one() { # rate data algo mode [min_seconds] -> "seconds wire cpu_send cpu_recv tx_algo"
 	# $RUN_CG_R / $RUN_CG_S: cgroups of receiver and sender (negotiation).
 	# A stale "ready" must not let the sender connect before the listen.
 	rm -f "$DIR/recv.out"
@@ -74,7 +76,7 @@ run_one() { # rate data algo mode -> "seconds wire cpu_send cpu_recv tx_algo"
 		i=$((i + 1)); [ $i -lt 200 ] || { echo "receiver did not start" >&2; exit 1; }; sleep 0.05
 	done
 	in_cg "${RUN_CG_S:-}" ip netns exec "$NS_S" taskset -c 0 "$XFER" send 198.19.77.2 7100 "$3" "$4" \
-		"$DIR/$2" > "$DIR/send.out" || { kill $rpid; echo "sender failed" >&2; exit 1; }
+		"$DIR/$2" ${5:-} > "$DIR/send.out" || { kill $rpid; echo "sender failed" >&2; exit 1; }
 	wait $rpid
 	s=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' "$DIR/send.out")
 	w=$(sed -n 's/.*wire=\([0-9]*\).*/\1/p' "$DIR/send.out")
@@ -109,7 +111,10 @@ done
 # ---- auto policy ----
 # Negotiation happens at the handshake, so one auto run is: start autoctl
 # (policies on two fresh cgroups, server rule OFF, probe on the receiver's
-# veth), warm-up transfers of the same data from the client cgroup until the
+# veth), warm-up connections from the client cgroup, each sending the same
+# data again and again for at least COMP_BENCH_WARMUP_S seconds (0.6; a
+# steady stream: separate 0.1 s transfers at 10 Gbit/s give intervals whose
+# verdicts alternate, and the hysteresis rightly never settles), until the
 # decision has settled, then ONE measured transfer on a new connection that
 # negotiates with the decision in force.  Its time, wire bytes and CPU are
 # measured exactly as for the other configurations; the warm-up is not timed,
@@ -139,7 +144,7 @@ auto_run() { # data -> "seconds wire cpu_send cpu_recv tx_algo warmups cpu_ctl r
 	until grep -q settled "$DIR/ctl.out"; do
 		warm=$((warm + 1))
 		[ $warm -le 8 ] || { echo "auto policy did not settle" >&2; cat "$DIR/ctl.out" >&2; exit 1; }
-		RUN_CG_R=$CG_S RUN_CG_S=$CG_C run_one "$rate" "$1" neg block > /dev/null
+		RUN_CG_R=$CG_S RUN_CG_S=$CG_C run_one "$rate" "$1" neg block "$WARMUP_S" > /dev/null
 		sleep "$(echo "$TICK_MS" | awk '{ print 3 * $1 / 1000 }')"
 	done
 	m=$(RUN_CG_R=$CG_S RUN_CG_S=$CG_C run_one "$rate" "$1" neg block)

@@ -2,7 +2,9 @@
 /*
  * Benchmark helper for bench/comp_link.sh (not a test):
  *   comp_xfer recv ADDR PORT ALGO MODE          listen, receive one connection, discard
- *   comp_xfer send ADDR PORT ALGO MODE FILE     connect, send FILE through the engine
+ *   comp_xfer send ADDR PORT ALGO MODE FILE [MIN_SECONDS]
+ *                                               connect, send FILE through the engine (again
+ *                                               until MIN_SECONDS have passed)
  *   comp_xfer engine ALGO MODE FILE             encode + decode FILE in memory pipes
  *   comp_xfer autoctl IFNAME PORT SERVER_CG CLIENT_CG ALGO MODE TICK_MS
  *                                               auto policy driving the negotiation (below)
@@ -119,8 +121,29 @@ static int do_recv(const char *addr, const char *port, const char *algo, const c
 	return 0;
 }
 
+/* Sends the whole file, again and again until @min_seconds have passed (a
+ * warm-up that keeps a steady stream in front of a probe). */
+static long long send_file(struct ebpfaccel_comp_conn *c, int in, off_t size, double min_seconds)
+{
+	double t0 = now(CLOCK_MONOTONIC);
+	long long passes = 0;
+
+	do {
+		off_t off = 0;
+
+		while (off < size) {
+			ssize_t n = ebpfaccel_comp_conn__sendfile(c, in, &off, size - off);
+
+			if (n <= 0)
+				die("sendfile", n ? -n : EIO);
+		}
+		passes++;
+	} while (now(CLOCK_MONOTONIC) - t0 < min_seconds);
+	return passes * size;
+}
+
 static int do_send(const char *addr, const char *port, const char *algo, const char *mode,
-		   const char *file)
+		   const char *file, double min_seconds)
 {
 	struct tcp_comp_params p = parse_params(algo, mode), tx;
 	struct tcp_comp_params plain = { .version = TCP_COMP_VERSION };
@@ -130,7 +153,7 @@ static int do_send(const char *addr, const char *port, const char *algo, const c
 	struct tcp_comp_stats st;
 	struct stat sb;
 	double t0, t1;
-	off_t off = 0;
+	long long sent;
 	char sink;
 
 	if (in < 0 || fstat(in, &sb) || connect(fd, ai->ai_addr, ai->ai_addrlen))
@@ -138,19 +161,14 @@ static int do_send(const char *addr, const char *port, const char *algo, const c
 	c = strcmp(algo, NEGOTIATED) ? wrap(fd, &p, &plain) : wrap(fd, NULL, NULL);
 	ebpfaccel_comp_conn__params(c, &tx, NULL);
 	t0 = now(CLOCK_MONOTONIC);
-	while (off < sb.st_size) {
-		ssize_t n = ebpfaccel_comp_conn__sendfile(c, in, &off, sb.st_size - off);
-
-		if (n <= 0)
-			die("sendfile", n ? -n : EIO);
-	}
+	sent = send_file(c, in, sb.st_size, min_seconds);
 	/* The transfer ends when the receiver has read everything and closed. */
 	shutdown(fd, SHUT_WR);
 	while (recv(fd, &sink, 1, 0) > 0)
 		;
 	t1 = now(CLOCK_MONOTONIC);
 	ebpfaccel_comp_conn__stats(c, &st);
-	printf("bytes=%lld wire=%llu seconds=%.3f cpu_send=%.3f tx_algo=%d\n", (long long)sb.st_size,
+	printf("bytes=%lld wire=%llu seconds=%.3f cpu_send=%.3f tx_algo=%d\n", sent,
 	       (unsigned long long)st.tx_bytes_out, t1 - t0, cpu_self(), tx.algo);
 	ebpfaccel_comp_conn__free(c);
 	return 0;
@@ -377,8 +395,8 @@ int main(int argc, char **argv)
 	ebpfaccel_set_print(NULL);
 	if (argc == 6 && !strcmp(argv[1], "recv"))
 		return do_recv(argv[2], argv[3], argv[4], argv[5]);
-	if (argc == 7 && !strcmp(argv[1], "send"))
-		return do_send(argv[2], argv[3], argv[4], argv[5], argv[6]);
+	if ((argc == 7 || argc == 8) && !strcmp(argv[1], "send"))
+		return do_send(argv[2], argv[3], argv[4], argv[5], argv[6], argc == 8 ? atof(argv[7]) : 0);
 	if (argc == 9 && !strcmp(argv[1], "autoctl"))
 		return do_autoctl(argv + 2);
 	if (argc == 5 && !strcmp(argv[1], "engine"))
