@@ -287,6 +287,9 @@ static int do_engine(struct tcp_comp_params p, const char *file)
  * stays attached and drained until SIGTERM, then "cpu_ctl=" is printed.
  */
 
+/* Intervals that must agree before a decision flips (the library's default). */
+#define AUTO_HOLD 3
+
 static volatile sig_atomic_t stop;
 
 static void on_term(int sig)
@@ -338,7 +341,7 @@ static void judge_until_settled(struct ebpfaccel_auto_policy *ap, uint16_t port,
 		err = ebpfaccel_auto_policy__update(ap);
 		if (err < 0)
 			die("ebpfaccel_auto_policy__update", -err);
-		if (ebpfaccel_auto_policy__decision(ap, port, &d) || !settled(&d, 3))
+		if (ebpfaccel_auto_policy__decision(ap, port, &d) || !settled(&d, AUTO_HOLD))
 			continue;
 		printf("settled compress=%d reason=%s ticks=%d speed_mbs=%.0f text=\"%s\"\n",
 		       d.compress, ebpfaccel_auto_reason__name(d.reason), ticks,
@@ -352,7 +355,6 @@ static int do_autoctl(char **arg)
 {
 	struct ebpfaccel_comp_rule_opts want = rule_of(arg[4], arg[5], EBPFACCEL_COMP_ON);
 	struct ebpfaccel_comp_rule_opts off = rule_of(arg[4], arg[5], EBPFACCEL_COMP_OFF);
-	struct ebpfaccel_comp_rule_opts tmpl = rule_of(arg[4], arg[5], EBPFACCEL_COMP_ON);
 	uint16_t port = atoi(arg[1]);
 	int tick_ms = atoi(arg[6]), err;
 	struct ebpfaccel_comp_policy *pol_s = policy_on(arg[2]), *pol_c = policy_on(arg[3]);
@@ -367,8 +369,9 @@ static int do_autoctl(char **arg)
 	if (err)
 		die("set up", -err);
 	{
-		LIBEBPFACCEL_OPTS(ebpfaccel_auto_policy_opts, o, .algo = tmpl.algo,
-				  .level = tmpl.level ?: 1, .comp_policy = pol_s, .comp_rule = &tmpl);
+		LIBEBPFACCEL_OPTS(ebpfaccel_auto_policy_opts, o, .algo = want.algo,
+				  .level = want.level ?: 1, .hold = AUTO_HOLD, .comp_policy = pol_s,
+				  .comp_rule = &want);
 
 		ap = ebpfaccel_auto_policy__new(tp, &o);
 		if (!ap)
