@@ -901,31 +901,73 @@ static long reply_step(__u32 i, struct mctx *m)
 struct copy_ctx {
 	struct sk_msg_md *msg;
 	struct rc_stage *st;
-	__u32 base;
+	__u32 want;
 };
 
-static long copy_word(__u32 i, struct copy_ctx *x)
+/* Copies block i of @bytes from the stage into the message; the last block
+ * is moved back to end at x->want (>= bytes), overlapping the one before
+ * with the same bytes. One bpf_loop() iteration per block: each callback
+ * is an indirect call, which costs more than the copy of a few words. */
+static __always_inline long copy_block(__u32 i, struct copy_ctx *x,
+				       const __u32 bytes)
 {
 	__u8 *data = (void *)(long)x->msg->data;
 	__u8 *end = (void *)(long)x->msg->data_end;
-	__u32 off = RESP_MASK(i * 8, RC_STAGE_MAX - 1);
+	__u32 off = i * bytes;
+	__u8 *dst;
 
-	if (data + off + 8 > end)
+	if (off + bytes > x->want)
+		off = x->want - bytes;
+	off = RESP_MASK(off, RC_STAGE_MAX - 1);
+	dst = data + off;
+	if (dst + bytes > end)
 		return 1;
-	*(__u64 *)(data + off) = *(__u64 *)(x->st->buf + off);
+#pragma unroll
+	for (int k = 0; k < bytes / 8; k++)
+		((__u64 *)dst)[k] = *(__u64 *)(x->st->buf + off + k * 8);
 	return 0;
+}
+
+static long copy_256(__u32 i, struct copy_ctx *x)
+{
+	return copy_block(i, x, 256);
+}
+
+static long copy_32(__u32 i, struct copy_ctx *x)
+{
+	return copy_block(i, x, 32);
+}
+
+static long copy_8(__u32 i, struct copy_ctx *x)
+{
+	return copy_block(i, x, 8);
 }
 
 static long copy_byte(__u32 i, struct copy_ctx *x)
 {
 	__u8 *data = (void *)(long)x->msg->data;
 	__u8 *end = (void *)(long)x->msg->data_end;
-	__u32 off = RESP_MASK(x->base + i, RC_STAGE_MAX - 1);
+	__u32 off = RESP_MASK(i, RC_STAGE_MAX - 1);
 
 	if (data + off + 1 > end)
 		return 1;
 	data[off] = x->st->buf[off];
 	return 0;
+}
+
+/* Copies x->want staged bytes into the (linear) message. */
+static __always_inline void copy_stage(struct copy_ctx *x)
+{
+	__u32 want = x->want;
+
+	if (want >= 256)
+		bpf_loop((want + 255) / 256, copy_256, x, 0);
+	else if (want >= 32)
+		bpf_loop((want + 31) / 32, copy_32, x, 0);
+	else if (want >= 8)
+		bpf_loop((want + 7) / 8, copy_8, x, 0);
+	else
+		bpf_loop(want, copy_byte, x, 0);
 }
 
 /* Replaces the tagged request segment by the staged replies. */
@@ -948,9 +990,8 @@ GLOBAL int answer(struct sk_msg_md *msg, struct rc_conn *c)
 		return SK_DROP;
 	if (bpf_msg_pull_data(msg, 0, want, 0))
 		return SK_DROP;
-	bpf_loop(want / 8, copy_word, &x, 0);
-	x.base = want & ~7u;
-	bpf_loop(want & 7, copy_byte, &x, 0);
+	x.want = want;
+	copy_stage(&x);
 	__sync_fetch_and_add(&c->reflect_pending, -1);
 	return SK_PASS;
 }
