@@ -270,11 +270,9 @@ struct vctx {
 	struct __sk_buff *skb;
 	struct rc_conn *c;
 	struct rc_stage *st;
-	__u32 off;		/* stream offset of buf[0] */
+	__u32 off;		/* stream offset of b.data[0] */
 	__u32 len;
-	__u32 bpos;
-	__u32 blen;
-	__u8 buf[RESP_CHUNK];
+	struct resp_buf b;
 	__u32 serve;		/* every request so far is a staged hit */
 	__u32 eligible;		/* the connection could be served at all */
 	__u32 nhits;
@@ -539,9 +537,9 @@ static __always_inline int request_refill(struct vctx *v)
 	struct rc_conn *c = v->c;
 	__u32 n, m;
 
-	v->off += v->blen;
-	v->bpos = 0;
-	v->blen = 0;
+	v->off += v->b.len;
+	v->b.pos = 0;
+	v->b.len = 0;
 	if (v->off >= v->len)
 		return 0;
 	n = v->len - v->off;
@@ -556,25 +554,22 @@ static __always_inline int request_refill(struct vctx *v)
 	if (n > RESP_CHUNK)
 		n = RESP_CHUNK;
 	m = ((n - 1) & (RESP_CHUNK - 1)) + 1;
-	if (bpf_skb_load_bytes(v->skb, v->off, v->buf, m)) {
+	if (bpf_skb_load_bytes(v->skb, v->off, v->b.data, m)) {
 		v->bad = 1;
 		return 0;
 	}
-	v->blen = m;
+	v->b.len = m;
 	return 1;
 }
 
 static long request_step(__u32 i, struct vctx *v)
 {
 	struct rc_conn *c = v->c;
-	__u32 pos;
 	int ev;
 
-	if (v->bpos >= v->blen)
+	if (v->b.pos >= v->b.len)
 		return !request_refill(v);
-	pos = v->bpos;
-	ev = resp_req_step(&c->req, v->buf, v->blen, &pos);
-	v->bpos = pos;
+	ev = resp_req_feed_buf(&c->req, &v->b);
 	if (ev == RESP_BAD) {
 		v->bad = 1;
 		return 1;
@@ -639,7 +634,7 @@ int rc_request(struct __sk_buff *skb)
 		v.eligible = v.serve;
 	}
 	bpf_loop(LOOP_BUDGET, request_step, &v, 0);
-	if (v.off + v.blen < v.len || v.bpos < v.blen)
+	if (v.off + v.b.len < v.len || v.b.pos < v.b.len)
 		v.bad = 1;
 	if (v.bad) {
 		/* framing lost: every later write is unknown */
@@ -662,12 +657,10 @@ int rc_request(struct __sk_buff *skb)
 struct mctx {
 	struct sk_msg_md *msg;
 	struct rc_conn *c;
-	__u32 off;		/* message offset of buf[0] */
+	__u32 off;		/* message offset of b.data[0] */
 	__u32 len;
-	__u32 bpos;
-	__u32 blen;
 	__u32 bad;
-	__u8 buf[RESP_CHUNK];
+	struct resp_buf b;
 };
 
 static __always_inline int entry_current(struct rc_slot *s, __u32 len)
@@ -836,9 +829,9 @@ static __always_inline int reply_refill(struct mctx *m)
 	void *data, *end;
 	__u32 n, k;
 
-	m->off += m->blen;
-	m->bpos = 0;
-	m->blen = 0;
+	m->off += m->b.len;
+	m->b.pos = 0;
+	m->b.len = 0;
 	if (m->off >= m->len)
 		return 0;
 	n = m->len - m->off;
@@ -857,9 +850,9 @@ static __always_inline int reply_refill(struct mctx *m)
 		goto bad;
 	data = (void *)(long)msg->data;
 	end = (void *)(long)msg->data_end;
-	if (data + n > end || bpf_probe_read_kernel(m->buf, n, data))
+	if (data + n > end || bpf_probe_read_kernel(m->b.data, n, data))
 		goto bad;
-	m->blen = n;
+	m->b.len = n;
 	return 1;
 bad:
 	m->bad = 1;
@@ -869,14 +862,11 @@ bad:
 static long reply_step(__u32 i, struct mctx *m)
 {
 	struct rc_conn *c = m->c;
-	__u32 pos;
 	int ev;
 
-	if (m->bpos >= m->blen && !c->rep.done_due)
+	if (m->b.pos >= m->b.len && !c->rep.done_due)
 		return !reply_refill(m);
-	pos = m->bpos;
-	ev = resp_rep_step(&c->rep, m->buf, m->blen, &pos);
-	m->bpos = pos;
+	ev = resp_rep_feed_buf(&c->rep, &m->b);
 	switch (ev) {
 	case RESP_BAD:
 		m->bad = 1;
@@ -886,7 +876,7 @@ static long reply_step(__u32 i, struct mctx *m)
 			reply_done(c);
 		break;
 	case RESP_BULK:
-		reply_bulk(m->msg, c, m->off + m->bpos, m->len);
+		reply_bulk(m->msg, c, m->off + m->b.pos, m->len);
 		break;
 	case RESP_INV_KEY:
 		push_key(c);
@@ -1029,7 +1019,7 @@ int rc_reply(struct sk_msg_md *msg)
 		return SK_PASS;
 	m.c = c;
 	bpf_loop(LOOP_BUDGET, reply_step, &m, 0);
-	if (m.off + m.blen < m.len || m.bpos < m.blen || c->rep.done_due)
+	if (m.off + m.b.len < m.len || m.b.pos < m.b.len || c->rep.done_due)
 		m.bad = 1;
 	if (m.bad) {
 		c->rep_broken = 1;
