@@ -699,6 +699,13 @@ GLOBAL int fill(struct sk_msg_md *msg, struct rc_slot *s, __u32 off, __u32 len)
 	v = bpf_map_lookup_elem(&rc_scratch, &zero);
 	if (!v || !s || len > RC_VAL_MAX)
 		return 0;
+	/* The key was not invalidated since an entry of this generation was
+	 * filled (invalidation deletes it): keep it and its confirmation,
+	 * or every miss under load would replace a confirmed version. Checked
+	 * before the value is copied: misses until the library confirms a
+	 * fill all land here. */
+	if (entry_current(s, len))
+		return 0;
 	if (len) {
 		if (bpf_msg_pull_data(msg, off, off + len, 0))
 			return 0;
@@ -712,11 +719,6 @@ GLOBAL int fill(struct sk_msg_md *msg, struct rc_slot *s, __u32 off, __u32 len)
 					  data))
 			return 0;
 	}
-	/* The key was not invalidated since an entry of this generation was
-	 * filled (invalidation deletes it): keep it and its confirmation,
-	 * or every miss under load would replace a confirmed version. */
-	if (entry_current(s, len))
-		return 0;
 	v->h.len = len;
 	v->h.db = s->db;
 	v->h.gen = s->gen;
