@@ -893,7 +893,8 @@ static long reply_step(__u32 i, struct mctx *m)
 struct copy_ctx {
 	struct sk_msg_md *msg;
 	struct rc_stage *st;
-	__u32 want;
+	__u32 base;		/* message and stage offset of msg->data */
+	__u32 want;		/* bytes to copy from there */
 };
 
 /* Copies block i of @bytes from the stage into the message; the last block
@@ -906,17 +907,18 @@ static __always_inline long copy_block(__u32 i, struct copy_ctx *x,
 	__u8 *data = (void *)(long)x->msg->data;
 	__u8 *end = (void *)(long)x->msg->data_end;
 	__u32 off = i * bytes;
-	__u8 *dst;
+	__u8 *dst, *src;
 
 	if (off + bytes > x->want)
 		off = x->want - bytes;
 	off = RESP_MASK(off, RC_STAGE_MAX - 1);
+	src = x->st->buf + RESP_MASK(x->base + off, RC_STAGE_MAX - 1);
 	dst = data + off;
 	if (dst + bytes > end)
 		return 1;
 #pragma unroll
 	for (int k = 0; k < bytes / 8; k++)
-		((__u64 *)dst)[k] = *(__u64 *)(x->st->buf + off + k * 8);
+		((__u64 *)dst)[k] = ((__u64 *)src)[k];
 	return 0;
 }
 
@@ -943,14 +945,22 @@ static long copy_byte(__u32 i, struct copy_ctx *x)
 
 	if (data + off + 1 > end)
 		return 1;
-	data[off] = x->st->buf[off];
+	data[off] = x->st->buf[RESP_MASK(x->base + off, RC_STAGE_MAX - 1)];
 	return 0;
 }
 
-/* Copies x->want staged bytes into the (linear) message. */
-static __always_inline void copy_stage(struct copy_ctx *x)
+/* Copies the staged bytes [from, to) into the message. The range is made
+ * linear first: within one scatterlist element that costs nothing, across
+ * elements it allocates and copies. */
+static __always_inline int copy_stage(struct copy_ctx *x, __u32 from,
+				      __u32 to)
 {
-	__u32 want = x->want;
+	__u32 want = to - from;
+
+	if (bpf_msg_pull_data(x->msg, from, to, 0))
+		return -1;
+	x->base = from;
+	x->want = want;
 
 	if (want >= 256)
 		bpf_loop((want + 255) / 256, copy_256, x, 0);
@@ -960,6 +970,7 @@ static __always_inline void copy_stage(struct copy_ctx *x)
 		bpf_loop((want + 7) / 8, copy_8, x, 0);
 	else
 		bpf_loop(want, copy_byte, x, 0);
+	return 0;
 }
 
 /* Replaces the tagged request segment by the staged replies. */
@@ -980,10 +991,11 @@ GLOBAL int answer(struct sk_msg_md *msg, struct rc_conn *c)
 		return SK_DROP;
 	if (want < have && bpf_msg_pop_data(msg, want, have - want, 0))
 		return SK_DROP;
-	if (bpf_msg_pull_data(msg, 0, want, 0))
+	/* the request's bytes and the pushed bytes separately: pulling them
+	 * together would copy both into a newly allocated page first */
+	if (copy_stage(&x, 0, want < have ? want : have) ||
+	    (want > have && copy_stage(&x, have, want)))
 		return SK_DROP;
-	x.want = want;
-	copy_stage(&x);
 	__sync_fetch_and_add(&c->reflect_pending, -1);
 	return SK_PASS;
 }
