@@ -270,11 +270,9 @@ struct vctx {
 	struct __sk_buff *skb;
 	struct rc_conn *c;
 	struct rc_stage *st;
-	__u32 off;		/* stream offset of buf[0] */
+	__u32 off;		/* stream offset of b.data[0] */
 	__u32 len;
-	__u32 bpos;
-	__u32 blen;
-	__u8 buf[RESP_CHUNK];
+	struct resp_buf b;
 	__u32 serve;		/* every request so far is a staged hit */
 	__u32 eligible;		/* the connection could be served at all */
 	__u32 nhits;
@@ -539,9 +537,9 @@ static __always_inline int request_refill(struct vctx *v)
 	struct rc_conn *c = v->c;
 	__u32 n, m;
 
-	v->off += v->blen;
-	v->bpos = 0;
-	v->blen = 0;
+	v->off += v->b.len;
+	v->b.pos = 0;
+	v->b.len = 0;
 	if (v->off >= v->len)
 		return 0;
 	n = v->len - v->off;
@@ -556,25 +554,22 @@ static __always_inline int request_refill(struct vctx *v)
 	if (n > RESP_CHUNK)
 		n = RESP_CHUNK;
 	m = ((n - 1) & (RESP_CHUNK - 1)) + 1;
-	if (bpf_skb_load_bytes(v->skb, v->off, v->buf, m)) {
+	if (bpf_skb_load_bytes(v->skb, v->off, v->b.data, m)) {
 		v->bad = 1;
 		return 0;
 	}
-	v->blen = m;
+	v->b.len = m;
 	return 1;
 }
 
 static long request_step(__u32 i, struct vctx *v)
 {
 	struct rc_conn *c = v->c;
-	__u32 pos;
 	int ev;
 
-	if (v->bpos >= v->blen)
+	if (v->b.pos >= v->b.len)
 		return !request_refill(v);
-	pos = v->bpos;
-	ev = resp_req_step(&c->req, v->buf, v->blen, &pos);
-	v->bpos = pos;
+	ev = resp_req_feed_buf(&c->req, &v->b);
 	if (ev == RESP_BAD) {
 		v->bad = 1;
 		return 1;
@@ -639,7 +634,7 @@ int rc_request(struct __sk_buff *skb)
 		v.eligible = v.serve;
 	}
 	bpf_loop(LOOP_BUDGET, request_step, &v, 0);
-	if (v.off + v.blen < v.len || v.bpos < v.blen)
+	if (v.off + v.b.len < v.len || v.b.pos < v.b.len)
 		v.bad = 1;
 	if (v.bad) {
 		/* framing lost: every later write is unknown */
@@ -662,12 +657,10 @@ int rc_request(struct __sk_buff *skb)
 struct mctx {
 	struct sk_msg_md *msg;
 	struct rc_conn *c;
-	__u32 off;		/* message offset of buf[0] */
+	__u32 off;		/* message offset of b.data[0] */
 	__u32 len;
-	__u32 bpos;
-	__u32 blen;
 	__u32 bad;
-	__u8 buf[RESP_CHUNK];
+	struct resp_buf b;
 };
 
 static __always_inline int entry_current(struct rc_slot *s, __u32 len)
@@ -706,6 +699,13 @@ GLOBAL int fill(struct sk_msg_md *msg, struct rc_slot *s, __u32 off, __u32 len)
 	v = bpf_map_lookup_elem(&rc_scratch, &zero);
 	if (!v || !s || len > RC_VAL_MAX)
 		return 0;
+	/* The key was not invalidated since an entry of this generation was
+	 * filled (invalidation deletes it): keep it and its confirmation,
+	 * or every miss under load would replace a confirmed version. Checked
+	 * before the value is copied: misses until the library confirms a
+	 * fill all land here. */
+	if (entry_current(s, len))
+		return 0;
 	if (len) {
 		if (bpf_msg_pull_data(msg, off, off + len, 0))
 			return 0;
@@ -719,11 +719,6 @@ GLOBAL int fill(struct sk_msg_md *msg, struct rc_slot *s, __u32 off, __u32 len)
 					  data))
 			return 0;
 	}
-	/* The key was not invalidated since an entry of this generation was
-	 * filled (invalidation deletes it): keep it and its confirmation,
-	 * or every miss under load would replace a confirmed version. */
-	if (entry_current(s, len))
-		return 0;
 	v->h.len = len;
 	v->h.db = s->db;
 	v->h.gen = s->gen;
@@ -836,9 +831,9 @@ static __always_inline int reply_refill(struct mctx *m)
 	void *data, *end;
 	__u32 n, k;
 
-	m->off += m->blen;
-	m->bpos = 0;
-	m->blen = 0;
+	m->off += m->b.len;
+	m->b.pos = 0;
+	m->b.len = 0;
 	if (m->off >= m->len)
 		return 0;
 	n = m->len - m->off;
@@ -857,9 +852,9 @@ static __always_inline int reply_refill(struct mctx *m)
 		goto bad;
 	data = (void *)(long)msg->data;
 	end = (void *)(long)msg->data_end;
-	if (data + n > end || bpf_probe_read_kernel(m->buf, n, data))
+	if (data + n > end || bpf_probe_read_kernel(m->b.data, n, data))
 		goto bad;
-	m->blen = n;
+	m->b.len = n;
 	return 1;
 bad:
 	m->bad = 1;
@@ -869,14 +864,11 @@ bad:
 static long reply_step(__u32 i, struct mctx *m)
 {
 	struct rc_conn *c = m->c;
-	__u32 pos;
 	int ev;
 
-	if (m->bpos >= m->blen && !c->rep.done_due)
+	if (m->b.pos >= m->b.len && !c->rep.done_due)
 		return !reply_refill(m);
-	pos = m->bpos;
-	ev = resp_rep_step(&c->rep, m->buf, m->blen, &pos);
-	m->bpos = pos;
+	ev = resp_rep_feed_buf(&c->rep, &m->b);
 	switch (ev) {
 	case RESP_BAD:
 		m->bad = 1;
@@ -886,7 +878,7 @@ static long reply_step(__u32 i, struct mctx *m)
 			reply_done(c);
 		break;
 	case RESP_BULK:
-		reply_bulk(m->msg, c, m->off + m->bpos, m->len);
+		reply_bulk(m->msg, c, m->off + m->b.pos, m->len);
 		break;
 	case RESP_INV_KEY:
 		push_key(c);
@@ -901,30 +893,83 @@ static long reply_step(__u32 i, struct mctx *m)
 struct copy_ctx {
 	struct sk_msg_md *msg;
 	struct rc_stage *st;
-	__u32 base;
+	__u32 base;		/* message and stage offset of msg->data */
+	__u32 want;		/* bytes to copy from there */
 };
 
-static long copy_word(__u32 i, struct copy_ctx *x)
+/* Copies block i of @bytes from the stage into the message; the last block
+ * is moved back to end at x->want (>= bytes), overlapping the one before
+ * with the same bytes. One bpf_loop() iteration per block: each callback
+ * is an indirect call, which costs more than the copy of a few words. */
+static __always_inline long copy_block(__u32 i, struct copy_ctx *x,
+				       const __u32 bytes)
 {
 	__u8 *data = (void *)(long)x->msg->data;
 	__u8 *end = (void *)(long)x->msg->data_end;
-	__u32 off = RESP_MASK(i * 8, RC_STAGE_MAX - 1);
+	__u32 off = i * bytes;
+	__u8 *dst, *src;
 
-	if (data + off + 8 > end)
+	if (off + bytes > x->want)
+		off = x->want - bytes;
+	off = RESP_MASK(off, RC_STAGE_MAX - 1);
+	src = x->st->buf + RESP_MASK(x->base + off, RC_STAGE_MAX - 1);
+	dst = data + off;
+	if (dst + bytes > end)
 		return 1;
-	*(__u64 *)(data + off) = *(__u64 *)(x->st->buf + off);
+#pragma unroll
+	for (int k = 0; k < bytes / 8; k++)
+		((__u64 *)dst)[k] = ((__u64 *)src)[k];
 	return 0;
+}
+
+static long copy_256(__u32 i, struct copy_ctx *x)
+{
+	return copy_block(i, x, 256);
+}
+
+static long copy_32(__u32 i, struct copy_ctx *x)
+{
+	return copy_block(i, x, 32);
+}
+
+static long copy_8(__u32 i, struct copy_ctx *x)
+{
+	return copy_block(i, x, 8);
 }
 
 static long copy_byte(__u32 i, struct copy_ctx *x)
 {
 	__u8 *data = (void *)(long)x->msg->data;
 	__u8 *end = (void *)(long)x->msg->data_end;
-	__u32 off = RESP_MASK(x->base + i, RC_STAGE_MAX - 1);
+	__u32 off = RESP_MASK(i, RC_STAGE_MAX - 1);
 
 	if (data + off + 1 > end)
 		return 1;
-	data[off] = x->st->buf[off];
+	data[off] = x->st->buf[RESP_MASK(x->base + off, RC_STAGE_MAX - 1)];
+	return 0;
+}
+
+/* Copies the staged bytes [from, to) into the message. The range is made
+ * linear first: within one scatterlist element that costs nothing, across
+ * elements it allocates and copies. */
+static __always_inline int copy_stage(struct copy_ctx *x, __u32 from,
+				      __u32 to)
+{
+	__u32 want = to - from;
+
+	if (bpf_msg_pull_data(x->msg, from, to, 0))
+		return -1;
+	x->base = from;
+	x->want = want;
+
+	if (want >= 256)
+		bpf_loop((want + 255) / 256, copy_256, x, 0);
+	else if (want >= 32)
+		bpf_loop((want + 31) / 32, copy_32, x, 0);
+	else if (want >= 8)
+		bpf_loop((want + 7) / 8, copy_8, x, 0);
+	else
+		bpf_loop(want, copy_byte, x, 0);
 	return 0;
 }
 
@@ -946,11 +991,11 @@ GLOBAL int answer(struct sk_msg_md *msg, struct rc_conn *c)
 		return SK_DROP;
 	if (want < have && bpf_msg_pop_data(msg, want, have - want, 0))
 		return SK_DROP;
-	if (bpf_msg_pull_data(msg, 0, want, 0))
+	/* the request's bytes and the pushed bytes separately: pulling them
+	 * together would copy both into a newly allocated page first */
+	if (copy_stage(&x, 0, want < have ? want : have) ||
+	    (want > have && copy_stage(&x, have, want)))
 		return SK_DROP;
-	bpf_loop(want / 8, copy_word, &x, 0);
-	x.base = want & ~7u;
-	bpf_loop(want & 7, copy_byte, &x, 0);
 	__sync_fetch_and_add(&c->reflect_pending, -1);
 	return SK_PASS;
 }
@@ -988,7 +1033,7 @@ int rc_reply(struct sk_msg_md *msg)
 		return SK_PASS;
 	m.c = c;
 	bpf_loop(LOOP_BUDGET, reply_step, &m, 0);
-	if (m.off + m.blen < m.len || m.bpos < m.blen || c->rep.done_due)
+	if (m.off + m.b.len < m.len || m.b.pos < m.b.len || c->rep.done_due)
 		m.bad = 1;
 	if (m.bad) {
 		c->rep_broken = 1;

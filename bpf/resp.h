@@ -27,12 +27,14 @@
 
 #ifdef __bpf__
 #define RESP_API static __always_inline
-/* One-byte steps are global BPF functions: the verifier checks them once,
- * not once per byte of every unrolled path. */
-#define RESP_STEP __attribute__((noinline))
+/* The chunk scanners are global BPF functions: the verifier checks their
+ * loop once, not at every call site. They scan a whole chunk per call:
+ * with retpolines and return thunks a call per byte (bpf_loop() callback
+ * plus a global step function) cost more than the scanning itself. */
+#define RESP_FEED __attribute__((noinline))
 #else
 #define RESP_API static inline
-#define RESP_STEP static inline
+#define RESP_FEED static inline
 #endif
 
 /* Index masks the compiler cannot drop: clang proves them redundant after a
@@ -58,6 +60,14 @@ enum resp_event {
 	RESP_BULK,		/* reply: a top-level bulk's payload starts at *pos */
 	RESP_INV_KEY,		/* reply: an invalidate push named key cap[] */
 	RESP_INV_ALL,		/* reply: an invalidate push with null (flush) */
+};
+
+/* A chunk of input and the scan position in it. Scalars only: BPF global
+ * functions take it by pointer. */
+struct resp_buf {
+	__u32 len;		/* bytes in data[], at most RESP_CHUNK */
+	__u32 pos;		/* next byte to scan */
+	__u8 data[RESP_CHUNK];
 };
 
 /* ---- request scanner ---------------------------------------------------- */
@@ -149,7 +159,7 @@ RESP_API void resp_req_skip(struct resp_req *r, __u32 n)
 }
 
 /* One byte of a request; returns RESP_MORE, RESP_DONE or RESP_BAD. */
-RESP_STEP int resp_req_byte(struct resp_req *r, __u8 c)
+RESP_API int resp_req_byte(struct resp_req *r, __u8 c)
 {
 	if (!r)
 		return RESP_BAD;
@@ -250,6 +260,16 @@ RESP_API int resp_req_feed(struct resp_req *r, const __u8 *buf, __u32 len,
 			return ev;
 	}
 	return RESP_MORE;
+}
+
+/* resp_req_feed() on b->data[b->pos..b->len), advancing b->pos. */
+RESP_FEED int resp_req_feed_buf(struct resp_req *r, struct resp_buf *b)
+{
+	if (!r || !b)
+		return RESP_BAD;
+	/* the position lives in memory: a copy in a register would differ
+	 * on every path and multiply the verifier's states */
+	return resp_req_feed(r, b->data, b->len, &b->pos);
 }
 
 /* ---- reply scanner ------------------------------------------------------ */
@@ -432,7 +452,7 @@ RESP_API void resp_rep_capture(struct resp_rep *p, __u8 c)
 	}
 }
 
-RESP_STEP int resp_rep_byte(struct resp_rep *p, __u8 c)
+RESP_API int resp_rep_byte(struct resp_rep *p, __u8 c)
 {
 	if (!p)
 		return RESP_BAD;
@@ -529,6 +549,16 @@ RESP_API int resp_rep_feed(struct resp_rep *p, const __u8 *buf, __u32 len,
 			return ev;
 	}
 	return RESP_MORE;
+}
+
+/* resp_rep_feed() on b->data[b->pos..b->len), advancing b->pos. */
+RESP_FEED int resp_rep_feed_buf(struct resp_rep *p, struct resp_buf *b)
+{
+	if (!p || !b)
+		return RESP_BAD;
+	/* the position lives in memory: a copy in a register would differ
+	 * on every path and multiply the verifier's states */
+	return resp_rep_feed(p, b->data, b->len, &b->pos);
 }
 
 #endif /* EBPFACCEL_RESP_H */

@@ -40,12 +40,13 @@ static void resp_drive_req(const unsigned char *buf, size_t len, size_t chunk,
 	resp_req_reset(&r);
 	memset(l, 0, sizeof(*l));
 	while (off < len) {
-		unsigned char c[RESP_CHUNK];
-		__u32 n = len - off < chunk ? len - off : chunk, pos = 0;
+		struct resp_buf c = { 0 };
+		__u32 n = len - off < chunk ? len - off : chunk;
 
-		memcpy(c, buf + off, n);
-		while (pos < n) {
-			int ev = resp_req_feed(&r, c, n, &pos);
+		memcpy(c.data, buf + off, n);
+		c.len = n;
+		while (c.pos < n) {
+			int ev = resp_req_feed_buf(&r, &c);
 
 			if (ev == RESP_BAD) {
 				resp_log_add(l, "BAD", "", 0);
@@ -76,12 +77,13 @@ static void resp_drive_rep(const unsigned char *buf, size_t len, size_t chunk,
 	resp_rep_reset(&p);
 	memset(l, 0, sizeof(*l));
 	while (off < len) {
-		unsigned char c[RESP_CHUNK];
-		__u32 n = len - off < chunk ? len - off : chunk, pos = 0;
+		struct resp_buf c = { 0 };
+		__u32 n = len - off < chunk ? len - off : chunk;
 
-		memcpy(c, buf + off, n);
+		memcpy(c.data, buf + off, n);
+		c.len = n;
 		for (;;) {
-			int ev = resp_rep_feed(&p, c, n, &pos);
+			int ev = resp_rep_feed_buf(&p, &c);
 
 			if (ev == RESP_MORE)
 				break;
