@@ -30,7 +30,7 @@ done
 # every case of test_redis_cache's table, each run on its own in the guest
 cases=$(sed -n 's/^[[:space:]]*T(\([a-z0-9_]*\)),$/\1/p' "$srcdir/tests/test_redis_cache.c" | tr '\n' ' ')
 [ -n "$cases" ] || { echo "FAIL: no test cases found in tests/test_redis_cache.c"; exit 1; }
-export LD_LIBRARY_PATH=$builddir/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+export LD_LIBRARY_PATH="$builddir/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 # shellcheck disable=SC2086
 "$srcdir/tests/kmod/run-guest.sh" -c "$cache" $progs -d "$ip" -d /usr/bin/dash \

@@ -5,6 +5,7 @@
 # $EBPFACCEL_BUILD/lib/.libs.  Every program runs, even after a failure;
 # the exit status is 0 only when all of them passed.
 : "${EBPFACCEL_BUILD:?run-guest.sh -e EBPFACCEL_BUILD=<build tree>}"
+# shellcheck disable=SC2034 # limit, dump_comms: used by guest-lib.sh
 limit=${GUEST_TEST_TIMEOUT:-240}
 
 # iproute2's ip (netns support) and Debian's redis before busybox's applets.
@@ -13,7 +14,7 @@ limit=${GUEST_TEST_TIMEOUT:-240}
 # system()/fx_run(): /bin/sh becomes the host's dash, which searches PATH.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 ln -sf /usr/bin/dash /bin/sh
-export LD_LIBRARY_PATH=$EBPFACCEL_BUILD/lib/.libs
+export LD_LIBRARY_PATH="$EBPFACCEL_BUILD/lib/.libs"
 # The fixtures use ip netns (/run/netns), a cgroup2 mount found in
 # /proc/mounts, and /tmp for redis-server's files.
 mkdir -p /run /var /sys/fs/cgroup
@@ -25,37 +26,12 @@ mount -t bpf bpf /sys/fs/bpf
 # TCG runs the tests 5-20x slower than the host: Check's default 4 s
 # timeout (test_probe, test_resp) is raised; test_redis_cache's cases have
 # 120 s of their own, below the guest's limit per program.
-export CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-60}
+export CK_DEFAULT_TIMEOUT="${CK_DEFAULT_TIMEOUT:-60}"
 
-dump() {
-	for p in /proc/[0-9]*; do
-		case $(cat "$p/comm" 2>/dev/null) in
-		test_*|redis-*|feature_report|kworker*)
-			echo "== ${p#/proc/} $(cat "$p/comm") $(grep State "$p/status")"
-			cat "$p/stack"
-			;;
-		esac
-	done
-	dmesg | tail -n 60
-}
-
-# runs "$@" with a deadline; a hung program is dumped before it is killed
-run() {
-	"$@" &
-	pid=$!
-	waited=0
-	while kill -0 "$pid" 2>/dev/null; do
-		if [ "$waited" -ge "$limit" ]; then
-			echo "FAIL: $* still running after ${limit}s"
-			dump
-			kill -9 "$pid"
-			return 124
-		fi
-		sleep 1
-		waited=$((waited + 1))
-	done
-	wait "$pid"
-}
+# shellcheck disable=SC2034
+dump_comms="test_* redis-* feature_report kworker*"
+# shellcheck source=tests/kmod/guest-lib.sh
+. ./guest-lib.sh
 
 check() {
 	name=$1

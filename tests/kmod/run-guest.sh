@@ -19,7 +19,8 @@
 # use after free shows up as wrong data or a slab report, not silence.
 # SCRIPT runs under busybox sh in /tests with lo up, /proc /sys /dev mounted
 # and every busybox applet in /bin (host programs given with -d come first
-# only if SCRIPT puts their directories before /bin in PATH).
+# only if SCRIPT puts their directories before /bin in PATH); it may source
+# ./guest-lib.sh (run with a deadline, dump of hung tasks).
 # The guest prints a result marker; qemu's own exit status means nothing
 # (it is 0 even when the guest fails), so the marker is the verdict.
 # Exit: SCRIPT's status (0 pass, 77 skip, else fail); 1 when the marker is
@@ -127,6 +128,7 @@ for prog in $dynamic; do
 	done
 done
 cp "$script" "$initrd/tests/run.sh"
+cp "$here/guest-lib.sh" "$initrd/tests/guest-lib.sh"
 printf '%s\n' "$envs" >"$initrd/tests/env.sh"
 
 marker=EBPFACCEL-GUEST-RESULT
