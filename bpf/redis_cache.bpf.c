@@ -188,7 +188,9 @@ __u64 rc_gen_bucket[RC_BUCKETS];
  * and of the hash maps' bucket locks; BPF atomics returning values need
  * -mcpu=v3, which the shared build does not pass. */
 #define barrier() asm volatile("" ::: "memory")
-/* Global BPF functions are verified once, not at every call site. */
+/* Global BPF functions are verified once, not at every call site.  Their
+ * pointer arguments are plain memory to the verifier, which kernels before
+ * 6.2 (Debian 12's 6.1) refuse as map keys: copy keys to the stack first. */
 #define GLOBAL __attribute__((noinline))
 
 static __always_inline void stat_add(__u32 idx, __u64 n)
@@ -214,14 +216,16 @@ static __always_inline void invalidate_all(void)
  * new generation and removes itself, or is removed by the delete. */
 GLOBAL int invalidate_key(const struct rc_key *k)
 {
+	struct rc_key key;
 	__u32 b;
 
 	if (!k)
 		return 0;
+	__builtin_memcpy(&key, k, sizeof(key));
 	b = key_bucket(k);
 	__sync_fetch_and_add(&rc_gen_bucket[b & (RC_BUCKETS - 1)], 1);
-	bpf_map_delete_elem(&rc_cache_small, k);
-	bpf_map_delete_elem(&rc_cache_large, k);
+	bpf_map_delete_elem(&rc_cache_small, &key);
+	bpf_map_delete_elem(&rc_cache_large, &key);
 	return 0;
 }
 
@@ -663,14 +667,15 @@ struct mctx {
 	struct resp_buf b;
 };
 
-static __always_inline int entry_current(struct rc_slot *s, __u32 len)
+static __always_inline int entry_current(struct rc_slot *s,
+					 const struct rc_key *key, __u32 len)
 {
 	struct rc_hdr *h;
 
 	if (len <= RC_SMALL_MAX)
-		h = bpf_map_lookup_elem(&rc_cache_small, &s->key);
+		h = bpf_map_lookup_elem(&rc_cache_small, key);
 	else
-		h = bpf_map_lookup_elem(&rc_cache_large, &s->key);
+		h = bpf_map_lookup_elem(&rc_cache_large, key);
 	return h && h->db == s->db && h->gen == s->gen && h->len == len;
 }
 
@@ -692,6 +697,7 @@ static __always_inline void notify(struct rc_slot *s, __u64 version, __u32 kind)
 GLOBAL int fill(struct sk_msg_md *msg, struct rc_slot *s, __u32 off, __u32 len)
 {
 	struct rc_large *v;
+	struct rc_key key;
 	__u32 zero = 0;
 	void *data, *end;
 	int rc;
@@ -699,12 +705,13 @@ GLOBAL int fill(struct sk_msg_md *msg, struct rc_slot *s, __u32 off, __u32 len)
 	v = bpf_map_lookup_elem(&rc_scratch, &zero);
 	if (!v || !s || len > RC_VAL_MAX)
 		return 0;
+	__builtin_memcpy(&key, &s->key, sizeof(key));
 	/* The key was not invalidated since an entry of this generation was
 	 * filled (invalidation deletes it): keep it and its confirmation,
 	 * or every miss under load would replace a confirmed version. Checked
 	 * before the value is copied: misses until the library confirms a
 	 * fill all land here. */
-	if (entry_current(s, len))
+	if (entry_current(s, &key, len))
 		return 0;
 	if (len) {
 		if (bpf_msg_pull_data(msg, off, off + len, 0))
@@ -726,19 +733,19 @@ GLOBAL int fill(struct sk_msg_md *msg, struct rc_slot *s, __u32 off, __u32 len)
 	v->h.version = (bpf_ktime_get_ns() << 6) |
 		       (bpf_get_smp_processor_id() & 63);
 	if (len <= RC_SMALL_MAX) {
-		rc = bpf_map_update_elem(&rc_cache_small, &s->key, v, BPF_ANY);
-		bpf_map_delete_elem(&rc_cache_large, &s->key);
+		rc = bpf_map_update_elem(&rc_cache_small, &key, v, BPF_ANY);
+		bpf_map_delete_elem(&rc_cache_large, &key);
 	} else {
-		rc = bpf_map_update_elem(&rc_cache_large, &s->key, v, BPF_ANY);
-		bpf_map_delete_elem(&rc_cache_small, &s->key);
+		rc = bpf_map_update_elem(&rc_cache_large, &key, v, BPF_ANY);
+		bpf_map_delete_elem(&rc_cache_small, &key);
 	}
 	if (rc)
 		return 0;
 	/* an invalidation since the GET was read: the value may be older */
 	if (READ_ONCE(rc_gen_all) != s->gen ||
 	    READ_ONCE(rc_gen_bucket[s->bucket & (RC_BUCKETS - 1)]) != s->bgen) {
-		bpf_map_delete_elem(&rc_cache_small, &s->key);
-		bpf_map_delete_elem(&rc_cache_large, &s->key);
+		bpf_map_delete_elem(&rc_cache_small, &key);
+		bpf_map_delete_elem(&rc_cache_large, &key);
 		stat_add(RC_STAT_FILL_RACES, 1);
 		return 0;
 	}
@@ -978,10 +985,12 @@ GLOBAL int answer(struct sk_msg_md *msg, struct rc_conn *c)
 {
 	struct copy_ctx x = { .msg = msg };
 	__u32 have = msg->size, want;
+	__u64 cookie;
 
 	if (!c)
 		return SK_DROP;
-	x.st = bpf_map_lookup_elem(&rc_stages, &c->cookie);
+	cookie = c->cookie;
+	x.st = bpf_map_lookup_elem(&rc_stages, &cookie);
 	if (!x.st)
 		return SK_DROP;
 	want = x.st->len;

@@ -123,6 +123,7 @@ static void warm(struct env *e, int fd, const char *key, const char *value)
 			return;
 		sleep_ms(10);
 	}
+	dump_stats(e, "warm");
 	ck_abort_msg("key %s never served from the kernel", key);
 }
 

@@ -10,13 +10,17 @@
 #   -f FILE    any file (static test program, BPF object) for /tests/
 #   -d PROG    a dynamically linked host program (redis-server, ...): put at
 #              its host path with the shared libraries ldd finds
+#   -e VAR=VAL environment variable exported to SCRIPT (no single quotes)
 #   -t SECS    wall-clock limit for the whole boot (default 300)
 #   -o LOG     keep the console log here (default: a temp file)
 # Environment: KMOD_CACHE (as -c), KMOD_ACCEL=kvm|tcg (default: KVM if a
 # probe boot under KVM works, else TCG), KMOD_APPEND (more kernel options).
 # The kernel runs with slub_debug=FZP: freed objects are poisoned, so a
 # use after free shows up as wrong data or a slab report, not silence.
-# SCRIPT runs under busybox sh in /tests with lo up, /proc /sys /dev mounted.
+# SCRIPT runs under busybox sh in /tests with lo up, /proc /sys /dev mounted
+# and every busybox applet in /bin (host programs given with -d come first
+# only if SCRIPT puts their directories before /bin in PATH); it may source
+# ./guest-lib.sh (run with a deadline, dump of hung tasks).
 # The guest prints a result marker; qemu's own exit status means nothing
 # (it is 0 even when the guest fails), so the marker is the verdict.
 # Exit: SCRIPT's status (0 pass, 77 skip, else fail); 1 when the marker is
@@ -31,13 +35,31 @@ modules=
 loads=
 files=
 dynamic=
-while getopts c:m:l:f:d:t:o: opt; do
+envs=
+# VAR=VALUE becomes an export line of the guest's env.sh
+add_env() {
+	name=${1%%=*}
+	case $1 in
+	*=*) ;;
+	*) name= ;;
+	esac
+	case $name in
+	'' | [!A-Za-z_]* | *[!A-Za-z0-9_]*) echo "run-guest.sh: -e wants VAR=VALUE, not $1" >&2; exit 2 ;;
+	esac
+	case $1 in
+	*\'*) echo "run-guest.sh: -e $name: no single quotes in the value" >&2; exit 2 ;;
+	esac
+	envs="$envs
+export $name='${1#*=}'"
+}
+while getopts c:m:l:f:d:e:t:o: opt; do
 	case $opt in
 	c) cache=$OPTARG ;;
 	m) modules="$modules $OPTARG" ;;
 	l) loads="$loads $OPTARG" ;;
 	f) files="$files $OPTARG" ;;
 	d) dynamic="$dynamic $OPTARG" ;;
+	e) add_env "$OPTARG" ;;
 	t) timeout_s=$OPTARG ;;
 	o) log=$OPTARG ;;
 	*) exit 2 ;;
@@ -65,7 +87,7 @@ initrd=$work/initrd
 mkdir -p "$initrd/bin" "$initrd/proc" "$initrd/sys" "$initrd/dev" "$initrd/tmp" \
 	 "$initrd/modules" "$initrd/deps" "$initrd/tests"
 cp "$busybox" "$initrd/bin/busybox"
-for applet in sh mount ip insmod rmmod lsmod cat echo sleep poweroff dmesg grep seq ls timeout; do
+for applet in $("$busybox" --list | grep -vx busybox); do
 	ln -s busybox "$initrd/bin/$applet"
 done
 
@@ -106,6 +128,8 @@ for prog in $dynamic; do
 	done
 done
 cp "$script" "$initrd/tests/run.sh"
+cp "$here/guest-lib.sh" "$initrd/tests/guest-lib.sh"
+printf '%s\n' "$envs" >"$initrd/tests/env.sh"
 
 marker=EBPFACCEL-GUEST-RESULT
 cat >"$initrd/init" <<INIT
@@ -119,6 +143,7 @@ for ko in \$(cat /deps/order); do
 	insmod /deps/\$ko || echo "guest: insmod \$ko failed"
 done
 cd /tests
+. ./env.sh
 sh ./run.sh
 echo "$marker=\$?"
 poweroff -f
