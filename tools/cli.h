@@ -4,6 +4,8 @@
 #define EBPFACCEL_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <json-c/json.h>
 
 /* Exit codes, also listed in --help and the man page. */
@@ -37,7 +39,20 @@ void cli_print_json(struct json_object *obj);
 __attribute__((format(printf, 2, 3)))
 int cli_error(int err, const char *fmt, ...);
 
+/* Persistent attachments: <root>/<feature>/<name>/ (see lib/pin.h). */
+#define CLI_PIN_ROOT "/sys/fs/bpf/ebpfaccel"
+
+/* Mount point of cgroup v2; 0 or -errno. */
+int cli_cgroup2_mount(char *buf, size_t len);
+/* Path of the cgroup v2 directory whose id (inode) is @id; 0 or -ENOENT. */
+int cli_cgroup_path(uint64_t id, char *buf, size_t len);
+
+/* What 'status' shows of the pinned policy @name: name, pinned, cgroup_id,
+ * cgroup; NULL when it cannot be opened (no privileges). */
+struct json_object *cli_comp_status(const char *name);
+
 /* Command tables, one per concern. */
 extern const struct cli_cmd cli_status_cmds[];
+extern const struct cli_cmd cli_comp_cmds[];
 
 #endif
