@@ -49,6 +49,8 @@ build() {
 demo() {
 	say "what this machine offers libebpfaccel"
 	./examples/feature_report || true
+	say "compression over a rate-limited link, with and without (tools/demo_comp.sh)"
+	./tools/demo_comp.sh
 }
 
 # One closing line for people and CI alike: every Check case, Python
