@@ -54,5 +54,6 @@ struct json_object *cli_comp_status(const char *name);
 /* Command tables, one per concern. */
 extern const struct cli_cmd cli_status_cmds[];
 extern const struct cli_cmd cli_comp_cmds[];
+extern const struct cli_cmd cli_traffic_cmds[];
 
 #endif

@@ -306,6 +306,16 @@ func (a *AutoPolicy) Decision(port uint16) (AutoDecision, error) {
 	}, err
 }
 
+// SetEngineRatio tells the policy what the compression engine achieves on
+// port (original/wire bytes); while port is on, it stands in for the probe's
+// sample of the wire, which then carries compressed records.  0 forgets it.
+func (a *AutoPolicy) SetEngineRatio(port uint16, ratio float64) error {
+	_, err := callInt("ebpfaccel_auto_policy__set_engine_ratio", func() C.int {
+		return C.ebpfaccel_auto_policy__set_engine_ratio(a.a, C.uint16_t(port), C.double(ratio))
+	})
+	return err
+}
+
 // CompSpeed is the compression speed (bytes/s) the rate rule uses; 0 = not measured yet.
 func (a *AutoPolicy) CompSpeed() uint64 { return uint64(C.ebpfaccel_auto_policy__comp_speed(a.a)) }
 

@@ -98,4 +98,10 @@ func TestAutoPolicyHold(t *testing.T) {
 	if err != nil || !d.Compress || d.Reason != AutoBulkCompressible || d.Reason.String() != "bulk-compressible" || d.Text == "" {
 		t.Errorf("decision %+v, %v", d, err)
 	}
+	if err := policy.SetEngineRatio(8080, 2.5); err != nil {
+		t.Errorf("SetEngineRatio: %v", err)
+	}
+	if err := policy.SetEngineRatio(8080, -1); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("negative engine ratio: %v", err)
+	}
 }

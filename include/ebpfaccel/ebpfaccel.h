@@ -10,6 +10,7 @@
 
 #include <ebpfaccel/core.h>
 #include <ebpfaccel/probe.h>
+#include <ebpfaccel/traffic_probe.h>
 #include <ebpfaccel/comp.h>
 
 #endif /* EBPFACCEL_EBPFACCEL_H */

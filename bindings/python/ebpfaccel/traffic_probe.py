@@ -113,6 +113,12 @@ class AutoPolicy(Handle):
         _c.ebpfaccel_auto_policy__decision(self._handle(), port, d)
         return to_python(d)
 
+    def set_engine_ratio(self, port, ratio):
+        """What the compression engine achieves on @port (original/wire
+        bytes); while the port is on, it stands in for the probe's sample of
+        the wire, which then carries compressed records.  0 forgets it."""
+        return _c.ebpfaccel_auto_policy__set_engine_ratio(self._handle(), port, ratio)
+
     @property
     def comp_speed(self):
         """Compression speed in bytes/s the rate rule uses (0: not measured yet)."""

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 """The traffic probe from Python: TCP traffic over a veth pair between two
 netns, measured on one end; the auto policy judged from given figures."""
+import errno
 import os
 import random
 import socket
@@ -99,6 +100,10 @@ class AutoPolicyTest(unittest.TestCase):
                              "bulk-compressible")
             with self.assertRaises(ValueError):
                 policy.feed(8080, duration_ns=1, payload_bytes=(1, 2, 3))
+            policy.set_engine_ratio(8080, 2.5)
+            with self.assertRaises(OSError) as e:
+                policy.set_engine_ratio(8080, -1.0)
+            self.assertEqual(e.exception.errno, errno.EINVAL)
 
 
 if __name__ == "__main__":

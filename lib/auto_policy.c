@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The auto compression policy: judges each server port's traffic interval
+ * by interval and turns compression on only where it pays.
+ *
+ * Order of the checks, each a reason to stay off:
+ *   1. too little traffic to judge: nothing changes;
+ *   2. small one-way runs (request/response ping-pong): round trips bound
+ *      the exchange, compressing only adds latency;
+ *   3. the sampled payload does not compress;
+ *   4. the rate is above what one core compresses per second: compressing
+ *      would make the transfer slower, not faster.
+ * What passes all four is bulk compressible traffic: on.  Entering and
+ * leaving "on" use different ratio and rate thresholds, and a decision flips
+ * only after opts.hold consecutive intervals ask for it.
+ *
+ * The probe sees the wire: once a compressing engine is in the path, the
+ * payload it samples is compressed records, so while a port is on, the ratio
+ * the engine reports (ebpfaccel_auto_policy__set_engine_ratio()) stands in
+ * for the sample.
+ */
+#include <math.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ebpfaccel/comp.h"
+#include "ebpfaccel/uapi.h"
+#include "internal.h"
+#include "traffic.h"
+
+#define NPORTS		65536
+/* Leave "off" for rate only below this share of the compressor's speed. */
+#define RATE_ON_SHARE	0.8
+/* A port's compressor speed is measured again when its sample's ratio has
+ * moved by more than this share: speed follows the data (zstd runs several
+ * times faster on very redundant data than on text). */
+#define SPEED_RATIO_DRIFT 0.25
+/* ... but not more often than this per port: a sample's ratio can swing on
+ * every update (iperf3's repeated random buffer: 1.3:1 to 18:1), and each
+ * measurement costs 20 ms of CPU. */
+#define SPEED_MIN_GAP_NS (2 * 1000000000ULL)
+
+struct port_state {
+	bool have_baseline;
+	double engine_ratio;		/* 0: unknown, use the probe's sample */
+	uint64_t comp_speed;		/* measured on this port's sample; 0 not yet */
+	double speed_ratio;		/* the sample's ratio when it was measured */
+	uint64_t speed_at_ns;		/* CLOCK_MONOTONIC of that measurement */
+	int applied;			/* decision last applied: 0 off, 1 on, -1 none */
+	uint64_t payload[2];		/* cumulative counters at the last update */
+	uint64_t turns;
+	uint64_t age_ns;
+	struct ebpfaccel_auto_decision d;
+};
+
+struct ebpfaccel_auto_policy {
+	struct ebpfaccel_traffic_probe *probe;
+	struct ebpfaccel_auto_policy_opts o;	/* defaults filled in */
+	struct ebpfaccel_comp_rule_opts comp_rule; /* template of the rules written */
+	uint64_t comp_speed;			/* configured, or the last measured */
+	struct port_state *ports[NPORTS];
+};
+
+static const char *const reason_names[__EBPFACCEL_AUTO_REASON_MAX] = {
+	[EBPFACCEL_AUTO_NO_DATA]		= "no-data",
+	[EBPFACCEL_AUTO_BULK_COMPRESSIBLE]	= "bulk-compressible",
+	[EBPFACCEL_AUTO_INCOMPRESSIBLE]		= "incompressible",
+	[EBPFACCEL_AUTO_LATENCY_BOUND]		= "latency-bound",
+	[EBPFACCEL_AUTO_RATE_ABOVE_COMP_SPEED]	= "rate-above-comp-speed",
+};
+
+static const char *algo_name(int algo)
+{
+	return algo == TCP_COMP_ALGO_LZ4 ? "lz4" : "zstd";
+}
+
+EBPFACCEL_API const char *ebpfaccel_auto_reason__name(enum ebpfaccel_auto_reason reason)
+{
+	if ((unsigned int)reason >= __EBPFACCEL_AUTO_REASON_MAX)
+		return ebpfaccel__err_ptr(-EINVAL);
+	return reason_names[reason];
+}
+
+/* The caller's rule template, read as far as its sz says (as opts are). */
+static int copy_comp_rule(struct ebpfaccel_comp_rule_opts *dst, const struct ebpfaccel_comp_rule_opts *src)
+{
+	*dst = (struct ebpfaccel_comp_rule_opts){ .sz = sizeof(*dst) };
+	if (!src)
+		return 0;
+	if (!OPTS_VALID(src, ebpfaccel_comp_rule_opts))
+		return -EINVAL;
+	memcpy(dst, src, src->sz < sizeof(*dst) ? src->sz : sizeof(*dst));
+	dst->sz = sizeof(*dst);
+	return 0;
+}
+
+EBPFACCEL_API struct ebpfaccel_auto_policy *
+ebpfaccel_auto_policy__new(struct ebpfaccel_traffic_probe *probe,
+			   const struct ebpfaccel_auto_policy_opts *opts)
+{
+	struct ebpfaccel_auto_policy *ap;
+
+	if (!OPTS_VALID(opts, ebpfaccel_auto_policy_opts))
+		return ebpfaccel__err_ptr(-EINVAL);
+	ap = calloc(1, sizeof(*ap));
+	if (!ap)
+		return ebpfaccel__err_ptr(-ENOMEM);
+	ap->probe = probe;
+	ap->o = (struct ebpfaccel_auto_policy_opts) {
+		.sz = sizeof(ap->o),
+		.algo = OPTS_GET(opts, algo, 0) ?: TCP_COMP_ALGO_ZSTD,
+		.level = OPTS_GET(opts, level, 0) ?: 1,
+		.comp_speed = OPTS_GET(opts, comp_speed, 0),
+		.on_ratio = OPTS_GET(opts, on_ratio, 0) ?: 1.5,
+		.off_ratio = OPTS_GET(opts, off_ratio, 0) ?: 1.2,
+		.min_run_bytes = OPTS_GET(opts, min_run_bytes, 0) ?: 32768,
+		.min_bytes = OPTS_GET(opts, min_bytes, 0) ?: 65536,
+		.hold = OPTS_GET(opts, hold, 0) ?: 3,
+		.apply = OPTS_GET(opts, apply, NULL),
+		.apply_ctx = OPTS_GET(opts, apply_ctx, NULL),
+		.comp_policy = OPTS_GET(opts, comp_policy, NULL),
+	};
+	if (copy_comp_rule(&ap->comp_rule, OPTS_GET(opts, comp_rule, NULL))) {
+		free(ap);
+		return ebpfaccel__err_ptr(-EINVAL);
+	}
+	ap->comp_speed = ap->o.comp_speed;
+	if ((ap->o.algo != TCP_COMP_ALGO_ZSTD && ap->o.algo != TCP_COMP_ALGO_LZ4) ||
+	    ap->o.on_ratio < ap->o.off_ratio || ap->o.off_ratio < 1.0) {
+		pr_warn("auto policy: bad options (algo %d, on_ratio %.2f, off_ratio %.2f)\n",
+			ap->o.algo, ap->o.on_ratio, ap->o.off_ratio);
+		free(ap);
+		return ebpfaccel__err_ptr(-EINVAL);
+	}
+	return ap;
+}
+
+EBPFACCEL_API void ebpfaccel_auto_policy__free(struct ebpfaccel_auto_policy *policy)
+{
+	if (!policy)
+		return;
+	for (size_t i = 0; i < NPORTS; i++)
+		free(policy->ports[i]);
+	free(policy);
+}
+
+EBPFACCEL_API uint64_t ebpfaccel_auto_policy__comp_speed(const struct ebpfaccel_auto_policy *policy)
+{
+	return policy ? policy->comp_speed : 0;
+}
+
+static struct port_state *port_get(struct ebpfaccel_auto_policy *ap, uint16_t port)
+{
+	struct port_state *ps = ap->ports[port];
+
+	if (ps)
+		return ps;
+	ps = calloc(1, sizeof(*ps));
+	if (!ps)
+		return NULL;
+	ps->d.port = port;
+	ps->applied = -1;
+	ps->d.reason = ps->d.latest = EBPFACCEL_AUTO_NO_DATA;
+	snprintf(ps->d.text, sizeof(ps->d.text), "no traffic judged yet");
+	ap->ports[port] = ps;
+	return ps;
+}
+
+/* The compressor's speed on this port's data: configured, or measured on
+ * the port's sample once it is worth compressing (random data would time
+ * the compressor's shortcut for incompressible input, not its real work),
+ * and again when the data has changed.  Only the probe's own sample of
+ * uncompressed traffic will do, not the wire of a port already on. */
+static void refresh_speed(struct ebpfaccel_auto_policy *ap, struct port_state *ps, uint16_t port,
+			  const struct ebpfaccel_auto_sample *s)
+{
+	uint8_t *buf;
+	size_t len;
+	int64_t speed;
+
+	if (ap->o.comp_speed || !ap->probe || s->entropy < 0 || s->sample_ratio < ap->o.off_ratio ||
+	    s->payload_bytes[0] + s->payload_bytes[1] < ap->o.min_bytes)
+		return;
+	if (ps->comp_speed && (fabs(s->sample_ratio - ps->speed_ratio) <= SPEED_RATIO_DRIFT * ps->speed_ratio ||
+			       ebpfaccel__monotonic_ns() - ps->speed_at_ns < SPEED_MIN_GAP_NS))
+		return;
+	if (ebpfaccel__traffic_probe_sample(ap->probe, port, ps->d.busy_dir, &buf, &len))
+		return;
+	speed = ebpfaccel__comp_speed(ap->o.algo, ap->o.level, buf, len);
+	free(buf);
+	if (speed <= 0)
+		return;
+	ps->comp_speed = ap->comp_speed = speed;
+	ps->speed_ratio = s->sample_ratio;
+	ps->speed_at_ns = ebpfaccel__monotonic_ns();
+	pr_info("auto policy: %s level %d compresses %.1f MB/s on port %u's sample (%.2f:1)\n",
+		algo_name(ap->o.algo), ap->o.level, speed / 1e6, port, s->sample_ratio);
+}
+
+static uint64_t speed_of(const struct ebpfaccel_auto_policy *ap, const struct port_state *ps)
+{
+	return ap->o.comp_speed ? ap->o.comp_speed : ps->comp_speed;
+}
+
+static enum ebpfaccel_auto_reason judge(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
+					const struct ebpfaccel_auto_sample *s, char *text, size_t len)
+{
+	bool on = ps->d.compress;
+	uint64_t total = s->payload_bytes[0] + s->payload_bytes[1];
+	uint64_t run = total / (s->turns + 1);
+	double ratio_needed = on ? ap->o.off_ratio : ap->o.on_ratio;
+	uint64_t speed = speed_of(ap, ps);
+	double rate_limit = speed * (on ? 1.0 : RATE_ON_SHARE);
+
+	if (total < ap->o.min_bytes) {
+		snprintf(text, len, "too little traffic to judge: %llu payload bytes", (unsigned long long)total);
+		return EBPFACCEL_AUTO_NO_DATA;
+	}
+	if (run < ap->o.min_run_bytes) {
+		snprintf(text, len, "request/response: %llu bytes per one-way run over %llu turns",
+			 (unsigned long long)run, (unsigned long long)s->turns);
+		return EBPFACCEL_AUTO_LATENCY_BOUND;
+	}
+	if (s->sample_ratio <= 0) {
+		snprintf(text, len, "no payload sample yet");
+		return EBPFACCEL_AUTO_NO_DATA;
+	}
+	if (s->sample_ratio < ratio_needed) {
+		/* Without entropy the ratio came from the engine, not a sample. */
+		if (s->entropy >= 0)
+			snprintf(text, len, "sampled payload compresses %.2f:1 (< %.2f), entropy %.2f bits/byte",
+				 s->sample_ratio, ratio_needed, s->entropy);
+		else
+			snprintf(text, len, "data compresses %.2f:1 (< %.2f)", s->sample_ratio, ratio_needed);
+		return EBPFACCEL_AUTO_INCOMPRESSIBLE;
+	}
+	if (speed && s->rate >= rate_limit) {
+		snprintf(text, len, "rate %.1f MB/s is above %.0f%% of %s-%d speed %.1f MB/s",
+			 s->rate / 1e6, 100.0 * rate_limit / speed, algo_name(ap->o.algo),
+			 ap->o.level, speed / 1e6);
+		return EBPFACCEL_AUTO_RATE_ABOVE_COMP_SPEED;
+	}
+	snprintf(text, len, "bulk runs of %llu bytes compress %.2f:1 at %.1f MB/s (%s-%d: %s)",
+		 (unsigned long long)run, s->sample_ratio, s->rate / 1e6, algo_name(ap->o.algo),
+		 ap->o.level, speed ? "fast enough" : "speed unknown");
+	return EBPFACCEL_AUTO_BULK_COMPRESSIBLE;
+}
+
+/* Hysteresis: the decision follows the latest verdict only after
+ * opts.hold consecutive intervals ask for the same state.  Returns 1 on a
+ * flip. */
+static int settle(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
+		  enum ebpfaccel_auto_reason latest, const char *text)
+{
+	struct ebpfaccel_auto_decision *d = &ps->d;
+	bool want = latest == EBPFACCEL_AUTO_BULK_COMPRESSIBLE;
+	bool same_ask = (d->latest == EBPFACCEL_AUTO_BULK_COMPRESSIBLE) == want &&
+			d->latest != EBPFACCEL_AUTO_NO_DATA;
+
+	if (latest == EBPFACCEL_AUTO_NO_DATA)
+		return 0;
+	d->agreeing = same_ask ? d->agreeing + 1 : 1;
+	d->latest = latest;
+	if (want == d->compress) {
+		d->reason = latest;
+		snprintf(d->text, sizeof(d->text), "%s", text);
+		return 0;
+	}
+	if (d->agreeing < ap->o.hold)
+		return 0;
+	d->compress = want;
+	d->reason = latest;
+	d->changes++;
+	snprintf(d->text, sizeof(d->text), "%s", text);
+	pr_info("auto policy: port %u compression %s: %s\n", d->port, want ? "on" : "off", text);
+	return 1;
+}
+
+/* The one place decisions leave the policy: the compression policy's port
+ * rule, then the caller's callback. */
+static int apply_decision(struct ebpfaccel_auto_policy *ap, const struct ebpfaccel_auto_decision *d)
+{
+	struct ebpfaccel_comp_rule_opts rule = ap->comp_rule;
+	int err = 0;
+
+	if (ap->o.comp_policy) {
+		rule.action = d->compress ? EBPFACCEL_COMP_ON : EBPFACCEL_COMP_OFF;
+		if (!rule.dir)
+			rule.dir = d->busy_dir == EBPFACCEL_TRAFFIC_TX ? EBPFACCEL_COMP_DIR_TX
+								       : EBPFACCEL_COMP_DIR_RX;
+		err = ebpfaccel_comp_policy__set_port(ap->o.comp_policy, d->port, &rule);
+	}
+	if (!err && ap->o.apply)
+		err = ap->o.apply(d, ap->o.apply_ctx);
+	if (err)
+		pr_warn("auto policy: applying port %u's decision failed: %d\n", d->port, err);
+	return err;
+}
+
+static int feed(struct ebpfaccel_auto_policy *ap, uint16_t port, const struct ebpfaccel_auto_sample *s)
+{
+	struct port_state *ps = port_get(ap, port);
+	enum ebpfaccel_auto_reason latest;
+	char text[sizeof(ps->d.text)];
+	int flipped, err;
+
+	if (!ps)
+		return -ENOMEM;
+	ps->d.busy_dir = s->payload_bytes[EBPFACCEL_TRAFFIC_RX] > s->payload_bytes[EBPFACCEL_TRAFFIC_TX] ?
+			 EBPFACCEL_TRAFFIC_RX : EBPFACCEL_TRAFFIC_TX;
+	refresh_speed(ap, ps, port, s);
+	latest = judge(ap, ps, s, text, sizeof(text));
+	flipped = settle(ap, ps, latest, text);
+	if (latest == EBPFACCEL_AUTO_NO_DATA || ps->applied == ps->d.compress)
+		return flipped;
+	err = apply_decision(ap, &ps->d);
+	if (err)
+		return err;
+	ps->applied = ps->d.compress;
+	return flipped;
+}
+
+EBPFACCEL_API int ebpfaccel_auto_policy__feed(struct ebpfaccel_auto_policy *policy, uint16_t port,
+					      const struct ebpfaccel_auto_sample *s)
+{
+	if (!policy || !s)
+		return -EINVAL;
+	return feed(policy, port, s);
+}
+
+struct update_walk {
+	struct ebpfaccel_auto_policy *ap;
+	int flips;
+	int err;
+};
+
+/* The interval since the last update, from the probe's cumulative counters. */
+static void interval_of(struct port_state *ps, const struct ebpfaccel_port_stats *st,
+			struct ebpfaccel_auto_sample *s)
+{
+	int busy;
+
+	memset(s, 0, sizeof(*s));
+	s->duration_ns = st->age_ns - ps->age_ns;
+	for (int d = 0; d < 2; d++)
+		s->payload_bytes[d] = st->dir[d].payload_bytes - ps->payload[d];
+	s->turns = st->turns - ps->turns;
+	busy = s->payload_bytes[EBPFACCEL_TRAFFIC_RX] > s->payload_bytes[EBPFACCEL_TRAFFIC_TX];
+	s->rate = st->dir[busy].rate;
+	if (s->duration_ns && s->payload_bytes[busy] * 1e9 / s->duration_ns > s->rate)
+		s->rate = s->payload_bytes[busy] * 1e9 / s->duration_ns;
+	s->sample_ratio = st->sample_ratio[busy];
+	s->entropy = st->entropy[busy];
+	if (ps->d.compress && ps->engine_ratio > 0) {
+		s->sample_ratio = ps->engine_ratio;
+		s->entropy = -1;
+	}
+}
+
+static bool counters_went_back(const struct port_state *ps, const struct ebpfaccel_port_stats *st)
+{
+	return st->age_ns < ps->age_ns || st->turns < ps->turns ||
+	       st->dir[0].payload_bytes < ps->payload[0] || st->dir[1].payload_bytes < ps->payload[1];
+}
+
+static int update_port(const struct ebpfaccel_port_stats *st, void *ctx)
+{
+	struct update_walk *w = ctx;
+	struct port_state *ps = port_get(w->ap, st->port);
+	struct ebpfaccel_auto_sample s;
+	int ret;
+
+	if (!ps)
+		return -ENOMEM;
+	/* The kernel's LRU map evicted and re-created the port: start over
+	 * from its first packet. */
+	if (!ps->have_baseline || counters_went_back(ps, st)) {
+		memset(ps->payload, 0, sizeof(ps->payload));
+		ps->turns = 0;
+		ps->age_ns = 0;
+		ps->have_baseline = false;
+	}
+	interval_of(ps, st, &s);
+	if (s.payload_bytes[0] + s.payload_bytes[1] < w->ap->o.min_bytes && ps->have_baseline)
+		return 0;	/* keep accumulating until the interval has enough */
+	ps->have_baseline = true;
+	ps->payload[0] = st->dir[0].payload_bytes;
+	ps->payload[1] = st->dir[1].payload_bytes;
+	ps->turns = st->turns;
+	ps->age_ns = st->age_ns;
+	ret = feed(w->ap, st->port, &s);
+	if (ret > 0)
+		w->flips++;
+	else if (ret < 0 && !w->err)
+		w->err = ret;
+	return 0;
+}
+
+EBPFACCEL_API int ebpfaccel_auto_policy__update(struct ebpfaccel_auto_policy *policy)
+{
+	struct update_walk w = { policy, 0, 0 };
+	int err;
+
+	if (!policy || !policy->probe)
+		return -EINVAL;
+	err = ebpfaccel_traffic_probe__for_each_port(policy->probe, update_port, &w);
+	if (err < 0)
+		return err;
+	return w.err ? w.err : w.flips;
+}
+
+EBPFACCEL_API int ebpfaccel_auto_policy__set_engine_ratio(struct ebpfaccel_auto_policy *policy,
+							  uint16_t port, double ratio)
+{
+	struct port_state *ps;
+
+	if (!policy || !isfinite(ratio) || ratio < 0)
+		return -EINVAL;
+	ps = port_get(policy, port);
+	if (!ps)
+		return -ENOMEM;
+	ps->engine_ratio = ratio;
+	return 0;
+}
+
+EBPFACCEL_API int ebpfaccel_auto_policy__decision(const struct ebpfaccel_auto_policy *policy,
+						  uint16_t port, struct ebpfaccel_auto_decision *d)
+{
+	if (!policy || !d)
+		return -EINVAL;
+	if (!policy->ports[port])
+		return -ENOENT;
+	*d = policy->ports[port]->d;
+	return 0;
+}
