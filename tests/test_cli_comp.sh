@@ -14,19 +14,7 @@ if [ -z "${CLI_COMP_UNSHARED:-}" ]; then
 fi
 cli="${top_builddir:-.}/tools/ebpfaccel"
 PY=/usr/bin/python3
-fails=0; passes=0
-pass() { passes=$((passes + 1)); echo "ok: $*"; }
-fail() { fails=$((fails + 1)); echo "FAIL: $*"; }
-expect_rc() { # expected-rc description command...
-	want=$1; what=$2; shift 2
-	out=$("$@" 2>&1); rc=$?
-	if [ "$rc" = "$want" ]; then pass "$what (exit $rc)"; else fail "$what: exit $rc, wanted $want: $out"; fi
-}
-expect_msg() { # regex description command...
-	re=$1; what=$2; shift 2
-	out=$("$@" 2>&1)
-	if echo "$out" | grep -qE "$re"; then pass "$what"; else fail "$what: '$out' lacks /$re/"; fi
-}
+. "${top_srcdir:-$(dirname "$0")/..}/tests/cli_lib.sh"
 nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 [ -x "$PY" ] || { echo "SKIP: $PY (Debian python3) is needed to validate JSON"; exit 77; }
 cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
@@ -153,5 +141,4 @@ progs=$(bpftool cgroup show "$CG" | grep -c sock_ops)
 [ "$progs" = 0 ] && pass "nothing attached to the cgroup" || fail "cgroup still has $progs programs"
 expect_rc 4 "detach again" "$cli" comp detach
 
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

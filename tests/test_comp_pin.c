@@ -34,13 +34,6 @@ static struct fx_cgroup *cg_c, *cg_s, *cg_n;
 static struct ebpfaccel_comp_policy *pol_s;
 static char pin_name[64];
 
-#define FIXTURE_NEW(ctor) ({					\
-	typeof(ctor()) obj_ = NULL;				\
-	for (int try_ = 0; try_ < 5 && !obj_; try_++)		\
-		obj_ = ctor();					\
-	obj_;							\
-})
-
 static void setup(void)
 {
 	fx_require_root();

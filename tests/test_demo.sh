@@ -5,9 +5,7 @@
 # process group, as a terminal sends it).
 set -u
 demo="${top_srcdir:-.}/tools/demo_comp.sh"
-fails=0; passes=0
-pass() { passes=$((passes + 1)); echo "ok: $*"; }
-fail() { fails=$((fails + 1)); echo "FAIL: $*"; }
+. "${top_srcdir:-$(dirname "$0")/..}/tests/cli_lib.sh"
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (netns, cgroups, BPF)"; exit 77; }
 for t in ip tc unshare setsid python3 tar pgrep; do
 	command -v $t >/dev/null || { echo "SKIP: $t is missing"; exit 77; }
@@ -58,5 +56,4 @@ sleep 0.5
 left=$(leftovers $pid)
 [ -z "$left" ] && pass "nothing left after Ctrl-C" || fail "left after Ctrl-C: $left"
 
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -20,6 +20,7 @@ if [ -z "${DEMO_UNSHARED:-}" ]; then
 	DEMO_UNSHARED=1 exec unshare --mount --propagation private "$0" "$@"
 fi
 
+. "${top_srcdir:-$(dirname "$0")/..}/tests/veth_pair.sh"
 CLI="$top_builddir/tools/ebpfaccel"
 SHIM=$(cd "$top_builddir/lib/.libs" && pwd)/libebpfaccel-preload.so
 MB=${DEMO_MB:-24}
@@ -50,12 +51,7 @@ trap 'echo; echo "demo: interrupted, cleaning up"; exit 130' INT TERM
 while [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ]; do umount -l /sys/fs/bpf || break; done
 
 step "two network namespaces joined by a veth limited to $RATE"
-ip netns add "$NS_S"; ip netns add "$NS_R"
-ip link add "${TAG}a" netns "$NS_S" type veth peer name "${TAG}b" netns "$NS_R"
-ip -n "$NS_S" addr add 198.18.77.1/24 dev "${TAG}a"
-ip -n "$NS_R" addr add 198.18.77.2/24 dev "${TAG}b"
-for ns in "$NS_S" "$NS_R"; do ip -n "$ns" link set lo up; done
-ip -n "$NS_S" link set "${TAG}a" up; ip -n "$NS_R" link set "${TAG}b" up
+veth_pair "$NS_S" "$NS_R" "${TAG}a" "${TAG}b" 198.18.77
 tc -n "$NS_S" qdisc replace dev "${TAG}a" root tbf rate "$RATE" burst 256kb latency 100ms
 
 step "a cgroup for the demo's programs, and the policy attached to it"
