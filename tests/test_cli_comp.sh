@@ -21,15 +21,16 @@ cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 [ -n "$cg2" ] || { echo "SKIP: no cgroup v2 mount"; exit 77; }
 
 CG="$cg2/ebpfaccel-clitest-$$"
+CG2="$cg2/ebpfaccel-clitest2-$$"
 NS="ebpfaccel-clitest-$$"
 cleanup() {
 	"$cli" comp detach --name t1 >/dev/null 2>&1
 	"$cli" comp detach --name t2 >/dev/null 2>&1
 	ip netns del "$NS" 2>/dev/null
-	[ -d "$CG" ] && rmdir "$CG"
+	for d in "$CG" "$CG2"; do [ ! -d "$d" ] || rmdir "$d"; done
 }
 trap cleanup EXIT
-mkdir "$CG"
+mkdir "$CG" "$CG2"
 # A bpffs of this namespace only; the first attach must mount it itself.
 while [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ]; do umount -l /sys/fs/bpf || break; done
 
@@ -126,12 +127,16 @@ assert a[0]["cgroup"] == sys.argv[1] and a[0]["since"].endswith("Z"), a
 "$cli" status | grep -q "^attached: comp t1 on cgroup $CG since " && pass "status text" || fail "status text"
 
 # Two policies: commands need --name.
-expect_rc 0 "second attach under another name" "$cli" comp attach --cgroup "$CG" --name t2
+expect_rc 0 "second attach under another name" "$cli" comp attach --cgroup "$CG2" --name t2
 expect_rc 2 "ambiguous without --name" "$cli" comp stats
 expect_msg "choose one with --name" "ambiguity says what to do" "$cli" comp policy list
 expect_rc 0 "stats --name" "$cli" comp stats --name t2
 expect_rc 4 "unknown --name" "$cli" comp stats --name nope
 expect_rc 2 "bad --name" "$cli" comp stats --name a.b
+# Its cgroup removed: the kernel drops the program, the pins stay until detach.
+rmdir "$CG2"
+"$cli" status | grep -q "^attached: comp t2 on cgroup (removed" && pass "status: cgroup removed" \
+	|| fail "status with a removed cgroup: $("$cli" status 2>&1 | grep attached)"
 expect_rc 0 "detach --name t2" "$cli" comp detach --name t2
 
 # Detach leaves nothing pinned or attached.

@@ -47,6 +47,9 @@ int cli_cgroup2_mount(char *buf, size_t len);
 /* Path of the cgroup v2 directory whose id (inode) is @id; 0 or -ENOENT. */
 int cli_cgroup_path(uint64_t id, char *buf, size_t len);
 
+/* How to show the "cgroup" of an attachment's JSON: its path, or why not. */
+const char *cli_cgroup_text(struct json_object *attachment);
+
 /* What 'status' shows of the pinned policy @name: name, pinned, cgroup_id,
  * cgroup; NULL when it cannot be opened (no privileges). */
 struct json_object *cli_comp_status(const char *name);

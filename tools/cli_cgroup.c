@@ -52,3 +52,16 @@ int cli_cgroup_path(uint64_t id, char *buf, size_t len)
 	found_len = len;
 	return nftw(mount, match_id, 32, FTW_PHYS | FTW_MOUNT | FTW_ACTIONRETVAL) == FTW_STOP ? 0 : -ENOENT;
 }
+
+const char *cli_cgroup_text(struct json_object *attachment)
+{
+	struct json_object *cg = json_object_object_get(attachment, "cgroup");
+	struct json_object *id = json_object_object_get(attachment, "cgroup_id");
+
+	if (cg)
+		return json_object_get_string(cg);
+	/* A cgroup that was removed drops its programs: only the pins remain. */
+	if (id && !json_object_get_uint64(id))
+		return "(removed; 'detach' cleans up)";
+	return "?";
+}

@@ -402,11 +402,8 @@ static struct json_object *rule_json(uint16_t port, const struct ebpfaccel_comp_
 
 static void print_policy_head(struct json_object *pol)
 {
-	struct json_object *cg = json_object_object_get(pol, "cgroup");
-
 	printf("policy %s on cgroup %s (id %s), pinned at %s\n",
-	       json_object_get_string(json_object_object_get(pol, "name")),
-	       cg ? json_object_get_string(cg) : "?",
+	       json_object_get_string(json_object_object_get(pol, "name")), cli_cgroup_text(pol),
 	       json_object_get_string(json_object_object_get(pol, "cgroup_id")),
 	       json_object_get_string(json_object_object_get(pol, "pinned")));
 }

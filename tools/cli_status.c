@@ -159,12 +159,9 @@ static int cmd_status(struct cli_ctx *ctx)
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *a = json_object_array_get_idx(att, i);
 
-			struct json_object *cg = json_object_object_get(a, "cgroup");
-
 			printf("attached: %s %s on cgroup %s since %s (%s)\n",
 			       json_object_get_string(json_object_object_get(a, "feature")),
-			       json_object_get_string(json_object_object_get(a, "name")),
-			       cg ? json_object_get_string(cg) : "?",
+			       json_object_get_string(json_object_object_get(a, "name")), cli_cgroup_text(a),
 			       json_object_get_string(json_object_object_get(a, "since")),
 			       json_object_get_string(json_object_object_get(a, "pinned")));
 		}

@@ -56,7 +56,7 @@ tc -n "$NS_S" qdisc replace dev "${TAG}a" root tbf rate "$RATE" burst 256kb late
 
 step "a cgroup for the demo's programs, and the policy attached to it"
 mkdir "$CG"
-"$CLI" comp attach --cgroup "$CG" --name demo 2>&1 | sed 's/^/     /'
+"$CLI" comp attach --cgroup "$CG" --name demo 2>&1 | grep -v "^next:" | sed "s/^/     /"
 "$CLI" comp policy set $PORT_COMP --algo lz4 | sed 's/^/     port rule: /'
 
 step "$MB MiB of text to send (a tar of /usr/include)"
