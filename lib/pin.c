@@ -48,7 +48,8 @@ static int ensure_bpffs(void)
 				   CAPMASK(CAP_SYS_ADMIN));
 	if (err)
 		return err;
-	if (mount("bpf", EBPFACCEL_BPFFS, "bpf", 0, "mode=0700")) {
+	/* As 'mount -t bpf bpf /sys/fs/bpf' would: other tools share it. */
+	if (mount("bpf", EBPFACCEL_BPFFS, "bpf", 0, NULL)) {
 		err = -errno;
 		pr_warn("pin: bpffs is not mounted and mounting it at %s failed: %s "
 			"(mount it with 'mount -t bpf bpf %s')\n", EBPFACCEL_BPFFS, strerror(errno),

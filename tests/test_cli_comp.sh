@@ -125,6 +125,10 @@ assert len(a) == 1 and a[0]["feature"] == "comp" and a[0]["name"] == "t1", a
 assert a[0]["cgroup"] == sys.argv[1] and a[0]["since"].endswith("Z"), a
 ' "$CG"; then pass "status --json lists the attachment"; else fail "status --json attachments"; fi
 "$cli" status | grep -q "^attached: comp t1 on cgroup $CG since " && pass "status text" || fail "status text"
+nobody "$cli" status | grep -q "^attachments: unknown (.*root only)" && pass "unprivileged status says it cannot see" \
+	|| fail "unprivileged status: $(nobody "$cli" status 2>&1 | sed -n 3p)"
+[ "$(stat -c %a /sys/fs/bpf)" = 1777 ] && pass "bpffs mounted as 'mount -t bpf' would" \
+	|| fail "bpffs mode $(stat -c %a /sys/fs/bpf)"
 
 # Two policies: commands need --name.
 expect_rc 0 "second attach under another name" "$cli" comp attach --cgroup "$CG2" --name t2

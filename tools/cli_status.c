@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <ebpfaccel/ebpfaccel.h>
 
@@ -129,6 +130,15 @@ static struct json_object *attachments_json(void)
 	return arr;
 }
 
+static const char *attachments_none_text(const struct ebpfaccel_probe *p)
+{
+	if (ebpfaccel_probe__supported(p, EBPFACCEL_FEAT_BPFFS) != 1)
+		return "none (bpffs is not mounted; attaching mounts it)";
+	if (access(CLI_PIN_ROOT, R_OK | X_OK) && errno == EACCES)
+		return "unknown (" CLI_PIN_ROOT " is readable by root only)";
+	return "none";
+}
+
 static int cmd_status(struct cli_ctx *ctx)
 {
 	struct json_object *st, *att;
@@ -154,8 +164,7 @@ static int cmd_status(struct cli_ctx *ctx)
 		printf("libebpfaccel %s on Linux %s\n", ebpfaccel_version(), ebpfaccel_probe__kernel_release(p));
 		printf("tcp_comp module: %s\n", ebpfaccel_probe__reason(p, EBPFACCEL_FEAT_TCP_COMP_KMOD));
 		if (!n)
-			printf("attachments: none%s\n", ebpfaccel_probe__supported(p, EBPFACCEL_FEAT_BPFFS) == 1
-			       ? "" : " (bpffs is not mounted, so nothing persistent can be attached)");
+			printf("attachments: %s\n", attachments_none_text(p));
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *a = json_object_array_get_idx(att, i);
 
