@@ -12,5 +12,6 @@
 #include <ebpfaccel/probe.h>
 #include <ebpfaccel/traffic_probe.h>
 #include <ebpfaccel/comp.h>
+#include <ebpfaccel/redis_cache.h>
 
 #endif /* EBPFACCEL_EBPFACCEL_H */

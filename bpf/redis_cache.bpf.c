@@ -1,0 +1,1079 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * In-kernel Redis GET cache on an unmodified kernel (sockmap).
+ *
+ * rc_sockops   puts redis-server's accepted sockets on the chosen ports into
+ *              a SOCKHASH (attached to the cgroup redis-server runs in).
+ * rc_request   sk_skb verdict, no stream parser: scans every request with
+ *              the shared RESP scanner, keeping its state per socket. A
+ *              segment made only of GETs of cached keys, arriving while Redis
+ *              owes no reply on the socket, is answered by the kernel: the
+ *              replies are staged per socket, the segment keeps its length,
+ *              is tagged in place and redirected to the socket's own egress.
+ *              Everything else passes to Redis, after its effect on the cache
+ *              (invalidation, SELECT, AUTH, expected fill) is recorded.
+ * rc_reply     sk_msg: turns a tagged segment into the staged replies, and
+ *              scans every reply Redis writes to count replies, apply the
+ *              recorded effects, fill the cache from GET replies and apply
+ *              client-tracking invalidation pushes synchronously.
+ * See docs/redis-cache.md for the coherence argument.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "redis_cache.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define SK_DROP 0
+#define SK_PASS 1
+#define LOOP_BUDGET (1 << 17)	/* bytes scanned per segment or message */
+
+enum rc_slot_kind { SLOT_NONE, SLOT_FILL, SLOT_SELECT, SLOT_AUTH, SLOT_SET };
+
+/* Remembered for request n until Redis' n-th reply: valid iff seq == n + 1. */
+struct rc_slot {
+	__u32 seq;
+	__u32 kind;
+	__u32 db;
+	__u32 bucket;
+	__u64 gen;
+	__u64 bgen;
+	struct rc_key key;
+};
+
+struct rc_conn {
+	struct resp_req req;	/* written by rc_request only */
+	struct resp_rep rep;	/* written by rc_reply only */
+	__u64 cookie;
+	__u32 req_seq;		/* requests passed to Redis (rc_request) */
+	__u32 rep_seq;		/* replies Redis wrote (rc_reply) */
+	__u32 reflect_pending;	/* kernel answers on their way out */
+	__u32 select_inflight;	/* SELECTs whose reply is still owed */
+	__u32 db;
+	__u8 authed;
+	__u8 in_multi;
+	__u8 pushy;		/* replies do not follow requests 1:1 */
+	__u8 broken;		/* request stream not understood */
+	__u8 rep_broken;	/* reply stream not understood */
+	__u8 tracker;		/* the library's invalidation connection */
+	__u8 pad[2];
+	struct rc_slot slots[RC_SLOTS];
+};
+
+struct rc_stage {
+	__u32 len;
+	__u32 nget;
+	__u8 buf[RC_STAGE_MAX + RC_VAL_MAX + 64];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} rc_socks SEC(".maps");
+
+/* sk_skb programs cannot use sk_storage: per-socket state is keyed by the
+ * socket cookie, created by rc_sockops and deleted when the socket closes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct rc_conn);
+} rc_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct rc_stage);
+} rc_stages SEC(".maps");
+
+/* sk_msg has no socket-cookie helper: it finds the cookie here */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64);
+} rc_sk_cookie SEC(".maps");
+
+/* zeroed templates for new entries (too large for the stack) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rc_conn);
+} rc_conn_zero SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rc_stage);
+} rc_stage_zero SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct rc_key);
+	__type(value, struct rc_small);
+} rc_cache_small SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct rc_key);
+	__type(value, struct rc_large);
+} rc_cache_large SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536 + 4096);
+	__type(key, struct rc_key);
+	__type(value, __u64);
+} rc_confirmed SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 512);
+	__type(key, char[RESP_CMD_MAX]);
+	__type(value, __u32);
+} rc_cmds SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RC_PORTS_MAX);
+	__type(key, __u16);
+	__type(value, __u8);
+} rc_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RC_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} rc_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rc_large);
+} rc_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} rc_fills SEC(".maps");
+
+/* Set by the library. */
+__u32 rc_enabled;		/* serve from the kernel */
+__u32 rc_accepting;		/* take new connections in */
+__u32 rc_tracking_ok;		/* the invalidation connection is live */
+__u32 rc_tracker_port;		/* its local port, seen as remote port here */
+__u32 rc_tracker_seen;		/* set here when that connection arrives */
+__u32 rc_require_auth;		/* connections start unauthenticated */
+__u32 rc_max_value = RC_VAL_MAX;
+/* Bumped by both sides: a value belongs to one global generation, and a
+ * fill only stands if its key's bucket generation did not move. */
+__u64 rc_gen_all;
+__u64 rc_gen_bucket[RC_BUCKETS];
+
+#define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
+/* Ordering below relies on x86-TSO plus the full barriers of atomic adds
+ * and of the hash maps' bucket locks; BPF atomics returning values need
+ * -mcpu=v3, which the shared build does not pass. */
+#define barrier() asm volatile("" ::: "memory")
+/* Global BPF functions are verified once, not at every call site. */
+#define GLOBAL __attribute__((noinline))
+
+static __always_inline void stat_add(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&rc_stats, &idx);
+
+	if (v)
+		*v += n;
+}
+
+GLOBAL __u32 key_bucket(const struct rc_key *k)
+{
+	return k ? rc_key_hash(k) : 0;
+}
+
+static __always_inline void invalidate_all(void)
+{
+	__sync_fetch_and_add(&rc_gen_all, 1);
+	stat_add(RC_STAT_FLUSHES, 1);
+}
+
+/* Generation first, then delete: a fill that raced with us either sees the
+ * new generation and removes itself, or is removed by the delete. */
+GLOBAL int invalidate_key(const struct rc_key *k)
+{
+	__u32 b;
+
+	if (!k)
+		return 0;
+	b = key_bucket(k);
+	__sync_fetch_and_add(&rc_gen_bucket[b & (RC_BUCKETS - 1)], 1);
+	bpf_map_delete_elem(&rc_cache_small, k);
+	bpf_map_delete_elem(&rc_cache_large, k);
+	return 0;
+}
+
+static __always_inline void key_from_req(struct rc_key *k,
+					 const struct resp_req *r)
+{
+	k->len = r->key_len;
+	__builtin_memcpy(k->data, r->key, RESP_KEY_MAX);
+}
+
+static __always_inline int key_is(const struct resp_req *r, const char *w,
+				  __u32 n)
+{
+	if (r->key_len != n)
+		return 0;
+	for (int i = 0; i < 16; i++) {
+		if (i >= n)
+			break;
+		if (resp_upper(r->key[i]) != w[i])
+			return 0;
+	}
+	return 1;
+}
+
+static __always_inline __u32 parse_db(const struct resp_req *r)
+{
+	__u32 db = 0;
+
+	if (!r->key_len || r->key_len > 9)
+		return ~0u;
+	for (int i = 0; i < 9; i++) {
+		__u8 c = r->key[i];
+
+		if (i >= r->key_len)
+			break;
+		if (c < '0' || c > '9')
+			return ~0u;
+		db = db * 10 + (c - '0');
+	}
+	return db;
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+struct vctx {
+	struct __sk_buff *skb;
+	struct rc_conn *c;
+	struct rc_stage *st;
+	__u32 off;		/* stream offset of buf[0] */
+	__u32 len;
+	__u32 bpos;
+	__u32 blen;
+	__u8 buf[RESP_CHUNK];
+	__u32 serve;		/* every request so far is a staged hit */
+	__u32 eligible;		/* the connection could be served at all */
+	__u32 nhits;
+	__u32 stage_len;
+	__u32 bad;
+};
+
+/* Writes "$<len>\r\n" (len <= 9999) into hdr[16]; returns its length.
+ * Unrolled: loops over digits multiply the verifier's states. */
+static __always_inline __u32 bulk_header(__u32 len, char *hdr)
+{
+	char d0 = '0' + len / 1000 % 10, d1 = '0' + len / 100 % 10;
+	char d2 = '0' + len / 10 % 10, d3 = '0' + len % 10;
+
+	hdr[0] = '$';
+	if (len >= 1000) {
+		hdr[1] = d0; hdr[2] = d1; hdr[3] = d2; hdr[4] = d3;
+		hdr[5] = '\r'; hdr[6] = '\n';
+		return 7;
+	}
+	if (len >= 100) {
+		hdr[1] = d1; hdr[2] = d2; hdr[3] = d3;
+		hdr[4] = '\r'; hdr[5] = '\n';
+		return 6;
+	}
+	if (len >= 10) {
+		hdr[1] = d2; hdr[2] = d3;
+		hdr[3] = '\r'; hdr[4] = '\n';
+		return 5;
+	}
+	hdr[1] = d3;
+	hdr[2] = '\r'; hdr[3] = '\n';
+	return 4;
+}
+
+/* Appends "$<len>\r\n<value>\r\n" for a confirmed, current entry. */
+static __noinline int stage_hit(struct rc_conn *c, struct rc_stage *st,
+				__u32 off, const struct rc_key *k)
+{
+	struct rc_small *s;
+	struct rc_large *l;
+	struct rc_hdr *h;
+	const __u8 *data;
+	__u64 *cv, ver;
+	__u32 len, n;
+	char hdr[16] = {};
+
+	s = bpf_map_lookup_elem(&rc_cache_small, k);
+	if (s) {
+		h = &s->h;
+		data = s->data;
+	} else {
+		l = bpf_map_lookup_elem(&rc_cache_large, k);
+		if (!l)
+			return 0;
+		h = &l->h;
+		data = l->data;
+	}
+	ver = READ_ONCE(h->version);
+	if (h->db != READ_ONCE(c->db) || h->gen != READ_ONCE(rc_gen_all))
+		return 0;
+	cv = bpf_map_lookup_elem(&rc_confirmed, k);
+	if (!cv || *cv != ver)
+		return 0;
+	len = h->len;
+	if (len > RC_VAL_MAX || off > RC_STAGE_MAX)
+		return 0;
+	n = bulk_header(len, hdr);
+	if (off + n + len + 2 > RC_STAGE_MAX)
+		return 0;
+	off = RESP_MASK(off, RC_STAGE_MAX - 1);
+	__builtin_memcpy(st->buf + off, hdr, 16);
+	off = RESP_MASK(off + n, RC_STAGE_MAX - 1);
+	if (len > RC_VAL_MAX)
+		return 0;
+	if (len && bpf_probe_read_kernel(st->buf + off, len, data))
+		return 0;
+	off = RESP_MASK(off + len, RC_STAGE_MAX - 1);
+	st->buf[off] = '\r';
+	st->buf[off + 1] = '\n';
+	/* an LRU element can be reused under us: its version then moved */
+	if (READ_ONCE(h->version) != ver)
+		return 0;
+	return n + len + 2;
+}
+
+static __always_inline struct rc_slot *slot_for(struct rc_conn *c, __u32 seq)
+{
+	return &c->slots[seq & (RC_SLOTS - 1)];
+}
+
+static __always_inline void record(struct rc_conn *c, __u32 kind, __u32 db,
+				   const struct resp_req *r)
+{
+	struct rc_slot *s = slot_for(c, c->req_seq);
+	__u32 seq = c->req_seq + 1;
+
+	WRITE_ONCE(s->seq, 0);
+	barrier();
+	s->kind = kind;
+	s->db = db;
+	if (kind == SLOT_FILL || kind == SLOT_SET) {
+		key_from_req(&s->key, r);
+		s->bucket = key_bucket(&s->key);
+		s->gen = READ_ONCE(rc_gen_all);
+		s->bgen = READ_ONCE(rc_gen_bucket[s->bucket & (RC_BUCKETS - 1)]);
+	}
+	barrier();
+	WRITE_ONCE(s->seq, seq);
+}
+
+static __always_inline __u32 classify(const struct resp_req *r)
+{
+	__u32 *cls;
+
+	if (r->flags & RESP_REQ_CMD_LONG)
+		return RC_CMD_UNKNOWN;
+	cls = bpf_map_lookup_elem(&rc_cmds, r->cmd);
+	return cls ? *cls : RC_CMD_UNKNOWN;
+}
+
+static __always_inline int auth_ok(struct rc_conn *c)
+{
+	return !READ_ONCE(rc_require_auth) || READ_ONCE(c->authed);
+}
+
+static __noinline void apply_get(struct rc_conn *c, struct resp_req *r)
+{
+	if (r->argc != 2 || (r->flags & RESP_REQ_KEY_LONG) || c->pushy ||
+	    c->in_multi || READ_ONCE(c->select_inflight) || !auth_ok(c))
+		return;
+	stat_add(RC_STAT_MISSES, 1);
+	record(c, SLOT_FILL, READ_ONCE(c->db), r);
+}
+
+static __noinline void apply_write(struct rc_conn *c, struct resp_req *r,
+				   __u32 cls)
+{
+	struct rc_key k;
+
+	if (cls == RC_CMD_WRITEN && r->argc != 2) {
+		invalidate_all();
+		return;
+	}
+	/* keys longer than RESP_KEY_MAX are never cached */
+	if (r->argc < 2 || (r->flags & RESP_REQ_KEY_LONG))
+		return;
+	key_from_req(&k, r);
+	invalidate_key(&k);
+	stat_add(RC_STAT_INVALIDATIONS, 1);
+}
+
+/* A SET of a cached key asks for a refill once Redis accepted it. */
+static __noinline void apply_set(struct rc_conn *c, struct resp_req *r)
+{
+	struct rc_key k;
+	int hot;
+
+	key_from_req(&k, r);
+	hot = !(r->flags & RESP_REQ_KEY_LONG) &&
+	      (bpf_map_lookup_elem(&rc_cache_small, &k) ||
+	       bpf_map_lookup_elem(&rc_cache_large, &k));
+	apply_write(c, r, RC_CMD_SET);
+	if (hot && r->argc == 3 && !c->pushy && !c->in_multi &&
+	    !READ_ONCE(c->select_inflight) && auth_ok(c))
+		record(c, SLOT_SET, READ_ONCE(c->db), r);
+}
+
+static __noinline void apply_client(struct rc_conn *c, struct resp_req *r)
+{
+	if (key_is(r, "TRACKING", 8) || key_is(r, "REPLY", 5) ||
+	    key_is(r, "CACHING", 7))
+		c->pushy = 1;
+}
+
+/* Records what a request passed to Redis does to the cache. */
+static __noinline void apply(struct rc_conn *c, struct resp_req *r, __u32 cls)
+{
+	switch (cls) {
+	case RC_CMD_GET:
+		apply_get(c, r);
+		break;
+	case RC_CMD_READ:
+		break;
+	case RC_CMD_SET:
+		apply_set(c, r);
+		break;
+	case RC_CMD_WRITE1:
+	case RC_CMD_WRITEN:
+		apply_write(c, r, cls);
+		break;
+	case RC_CMD_SELECT:
+		if (c->pushy)
+			break;
+		__sync_fetch_and_add(&c->select_inflight, 1);
+		record(c, SLOT_SELECT, parse_db(r), r);
+		break;
+	case RC_CMD_AUTH:
+		/* ACL users other than "default" may not read every key */
+		if (c->pushy || !(r->argc == 2 ||
+				  (r->argc == 3 && key_is(r, "DEFAULT", 7))))
+			break;
+		record(c, SLOT_AUTH, 0, r);
+		break;
+	case RC_CMD_HELLO:
+		/* HELLO ... AUTH: username not seen; leave the connection off */
+		break;
+	case RC_CMD_MULTI:
+		c->in_multi = 1;
+		break;
+	case RC_CMD_EXEC:
+		c->in_multi = 0;
+		invalidate_all();
+		break;
+	case RC_CMD_PUSHY:
+		c->pushy = 1;
+		break;
+	case RC_CMD_CLIENT:
+		apply_client(c, r);
+		break;
+	default:
+		invalidate_all();
+	}
+	if (!c->pushy)
+		c->req_seq++;
+	stat_add(RC_STAT_REQUESTS, 1);
+}
+
+static __noinline void request_done(struct vctx *v)
+{
+	struct rc_conn *c = v->c;
+	struct resp_req *r = &c->req;
+	__u32 cls = classify(r);
+	struct rc_key k;
+	int n;
+
+	if (v->serve) {
+		if (cls == RC_CMD_GET && r->argc == 2 &&
+		    !(r->flags & RESP_REQ_KEY_LONG) && v->nhits < RC_BATCH_MAX &&
+		    v->st) {
+			key_from_req(&k, r);
+			n = stage_hit(c, v->st, v->stage_len, &k);
+			if (n > 0) {
+				v->stage_len += n;
+				v->nhits++;
+				return;
+			}
+		}
+		v->serve = 0;
+		c->req_seq += v->nhits;
+		stat_add(RC_STAT_REQUESTS, v->nhits);
+		stat_add(RC_STAT_BYPASS_MIXED, v->nhits);
+	} else if (cls == RC_CMD_GET) {
+		stat_add(v->eligible ? RC_STAT_BYPASS_MIXED : RC_STAT_BYPASS_STATE, 1);
+	}
+	apply(c, r, cls);
+}
+
+/* Refills v->buf when it is used up; false at the end of the segment. */
+static __always_inline int request_refill(struct vctx *v)
+{
+	struct rc_conn *c = v->c;
+	__u32 n, m;
+
+	v->off += v->blen;
+	v->bpos = 0;
+	v->blen = 0;
+	if (v->off >= v->len)
+		return 0;
+	n = v->len - v->off;
+	m = resp_req_skippable(&c->req);
+	if (m) {
+		if (m > n)
+			m = n;
+		resp_req_skip(&c->req, m);
+		v->off += m;
+		return 1;
+	}
+	if (n > RESP_CHUNK)
+		n = RESP_CHUNK;
+	m = ((n - 1) & (RESP_CHUNK - 1)) + 1;
+	if (bpf_skb_load_bytes(v->skb, v->off, v->buf, m)) {
+		v->bad = 1;
+		return 0;
+	}
+	v->blen = m;
+	return 1;
+}
+
+static long request_step(__u32 i, struct vctx *v)
+{
+	struct rc_conn *c = v->c;
+	__u32 pos;
+	int ev;
+
+	if (v->bpos >= v->blen)
+		return !request_refill(v);
+	pos = v->bpos;
+	ev = resp_req_step(&c->req, v->buf, v->blen, &pos);
+	v->bpos = pos;
+	if (ev == RESP_BAD) {
+		v->bad = 1;
+		return 1;
+	}
+	if (ev == RESP_DONE) {
+		request_done(v);
+		resp_req_reset(&c->req);
+	}
+	return 0;
+}
+
+static __always_inline int can_serve(struct rc_conn *c)
+{
+	return READ_ONCE(rc_enabled) && READ_ONCE(rc_tracking_ok) &&
+	       !c->pushy && !c->broken && c->req.st == RQ_START &&
+	       auth_ok(c) && !c->in_multi && !READ_ONCE(c->select_inflight) &&
+	       c->req_seq == READ_ONCE(c->rep_seq) &&
+	       !READ_ONCE(c->reflect_pending);
+}
+
+/* Answers the whole segment from the stage; false if it cannot. */
+static __always_inline int reflect(struct __sk_buff *skb, struct vctx *v)
+{
+	struct rc_conn *c = v->c;
+	__u32 tag = RC_TAG, orig;
+
+	if (bpf_skb_pull_data(skb, skb->len) ||
+	    bpf_skb_load_bytes(skb, 0, &orig, 4) ||
+	    bpf_skb_store_bytes(skb, 0, &tag, 4, 0))
+		return 0;
+	v->st->len = v->stage_len;
+	v->st->nget = v->nhits;
+	__sync_fetch_and_add(&c->reflect_pending, 1);
+	if (bpf_sk_redirect_hash(skb, &rc_socks, &c->cookie, 0) != SK_PASS) {
+		__sync_fetch_and_add(&c->reflect_pending, -1);
+		bpf_skb_store_bytes(skb, 0, &orig, 4, 0);
+		return 0;
+	}
+	stat_add(RC_STAT_HITS, v->nhits);
+	stat_add(RC_STAT_HIT_BATCHES, 1);
+	return 1;
+}
+
+SEC("sk_skb")
+int rc_request(struct __sk_buff *skb)
+{
+	struct vctx v = { .skb = skb, .len = skb->len };
+	__u64 cookie = bpf_get_socket_cookie(skb);
+	struct rc_conn *c;
+
+	c = bpf_map_lookup_elem(&rc_conns, &cookie);
+	if (!c)
+		return SK_PASS;
+	if (c->broken) {
+		invalidate_all();
+		return SK_PASS;
+	}
+	v.c = c;
+	if (can_serve(c)) {
+		v.st = bpf_map_lookup_elem(&rc_stages, &cookie);
+		v.serve = v.st != NULL;
+		v.eligible = v.serve;
+	}
+	bpf_loop(LOOP_BUDGET, request_step, &v, 0);
+	if (v.off + v.blen < v.len || v.bpos < v.blen)
+		v.bad = 1;
+	if (v.bad) {
+		/* framing lost: every later write is unknown */
+		c->broken = 1;
+		invalidate_all();
+		stat_add(RC_STAT_BYPASS_BAD, 1);
+		return SK_PASS;
+	}
+	if (v.serve && v.nhits && c->req.st == RQ_START && reflect(skb, &v))
+		return SK_PASS;
+	if (v.serve) {
+		c->req_seq += v.nhits;
+		stat_add(RC_STAT_REQUESTS, v.nhits);
+	}
+	return SK_PASS;
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+struct mctx {
+	struct sk_msg_md *msg;
+	struct rc_conn *c;
+	__u32 off;		/* message offset of buf[0] */
+	__u32 len;
+	__u32 bpos;
+	__u32 blen;
+	__u32 bad;
+	__u8 buf[RESP_CHUNK];
+};
+
+static __always_inline int entry_current(struct rc_slot *s, __u32 len)
+{
+	struct rc_hdr *h;
+
+	if (len <= RC_SMALL_MAX)
+		h = bpf_map_lookup_elem(&rc_cache_small, &s->key);
+	else
+		h = bpf_map_lookup_elem(&rc_cache_large, &s->key);
+	return h && h->db == s->db && h->gen == s->gen && h->len == len;
+}
+
+static __always_inline void notify(struct rc_slot *s, __u64 version, __u32 kind)
+{
+	struct rc_fill_event *ev = bpf_ringbuf_reserve(&rc_fills, sizeof(*ev), 0);
+
+	if (!ev)
+		return;
+	__builtin_memcpy(&ev->key, &s->key, sizeof(ev->key));
+	ev->version = version;
+	ev->db = s->db;
+	ev->kind = kind;
+	bpf_ringbuf_submit(ev, 0);
+	if (kind == RC_EV_REFILL)
+		stat_add(RC_STAT_SETS, 1);
+}
+
+GLOBAL int fill(struct sk_msg_md *msg, struct rc_slot *s, __u32 off, __u32 len)
+{
+	struct rc_large *v;
+	__u32 zero = 0;
+	void *data, *end;
+	int rc;
+
+	v = bpf_map_lookup_elem(&rc_scratch, &zero);
+	if (!v || !s || len > RC_VAL_MAX)
+		return 0;
+	if (len) {
+		if (bpf_msg_pull_data(msg, off, off + len, 0))
+			return 0;
+		data = (void *)(long)msg->data;
+		end = (void *)(long)msg->data_end;
+		if (data + len > end)
+			return 0;
+		/* 1..RC_VAL_MAX in a form the verifier keeps */
+		if (bpf_probe_read_kernel(v->data,
+					  RESP_MASK(len - 1, RC_VAL_MAX - 1) + 1,
+					  data))
+			return 0;
+	}
+	/* The key was not invalidated since an entry of this generation was
+	 * filled (invalidation deletes it): keep it and its confirmation,
+	 * or every miss under load would replace a confirmed version. */
+	if (entry_current(s, len))
+		return 0;
+	v->h.len = len;
+	v->h.db = s->db;
+	v->h.gen = s->gen;
+	/* unique without a fetching atomic: time, then CPU */
+	v->h.version = (bpf_ktime_get_ns() << 6) |
+		       (bpf_get_smp_processor_id() & 63);
+	if (len <= RC_SMALL_MAX) {
+		rc = bpf_map_update_elem(&rc_cache_small, &s->key, v, BPF_ANY);
+		bpf_map_delete_elem(&rc_cache_large, &s->key);
+	} else {
+		rc = bpf_map_update_elem(&rc_cache_large, &s->key, v, BPF_ANY);
+		bpf_map_delete_elem(&rc_cache_small, &s->key);
+	}
+	if (rc)
+		return 0;
+	/* an invalidation since the GET was read: the value may be older */
+	if (READ_ONCE(rc_gen_all) != s->gen ||
+	    READ_ONCE(rc_gen_bucket[s->bucket & (RC_BUCKETS - 1)]) != s->bgen) {
+		bpf_map_delete_elem(&rc_cache_small, &s->key);
+		bpf_map_delete_elem(&rc_cache_large, &s->key);
+		stat_add(RC_STAT_FILL_RACES, 1);
+		return 0;
+	}
+	stat_add(RC_STAT_FILLS, 1);
+	notify(s, v->h.version, RC_EV_FILLED);
+	return 0;
+}
+
+static __always_inline int slot_take(struct rc_conn *c, __u32 seq,
+				     struct rc_slot *out)
+{
+	struct rc_slot *s = slot_for(c, seq);
+
+	if (READ_ONCE(s->seq) != seq + 1)
+		return 0;
+	barrier();
+	__builtin_memcpy(out, s, sizeof(*out));
+	barrier();
+	return READ_ONCE(s->seq) == seq + 1;
+}
+
+GLOBAL int reply_done(struct rc_conn *c)
+{
+	struct rc_slot s;
+	__u32 seq;
+
+	if (!c)
+		return 0;
+	seq = c->rep_seq;
+	stat_add(RC_STAT_REPLIES, 1);
+	if (c->pushy)
+		return 0;
+	if (slot_take(c, seq, &s)) {
+		if (s.kind == SLOT_SELECT) {
+			if (c->rep.top == '+')
+				c->db = s.db;
+			__sync_fetch_and_add(&c->select_inflight, -1);
+		} else if (s.kind == SLOT_AUTH && c->rep.top == '+') {
+			c->authed = 1;
+		} else if (s.kind == SLOT_SET && c->rep.top == '+') {
+			notify(&s, 0, RC_EV_REFILL);
+		}
+	}
+	__sync_fetch_and_add(&c->rep_seq, 1);
+	return 0;
+}
+
+/* A top-level bulk starts at @at of a @size byte message. */
+GLOBAL int reply_bulk(struct sk_msg_md *msg, struct rc_conn *c, __u32 at,
+		      __u32 size)
+{
+	struct rc_slot s;
+	__u32 len;
+
+	if (!c)
+		return 0;
+	len = c->rep.top_len;
+	if (c->pushy || c->rep.top != '$' || !slot_take(c, c->rep_seq, &s) ||
+	    s.kind != SLOT_FILL)
+		return 0;
+	if (len > READ_ONCE(rc_max_value) || len > RC_VAL_MAX ||
+	    at + len + 2 > size) {
+		stat_add(RC_STAT_BYPASS_SIZE, 1);
+		return 0;
+	}
+	return fill(msg, &s, at, len);
+}
+
+GLOBAL int push_key(struct rc_conn *c)
+{
+	struct rc_key k = {};
+	__u32 n;
+
+	if (!c)
+		return 0;
+	n = c->rep.cap_len;
+	/* bytes past cap_len are left over from earlier strings */
+	for (int i = 0; i < RESP_KEY_MAX; i++)
+		k.data[i] = i < n ? c->rep.cap[i] : 0;
+	k.len = n;
+	invalidate_key(&k);
+	stat_add(RC_STAT_PUSH_INVALIDATIONS, 1);
+	return 0;
+}
+
+static __always_inline int reply_refill(struct mctx *m)
+{
+	struct rc_conn *c = m->c;
+	struct sk_msg_md *msg = m->msg;
+	void *data, *end;
+	__u32 n, k;
+
+	m->off += m->blen;
+	m->bpos = 0;
+	m->blen = 0;
+	if (m->off >= m->len)
+		return 0;
+	n = m->len - m->off;
+	k = resp_rep_skippable(&c->rep);
+	if (k) {
+		if (k > n)
+			k = n;
+		resp_rep_skip(&c->rep, k);
+		m->off += k;
+		return 1;
+	}
+	if (n > RESP_CHUNK)
+		n = RESP_CHUNK;
+	n = ((n - 1) & (RESP_CHUNK - 1)) + 1;
+	if (bpf_msg_pull_data(msg, m->off, m->off + n, 0))
+		goto bad;
+	data = (void *)(long)msg->data;
+	end = (void *)(long)msg->data_end;
+	if (data + n > end || bpf_probe_read_kernel(m->buf, n, data))
+		goto bad;
+	m->blen = n;
+	return 1;
+bad:
+	m->bad = 1;
+	return 0;
+}
+
+static long reply_step(__u32 i, struct mctx *m)
+{
+	struct rc_conn *c = m->c;
+	__u32 pos;
+	int ev;
+
+	if (m->bpos >= m->blen && !c->rep.done_due)
+		return !reply_refill(m);
+	pos = m->bpos;
+	ev = resp_rep_step(&c->rep, m->buf, m->blen, &pos);
+	m->bpos = pos;
+	switch (ev) {
+	case RESP_BAD:
+		m->bad = 1;
+		return 1;
+	case RESP_DONE:
+		if (c->rep.top != '>')
+			reply_done(c);
+		break;
+	case RESP_BULK:
+		reply_bulk(m->msg, c, m->off + m->bpos, m->len);
+		break;
+	case RESP_INV_KEY:
+		push_key(c);
+		break;
+	case RESP_INV_ALL:
+		invalidate_all();
+		break;
+	}
+	return 0;
+}
+
+struct copy_ctx {
+	struct sk_msg_md *msg;
+	struct rc_stage *st;
+	__u32 base;
+};
+
+static long copy_word(__u32 i, struct copy_ctx *x)
+{
+	__u8 *data = (void *)(long)x->msg->data;
+	__u8 *end = (void *)(long)x->msg->data_end;
+	__u32 off = RESP_MASK(i * 8, RC_STAGE_MAX - 1);
+
+	if (data + off + 8 > end)
+		return 1;
+	*(__u64 *)(data + off) = *(__u64 *)(x->st->buf + off);
+	return 0;
+}
+
+static long copy_byte(__u32 i, struct copy_ctx *x)
+{
+	__u8 *data = (void *)(long)x->msg->data;
+	__u8 *end = (void *)(long)x->msg->data_end;
+	__u32 off = RESP_MASK(x->base + i, RC_STAGE_MAX - 1);
+
+	if (data + off + 1 > end)
+		return 1;
+	data[off] = x->st->buf[off];
+	return 0;
+}
+
+/* Replaces the tagged request segment by the staged replies. */
+GLOBAL int answer(struct sk_msg_md *msg, struct rc_conn *c)
+{
+	struct copy_ctx x = { .msg = msg };
+	__u32 have = msg->size, want;
+
+	if (!c)
+		return SK_DROP;
+	x.st = bpf_map_lookup_elem(&rc_stages, &c->cookie);
+	if (!x.st)
+		return SK_DROP;
+	want = x.st->len;
+	if (want > RC_STAGE_MAX || !want)
+		return SK_DROP;
+	if (want > have && bpf_msg_push_data(msg, have, want - have, 0))
+		return SK_DROP;
+	if (want < have && bpf_msg_pop_data(msg, want, have - want, 0))
+		return SK_DROP;
+	if (bpf_msg_pull_data(msg, 0, want, 0))
+		return SK_DROP;
+	bpf_loop(want / 8, copy_word, &x, 0);
+	x.base = want & ~7u;
+	bpf_loop(want & 7, copy_byte, &x, 0);
+	__sync_fetch_and_add(&c->reflect_pending, -1);
+	return SK_PASS;
+}
+
+static __always_inline int tagged(struct sk_msg_md *msg)
+{
+	void *data, *end;
+
+	if (bpf_msg_pull_data(msg, 0, 4, 0))
+		return 0;
+	data = (void *)(long)msg->data;
+	end = (void *)(long)msg->data_end;
+	return data + 4 <= end && *(__u32 *)data == RC_TAG;
+}
+
+SEC("sk_msg")
+int rc_reply(struct sk_msg_md *msg)
+{
+	struct mctx m = { .msg = msg, .len = msg->size };
+	struct rc_conn *c;
+	__u64 *cookie;
+
+	if (!msg->sk)
+		return SK_PASS;
+	cookie = bpf_sk_storage_get(&rc_sk_cookie, msg->sk, 0, 0);
+	if (!cookie)
+		return SK_PASS;
+	c = bpf_map_lookup_elem(&rc_conns, cookie);
+	if (!c)
+		return SK_PASS;
+	if (READ_ONCE(c->reflect_pending) && c->rep.st == RP_TYPE &&
+	    !c->rep.depth && tagged(msg))
+		return answer(msg, c);
+	if (c->rep_broken)
+		return SK_PASS;
+	m.c = c;
+	bpf_loop(LOOP_BUDGET, reply_step, &m, 0);
+	if (m.off + m.blen < m.len || m.bpos < m.blen || c->rep.done_due)
+		m.bad = 1;
+	if (m.bad) {
+		c->rep_broken = 1;
+		c->pushy = 1;
+		if (c->tracker) {
+			rc_tracking_ok = 0;
+			invalidate_all();
+		}
+		return SK_PASS;
+	}
+	/* the rest of an invalidation push may come late: forget everything */
+	if (c->rep.top == '>' && (c->rep.depth || c->rep.st != RP_TYPE))
+		invalidate_all();
+	return SK_PASS;
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static __always_inline void conn_close(__u64 cookie)
+{
+	struct rc_conn *c = bpf_map_lookup_elem(&rc_conns, &cookie);
+
+	if (!c)
+		return;
+	if (c->tracker) {
+		rc_tracking_ok = 0;
+		invalidate_all();
+	}
+	bpf_map_delete_elem(&rc_stages, &cookie);
+	bpf_map_delete_elem(&rc_conns, &cookie);
+}
+
+static __always_inline void conn_open(struct bpf_sock_ops *skops)
+{
+	__u64 cookie = bpf_get_socket_cookie(skops);
+	__u16 port = skops->local_port;
+	struct bpf_sock *sk;
+	__u32 zero = 0;
+	struct rc_conn *c;
+	void *tmpl;
+
+	if (!READ_ONCE(rc_accepting) || !bpf_map_lookup_elem(&rc_ports, &port))
+		return;
+	tmpl = bpf_map_lookup_elem(&rc_conn_zero, &zero);
+	if (!tmpl || bpf_map_update_elem(&rc_conns, &cookie, tmpl, BPF_NOEXIST))
+		return;
+	tmpl = bpf_map_lookup_elem(&rc_stage_zero, &zero);
+	if (tmpl)
+		bpf_map_update_elem(&rc_stages, &cookie, tmpl, BPF_NOEXIST);
+	c = bpf_map_lookup_elem(&rc_conns, &cookie);
+	if (!c)
+		return;
+	c->cookie = cookie;
+	sk = skops->sk;
+	if (sk) {
+		__u64 *ck = bpf_sk_storage_get(&rc_sk_cookie, sk, 0,
+					       BPF_SK_STORAGE_GET_F_CREATE);
+		if (ck)
+			*ck = cookie;
+	}
+	if (rc_tracker_port &&
+	    (bpf_ntohl(skops->remote_port) & 0xffff) == rc_tracker_port) {
+		c->tracker = 1;
+		c->pushy = 1;
+		rc_tracker_seen = 1;
+	}
+	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
+	if (bpf_sock_hash_update(skops, &rc_socks, &cookie, BPF_NOEXIST))
+		conn_close(cookie);
+}
+
+SEC("sockops")
+int rc_sockops(struct bpf_sock_ops *skops)
+{
+	switch (skops->op) {
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		conn_open(skops);
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		/* the tracker stops covering us as soon as it leaves */
+		if (skops->args[1] == BPF_TCP_CLOSE ||
+		    skops->args[1] == BPF_TCP_CLOSE_WAIT ||
+		    skops->args[1] == BPF_TCP_FIN_WAIT1)
+			conn_close(bpf_get_socket_cookie(skops));
+		break;
+	}
+	return 1;
+}

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/**
+ * @file redis_cache.h
+ * @brief In-kernel cache answering Redis GETs of a redis-server you run.
+ *
+ * BPF programs on redis-server's sockets answer GETs of cached keys in the
+ * kernel and pass everything else to Redis unchanged. The cache fills itself
+ * from Redis' replies to GETs, and stays coherent through the writes it sees
+ * and through Redis' own client-tracking invalidations, received on a
+ * connection the library owns. See docs/redis-cache.md for the guarantees.
+ *
+ * @code
+ * __u16 ports[] = { 6379 };
+ * LIBEBPFACCEL_OPTS(ebpfaccel_redis_cache_opts, opts,
+ *         .ports = ports, .nr_ports = 1,
+ *         .cgroup_path = "/sys/fs/cgroup/redis");
+ * struct ebpfaccel_redis_cache *rc = ebpfaccel_redis_cache__open(&opts);
+ * if (!rc || ebpfaccel_redis_cache__attach(rc))
+ *         err(1, "redis cache");
+ * ...
+ * ebpfaccel_redis_cache__destroy(rc);   // detaches; Redis keeps running
+ * @endcode
+ */
+#ifndef EBPFACCEL_REDIS_CACHE_H
+#define EBPFACCEL_REDIS_CACHE_H
+
+#include <stddef.h>
+#include <linux/types.h>
+#include <ebpfaccel/core.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** An in-kernel Redis GET cache (opaque). */
+struct ebpfaccel_redis_cache;
+
+/** Options for ebpfaccel_redis_cache__open(). */
+struct ebpfaccel_redis_cache_opts {
+	/** sizeof(struct ebpfaccel_redis_cache_opts); use LIBEBPFACCEL_OPTS(). */
+	size_t sz;
+	/** TCP ports redis-server listens on (required, at most 16). */
+	const __u16 *ports;
+	/** Number of entries in @ref ports. */
+	size_t nr_ports;
+	/** cgroup v2 directory redis-server runs in; the programs are attached
+	 *  there (never attach to the root cgroup of a shared machine). */
+	const char *cgroup_path;
+	/** Alternatively an open fd of that cgroup (used when > 0). */
+	int cgroup_fd;
+	/** Entries of the small value class (values up to 128 bytes);
+	 *  default 65536. */
+	__u32 max_entries;
+	/** Entries of the large value class; default 4096. */
+	__u32 max_large_entries;
+	/** Largest value cached, at most 4096 (default). */
+	__u32 max_value_size;
+	/** Address of redis-server for the library's coherence connection,
+	 *  an IPv4 or IPv6 literal reached from the netns of the thread that
+	 *  calls attach; default "127.0.0.1". Its port is ports[0]. */
+	const char *redis_host;
+	/** ACL user for the coherence connection (default: none). */
+	const char *redis_user;
+	/** Password when redis-server has requirepass or ACL users. When set,
+	 *  a client connection is answered from the kernel only after Redis
+	 *  accepted its AUTH. */
+	const char *redis_password;
+	size_t :0;
+};
+#define ebpfaccel_redis_cache_opts__last_field redis_password
+
+/** Counters summed over CPUs since open. */
+struct ebpfaccel_redis_cache_stats {
+	__u64 hits;		/**< GETs answered by the kernel */
+	__u64 hit_batches;	/**< segments answered by the kernel */
+	__u64 misses;		/**< GETs passed to Redis with a fill expected */
+	__u64 fills;		/**< values stored from GET replies */
+	__u64 fill_races;	/**< fills dropped: the key changed meanwhile */
+	__u64 invalidations;	/**< keys invalidated by writes seen */
+	__u64 push_invalidations; /**< keys invalidated by Redis tracking */
+	__u64 flushes;		/**< whole-cache invalidations */
+	__u64 bypass_state;	/**< GETs passed: replies owed, MULTI, auth, SELECT */
+	__u64 bypass_mixed;	/**< GETs passed in a segment holding a miss or another command */
+	__u64 bypass_size;	/**< values too large for the cache */
+	__u64 bypass_bad;	/**< streams not understood (malformed, inline) */
+	__u64 requests;		/**< requests passed to Redis */
+	__u64 replies;		/**< replies Redis wrote */
+	__u64 sets;		/**< SETs of cached keys refilled after +OK */
+	__u64 confirms;		/**< fills confirmed as having no TTL */
+};
+
+/**
+ * Loads the cache's BPF programs and maps; nothing is attached yet.
+ * @param opts options (ports and a cgroup are required)
+ * @return a cache object, or NULL with errno set: EINVAL (bad options),
+ *         EPERM (needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN), or the
+ *         error of the BPF load.
+ */
+EBPFACCEL_API struct ebpfaccel_redis_cache *
+ebpfaccel_redis_cache__open(const struct ebpfaccel_redis_cache_opts *opts);
+
+/**
+ * Attaches the cache: redis-server connections accepted from now on (on the
+ * chosen ports, in the chosen cgroup) go through it; existing connections
+ * are left alone. Opens the coherence connection (HELLO 3, CLIENT TRACKING
+ * ON BCAST) from the calling thread's netns and starts a library thread.
+ * Serving starts only once that connection is confirmed in place.
+ * @return 0, or -errno: -EALREADY (attached), -ECONNREFUSED and other
+ *         socket errors (Redis unreachable), -EACCES (Redis refused the
+ *         credentials or tracking), -ENOTCONN (the connection is not seen
+ *         by the programs: wrong port, or Redis outside the cgroup).
+ */
+EBPFACCEL_API int ebpfaccel_redis_cache__attach(struct ebpfaccel_redis_cache *rc);
+
+/**
+ * Stops answering from the kernel, stops taking new connections in and
+ * closes the coherence connection. Redis and its connections keep working:
+ * connections taken in earlier keep passing through the programs (which
+ * keep tracking them, so a later attach serves them again) until they close
+ * or the cache is destroyed, because taking a socket out of a sockmap drops
+ * the requests the kernel queued for Redis on it.
+ * @return 0 or -errno (-ENOTCONN if not attached)
+ */
+EBPFACCEL_API int ebpfaccel_redis_cache__detach(struct ebpfaccel_redis_cache *rc);
+
+/**
+ * Invalidates every cached value at once (O(1): a generation bump).
+ * @return 0, or -EINVAL for a NULL cache
+ */
+EBPFACCEL_API int ebpfaccel_redis_cache__flush(struct ebpfaccel_redis_cache *rc);
+
+/**
+ * Reads the counters.
+ * @param rc the cache
+ * @param stats filled with the sums over CPUs
+ * @param sz sizeof(*stats) as the caller knows it (fields beyond are not
+ *        written)
+ * @return 0 or -errno
+ */
+EBPFACCEL_API int ebpfaccel_redis_cache__stats(const struct ebpfaccel_redis_cache *rc,
+					       struct ebpfaccel_redis_cache_stats *stats,
+					       size_t sz);
+
+/**
+ * Whether the kernel currently answers GETs (attached, coherence connection
+ * live). @return 1, 0, or -EINVAL
+ */
+EBPFACCEL_API int ebpfaccel_redis_cache__serving(const struct ebpfaccel_redis_cache *rc);
+
+/**
+ * Detaches if attached, waits briefly for queued requests to be read, takes
+ * every socket out of the programs and frees everything. A request arriving
+ * on an accelerated connection in that instant can be lost (kernel
+ * limitation, see docs/redis-cache.md): destroy when traffic is quiet, or
+ * detach and keep the object until those connections close. NULL is a no-op.
+ */
+EBPFACCEL_API void ebpfaccel_redis_cache__destroy(struct ebpfaccel_redis_cache *rc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EBPFACCEL_REDIS_CACHE_H */

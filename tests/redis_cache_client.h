@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Raw RESP clients for the Redis cache tests: exact bytes out, exact bytes
+ * back, with timeouts, so a wrong, missing or late reply fails the test. */
+#ifndef REDIS_CACHE_CLIENT_H
+#define REDIS_CACHE_CLIENT_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fixtures.h"
+
+/* A TCP connection to 127.0.0.1:@port made inside @ns; -errno on failure. */
+static int rcc_connect(struct fx_netns *ns, int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int fd = fx_socket_in(ns, AF_INET, SOCK_STREAM), one = 1;
+
+	if (fd < 0)
+		return fd;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin))) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+static int rcc_send(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Reads exactly @len bytes (2 s timeout); 0, or -1 on timeout/EOF/error. */
+static int rcc_read_exact(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pfd, 1, 2000) <= 0)
+			return -1;
+		n = recv(fd, p, len, 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* True if nothing more arrives within @ms. */
+static int rcc_quiet(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char c;
+
+	if (poll(&pfd, 1, ms) <= 0)
+		return 1;
+	return recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) <= 0 && errno == EAGAIN;
+}
+
+/* Sends @req and checks the reply is exactly @want (both binary-safe). */
+static int rcc_roundtrip(int fd, const void *req, size_t req_len,
+			 const void *want, size_t want_len)
+{
+	char *got = malloc(want_len + 1);
+	int ok;
+
+	if (!got || rcc_send(fd, req, req_len) || rcc_read_exact(fd, got, want_len)) {
+		fprintf(stderr, "no complete reply within 2 s (want '%.*s')\n",
+			(int)want_len, (const char *)want);
+		free(got);
+		return 0;
+	}
+	ok = !memcmp(got, want, want_len);
+	if (!ok)
+		fprintf(stderr, "reply mismatch: got '%.*s' want '%.*s'\n",
+			(int)want_len, got, (int)want_len, (const char *)want);
+	free(got);
+	return ok;
+}
+
+/* Encodes a command of @argc binary-safe arguments into @out. */
+static size_t rcc_encode(char *out, size_t cap, int argc, const char *const *argv,
+			 const size_t *lens)
+{
+	size_t at = snprintf(out, cap, "*%d\r\n", argc);
+
+	for (int i = 0; i < argc; i++) {
+		size_t l = lens ? lens[i] : strlen(argv[i]);
+
+		at += snprintf(out + at, cap - at, "$%zu\r\n", l);
+		if (at + l + 2 > cap)
+			abort();
+		memcpy(out + at, argv[i], l);
+		memcpy(out + at + l, "\r\n", 2);
+		at += l + 2;
+	}
+	return at;
+}
+
+/* GET @key must answer "$len\r\nvalue\r\n" (or "$-1\r\n" for NULL). */
+static int rcc_get_is(int fd, const char *key, const char *value)
+{
+	const char *argv[] = { "GET", key };
+	size_t cap = (value ? strlen(value) : 0) + 32, rl, wl;
+	char req[512], *want = malloc(cap);
+	int ok;
+
+	if (!want)
+		return 0;
+	rl = rcc_encode(req, sizeof(req), 2, argv, NULL);
+	if (value)
+		wl = snprintf(want, cap, "$%zu\r\n%s\r\n", strlen(value), value);
+	else
+		wl = snprintf(want, cap, "$-1\r\n");
+	ok = rcc_roundtrip(fd, req, rl, want, wl);
+	free(want);
+	return ok;
+}
+
+static int rcc_ok(int fd, int argc, const char *const *argv)
+{
+	char req[16384];
+	size_t rl = rcc_encode(req, sizeof(req), argc, argv, NULL);
+
+	return rcc_roundtrip(fd, req, rl, "+OK\r\n", 5);
+}
+
+/* Sends @req; the reply must be one line starting with @prefix. */
+static int rcc_line(int fd, const void *req, size_t req_len, const char *prefix)
+{
+	char line[512];
+	size_t n = 0;
+
+	if (rcc_send(fd, req, req_len))
+		return 0;
+	while (n < sizeof(line) - 1) {
+		if (rcc_read_exact(fd, line + n, 1))
+			return 0;
+		if (line[n++] == '\n')
+			break;
+	}
+	line[n] = 0;
+	if (strncmp(line, prefix, strlen(prefix))) {
+		fprintf(stderr, "line mismatch: got '%s' want '%s...'\n", line, prefix);
+		return 0;
+	}
+	return 1;
+}
+
+#endif

@@ -1,0 +1,867 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The in-kernel Redis cache against a real redis-server 7 in a private netns
+ * and cgroup, with real clients (raw sockets, redis-cli, redis-benchmark).
+ * A hit is proven to come from the kernel when Redis' own INFO commandstats
+ * shows no GET call for it and the cache's hit counter rose.
+ */
+#include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <sys/un.h>
+
+#include <ebpfaccel/ebpfaccel.h>
+#include "redis_cache_client.h"
+
+struct env {
+	struct fx_netns *ns;
+	struct fx_cgroup *cg;
+	struct fx_redis *redis;
+	struct ebpfaccel_redis_cache *rc;
+	int port;
+};
+
+static void env_start(struct env *e, const char *const *conf, const char *password)
+{
+	__u16 port;
+	int prev;
+
+	fx_require_root();
+	fx_require_program("/usr/bin/redis-server", "redis-server");
+	fx_require_program("/usr/bin/redis-cli", "redis-cli");
+	e->ns = fx_netns_new();
+	ck_assert_ptr_nonnull(e->ns);
+	e->cg = fx_cgroup_new();
+	ck_assert_ptr_nonnull(e->cg);
+	e->redis = fx_redis_start_cg(e->ns, e->cg, conf);
+	ck_assert_ptr_nonnull(e->redis);
+	e->port = fx_redis_port(e->redis);
+	port = e->port;
+	{
+		LIBEBPFACCEL_OPTS(ebpfaccel_redis_cache_opts, opts,
+			.ports = &port, .nr_ports = 1,
+			.cgroup_path = fx_cgroup_path(e->cg),
+			.redis_password = password);
+
+		e->rc = ebpfaccel_redis_cache__open(&opts);
+	}
+	ck_assert_msg(e->rc, "open: %s", strerror(errno));
+	prev = fx_netns_enter(e->ns);
+	ck_assert_int_ge(prev, 0);
+	ck_assert_int_eq(ebpfaccel_redis_cache__attach(e->rc), 0);
+	ck_assert_int_eq(fx_netns_return(prev), 0);
+	ck_assert_int_eq(ebpfaccel_redis_cache__serving(e->rc), 1);
+}
+
+static void env_stop(struct env *e)
+{
+	ebpfaccel_redis_cache__destroy(e->rc);
+	fx_redis_stop(e->redis);
+	fx_cgroup_free(e->cg);
+	fx_netns_free(e->ns);
+}
+
+static struct ebpfaccel_redis_cache_stats stats(struct env *e)
+{
+	struct ebpfaccel_redis_cache_stats s;
+
+	ck_assert_int_eq(ebpfaccel_redis_cache__stats(e->rc, &s, sizeof(s)), 0);
+	return s;
+}
+
+static void dump_stats(struct env *e, const char *when)
+{
+	struct ebpfaccel_redis_cache_stats s = stats(e);
+
+	fprintf(stderr, "%s: hits %llu batches %llu misses %llu fills %llu races %llu "
+		"inval %llu push %llu flushes %llu bypass state %llu mixed %llu size %llu "
+		"bad %llu requests %llu replies %llu sets %llu confirms %llu\n", when,
+		s.hits, s.hit_batches, s.misses, s.fills, s.fill_races, s.invalidations,
+		s.push_invalidations, s.flushes, s.bypass_state, s.bypass_mixed,
+		s.bypass_size, s.bypass_bad, s.requests, s.replies, s.sets, s.confirms);
+}
+
+/* Redis' own count of GET calls, read over the unix socket (never cached). */
+static long get_calls(struct env *e)
+{
+	char *out = NULL;
+	const char *p;
+	long n = 0;
+
+	ck_assert_int_eq(fx_run(e->ns, &out, "redis-cli -s %s INFO commandstats",
+				fx_redis_unixsock(e->redis)), 0);
+	p = strstr(out, "cmdstat_get:calls=");
+	if (p)
+		n = strtol(p + strlen("cmdstat_get:calls="), NULL, 10);
+	free(out);
+	return n;
+}
+
+static void cli_unix(struct env *e, const char *cmd)
+{
+	ck_assert_int_eq(fx_run(e->ns, NULL, "redis-cli -s %s %s >/dev/null",
+				fx_redis_unixsock(e->redis), cmd), 0);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* GETs @key until it is served by the kernel (fill + TTL confirmation done);
+ * fails after 2 s. */
+static void warm(struct env *e, int fd, const char *key, const char *value)
+{
+	for (int i = 0; i < 200; i++) {
+		long before = get_calls(e);
+
+		ck_assert(rcc_get_is(fd, key, value));
+		if (get_calls(e) == before)
+			return;
+		sleep_ms(10);
+	}
+	ck_abort_msg("key %s never served from the kernel", key);
+}
+
+START_TEST(hit_comes_from_kernel)
+{
+	struct env e = { 0 };
+	struct ebpfaccel_redis_cache_stats s0, s1;
+	const char *set[] = { "SET", "greeting", "hello world" };
+	long calls;
+	int fd;
+
+	env_start(&e, NULL, NULL);
+	fd = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(fd, 0);
+	ck_assert(rcc_ok(fd, 3, set));
+	warm(&e, fd, "greeting", "hello world");
+	s0 = stats(&e);
+	calls = get_calls(&e);
+	for (int i = 0; i < 100; i++)
+		ck_assert(rcc_get_is(fd, "greeting", "hello world"));
+	s1 = stats(&e);
+	ck_assert_int_eq(get_calls(&e), calls);
+	ck_assert_uint_ge(s1.hits - s0.hits, 100);
+	ck_assert(rcc_quiet(fd, 50));
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
+/* Writes through other TCP connections and the unix socket, EXPIRE and
+ * FLUSHALL: the next GET never sees the old value. */
+START_TEST(invalidated_by_other_writers)
+{
+	struct env e = { 0 };
+	const char *set2[] = { "SET", "k", "two" };
+	const char *set3[] = { "SET", "k", "three" };
+	int fd, w;
+	long calls;
+
+	env_start(&e, NULL, NULL);
+	fd = rcc_connect(e.ns, e.port);
+	w = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_ge(w, 0);
+	cli_unix(&e, "SET k one");
+	warm(&e, fd, "k", "one");
+	ck_assert(rcc_ok(w, 3, set2));
+	ck_assert(rcc_get_is(fd, "k", "two"));
+	warm(&e, fd, "k", "two");
+	cli_unix(&e, "SET k unix");
+	ck_assert(rcc_get_is(fd, "k", "unix"));
+	warm(&e, fd, "k", "unix");
+	cli_unix(&e, "DEL k");
+	ck_assert(rcc_get_is(fd, "k", NULL));
+	ck_assert(rcc_ok(w, 3, set3));
+	warm(&e, fd, "k", "three");
+	cli_unix(&e, "PEXPIRE k 2000");
+	/* a key with a TTL is never served from the kernel (each round runs
+	 * redis-cli twice: well inside the TTL even on a loaded machine) */
+	for (int i = 0; i < 5; i++) {
+		calls = get_calls(&e);
+		ck_assert(rcc_get_is(fd, "k", "three"));
+		ck_assert_int_eq(get_calls(&e), calls + 1);
+		sleep_ms(5);
+	}
+	sleep_ms(2100);
+	ck_assert(rcc_get_is(fd, "k", NULL));
+	cli_unix(&e, "SET k four");
+	warm(&e, fd, "k", "four");
+	cli_unix(&e, "FLUSHALL");
+	ck_assert(rcc_get_is(fd, "k", NULL));
+	ck_assert_uint_ge(stats(&e).push_invalidations, 3);
+	close(w);
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
+/* The same key in two databases: each connection sees its own. */
+START_TEST(select_across_dbs)
+{
+	struct env e = { 0 };
+	const char *sel1[] = { "SELECT", "1" };
+	const char *sel0[] = { "SELECT", "0" };
+	int a, b;
+
+	env_start(&e, NULL, NULL);
+	cli_unix(&e, "SET k zero");
+	cli_unix(&e, "-n 1 SET k one");
+	a = rcc_connect(e.ns, e.port);
+	b = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(a, 0);
+	ck_assert_int_ge(b, 0);
+	warm(&e, a, "k", "zero");
+	ck_assert(rcc_ok(b, 2, sel1));
+	for (int i = 0; i < 20; i++) {
+		ck_assert(rcc_get_is(b, "k", "one"));
+		ck_assert(rcc_get_is(a, "k", "zero"));
+	}
+	warm(&e, b, "k", "one");
+	ck_assert(rcc_get_is(a, "k", "zero"));
+	ck_assert(rcc_ok(b, 2, sel0));
+	ck_assert(rcc_get_is(b, "k", "zero"));
+	close(a);
+	close(b);
+	env_stop(&e);
+}
+END_TEST
+
+/* A request split into 1-byte segments, many hits in one segment, and a
+ * mixed pipeline: every reply exact and in order. */
+START_TEST(split_and_pipelined)
+{
+	struct env e = { 0 };
+	const char *get[] = { "GET", "pk" };
+	const char *set[] = { "SET", "other", "x" };
+	char req[4096], want[4096];
+	size_t rl, one, wl = 0;
+	struct ebpfaccel_redis_cache_stats s0, s1;
+	long calls;
+	int fd;
+
+	env_start(&e, NULL, NULL);
+	cli_unix(&e, "SET pk pipelined-value");
+	fd = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(fd, 0);
+	warm(&e, fd, "pk", "pipelined-value");
+	one = rcc_encode(req, sizeof(req), 2, get, NULL);
+	for (int round = 0; round < 3; round++) {
+		for (size_t i = 0; i < one; i++) {
+			ck_assert_int_eq(rcc_send(fd, req + i, 1), 0);
+			sleep_ms(1);
+		}
+		ck_assert(rcc_roundtrip(fd, "", 0, "$15\r\npipelined-value\r\n", 22));
+	}
+	for (int i = 1; i < 16; i++)
+		memcpy(req + i * one, req, one);
+	s0 = stats(&e);
+	calls = get_calls(&e);
+	for (int i = 0; i < 16; i++)
+		wl += snprintf(want + wl, sizeof(want) - wl, "$15\r\npipelined-value\r\n");
+	ck_assert(rcc_roundtrip(fd, req, 16 * one, want, wl));
+	s1 = stats(&e);
+	ck_assert_int_eq(get_calls(&e), calls);
+	ck_assert_uint_ge(s1.hits - s0.hits, 16);
+	/* GET, SET, GET in one segment: Redis answers all three */
+	rl = rcc_encode(req, sizeof(req), 2, get, NULL);
+	rl += rcc_encode(req + rl, sizeof(req) - rl, 3, set, NULL);
+	rl += rcc_encode(req + rl, sizeof(req) - rl, 2, get, NULL);
+	ck_assert(rcc_roundtrip(fd, req, rl,
+		"$15\r\npipelined-value\r\n+OK\r\n$15\r\npipelined-value\r\n", 49));
+	ck_assert_int_eq(get_calls(&e), calls + 2);
+	ck_assert(rcc_quiet(fd, 50));
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
+/* Keys and values with CR, LF and NUL bytes round-trip exactly. */
+START_TEST(binary_safe)
+{
+	struct env e = { 0 };
+	const char key[] = "k\r\n\0\xff*2";
+	const char val[] = "v\r\n$3\r\n\0\x01\x02";
+	const char *set[] = { "SET", key, val };
+	const char *get[] = { "GET", key };
+	size_t setl[] = { 3, sizeof(key) - 1, sizeof(val) - 1 };
+	size_t getl[] = { 3, sizeof(key) - 1 };
+	char req[256], want[256];
+	size_t rl, wl;
+	long calls;
+	int fd;
+
+	env_start(&e, NULL, NULL);
+	fd = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(fd, 0);
+	rl = rcc_encode(req, sizeof(req), 3, set, setl);
+	ck_assert(rcc_roundtrip(fd, req, rl, "+OK\r\n", 5));
+	rl = rcc_encode(req, sizeof(req), 2, get, getl);
+	wl = snprintf(want, sizeof(want), "$%zu\r\n", sizeof(val) - 1);
+	memcpy(want + wl, val, sizeof(val) - 1);
+	memcpy(want + wl + sizeof(val) - 1, "\r\n", 2);
+	wl += sizeof(val) + 1;
+	for (int i = 0; i < 100; i++) {
+		calls = get_calls(&e);
+		ck_assert(rcc_roundtrip(fd, req, rl, want, wl));
+		if (get_calls(&e) == calls)
+			break;
+		sleep_ms(10);
+	}
+	calls = get_calls(&e);
+	for (int i = 0; i < 10; i++)
+		ck_assert(rcc_roundtrip(fd, req, rl, want, wl));
+	ck_assert_int_eq(get_calls(&e), calls);
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
+/* Malformed RESP and inline commands reach Redis; oversize values are
+ * served by Redis; other connections keep being answered right. */
+START_TEST(malformed_and_oversize)
+{
+	struct env e = { 0 };
+	char big[6000], req[7000], *out = NULL;
+	const char *set[] = { "SET", "big", big };
+	const char *get[] = { "GET", "big" };
+	size_t rl, wl;
+	long calls;
+	int fd, bad;
+
+	env_start(&e, NULL, NULL);
+	cli_unix(&e, "SET k v");
+	fd = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(fd, 0);
+	warm(&e, fd, "k", "v");
+	bad = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(bad, 0);
+	ck_assert(rcc_roundtrip(bad, "GET k\r\n", 7, "$1\r\nv\r\n", 7));
+	ck_assert(rcc_line(bad, "*2\r\n$3\r\nGET\r\n$x\r\n", 17, "-ERR Protocol error"));
+	close(bad);
+	ck_assert(rcc_get_is(fd, "k", "v"));
+	memset(big, 'b', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	ck_assert(rcc_ok(fd, 3, set));
+	rl = rcc_encode(req, sizeof(req), 2, get, NULL);
+	calls = get_calls(&e);
+	out = malloc(sizeof(big) + 16);
+	wl = snprintf(out, 16, "$%zu\r\n", sizeof(big) - 1);
+	memcpy(out + wl, big, sizeof(big) - 1);
+	memcpy(out + wl + sizeof(big) - 1, "\r\n", 2);
+	for (int i = 0; i < 5; i++)
+		ck_assert(rcc_roundtrip(fd, req, rl, out, wl + sizeof(big) + 1));
+	ck_assert_int_eq(get_calls(&e), calls + 5);
+	free(out);
+	warm(&e, fd, "k", "v");
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
+/* requirepass: nothing is answered from the kernel before Redis accepted
+ * the connection's AUTH. */
+START_TEST(auth_required)
+{
+	static const char *const conf[] = { "requirepass s3cret", NULL };
+	struct env e = { 0 };
+	const char *auth[] = { "AUTH", "s3cret" };
+	const char *bad[] = { "AUTH", "wrong" };
+	const char *get[] = { "GET", "k" };
+	char req[64], breq[64];
+	size_t rl = rcc_encode(req, sizeof(req), 2, get, NULL);
+	size_t bl = rcc_encode(breq, sizeof(breq), 2, bad, NULL);
+	int a, b;
+
+	env_start(&e, conf, "s3cret");
+	ck_assert_int_eq(fx_run(e.ns, NULL, "redis-cli -s %s -a s3cret --no-auth-warning SET k v >/dev/null",
+				fx_redis_unixsock(e.redis)), 0);
+	a = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(a, 0);
+	ck_assert(rcc_line(a, req, rl, "-NOAUTH"));
+	ck_assert(rcc_ok(a, 2, auth));
+	for (int i = 0; i < 200 && stats(&e).hits == 0; i++) {
+		ck_assert(rcc_get_is(a, "k", "v"));
+		sleep_ms(10);
+	}
+	ck_assert_uint_gt(stats(&e).hits, 0);
+	b = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(b, 0);
+	for (int i = 0; i < 5; i++)
+		ck_assert(rcc_line(b, req, rl, "-NOAUTH"));
+	ck_assert(rcc_line(b, breq, bl, "-WRONGPASS"));
+	ck_assert(rcc_line(b, req, rl, "-NOAUTH"));
+	ck_assert(rcc_quiet(b, 50));
+	close(a);
+	close(b);
+	env_stop(&e);
+}
+END_TEST
+
+/* ---- concurrent soak: every read checked against what Redis acknowledged */
+
+#define SOAK_KEYS 16
+
+struct soak {
+	struct env *e;
+	atomic_long acked[2 * SOAK_KEYS];	/* >0 set to v<n>, <0 deleted at n */
+	atomic_long del_started[2 * SOAK_KEYS];
+	atomic_long next;
+	atomic_int stop;
+	atomic_long reads, stale, errors;
+};
+
+static int unix_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)))
+		return -1;
+	return fd;
+}
+
+static void soak_write(struct soak *s, int fd, int base)
+{
+	while (!s->stop) {
+		long n = ++s->next;
+		int i = base + n % SOAK_KEYS;
+		char key[16], val[32];
+		const char *set[] = { "SET", key, val };
+		const char *del[] = { "DEL", key };
+		char req[128];
+		size_t rl;
+
+		snprintf(key, sizeof(key), "soak%d", i);
+		snprintf(val, sizeof(val), "v%ld", n);
+		if (n % 7 == 0) {
+			s->del_started[i] = n;
+			rl = rcc_encode(req, sizeof(req), 2, del, NULL);
+			if (!rcc_line(fd, req, rl, ":")) {
+				s->errors++;
+				return;
+			}
+			s->acked[i] = -n;
+		} else {
+			if (!rcc_ok(fd, 3, set)) {
+				s->errors++;
+				return;
+			}
+			s->acked[i] = n;
+		}
+		/* leave readers time to be served from the kernel */
+		sleep_ms(1);
+	}
+}
+
+static void *soak_tcp_writer(void *arg)
+{
+	struct soak *s = arg;
+	int fd = rcc_connect(s->e->ns, s->e->port);
+
+	soak_write(s, fd, 0);
+	close(fd);
+	return NULL;
+}
+
+static void *soak_unix_writer(void *arg)
+{
+	struct soak *s = arg;
+	int fd = unix_connect(fx_redis_unixsock(s->e->redis));
+
+	soak_write(s, fd, SOAK_KEYS);
+	close(fd);
+	return NULL;
+}
+
+/* Reads one bulk reply: returns the version n of "v<n>", 0 for a null,
+ * -1 on error. */
+static long soak_read_value(int fd)
+{
+	char line[64], val[64];
+	size_t n = 0;
+	long len;
+
+	while (n < sizeof(line) - 1) {
+		if (rcc_read_exact(fd, line + n, 1))
+			return -1;
+		if (line[n++] == '\n')
+			break;
+	}
+	line[n] = 0;
+	if (line[0] != '$')
+		return -1;
+	len = strtol(line + 1, NULL, 10);
+	if (len < 0)
+		return 0;
+	if (len > 60 || rcc_read_exact(fd, val, len + 2))
+		return -1;
+	val[len] = 0;
+	return val[0] == 'v' ? strtol(val + 1, NULL, 10) : -1;
+}
+
+static int soak_check(struct soak *s, int i, long lo, long got)
+{
+	if (got < 0)
+		return 0;
+	if (got == 0)
+		return lo <= 0 || s->del_started[i] > lo;
+	return lo > 0 ? got >= lo : got > -lo;
+}
+
+static void *soak_reader(void *arg)
+{
+	struct soak *s = arg;
+	int fd = rcc_connect(s->e->ns, s->e->port);
+	unsigned int seed = (unsigned int)(long)pthread_self();
+
+	while (!s->stop) {
+		int batch = rand_r(&seed) % 4 ? 1 : 8, idx[8];
+		long lo[8];
+		char req[1024];
+		size_t rl = 0;
+
+		for (int b = 0; b < batch; b++) {
+			char key[16];
+			const char *get[] = { "GET", key };
+
+			idx[b] = rand_r(&seed) % (2 * SOAK_KEYS);
+			snprintf(key, sizeof(key), "soak%d", idx[b]);
+			lo[b] = s->acked[idx[b]];
+			rl += rcc_encode(req + rl, sizeof(req) - rl, 2, get, NULL);
+		}
+		if (rcc_send(fd, req, rl)) {
+			s->errors++;
+			break;
+		}
+		for (int b = 0; b < batch; b++) {
+			long got = soak_read_value(fd);
+
+			s->reads++;
+			if (!soak_check(s, idx[b], lo[b], got)) {
+				fprintf(stderr, "stale read soak%d: got %ld, acked %ld before\n",
+					idx[b], got, lo[b]);
+				s->stale++;
+			}
+		}
+	}
+	close(fd);
+	return NULL;
+}
+
+START_TEST(soak_writers_and_readers)
+{
+	static struct soak s;
+	struct env e = { 0 };
+	pthread_t t[5];
+
+	env_start(&e, NULL, NULL);
+	memset(&s, 0, sizeof(s));
+	s.e = &e;
+	pthread_create(&t[0], NULL, soak_tcp_writer, &s);
+	pthread_create(&t[1], NULL, soak_unix_writer, &s);
+	for (int i = 2; i < 5; i++)
+		pthread_create(&t[i], NULL, soak_reader, &s);
+	sleep_ms(4000);
+	s.stop = 1;
+	for (int i = 0; i < 5; i++)
+		pthread_join(t[i], NULL);
+	fprintf(stderr, "soak: %ld reads, %ld stale, %lu kernel hits, %lu fills\n",
+		(long)s.reads, (long)s.stale, (unsigned long)stats(&e).hits,
+		(unsigned long)stats(&e).fills);
+	ck_assert_int_eq(s.errors, 0);
+	ck_assert_int_eq(s.stale, 0);
+	ck_assert_int_gt(s.reads, 1000);
+	ck_assert_uint_gt(stats(&e).hits, 0);
+	env_stop(&e);
+}
+END_TEST
+
+/* ---- detach and re-attach while clients keep reading */
+
+struct loader {
+	struct env *e;
+	atomic_int stop;
+	atomic_long ok, errors;
+};
+
+static void *load_loop(void *arg)
+{
+	struct loader *l = arg;
+	int fd = rcc_connect(l->e->ns, l->e->port);
+
+	while (!l->stop) {
+		if (fd < 0 || !rcc_get_is(fd, "stable", "value")) {
+			fprintf(stderr, "loader: GET failed after %ld good (fd %d)\n",
+				(long)l->ok, fd);
+			l->errors++;
+			break;
+		}
+		l->ok++;
+		if (l->ok % 500 == 0) {
+			close(fd);
+			fd = rcc_connect(l->e->ns, l->e->port);
+		}
+	}
+	close(fd);
+	return NULL;
+}
+
+START_TEST(detach_reattach_under_load)
+{
+	struct env e = { 0 };
+	struct loader l = { .e = &e };
+	pthread_t t[2];
+	int fd, prev;
+
+	env_start(&e, NULL, NULL);
+	cli_unix(&e, "SET stable value");
+	fd = rcc_connect(e.ns, e.port);
+	warm(&e, fd, "stable", "value");
+	close(fd);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, load_loop, &l);
+	for (int round = 0; round < 3; round++) {
+		sleep_ms(300);
+		ck_assert_int_eq(ebpfaccel_redis_cache__detach(e.rc), 0);
+		ck_assert_int_eq(ebpfaccel_redis_cache__serving(e.rc), 0);
+		sleep_ms(300);
+		prev = fx_netns_enter(e.ns);
+		ck_assert_int_eq(ebpfaccel_redis_cache__attach(e.rc), 0);
+		fx_netns_return(prev);
+	}
+	sleep_ms(300);
+	l.stop = 1;
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_int_eq(l.errors, 0);
+	ck_assert_int_gt(l.ok, 100);
+	fd = rcc_connect(e.ns, e.port);
+	warm(&e, fd, "stable", "value");
+	close(fd);
+	ck_assert_int_eq(ebpfaccel_redis_cache__detach(e.rc), 0);
+	fd = rcc_connect(e.ns, e.port);
+	ck_assert(rcc_get_is(fd, "stable", "value"));
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
+/* redis-benchmark with 16 pipelined requests and python3-redis: no client
+ * error, values right, and GETs answered by the kernel. */
+START_TEST(real_clients)
+{
+	struct env e = { 0 };
+	char *out = NULL;
+	int fd;
+
+	fx_require_program("/usr/bin/redis-benchmark", "redis-benchmark");
+	fx_require_program("/usr/bin/python3", "python3");
+	env_start(&e, NULL, NULL);
+	ck_assert_int_eq(fx_run(e.ns, NULL, "redis-benchmark -p %d -t set -n 2000 -r 100 -d 64 -q >/dev/null",
+				e.port), 0);
+	ck_assert_int_eq(fx_run(e.ns, NULL, "redis-benchmark -p %d -t get -n 20000 -r 100 -P 16 -c 4 -q >/dev/null",
+				e.port), 0);
+	ck_assert_int_eq(fx_run(e.ns, NULL, "redis-benchmark -p %d -t get -n 20000 -r 100 -P 16 -c 4 -q >/dev/null",
+				e.port), 0);
+	dump_stats(&e, "redis-benchmark");
+	ck_assert_uint_gt(stats(&e).hits, 1000);
+	ck_assert_int_eq(fx_run(e.ns, &out,
+		"/usr/bin/python3 -c '\n"
+		"import redis\n"
+		"r = redis.Redis(port=%d)\n"
+		"r.set(\"py\", b\"\\x00bin\\r\\n\")\n"
+		"for i in range(300):\n"
+		"    assert r.get(\"py\") == b\"\\x00bin\\r\\n\"\n"
+		"p = r.pipeline(transaction=False)\n"
+		"for i in range(16): p.get(\"py\")\n"
+		"assert p.execute() == [b\"\\x00bin\\r\\n\"] * 16\n"
+		"r.set(\"py\", b\"new\")\n"
+		"assert r.get(\"py\") == b\"new\"\n"
+		"print(\"ok\")'", e.port), 0);
+	ck_assert_str_eq(out, "ok\n");
+	free(out);
+	fd = rcc_connect(e.ns, e.port);
+	ck_assert(rcc_get_is(fd, "py", "new"));
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
+/* A SET of a cached key is read back by the library once Redis accepted it,
+ * so the key is answered by the kernel again without a client miss; SET
+ * with options, refused SETs and pipelined SETs stay exact. */
+START_TEST(set_write_through)
+{
+	struct env e = { 0 };
+	const char *set[] = { "SET", "wt", "hello" };
+	const char *setex[] = { "SET", "wt2", "ttl", "EX", "100" };
+	const char *set_new[] = { "SET", "wt", "refused" };
+	const char *a1[] = { "SET", "pa", "1" };
+	const char *a2[] = { "SET", "pa", "2" };
+	const char *ga[] = { "GET", "pa" };
+	char req[512];
+	size_t rl;
+	long calls;
+	int fd;
+
+	env_start(&e, NULL, NULL);
+	fd = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(fd, 0);
+	cli_unix(&e, "SET wt old");
+	warm(&e, fd, "wt", "old");
+	ck_assert(rcc_ok(fd, 3, set));
+	for (int i = 0; i < 200 && stats(&e).confirms < 2; i++)
+		sleep_ms(10);
+	ck_assert_uint_ge(stats(&e).sets, 1);
+	calls = get_calls(&e);
+	for (int i = 0; i < 10; i++)
+		ck_assert(rcc_get_is(fd, "wt", "hello"));
+	ck_assert_int_eq(get_calls(&e), calls);
+	ck_assert(rcc_ok(fd, 5, setex));
+	for (int i = 0; i < 5; i++) {
+		calls = get_calls(&e);
+		ck_assert(rcc_get_is(fd, "wt2", "ttl"));
+		ck_assert_int_eq(get_calls(&e), calls + 1);
+		sleep_ms(5);
+	}
+	cli_unix(&e, "CONFIG SET maxmemory 1");
+	rl = rcc_encode(req, sizeof(req), 3, set_new, NULL);
+	ck_assert(rcc_line(fd, req, rl, "-OOM"));
+	ck_assert(rcc_get_is(fd, "wt", "hello"));
+	cli_unix(&e, "CONFIG SET maxmemory 0");
+	rl = rcc_encode(req, sizeof(req), 3, a1, NULL);
+	rl += rcc_encode(req + rl, sizeof(req) - rl, 3, a2, NULL);
+	rl += rcc_encode(req + rl, sizeof(req) - rl, 2, ga, NULL);
+	ck_assert(rcc_roundtrip(fd, req, rl, "+OK\r\n+OK\r\n$1\r\n2\r\n", 17));
+	for (int i = 0; i < 5; i++)
+		ck_assert(rcc_get_is(fd, "pa", "2"));
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
+/* Inside MULTI a GET must be queued by Redis, never answered by the
+ * kernel; RESP3 connections (HELLO 3) are served the same bulk replies. */
+START_TEST(multi_and_resp3)
+{
+	struct env e = { 0 };
+	const char *multi[] = { "MULTI" };
+	const char *exec[] = { "EXEC" };
+	const char *get[] = { "GET", "mk" };
+	const char *hello[] = { "HELLO", "3" };
+	char req[256], line[4096];
+	size_t rl;
+	long calls;
+	int fd, r3;
+
+	env_start(&e, NULL, NULL);
+	cli_unix(&e, "SET mk mv");
+	fd = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(fd, 0);
+	warm(&e, fd, "mk", "mv");
+	ck_assert(rcc_ok(fd, 1, multi));
+	rl = rcc_encode(req, sizeof(req), 2, get, NULL);
+	ck_assert(rcc_roundtrip(fd, req, rl, "+QUEUED\r\n", 9));
+	ck_assert(rcc_roundtrip(fd, req, rl, "+QUEUED\r\n", 9));
+	rl = rcc_encode(req, sizeof(req), 1, exec, NULL);
+	ck_assert(rcc_roundtrip(fd, req, rl, "*2\r\n$2\r\nmv\r\n$2\r\nmv\r\n", 20));
+	warm(&e, fd, "mk", "mv");
+	r3 = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(r3, 0);
+	rl = rcc_encode(req, sizeof(req), 2, hello, NULL);
+	ck_assert(rcc_send(r3, req, rl) == 0);
+	ck_assert(rcc_read_exact(r3, line, 1) == 0 && line[0] == '%');
+	while (!rcc_quiet(r3, 100) && recv(r3, line, sizeof(line), 0) > 0)
+		;
+	calls = get_calls(&e);
+	for (int i = 0; i < 10; i++)
+		ck_assert(rcc_get_is(r3, "mk", "mv"));
+	ck_assert_int_eq(get_calls(&e), calls);
+	close(r3);
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
+/* Values of the large size class (129..4096 bytes) are answered exactly,
+ * alone and 16 to a segment (a 16 KiB kernel answer). */
+START_TEST(large_class_value)
+{
+	struct env e = { 0 };
+	static char val[1025], req[16 * 64], want[16 * 1040];
+	const char *set[] = { "SET", "lk", val };
+	const char *get[] = { "GET", "lk" };
+	size_t one, wl = 0;
+	long calls;
+	int fd;
+
+	memset(val, 'L', sizeof(val) - 1);
+	val[100] = '\r';
+	val[101] = '\n';
+	env_start(&e, NULL, NULL);
+	fd = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(fd, 0);
+	ck_assert(rcc_ok(fd, 3, set));
+	warm(&e, fd, "lk", val);
+	one = rcc_encode(req, sizeof(req), 2, get, NULL);
+	for (int i = 1; i < 16; i++)
+		memcpy(req + i * one, req, one);
+	for (int i = 0; i < 16; i++)
+		wl += snprintf(want + wl, sizeof(want) - wl, "$%zu\r\n%s\r\n",
+			       sizeof(val) - 1, val);
+	calls = get_calls(&e);
+	for (int i = 0; i < 5; i++)
+		ck_assert(rcc_roundtrip(fd, req, 16 * one, want, wl));
+	ck_assert_int_eq(get_calls(&e), calls);
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
+int main(void)
+{
+	const struct {
+		const char *name;
+		const TTest *test;
+	} tests[] = {
+#define T(x) { #x, x }
+		T(hit_comes_from_kernel),
+		T(invalidated_by_other_writers),
+		T(select_across_dbs),
+		T(split_and_pipelined),
+		T(binary_safe),
+		T(malformed_and_oversize),
+		T(auth_required),
+		T(soak_writers_and_readers),
+		T(detach_reattach_under_load),
+		T(real_clients),
+		T(set_write_through),
+		T(multi_and_resp3),
+		T(large_class_value),
+#undef T
+	};
+	Suite *s = suite_create("redis_cache");
+	SRunner *sr;
+	int failed;
+
+	/* one case per test: CK_RUN_CASE=<test> runs one */
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		TCase *tc = tcase_create(tests[i].name);
+
+		tcase_set_timeout(tc, 120);
+		tcase_add_test(tc, tests[i].test);
+		suite_add_tcase(s, tc);
+	}
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
