@@ -41,6 +41,8 @@ int cli_error(int err, const char *fmt, ...);
 
 /* Persistent attachments: <root>/<feature>/<name>/ (see lib/pin.h). */
 #define CLI_PIN_ROOT "/sys/fs/bpf/ebpfaccel"
+/* Holder processes' sockets and logs: <dir>/<feature>/<name>.sock|.log */
+#define CLI_RUN_DIR "/run/ebpfaccel"
 
 /* Mount point of cgroup v2; 0 or -errno. */
 int cli_cgroup2_mount(char *buf, size_t len);
@@ -54,9 +56,14 @@ const char *cli_cgroup_text(struct json_object *attachment);
  * cgroup; NULL when it cannot be opened (no privileges). */
 struct json_object *cli_comp_status(const char *name);
 
+/* 'status' entries of the Redis caches' holders (feature, name, holder,
+ * since, and cgroup, pid, serving when the holder answers). */
+struct json_object *cli_redis_attachments(void);
+
 /* Command tables, one per concern. */
 extern const struct cli_cmd cli_status_cmds[];
 extern const struct cli_cmd cli_comp_cmds[];
+extern const struct cli_cmd cli_redis_cmds[];
 extern const struct cli_cmd cli_traffic_cmds[];
 
 #endif

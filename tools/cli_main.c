@@ -18,6 +18,7 @@
 static const struct cli_cmd *const tables[] = {
 	cli_status_cmds,
 	cli_comp_cmds,
+	cli_redis_cmds,
 	cli_traffic_cmds,
 };
 

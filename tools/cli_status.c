@@ -114,10 +114,11 @@ static void add_feature(struct json_object *arr, const char *feature)
 	closedir(d);
 }
 
-/* One entry per CLI_PIN_ROOT/<feature>/<name>/ directory. */
+/* One entry per CLI_PIN_ROOT/<feature>/<name>/ directory, and per holder
+ * process of a Redis cache. */
 static struct json_object *attachments_json(void)
 {
-	struct json_object *arr = json_object_new_array();
+	struct json_object *arr = cli_redis_attachments();
 	struct dirent *de;
 	DIR *d = opendir(CLI_PIN_ROOT);
 
@@ -172,7 +173,8 @@ static int cmd_status(struct cli_ctx *ctx)
 			       json_object_get_string(json_object_object_get(a, "feature")),
 			       json_object_get_string(json_object_object_get(a, "name")), cli_cgroup_text(a),
 			       json_object_get_string(json_object_object_get(a, "since")),
-			       json_object_get_string(json_object_object_get(a, "pinned")));
+			       json_object_get_string(json_object_object_get(a, "pinned") ?:
+						      json_object_object_get(a, "holder")));
 		}
 		printf("features:\n");
 		features_text(p);
