@@ -14,6 +14,17 @@ cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
+# A shell starts background jobs with SIGINT ignored, which a script cannot
+# trap: restore it, in a process group of its own as a terminal would make
+# (use it with &: it replaces the shell that runs it).
+interruptible() {
+	exec python3 -c '
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.setsid()
+os.execvp(sys.argv[1], sys.argv[1:])' "$@"
+}
+
 leftovers() { # pid of a demo run
 	ip netns list | grep -E "^qs$1[sr]( |$)"
 	[ ! -d "$cg2/ebpfaccel-demo-$1" ] || echo "cgroup $cg2/ebpfaccel-demo-$1"
@@ -38,13 +49,8 @@ awk -v s="$speedup" 'BEGIN { exit !(s > 1.5) }' && pass "compressed is faster ($
 left=$(leftovers $pid)
 [ -z "$left" ] && pass "nothing left after a run" || fail "left after a run: $left"
 
-# Ctrl-C while the first transfer runs.  A shell starts background jobs
-# with SIGINT ignored, which a script cannot trap: restore it first.
-DEMO_MB=16 DEMO_RATE=10mbit top_builddir="${top_builddir:-.}" python3 -c '
-import os, signal, sys
-signal.signal(signal.SIGINT, signal.SIG_DFL)
-os.setsid()
-os.execvp(sys.argv[1], sys.argv[1:])' "$demo" > "$out" 2>&1 &
+# Ctrl-C while the first transfer runs.
+DEMO_MB=16 DEMO_RATE=10mbit top_builddir="${top_builddir:-.}" interruptible "$demo" > "$out" 2>&1 &
 pid=$!
 i=0; until grep -q "sending it to port 7301" "$out" || [ $i -ge 300 ]; do i=$((i + 1)); sleep 0.1; done
 sleep 1
@@ -74,11 +80,7 @@ grep -qE '^==> Redis GET, 1 client: [0-9.]+x requests/s, [0-9.]+x mean latency w
 	&& pass "redis demo shows both and a hit rate over 50%" || fail "redis demo output: $(cat "$out")"
 left=$(rleftovers $pid)
 [ -z "$left" ] && pass "redis demo: nothing left" || fail "redis demo left: $left"
-DEMO_REQUESTS=2000000 top_builddir="${top_builddir:-.}" python3 -c '
-import os, signal, sys
-signal.signal(signal.SIGINT, signal.SIG_DFL)
-os.setsid()
-os.execvp(sys.argv[1], sys.argv[1:])' "$rdemo" > "$out" 2>&1 &
+DEMO_REQUESTS=2000000 top_builddir="${top_builddir:-.}" interruptible "$rdemo" > "$out" 2>&1 &
 pid=$!
 i=0; until grep -q "with the cache" "$out" || [ $i -ge 300 ]; do i=$((i + 1)); sleep 0.1; done
 sleep 0.5

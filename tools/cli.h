@@ -34,6 +34,14 @@ struct cli_cmd {
 
 /* Print @obj (consumed) as JSON on stdout. */
 void cli_print_json(struct json_object *obj);
+struct option;
+/* getopt_long over the command's arguments: @opt gets each option whose
+ * letter is in @allowed, and each positional argument as c == 1; a non-zero
+ * return stops and is returned.  Unknown or misplaced options and missing
+ * values are reported.  Returns 0 or an exit code. */
+int cli_getopt(struct cli_ctx *ctx, const char *cmd, const struct option *opts, const char *allowed,
+	       int (*opt)(int c, const char *arg, void *data), void *data);
+
 /* Report an error: "ebpfaccel: <msg>" on stderr; returns the exit code
  * that fits the negative errno @err. */
 __attribute__((format(printf, 2, 3)))

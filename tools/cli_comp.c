@@ -85,8 +85,52 @@ static int parse_level(const char *s, int *level)
 	return 0;
 }
 
+struct comp_parse {
+	const char *cmd, *allowed;
+	struct comp_args *a;
+};
+
+static int comp_opt(int c, const char *arg, void *data)
+{
+	struct comp_parse *p = data;
+	struct comp_args *a = p->a;
+	int v;
+
+	switch (c) {
+	case 1:
+		if (!strchr(p->allowed, 'P') || a->port)
+			return cli_error(-EINVAL, "'%s': unexpected argument '%s' (see 'ebpfaccel --help')",
+					 p->cmd, arg);
+		a->port = arg;
+		break;
+	case 'n': a->name = arg; break;
+	case 'c': a->cgroup = arg; break;
+	case 'a':
+		if ((v = LOOKUP(algo_names, arg)) <= TCP_COMP_ALGO_NONE)
+			return cli_error(-EINVAL, "unknown algorithm '%s': choose zstd or lz4", arg);
+		a->rule.algo = v;
+		break;
+	case 'm':
+		if ((v = LOOKUP(mode_names, arg)) < 0)
+			return cli_error(-EINVAL, "unknown mode '%s': choose block or stream", arg);
+		a->rule.mode = v;
+		break;
+	case 'D':
+		if ((v = LOOKUP(dir_names, arg)) < 0)
+			return cli_error(-EINVAL, "unknown direction '%s': choose tx, rx or both", arg);
+		a->rule.dir = v;
+		break;
+	case 'l':
+		return parse_level(arg, &a->rule.level) ? CLI_USAGE : 0;
+	case '1': a->rule.action = EBPFACCEL_COMP_ON; break;
+	case '0': a->rule.action = EBPFACCEL_COMP_OFF; break;
+	case 'A': a->rule.action = EBPFACCEL_COMP_AUTO; break;
+	}
+	return 0;
+}
+
 /* Options of every comp command; which ones a command allows is in @allowed
- * (option letters).  The one positional argument is the port. */
+ * (option letters, 'P' for the positional PORT). */
 static int parse_args(struct cli_ctx *ctx, const char *cmd, const char *allowed, struct comp_args *a)
 {
 	static const struct option opts[] = {
@@ -101,58 +145,14 @@ static int parse_args(struct cli_ctx *ctx, const char *cmd, const char *allowed,
 		{ "auto", no_argument, NULL, 'A' },
 		{}
 	};
-	char *argv[ctx->argc + 2];
-	int c, v;
+	struct comp_parse p = { cmd, allowed, a };
+	int rc;
 
 	*a = (struct comp_args){ .rule = { .sz = sizeof(a->rule) } };
-	argv[0] = (char *)cmd;
-	memcpy(argv + 1, ctx->argv, ctx->argc * sizeof(char *));
-	argv[ctx->argc + 1] = NULL;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(ctx->argc + 1, argv, "-:", opts, NULL)) != -1) {
-		if (c == 1) {
-			if (!strchr(allowed, 'P') || a->port)
-				return cli_error(-EINVAL, "'%s': unexpected argument '%s' (see 'ebpfaccel --help')",
-						 cmd, optarg);
-			a->port = optarg;
-			continue;
-		}
-		if (c == ':')
-			return cli_error(-EINVAL, "'%s': the option '%s' needs a value", cmd, argv[optind - 1]);
-		if (c == '?' || !strchr(allowed, c))
-			return cli_error(-EINVAL, "'%s' does not take the option '%s' (see 'ebpfaccel --help')",
-					 cmd, argv[optind - 1]);
-		switch (c) {
-		case 'n': a->name = optarg; break;
-		case 'c': a->cgroup = optarg; break;
-		case 'a':
-			if ((v = LOOKUP(algo_names, optarg)) <= TCP_COMP_ALGO_NONE)
-				return cli_error(-EINVAL, "unknown algorithm '%s': choose zstd or lz4", optarg);
-			a->rule.algo = v;
-			break;
-		case 'm':
-			if ((v = LOOKUP(mode_names, optarg)) < 0)
-				return cli_error(-EINVAL, "unknown mode '%s': choose block or stream", optarg);
-			a->rule.mode = v;
-			break;
-		case 'D':
-			if ((v = LOOKUP(dir_names, optarg)) < 0)
-				return cli_error(-EINVAL, "unknown direction '%s': choose tx, rx or both", optarg);
-			a->rule.dir = v;
-			break;
-		case 'l':
-			if (parse_level(optarg, &a->rule.level))
-				return CLI_USAGE;
-			break;
-		case '1': a->rule.action = EBPFACCEL_COMP_ON; break;
-		case '0': a->rule.action = EBPFACCEL_COMP_OFF; break;
-		case 'A': a->rule.action = EBPFACCEL_COMP_AUTO; break;
-		}
-	}
-	if (strchr(allowed, 'P') && !a->port)
+	rc = cli_getopt(ctx, cmd, opts, allowed, comp_opt, &p);
+	if (!rc && strchr(allowed, 'P') && !a->port)
 		return cli_error(-EINVAL, "'%s' needs a PORT (see 'ebpfaccel --help')", cmd);
-	return 0;
+	return rc;
 }
 
 /* The pinned policies' names, in @names (up to @max); their count or -errno. */

@@ -38,6 +38,7 @@ struct redis_args {
 	const char *name, *cgroup, *host, *user, *password, *netns;
 	__u16 ports[MAX_PORTS];
 	size_t nr_ports;
+	char chosen[NAME_MAX + 1];	/* --name, or the one cache attached */
 };
 
 static int parse_port_list(const char *s, struct redis_args *a)
@@ -59,6 +60,30 @@ static int parse_port_list(const char *s, struct redis_args *a)
 	return rc;
 }
 
+struct redis_parse {
+	const char *cmd;
+	struct redis_args *a;
+};
+
+static int redis_opt(int c, const char *arg, void *data)
+{
+	struct redis_parse *p = data;
+	struct redis_args *a = p->a;
+
+	switch (c) {
+	case 1:
+		return cli_error(-EINVAL, "'%s': unexpected argument '%s' (see 'ebpfaccel --help')", p->cmd, arg);
+	case 'n': a->name = arg; break;
+	case 'c': a->cgroup = arg; break;
+	case 'H': a->host = arg; break;
+	case 'u': a->user = arg; break;
+	case 'P': a->password = arg; break;
+	case 'N': a->netns = arg; break;
+	case 'p': return parse_port_list(arg, a);
+	}
+	return 0;
+}
+
 static int parse_args(struct cli_ctx *ctx, const char *cmd, const char *allowed, struct redis_args *a)
 {
 	static const struct option opts[] = {
@@ -71,38 +96,10 @@ static int parse_args(struct cli_ctx *ctx, const char *cmd, const char *allowed,
 		{ "netns", required_argument, NULL, 'N' },
 		{}
 	};
-	char *argv[ctx->argc + 2];
-	int c, rc;
+	struct redis_parse p = { cmd, a };
 
 	*a = (struct redis_args){};
-	argv[0] = (char *)cmd;
-	memcpy(argv + 1, ctx->argv, ctx->argc * sizeof(char *));
-	argv[ctx->argc + 1] = NULL;
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(ctx->argc + 1, argv, "+:", opts, NULL)) != -1) {
-		if (c == ':')
-			return cli_error(-EINVAL, "'%s': the option '%s' needs a value", cmd, argv[optind - 1]);
-		if (c == '?' || !strchr(allowed, c))
-			return cli_error(-EINVAL, "'%s' does not take the option '%s' (see 'ebpfaccel --help')",
-					 cmd, argv[optind - 1]);
-		switch (c) {
-		case 'n': a->name = optarg; break;
-		case 'c': a->cgroup = optarg; break;
-		case 'H': a->host = optarg; break;
-		case 'u': a->user = optarg; break;
-		case 'P': a->password = optarg; break;
-		case 'N': a->netns = optarg; break;
-		case 'p':
-			if ((rc = parse_port_list(optarg, a)))
-				return rc;
-			break;
-		}
-	}
-	if (optind <= ctx->argc)
-		return cli_error(-EINVAL, "'%s': unexpected argument '%s' (see 'ebpfaccel --help')",
-				 cmd, argv[optind]);
-	return 0;
+	return cli_getopt(ctx, cmd, opts, allowed, redis_opt, &p);
 }
 
 static int sock_path(const char *name, struct sockaddr_un *sa)
@@ -428,19 +425,21 @@ static int cmd_attach(struct cli_ctx *ctx)
 	return CLI_OK;
 }
 
-static int simple_request(struct cli_ctx *ctx, const char *cmd, const char *request, const char *done)
+/* Sends @request to the holder; 0 when it answered "ok", else an exit code. */
+static int simple_request(struct cli_ctx *ctx, const char *cmd, const char *request, struct redis_args *a)
 {
-	struct redis_args a;
 	char reply[256];
 	int rc;
 
-	rc = parse_args(ctx, cmd, "n", &a);
-	if (rc || (rc = ask_holder(a.name, request, reply, sizeof(reply))))
+	rc = parse_args(ctx, cmd, "n", a);
+	if (rc || (rc = choose_name(a->name, a->chosen, sizeof(a->chosen))))
+		return rc;
+	a->name = a->chosen;
+	if ((rc = ask_holder(a->name, request, reply, sizeof(reply))))
 		return rc;
 	if (strcmp(reply, "ok"))
 		return cli_error(-EIO, "'%s' failed: %s", cmd, reply[0] ? reply : "the holder did not answer");
-	printf("%s\n", done);
-	return CLI_OK;
+	return 0;
 }
 
 /* The holder removes its socket once the cache is destroyed. */
@@ -463,16 +462,10 @@ static int wait_detached(const char *given)
 static int cmd_detach(struct cli_ctx *ctx)
 {
 	struct redis_args a;
-	char reply[256];
-	int rc;
+	int rc = simple_request(ctx, "redis detach", "detach", &a);
 
-	rc = parse_args(ctx, "redis detach", "n", &a);
-	if (rc || (rc = ask_holder(a.name, "detach", reply, sizeof(reply))))
-		return rc;
-	if (strcmp(reply, "ok"))
-		return cli_error(-EIO, "'redis detach' failed: %s", reply[0] ? reply : "the holder did not answer");
-	/* The name may have been found, not given: the holder still has its socket. */
-	rc = wait_detached(a.name);
+	if (!rc)
+		rc = wait_detached(a.name);
 	if (!rc)
 		printf("detached; Redis and its clients keep running\n");
 	return rc;
@@ -480,7 +473,12 @@ static int cmd_detach(struct cli_ctx *ctx)
 
 static int cmd_flush(struct cli_ctx *ctx)
 {
-	return simple_request(ctx, "redis flush", "flush", "flushed: every cached value is invalid");
+	struct redis_args a;
+	int rc = simple_request(ctx, "redis flush", "flush", &a);
+
+	if (!rc)
+		printf("flushed: every cached value is invalid\n");
+	return rc;
 }
 
 static int cmd_stats(struct cli_ctx *ctx)
