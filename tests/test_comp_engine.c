@@ -21,6 +21,7 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include "fixtures.h"
 #include "comp_testlib.h"
 
 struct combo {
