@@ -49,6 +49,10 @@ build() {
 demo() {
 	say "what this machine offers libebpfaccel"
 	./examples/feature_report || true
+	say "Redis GETs with and without the in-kernel cache (tools/demo_redis.sh)"
+	./tools/demo_redis.sh
+	say "compression over a rate-limited link, with and without (tools/demo_comp.sh)"
+	./tools/demo_comp.sh
 }
 
 # One closing line for people and CI alike: every Check case, Python

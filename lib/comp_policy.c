@@ -5,16 +5,19 @@
  * from the comp_sk_state sk_storage map.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <linux/capability.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "internal.h"
+#include "pin.h"
 #include "ebpfaccel/ebpfaccel.h"
 #include "comp_negotiate.h"
 #include "comp_negotiate.skel.h"
@@ -24,7 +27,17 @@
 struct ebpfaccel_comp_policy {
 	struct comp_negotiate_bpf *skel;
 	struct bpf_link *link;
+	bool pin;		/* pin at attach time */
+	char *pin_name;		/* NULL: the cgroup id */
+	char *pin_dir;		/* where it is pinned, once it is */
 };
+
+/* File names inside a pinned policy's directory. */
+#define PIN_FEATURE	"comp"
+#define PIN_LINK	"link"
+#define PIN_POLICY	"comp_policy"
+#define PIN_STATE	"comp_sk_state"
+#define PIN_COUNTERS	"counters"
 
 EBPFACCEL_API struct ebpfaccel_comp_policy *
 ebpfaccel_comp_policy__open(const struct ebpfaccel_comp_policy_opts *opts)
@@ -47,16 +60,53 @@ ebpfaccel_comp_policy__open(const struct ebpfaccel_comp_policy_opts *opts)
 		errno = ENOMEM;
 		return NULL;
 	}
+	p->pin = OPTS_GET(opts, pin, false);
+	if (OPTS_GET(opts, pin_name, NULL) && !(p->pin_name = strdup(opts->pin_name))) {
+		free(p);
+		errno = ENOMEM;
+		return NULL;
+	}
 	ebpfaccel__bump_memlock();
 	p->skel = comp_negotiate_bpf__open_and_load();
 	if (!p->skel) {
 		err = errno;
 		pr_warn("comp: loading the negotiation program failed: %s\n", strerror(err));
+		free(p->pin_name);
 		free(p);
 		errno = err;
 		return NULL;
 	}
 	return p;
+}
+
+static int pin_policy(struct ebpfaccel_comp_policy *p, int cgroup_fd)
+{
+	const struct pin_obj objs[] = {
+		{ PIN_POLICY, bpf_map__fd(p->skel->maps.comp_policy) },
+		{ PIN_STATE, bpf_map__fd(p->skel->maps.comp_sk_state) },
+		{ PIN_COUNTERS, bpf_map__fd(p->skel->maps.bss) },
+		/* Last: the program stays attached only once its maps are pinned. */
+		{ PIN_LINK, bpf_link__fd(p->link) },
+	};
+	char name[32], dir[512];
+	struct stat st;
+	int err;
+
+	if (!p->pin_name) {
+		if (fstat(cgroup_fd, &st))
+			return -errno;
+		snprintf(name, sizeof(name), "%llu", (unsigned long long)st.st_ino);
+	}
+	err = ebpfaccel__pin_objs(PIN_FEATURE, p->pin_name ?: name, objs, ARRAY_SIZE(objs),
+				  dir, sizeof(dir));
+	if (err)
+		return err;
+	p->pin_dir = strdup(dir);
+	if (!p->pin_dir) {
+		ebpfaccel__unpin_dir(dir);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 EBPFACCEL_API int ebpfaccel_comp_policy__attach(struct ebpfaccel_comp_policy *p, int cgroup_fd)
@@ -77,7 +127,12 @@ EBPFACCEL_API int ebpfaccel_comp_policy__attach(struct ebpfaccel_comp_policy *p,
 		pr_warn("comp: attaching to cgroup fd %d failed: %s\n", cgroup_fd, strerror(-err));
 		return err;
 	}
-	return 0;
+	err = p->pin ? pin_policy(p, cgroup_fd) : 0;
+	if (err) {
+		bpf_link__destroy(p->link);
+		p->link = NULL;
+	}
+	return err;
 }
 
 EBPFACCEL_API int ebpfaccel_comp_policy__detach(struct ebpfaccel_comp_policy *p)
@@ -88,6 +143,15 @@ EBPFACCEL_API int ebpfaccel_comp_policy__detach(struct ebpfaccel_comp_policy *p)
 		return -EINVAL;
 	if (!p->link)
 		return -ENOENT;
+	if (p->pin_dir) {
+		/* Other processes may hold the link open: detach it for them too. */
+		err = bpf_link__detach(p->link);
+		if (err)
+			pr_warn("comp: detaching the pinned link failed: %s\n", strerror(-err));
+		ebpfaccel__unpin_dir(p->pin_dir);
+		free(p->pin_dir);
+		p->pin_dir = NULL;
+	}
 	err = bpf_link__destroy(p->link);
 	p->link = NULL;
 	return err;
@@ -300,9 +364,165 @@ EBPFACCEL_API void ebpfaccel_comp_policy__destroy(struct ebpfaccel_comp_policy *
 {
 	if (!p)
 		return;
+	/* Closing a pinned link's fd leaves it attached. */
 	bpf_link__destroy(p->link);
 	comp_negotiate_bpf__destroy(p->skel);
+	free(p->pin_name);
+	free(p->pin_dir);
 	free(p);
+}
+
+/* The maps of a fresh copy of the program are replaced by the pinned ones
+ * (libbpf checks they are compatible); its own program is never attached. */
+static int reuse_pinned_maps(struct comp_negotiate_bpf *skel, const char *dir)
+{
+	const struct { struct bpf_map *map; const char *file; } maps[] = {
+		{ skel->maps.comp_policy, PIN_POLICY },
+		{ skel->maps.comp_sk_state, PIN_STATE },
+		{ skel->maps.bss, PIN_COUNTERS },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(maps); i++) {
+		char path[PATH_MAX];
+		int fd = ebpfaccel__pin_get(dir, maps[i].file);
+
+		/* libbpf would create a missing pin instead of failing. */
+		if (fd < 0)
+			return fd;
+		close(fd);
+		snprintf(path, sizeof(path), "%s/%s", dir, maps[i].file);
+		if (bpf_map__set_pin_path(maps[i].map, path))
+			return -errno;
+	}
+	return comp_negotiate_bpf__load(skel);
+}
+
+static struct ebpfaccel_comp_policy *open_pinned(const char *dir)
+{
+	struct ebpfaccel_comp_policy *p = calloc(1, sizeof(*p));
+	char path[PATH_MAX];
+	int err;
+
+	if (!p)
+		return ebpfaccel__err_ptr(-ENOMEM);
+	p->pin_dir = strdup(dir);
+	p->skel = comp_negotiate_bpf__open();
+	if (!p->pin_dir || !p->skel) {
+		ebpfaccel_comp_policy__destroy(p);
+		return ebpfaccel__err_ptr(-ENOMEM);
+	}
+	err = reuse_pinned_maps(p->skel, dir);
+	if (!err) {
+		snprintf(path, sizeof(path), "%s/%s", dir, PIN_LINK);
+		p->link = bpf_link__open(path);
+		err = p->link ? 0 : -errno;
+	}
+	if (err) {
+		pr_warn("comp: opening the policy pinned in %s failed: %s\n", dir, strerror(-err));
+		ebpfaccel_comp_policy__destroy(p);
+		return ebpfaccel__err_ptr(err);
+	}
+	return p;
+}
+
+EBPFACCEL_API struct ebpfaccel_comp_policy *ebpfaccel_comp_policy__open_pinned(const char *name_or_path)
+{
+	char dir[512];
+	int err;
+
+	err = ebpfaccel__pin_dir(PIN_FEATURE, name_or_path, dir, sizeof(dir));
+	if (err)
+		return ebpfaccel__err_ptr(err);
+	err = ebpfaccel__need_caps("open a pinned compression policy",
+				   CAPMASK(CAP_BPF) | CAPMASK(CAP_NET_ADMIN));
+	if (err)
+		return ebpfaccel__err_ptr(err);
+	if (access(dir, F_OK)) {
+		err = -errno;
+		pr_debug("comp: no policy is pinned in %s\n", dir);
+		return ebpfaccel__err_ptr(err);
+	}
+	ebpfaccel__bump_memlock();
+	return open_pinned(dir);
+}
+
+EBPFACCEL_API const char *ebpfaccel_comp_policy__pin_path(const struct ebpfaccel_comp_policy *p)
+{
+	return p ? p->pin_dir : NULL;
+}
+
+EBPFACCEL_API uint64_t ebpfaccel_comp_policy__cgroup_id(const struct ebpfaccel_comp_policy *p)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+
+	if (!p || !p->link) {
+		errno = p ? ENOENT : EINVAL;
+		return 0;
+	}
+	if (bpf_obj_get_info_by_fd(bpf_link__fd(p->link), &info, &len))
+		return 0;
+	if (!info.cgroup.cgroup_id)
+		errno = ENOENT;
+	return info.cgroup.cgroup_id;
+}
+
+static bool port_only_key(const struct comp_policy_key *k)
+{
+	return k->prefixlen == COMP_KEY_PORT_BITS;
+}
+
+static int cmp_port(const void *a, const void *b)
+{
+	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+EBPFACCEL_API int ebpfaccel_comp_policy__ports(const struct ebpfaccel_comp_policy *p, uint16_t *ports,
+					       size_t max)
+{
+	struct comp_policy_key key, next;
+	void *prev = NULL;
+	size_t n = 0;
+	int fd;
+
+	if (!p || (max && !ports))
+		return -EINVAL;
+	fd = bpf_map__fd(p->skel->maps.comp_policy);
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		if (port_only_key(&next)) {
+			if (n < max)
+				ports[n] = next.port[0] << 8 | next.port[1];
+			n++;
+		}
+		key = next;
+		prev = &key;
+	}
+	if (ports)
+		qsort(ports, n < max ? n : max, sizeof(*ports), cmp_port);
+	return n;
+}
+
+EBPFACCEL_API int ebpfaccel_comp_policy__get_port(const struct ebpfaccel_comp_policy *p, uint16_t port,
+						  struct ebpfaccel_comp_rule_opts *rule)
+{
+	struct comp_policy_key key;
+	struct comp_policy_val val;
+	int err;
+
+	if (!p || !rule || rule->sz < sizeof(*rule))
+		return -EINVAL;
+	err = make_key(AF_UNSPEC, NULL, 0, port, &key);
+	if (err)
+		return err;
+	/* The LPM lookup of a port-only key cannot match an address rule. */
+	if (bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.comp_policy), &key, &val))
+		return -errno;
+	*rule = (struct ebpfaccel_comp_rule_opts){
+		.sz = rule->sz, .action = action_from_bpf(val.action), .algo = val.algo,
+		.mode = val.mode, .dir = val.dir, .level = val.level,
+		.record_size = val.record_size, .flags = val.flags,
+	};
+	return 0;
 }
 
 static int is_state_map(int map_fd)

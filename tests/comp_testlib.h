@@ -8,6 +8,16 @@
 #include <sys/socket.h>
 #include <ebpfaccel/ebpfaccel.h>
 
+/* Check ends a failed case with _exit(), so fixtures of failed runs stay
+ * behind, and their names (pid + sequence) can come back with a reused pid:
+ * take the next name then. */
+#define FIXTURE_NEW(ctor) ({					\
+	typeof(ctor()) obj_ = NULL;				\
+	for (int try_ = 0; try_ < 5 && !obj_; try_++)		\
+		obj_ = ctor();					\
+	obj_;							\
+})
+
 /* Fills @buf with text-like data that compresses about 4:1 (@seed varies it). */
 void comp_fill_text(char *buf, size_t len, uint32_t seed);
 /* Fills @buf with incompressible bytes. */

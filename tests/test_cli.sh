@@ -3,14 +3,7 @@
 set -u
 cli="${top_builddir:-.}/tools/ebpfaccel"
 PY=/usr/bin/python3
-fails=0; passes=0
-pass() { passes=$((passes + 1)); echo "ok: $*"; }
-fail() { fails=$((fails + 1)); echo "FAIL: $*"; }
-expect_rc() { # expected-rc description command...
-	want=$1; what=$2; shift 2
-	out=$("$@" 2>&1); rc=$?
-	if [ "$rc" = "$want" ]; then pass "$what (exit $rc)"; else fail "$what: exit $rc, wanted $want: $out"; fi
-}
+. "${top_srcdir:-$(dirname "$0")/..}/tests/cli_lib.sh"
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root to compare privileged and unprivileged views"; exit 77; }
 [ -x "$PY" ] || { echo "SKIP: $PY (Debian python3) is needed to validate JSON"; exit 77; }
 
@@ -60,5 +53,4 @@ echo "$out" | grep -q '^  sockmap *no .*CAP_BPF' && pass "unprivileged: sockmap 
 man="${top_builddir:-.}/tools/ebpfaccel.1"
 if [ -f "$man" ] && grep -q 'status' "$man" && grep -q 'Exit status' "$man"; then pass "man page"; else fail "man page $man"; fi
 
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

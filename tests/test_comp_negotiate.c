@@ -33,16 +33,6 @@ static struct fx_veth veth;		/* a = client side, b = server side */
 static struct fx_cgroup *cg_c, *cg_s, *cg_n;
 static struct ebpfaccel_comp_policy *pol_c, *pol_s;
 
-/* Check ends a failed case with _exit(), so fixtures of failed runs stay
- * behind, and their names (pid + sequence) can come back with a reused pid:
- * take the next name then. */
-#define FIXTURE_NEW(ctor) ({					\
-	typeof(ctor()) obj_ = NULL;				\
-	for (int try_ = 0; try_ < 5 && !obj_; try_++)		\
-		obj_ = ctor();					\
-	obj_;							\
-})
-
 static void setup(void)
 {
 	fx_require_root();

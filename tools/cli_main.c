@@ -17,6 +17,8 @@
 
 static const struct cli_cmd *const tables[] = {
 	cli_status_cmds,
+	cli_comp_cmds,
+	cli_redis_cmds,
 	cli_traffic_cmds,
 };
 
@@ -73,6 +75,31 @@ int cli_error(int err, const char *fmt, ...)
 	case -EINVAL:		return CLI_USAGE;
 	default:		return CLI_FAILED;
 	}
+}
+
+int cli_getopt(struct cli_ctx *ctx, const char *cmd, const struct option *opts, const char *allowed,
+	       int (*opt)(int c, const char *arg, void *data), void *data)
+{
+	char *argv[ctx->argc + 2];
+	int c, rc;
+
+	argv[0] = (char *)cmd;
+	memcpy(argv + 1, ctx->argv, ctx->argc * sizeof(char *));
+	argv[ctx->argc + 1] = NULL;
+	optind = 0;
+	opterr = 0;
+	/* '-': positional arguments in order, among the options. */
+	while ((c = getopt_long(ctx->argc + 1, argv, "-:", opts, NULL)) != -1) {
+		if (c == ':')
+			return cli_error(-EINVAL, "'%s': the option '%s' needs a value", cmd, argv[optind - 1]);
+		if (c != 1 && (c == '?' || !strchr(allowed, c)))
+			return cli_error(-EINVAL, "'%s' does not take the option '%s' (see 'ebpfaccel --help')",
+					 cmd, argv[optind - 1]);
+		rc = opt(c, optarg, data);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 /* Longest match of the command words against argv. */

@@ -6,13 +6,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <ebpfaccel/ebpfaccel.h>
 
 #include "cli.h"
-
-/* Persistent attachments live in one directory each below this one. */
-#define PIN_ROOT "/sys/fs/bpf/ebpfaccel"
 
 static struct ebpfaccel_probe *probe_or_report(int *rc)
 {
@@ -65,34 +63,81 @@ static int cmd_features(struct cli_ctx *ctx)
 	return rc;
 }
 
-/* One entry per directory below PIN_ROOT: name and since when. */
+static bool is_dir(const char *path, struct stat *st)
+{
+	return !stat(path, st) && S_ISDIR(st->st_mode);
+}
+
+/* Entries of @dir that name attachments (not '.', nor '~tmp-' ones). */
+static bool attachment_entry(const struct dirent *de)
+{
+	return de->d_name[0] != '.' && de->d_name[0] != '~';
+}
+
+static struct json_object *attachment_json(const char *feature, const char *name, const char *path,
+					   const struct stat *st)
+{
+	struct json_object *o = NULL;
+	char since[32];
+
+	if (!strcmp(feature, "comp"))
+		o = cli_comp_status(name);
+	if (!o) {
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(name));
+		json_object_object_add(o, "pinned", json_object_new_string(path));
+	}
+	/* The directory's objects are pinned right before it is renamed into
+	 * place: its mtime is when the attachment was made. */
+	strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", gmtime(&st->st_mtime));
+	json_object_object_add(o, "feature", json_object_new_string(feature));
+	json_object_object_add(o, "since", json_object_new_string(since));
+	return o;
+}
+
+static void add_feature(struct json_object *arr, const char *feature)
+{
+	char dir[512], path[1024];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/%s", CLI_PIN_ROOT, feature);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (attachment_entry(de) && is_dir(path, &st))
+			json_object_array_add(arr, attachment_json(feature, de->d_name, path, &st));
+	}
+	closedir(d);
+}
+
+/* One entry per CLI_PIN_ROOT/<feature>/<name>/ directory, and per holder
+ * process of a Redis cache. */
 static struct json_object *attachments_json(void)
 {
-	struct json_object *arr = json_object_new_array();
+	struct json_object *arr = cli_redis_attachments();
 	struct dirent *de;
-	DIR *d = opendir(PIN_ROOT);
+	DIR *d = opendir(CLI_PIN_ROOT);
 
 	if (!d)
 		return arr;
-	while ((de = readdir(d))) {
-		char path[512], since[32];
-		struct json_object *o;
-		struct stat st;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", PIN_ROOT, de->d_name);
-		if (stat(path, &st) || !S_ISDIR(st.st_mode))
-			continue;
-		strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", gmtime(&st.st_mtime));
-		o = json_object_new_object();
-		json_object_object_add(o, "name", json_object_new_string(de->d_name));
-		json_object_object_add(o, "pinned", json_object_new_string(path));
-		json_object_object_add(o, "since", json_object_new_string(since));
-		json_object_array_add(arr, o);
-	}
+	while ((de = readdir(d)))
+		if (attachment_entry(de))
+			add_feature(arr, de->d_name);
 	closedir(d);
 	return arr;
+}
+
+static const char *attachments_none_text(const struct ebpfaccel_probe *p)
+{
+	if (ebpfaccel_probe__supported(p, EBPFACCEL_FEAT_BPFFS) != 1)
+		return "none (bpffs is not mounted; attaching mounts it)";
+	if (access(CLI_PIN_ROOT, R_OK | X_OK) && errno == EACCES)
+		return "unknown (" CLI_PIN_ROOT " is readable by root only)";
+	return "none";
 }
 
 static int cmd_status(struct cli_ctx *ctx)
@@ -120,15 +165,16 @@ static int cmd_status(struct cli_ctx *ctx)
 		printf("libebpfaccel %s on Linux %s\n", ebpfaccel_version(), ebpfaccel_probe__kernel_release(p));
 		printf("tcp_comp module: %s\n", ebpfaccel_probe__reason(p, EBPFACCEL_FEAT_TCP_COMP_KMOD));
 		if (!n)
-			printf("attachments: none%s\n", ebpfaccel_probe__supported(p, EBPFACCEL_FEAT_BPFFS) == 1
-			       ? "" : " (bpffs is not mounted, so nothing persistent can be attached)");
+			printf("attachments: %s\n", attachments_none_text(p));
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *a = json_object_array_get_idx(att, i);
 
-			printf("attached: %s since %s (%s)\n",
-			       json_object_get_string(json_object_object_get(a, "name")),
+			printf("attached: %s %s on cgroup %s since %s (%s)\n",
+			       json_object_get_string(json_object_object_get(a, "feature")),
+			       json_object_get_string(json_object_object_get(a, "name")), cli_cgroup_text(a),
 			       json_object_get_string(json_object_object_get(a, "since")),
-			       json_object_get_string(json_object_object_get(a, "pinned")));
+			       json_object_get_string(json_object_object_get(a, "pinned") ?:
+						      json_object_object_get(a, "holder")));
 		}
 		printf("features:\n");
 		features_text(p);

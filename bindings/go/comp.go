@@ -350,15 +350,96 @@ type Policy struct {
 
 // OpenPolicy loads the negotiation program (not attached yet).
 func OpenPolicy() (*Policy, error) {
-	opts := C.struct_ebpfaccel_comp_policy_opts{sz: C.sizeof_struct_ebpfaccel_comp_policy_opts}
+	return OpenPolicyPinned(false, "")
+}
+
+// OpenPolicyPinned loads the negotiation program; with pin, Attach pins it
+// in /sys/fs/bpf/ebpfaccel/comp/<name> (name "" = the cgroup's id) and
+// Close leaves it attached until Detach (from this or another process).
+func OpenPolicyPinned(pin bool, name string) (*Policy, error) {
+	opts := (*C.struct_ebpfaccel_comp_policy_opts)(C.calloc(1, C.sizeof_struct_ebpfaccel_comp_policy_opts))
+	defer C.free(unsafe.Pointer(opts))
+	opts.sz = C.sizeof_struct_ebpfaccel_comp_policy_opts
+	opts.pin = C.bool(pin)
+	if name != "" {
+		cname := C.CString(name)
+		defer C.free(unsafe.Pointer(cname))
+		opts.pin_name = cname
+	}
 	p, err := callPtr("ebpfaccel_comp_policy__open", func() (*C.struct_ebpfaccel_comp_policy, error) {
-		ptr, errno := C.ebpfaccel_comp_policy__open(&opts)
+		ptr, errno := C.ebpfaccel_comp_policy__open(opts)
 		return ptr, errno
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &Policy{p: p}, nil
+}
+
+// OpenPinnedPolicy reopens a policy pinned by another process (or an earlier
+// run), by name or by its directory's path; errors wrap ENOENT if none is.
+func OpenPinnedPolicy(nameOrPath string) (*Policy, error) {
+	cname := C.CString(nameOrPath)
+	defer C.free(unsafe.Pointer(cname))
+	p, err := callPtr("ebpfaccel_comp_policy__open_pinned", func() (*C.struct_ebpfaccel_comp_policy, error) {
+		ptr, errno := C.ebpfaccel_comp_policy__open_pinned(cname)
+		return ptr, errno
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Policy{p: p}, nil
+}
+
+// PinPath is the directory the policy is pinned in, "" when it is not.
+func (p *Policy) PinPath() string {
+	if s := C.ebpfaccel_comp_policy__pin_path(p.p); s != nil {
+		return C.GoString(s)
+	}
+	return ""
+}
+
+// CgroupID is the id (inode number) of the cgroup the policy is attached
+// to; 0 when it is not attached.
+func (p *Policy) CgroupID() uint64 {
+	return uint64(C.ebpfaccel_comp_policy__cgroup_id(p.p))
+}
+
+// Ports lists the ports that have a port-only rule, ascending.
+func (p *Policy) Ports() ([]uint16, error) {
+	for {
+		n, err := callInt("ebpfaccel_comp_policy__ports", func() C.int {
+			return C.ebpfaccel_comp_policy__ports(p.p, nil, 0)
+		})
+		if err != nil || n == 0 {
+			return nil, err
+		}
+		ports := (*C.uint16_t)(C.calloc(C.size_t(n), C.sizeof_uint16_t))
+		got, err := callInt("ebpfaccel_comp_policy__ports", func() C.int {
+			return C.ebpfaccel_comp_policy__ports(p.p, ports, C.size_t(n))
+		})
+		out := make([]uint16, 0, n)
+		for i, v := range unsafe.Slice(ports, n) {
+			if int64(i) < got {
+				out = append(out, uint16(v))
+			}
+		}
+		C.free(unsafe.Pointer(ports))
+		// A rule added between the two calls: count again.
+		if err != nil || got <= n {
+			return out, err
+		}
+	}
+}
+
+// GetPort reads the port-only rule of port (errors wrap ENOENT if none).
+func (p *Policy) GetPort(port uint16) (Rule, error) {
+	r := C.struct_ebpfaccel_comp_rule_opts{sz: C.sizeof_struct_ebpfaccel_comp_rule_opts}
+	err := p.intCall("ebpfaccel_comp_policy__get_port", func() C.int {
+		return C.ebpfaccel_comp_policy__get_port(p.p, C.uint16_t(port), &r)
+	})
+	return Rule{Action(r.action), Algo(r.algo), Mode(r.mode), uint(r.dir), int(r.level),
+		uint(r.record_size), uint(r.flags)}, err
 }
 
 func (p *Policy) intCall(op string, fn func() C.int) error {
@@ -444,7 +525,8 @@ func (p *Policy) Stats() (PolicyStats, error) {
 		uint64(s.confirm_done)}, err
 }
 
-// Close detaches (if attached), unloads and frees; again does nothing.
+// Close detaches (if attached and not pinned), unloads and frees; again
+// does nothing.
 func (p *Policy) Close() error {
 	C.ebpfaccel_comp_policy__destroy(p.p)
 	p.p = nil

@@ -7,6 +7,7 @@ package ebpfaccel
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -167,5 +168,48 @@ func TestCompPolicyRules(t *testing.T) {
 	}
 	if _, err := SocketState(-1); err == nil {
 		t.Error("state of fd -1")
+	}
+}
+
+// A policy pinned by one handle is found by name through another, which
+// sees its rules; Detach removes it for both.
+func TestCompPolicyPinned(t *testing.T) {
+	requireRoot(t, "loading and pinning the negotiation program")
+	cg := newCgroup(t)
+	name := fmt.Sprintf("gotest-%d", os.Getpid())
+	p, err := OpenPolicyPinned(true, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Attach(cg); err != nil {
+		p.Close()
+		t.Fatal(err)
+	}
+	p.Close() // stays attached
+	q, err := OpenPinnedPolicy(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if q.PinPath() != "/sys/fs/bpf/ebpfaccel/comp/"+name || q.CgroupID() == 0 {
+		t.Errorf("pin path %q, cgroup id %d", q.PinPath(), q.CgroupID())
+	}
+	if err := q.SetPort(7005, &Rule{Algo: AlgoLZ4}); err != nil {
+		t.Fatal(err)
+	}
+	if ports, err := q.Ports(); err != nil || len(ports) != 1 || ports[0] != 7005 {
+		t.Errorf("ports %v, %v", ports, err)
+	}
+	if r, err := q.GetPort(7005); err != nil || r.Algo != AlgoLZ4 || r.Dir != DirBoth {
+		t.Errorf("rule %+v, %v", r, err)
+	}
+	if _, err := q.GetPort(7006); !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("rule of a port without one: %v", err)
+	}
+	if err := q.Detach(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenPinnedPolicy(name); !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("reopen after detach: %v", err)
 	}
 }

@@ -50,12 +50,19 @@ struct ebpfaccel_comp_rule_opts {
 };
 #define ebpfaccel_comp_rule_opts__last_field flags
 
-/** Options of ebpfaccel_comp_policy__open() (none yet). */
+/** Options of ebpfaccel_comp_policy__open(). */
 struct ebpfaccel_comp_policy_opts {
 	size_t sz;
+	/* Make the attachment outlive the process: ..._attach() pins the
+	 * program's link and maps in /sys/fs/bpf/ebpfaccel/comp/<pin_name>/
+	 * (mounting bpffs there if needed), ..._destroy() then leaves it
+	 * attached, and ..._open_pinned() finds it again. */
+	bool pin;
+	/* Name of that directory; NULL = the cgroup's id in decimal. */
+	const char *pin_name;
 	size_t :0;
 };
-#define ebpfaccel_comp_policy_opts__last_field sz
+#define ebpfaccel_comp_policy_opts__last_field pin_name
 
 enum ebpfaccel_comp_phase {
 	EBPFACCEL_COMP_PHASE_NONE	= 0,
@@ -106,12 +113,16 @@ ebpfaccel_comp_policy__open(const struct ebpfaccel_comp_policy_opts *opts);
  * @param cgroup_fd open fd of the cgroup directory (never the root cgroup
  *	  on a shared machine).
  * @return 0, -EBUSY if already attached, -EPERM (needs CAP_SYS_ADMIN,
- *	   CAP_BPF, CAP_NET_ADMIN) or another -errno from the kernel.
+ *	   CAP_BPF, CAP_NET_ADMIN), -EEXIST (opts.pin and that pin name is
+ *	   taken: detach it first) or another -errno from the kernel.  When
+ *	   pinning fails the policy is not attached.
  */
 EBPFACCEL_API int ebpfaccel_comp_policy__attach(struct ebpfaccel_comp_policy *policy, int cgroup_fd);
 
 /**
- * @brief Detach from the cgroup (connections keep their state).
+ * @brief Detach from the cgroup (connections keep their state).  A pinned
+ *	  policy is detached for every process that holds it, and its pins
+ *	  are removed.
  * @return 0, or -ENOENT if not attached.
  */
 EBPFACCEL_API int ebpfaccel_comp_policy__detach(struct ebpfaccel_comp_policy *policy);
@@ -168,8 +179,55 @@ EBPFACCEL_API int ebpfaccel_comp_policy__state(const struct ebpfaccel_comp_polic
 EBPFACCEL_API int ebpfaccel_comp_policy__stats(const struct ebpfaccel_comp_policy *policy,
 				 struct ebpfaccel_comp_policy_stats *stats);
 
-/** @brief Detach (if attached), unload and free.  NULL is allowed. */
+/**
+ * @brief Free the policy object.  Detaches it unless it is pinned (opened
+ *	  with opts.pin, or by ..._open_pinned()): a pinned policy stays
+ *	  attached until ebpfaccel_comp_policy__detach().  NULL is allowed.
+ */
 EBPFACCEL_API void ebpfaccel_comp_policy__destroy(struct ebpfaccel_comp_policy *policy);
+
+/**
+ * @brief Reopen a policy pinned by another process (or an earlier run):
+ *	  its rules, state and counters are shared with that one.
+ * @param name_or_path the pin name (directory below
+ *	  /sys/fs/bpf/ebpfaccel/comp/) or the directory's path.
+ * @return policy object (attached and pinned), or NULL with errno: ENOENT
+ *	   (no such pinned policy, or bpffs not mounted), EINVAL (bad name),
+ *	   EPERM (needs CAP_BPF and CAP_NET_ADMIN), or the loader's error
+ *	   (e.g. pins of an incompatible library version).
+ */
+EBPFACCEL_API struct ebpfaccel_comp_policy *ebpfaccel_comp_policy__open_pinned(const char *name_or_path);
+
+/**
+ * @brief Directory where the policy is pinned.
+ * @return the path (owned by the policy), or NULL if it is not pinned.
+ */
+EBPFACCEL_API const char *ebpfaccel_comp_policy__pin_path(const struct ebpfaccel_comp_policy *policy);
+
+/**
+ * @brief Id of the cgroup v2 the policy is attached to (the inode number
+ *	  of its directory).
+ * @return the id, or 0 if not attached (errno ENOENT) or on error (errno).
+ */
+EBPFACCEL_API uint64_t ebpfaccel_comp_policy__cgroup_id(const struct ebpfaccel_comp_policy *policy);
+
+/**
+ * @brief Ports that have a port-only rule, in ascending order.
+ * @param ports out: up to @max ports.
+ * @return the number of such rules (may exceed @max: call again with a
+ *	   larger array), or -EINVAL.
+ */
+EBPFACCEL_API int ebpfaccel_comp_policy__ports(const struct ebpfaccel_comp_policy *policy, uint16_t *ports,
+				 size_t max);
+
+/**
+ * @brief The port-only rule of @port.
+ * @param rule out; set rule->sz first.  Every field is filled in
+ *	   (defaults resolved).
+ * @return 0, -ENOENT (no rule for that port), -EINVAL.
+ */
+EBPFACCEL_API int ebpfaccel_comp_policy__get_port(const struct ebpfaccel_comp_policy *policy, uint16_t port,
+				    struct ebpfaccel_comp_rule_opts *rule);
 
 /**
  * @brief Negotiated result of @sock_fd, from whichever loaded policy program

@@ -120,10 +120,50 @@ class Policy(Handle):
     """
     _free = staticmethod(_c.ebpfaccel_comp_policy__destroy)
 
-    def __init__(self):
-        super().__init__(_c.ebpfaccel_comp_policy__open(
-            make_opts(_c.ebpfaccel_comp_policy_opts)))
+    def __init__(self, *, pin=False, pin_name=None):
+        """With @pin, attach() pins the policy in
+        /sys/fs/bpf/ebpfaccel/comp/<pin_name or the cgroup id>, and closing
+        leaves it attached until detach() (from any process)."""
+        opts = make_opts(_c.ebpfaccel_comp_policy_opts, pin=pin)
+        if pin_name is not None:
+            opts.pin_name = pin_name
+        super().__init__(_c.ebpfaccel_comp_policy__open(opts))
         self._cgroup_fd = None
+
+    @classmethod
+    def open_pinned(cls, name_or_path):
+        """The policy another process pinned (FileNotFoundError if none)."""
+        policy = cls.__new__(cls)
+        Handle.__init__(policy, _c.ebpfaccel_comp_policy__open_pinned(name_or_path))
+        policy._cgroup_fd = None
+        return policy
+
+    @property
+    def pin_path(self):
+        """Directory the policy is pinned in, or None."""
+        return _c.ebpfaccel_comp_policy__pin_path(self._handle())
+
+    @property
+    def cgroup_id(self):
+        """Id (inode number) of the cgroup it is attached to; 0 if none."""
+        return _c.ebpfaccel_comp_policy__cgroup_id(self._handle())
+
+    def ports(self):
+        """Ports with a port-only rule, ascending."""
+        while True:
+            n = _c.ebpfaccel_comp_policy__ports(self._handle(), None, 0)
+            array = _c.u16_array(max(n, 1))
+            got = _c.ebpfaccel_comp_policy__ports(self._handle(), array.cast(), n)
+            if got <= n:
+                return [array[i] for i in range(got)]
+
+    def get_port(self, port):
+        """The rule of @port as a dict of rule fields (FileNotFoundError if none)."""
+        rule = make_opts(_c.ebpfaccel_comp_rule_opts)
+        _c.ebpfaccel_comp_policy__get_port(self._handle(), port, rule)
+        fields_ = struct_fields(rule)
+        fields_.pop("sz", None)
+        return fields_
 
     def attach(self, cgroup):
         """Attach to a cgroup v2 directory, given as a path or an fd."""

@@ -173,6 +173,22 @@ class PolicyTest(unittest.TestCase):
                 policy.set_port(7000, algorithm=1)
             self.assertEqual(set(policy.stats()) >= {"syn_opt", "synack_opt"}, True)
 
+    def test_pinned_outlives_the_handle(self):
+        name = f"pytest-{os.getpid()}"
+        with comp.Policy(pin=True, pin_name=name) as policy:
+            policy.attach(self.cgroup)
+        with comp.Policy.open_pinned(name) as again:
+            self.assertEqual(again.pin_path, f"/sys/fs/bpf/ebpfaccel/comp/{name}")
+            self.assertEqual(again.cgroup_id, os.stat(self.cgroup).st_ino)
+            again.set_port(7005, algo=comp.Algo.LZ4)
+            self.assertEqual(again.ports(), [7005])
+            self.assertEqual(again.get_port(7005)["algo"], comp.Algo.LZ4)
+            with self.assertRaises(FileNotFoundError):
+                again.get_port(7006)
+            again.detach()
+        with self.assertRaises(FileNotFoundError):
+            comp.Policy.open_pinned(name)
+
     def test_negotiates_in_the_cgroup(self):
         """A child process in the cgroup connects to itself on a policy
         port; both ends negotiate and talk compressed through the state."""

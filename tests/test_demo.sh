@@ -1,0 +1,94 @@
+#!/bin/sh
+# The quickstart's demos (tools/demo_comp.sh, tools/demo_redis.sh): they show a gain,
+# and leaves no network namespace, cgroup, pin or process behind, neither
+# when it finishes nor when it is interrupted with Ctrl-C (SIGINT to its
+# process group, as a terminal sends it).
+set -u
+demo="${top_srcdir:-.}/tools/demo_comp.sh"
+. "${top_srcdir:-$(dirname "$0")/..}/tests/cli_lib.sh"
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (netns, cgroups, BPF)"; exit 77; }
+for t in ip tc unshare setsid python3 tar pgrep redis-server redis-benchmark taskset; do
+	command -v $t >/dev/null || { echo "SKIP: $t is missing"; exit 77; }
+done
+cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+# A shell starts background jobs with SIGINT ignored, which a script cannot
+# trap: restore it, in a process group of its own as a terminal would make
+# (use it with &: it replaces the shell that runs it).
+interruptible() {
+	exec python3 -c '
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.setsid()
+os.execvp(sys.argv[1], sys.argv[1:])' "$@"
+}
+
+leftovers() { # pid of a demo run
+	ip netns list | grep -E "^qs$1[sr]( |$)"
+	[ ! -d "$cg2/ebpfaccel-demo-$1" ] || echo "cgroup $cg2/ebpfaccel-demo-$1"
+	ls -d /sys/fs/bpf/ebpfaccel/comp/demo 2>/dev/null
+	ls -d /tmp/ebpfaccel-demo.* 2>/dev/null | while read -r d; do
+		[ "$(stat -c %Y "$d")" -lt "$(date -d '-1 hour' +%s)" ] || echo "$d"
+	done
+	pgrep -f "xfer.py (send|recv) 730[01]" | grep -v "^$$\$"
+}
+
+# A whole run, small.
+DEMO_MB=4 DEMO_RATE=50mbit top_builddir="${top_builddir:-.}" setsid "$demo" > "$out" 2>&1 &
+pid=$!
+wait $pid; rc=$?
+[ $rc = 0 ] && pass "demo exits 0" || fail "demo exit $rc: $(cat "$out")"
+grep -qE '^==> compression gain on a 50mbit link: [0-9.]+x faster, [0-9]+% of the bytes' "$out" \
+	&& pass "demo prints the gain" || fail "no gain line: $(cat "$out")"
+speedup=$(sed -n 's/.*link: \([0-9.]*\)x faster.*/\1/p' "$out")
+awk -v s="$speedup" 'BEGIN { exit !(s > 1.5) }' && pass "compressed is faster (${speedup}x)" \
+	|| fail "compressed is not faster: ${speedup}x"
+[ "$(grep -c '^  \.\. ' "$out")" -ge 6 ] && pass "a progress line per step" || fail "progress lines: $(cat "$out")"
+left=$(leftovers $pid)
+[ -z "$left" ] && pass "nothing left after a run" || fail "left after a run: $left"
+
+# Ctrl-C while the first transfer runs.
+DEMO_MB=16 DEMO_RATE=10mbit top_builddir="${top_builddir:-.}" interruptible "$demo" > "$out" 2>&1 &
+pid=$!
+i=0; until grep -q "sending it to port 7301" "$out" || [ $i -ge 300 ]; do i=$((i + 1)); sleep 0.1; done
+sleep 1
+env kill -INT -- -$pid
+wait $pid; rc=$?
+[ $rc = 130 ] && pass "interrupted demo exits 130" || fail "interrupted demo exit $rc: $(cat "$out")"
+grep -q "interrupted, cleaning up" "$out" && pass "says it cleans up" || fail "no cleanup message: $(cat "$out")"
+sleep 0.5
+left=$(leftovers $pid)
+[ -z "$left" ] && pass "nothing left after Ctrl-C" || fail "left after Ctrl-C: $left"
+
+# The Redis demo: hit rate shown, nothing left, also after Ctrl-C.
+rdemo="${top_srcdir:-.}/tools/demo_redis.sh"
+rleftovers() { # pid of a demo run
+	ip netns list | grep -E "^qr$1( |$)"
+	[ ! -d "$cg2/ebpfaccel-demo-redis-$1" ] || echo "cgroup $cg2/ebpfaccel-demo-redis-$1"
+	ls /run/ebpfaccel/redis/demo$1.* 2>/dev/null
+	pgrep -f "redis-server .*ebpfaccel-demo" | while read -r p; do
+		grep -q "qr$1" "/proc/$p/cmdline" 2>/dev/null && echo "redis-server $p"; done
+	pgrep -f "ebpfaccel redis attach .*--name demo$1"
+}
+DEMO_REQUESTS=5000 top_builddir="${top_builddir:-.}" "$rdemo" > "$out" 2>&1 &
+pid=$!
+wait $pid; rc=$?
+[ $rc = 0 ] && pass "redis demo exits 0" || fail "redis demo exit $rc: $(cat "$out")"
+grep -qE '^==> Redis GET, 1 client: [0-9.]+x requests/s, [0-9.]+x mean latency with the cache; hit rate ([5-9][0-9]|100)%' "$out" \
+	&& pass "redis demo shows both and a hit rate over 50%" || fail "redis demo output: $(cat "$out")"
+left=$(rleftovers $pid)
+[ -z "$left" ] && pass "redis demo: nothing left" || fail "redis demo left: $left"
+DEMO_REQUESTS=2000000 top_builddir="${top_builddir:-.}" interruptible "$rdemo" > "$out" 2>&1 &
+pid=$!
+i=0; until grep -q "with the cache" "$out" || [ $i -ge 300 ]; do i=$((i + 1)); sleep 0.1; done
+sleep 0.5
+env kill -INT -- -$pid
+wait $pid; rc=$?
+[ $rc = 130 ] && pass "interrupted redis demo exits 130" || fail "interrupted redis demo exit $rc: $(cat "$out")"
+sleep 0.5
+left=$(rleftovers $pid)
+[ -z "$left" ] && pass "redis demo: nothing left after Ctrl-C" || fail "redis demo left after Ctrl-C: $left"
+
+finish
