@@ -137,7 +137,9 @@ cat >"$initrd/init" <<INIT
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-mount -t tmpfs tmp /tmp
+# /tmp stays the initramfs' own (already in RAM): a tmpfs there would hide
+# programs copied in from a build tree under /tmp (CI clones there).
+chmod 1777 /tmp
 ip link set lo up
 for ko in \$(cat /deps/order); do
 	insmod /deps/\$ko || echo "guest: insmod \$ko failed"
