@@ -15,8 +15,12 @@ cg=$cg2/ebpfaccel-test-$$-example
 dir=$(mktemp -d)
 port=6390
 cleanup() {
-	[ -n "${ex_pid:-}" ] && kill "$ex_pid" 2>/dev/null && wait "$ex_pid" 2>/dev/null
-	[ -n "${redis_pid:-}" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
+	# Everything started lives in the netns: end it all there ($! of a
+	# backgrounded shell function is the subshell, not redis-server).
+	for p in $(ip netns pids "$ns" 2>/dev/null); do kill "$p" 2>/dev/null; done
+	sleep 0.2
+	for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
 	ip netns del "$ns" 2>/dev/null
 	rmdir "$cg" 2>/dev/null
 	rm -rf "$dir"
@@ -54,4 +58,7 @@ echo "Redis answered $served_by_redis of 200 GETs; the kernel counted $hits hits
 tail -1 "$dir/ex.out" | grep -q '%$' || fail "no hit rate column"
 # Detached: Redis and new clients are untouched.
 [ "$(in_ns redis-cli -p $port GET greeting)" = hello ] || fail "Redis after detach"
+rpid=$(in_ns redis-cli -p $port INFO server | sed -n 's/^process_id:\([0-9]*\).*/\1/p')
+cleanup; trap - EXIT INT TERM
+[ -n "$rpid" ] && kill -0 "$rpid" 2>/dev/null && fail "redis-server $rpid outlived the test"
 echo "PASS: example attaches, serves from the kernel, detaches cleanly"
