@@ -22,9 +22,25 @@ command -v dpkg-deb >/dev/null || die_skip "dpkg-deb not found"
 
 # The release is whatever Debian's meta package points at today, so security
 # updates of the archive are followed without editing this script.
-image_pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-	    sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)\(-unsigned\)\{0,1\}$/\1/p' | head -n1)
-[ -n "$image_pkg" ] || die_skip "apt knows no linux-image-amd64 dependency (run apt-get update?)"
+image_pkg() {
+	apt-cache depends linux-image-amd64 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)\(-unsigned\)\{0,1\}$/\1/p' | head -n1
+}
+image_pkg=$(image_pkg)
+# Package lists can be missing (fresh machine, or wiped by an update with
+# other sources): refresh them once rather than skip the kernel tests.
+if [ -z "$image_pkg" ] && [ "$(id -u)" = 0 ]; then
+	echo "prepare.sh: apt knows no linux-image-amd64; running apt-get update" >&2
+	apt-get -q update >&2 || true
+	image_pkg=$(image_pkg)
+fi
+if [ -z "$image_pkg" ]; then
+	# Offline: a kernel fetched earlier still does.
+	cached=$(ls -d "$cache"/*/.complete 2>/dev/null | sort -V | tail -n1)
+	[ -n "$cached" ] || die_skip "apt knows no linux-image-amd64 dependency and nothing is cached in $cache"
+	basename "$(dirname "$cached")"
+	exit 0
+fi
 release=${image_pkg#linux-image-}
 
 dir=$cache/$release
