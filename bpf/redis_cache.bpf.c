@@ -57,7 +57,12 @@ struct rc_conn {
 	__u8 broken;		/* request stream not understood */
 	__u8 rep_broken;	/* reply stream not understood */
 	__u8 tracker;		/* the library's invalidation connection */
-	__u8 pad[2];
+	__u8 other_user;	/* AUTH/HELLO as an ACL user other than default */
+	__u8 seq_valid;		/* rep_end_seq is known */
+	/* TCP sequence number just past the bytes rc_reply has scanned: a
+	 * send that fails half-way frees bytes the program already saw, and
+	 * Redis writes them again later */
+	__u32 rep_end_seq;
 	struct rc_slot slots[RC_SLOTS];
 };
 
@@ -175,7 +180,6 @@ __u32 rc_accepting;		/* take new connections in */
 __u32 rc_tracking_ok;		/* the invalidation connection is live */
 __u32 rc_tracker_port;		/* its local port, seen as remote port here */
 __u32 rc_tracker_seen;		/* set here when that connection arrives */
-__u32 rc_require_auth;		/* connections start unauthenticated */
 __u32 rc_max_value = RC_VAL_MAX;
 /* Bumped by both sides: a value belongs to one global generation, and a
  * fill only stands if its key's bucket generation did not move. */
@@ -192,6 +196,12 @@ __u64 rc_gen_bucket[RC_BUCKETS];
  * pointer arguments are plain memory to the verifier, which kernels before
  * 6.2 (Debian 12's 6.1) refuse as map keys: copy keys to the stack first. */
 #define GLOBAL __attribute__((noinline))
+
+/* The TCP socket behind a program's socket pointer (NULL if it is not). */
+static __always_inline struct tcp_sock *tcp_of(struct bpf_sock *sk)
+{
+	return sk ? bpf_skc_to_tcp_sock(sk) : NULL;
+}
 
 static __always_inline void stat_add(__u32 idx, __u64 n)
 {
@@ -392,21 +402,31 @@ static __always_inline __u32 classify(const struct resp_req *r)
 {
 	__u32 *cls;
 
+	__u32 w;
+
 	if (r->flags & RESP_REQ_CMD_LONG)
 		return RC_CMD_UNKNOWN;
+	/* GET, the hot path, without a hash of the command name */
+	__builtin_memcpy(&w, r->cmd, 4);
+	if (r->cmd_len == 3 && w == ('G' | 'E' << 8 | 'T' << 16))
+		return RC_CMD_GET;
 	cls = bpf_map_lookup_elem(&rc_cmds, r->cmd);
 	return cls ? *cls : RC_CMD_UNKNOWN;
 }
 
+/* Served only as the default user, once Redis let the connection in: it
+ * accepted its AUTH or answered one of its GETs (neither NOAUTH nor NOPERM).
+ * Whether a password is needed can change behind the programs' back
+ * (CONFIG SET requirepass on the unix socket), so it is never assumed. */
 static __always_inline int auth_ok(struct rc_conn *c)
 {
-	return !READ_ONCE(rc_require_auth) || READ_ONCE(c->authed);
+	return READ_ONCE(c->authed) && !c->other_user;
 }
 
 static __noinline void apply_get(struct rc_conn *c, struct resp_req *r)
 {
 	if (r->argc != 2 || (r->flags & RESP_REQ_KEY_LONG) || c->pushy ||
-	    c->in_multi || READ_ONCE(c->select_inflight) || !auth_ok(c))
+	    c->in_multi || READ_ONCE(c->select_inflight) || c->other_user)
 		return;
 	stat_add(RC_STAT_MISSES, 1);
 	record(c, SLOT_FILL, READ_ONCE(c->db), r);
@@ -450,6 +470,22 @@ static __noinline void apply_client(struct rc_conn *c, struct resp_req *r)
 	if (key_is(r, "TRACKING", 8) || key_is(r, "REPLY", 5) ||
 	    key_is(r, "CACHING", 7))
 		c->pushy = 1;
+	/* Redis holds every client until the pause ends: so must the cache.
+	 * Nothing can be refilled before Redis answers again. */
+	if (key_is(r, "PAUSE", 5))
+		invalidate_all();
+}
+
+/* ACL SETUSER and friends change who may read what: what the cache holds
+ * was read under the old rules. */
+static __noinline void apply_admin(struct rc_conn *c, struct resp_req *r)
+{
+	if (key_is(r, "WHOAMI", 6) || key_is(r, "CAT", 3) ||
+	    key_is(r, "LIST", 4) || key_is(r, "USERS", 5) ||
+	    key_is(r, "GETUSER", 7) || key_is(r, "LOG", 3) ||
+	    key_is(r, "HELP", 4) || key_is(r, "GENPASS", 7))
+		return;
+	invalidate_all();
 }
 
 /* Records what a request passed to Redis does to the cache. */
@@ -476,13 +512,23 @@ static __noinline void apply(struct rc_conn *c, struct resp_req *r, __u32 cls)
 		break;
 	case RC_CMD_AUTH:
 		/* ACL users other than "default" may not read every key */
-		if (c->pushy || !(r->argc == 2 ||
-				  (r->argc == 3 && key_is(r, "DEFAULT", 7))))
+		if (c->pushy)
 			break;
+		if (!(r->argc == 2 ||
+		      (r->argc == 3 && key_is(r, "DEFAULT", 7)))) {
+			c->other_user = 1;
+			break;
+		}
 		record(c, SLOT_AUTH, 0, r);
 		break;
 	case RC_CMD_HELLO:
-		/* HELLO ... AUTH: username not seen; leave the connection off */
+		/* HELLO <ver> AUTH|SETNAME ...: the user is not parsed, so the
+		 * connection is never served nor fills */
+		if (r->argc > 2)
+			c->other_user = 1;
+		break;
+	case RC_CMD_ADMIN:
+		apply_admin(c, r);
 		break;
 	case RC_CMD_MULTI:
 		c->in_multi = 1;
@@ -594,12 +640,32 @@ static __always_inline int can_serve(struct rc_conn *c)
 	       !READ_ONCE(c->reflect_pending);
 }
 
+/* Nothing Redis wrote is still waiting to be sent (a send that failed
+ * half-way: the rest comes again later and must not be overtaken), and the
+ * answer fits the send buffer, so its own send cannot fail half-way.
+ * Redis holds the socket lock from rc_reply's scan to the end of its send,
+ * and the kernel answer's send takes it too. */
+static __always_inline int send_clear(struct __sk_buff *skb,
+				      struct rc_conn *c, __u32 len)
+{
+	struct tcp_sock *tp = tcp_of(skb->sk);
+	struct sock *sk = (struct sock *)tp;
+
+	if (!tp)
+		return 0;
+	if (READ_ONCE(c->seq_valid) && READ_ONCE(c->rep_end_seq) != tp->write_seq)
+		return 0;
+	return sk->sk_wmem_queued + len + 8192 <= sk->sk_sndbuf;
+}
+
 /* Answers the whole segment from the stage; false if it cannot. */
 static __always_inline int reflect(struct __sk_buff *skb, struct vctx *v)
 {
 	struct rc_conn *c = v->c;
 	__u32 tag = RC_TAG, orig;
 
+	if (!send_clear(skb, c, v->stage_len))
+		return 0;
 	if (bpf_skb_pull_data(skb, skb->len) ||
 	    bpf_skb_load_bytes(skb, 0, &orig, 4) ||
 	    bpf_skb_store_bytes(skb, 0, &tag, 4, 0))
@@ -784,6 +850,10 @@ GLOBAL int reply_done(struct rc_conn *c)
 				c->db = s.db;
 			__sync_fetch_and_add(&c->select_inflight, -1);
 		} else if (s.kind == SLOT_AUTH && c->rep.top == '+') {
+			c->authed = 1;
+		} else if (s.kind == SLOT_FILL &&
+			   (c->rep.top == '$' || c->rep.top == '_')) {
+			/* Redis let this connection read */
 			c->authed = 1;
 		} else if (s.kind == SLOT_SET && c->rep.top == '+') {
 			notify(&s, 0, RC_EV_REFILL);
@@ -1005,7 +1075,6 @@ GLOBAL int answer(struct sk_msg_md *msg, struct rc_conn *c)
 	if (copy_stage(&x, 0, want < have ? want : have) ||
 	    (want > have && copy_stage(&x, have, want)))
 		return SK_DROP;
-	__sync_fetch_and_add(&c->reflect_pending, -1);
 	return SK_PASS;
 }
 
@@ -1020,12 +1089,32 @@ static __always_inline int tagged(struct sk_msg_md *msg)
 	return data + 4 <= end && *(__u32 *)data == RC_TAG;
 }
 
+/* The reply stream is not known any more: the connection is never answered
+ * again. Besides malformed or unscannable replies, this is how a send that
+ * failed half-way ends: the kernel sends the next message without running
+ * the program (tcp_bpf keeps the old verdict), see kernel-facts. */
+static __always_inline int reply_lost(struct rc_conn *c)
+{
+	stat_add(RC_STAT_BYPASS_BAD, 1);
+	c->rep_broken = 1;
+	c->pushy = 1;
+	if (c->tracker) {
+		rc_tracking_ok = 0;
+		invalidate_all();
+	}
+	return SK_PASS;
+}
+
 SEC("sk_msg")
 int rc_reply(struct sk_msg_md *msg)
 {
 	struct mctx m = { .msg = msg, .len = msg->size };
+	struct tcp_sock *tp;
 	struct rc_conn *c;
 	__u64 *cookie;
+	__u32 start;
+	__s32 seen;
+	int verdict;
 
 	if (!msg->sk)
 		return SK_PASS;
@@ -1035,24 +1124,39 @@ int rc_reply(struct sk_msg_md *msg)
 	c = bpf_map_lookup_elem(&rc_conns, cookie);
 	if (!c)
 		return SK_PASS;
-	if (READ_ONCE(c->reflect_pending) && c->rep.st == RP_TYPE &&
-	    !c->rep.depth && tagged(msg))
-		return answer(msg, c);
+	tp = tcp_of(msg->sk);
+	if (!tp)
+		return reply_lost(c);
+	/* nothing of this message is queued yet: it starts at write_seq */
+	start = tp->write_seq;
+	seen = c->seq_valid ? (__s32)(c->rep_end_seq - start) : 0;
+	if (seen < 0)		/* bytes went out unseen */
+		return reply_lost(c);
+	if (READ_ONCE(c->reflect_pending) && !seen && c->rep.st == RP_TYPE &&
+	    !c->rep.depth && tagged(msg)) {
+		verdict = answer(msg, c);
+		WRITE_ONCE(c->rep_end_seq, start + msg->size);
+		WRITE_ONCE(c->seq_valid, 1);
+		barrier();
+		__sync_fetch_and_add(&c->reflect_pending, -1);
+		return verdict;
+	}
 	if (c->rep_broken)
 		return SK_PASS;
+	/* a send that failed half-way: skip what was scanned already. Marked
+	 * before replies are counted, see send_clear(). */
+	if (seen >= m.len)
+		return SK_PASS;
+	WRITE_ONCE(c->rep_end_seq, start + m.len);
+	WRITE_ONCE(c->seq_valid, 1);
+	barrier();
+	m.off = seen;
 	m.c = c;
 	bpf_loop(LOOP_BUDGET, reply_step, &m, 0);
 	if (m.off + m.b.len < m.len || m.b.pos < m.b.len || c->rep.done_due)
 		m.bad = 1;
-	if (m.bad) {
-		c->rep_broken = 1;
-		c->pushy = 1;
-		if (c->tracker) {
-			rc_tracking_ok = 0;
-			invalidate_all();
-		}
-		return SK_PASS;
-	}
+	if (m.bad)
+		return reply_lost(c);
 	/* the rest of an invalidation push may come late: forget everything */
 	if (c->rep.top == '>' && (c->rep.depth || c->rep.st != RP_TYPE))
 		invalidate_all();

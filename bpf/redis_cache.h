@@ -29,6 +29,7 @@ enum rc_cmd_class {
 	RC_CMD_EXEC,		/* EXEC, DISCARD: ends a transaction */
 	RC_CMD_PUSHY,		/* replies no longer follow requests 1:1 */
 	RC_CMD_CLIENT,
+	RC_CMD_ADMIN,		/* ACL: may change who reads what */
 };
 
 enum rc_stat {

@@ -75,7 +75,7 @@ static const struct rc_cmd rc_cmds[] = {
 	{ "SELECT", RC_CMD_SELECT }, { "AUTH", RC_CMD_AUTH },
 	{ "HELLO", RC_CMD_HELLO }, { "MULTI", RC_CMD_MULTI },
 	{ "EXEC", RC_CMD_EXEC }, { "DISCARD", RC_CMD_EXEC },
-	{ "CLIENT", RC_CMD_CLIENT },
+	{ "CLIENT", RC_CMD_CLIENT }, { "ACL", RC_CMD_ADMIN },
 	{ "SUBSCRIBE", RC_CMD_PUSHY }, { "PSUBSCRIBE", RC_CMD_PUSHY },
 	{ "SSUBSCRIBE", RC_CMD_PUSHY }, { "UNSUBSCRIBE", RC_CMD_PUSHY },
 	{ "PUNSUBSCRIBE", RC_CMD_PUSHY }, { "SUNSUBSCRIBE", RC_CMD_PUSHY },
@@ -510,10 +510,49 @@ static void rc_lost_coherence(struct ebpfaccel_redis_cache *rc, int err)
 {
 	rc->skel->bss->rc_tracking_ok = 0;
 	__atomic_fetch_add(&rc->skel->bss->rc_gen_all, 1, __ATOMIC_SEQ_CST);
-	pr_warn("redis_cache: coherence connection lost (%s): kernel answers off\n",
-		strerror(-err));
+	if (err)
+		pr_warn("redis_cache: coherence connection lost (%s): kernel answers "
+			"off until it is back\n", strerror(-err));
+	else
+		pr_warn("redis_cache: invalidation stream not understood (a push "
+			"too large to scan?): kernel answers off until it is back\n");
 }
 
+static int rc_open_conns(struct ebpfaccel_redis_cache *rc);
+static void rc_close_conn(struct ebpfaccel_redis_cache *rc);
+
+/* Serving again is safe only from a new generation: values filled while no
+ * invalidation reached the programs may be stale, fills still on their way
+ * belong to the old one. */
+static void rc_resume(struct ebpfaccel_redis_cache *rc)
+{
+	__atomic_fetch_add(&rc->skel->bss->rc_gen_all, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&rc->skel->bss->rc_tracking_ok, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Reconnects with backoff (50 ms doubling to 2 s); false when told to stop. */
+static bool rc_recover(struct ebpfaccel_redis_cache *rc)
+{
+	struct pollfd stop = { .fd = rc->stop_fd, .events = POLLIN };
+	int backoff = 50, err;
+
+	for (;;) {
+		rc_close_conn(rc);
+		if (poll(&stop, 1, backoff) > 0)
+			return false;
+		err = rc_open_conns(rc);
+		if (!err)
+			break;
+		pr_debug("redis_cache: reconnect: %s\n", strerror(-err));
+		backoff = backoff < 1000 ? backoff * 2 : 2000;
+	}
+	rc_resume(rc);
+	pr_info("redis_cache: coherence connection back: kernel answers on\n");
+	return true;
+}
+
+/* Reads pushes (keeping Redis' send buffer for them empty, see docs) and
+ * confirms fills; on any loss of coherence, reconnects. */
 static void *rc_thread(void *arg)
 {
 	struct ebpfaccel_redis_cache *rc = arg;
@@ -527,7 +566,7 @@ static void *rc_thread(void *arg)
 	int err;
 
 	for (;;) {
-		if (poll(pfd, 3, 1000) < 0 && errno != EINTR)
+		if (poll(pfd, 3, 100) < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents)
 			break;
@@ -536,14 +575,18 @@ static void *rc_thread(void *arg)
 			err = pfd[1].revents ? rconn_next(rc, rc->conn, &text, &len, 0)
 					     : -ETIMEDOUT;
 		while (err >= 0);
-		if (err != -ETIMEDOUT) {
-			rc_lost_coherence(rc, err);
+		if (err == -ETIMEDOUT && ring_buffer__consume(rc->fills) < 0)
+			err = -EIO;
+		/* the programs turn answers off when they lose the stream */
+		if (err == -ETIMEDOUT &&
+		    !__atomic_load_n(&rc->skel->bss->rc_tracking_ok, __ATOMIC_SEQ_CST))
+			err = 0;
+		if (err == -ETIMEDOUT)
+			continue;
+		rc_lost_coherence(rc, err);
+		if (!rc_recover(rc))
 			break;
-		}
-		if (ring_buffer__consume(rc->fills) < 0) {
-			rc_lost_coherence(rc, -EIO);
-			break;
-		}
+		pfd[1].fd = rc->conn->fd;
 	}
 	return NULL;
 }
@@ -648,7 +691,6 @@ static int rc_load(struct ebpfaccel_redis_cache *rc,
 	if (err)
 		return err;
 	rc->skel->data->rc_max_value = OPTS_GET(opts, max_value_size, 0) ?: RC_VAL_MAX;
-	rc->skel->bss->rc_require_auth = OPTS_GET(opts, redis_password, NULL) != NULL;
 	return rc_fill_tables(rc);
 }
 
@@ -748,7 +790,8 @@ static int rc_attach_progs(struct ebpfaccel_redis_cache *rc)
 	return 0;
 }
 
-static int rc_start_coherence(struct ebpfaccel_redis_cache *rc)
+/* The tracking connection (handshake done) and the query connection. */
+static int rc_open_conns(struct ebpfaccel_redis_cache *rc)
 {
 	int err;
 
@@ -766,6 +809,13 @@ static int rc_start_coherence(struct ebpfaccel_redis_cache *rc)
 		err = rc_connect(rc, rc->query, false);
 	if (!err)
 		err = rc_query_auth(rc, rc->query);
+	return err;
+}
+
+static int rc_start_coherence(struct ebpfaccel_redis_cache *rc)
+{
+	int err = rc_open_conns(rc);
+
 	if (err)
 		return err;
 	rc->fills = ring_buffer__new(bpf_map__fd(rc->skel->maps.rc_fills),
@@ -775,6 +825,8 @@ static int rc_start_coherence(struct ebpfaccel_redis_cache *rc)
 	rc->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (rc->stop_fd < 0)
 		return -errno;
+	/* before the thread, which takes tracking_ok == 0 for a lost stream */
+	rc_resume(rc);
 	err = pthread_create(&rc->thread, NULL, rc_thread, rc);
 	if (err) {
 		close(rc->stop_fd);
@@ -806,7 +858,6 @@ EBPFACCEL_API int ebpfaccel_redis_cache__attach(struct ebpfaccel_redis_cache *rc
 		ebpfaccel_redis_cache__detach(rc);
 		return err;
 	}
-	rc->skel->bss->rc_tracking_ok = 1;
 	rc->skel->bss->rc_enabled = 1;
 	return 0;
 }
@@ -827,8 +878,8 @@ EBPFACCEL_API int ebpfaccel_redis_cache__detach(struct ebpfaccel_redis_cache *rc
 		return -ENOTCONN;
 	rc->skel->bss->rc_enabled = 0;
 	rc->skel->bss->rc_accepting = 0;
-	rc->skel->bss->rc_tracking_ok = 0;
 	rc_stop_thread(rc);
+	rc->skel->bss->rc_tracking_ok = 0;
 	rc_close_conn(rc);
 	ring_buffer__free(rc->fills);
 	rc->fills = NULL;

@@ -418,6 +418,202 @@ START_TEST(auth_required)
 }
 END_TEST
 
+static int redis_cli_unix(struct env *e, const char *fmt_args)
+{
+	return fx_run(e->ns, NULL, "redis-cli -s %s %s >/dev/null",
+		      fx_redis_unixsock(e->redis), fmt_args);
+}
+
+/* Authentication and ACLs changed behind the programs' back (unix socket):
+ * a new connection is answered by the kernel only once Redis let it in, and
+ * a value read by another ACL user is never served to the default user. */
+START_TEST(runtime_auth_and_acl)
+{
+	struct env e = { 0 };
+	const char *set_k[] = { "SET", "k", "v" };
+	const char *auth[] = { "AUTH", "s3cret" };
+	const char *admin[] = { "AUTH", "admin", "pw" };
+	const char *get_k[] = { "GET", "k" }, *get_sec[] = { "GET", "secret" };
+	const char *acl[] = { "ACL", "SETUSER", "admin", "on", ">pw" };
+	char req[64], sreq[64];
+	size_t rl = rcc_encode(req, sizeof(req), 2, get_k, NULL);
+	size_t sl = rcc_encode(sreq, sizeof(sreq), 2, get_sec, NULL);
+	struct ebpfaccel_redis_cache_stats s0;
+	int a, b, c, d;
+
+	env_start(&e, NULL, NULL);
+	a = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(a, 0);
+	ck_assert(rcc_ok(a, 3, set_k));
+	warm(&e, a, "k", "v");
+
+	/* requirepass set where the programs cannot see it */
+	ck_assert_int_eq(redis_cli_unix(&e, "CONFIG SET requirepass s3cret"), 0);
+	b = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(b, 0);
+	s0 = stats(&e);
+	for (int i = 0; i < 5; i++)
+		ck_assert(rcc_line(b, req, rl, "-NOAUTH"));
+	ck_assert_uint_eq(stats(&e).hits, s0.hits);
+	ck_assert(rcc_ok(b, 2, auth));
+	warm(&e, b, "k", "v");
+	/* Redis keeps connections it had let in, and so does the cache */
+	ck_assert(rcc_get_is(a, "k", "v"));
+	ck_assert_int_eq(redis_cli_unix(&e, "-a s3cret --no-auth-warning CONFIG SET requirepass ''"), 0);
+
+	/* an ACL user reads a key the default user may not read */
+	ck_assert_int_eq(redis_cli_unix(&e, "SET secret classified"), 0);
+	ck_assert_int_eq(redis_cli_unix(&e, "ACL SETUSER admin on '>pw' '~*' '+@all'"), 0);
+	ck_assert_int_eq(redis_cli_unix(&e, "ACL SETUSER default resetkeys '~k'"), 0);
+	c = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(c, 0);
+	ck_assert(rcc_ok(c, 3, admin));
+	for (int i = 0; i < 50; i++) {
+		ck_assert(rcc_get_is(c, "secret", "classified"));
+		sleep_ms(5);
+	}
+	d = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(d, 0);
+	ck_assert(rcc_get_is(d, "k", "v"));	/* let in by Redis */
+	for (int i = 0; i < 5; i++)
+		ck_assert(rcc_line(d, sreq, sl, "-NOPERM"));
+	/* an ACL change seen on the wire drops what the cache holds */
+	s0 = stats(&e);
+	ck_assert(rcc_ok(c, 5, acl));
+	ck_assert_uint_gt(stats(&e).flushes, s0.flushes);
+	ck_assert(rcc_quiet(a, 50) && rcc_quiet(b, 50) && rcc_quiet(c, 50) && rcc_quiet(d, 50));
+	close(a);
+	close(b);
+	close(c);
+	close(d);
+	env_stop(&e);
+}
+END_TEST
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* CLIENT PAUSE holds every GET, cached or not, until the pause ends. */
+START_TEST(client_pause_holds_hits)
+{
+	struct env e = { 0 };
+	const char *set_k[] = { "SET", "k", "v" };
+	const char *pause[] = { "CLIENT", "PAUSE", "400" };
+	double t0, waited;
+	long calls;
+	int a, p;
+
+	env_start(&e, NULL, NULL);
+	a = rcc_connect(e.ns, e.port);
+	p = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(a, 0);
+	ck_assert_int_ge(p, 0);
+	ck_assert(rcc_ok(a, 3, set_k));
+	warm(&e, a, "k", "v");
+	calls = get_calls(&e);
+	ck_assert(rcc_ok(p, 3, pause));
+	t0 = now_ms();
+	ck_assert(rcc_get_is(a, "k", "v"));
+	waited = now_ms() - t0;
+	ck_assert_msg(waited >= 250, "GET answered %.0f ms into a 400 ms pause", waited);
+	ck_assert_int_gt(get_calls(&e), calls);
+	/* and the cache serves again afterwards */
+	warm(&e, a, "k", "v");
+	close(a);
+	close(p);
+	env_stop(&e);
+}
+END_TEST
+
+/* A reply larger than the send buffer, read slowly: the kernel sends part
+ * of it, frees the rest and Redis writes it again later. A GET of a cached
+ * key behind it must not overtake that rest. */
+START_TEST(big_reply_not_overtaken)
+{
+	struct env e = { 0 };
+	const char *set_k[] = { "SET", "k", "v" };
+	const char *get_big[] = { "GET", "big" }, *get_k[] = { "GET", "k" };
+	const size_t big = 8 << 20;
+	char req[64], hdr[32];
+	char *buf = malloc(big + 64);
+	size_t rl, hl;
+	int a;
+
+	ck_assert_ptr_nonnull(buf);
+	env_start(&e, NULL, NULL);
+	ck_assert_int_eq(fx_run(e.ns, NULL, "redis-cli -s %s -x SET big < /dev/null >/dev/null",
+				fx_redis_unixsock(e.redis)), 0);
+	ck_assert_int_eq(fx_run(e.ns, NULL, "redis-cli -s %s SETRANGE big %zu x >/dev/null",
+				fx_redis_unixsock(e.redis), big - 1), 0);
+	a = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(a, 0);
+	ck_assert(rcc_ok(a, 3, set_k));
+	warm(&e, a, "k", "v");
+	for (int round = 0; round < 3; round++) {
+		rl = rcc_encode(req, sizeof(req), 2, get_big, NULL);
+		ck_assert_int_eq(rcc_send(a, req, rl), 0);
+		sleep_ms(200);	/* Redis fills the send buffer meanwhile */
+		rl = rcc_encode(req, sizeof(req), 2, get_k, NULL);
+		ck_assert_int_eq(rcc_send(a, req, rl), 0);
+		sleep_ms(100);
+		hl = snprintf(hdr, sizeof(hdr), "$%zu\r\n", big);
+		ck_assert_int_eq(rcc_read_exact(a, buf, hl), 0);
+		ck_assert(!memcmp(buf, hdr, hl));
+		ck_assert_int_eq(rcc_read_exact(a, buf, big + 2), 0);
+		ck_assert_msg(buf[big - 1] == 'x' && !memcmp(buf + big, "\r\n", 2),
+			      "round %d: the big value is cut", round);
+		ck_assert_int_eq(rcc_read_exact(a, buf, 7), 0);
+		ck_assert_msg(!memcmp(buf, "$1\r\nv\r\n", 7), "round %d: '%.7s' after the big value",
+			      round, buf);
+	}
+	ck_assert(rcc_quiet(a, 50));
+	close(a);
+	free(buf);
+	env_stop(&e);
+}
+END_TEST
+
+/* The library's invalidation connection is killed: kernel answers stop at
+ * once, a write made meanwhile is never answered stale, and serving resumes
+ * on a new connection. */
+START_TEST(coherence_connection_recovers)
+{
+	struct env e = { 0 };
+	const char *set_k[] = { "SET", "k", "v1" };
+	int a, back = 0;
+	long calls;
+
+	env_start(&e, NULL, NULL);
+	a = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(a, 0);
+	ck_assert(rcc_ok(a, 3, set_k));
+	warm(&e, a, "k", "v1");
+	/* every client with tracking on: the library's connection */
+	ck_assert_int_eq(fx_run(e.ns, NULL,
+		"for id in $(redis-cli -s %s CLIENT LIST | sed -n 's/^id=\\([0-9]*\\) .*flags=[^ ]*t.*/\\1/p'); "
+		"do redis-cli -s %s CLIENT KILL ID $id; done | grep -q 1 && redis-cli -s %s SET k v2 >/dev/null",
+		fx_redis_unixsock(e.redis), fx_redis_unixsock(e.redis),
+		fx_redis_unixsock(e.redis)), 0);
+	for (int i = 0; i < 300 && !back; i++) {
+		calls = get_calls(&e);
+		ck_assert(rcc_get_is(a, "k", "v2"));
+		back = get_calls(&e) == calls;
+		sleep_ms(10);
+	}
+	ck_assert_msg(back, "kernel answers never resumed");
+	ck_assert_int_eq(ebpfaccel_redis_cache__serving(e.rc), 1);
+	cli_unix(&e, "SET k v3");
+	ck_assert(rcc_get_is(a, "k", "v3"));
+	close(a);
+	env_stop(&e);
+}
+END_TEST
+
 /* ---- concurrent soak: every read checked against what Redis acknowledged */
 
 #define SOAK_KEYS 16
@@ -795,6 +991,8 @@ START_TEST(multi_and_resp3)
 	ck_assert(rcc_read_exact(r3, line, 1) == 0 && line[0] == '%');
 	while (!rcc_quiet(r3, 100) && recv(r3, line, sizeof(line), 0) > 0)
 		;
+	/* a connection's first GET goes to Redis: Redis lets it read */
+	ck_assert(rcc_get_is(r3, "mk", "mv"));
 	calls = get_calls(&e);
 	for (int i = 0; i < 10; i++)
 		ck_assert(rcc_get_is(r3, "mk", "mv"));
@@ -854,6 +1052,10 @@ int main(void)
 		T(binary_safe),
 		T(malformed_and_oversize),
 		T(auth_required),
+		T(runtime_auth_and_acl),
+		T(client_pause_holds_hits),
+		T(big_reply_not_overtaken),
+		T(coherence_connection_recovers),
 		T(soak_writers_and_readers),
 		T(detach_reattach_under_load),
 		T(real_clients),

@@ -61,9 +61,10 @@ struct ebpfaccel_redis_cache_opts {
 	const char *redis_host;
 	/** ACL user for the coherence connection (default: none). */
 	const char *redis_user;
-	/** Password when redis-server has requirepass or ACL users. When set,
-	 *  a client connection is answered from the kernel only after Redis
-	 *  accepted its AUTH. */
+	/** Password for the coherence connection when redis-server has
+	 *  requirepass or ACL users. Client connections never need it: each
+	 *  is answered from the kernel only once Redis let it read, whatever
+	 *  this says (see ebpfaccel_redis_cache__attach()). */
 	const char *redis_password;
 	size_t :0;
 };
@@ -105,6 +106,14 @@ ebpfaccel_redis_cache__open(const struct ebpfaccel_redis_cache_opts *opts);
  * are left alone. Opens the coherence connection (HELLO 3, CLIENT TRACKING
  * ON BCAST) from the calling thread's netns and starts a library thread.
  * Serving starts only once that connection is confirmed in place.
+ *
+ * Which connections are answered from the kernel: a connection's GETs are
+ * answered only after Redis let it read, i.e. Redis answered one of its GETs
+ * with a value (or nil) or accepted its AUTH as the default user, so a
+ * connection's first GET always reaches Redis and one-shot clients are never
+ * served by the kernel. Connections authenticated as another ACL user (AUTH
+ * user pass, HELLO with arguments), subscribers, MONITOR, CLIENT
+ * TRACKING/REPLY/CACHING and replicas are never answered from the kernel.
  * @return 0, or -errno: -EALREADY (attached), -ECONNREFUSED and other
  *         socket errors (Redis unreachable), -EACCES (Redis refused the
  *         credentials or tracking), -ENOTCONN (the connection is not seen
