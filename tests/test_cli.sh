@@ -17,6 +17,13 @@ expect_rc 2 "bad option" "$cli" --bogus status
 expect_rc 2 "extra argument" "$cli" status extra
 "$cli" frobnicate 2>&1 | grep -q "unknown command 'frobnicate'" && pass "unknown command named" \
 	|| fail "unknown command not named"
+expect_rc 0 "group --help" "$cli" redis --help
+"$cli" redis --help | grep -q '^  ebpfaccel redis attach --cgroup' && pass "group help lists its commands" \
+	|| fail "redis --help does not list redis attach"
+expect_rc 2 "group without a subcommand" "$cli" comp
+expect_rc 0 "command --help" "$cli" redis stats --help
+"$cli" comp policy set --help | grep -q '^Usage: ebpfaccel comp policy set PORT' && pass "command help" \
+	|| fail "comp policy set --help"
 
 # JSON: valid, the documented keys, one entry per probed feature.
 if "$cli" status --json | "$PY" -c '

@@ -130,6 +130,23 @@ static const struct cli_cmd *find_cmd(int argc, char **argv, int *used)
 	return best;
 }
 
+/* "ebpfaccel redis [--help]": the commands of that group. Returns how many. */
+static int group_usage(FILE *out, const char *group)
+{
+	size_t n = strlen(group);
+	int found = 0;
+
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+		for (const struct cli_cmd *c = tables[t]; c->words; c++) {
+			if (strncmp(c->words, group, n) || c->words[n] != ' ')
+				continue;
+			if (!found++)
+				fprintf(out, "Usage:\n");
+			fprintf(out, "  ebpfaccel %s %s\n      %s\n", c->words, c->args, c->help);
+		}
+	return found;
+}
+
 static int debug_print(enum ebpfaccel_print_level level, const char *fmt, va_list ap)
 {
 	return vfprintf(stderr, fmt, ap);
@@ -163,10 +180,21 @@ int main(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	cmd = find_cmd(argc - optind, argv + optind, &used);
+	if (!cmd && optind + 1 < argc &&
+	    (!strcmp(argv[optind + 1], "--help") || !strcmp(argv[optind + 1], "-h")) &&
+	    group_usage(stdout, argv[optind]))
+		return CLI_OK;
+	if (!cmd && group_usage(stderr, argv[optind]))
+		return cli_error(-EINVAL, "'%s' needs a subcommand (see above)", argv[optind]);
 	if (!cmd)
 		return cli_error(-EINVAL, "unknown command '%s' (see 'ebpfaccel --help')", argv[optind]);
 	ctx.argc = argc - optind - used;
 	ctx.argv = argv + optind + used;
+	for (int i = 0; i < ctx.argc; i++)
+		if (!strcmp(ctx.argv[i], "--help") || !strcmp(ctx.argv[i], "-h")) {
+			printf("Usage: ebpfaccel %s %s\n  %s\n", cmd->words, cmd->args, cmd->help);
+			return CLI_OK;
+		}
 	/* --json also accepted after the command, where people type it. */
 	for (int i = 0; i < ctx.argc; i++) {
 		if (!strcmp(ctx.argv[i], "--json") || !strcmp(ctx.argv[i], "-j")) {
