@@ -21,107 +21,37 @@
 
 #include "fixtures.h"
 #include "comp_testlib.h"
+#include "comp_pair.h"
 #include "comp_strip.skel.h"
 
 #define PORT		7001
 #define DATA_LEN	(200 * 1024)
 
-static struct fx_netns *ns_c, *ns_s;
-static struct fx_veth veth;		/* a = client side, b = server side */
-/* cg_n has no program: sockets made there are like a host without it,
- * and the test process waits there between socket creations. */
-static struct fx_cgroup *cg_c, *cg_s, *cg_n;
+static struct comp_pair env;
 static struct ebpfaccel_comp_policy *pol_c, *pol_s;
 
 static void setup(void)
 {
-	fx_require_root();
-	ns_c = FIXTURE_NEW(fx_netns_new);
-	ns_s = FIXTURE_NEW(fx_netns_new);
-	ck_assert_ptr_nonnull(ns_c);
-	ck_assert_ptr_nonnull(ns_s);
-	ck_assert_int_eq(fx_veth_new(ns_c, ns_s, &veth), 0);
-	cg_c = FIXTURE_NEW(fx_cgroup_new);
-	cg_s = FIXTURE_NEW(fx_cgroup_new);
-	cg_n = FIXTURE_NEW(fx_cgroup_new);
-	ck_assert_ptr_nonnull(cg_c);
-	ck_assert_ptr_nonnull(cg_s);
-	ck_assert_ptr_nonnull(cg_n);
-	ck_assert_int_eq(fx_cgroup_add_pid(cg_n, getpid()), 0);
+	comp_pair_setup(&env);
 	pol_c = ebpfaccel_comp_policy__open(NULL);
 	pol_s = ebpfaccel_comp_policy__open(NULL);
 	ck_assert_ptr_nonnull(pol_c);
 	ck_assert_ptr_nonnull(pol_s);
-	ck_assert_int_eq(ebpfaccel_comp_policy__attach(pol_c, fx_cgroup_fd(cg_c)), 0);
-	ck_assert_int_eq(ebpfaccel_comp_policy__attach(pol_s, fx_cgroup_fd(cg_s)), 0);
+	ck_assert_int_eq(ebpfaccel_comp_policy__attach(pol_c, fx_cgroup_fd(env.cg_c)), 0);
+	ck_assert_int_eq(ebpfaccel_comp_policy__attach(pol_s, fx_cgroup_fd(env.cg_s)), 0);
 }
 
 static void teardown(void)
 {
 	ebpfaccel_comp_policy__destroy(pol_c);
 	ebpfaccel_comp_policy__destroy(pol_s);
-	fx_cgroup_free(cg_c);
-	fx_cgroup_free(cg_s);
-	fx_cgroup_free(cg_n);
-	fx_netns_free(ns_c);
-	fx_netns_free(ns_s);
+	comp_pair_teardown(&env);
 }
 
-/* A socket created in @ns by a process in @cg (NULL: not in a policy cgroup). */
-static int socket_in(struct fx_netns *ns, struct fx_cgroup *cg, int family)
+static struct comp_fds connect_pair(int family, bool client_cg, bool server_cg)
 {
-	int fd;
-
-	if (cg)
-		ck_assert_int_eq(fx_cgroup_add_pid(cg, getpid()), 0);
-	fd = fx_socket_in(ns, family, SOCK_STREAM);
-	if (cg)
-		ck_assert_int_eq(fx_cgroup_add_pid(cg_n, getpid()), 0);
-	ck_assert_int_ge(fd, 0);
-	return fd;
-}
-
-static socklen_t server_addr(int family, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(PORT);
-		inet_pton(AF_INET, veth.ip4_b, &s4->sin_addr);
-		return sizeof(*s4);
-	}
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-	s6->sin6_family = AF_INET6;
-	s6->sin6_port = htons(PORT);
-	inet_pton(AF_INET6, veth.ip6_b, &s6->sin6_addr);
-	return sizeof(*s6);
-}
-
-struct conn_pair {
-	int cfd, sfd;
-};
-
-static struct conn_pair connect_pair(int family, bool client_cg, bool server_cg)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = server_addr(family, &ss);
-	int lfd = socket_in(ns_s, server_cg ? cg_s : NULL, family), one = 1;
-	struct conn_pair p;
-
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	/* IPv6 DAD would delay the address: bind may need a moment. */
-	for (int i = 0; i < 100 && bind(lfd, (struct sockaddr *)&ss, len); i++)
-		usleep(50000);
-	ck_assert_int_eq(listen(lfd, 8), 0);
-	p.cfd = socket_in(ns_c, client_cg ? cg_c : NULL, family);
-	ck_assert_int_eq(connect(p.cfd, (struct sockaddr *)&ss, len), 0);
-	p.sfd = accept(lfd, NULL, NULL);
-	ck_assert_int_ge(p.sfd, 0);
-	close(lfd);
-	return p;
+	return comp_pair_connect(&env, family, PORT, client_cg ? env.cg_c : NULL,
+				 server_cg ? env.cg_s : NULL);
 }
 
 struct side {
@@ -156,7 +86,7 @@ static struct ebpfaccel_comp_conn *conn_of(int fd, const struct ebpfaccel_comp_p
 }
 
 /* Moves data both ways; returns the wire bytes each side sent. */
-static void exchange(const struct conn_pair *p, struct tcp_comp_stats *cst,
+static void exchange(const struct comp_fds *p, struct tcp_comp_stats *cst,
 		     struct tcp_comp_stats *sst)
 {
 	char *data = malloc(DATA_LEN), *back = malloc(DATA_LEN);
@@ -180,7 +110,7 @@ static void exchange(const struct conn_pair *p, struct tcp_comp_stats *cst,
 	free(back);
 }
 
-static void close_pair(struct conn_pair *p)
+static void close_pair(struct comp_fds *p)
 {
 	close(p->cfd);
 	close(p->sfd);
@@ -240,7 +170,7 @@ START_TEST(both_sides_agree)
 	const struct agree_case *ac = &agree_cases[_i];
 	struct ebpfaccel_comp_state cs, ss, any = { .sz = sizeof(any) };
 	struct tcp_comp_stats cst, sst;
-	struct conn_pair p;
+	struct comp_fds p;
 
 	set_rules(ac);
 	p = connect_pair(ac->family, true, true);
@@ -269,7 +199,7 @@ START_TEST(both_sides_agree)
 }
 END_TEST
 
-static void expect_plain(struct conn_pair *p)
+static void expect_plain(struct comp_fds *p)
 {
 	struct tcp_comp_stats cst, sst;
 
@@ -284,7 +214,7 @@ START_TEST(server_side_only)
 {
 	struct ebpfaccel_comp_policy_stats st;
 	struct ebpfaccel_comp_state ss;
-	struct conn_pair p;
+	struct comp_fds p;
 
 	set_rules(&agree_cases[0]);
 	p = connect_pair(_i ? AF_INET6 : AF_INET, false, true);
@@ -301,7 +231,7 @@ START_TEST(client_side_only)
 {
 	struct ebpfaccel_comp_policy_stats st;
 	struct ebpfaccel_comp_state cs;
-	struct conn_pair p;
+	struct comp_fds p;
 
 	set_rules(&agree_cases[0]);
 	p = connect_pair(_i ? AF_INET6 : AF_INET, true, false);
@@ -340,7 +270,7 @@ static void stripped_case(struct fx_netns *ns, const char *ifname, int family,
 	struct comp_strip_bpf *strip = strip_on(ns, ifname);
 	struct ebpfaccel_comp_state cs, ss;
 	struct ebpfaccel_comp_policy_stats st;
-	struct conn_pair p;
+	struct comp_fds p;
 
 	set_rules(&agree_cases[0]);
 	p = connect_pair(family, true, true);
@@ -359,14 +289,14 @@ static void stripped_case(struct fx_netns *ns, const char *ifname, int family,
 /* The server never sees the SYN's option, so it never answers. */
 START_TEST(stripped_client_to_server)
 {
-	stripped_case(ns_c, veth.name_a, _i ? AF_INET6 : AF_INET, 0);
+	stripped_case(env.ns_c, env.veth.name_a, _i ? AF_INET6 : AF_INET, 0);
 }
 END_TEST
 
 /* The server answered, the answer never arrived: no confirmation. */
 START_TEST(stripped_server_to_client)
 {
-	stripped_case(ns_s, veth.name_b, _i ? AF_INET6 : AF_INET, 1);
+	stripped_case(env.ns_s, env.veth.name_b, _i ? AF_INET6 : AF_INET, 1);
 }
 END_TEST
 
@@ -386,12 +316,12 @@ START_TEST(syn_cookies)
 {
 	struct ebpfaccel_comp_state cs, ss;
 	struct tcp_comp_stats cst, sst;
-	struct conn_pair p;
+	struct comp_fds p;
 
-	ck_assert_int_eq(fx_run(ns_s, NULL, "sysctl -qw net.ipv4.tcp_syncookies=2"), 0);
+	ck_assert_int_eq(fx_run(env.ns_s, NULL, "sysctl -qw net.ipv4.tcp_syncookies=2"), 0);
 	set_rules(&agree_cases[2]);
 	p = connect_pair(_i ? AF_INET6 : AF_INET, true, true);
-	ck_assert_uint_ge(syncookies_sent(ns_s), 1);
+	ck_assert_uint_ge(syncookies_sent(env.ns_s), 1);
 	get_state(pol_c, p.cfd, &cs);
 	get_state(pol_s, p.sfd, &ss);
 	ck_assert_int_eq(ss.phase, EBPFACCEL_COMP_PHASE_ON);
@@ -411,10 +341,10 @@ START_TEST(prefix_rules)
 	LIBEBPFACCEL_OPTS(ebpfaccel_comp_rule_opts, off, .action = EBPFACCEL_COMP_OFF);
 	struct ebpfaccel_comp_state cs;
 	struct in_addr a4;
-	struct conn_pair p;
+	struct comp_fds p;
 
 	set_rules(&agree_cases[0]);
-	inet_pton(AF_INET, veth.ip4_b, &a4);
+	inet_pton(AF_INET, env.veth.ip4_b, &a4);
 	ck_assert_int_eq(ebpfaccel_comp_policy__set_prefix(pol_c, AF_INET, &a4, 32, PORT, &off), 0);
 	p = connect_pair(AF_INET, true, true);
 	cs = (struct ebpfaccel_comp_state){ .sz = sizeof(cs) };
@@ -438,7 +368,7 @@ START_TEST(auto_then_detach)
 			  .level = 7, .record_size = 4096, .flags = TCP_COMP_F_CHECKSUM);
 	struct ebpfaccel_comp_state cs, ss;
 	struct tcp_comp_stats cst, sst;
-	struct conn_pair p;
+	struct comp_fds p;
 
 	ck_assert_int_eq(ebpfaccel_comp_policy__set_port(pol_c, PORT, &rule), 0);
 	ck_assert_int_eq(ebpfaccel_comp_policy__set_port(pol_s, PORT, NULL), 0);
@@ -493,7 +423,7 @@ START_TEST(policy_api_errors)
 			 -EINVAL);
 	ck_assert_int_eq(ebpfaccel_comp_policy__set_prefix(pol_c, AF_UNIX, &a6, 8, 80, NULL),
 			 -EAFNOSUPPORT);
-	ck_assert_int_eq(ebpfaccel_comp_policy__attach(pol_c, fx_cgroup_fd(cg_c)), -EBUSY);
+	ck_assert_int_eq(ebpfaccel_comp_policy__attach(pol_c, fx_cgroup_fd(env.cg_c)), -EBUSY);
 	ck_assert_int_eq(ebpfaccel_comp_policy__detach(pol_c), 0);
 	ck_assert_int_eq(ebpfaccel_comp_policy__detach(pol_c), -ENOENT);
 }
@@ -505,9 +435,9 @@ static unsigned long long link_bytes(int col)
 	unsigned long long n = 0;
 	char *out = NULL;
 
-	ck_assert_int_eq(fx_run(ns_c, &out, "tr ':' ' ' < /proc/net/dev | awk '$1 == \"%s\" "
-				"{ print $%d }'", veth.name_a, col + 1), 0);
-	ck_assert_msg(out[0] >= '0' && out[0] <= '9', "no counters for %s", veth.name_a);
+	ck_assert_int_eq(fx_run(env.ns_c, &out, "tr ':' ' ' < /proc/net/dev | awk '$1 == \"%s\" "
+				"{ print $%d }'", env.veth.name_a, col + 1), 0);
+	ck_assert_msg(out[0] >= '0' && out[0] <= '9', "no counters for %s", env.veth.name_a);
 	n = strtoull(out, NULL, 10);
 	free(out);
 	return n;
@@ -537,7 +467,7 @@ static struct fx_redis *start_redis_with_shim(const struct shim_env *e)
 	fx_require_program("/usr/bin/redis-server", "redis-server");
 	setenv("LD_PRELOAD", e->shim, 1);
 	setenv("LD_LIBRARY_PATH", e->libdir, 1);
-	r = fx_redis_start_cg(ns_s, cg_s, conf);
+	r = fx_redis_start_cg(env.ns_s, env.cg_s, conf);
 	unsetenv("LD_PRELOAD");
 	unsetenv("LD_LIBRARY_PATH");
 	ck_assert_ptr_nonnull(r);
@@ -570,15 +500,15 @@ START_TEST(preload_redis_cli)
 	r = start_redis_with_shim(&e);
 	port = fx_redis_port(r);
 
-	ck_assert_int_eq(fx_cgroup_add_pid(cg_c, getpid()), 0);
+	ck_assert_int_eq(fx_cgroup_add_pid(env.cg_c, getpid()), 0);
 	tx0 = link_bytes(9);
-	ck_assert_int_eq(fx_run(ns_c, NULL, "%s redis-cli -h %s -p %d -x SET big < %s >/dev/null",
-				e.env, veth.ip4_b, port, vpath), 0);
+	ck_assert_int_eq(fx_run(env.ns_c, NULL, "%s redis-cli -h %s -p %d -x SET big < %s >/dev/null",
+				e.env, env.veth.ip4_b, port, vpath), 0);
 	tx1 = link_bytes(9);
 	rx1 = link_bytes(1);
-	ck_assert_int_eq(fx_run(ns_c, &got, "%s redis-cli -h %s -p %d GET big", e.env, veth.ip4_b,
+	ck_assert_int_eq(fx_run(env.ns_c, &got, "%s redis-cli -h %s -p %d GET big", e.env, env.veth.ip4_b,
 				port), 0);
-	ck_assert_int_eq(fx_cgroup_add_pid(cg_n, getpid()), 0);
+	ck_assert_int_eq(fx_cgroup_add_pid(env.cg_n, getpid()), 0);
 
 	ck_assert_uint_eq(strlen(got), len + 1);
 	ck_assert(memcmp(got, value, len) == 0);
@@ -607,12 +537,12 @@ START_TEST(preload_redis_benchmark)
 	fx_require_program("/usr/bin/redis-benchmark", "redis-benchmark");
 	shim_env_init(&e);
 	r = start_redis_with_shim(&e);
-	ck_assert_int_eq(fx_cgroup_add_pid(cg_c, getpid()), 0);
+	ck_assert_int_eq(fx_cgroup_add_pid(env.cg_c, getpid()), 0);
 	tx0 = link_bytes(9);
 	rx0 = link_bytes(1);
-	ck_assert_int_eq(fx_run(ns_c, &out, "%s redis-benchmark -h %s -p %d -c 20 -P 8 -n 20000 "
-				"-d 8192 -t set,get -q --csv", e.env, veth.ip4_b, fx_redis_port(r)), 0);
-	ck_assert_int_eq(fx_cgroup_add_pid(cg_n, getpid()), 0);
+	ck_assert_int_eq(fx_run(env.ns_c, &out, "%s redis-benchmark -h %s -p %d -c 20 -P 8 -n 20000 "
+				"-d 8192 -t set,get -q --csv", e.env, env.veth.ip4_b, fx_redis_port(r)), 0);
+	ck_assert_int_eq(fx_cgroup_add_pid(env.cg_n, getpid()), 0);
 	ck_assert_ptr_nonnull(strstr(out, "\"SET\""));
 	ck_assert_ptr_nonnull(strstr(out, "\"GET\""));
 	/* SET values go out and GET values come back, both compressed

@@ -22,34 +22,23 @@
 
 #include "fixtures.h"
 #include "comp_testlib.h"
+#include "comp_pair.h"
 #include "comp_negotiate.skel.h"
 
 #define PORT		7002
 #define DATA_LEN	(200 * 1024)
 #define COMP_PINS	"/sys/fs/bpf/ebpfaccel/comp"
 
-static struct fx_netns *ns_c, *ns_s;
-static struct fx_veth veth;		/* a = client side, b = server side */
-static struct fx_cgroup *cg_c, *cg_s, *cg_n;
+static struct comp_pair env;
 static struct ebpfaccel_comp_policy *pol_s;
 static char pin_name[64];
 
 static void setup(void)
 {
-	fx_require_root();
-	ns_c = FIXTURE_NEW(fx_netns_new);
-	ns_s = FIXTURE_NEW(fx_netns_new);
-	ck_assert_ptr_nonnull(ns_c);
-	ck_assert_ptr_nonnull(ns_s);
-	ck_assert_int_eq(fx_veth_new(ns_c, ns_s, &veth), 0);
-	cg_c = FIXTURE_NEW(fx_cgroup_new);
-	cg_s = FIXTURE_NEW(fx_cgroup_new);
-	cg_n = FIXTURE_NEW(fx_cgroup_new);
-	ck_assert(cg_c && cg_s && cg_n);
-	ck_assert_int_eq(fx_cgroup_add_pid(cg_n, getpid()), 0);
+	comp_pair_setup(&env);
 	pol_s = ebpfaccel_comp_policy__open(NULL);
 	ck_assert_ptr_nonnull(pol_s);
-	ck_assert_int_eq(ebpfaccel_comp_policy__attach(pol_s, fx_cgroup_fd(cg_s)), 0);
+	ck_assert_int_eq(ebpfaccel_comp_policy__attach(pol_s, fx_cgroup_fd(env.cg_s)), 0);
 	ck_assert_int_eq(ebpfaccel_comp_policy__set_port(pol_s, PORT, NULL), 0);
 	snprintf(pin_name, sizeof(pin_name), "test-pin-%d", (int)getpid());
 }
@@ -66,11 +55,7 @@ static void teardown(void)
 	snprintf(dir, sizeof(dir), "%s/%s", COMP_PINS, pin_name);
 	ck_assert_int_ne(access(dir, F_OK), 0);
 	ebpfaccel_comp_policy__destroy(pol_s);
-	fx_cgroup_free(cg_c);
-	fx_cgroup_free(cg_s);
-	fx_cgroup_free(cg_n);
-	fx_netns_free(ns_c);
-	fx_netns_free(ns_s);
+	comp_pair_teardown(&env);
 }
 
 /* Programs attached to @cg for sock_ops. */
@@ -93,7 +78,7 @@ static void attach_pinned_in_child(const char *name)
 		LIBEBPFACCEL_OPTS(ebpfaccel_comp_policy_opts, o, .pin = true, .pin_name = name);
 		struct ebpfaccel_comp_policy *p = ebpfaccel_comp_policy__open(&o);
 
-		_exit(!p || ebpfaccel_comp_policy__attach(p, fx_cgroup_fd(cg_c)) ? 1 : 0);
+		_exit(!p || ebpfaccel_comp_policy__attach(p, fx_cgroup_fd(env.cg_c)) ? 1 : 0);
 	}
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -109,37 +94,9 @@ static void assert_mode(const char *dir, const char *file, mode_t mode)
 	ck_assert_uint_eq(st.st_mode & 07777, mode);
 }
 
-static int socket_in(struct fx_netns *ns, struct fx_cgroup *cg)
+static struct comp_fds connect_pair(void)
 {
-	int fd;
-
-	ck_assert_int_eq(fx_cgroup_add_pid(cg, getpid()), 0);
-	fd = fx_socket_in(ns, AF_INET, SOCK_STREAM);
-	ck_assert_int_eq(fx_cgroup_add_pid(cg_n, getpid()), 0);
-	ck_assert_int_ge(fd, 0);
-	return fd;
-}
-
-struct pair {
-	int cfd, sfd;
-};
-
-static struct pair connect_pair(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(PORT) };
-	int lfd = socket_in(ns_s, cg_s), one = 1;
-	struct pair p;
-
-	inet_pton(AF_INET, veth.ip4_b, &sa.sin_addr);
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(lfd, 8), 0);
-	p.cfd = socket_in(ns_c, cg_c);
-	ck_assert_int_eq(connect(p.cfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	p.sfd = accept(lfd, NULL, NULL);
-	ck_assert_int_ge(p.sfd, 0);
-	close(lfd);
-	return p;
+	return comp_pair_connect(&env, AF_INET, PORT, env.cg_c, env.cg_s);
 }
 
 struct receiver {
@@ -159,7 +116,7 @@ static void *receive(void *arg)
 }
 
 /* Sends text from client to server; returns the client's wire bytes. */
-static uint64_t send_text(const struct pair *p, const struct ebpfaccel_comp_policy *pol_c)
+static uint64_t send_text(const struct comp_fds *p, const struct ebpfaccel_comp_policy *pol_c)
 {
 	LIBEBPFACCEL_OPTS(ebpfaccel_comp_conn_opts, o, .policy = pol_c);
 	struct receiver r = { .fd = p->sfd, .buf = malloc(DATA_LEN) };
@@ -193,7 +150,7 @@ START_TEST(pin_reopen_steer_detach)
 	struct ebpfaccel_comp_policy *p, *p2;
 	uint16_t ports[4];
 	struct stat cg;
-	struct pair c;
+	struct comp_fds c;
 	char dir[512];
 
 	attach_pinned_in_child(pin_name);
@@ -201,12 +158,12 @@ START_TEST(pin_reopen_steer_detach)
 	assert_mode(dir, ".", 0700);
 	assert_mode(dir, "link", 0600);
 	assert_mode(dir, "comp_policy", 0600);
-	ck_assert_uint_eq(sockops_progs(cg_c), 1);
+	ck_assert_uint_eq(sockops_progs(env.cg_c), 1);
 
 	p = ebpfaccel_comp_policy__open_pinned(pin_name);
 	ck_assert_ptr_nonnull(p);
 	ck_assert_str_eq(ebpfaccel_comp_policy__pin_path(p), dir);
-	ck_assert_int_eq(fstat(fx_cgroup_fd(cg_c), &cg), 0);
+	ck_assert_int_eq(fstat(fx_cgroup_fd(env.cg_c), &cg), 0);
 	ck_assert_uint_eq(ebpfaccel_comp_policy__cgroup_id(p), cg.st_ino);
 
 	/* No rule yet: the client's SYN carries nothing. */
@@ -241,12 +198,12 @@ START_TEST(pin_reopen_steer_detach)
 	/* Detach through one handle detaches for the other one too. */
 	ck_assert_int_eq(ebpfaccel_comp_policy__detach(p), 0);
 	ck_assert_int_ne(access(dir, F_OK), 0);
-	ck_assert_uint_eq(sockops_progs(cg_c), 0);
+	ck_assert_uint_eq(sockops_progs(env.cg_c), 0);
 	ck_assert_ptr_null(ebpfaccel_comp_policy__pin_path(p));
 	ck_assert_int_eq(ebpfaccel_comp_policy__detach(p), -ENOENT);
 	ebpfaccel_comp_policy__destroy(p);
 	ebpfaccel_comp_policy__destroy(p2);
-	ck_assert_uint_eq(sockops_progs(cg_c), 0);
+	ck_assert_uint_eq(sockops_progs(env.cg_c), 0);
 	c = connect_pair();
 	ck_assert_int_eq(ebpfaccel_comp__state(c.cfd, &cs), -ENOENT);
 	close(c.cfd);
@@ -275,7 +232,7 @@ START_TEST(dead_pinner_is_reaped)
 	if (!pid) {
 		struct comp_negotiate_bpf *skel = comp_negotiate_bpf__open_and_load();
 		struct bpf_link *half = skel ? bpf_program__attach_cgroup(skel->progs.comp_negotiate,
-									   fx_cgroup_fd(cg_c)) : NULL;
+									   fx_cgroup_fd(env.cg_c)) : NULL;
 
 		if (!half)
 			_exit(1);
@@ -288,14 +245,14 @@ START_TEST(dead_pinner_is_reaped)
 	}
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFSIGNALED(status));
-	ck_assert_uint_eq(sockops_progs(cg_c), 1);
+	ck_assert_uint_eq(sockops_progs(env.cg_c), 1);
 
 	p = ebpfaccel_comp_policy__open(&o);
 	ck_assert_ptr_nonnull(p);
-	ck_assert_int_eq(ebpfaccel_comp_policy__attach(p, fx_cgroup_fd(cg_s)), 0);
+	ck_assert_int_eq(ebpfaccel_comp_policy__attach(p, fx_cgroup_fd(env.cg_s)), 0);
 	snprintf(tmp, sizeof(tmp), "%s/~tmp-%d-%s", COMP_PINS, (int)pid, pin_name);
 	ck_assert_int_ne(access(tmp, F_OK), 0);
-	ck_assert_uint_eq(sockops_progs(cg_c), 0);
+	ck_assert_uint_eq(sockops_progs(env.cg_c), 0);
 	ck_assert_int_eq(ebpfaccel_comp_policy__detach(p), 0);
 	ebpfaccel_comp_policy__destroy(p);
 }
@@ -317,19 +274,19 @@ START_TEST(pin_errors)
 
 	p = ebpfaccel_comp_policy__open(&bad);
 	ck_assert_ptr_nonnull(p);
-	ck_assert_int_eq(ebpfaccel_comp_policy__attach(p, fx_cgroup_fd(cg_c)), -EINVAL);
-	ck_assert_uint_eq(sockops_progs(cg_c), 0);
+	ck_assert_int_eq(ebpfaccel_comp_policy__attach(p, fx_cgroup_fd(env.cg_c)), -EINVAL);
+	ck_assert_uint_eq(sockops_progs(env.cg_c), 0);
 	ebpfaccel_comp_policy__destroy(p);
 
 	/* The name is taken: the second one is not attached at all. */
 	attach_pinned_in_child(pin_name);
 	p = ebpfaccel_comp_policy__open(&o);
-	ck_assert_int_eq(ebpfaccel_comp_policy__attach(p, fx_cgroup_fd(cg_n)), -EEXIST);
-	ck_assert_uint_eq(sockops_progs(cg_n), 0);
+	ck_assert_int_eq(ebpfaccel_comp_policy__attach(p, fx_cgroup_fd(env.cg_n)), -EEXIST);
+	ck_assert_uint_eq(sockops_progs(env.cg_n), 0);
 	ck_assert_int_eq(ebpfaccel_comp_policy__detach(p), -ENOENT);
 	ck_assert_ptr_null(ebpfaccel_comp_policy__pin_path(p));
 	ebpfaccel_comp_policy__destroy(p);
-	ck_assert_uint_eq(sockops_progs(cg_c), 1);
+	ck_assert_uint_eq(sockops_progs(env.cg_c), 1);
 }
 END_TEST
 
