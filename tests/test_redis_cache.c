@@ -418,12 +418,6 @@ START_TEST(auth_required)
 }
 END_TEST
 
-static int redis_cli_unix(struct env *e, const char *fmt_args)
-{
-	return fx_run(e->ns, NULL, "redis-cli -s %s %s >/dev/null",
-		      fx_redis_unixsock(e->redis), fmt_args);
-}
-
 /* Authentication and ACLs changed behind the programs' back (unix socket):
  * a new connection is answered by the kernel only once Redis let it in, and
  * a value read by another ACL user is never served to the default user. */
@@ -448,7 +442,7 @@ START_TEST(runtime_auth_and_acl)
 	warm(&e, a, "k", "v");
 
 	/* requirepass set where the programs cannot see it */
-	ck_assert_int_eq(redis_cli_unix(&e, "CONFIG SET requirepass s3cret"), 0);
+	cli_unix(&e, "CONFIG SET requirepass s3cret");
 	b = rcc_connect(e.ns, e.port);
 	ck_assert_int_ge(b, 0);
 	s0 = stats(&e);
@@ -459,12 +453,12 @@ START_TEST(runtime_auth_and_acl)
 	warm(&e, b, "k", "v");
 	/* Redis keeps connections it had let in, and so does the cache */
 	ck_assert(rcc_get_is(a, "k", "v"));
-	ck_assert_int_eq(redis_cli_unix(&e, "-a s3cret --no-auth-warning CONFIG SET requirepass ''"), 0);
+	cli_unix(&e, "-a s3cret --no-auth-warning CONFIG SET requirepass ''");
 
 	/* an ACL user reads a key the default user may not read */
-	ck_assert_int_eq(redis_cli_unix(&e, "SET secret classified"), 0);
-	ck_assert_int_eq(redis_cli_unix(&e, "ACL SETUSER admin on '>pw' '~*' '+@all'"), 0);
-	ck_assert_int_eq(redis_cli_unix(&e, "ACL SETUSER default resetkeys '~k'"), 0);
+	cli_unix(&e, "SET secret classified");
+	cli_unix(&e, "ACL SETUSER admin on '>pw' '~*' '+@all'");
+	cli_unix(&e, "ACL SETUSER default resetkeys '~k'");
 	c = rcc_connect(e.ns, e.port);
 	ck_assert_int_ge(c, 0);
 	ck_assert(rcc_ok(c, 3, admin));
