@@ -608,6 +608,78 @@ START_TEST(coherence_connection_recovers)
 }
 END_TEST
 
+/* Request forms around the GET fast path's edges: key lengths of one and two
+ * digits up to the longest cached (64) and one past it, the command in any
+ * case, a length with a leading zero, and pipelined mixes of them. Every
+ * answer is exact; the cacheable forms are answered by the kernel. */
+START_TEST(get_request_forms)
+{
+	static const size_t lens[] = { 1, 9, 10, 63, 64, 65 };
+	struct env e = { 0 };
+	char keys[6][80], req[4096], want[4096], cmd[160];
+	size_t rl, wl;
+	long calls;
+	int fd;
+
+	env_start(&e, NULL, NULL);
+	fd = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(fd, 0);
+	for (int i = 0; i < 6; i++) {
+		const char *set[] = { "SET", keys[i], "val" };
+
+		memset(keys[i], 'a' + i, lens[i]);
+		keys[i][lens[i]] = 0;
+		ck_assert(rcc_ok(fd, 3, set));
+		if (lens[i] <= 64)
+			warm(&e, fd, keys[i], "val");
+	}
+	/* lower case and mixed case: the kernel answers */
+	for (int i = 0; i < 2; i++) {
+		rl = snprintf(req, sizeof(req), "*2\r\n$3\r\n%s\r\n$10\r\n%s\r\n",
+			      i ? "gEt" : "get", keys[2]);
+		calls = get_calls(&e);
+		ck_assert(rcc_roundtrip(fd, req, rl, "$3\r\nval\r\n", 9));
+		ck_assert_int_eq(get_calls(&e), calls);
+	}
+	/* "$010": Redis accepts it; the fast path leaves it to the scanner */
+	rl = snprintf(req, sizeof(req), "*2\r\n$3\r\nGET\r\n$010\r\n%s\r\n", keys[2]);
+	ck_assert(rcc_roundtrip(fd, req, rl, "$3\r\nval\r\n", 9));
+	/* 65 bytes: never cached, always Redis' answer */
+	calls = get_calls(&e);
+	rl = snprintf(req, sizeof(req), "*2\r\n$3\r\nGET\r\n$65\r\n%s\r\n", keys[5]);
+	ck_assert(rcc_roundtrip(fd, req, rl, "$3\r\nval\r\n", 9));
+	ck_assert_int_eq(get_calls(&e), calls + 1);
+	/* a pipeline of every cacheable length, twice: one kernel answer */
+	rl = wl = 0;
+	for (int r = 0; r < 2; r++)
+		for (int i = 0; i < 5; i++) {
+			rl += snprintf(req + rl, sizeof(req) - rl, "*2\r\n$3\r\nGET\r\n$%zu\r\n%s\r\n",
+				       lens[i], keys[i]);
+			wl += snprintf(want + wl, sizeof(want) - wl, "$3\r\nval\r\n");
+		}
+	calls = get_calls(&e);
+	for (int i = 0; i < 5; i++)
+		ck_assert(rcc_roundtrip(fd, req, rl, want, wl));
+	ck_assert_int_eq(get_calls(&e), calls);
+	/* the same with the 65-byte key in the middle: Redis answers all */
+	rl = wl = 0;
+	for (int i = 0; i < 6; i++) {
+		rl += snprintf(req + rl, sizeof(req) - rl, "*2\r\n$3\r\nGET\r\n$%zu\r\n%s\r\n",
+			       lens[5 - i], keys[5 - i]);
+		wl += snprintf(want + wl, sizeof(want) - wl, "$3\r\nval\r\n");
+	}
+	calls = get_calls(&e);
+	ck_assert(rcc_roundtrip(fd, req, rl, want, wl));
+	ck_assert_int_eq(get_calls(&e), calls + 6);
+	snprintf(cmd, sizeof(cmd), "DEL %s", keys[0]);
+	cli_unix(&e, cmd);
+	ck_assert(rcc_get_is(fd, keys[0], NULL));
+	ck_assert(rcc_quiet(fd, 50));
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
 /* ---- concurrent soak: every read checked against what Redis acknowledged */
 
 #define SOAK_KEYS 16
@@ -1044,6 +1116,7 @@ int main(void)
 		T(select_across_dbs),
 		T(split_and_pipelined),
 		T(binary_safe),
+		T(get_request_forms),
 		T(malformed_and_oversize),
 		T(auth_required),
 		T(runtime_auth_and_acl),
