@@ -1152,14 +1152,21 @@ GLOBAL int answer(struct sk_msg_md *msg, struct rc_conn *c)
 	want = x.st->len;
 	if (want > RC_STAGE_MAX || !want)
 		return SK_DROP;
-	if (want > have && bpf_msg_push_data(msg, have, want - have, 0))
+	/* One scatterlist element, whatever the lengths: tcp_bpf_push() sends
+	 * each element with its own tcp_sendmsg_locked() call, and on Redis'
+	 * TCP_NODELAY socket each became a segment of its own (measured: 2 data
+	 * segments per answer and a pure ACK from the client for each). A
+	 * longer answer therefore goes into a fresh element in front of the
+	 * request, which is then dropped whole; a shorter one is the request's
+	 * element cut short. */
+	if (want > have) {
+		if (bpf_msg_push_data(msg, 0, want, 0) ||
+		    bpf_msg_pop_data(msg, want, have, 0))
+			return SK_DROP;
+	} else if (want < have && bpf_msg_pop_data(msg, want, have - want, 0)) {
 		return SK_DROP;
-	if (want < have && bpf_msg_pop_data(msg, want, have - want, 0))
-		return SK_DROP;
-	/* the request's bytes and the pushed bytes separately: pulling them
-	 * together would copy both into a newly allocated page first */
-	if (copy_stage(&x, 0, want < have ? want : have) ||
-	    (want > have && copy_stage(&x, have, want)))
+	}
+	if (copy_stage(&x, 0, want))
 		return SK_DROP;
 	return SK_PASS;
 }

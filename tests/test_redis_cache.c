@@ -13,6 +13,7 @@
 
 #include <ebpfaccel/ebpfaccel.h>
 #include "redis_cache_client.h"
+#include "tcp_segs.h"
 
 struct env {
 	struct fx_netns *ns;
@@ -680,6 +681,40 @@ START_TEST(get_request_forms)
 }
 END_TEST
 
+/* A kernel answer longer than its request leaves as one TCP segment, like
+ * Redis' own reply (it once left as two: the request's scatterlist element
+ * and the pushed one were sent separately on a TCP_NODELAY socket). */
+START_TEST(answer_is_one_segment)
+{
+	struct env e = { 0 };
+	char val[201];
+	const char *set[] = { "SET", "k", val };
+	long calls, segs;
+	int fd;
+
+	memset(val, 'x', sizeof(val) - 1);
+	val[sizeof(val) - 1] = 0;
+	env_start(&e, NULL, NULL);
+	fd = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(fd, 0);
+	for (int len = 50; len <= 200; len += 150) {
+		val[len] = 0;
+		ck_assert(rcc_ok(fd, 3, set));
+		warm(&e, fd, "k", val);
+		calls = get_calls(&e);
+		segs = tcp_data_segs_in(fd);
+		ck_assert_int_ge(segs, 0);
+		for (int i = 0; i < 50; i++)
+			ck_assert(rcc_get_is(fd, "k", val));
+		ck_assert_int_eq(get_calls(&e), calls);
+		ck_assert_int_eq(tcp_data_segs_in(fd) - segs, 50);
+		val[len] = 'x';
+	}
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
 /* ---- concurrent soak: every read checked against what Redis acknowledged */
 
 #define SOAK_KEYS 16
@@ -1117,6 +1152,7 @@ int main(void)
 		T(split_and_pipelined),
 		T(binary_safe),
 		T(get_request_forms),
+		T(answer_is_one_segment),
 		T(malformed_and_oversize),
 		T(auth_required),
 		T(runtime_auth_and_acl),
