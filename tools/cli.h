@@ -42,6 +42,13 @@ struct option;
 int cli_getopt(struct cli_ctx *ctx, const char *cmd, const struct option *opts, const char *allowed,
 	       int (*opt)(int c, const char *arg, void *data), void *data);
 
+#define CLI_ROOT_HINT "run it as root (it needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)"
+
+/* What to add to a message about an EPERM/EACCES failure (@err, negative):
+ * how to get the privileges, or for root, that the kernel refused the
+ * programs (the verifier's log is behind --debug); "" for other errors. */
+const char *cli_perm_hint(int err);
+
 /* Report an error: "ebpfaccel: <msg>" on stderr; returns the exit code
  * that fits the negative errno @err. */
 __attribute__((format(printf, 2, 3)))

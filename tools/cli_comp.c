@@ -24,7 +24,6 @@
 #include "cli.h"
 
 #define COMP_PINS	CLI_PIN_ROOT "/comp"
-#define ROOT_HINT	"run it as root (it needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)"
 
 struct comp_args {
 	const char *name;	/* --name */
@@ -187,7 +186,7 @@ static int choose_name(const char *given, char *name, size_t len)
 		return 0;
 	}
 	if (geteuid())
-		return cli_error(-EPERM, "reading the attached policies needs privileges: " ROOT_HINT);
+		return cli_error(-EPERM, "reading the attached policies needs privileges: " CLI_ROOT_HINT);
 	n = pinned_names(names, 2);
 	if (n < 0)
 		return cli_error(n, "cannot read %s: %s", COMP_PINS, strerror(-n));
@@ -219,7 +218,7 @@ static struct ebpfaccel_comp_policy *open_policy(const char *given, int *rc)
 		break;
 	case EPERM:
 	case EACCES:
-		*rc = cli_error(-EPERM, "opening policy '%s' needs privileges: " ROOT_HINT, name);
+		*rc = cli_error(-EPERM, "opening policy '%s' needs privileges: " CLI_ROOT_HINT, name);
 		break;
 	case EINVAL:
 		*rc = cli_error(-EINVAL, "bad policy name '%s': names have no '/', '.' or leading '~'", name);
@@ -268,7 +267,7 @@ static int cmd_attach(struct cli_ctx *ctx)
 	p = ebpfaccel_comp_policy__open(&o);
 	if (!p)
 		return cli_error(-errno, "loading the negotiation program failed: %s%s", strerror(errno),
-				 errno == EPERM ? "; " ROOT_HINT : "");
+				 cli_perm_hint(-errno));
 	fd = open(a.cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	/* The library names the pin after the cgroup's id by default. */
 	if (fd >= 0 && !fstat(fd, &st))
@@ -282,7 +281,7 @@ static int cmd_attach(struct cli_ctx *ctx)
 			       a.name ? a.name : id, a.name ? a.name : id);
 	else if (err)
 		rc = cli_error(err, "attaching to %s failed: %s%s", a.cgroup, strerror(-err),
-			       err == -EPERM ? "; " ROOT_HINT : "");
+			       cli_perm_hint(err));
 	else
 		printf("attached to %s, pinned at %s\n"
 		       "next: 'ebpfaccel comp policy set PORT' on both hosts\n",

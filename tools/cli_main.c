@@ -5,6 +5,7 @@
  * (generated with help2man), so it is written for both.
  */
 #include <errno.h>
+#include <unistd.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -56,6 +57,16 @@ void cli_print_json(struct json_object *obj)
 	puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
 						  JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(obj);
+}
+
+const char *cli_perm_hint(int err)
+{
+	if (err != -EPERM && err != -EACCES)
+		return "";
+	if (geteuid() != 0)
+		return "; " CLI_ROOT_HINT;
+	return err == -EACCES ? "; the kernel refused the BPF programs (see the verifier's log "
+				"with 'ebpfaccel --debug')" : "";
 }
 
 int cli_error(int err, const char *fmt, ...)

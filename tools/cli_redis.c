@@ -31,7 +31,6 @@
 #include "cli.h"
 
 #define REDIS_RUN	CLI_RUN_DIR "/redis"
-#define ROOT_HINT	"run it as root (it needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN)"
 #define MAX_PORTS	16
 
 struct redis_args {
@@ -124,7 +123,7 @@ static int choose_name(const char *given, char *name, size_t len)
 		return 0;
 	}
 	if (geteuid())
-		return cli_error(-EPERM, "reading the attached caches needs privileges: " ROOT_HINT);
+		return cli_error(-EPERM, "reading the attached caches needs privileges: " CLI_ROOT_HINT);
 	d = opendir(REDIS_RUN);
 	while (d && (de = readdir(d))) {
 		size_t l = strlen(de->d_name);
@@ -169,7 +168,7 @@ static int ask_holder(const char *given, const char *request, char *reply, size_
 					 "attach with 'ebpfaccel redis attach --cgroup PATH --port PORT')", name);
 		}
 		return cli_error(-err, "cannot reach the holder of cache '%s' (%s): %s%s", name, sa.sun_path,
-				 strerror(err), err == EACCES ? "; " ROOT_HINT : "");
+				 strerror(err), cli_perm_hint(-err));
 	}
 	if (write(fd, request, strlen(request)) < 0 || shutdown(fd, SHUT_WR)) {
 		close(fd);
@@ -414,7 +413,7 @@ static int cmd_attach(struct cli_ctx *ctx)
 	close(pipefd[0]);
 	if (err)
 		return cli_error(err, "attaching the Redis cache failed: %s%s", strerror(-err),
-				 err == -EPERM || err == -EACCES ? "; " ROOT_HINT :
+				 err == -EPERM || err == -EACCES ? cli_perm_hint(err) :
 				 err == -ECONNREFUSED ? "; is redis-server listening on that port and address "
 							"(--host), in that network namespace (--netns)?" :
 				 err == -ENOTCONN ? "; is redis-server in that cgroup, on that port?" : "");
