@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -335,6 +336,10 @@ static int rc_connect(struct ebpfaccel_redis_cache *rc, struct rconn *c,
 	if (c->fd < 0)
 		return -errno;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* bounds connect() and sends: detach waits for the thread, which may
+	 * be reconnecting */
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){ .tv_sec = 2 },
+		   sizeof(struct timeval));
 	if (!tracker)
 		goto connect;
 	/* the programs recognise the connection by its port: know it before
