@@ -128,19 +128,28 @@ static void warm(struct env *e, int fd, const char *key, const char *value)
 	ck_abort_msg("key %s never served from the kernel", key);
 }
 
+/* A new connection that SET @key to @value and read it until the kernel
+ * answered it (see warm()). */
+static int connect_warm(struct env *e, const char *key, const char *value)
+{
+	const char *set[] = { "SET", key, value };
+	int fd = rcc_connect(e->ns, e->port);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert(rcc_ok(fd, 3, set));
+	warm(e, fd, key, value);
+	return fd;
+}
+
 START_TEST(hit_comes_from_kernel)
 {
 	struct env e = { 0 };
 	struct ebpfaccel_redis_cache_stats s0, s1;
-	const char *set[] = { "SET", "greeting", "hello world" };
 	long calls;
 	int fd;
 
 	env_start(&e, NULL, NULL);
-	fd = rcc_connect(e.ns, e.port);
-	ck_assert_int_ge(fd, 0);
-	ck_assert(rcc_ok(fd, 3, set));
-	warm(&e, fd, "greeting", "hello world");
+	fd = connect_warm(&e, "greeting", "hello world");
 	s0 = stats(&e);
 	calls = get_calls(&e);
 	for (int i = 0; i < 100; i++)
@@ -425,7 +434,6 @@ END_TEST
 START_TEST(runtime_auth_and_acl)
 {
 	struct env e = { 0 };
-	const char *set_k[] = { "SET", "k", "v" };
 	const char *auth[] = { "AUTH", "s3cret" };
 	const char *admin[] = { "AUTH", "admin", "pw" };
 	const char *get_k[] = { "GET", "k" }, *get_sec[] = { "GET", "secret" };
@@ -437,10 +445,7 @@ START_TEST(runtime_auth_and_acl)
 	int a, b, c, d;
 
 	env_start(&e, NULL, NULL);
-	a = rcc_connect(e.ns, e.port);
-	ck_assert_int_ge(a, 0);
-	ck_assert(rcc_ok(a, 3, set_k));
-	warm(&e, a, "k", "v");
+	a = connect_warm(&e, "k", "v");
 
 	/* requirepass set where the programs cannot see it */
 	cli_unix(&e, "CONFIG SET requirepass s3cret");
@@ -531,7 +536,6 @@ END_TEST
 START_TEST(big_reply_not_overtaken)
 {
 	struct env e = { 0 };
-	const char *set_k[] = { "SET", "k", "v" };
 	const char *get_big[] = { "GET", "big" }, *get_k[] = { "GET", "k" };
 	const size_t big = 8 << 20;
 	char req[64], hdr[32];
@@ -545,10 +549,7 @@ START_TEST(big_reply_not_overtaken)
 				fx_redis_unixsock(e.redis)), 0);
 	ck_assert_int_eq(fx_run(e.ns, NULL, "redis-cli -s %s SETRANGE big %zu x >/dev/null",
 				fx_redis_unixsock(e.redis), big - 1), 0);
-	a = rcc_connect(e.ns, e.port);
-	ck_assert_int_ge(a, 0);
-	ck_assert(rcc_ok(a, 3, set_k));
-	warm(&e, a, "k", "v");
+	a = connect_warm(&e, "k", "v");
 	for (int round = 0; round < 3; round++) {
 		rl = rcc_encode(req, sizeof(req), 2, get_big, NULL);
 		ck_assert_int_eq(rcc_send(a, req, rl), 0);
@@ -579,15 +580,11 @@ END_TEST
 START_TEST(coherence_connection_recovers)
 {
 	struct env e = { 0 };
-	const char *set_k[] = { "SET", "k", "v1" };
 	int a, back = 0;
 	long calls;
 
 	env_start(&e, NULL, NULL);
-	a = rcc_connect(e.ns, e.port);
-	ck_assert_int_ge(a, 0);
-	ck_assert(rcc_ok(a, 3, set_k));
-	warm(&e, a, "k", "v1");
+	a = connect_warm(&e, "k", "v1");
 	/* every client with tracking on: the library's connection */
 	ck_assert_int_eq(fx_run(e.ns, NULL,
 		"for id in $(redis-cli -s %s CLIENT LIST | sed -n 's/^id=\\([0-9]*\\) .*flags=[^ ]*t.*/\\1/p'); "
@@ -1110,7 +1107,6 @@ START_TEST(large_class_value)
 {
 	struct env e = { 0 };
 	static char val[1025], req[16 * 64], want[16 * 1040];
-	const char *set[] = { "SET", "lk", val };
 	const char *get[] = { "GET", "lk" };
 	size_t one, wl = 0;
 	long calls;
@@ -1120,10 +1116,7 @@ START_TEST(large_class_value)
 	val[100] = '\r';
 	val[101] = '\n';
 	env_start(&e, NULL, NULL);
-	fd = rcc_connect(e.ns, e.port);
-	ck_assert_int_ge(fd, 0);
-	ck_assert(rcc_ok(fd, 3, set));
-	warm(&e, fd, "lk", val);
+	fd = connect_warm(&e, "lk", val);
 	one = rcc_encode(req, sizeof(req), 2, get, NULL);
 	for (int i = 1; i < 16; i++)
 		memcpy(req + i * one, req, one);
