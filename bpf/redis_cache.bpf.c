@@ -1198,6 +1198,32 @@ static __always_inline int reply_lost(struct rc_conn *c)
 	return SK_PASS;
 }
 
+/* "+OK\r\n" as a whole message at a reply boundary (every SET's reply):
+ * counted without the scanner, leaving its state as the scanner would. */
+static __always_inline int ok_reply(struct sk_msg_md *msg, struct rc_conn *c)
+{
+	void *data, *end;
+
+	if (msg->size != 5 || c->rep.st != RP_TYPE || c->rep.depth ||
+	    c->rep.done_due || bpf_msg_pull_data(msg, 0, 5, 0))
+		return 0;
+	data = (void *)(long)msg->data;
+	end = (void *)(long)msg->data_end;
+	if (data + 5 > end || *(__u32 *)data != ('+' | 'O' << 8 | 'K' << 16 | '\r' << 24) ||
+	    *(__u8 *)(data + 4) != '\n')
+		return 0;
+	c->rep.type = '+';
+	c->rep.top = '+';
+	c->rep.flags = 0;
+	c->rep.pushidx = 0;
+	c->rep.top_len = 0;
+	c->rep.cap_len = 0;
+	c->rep.num = 0;
+	c->rep.ndig = 0;
+	reply_done(c);
+	return 1;
+}
+
 SEC("sk_msg")
 int rc_reply(struct sk_msg_md *msg)
 {
@@ -1243,6 +1269,8 @@ int rc_reply(struct sk_msg_md *msg)
 	WRITE_ONCE(c->rep_end_seq, start + m.len);
 	WRITE_ONCE(c->seq_valid, 1);
 	barrier();
+	if (!seen && ok_reply(msg, c))
+		return SK_PASS;
 	m.off = seen;
 	m.c = c;
 	bpf_loop(LOOP_BUDGET, reply_step, &m, 0);
