@@ -400,9 +400,7 @@ static __always_inline void record(struct rc_conn *c, __u32 kind, __u32 db,
 
 static __always_inline __u32 classify(const struct resp_req *r)
 {
-	__u32 *cls;
-
-	__u32 w;
+	__u32 *cls, w;
 
 	if (r->flags & RESP_REQ_CMD_LONG)
 		return RC_CMD_UNKNOWN;
@@ -782,22 +780,19 @@ int rc_request(struct __sk_buff *skb)
 		v.serve = v.st != NULL;
 		v.eligible = v.serve;
 	}
-	if (v.serve && fast_gets(&v)) {
-		if (reflect(skb, &v))
+	/* a segment the fast path staged whole needs no scan: the scanner is
+	 * at a request boundary before and after it */
+	if (!v.serve || !fast_gets(&v)) {
+		bpf_loop(LOOP_BUDGET, request_step, &v, 0);
+		if (v.off + v.b.len < v.len || v.b.pos < v.b.len)
+			v.bad = 1;
+		if (v.bad) {
+			/* framing lost: every later write is unknown */
+			c->broken = 1;
+			invalidate_all();
+			stat_add(RC_STAT_BYPASS_BAD, 1);
 			return SK_PASS;
-		v.off = 0;
-		v.nhits = 0;
-		v.stage_len = 0;
-	}
-	bpf_loop(LOOP_BUDGET, request_step, &v, 0);
-	if (v.off + v.b.len < v.len || v.b.pos < v.b.len)
-		v.bad = 1;
-	if (v.bad) {
-		/* framing lost: every later write is unknown */
-		c->broken = 1;
-		invalidate_all();
-		stat_add(RC_STAT_BYPASS_BAD, 1);
-		return SK_PASS;
+		}
 	}
 	if (v.serve && v.nhits && c->req.st == RQ_START && reflect(skb, &v))
 		return SK_PASS;
@@ -1212,14 +1207,9 @@ static __always_inline int ok_reply(struct sk_msg_md *msg, struct rc_conn *c)
 	if (data + 5 > end || *(__u32 *)data != ('+' | 'O' << 8 | 'K' << 16 | '\r' << 24) ||
 	    *(__u8 *)(data + 4) != '\n')
 		return 0;
-	c->rep.type = '+';
-	c->rep.top = '+';
-	c->rep.flags = 0;
-	c->rep.pushidx = 0;
-	c->rep.top_len = 0;
-	c->rep.cap_len = 0;
-	c->rep.num = 0;
-	c->rep.ndig = 0;
+	/* the scanner's own start of a top-level line, then its end */
+	resp_rep_type(&c->rep, '+');
+	c->rep.st = RP_TYPE;
 	reply_done(c);
 	return 1;
 }
