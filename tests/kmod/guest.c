@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -149,4 +150,23 @@ double guest_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void guest_expect_module_rx(int srv, const uint8_t *data, size_t len, int sender,
+			    const char *what)
+{
+	uint8_t *got = malloc(len);
+	struct tcp_comp_stats st;
+	int status;
+
+	CHECK(got, "malloc");
+	guest_read_all(srv, got, len);
+	CHECK(!memcmp(got, data, len), "%s: data differs", what);
+	CHECK(recv(srv, got, 1, 0) == 0, "EOF");
+	st = guest_stats(srv);
+	CHECK(!st.rx_errors && st.rx_bytes_out == len, "rx stats");
+	CHECK(waitpid(sender, &status, 0) == sender && WIFEXITED(status) &&
+	      !WEXITSTATUS(status), "sender");
+	close(srv);
+	free(got);
 }

@@ -45,5 +45,10 @@ void guest_write_all(int fd, const void *buf, size_t len);
 /* reads exactly len bytes or fails */
 void guest_read_all(int fd, void *buf, size_t len);
 double guest_now(void);
+/* The receiving end of a one-way transfer into the module: reads @len bytes
+ * from @srv and checks them against @data ("<what>: data differs"), then
+ * EOF, the module's rx counters and that @sender exited 0; closes @srv. */
+void guest_expect_module_rx(int srv, const uint8_t *data, size_t len, int sender,
+			    const char *what);
 
 #endif

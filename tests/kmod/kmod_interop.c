@@ -30,9 +30,9 @@ static void user_to_module(int algo, int mode, int checksum, int compressible)
 {
 	struct tcp_comp_params p = guest_params(algo, mode, 0, 0, 0);
 	size_t len = 1200000, off, i;
-	uint8_t *data = malloc(len), *got = malloc(len), *rec = malloc(urec_bound(TCP_COMP_MAX_RECORD));
-	int cli, srv, status;
-	struct tcp_comp_stats st;
+	uint8_t *data = malloc(len), *rec = malloc(urec_bound(TCP_COMP_MAX_RECORD));
+	char what[64];
+	int cli, srv;
 	pid_t pid;
 
 	guest_fill(data, len, compressible, 11 + algo);
@@ -54,15 +54,9 @@ static void user_to_module(int algo, int mode, int checksum, int compressible)
 		exit(0);
 	}
 	close(cli);
-	guest_read_all(srv, got, len);
-	CHECK(!memcmp(got, data, len), "user->module algo %d mode %d: data differs", algo, mode);
-	CHECK(recv(srv, got, 1, 0) == 0, "EOF");
-	st = guest_stats(srv);
-	CHECK(!st.rx_errors && st.rx_bytes_out == len, "rx stats");
-	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status), "sender");
-	close(srv);
+	snprintf(what, sizeof(what), "user->module algo %d mode %d", algo, mode);
+	guest_expect_module_rx(srv, data, len, pid, what);
 	free(data);
-	free(got);
 	free(rec);
 }
 
