@@ -280,18 +280,32 @@ static __always_inline __u32 parse_db(const struct resp_req *r)
 
 /* ---- requests ----------------------------------------------------------- */
 
-struct vctx {
-	struct __sk_buff *skb;
-	struct rc_conn *c;
-	struct rc_stage *st;
+/*
+ * What the segment scan carries from one bpf_loop() iteration to the next.
+ * Scalars only, and only ever touched inside global functions: the verifier
+ * checks those once with unknown arguments, and a global call leaves the
+ * caller's copy unknown as well. Offsets it could track exactly from one
+ * iteration to the next would give it a new state per iteration (8193-jump
+ * and 1M-insn failures on 6.18.44-7.3), and on kernels that verify a
+ * callback once (6.1) would let it hard-wire branches of the first
+ * iteration as dead.
+ */
+struct req_scan {
 	__u32 off;		/* stream offset of b.data[0] */
-	__u32 len;
-	struct resp_buf b;
+	__u32 len;		/* segment length */
 	__u32 serve;		/* every request so far is a staged hit */
 	__u32 eligible;		/* the connection could be served at all */
 	__u32 nhits;
 	__u32 stage_len;
 	__u32 bad;
+	struct resp_buf b;
+};
+
+struct vctx {
+	struct __sk_buff *skb;
+	struct rc_conn *c;
+	struct rc_stage *st;	/* NULL unless the segment may be served */
+	struct req_scan s;
 };
 
 /* Writes "$<len>\r\n" (len <= 9999) into hdr[16]; returns its length.
@@ -549,84 +563,95 @@ static __noinline void apply(struct rc_conn *c, struct resp_req *r, __u32 cls)
 	stat_add(RC_STAT_REQUESTS, 1);
 }
 
-static __noinline void request_done(struct vctx *v)
+static __always_inline void request_done(struct rc_conn *c,
+					 struct rc_stage *st,
+					 struct req_scan *s)
 {
-	struct rc_conn *c = v->c;
 	struct resp_req *r = &c->req;
 	__u32 cls = classify(r);
 	struct rc_key k;
 	int n;
 
-	if (v->serve) {
+	if (s->serve) {
 		if (cls == RC_CMD_GET && r->argc == 2 &&
-		    !(r->flags & RESP_REQ_KEY_LONG) && v->nhits < RC_BATCH_MAX &&
-		    v->st) {
+		    !(r->flags & RESP_REQ_KEY_LONG) && s->nhits < RC_BATCH_MAX &&
+		    st) {
 			key_from_req(&k, r);
-			n = stage_hit(c, v->st, v->stage_len, &k);
+			n = stage_hit(c, st, s->stage_len, &k);
 			if (n > 0) {
-				v->stage_len += n;
-				v->nhits++;
+				s->stage_len += n;
+				s->nhits++;
 				return;
 			}
 		}
-		v->serve = 0;
-		c->req_seq += v->nhits;
-		stat_add(RC_STAT_REQUESTS, v->nhits);
-		stat_add(RC_STAT_BYPASS_MIXED, v->nhits);
+		s->serve = 0;
+		c->req_seq += s->nhits;
+		stat_add(RC_STAT_REQUESTS, s->nhits);
+		stat_add(RC_STAT_BYPASS_MIXED, s->nhits);
 	} else if (cls == RC_CMD_GET) {
-		stat_add(v->eligible ? RC_STAT_BYPASS_MIXED : RC_STAT_BYPASS_STATE, 1);
+		stat_add(s->eligible ? RC_STAT_BYPASS_MIXED : RC_STAT_BYPASS_STATE, 1);
 	}
 	apply(c, r, cls);
 }
 
-/* Refills v->buf when it is used up; false at the end of the segment. */
-static __always_inline int request_refill(struct vctx *v)
+/* Refills s->b when it is used up; false at the end of the segment. */
+static __always_inline int request_refill(struct __sk_buff *skb,
+					  struct rc_conn *c,
+					  struct req_scan *s)
 {
-	struct rc_conn *c = v->c;
 	__u32 n, m;
 
-	v->off += v->b.len;
-	v->b.pos = 0;
-	v->b.len = 0;
-	if (v->off >= v->len)
+	s->off += s->b.len;
+	s->b.pos = 0;
+	s->b.len = 0;
+	if (s->off >= s->len)
 		return 0;
-	n = v->len - v->off;
+	n = s->len - s->off;
 	m = resp_req_skippable(&c->req);
 	if (m) {
 		if (m > n)
 			m = n;
 		resp_req_skip(&c->req, m);
-		v->off += m;
+		s->off += m;
 		return 1;
 	}
 	if (n > RESP_CHUNK)
 		n = RESP_CHUNK;
 	m = ((n - 1) & (RESP_CHUNK - 1)) + 1;
-	if (bpf_skb_load_bytes(v->skb, v->off, v->b.data, m)) {
-		v->bad = 1;
+	if (bpf_skb_load_bytes(skb, s->off, s->b.data, m)) {
+		s->bad = 1;
 		return 0;
 	}
-	v->b.len = m;
+	s->b.len = m;
 	return 1;
+}
+
+/* One unit of the segment scan: a refill, or the scan of the buffered chunk
+ * up to the next complete request. Returns 1 to stop. */
+GLOBAL int request_chunk(struct __sk_buff *skb, struct rc_conn *c,
+			 struct rc_stage *st, struct req_scan *s)
+{
+	int ev;
+
+	if (!skb || !c || !s)
+		return 1;
+	if (s->b.pos >= s->b.len)
+		return !request_refill(skb, c, s);
+	ev = resp_req_feed_buf(&c->req, &s->b);
+	if (ev == RESP_BAD) {
+		s->bad = 1;
+		return 1;
+	}
+	if (ev == RESP_DONE) {
+		request_done(c, st, s);
+		resp_req_reset(&c->req);
+	}
+	return 0;
 }
 
 static long request_step(__u32 i, struct vctx *v)
 {
-	struct rc_conn *c = v->c;
-	int ev;
-
-	if (v->b.pos >= v->b.len)
-		return !request_refill(v);
-	ev = resp_req_feed_buf(&c->req, &v->b);
-	if (ev == RESP_BAD) {
-		v->bad = 1;
-		return 1;
-	}
-	if (ev == RESP_DONE) {
-		request_done(v);
-		resp_req_reset(&c->req);
-	}
-	return 0;
+	return request_chunk(v->skb, v->c, v->st, &v->s) ? 1 : 0;
 }
 
 static __always_inline int can_serve(struct rc_conn *c)
@@ -661,8 +686,9 @@ static __always_inline int reflect(struct __sk_buff *skb, struct vctx *v)
 {
 	struct rc_conn *c = v->c;
 	__u32 tag = RC_TAG, orig;
+	__u32 stage_len = v->s.stage_len, nhits = v->s.nhits;
 
-	if (!send_clear(skb, c, v->stage_len))
+	if (!v->st || !send_clear(skb, c, stage_len))
 		return 0;
 	/* Linear, so that skb_send_sock() sends it in one sendmsg and
 	 * rc_reply sees the tag and the whole request as one message: the
@@ -672,15 +698,15 @@ static __always_inline int reflect(struct __sk_buff *skb, struct vctx *v)
 	    bpf_skb_load_bytes(skb, 0, &orig, 4) ||
 	    bpf_skb_store_bytes(skb, 0, &tag, 4, 0))
 		return 0;
-	v->st->len = v->stage_len;
-	v->st->nget = v->nhits;
+	v->st->len = stage_len;
+	v->st->nget = nhits;
 	__sync_fetch_and_add(&c->reflect_pending, 1);
 	if (bpf_sk_redirect_hash(skb, &rc_socks, &c->cookie, 0) != SK_PASS) {
 		__sync_fetch_and_add(&c->reflect_pending, -1);
 		bpf_skb_store_bytes(skb, 0, &orig, 4, 0);
 		return 0;
 	}
-	stat_add(RC_STAT_HITS, v->nhits);
+	stat_add(RC_STAT_HITS, nhits);
 	stat_add(RC_STAT_HIT_BATCHES, 1);
 	return 1;
 }
@@ -691,58 +717,71 @@ static __always_inline int reflect(struct __sk_buff *skb, struct vctx *v)
 #define GET_W0	0x0a0d33240a0d322aull	/* "*2\r\n$3\r\n" */
 #define GET_W1	0x0a0d544547u		/* "GET\r\n" (low 5 bytes) */
 
-/* One canonical GET at v->off: stages its reply and moves past it, or
- * returns 1 (stop: end of segment, or anything else). */
-static long fast_get(__u32 i, struct vctx *v)
+/* Length of the canonical GET header "*2\r\n$3\r\nGET\r\n$<n>\r\n" in h[20]
+ * and its key length in *n; 0 if h does not start with one. */
+static __always_inline __u32 get_header(const __u8 *h, __u32 *n)
 {
-	struct rc_key k = {};
-	__u8 h[20];
 	__u64 w0, w1;
-	__u32 n, hl;
-	__u16 crlf;
-	int got;
 
-	if (v->off >= v->len)
-		return 1;
-	if (v->len - v->off < 20 || v->nhits >= RC_BATCH_MAX ||
-	    bpf_skb_load_bytes(v->skb, v->off, h, 20))
-		goto miss;
 	__builtin_memcpy(&w0, h, 8);
 	__builtin_memcpy(&w1, h + 8, 8);
 	/* bytes 8-10 are letters: clearing 0x20 upper-cases them */
 	if (w0 != GET_W0 || ((w1 & ~0x202020ull) & 0xffffffffffull) != GET_W1 ||
 	    h[13] != '$' || h[14] < '1' || h[14] > '9')
+		return 0;
+	*n = h[14] - '0';
+	if (h[15] == '\r')
+		return h[16] == '\n' ? 17 : 0;
+	if (h[15] < '0' || h[15] > '9' || h[16] != '\r' || h[17] != '\n')
+		return 0;
+	*n = *n * 10 + h[15] - '0';
+	return 18;
+}
+
+/* One canonical GET at s->off: stages its reply and moves past it (0), or
+ * stops (1) at the end of the segment or at anything else (s->bad). Global
+ * for the same reason as request_chunk(). */
+GLOBAL int fast_get(struct __sk_buff *skb, struct rc_conn *c,
+		    struct rc_stage *st, struct req_scan *s)
+{
+	struct rc_key k = {};
+	__u32 n = 0, hl, off;
+	__u8 h[20];
+	__u16 crlf;
+	int got;
+
+	if (!skb || !c || !st || !s)
+		return 1;
+	off = s->off;
+	if (off >= s->len)
+		return 1;
+	if (s->len - off < 20 || s->nhits >= RC_BATCH_MAX ||
+	    bpf_skb_load_bytes(skb, off, h, 20))
 		goto miss;
-	n = h[14] - '0';
-	hl = 17;
-	if (h[15] != '\r') {
-		if (h[15] < '0' || h[15] > '9')
-			goto miss;
-		n = n * 10 + h[15] - '0';
-		hl = 18;
-		if (h[16] != '\r' || h[17] != '\n')
-			goto miss;
-	} else if (h[16] != '\n') {
-		goto miss;
-	}
-	if (n > RESP_KEY_MAX || v->off + hl + n + 2 > v->len)
+	hl = get_header(h, &n);
+	if (!hl || n > RESP_KEY_MAX || off + hl + n + 2 > s->len)
 		goto miss;
 	k.len = n;
-	if (bpf_skb_load_bytes(v->skb, v->off + hl, k.data,
+	if (bpf_skb_load_bytes(skb, off + hl, k.data,
 			       RESP_MASK(n - 1, RESP_KEY_MAX - 1) + 1) ||
-	    bpf_skb_load_bytes(v->skb, v->off + hl + n, &crlf, 2) ||
+	    bpf_skb_load_bytes(skb, off + hl + n, &crlf, 2) ||
 	    crlf != ('\r' | '\n' << 8))
 		goto miss;
-	got = stage_hit(v->c, v->st, v->stage_len, &k);
+	got = stage_hit(c, st, s->stage_len, &k);
 	if (got <= 0)
 		goto miss;
-	v->stage_len += got;
-	v->nhits++;
-	v->off += hl + n + 2;
+	s->stage_len += got;
+	s->nhits++;
+	s->off = off + hl + n + 2;
 	return 0;
 miss:
-	v->bad = 1;
+	s->bad = 1;
 	return 1;
+}
+
+static long fast_step(__u32 i, struct vctx *v)
+{
+	return fast_get(v->skb, v->c, v->st, &v->s) ? 1 : 0;
 }
 
 /* True when the whole segment is GETs of confirmed entries, staged. Leaves
@@ -750,20 +789,20 @@ miss:
  * over (what was staged is overwritten). */
 static __always_inline int fast_gets(struct vctx *v)
 {
-	bpf_loop(RC_BATCH_MAX + 1, fast_get, v, 0);
-	if (!v->bad && v->nhits && v->off == v->len)
+	bpf_loop(RC_BATCH_MAX + 1, fast_step, v, 0);
+	if (!v->s.bad && v->s.nhits && v->s.off == v->s.len)
 		return 1;
-	v->off = 0;
-	v->bad = 0;
-	v->nhits = 0;
-	v->stage_len = 0;
+	v->s.off = 0;
+	v->s.bad = 0;
+	v->s.nhits = 0;
+	v->s.stage_len = 0;
 	return 0;
 }
 
 SEC("sk_skb")
 int rc_request(struct __sk_buff *skb)
 {
-	struct vctx v = { .skb = skb, .len = skb->len };
+	struct vctx v = { .skb = skb, .s.len = skb->len };
 	__u64 cookie = bpf_get_socket_cookie(skb);
 	struct rc_conn *c;
 
@@ -777,16 +816,16 @@ int rc_request(struct __sk_buff *skb)
 	v.c = c;
 	if (can_serve(c)) {
 		v.st = bpf_map_lookup_elem(&rc_stages, &cookie);
-		v.serve = v.st != NULL;
-		v.eligible = v.serve;
+		v.s.serve = v.st != NULL;
+		v.s.eligible = v.s.serve;
 	}
 	/* a segment the fast path staged whole needs no scan: the scanner is
 	 * at a request boundary before and after it */
-	if (!v.serve || !fast_gets(&v)) {
+	if (!v.s.serve || !fast_gets(&v)) {
 		bpf_loop(LOOP_BUDGET, request_step, &v, 0);
-		if (v.off + v.b.len < v.len || v.b.pos < v.b.len)
-			v.bad = 1;
-		if (v.bad) {
+		if (v.s.off + v.s.b.len < v.s.len || v.s.b.pos < v.s.b.len)
+			v.s.bad = 1;
+		if (v.s.bad) {
 			/* framing lost: every later write is unknown */
 			c->broken = 1;
 			invalidate_all();
@@ -794,24 +833,29 @@ int rc_request(struct __sk_buff *skb)
 			return SK_PASS;
 		}
 	}
-	if (v.serve && v.nhits && c->req.st == RQ_START && reflect(skb, &v))
+	if (v.s.serve && v.s.nhits && c->req.st == RQ_START && reflect(skb, &v))
 		return SK_PASS;
-	if (v.serve) {
-		c->req_seq += v.nhits;
-		stat_add(RC_STAT_REQUESTS, v.nhits);
+	if (v.s.serve) {
+		c->req_seq += v.s.nhits;
+		stat_add(RC_STAT_REQUESTS, v.s.nhits);
 	}
 	return SK_PASS;
 }
 
 /* ---- replies ------------------------------------------------------------ */
 
-struct mctx {
-	struct sk_msg_md *msg;
-	struct rc_conn *c;
+/* The message scan's loop-carried state; see struct req_scan. */
+struct rep_scan {
 	__u32 off;		/* message offset of b.data[0] */
 	__u32 len;
 	__u32 bad;
 	struct resp_buf b;
+};
+
+struct mctx {
+	struct sk_msg_md *msg;
+	struct rc_conn *c;
+	struct rep_scan s;
 };
 
 static __always_inline int entry_current(struct rc_slot *s,
@@ -973,70 +1017,78 @@ GLOBAL int push_key(struct rc_conn *c)
 	if (!c)
 		return 0;
 	n = c->rep.cap_len;
-	/* bytes past cap_len are left over from earlier strings */
-	for (int i = 0; i < RESP_KEY_MAX; i++)
-		k.data[i] = i < n ? c->rep.cap[i] : 0;
+	if (n > RESP_KEY_MAX)
+		return 0;
+	/* bytes past cap_len are left over from earlier strings: copy only
+	 * the key, in one step (a loop over bytes with a per-byte bound costs
+	 * the verifier a state per byte and length) */
+	if (n && bpf_probe_read_kernel(k.data, RESP_MASK(n - 1, RESP_KEY_MAX - 1) + 1,
+				       c->rep.cap))
+		return 0;
 	k.len = n;
 	invalidate_key(&k);
 	stat_add(RC_STAT_PUSH_INVALIDATIONS, 1);
 	return 0;
 }
 
-static __always_inline int reply_refill(struct mctx *m)
+static __always_inline int reply_refill(struct sk_msg_md *msg,
+					struct rc_conn *c, struct rep_scan *s)
 {
-	struct rc_conn *c = m->c;
-	struct sk_msg_md *msg = m->msg;
 	void *data, *end;
 	__u32 n, k;
 
-	m->off += m->b.len;
-	m->b.pos = 0;
-	m->b.len = 0;
-	if (m->off >= m->len)
+	s->off += s->b.len;
+	s->b.pos = 0;
+	s->b.len = 0;
+	if (s->off >= s->len)
 		return 0;
-	n = m->len - m->off;
+	n = s->len - s->off;
 	k = resp_rep_skippable(&c->rep);
 	if (k) {
 		if (k > n)
 			k = n;
 		resp_rep_skip(&c->rep, k);
-		m->off += k;
+		s->off += k;
 		return 1;
 	}
 	if (n > RESP_CHUNK)
 		n = RESP_CHUNK;
 	n = ((n - 1) & (RESP_CHUNK - 1)) + 1;
-	if (bpf_msg_pull_data(msg, m->off, m->off + n, 0))
+	if (bpf_msg_pull_data(msg, s->off, s->off + n, 0))
 		goto bad;
 	data = (void *)(long)msg->data;
 	end = (void *)(long)msg->data_end;
-	if (data + n > end || bpf_probe_read_kernel(m->b.data, n, data))
+	if (data + n > end || bpf_probe_read_kernel(s->b.data, n, data))
 		goto bad;
-	m->b.len = n;
+	s->b.len = n;
 	return 1;
 bad:
-	m->bad = 1;
+	s->bad = 1;
 	return 0;
 }
 
-static long reply_step(__u32 i, struct mctx *m)
+/* One unit of the message scan: a refill, or the buffered chunk up to the
+ * next event. Returns 1 to stop. Global: see struct req_scan. */
+GLOBAL int reply_chunk(struct sk_msg_md *msg, struct rc_conn *c,
+		       struct rep_scan *s)
 {
-	struct rc_conn *c = m->c;
 	int ev;
 
-	if (m->b.pos >= m->b.len && !c->rep.done_due)
-		return !reply_refill(m);
-	ev = resp_rep_feed_buf(&c->rep, &m->b);
+	if (!msg || !c || !s)
+		return 1;
+	if (s->b.pos >= s->b.len && !c->rep.done_due)
+		return !reply_refill(msg, c, s);
+	ev = resp_rep_feed_buf(&c->rep, &s->b);
 	switch (ev) {
 	case RESP_BAD:
-		m->bad = 1;
+		s->bad = 1;
 		return 1;
 	case RESP_DONE:
 		if (c->rep.top != '>')
 			reply_done(c);
 		break;
 	case RESP_BULK:
-		reply_bulk(m->msg, c, m->off + m->b.pos, m->len);
+		reply_bulk(msg, c, s->off + s->b.pos, s->len);
 		break;
 	case RESP_INV_KEY:
 		push_key(c);
@@ -1046,6 +1098,11 @@ static long reply_step(__u32 i, struct mctx *m)
 		break;
 	}
 	return 0;
+}
+
+static long reply_step(__u32 i, struct mctx *m)
+{
+	return reply_chunk(m->msg, m->c, &m->s) ? 1 : 0;
 }
 
 struct copy_ctx {
@@ -1217,7 +1274,7 @@ static __always_inline int ok_reply(struct sk_msg_md *msg, struct rc_conn *c)
 SEC("sk_msg")
 int rc_reply(struct sk_msg_md *msg)
 {
-	struct mctx m = { .msg = msg, .len = msg->size };
+	struct mctx m = { .msg = msg, .s.len = msg->size };
 	struct tcp_sock *tp;
 	struct rc_conn *c;
 	__u64 *cookie;
@@ -1254,19 +1311,20 @@ int rc_reply(struct sk_msg_md *msg)
 		return SK_PASS;
 	/* a send that failed half-way: skip what was scanned already. Marked
 	 * before replies are counted, see send_clear(). */
-	if (seen >= m.len)
+	if (seen >= m.s.len)
 		return SK_PASS;
-	WRITE_ONCE(c->rep_end_seq, start + m.len);
+	WRITE_ONCE(c->rep_end_seq, start + m.s.len);
 	WRITE_ONCE(c->seq_valid, 1);
 	barrier();
 	if (!seen && ok_reply(msg, c))
 		return SK_PASS;
-	m.off = seen;
+	m.s.off = seen;
 	m.c = c;
 	bpf_loop(LOOP_BUDGET, reply_step, &m, 0);
-	if (m.off + m.b.len < m.len || m.b.pos < m.b.len || c->rep.done_due)
-		m.bad = 1;
-	if (m.bad)
+	if (m.s.off + m.s.b.len < m.s.len || m.s.b.pos < m.s.b.len ||
+	    c->rep.done_due)
+		m.s.bad = 1;
+	if (m.s.bad)
 		return reply_lost(c);
 	/* the rest of an invalidation push may come late: forget everything */
 	if (c->rep.top == '>' && (c->rep.depth || c->rep.st != RP_TYPE))
