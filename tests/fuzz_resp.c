@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* libFuzzer target for bpf/resp.h: any input, cut into chunks of any size,
+/* libFuzzer target for bpf/redis/resp.h: any input, cut into chunks of any size,
  * must give the same events as the same input fed in one-byte chunks and in
  * full chunks; nothing may crash or read out of bounds.
  *   clang -g -O1 -fsanitize=fuzzer,address -Ibpf tests/fuzz_resp.c */

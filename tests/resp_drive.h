@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Drives bpf/resp.h over a whole buffer in chunks of a chosen size, the way
+/* Drives bpf/redis/resp.h over a whole buffer in chunks of a chosen size, the way
  * the BPF programs do, and records what it reported. Shared by the unit test
  * and the fuzz target. */
 #ifndef RESP_DRIVE_H
@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
-#include "resp.h"
+#include "redis/resp.h"
 
 struct resp_log {
 	char text[8192];

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* bpf/resp.h on the host: the same scanners the BPF programs run, fed in
+/* bpf/redis/resp.h on the host: the same scanners the BPF programs run, fed in
  * every chunk size from 1 byte to RESP_CHUNK, must report the same events. */
 #include <check.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Definitions shared by bpf/redis_cache.bpf.c and lib/redis_cache.c. */
+/* Definitions shared by bpf/redis/redis_cache.bpf.c and lib/redis/. */
 #ifndef EBPFACCEL_REDIS_CACHE_BPF_H
 #define EBPFACCEL_REDIS_CACHE_BPF_H
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * In-kernel Redis GET cache: loading, attaching and the coherence thread.
- * The data path is bpf/redis_cache.bpf.c; docs/redis-cache.md explains it.
+ * The data path is bpf/redis/redis_cache.bpf.c; docs/redis-cache.md explains it.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -24,8 +24,8 @@
 
 #include "internal.h"
 #include "ebpfaccel/redis_cache.h"
-#include "redis_cache.h"
-#include "redis_cache.skel.h"
+#include "redis/redis_cache.h"
+#include "redis/redis_cache.skel.h"
 
 #define RC_IO_TIMEOUT_MS 2000
 
