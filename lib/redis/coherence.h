@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Keeping a kernel-side Redis cache coherent: one coherence engine for every
+ * place the cache answers from (server sockets, XDP, the client's host).
+ * It holds the library's connections to Redis, receives invalidations
+ * through Redis' client tracking, confirms what the programs filled before
+ * they may serve it, and on any loss of the invalidation stream stops the
+ * serving and recovers from a new generation. docs/redis-cache.md states
+ * the guarantee. Internal to lib/redis/.
+ */
+#ifndef EBPFACCEL_REDIS_COHERENCE_H
+#define EBPFACCEL_REDIS_COHERENCE_H
+
+#include <linux/types.h>
+
+struct bpf_map;
+
+/* What a cache object's programs share with the engine: the maps and the
+ * globals (pointers into the skeleton's mmapped .bss) named alike in every
+ * object (see bpf/redis/redis_cache.h). */
+struct rc_shared {
+	struct bpf_map *cache_small;
+	struct bpf_map *cache_large;
+	struct bpf_map *confirmed;
+	struct bpf_map *fills;		/* ring buffer of struct rc_fill_event */
+	__u64 *gen_all;
+	__u64 *gen_bucket;		/* RC_BUCKETS of them */
+	__u32 *tracking_ok;		/* the programs serve only while set */
+	/* Where the programs see the tracking connection's server side and
+	 * apply its pushes themselves (sockmap mode); NULL elsewhere. */
+	__u32 *tracker_port;
+	__u32 *tracker_seen;
+};
+
+/* The Redis server to stay coherent with. Strings are copied. */
+struct rc_server {
+	const char *host;
+	__u16 port;
+	const char *user;		/* NULL: "default" */
+	const char *password;		/* NULL: no AUTH */
+};
+
+struct rc_coherence;
+
+/* Connects to the server, subscribes to its invalidations, turns serving on
+ * from a new generation and starts the engine's thread. */
+int rc_coherence__start(struct rc_coherence **out, const struct rc_shared *sh,
+			const struct rc_server *srv);
+
+/* Stops the thread, turns serving off, closes the connections, frees. */
+void rc_coherence__stop(struct rc_coherence *co);
+
+/* Fills confirmed for serving so far. */
+__u64 rc_coherence__confirms(const struct rc_coherence *co);
+
+/* Forgets every cached value (a generation bump: entries stay until LRU
+ * eviction or refill, but are never served again). */
+void rc_shared__flush(const struct rc_shared *sh);
+
+#endif /* EBPFACCEL_REDIS_COHERENCE_H */
