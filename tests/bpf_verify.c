@@ -59,6 +59,7 @@ struct logs {
 	char *stats;
 	char *trace;
 	int kmsg; /* /dev/kmsg, -1 when unreadable */
+	char complaints[4096];
 };
 
 struct options {
@@ -158,14 +159,16 @@ static int kmsg_open_at_end(void)
 }
 
 /* The verifier's "verifier bug" and WARNs in kernel/bpf/ logged since the
- * last call; other subsystems' warnings on a shared machine are not ours
- * to judge. */
-static int kmsg_verifier_complaints(int fd)
+ * last call, their lines kept in @text (@size bytes); other subsystems'
+ * warnings on a shared machine are not ours to judge. */
+static int kmsg_verifier_complaints(int fd, char *text, size_t size)
 {
+	size_t used = 0;
 	char rec[8192];
 	int found = 0;
 	ssize_t n;
 
+	text[0] = '\0';
 	if (fd < 0)
 		return 0;
 	for (;;) {
@@ -179,7 +182,9 @@ static int kmsg_verifier_complaints(int fd)
 		    (strstr(rec, "WARNING:") && strstr(rec, "kernel/bpf/"))) {
 			const char *msg = strchr(rec, ';');
 
-			printf("    kernel: %s", msg ? msg + 1 : rec);
+			if (used < size)
+				used += snprintf(text + used, size - used, "    kernel: %s",
+						 msg ? msg + 1 : rec);
 			found++;
 		}
 	}
@@ -263,15 +268,22 @@ static bool selected(const struct options *o, const char *obj, const char *prog)
 	return o->only[n] == '\0' || (o->only[n] == '/' && strcmp(o->only + n + 1, prog) == 0);
 }
 
-static void print_row(const char *obj, const char *prog, const struct verifier_stats *st,
-		      const char *verdict)
+/* A row is begun before the load, so a verifier that takes the machine's
+ * memory (the OOM killer ends us) still shows which program it was. */
+static void begin_row(const char *obj, const char *prog)
+{
+	printf("%-16s %-26s", obj, prog);
+	fflush(stdout);
+}
+
+static void end_row(const struct verifier_stats *st, const char *verdict)
 {
 	char time[32] = "-";
 
 	if (st->time_usec >= 0)
 		snprintf(time, sizeof(time), "%ld", st->time_usec);
-	printf("%-16s %-26s %9ld %7ld %8ld %10s  %s\n", obj, prog, st->insns, st->peak_states,
-	       st->total_states, time, verdict);
+	printf(" %9ld %7ld %8ld %10s  %s\n", st->insns, st->peak_states, st->total_states, time,
+	       verdict);
 }
 
 /* One program: its row, and on failure why.  Returns true when it passed. */
@@ -283,11 +295,13 @@ static bool verify_program(const struct options *o, const struct embedded_object
 	int err, complaints;
 
 	forget_libbpf_warnings();
+	begin_row(eo->name, prog_name);
 	err = load_alone(eo, idx, 4, logs->stats, STATS_LOG_SIZE);
-	complaints = kmsg_verifier_complaints(logs->kmsg);
+	complaints = kmsg_verifier_complaints(logs->kmsg, logs->complaints,
+					      sizeof(logs->complaints));
 	parse_stats(logs->stats, &st);
 	if (!err && !complaints && st.insns <= o->max_insns) {
-		print_row(eo->name, prog_name, &st, "ok");
+		end_row(&st, "ok");
 		return true;
 	}
 	if (err)
@@ -296,7 +310,8 @@ static bool verify_program(const struct options *o, const struct embedded_object
 		snprintf(verdict, sizeof(verdict), "FAIL (kernel complained)");
 	else
 		snprintf(verdict, sizeof(verdict), "FAIL (> %ld insns)", o->max_insns);
-	print_row(eo->name, prog_name, &st, verdict);
+	end_row(&st, verdict);
+	fputs(logs->complaints, stdout);
 	print_libbpf_warnings();
 	if (!err && !complaints) {
 		printf("    %ld insns is %.1f%% of the verifier's %d budget (allowed: %ld)\n",
@@ -308,7 +323,8 @@ static bool verify_program(const struct options *o, const struct embedded_object
 	printf("    verifier log (level 4):\n");
 	print_tail(logs->stats, o->tail_lines);
 	load_alone(eo, idx, 1 | 4, logs->trace, TRACE_LOG_SIZE);
-	kmsg_verifier_complaints(logs->kmsg); /* the same complaint again */
+	/* the same complaint again */
+	kmsg_verifier_complaints(logs->kmsg, logs->complaints, sizeof(logs->complaints));
 	if (logs->trace[0]) {
 		printf("    verifier log (level 1, %d lines up to the complaint or the end):\n",
 		       o->tail_lines);

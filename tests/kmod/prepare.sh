@@ -123,7 +123,8 @@ refresh() {
 	flock -x 8
 	rc=0
 	write_sources
-	if apt_ apt-get update >&2; then
+	# --error-on=any: an index that failed to download is a failed update
+	if apt_ apt-get --error-on=any update >&2; then
 		touch "$aptdir/updated"
 		refreshed=yes
 	else
@@ -179,10 +180,20 @@ finish() {
 	exit 0
 }
 
-image_pkg=$(image_pkg)
-if [ -z "$image_pkg" ] && [ "$refreshed" = no ]; then
-	refresh || true
+# apt-cache parses every list (seconds on a busy machine): what a selector
+# resolved to is kept until the lists change
+resolved=$aptdir/resolved-$selector
+if [ -s "$resolved" ] && [ "$resolved" -nt "$aptdir/updated" ]; then
+	image_pkg=$(cat "$resolved")
+else
 	image_pkg=$(image_pkg)
+	if [ -z "$image_pkg" ] && [ "$refreshed" = no ]; then
+		refresh || true
+		image_pkg=$(image_pkg)
+	fi
+	if [ -n "$image_pkg" ]; then
+		echo "$image_pkg" >"$resolved.$$" && mv "$resolved.$$" "$resolved"
+	fi
 fi
 if [ -z "$image_pkg" ]; then
 	old=$(cached_kernel)

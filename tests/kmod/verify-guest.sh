@@ -12,6 +12,9 @@ dump_comms="bpf_verify"
 echo "guest: Linux $(uname -r), $(awk '/MemTotal/ { print int($2 / 1024) " MiB" }' /proc/meminfo)"
 run "${BPF_VERIFY:?run-guest.sh -e BPF_VERIFY=<path>}"
 rc=$?
+# the unfinished row names the program (begun before each load)
+[ "$rc" -lt 128 ] || echo "
+FAIL: bpf_verify was killed (signal $((rc - 128))) while the program above loaded"
 if dmesg | grep -E 'WARNING|BUG|Oops|verifier bug|INVARIANTS VIOLATION|Out of memory'; then
 	echo "FAIL: the kernel complained while the programs loaded"
 	[ "$rc" != 0 ] || rc=1
