@@ -36,8 +36,9 @@ done
 # The cache serves (hits from the kernel, every request form, split and
 # pipelined requests, one-segment answers) and stays coherent (other
 # writers, SELECT, write-through SET, the coherence connection's recovery).
-# The rest of test_redis_cache runs on the host; a name missing from its
-# table is an error, not a silently smaller run.
+# The first is the gate (redis-guest.sh): when the kernel does not serve
+# it, the others are not run.  The rest of test_redis_cache runs on the
+# host; a name missing from its table is an error, not a smaller run.
 cases=${GUEST_REDIS_CASES:-hit_comes_from_kernel get_request_forms split_and_pipelined \
 answer_is_one_segment invalidated_by_other_writers select_across_dbs set_write_through \
 coherence_connection_recovers}
