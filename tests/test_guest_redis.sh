@@ -54,7 +54,7 @@ redis_guest() {
 		$progs -d "$ip" -d /usr/bin/dash \
 		-d /usr/bin/redis-server -d /usr/bin/redis-cli -d /usr/bin/redis-benchmark \
 		-e EBPFACCEL_BUILD="$builddir" -e REDIS_CASES="$(echo $cases)" \
-		-e GUEST_TEST_TIMEOUT="${GUEST_TEST_TIMEOUT:-150}" -t "${GUEST_REDIS_TIMEOUT:-1500}" \
+		-e GUEST_TEST_TIMEOUT="${GUEST_TEST_TIMEOUT:-420}" -t "${GUEST_REDIS_TIMEOUT:-3600}" \
 		-o "$out/$1.console" "$srcdir/tests/kmod/redis-guest.sh"
 }
 # a passed guest: the time each program took
