@@ -123,8 +123,9 @@ done
 # Per link and corpus, COMP_BENCH_ROUNDS rounds (order rotating): plain, each
 # forced configuration of $FORCED on both ends, and auto.  One auto run:
 # autoctl (negotiation policies on two fresh cgroups, server rule OFF so the
-# warm-up crosses the probe uncompressed, probe on the SENDER's veth: the
-# sender picks algorithm and level of what it sends) judges every
+# warm-up crosses the probe uncompressed; probe on the receiver's veth,
+# whose ingress sees the link's shaped rate, while the sender's egress hook
+# sees packets before the tbf queue; decisions go to both ends' rules) judges every
 # COMP_BENCH_TICK_MS; warm-up connections from the client cgroup send the
 # corpus again and again for COMP_BENCH_WARMUP_S each, until the decision
 # has settled (the model measures its candidates on the probe's sample on
@@ -136,7 +137,7 @@ median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 }
 
 auto_run() { # file -> "seconds wire cpu_send cpu_recv tx_algo tx_level tx_mode warmups cpu_ctl"
 	rm -f "$DIR/ctl.out"
-	nsenter --net=/run/netns/"$NS_S" taskset -c 1 "$XFER" autoctl "${TAG}a" 7100 "$CG_S" "$CG_C" \
+	nsenter --net=/run/netns/"$NS_R" taskset -c 1 "$XFER" autoctl "${TAG}b" 7100 "$CG_S" "$CG_C" \
 		"${AUTO%/*}" "${AUTO#*/}" "$TICK_MS" > "$DIR/ctl.out" &
 	ctl_pid=$!
 	i=0; until grep -q ready "$DIR/ctl.out" 2>/dev/null; do

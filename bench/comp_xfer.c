@@ -292,8 +292,7 @@ static int do_engine(struct tcp_comp_params p, const char *file)
  * the probe's sample and picks algorithm, level and mode.  The sender picks
  * the algorithm and level of what it sends and the server's rule the mode
  * (docs/compression-format.md), so a decision sets the client's rule to
- * the choice and the server's to ON in the chosen mode (OFF while off);
- * IFNAME is then the sender's interface.
+ * the choice and the server's to ON in the chosen mode (OFF while off).
  */
 
 /* Intervals that must agree before a decision flips (the library's default). */

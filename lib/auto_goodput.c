@@ -18,7 +18,7 @@
  * that span pieces: a stream compresses better than its sample.  Only the
  * compressible part gains, so R = 1 + (r - 1) * gain, with r the ratio on
  * the sample and gain a port's measured factor (engine ratio of the
- * configuration in force against its r) or the configured prior.
+ * configuration in force against its r) or the configured prior (2.0).
  */
 #include <errno.h>
 #include <math.h>

@@ -177,7 +177,7 @@ ebpfaccel_auto_policy__new(struct ebpfaccel_traffic_probe *probe,
 		.apply_ctx = OPTS_GET(opts, apply_ctx, NULL),
 		.comp_policy = OPTS_GET(opts, comp_policy, NULL),
 		.choose = OPTS_GET(opts, choose, false),
-		.stream_gain = OPTS_GET(opts, stream_gain, 0) ?: 1.6,
+		.stream_gain = OPTS_GET(opts, stream_gain, 0) ?: 2.0,
 		.link_rate = OPTS_GET(opts, link_rate, 0),
 	};
 	if (copy_comp_rule(&ap->comp_rule, OPTS_GET(opts, comp_rule, NULL))) {
@@ -471,8 +471,18 @@ static int apply_decision(struct ebpfaccel_auto_policy *ap, const struct ebpfacc
 	return err;
 }
 
+/* The busier direction's average over the interval: a window's peak (the
+ * sample's rate) overstates a link behind a queue, e.g. a probe on egress
+ * that sees packets before the qdisc shapes them. */
+static double delivered_rate(const struct port_state *ps, const struct ebpfaccel_auto_sample *s)
+{
+	if (!s->duration_ns)
+		return (double)s->rate;
+	return s->payload_bytes[ps->d.busy_dir] * 1e9 / s->duration_ns;
+}
+
 /* What the model learns from an interval before judging it: the link rate
- * (the busier direction's delivered rate; while on, the wire's) and, while
+ * (the busier direction's average rate; while on, the wire's) and, while
  * a configuration is in force, its stream gain from the engine's ratio. */
 static void learn(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
 		  const struct ebpfaccel_auto_sample *s)
@@ -480,7 +490,7 @@ static void learn(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
 	double g;
 
 	if (s->payload_bytes[0] + s->payload_bytes[1] >= ap->o.min_bytes)
-		ebpfaccel__link_update(&ps->link, &ps->link_at_ns, (double)s->rate,
+		ebpfaccel__link_update(&ps->link, &ps->link_at_ns, delivered_rate(ps, s),
 				       ebpfaccel__monotonic_ns());
 	if (ps->cur == OFF || !ap->o.choose)
 		return;

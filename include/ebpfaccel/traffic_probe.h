@@ -351,7 +351,7 @@ struct ebpfaccel_auto_policy_opts {
 	const struct ebpfaccel_auto_candidate *candidates;
 	size_t n_candidates;		/**< entries of @c candidates (at most 16) */
 	/** How many times better a connection's stream compresses than the
-	 *  probe's sample of 256-byte pieces (default 1.6); replaced per port
+	 *  probe's sample of 256-byte pieces (default 2.0); replaced per port
 	 *  by the measured factor once the engine's ratio is reported
 	 *  (ebpfaccel_auto_policy__set_engine_ratio()). */
 	double stream_gain;
