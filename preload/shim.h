@@ -44,34 +44,38 @@ extern __thread bool shim_busy;
 /* Highest descriptor ever wrapped: bounds the scans of poll, select, epoll. */
 extern int shim_max_fd;
 
-#define DECLARE_REAL(ret, name, ...) extern ret (*real_##name)(__VA_ARGS__)
-DECLARE_REAL(ssize_t, read, int, void *, size_t);
-DECLARE_REAL(ssize_t, write, int, const void *, size_t);
-DECLARE_REAL(ssize_t, recv, int, void *, size_t, int);
-DECLARE_REAL(ssize_t, send, int, const void *, size_t, int);
-DECLARE_REAL(ssize_t, recvfrom, int, void *, size_t, int, struct sockaddr *, socklen_t *);
-DECLARE_REAL(ssize_t, sendto, int, const void *, size_t, int, const struct sockaddr *, socklen_t);
-DECLARE_REAL(ssize_t, readv, int, const struct iovec *, int);
-DECLARE_REAL(ssize_t, writev, int, const struct iovec *, int);
-DECLARE_REAL(ssize_t, recvmsg, int, struct msghdr *, int);
-DECLARE_REAL(ssize_t, sendmsg, int, const struct msghdr *, int);
-DECLARE_REAL(ssize_t, sendfile, int, int, off_t *, size_t);
-DECLARE_REAL(int, close, int);
-DECLARE_REAL(int, close_range, unsigned int, unsigned int, int);
-DECLARE_REAL(int, socket, int, int, int);
-DECLARE_REAL(int, accept, int, struct sockaddr *, socklen_t *);
-DECLARE_REAL(int, accept4, int, struct sockaddr *, socklen_t *, int);
-DECLARE_REAL(int, dup, int);
-DECLARE_REAL(int, dup2, int, int);
-DECLARE_REAL(int, dup3, int, int, int);
-DECLARE_REAL(int, fcntl, int, int, ...);
-DECLARE_REAL(int, poll, struct pollfd *, nfds_t, int);
-DECLARE_REAL(int, select, int, fd_set *, fd_set *, fd_set *, struct timeval *);
-DECLARE_REAL(int, pselect, int, fd_set *, fd_set *, fd_set *, const struct timespec *,
-	     const sigset_t *);
-DECLARE_REAL(int, epoll_ctl, int, int, int, struct epoll_event *);
-DECLARE_REAL(int, epoll_wait, int, struct epoll_event *, int, int);
-#undef DECLARE_REAL
+/* The libc functions the shim defines, reached through real_<name>
+ * (resolved with RTLD_NEXT at load time). */
+#define SHIM_REALS(X)								\
+	X(ssize_t, read, int, void *, size_t)					\
+	X(ssize_t, write, int, const void *, size_t)				\
+	X(ssize_t, recv, int, void *, size_t, int)				\
+	X(ssize_t, send, int, const void *, size_t, int)			\
+	X(ssize_t, recvfrom, int, void *, size_t, int, struct sockaddr *, socklen_t *) \
+	X(ssize_t, sendto, int, const void *, size_t, int, const struct sockaddr *, socklen_t) \
+	X(ssize_t, readv, int, const struct iovec *, int)			\
+	X(ssize_t, writev, int, const struct iovec *, int)			\
+	X(ssize_t, recvmsg, int, struct msghdr *, int)				\
+	X(ssize_t, sendmsg, int, const struct msghdr *, int)			\
+	X(ssize_t, sendfile, int, int, off_t *, size_t)				\
+	X(int, close, int)							\
+	X(int, close_range, unsigned int, unsigned int, int)			\
+	X(int, socket, int, int, int)						\
+	X(int, accept, int, struct sockaddr *, socklen_t *)			\
+	X(int, accept4, int, struct sockaddr *, socklen_t *, int)		\
+	X(int, dup, int)							\
+	X(int, dup2, int, int)							\
+	X(int, dup3, int, int, int)						\
+	X(int, fcntl, int, int, ...)						\
+	X(int, poll, struct pollfd *, nfds_t, int)				\
+	X(int, select, int, fd_set *, fd_set *, fd_set *, struct timeval *)	\
+	X(int, pselect, int, fd_set *, fd_set *, fd_set *, const struct timespec *, \
+	  const sigset_t *)							\
+	X(int, epoll_ctl, int, int, int, struct epoll_event *)			\
+	X(int, epoll_wait, int, struct epoll_event *, int, int)
+
+#define SHIM_DECLARE_REAL(ret, name, ...) extern ret (*real_##name)(__VA_ARGS__);
+SHIM_REALS(SHIM_DECLARE_REAL)
 
 /* The socket behind @fd if it is compressed (decided on its first use),
  * else NULL; errno is kept. */

@@ -25,44 +25,14 @@ static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 int shim_max_fd = -1;
 __thread bool shim_busy;
 
-#define DEFINE_REAL(ret, name, ...) ret (*real_##name)(__VA_ARGS__)
-DEFINE_REAL(ssize_t, read, int, void *, size_t);
-DEFINE_REAL(ssize_t, write, int, const void *, size_t);
-DEFINE_REAL(ssize_t, recv, int, void *, size_t, int);
-DEFINE_REAL(ssize_t, send, int, const void *, size_t, int);
-DEFINE_REAL(ssize_t, recvfrom, int, void *, size_t, int, struct sockaddr *, socklen_t *);
-DEFINE_REAL(ssize_t, sendto, int, const void *, size_t, int, const struct sockaddr *, socklen_t);
-DEFINE_REAL(ssize_t, readv, int, const struct iovec *, int);
-DEFINE_REAL(ssize_t, writev, int, const struct iovec *, int);
-DEFINE_REAL(ssize_t, recvmsg, int, struct msghdr *, int);
-DEFINE_REAL(ssize_t, sendmsg, int, const struct msghdr *, int);
-DEFINE_REAL(ssize_t, sendfile, int, int, off_t *, size_t);
-DEFINE_REAL(int, close, int);
-DEFINE_REAL(int, close_range, unsigned int, unsigned int, int);
-DEFINE_REAL(int, socket, int, int, int);
-DEFINE_REAL(int, accept, int, struct sockaddr *, socklen_t *);
-DEFINE_REAL(int, accept4, int, struct sockaddr *, socklen_t *, int);
-DEFINE_REAL(int, dup, int);
-DEFINE_REAL(int, dup2, int, int);
-DEFINE_REAL(int, dup3, int, int, int);
-DEFINE_REAL(int, fcntl, int, int, ...);
-DEFINE_REAL(int, poll, struct pollfd *, nfds_t, int);
-DEFINE_REAL(int, select, int, fd_set *, fd_set *, fd_set *, struct timeval *);
-DEFINE_REAL(int, pselect, int, fd_set *, fd_set *, fd_set *, const struct timespec *,
-	    const sigset_t *);
-DEFINE_REAL(int, epoll_ctl, int, int, int, struct epoll_event *);
-DEFINE_REAL(int, epoll_wait, int, struct epoll_event *, int, int);
+#define SHIM_DEFINE_REAL(ret, name, ...) ret (*real_##name)(__VA_ARGS__);
+SHIM_REALS(SHIM_DEFINE_REAL)
 
-#define RESOLVE(name) real_##name = dlsym(RTLD_NEXT, #name)
+#define SHIM_RESOLVE(ret, name, ...) real_##name = dlsym(RTLD_NEXT, #name);
 
 __attribute__((constructor)) static void shim_init(void)
 {
-	RESOLVE(read); RESOLVE(write); RESOLVE(recv); RESOLVE(send);
-	RESOLVE(recvfrom); RESOLVE(sendto); RESOLVE(readv); RESOLVE(writev);
-	RESOLVE(recvmsg); RESOLVE(sendmsg); RESOLVE(sendfile); RESOLVE(close);
-	RESOLVE(close_range); RESOLVE(socket); RESOLVE(accept); RESOLVE(accept4);
-	RESOLVE(dup); RESOLVE(dup2); RESOLVE(dup3); RESOLVE(fcntl); RESOLVE(poll);
-	RESOLVE(select); RESOLVE(pselect); RESOLVE(epoll_ctl); RESOLVE(epoll_wait);
+	SHIM_REALS(SHIM_RESOLVE)
 }
 
 static bool fd_in_range(int fd)
