@@ -9,7 +9,9 @@
  *	G(c) = min(C(c), D(c), L * R(c))
  *
  * C and D: the engine's compression and decompression speed on this
- * machine, measured through its public API on the port's sample;
+ * machine, measured through its public API on the port's sample, times
+ * the share of a core the measuring thread got (a shared machine gives a
+ * connection's compressor no more);
  * L: the link rate (payload bytes/s plain TCP delivers), estimated from
  * the highest delivered rate; R: the ratio c reaches on a connection's
  * stream.  Plain TCP delivers L.
@@ -101,32 +103,54 @@ double ebpfaccel__measured_gain(const struct ebpfaccel_auto_candidate *c, double
 	return fmin(fmax((engine_ratio - 1) / (c->ratio - 1), 0.5), 20);
 }
 
+/* The share of a core the thread got while measuring: on a machine
+ * shared with other work, a compressor gets that much of its CPU-time
+ * speed per second, and so will the connection's. */
+static double cpu_share(uint64_t cpu_ns, uint64_t wall_ns)
+{
+	if (!cpu_ns || !wall_ns)
+		return 1;
+	return fmax(fmin((double)cpu_ns / wall_ns, 1), 0.01);
+}
+
 int ebpfaccel__goodput_measure(struct ebpfaccel_auto_candidate *c, size_t n,
 			       const struct tcp_comp_params *tmpl, const uint8_t *buf, size_t len)
 {
+	struct ebpfaccel__comp_calibration cal[EBPFACCEL__MAX_CANDIDATES];
+	uint64_t cpu_ns = 0, wall_ns = 0;
+	bool ok[EBPFACCEL__MAX_CANDIDATES] = { false };
 	int measured = 0;
+	double share;
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && i < EBPFACCEL__MAX_CANDIDATES; i++) {
 		struct tcp_comp_params p = *tmpl;
-		struct ebpfaccel__comp_calibration cal;
 		int err;
 
 		if (ebpfaccel__candidate_given(&c[i]))
 			continue;
-
 		p.algo = c[i].algo;
 		p.level = c[i].level;
 		p.mode = c[i].mode;
-		err = ebpfaccel__comp_calibrate(&p, buf, len, &cal);
+		err = ebpfaccel__comp_calibrate(&p, buf, len, &cal[i]);
 		if (err) {
 			pr_warn("auto policy: calibrating %s level %d failed: %s\n",
 				c[i].algo == TCP_COMP_ALGO_LZ4 ? "lz4" : "zstd", c[i].level, strerror(-err));
 			continue;
 		}
-		c[i].comp_speed = cal.comp_speed;
-		c[i].decomp_speed = cal.decomp_speed;
-		c[i].ratio = cal.ratio;
+		cpu_ns += cal[i].cpu_ns;
+		wall_ns += cal[i].wall_ns;
+		ok[i] = true;
 		measured++;
 	}
+	share = cpu_share(cpu_ns, wall_ns);
+	for (size_t i = 0; i < n && i < EBPFACCEL__MAX_CANDIDATES; i++) {
+		if (!ok[i])
+			continue;
+		c[i].comp_speed = (uint64_t)(cal[i].comp_speed * share);
+		c[i].decomp_speed = (uint64_t)(cal[i].decomp_speed * share);
+		c[i].ratio = cal[i].ratio;
+	}
+	if (measured)
+		pr_info("auto policy: measured with %.0f%% of a core\n", 100 * share);
 	return measured ? measured : -EIO;
 }

@@ -22,12 +22,17 @@
 #define CALIB_MIN_NS	8000000ULL
 #define CALIB_MAX_PASSES 64
 
-static uint64_t thread_cpu_ns(void)
+static uint64_t clock_ns(clockid_t clk)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	clock_gettime(clk, &ts);
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
 struct calib_pair {
@@ -134,7 +139,7 @@ static int one_pass(const struct tcp_comp_params *p, const uint8_t *buf, size_t 
 int ebpfaccel__comp_calibrate(const struct tcp_comp_params *p, const uint8_t *buf, size_t len,
 			      struct ebpfaccel__comp_calibration *out)
 {
-	uint64_t comp_ns = 0, decomp_ns = 0;
+	uint64_t comp_ns = 0, decomp_ns = 0, wall0, cpu0;
 	double ratio = 0;
 	uint8_t *scratch;
 	int passes, err = 0;
@@ -144,9 +149,13 @@ int ebpfaccel__comp_calibrate(const struct tcp_comp_params *p, const uint8_t *bu
 	scratch = malloc(len);
 	if (!scratch)
 		return -ENOMEM;
+	wall0 = clock_ns(CLOCK_MONOTONIC);
+	cpu0 = thread_cpu_ns();
 	for (passes = 0; passes < CALIB_MAX_PASSES && !err &&
 			 (comp_ns < CALIB_MIN_NS || decomp_ns < CALIB_MIN_NS / 4); passes++)
 		err = one_pass(p, buf, len, scratch, &comp_ns, &decomp_ns, &ratio);
+	out->cpu_ns = thread_cpu_ns() - cpu0;
+	out->wall_ns = clock_ns(CLOCK_MONOTONIC) - wall0;
 	free(scratch);
 	if (err)
 		return err;

@@ -28,6 +28,7 @@ struct ebpfaccel__comp_calibration {
 	uint64_t comp_speed;	/* input bytes/s, one core (thread CPU time) */
 	uint64_t decomp_speed;	/* output bytes/s, one core */
 	double ratio;		/* original / record bytes */
+	uint64_t cpu_ns, wall_ns; /* the measurement's CPU and wall-clock time */
 };
 
 struct tcp_comp_params;
@@ -57,8 +58,8 @@ double ebpfaccel__link_update(double *link, uint64_t *at_ns, double rate, uint64
 /* The stream gain an engine ratio shows for @c; 0 if it cannot tell. */
 double ebpfaccel__measured_gain(const struct ebpfaccel_auto_candidate *c, double engine_ratio);
 /* Measures every candidate of @c without figures on @buf with the engine
- * (record size and flags from @tmpl).  The number measured, or -EIO if
- * none could be. */
+ * (record size and flags from @tmpl), speeds scaled to the share of a core
+ * the measuring thread got.  The number measured, or -EIO if none could be. */
 int ebpfaccel__goodput_measure(struct ebpfaccel_auto_candidate *c, size_t n,
 			       const struct tcp_comp_params *tmpl, const uint8_t *buf, size_t len);
 
