@@ -6,11 +6,15 @@
 # Sender is pinned to CPU 0 and receiver to CPU 1; on a shared 2-core machine
 # the numbers are noisy.  A short demo: COMP_BENCH_MB=32 COMP_BENCH_RATES=1gbit
 # COMP_BENCH_CONFIGS="none/block lz4/stream" COMP_BENCH_ENGINE=0.
-# The auto policy section (COMP_BENCH_AUTO=ALGO/MODE, default zstd:1/block;
-# "" skips it) compares plain, forced ALGO/MODE and the auto policy over
-# COMP_BENCH_ROUNDS (default 5) rounds in rotating order and prints medians;
-# COMP_BENCH_CONFIGS="" skips the table of forced configurations;
-# COMP_BENCH_WARMUP_S and COMP_BENCH_TICK_MS: see the auto section below.
+# The auto policy section (COMP_BENCH_AUTO, default choose/block: the goodput
+# model; ALGO/MODE: the on/off policy for one configuration; "" skips it)
+# compares plain, every forced configuration (COMP_BENCH_FORCED) and auto
+# per link (COMP_BENCH_AUTO_RATES, default 100mbit 1gbit 10gbit; 100mbit
+# moves COMP_BENCH_SLOW_MB, 24) and corpus (COMP_BENCH_CORPORA: text mixed
+# random) over COMP_BENCH_ROUNDS (default 3) rounds in rotating order, and
+# prints medians and auto/best; COMP_BENCH_CONFIGS="" skips the table of
+# forced configurations; COMP_BENCH_WARMUP_S and COMP_BENCH_TICK_MS: see the
+# auto section below.
 set -eu
 : "${top_builddir:=.}"
 XFER="$top_builddir/bench/comp_xfer"
@@ -18,8 +22,8 @@ SIZE_MB=${COMP_BENCH_MB:-100}
 RATES=${COMP_BENCH_RATES:-"1gbit 10gbit"}
 # zstd at level 1 to compare with `zstd -b1` (the library default is zstd's 3).
 CONFIGS=${COMP_BENCH_CONFIGS-"none/block zstd:1/block zstd:1/stream lz4/block lz4/stream"}
-AUTO=${COMP_BENCH_AUTO-"zstd:1/block"}
-ROUNDS=${COMP_BENCH_ROUNDS:-5}
+AUTO=${COMP_BENCH_AUTO-"choose/block"}
+ROUNDS=${COMP_BENCH_ROUNDS:-3}
 TICK_MS=${COMP_BENCH_TICK_MS:-100}
 WARMUP_S=${COMP_BENCH_WARMUP_S:-0.6}
 
@@ -65,7 +69,7 @@ in_cg() { # cgroup-dir|"" command...: run command with its process in that cgrou
 	fi
 }
 
-run_one() { # rate data algo mode [min_seconds] -> "seconds wire cpu_send cpu_recv tx_algo"
+run_one() { # rate data algo mode [min_seconds] -> "seconds wire cpu_send cpu_recv tx_algo tx_level tx_mode"
 	# $RUN_CG_R / $RUN_CG_S: cgroups of receiver and sender (negotiation).
 	# A stale "ready" must not let the sender connect before the listen.
 	rm -f "$DIR/recv.out"
@@ -83,11 +87,18 @@ run_one() { # rate data algo mode [min_seconds] -> "seconds wire cpu_send cpu_re
 	cs=$(sed -n 's/.*cpu_send=\([0-9.]*\).*/\1/p' "$DIR/send.out")
 	cr=$(sed -n 's/.*cpu_recv=\([0-9.]*\).*/\1/p' "$DIR/recv.out")
 	ta=$(sed -n 's/.*tx_algo=\([0-9]*\).*/\1/p' "$DIR/send.out")
-	echo "$s $w $cs $cr $ta"
+	tl=$(sed -n 's/.*tx_level=\(-*[0-9]*\).*/\1/p' "$DIR/send.out")
+	tm=$(sed -n 's/.*tx_mode=\([0-9]*\).*/\1/p' "$DIR/send.out")
+	echo "$s $w $cs $cr $ta $tl $tm"
 }
 
 echo "comp_link: $SIZE_MB MiB per transfer; sender on CPU 0, receiver on CPU 1 (shared machine: noisy)"
-set_rate() { tc -n "$NS_S" qdisc replace dev "${TAG}a" root tbf rate "$1" burst 4mb latency 100ms; }
+# The bucket lets a burst through at once: 4 MB is 30 ms at 1 Gbit/s, but
+# 320 ms at 100 Mbit/s, whose transfers are shorter: 256 KB there.
+set_rate() {
+	burst=4mb; [ "$1" != 100mbit ] || burst=256kb
+	tc -n "$NS_S" qdisc replace dev "${TAG}a" root tbf rate "$1" burst $burst latency 100ms
+}
 
 for rate in $RATES; do
 	[ -n "$CONFIGS" ] || break
@@ -108,30 +119,23 @@ for rate in $RATES; do
 	done
 done
 
-# ---- auto policy ----
-# Negotiation happens at the handshake, so one auto run is: start autoctl
-# (policies on two fresh cgroups, server rule OFF, probe on the receiver's
-# veth), warm-up connections from the client cgroup, each sending the same
-# data again and again for at least COMP_BENCH_WARMUP_S seconds (0.6; a
-# steady stream: separate 0.1 s transfers at 10 Gbit/s give intervals whose
-# verdicts alternate, and the hysteresis rightly never settles), until the
-# decision has settled, then ONE measured transfer on a new connection that
-# negotiates with the decision in force.  Its time, wire bytes and CPU are
-# measured exactly as for the other configurations; the warm-up is not timed,
-# and the controller (probe + policy, pinned with the receiver: it is the
-# receiving host that probes and decides) keeps running until the
-# measured transfer ends: its CPU is printed apart.
+# ---- auto policy (goodput model) against every forced configuration ----
+# Per link and corpus, COMP_BENCH_ROUNDS rounds (order rotating): plain, each
+# forced configuration of $FORCED on both ends, and auto.  One auto run:
+# autoctl (negotiation policies on two fresh cgroups, server rule OFF so the
+# warm-up crosses the probe uncompressed; probe on the receiver's veth,
+# whose ingress sees the link's shaped rate, while the sender's egress hook
+# sees packets before the tbf queue; decisions go to both ends' rules) judges every
+# COMP_BENCH_TICK_MS; warm-up connections from the client cgroup send the
+# corpus again and again for COMP_BENCH_WARMUP_S each, until the decision
+# has settled (the model measures its candidates on the probe's sample on
+# the way); then ONE measured transfer on a new connection negotiates with
+# the decision in force, timed like every other transfer.  The controller's
+# CPU (pinned with the receiver) is printed apart.  Medians of the rounds.
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 }
 	END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-ratios() { # label, then t_off t_on t_auto, or with "paired": the three per-round ratio medians
-	echo "$2 $3 $4 ${5:-}" | awk -v l="$1" '{
-		if ($4 == "paired") { sau = $1; son = $2; af = $3 } else { sau = $1 / $3; son = $1 / $2; af = $2 / $3 }
-		printf "ratios, throughput, %-17s auto/plain %.3f  forced/plain %.3f  auto/forced %.3f  share of forced gain %s\n",
-			l ":", sau, son, af, (son > 1.05) ? sprintf("%.3f", (sau - 1) / (son - 1)) : "n/a (no forced gain)" }'
-}
-
-auto_run() { # data -> "seconds wire cpu_send cpu_recv tx_algo warmups cpu_ctl reason"
+auto_run() { # file -> "seconds wire cpu_send cpu_recv tx_algo tx_level tx_mode warmups cpu_ctl"
 	rm -f "$DIR/ctl.out"
 	nsenter --net=/run/netns/"$NS_R" taskset -c 1 "$XFER" autoctl "${TAG}b" 7100 "$CG_S" "$CG_C" \
 		"${AUTO%/*}" "${AUTO#*/}" "$TICK_MS" > "$DIR/ctl.out" &
@@ -143,62 +147,114 @@ auto_run() { # data -> "seconds wire cpu_send cpu_recv tx_algo warmups cpu_ctl r
 	warm=0
 	until grep -q settled "$DIR/ctl.out"; do
 		warm=$((warm + 1))
-		[ $warm -le 8 ] || { echo "auto policy did not settle" >&2; cat "$DIR/ctl.out" >&2; exit 1; }
+		[ $warm -le 12 ] || { echo "auto policy did not settle" >&2; cat "$DIR/ctl.out" >&2; exit 1; }
 		RUN_CG_R=$CG_S RUN_CG_S=$CG_C run_one "$rate" "$1" neg block "$WARMUP_S" > /dev/null
 		sleep "$(echo "$TICK_MS" | awk '{ print 3 * $1 / 1000 }')"
 	done
 	m=$(RUN_CG_R=$CG_S RUN_CG_S=$CG_C run_one "$rate" "$1" neg block)
 	kill $ctl_pid; wait $ctl_pid || true; ctl_pid=""
-	grep settled "$DIR/ctl.out" > "$DIR/auto.settled"
-	echo "$m $warm $(sed -n 's/^cpu_ctl=\([0-9.]*\).*/\1/p' "$DIR/ctl.out")" \
-		"$(sed -n 's/^settled compress=\([01]\) reason=\([a-z-]*\).*/\2/p' "$DIR/ctl.out")"
+	grep settled "$DIR/ctl.out" | sed 's/^settled //' > "$DIR/auto.settled"
+	echo "$m $warm $(sed -n 's/^cpu_ctl=\([0-9.]*\).*/\1/p' "$DIR/ctl.out")"
+}
+
+cfg_name() { # tx_algo tx_level tx_mode -> the configuration's name, as in $FORCED
+	case $1 in 0) echo plain; return ;; 1) a="zstd:$2" ;; *) a=lz4 ;; esac
+	[ "$3" = 1 ] && echo "$a/stream" || echo "$a/block"
+}
+
+# The mixed corpus: JSON log lines, HTML pages and already-compressed files
+# (.gz, .png) of this system, interleaved in 1 MiB pieces.
+make_mixed() { # MiB -> $DIR/mixed
+	/usr/bin/python3 - "$1" "$DIR/mixed" <<'PYEOF'
+import glob, itertools, os, random, sys
+size, out = int(sys.argv[1]) << 20, sys.argv[2]
+rnd = random.Random(18)
+def logs():
+    paths = ["/v1/items/%d", "/v1/users/%d/orders", "/static/app.%d.js", "/api/search?q=%d"]
+    for i in itertools.count():
+        yield (('{"ts":"2026-11-25T%02d:%02d:%02d.%03dZ","level":"%s","svc":"%s","method":"%s",'
+                '"path":"%s","status":%d,"ms":%.1f,"ip":"10.%d.%d.%d","req":"%016x"}\n') % (
+            i // 3600000 % 24, i // 60000 % 60, i // 1000 % 60, i % 1000,
+            rnd.choice(["info", "info", "info", "warn", "error"]), rnd.choice(["api", "auth", "cart"]),
+            rnd.choice(["GET", "GET", "POST"]), rnd.choice(paths) % rnd.randrange(100000),
+            rnd.choice([200, 200, 200, 201, 304, 404, 500]), rnd.expovariate(0.05),
+            rnd.randrange(256), rnd.randrange(256), rnd.randrange(256), rnd.getrandbits(64))).encode()
+def files(patterns):
+    names = sorted(n for p in patterns for n in glob.glob(p, recursive=True) if os.path.isfile(n))
+    for n in itertools.cycle(names or ["/dev/urandom"]):
+        with open(n, "rb") as f:
+            yield f.read(1 << 20)
+def pieces(gen):
+    buf = b""
+    for chunk in gen:
+        buf += chunk
+        while len(buf) >= 1 << 20:
+            yield buf[:1 << 20]
+            buf = buf[1 << 20:]
+sources = [pieces(logs()), pieces(files(["/usr/share/doc/**/*.html"])),
+           pieces(files(["/usr/share/doc/**/*.gz", "/usr/share/**/*.png"]))]
+with open(out, "wb") as f:
+    for i in range((size + (1 << 20) - 1) >> 20):
+        f.write(next(sources[i % 3])[:size - (i << 20)])
+PYEOF
 }
 
 if [ -n "$AUTO" ]; then
+	FORCED=${COMP_BENCH_FORCED-"lz4/block lz4/stream zstd:1/block zstd:1/stream zstd:3/stream zstd:6/stream zstd:9/stream"}
+	AUTO_RATES=${COMP_BENCH_AUTO_RATES:-"100mbit 1gbit 10gbit"}
+	CORPORA=${COMP_BENCH_CORPORA:-"text mixed random"}
+	SLOW_MB=${COMP_BENCH_SLOW_MB:-24}
 	mkdir "$CG_S" "$CG_C"
+	make_mixed "$SIZE_MB"
 	echo
-	echo "auto policy ($AUTO when on) vs plain and forced $AUTO: $ROUNDS rounds, order rotating; medians"
-	for rate in $RATES; do
+	echo "auto policy ($AUTO) vs plain and every forced configuration: $ROUNDS rounds, order rotating; medians"
+	printf '%-7s %-6s %4s | %8s | %-14s %8s | %-14s %8s | %9s %10s %10s\n' link corpus MiB plain_s \
+		best_forced best_s auto_choice auto_s auto/best auto/plain best/plain > "$DIR/summary"
+	for rate in $AUTO_RATES; do
 		set_rate "$rate"
-		for data in text random; do
+		mb=$SIZE_MB; [ "$rate" != 100mbit ] || mb=$((SLOW_MB < SIZE_MB ? SLOW_MB : SIZE_MB))
+		for data in $CORPORA; do
+			file=${data}_$mb
+			head -c $((mb << 20)) "$DIR/$data" > "$DIR/$file"
 			rm -f "$DIR"/auto.*
+			configs="plain $FORCED auto"
 			for r in $(seq "$ROUNDS"); do
-				order="off on auto"
-				for k in $(seq $((r % 3))); do order="${order#* } ${order%% *}"; done
+				order=$configs
+				for k in $(seq $(( (r - 1) % $(echo $configs | wc -w) ))); do
+					order="${order#* } ${order%% *}"
+				done
 				for cfg in $order; do
 					case $cfg in
-					off) set -- $(run_one "$rate" "$data" none block) ;;
-					on) set -- $(run_one "$rate" "$data" "${AUTO%/*}" "${AUTO#*/}") ;;
+					plain) set -- $(run_one "$rate" "$file" none block) ;;
 					auto) # not in $(...): cleanup must see $ctl_pid
-					      auto_run "$data" > "$DIR/auto.last"
+					      auto_run "$file" > "$DIR/auto.last"
 					      set -- $(cat "$DIR/auto.last")
-					      echo "$5 $6 $7 $8" >> "$DIR/auto.extra" ;;
+					      echo "$(cfg_name "$5" "$6" "$7") $8 $9" >> "$DIR/auto.extra" ;;
+					*) set -- $(run_one "$rate" "$file" "${cfg%/*}" "${cfg#*/}") ;;
 					esac
-					echo "$1" >> "$DIR/auto.$cfg.s"; echo "$2" >> "$DIR/auto.$cfg.w"
-					echo "$3 $4" | awk '{ print $1 + $2 }' >> "$DIR/auto.$cfg.cpu"
+					echo "$1" >> "$DIR/auto.$(echo "$cfg" | tr '/:' '_-').s"
 				done
 			done
-			printf '\n%-7s %-6s %-6s %9s %9s %9s  %s\n' link data config med_s wire/raw cpu_s \
-				"seconds per round"
-			for cfg in off on auto; do
-				printf '%-7s %-6s %-6s %9.3f %9.3f %9.3f  %s\n' "$rate" "$data" "$cfg" \
-					"$(median < "$DIR/auto.$cfg.s")" \
-					"$(median < "$DIR/auto.$cfg.w" | awk -v b=$((SIZE_MB << 20)) '{ print $1 / b }')" \
-					"$(median < "$DIR/auto.$cfg.cpu")" "$(tr '\n' ' ' < "$DIR/auto.$cfg.s")"
-			done
-			awk '{ n++; on += ($1 != 0); w += $2; c += $3; r[$4]++ }
-				END { printf "auto: measured connection compressed in %d of %d rounds; %.1f warm-up transfers per round; controller CPU %.3f s per round; decisions:", on, n, w / n, c / n
-				      for (k in r) printf " %s x%d", k, r[k]; print "" }' "$DIR/auto.extra"
-			echo "last decision: $(sed 's/^settled //' "$DIR/auto.settled")"
-			ratios "from medians" "$(median < "$DIR/auto.off.s")" "$(median < "$DIR/auto.on.s")" \
-				"$(median < "$DIR/auto.auto.s")"
-			paste -d' ' "$DIR/auto.off.s" "$DIR/auto.on.s" "$DIR/auto.auto.s" |
-				awk '{ a = a " " $1 / $3; f = f " " $1 / $2; x = x " " $2 / $3 }
-				     END { print a; print f; print x }' > "$DIR/auto.pairs"
-			ratios "per-round medians" "$(sed -n 1p "$DIR/auto.pairs" | median)" \
-				"$(sed -n 2p "$DIR/auto.pairs" | median)" "$(sed -n 3p "$DIR/auto.pairs" | median)" paired
+			printf '\n%-7s %-6s' "$rate" "$data"
+			for cfg in $configs; do
+				printf ' %s %.3f' "$cfg" "$(median < "$DIR/auto.$(echo "$cfg" | tr '/:' '_-').s")"
+			done | tee "$DIR/auto.medians"
+			echo
+			echo "auto chose: $(awk '{ c[$1]++; w += $2; t += $3 } END { for (k in c) printf "%s x%d ", k, c[k];
+				printf "(%.1f warm-up transfers and %.2f s controller CPU per round)", w / NR, t / NR }' "$DIR/auto.extra")"
+			echo "last decision: $(cat "$DIR/auto.settled")"
+			awk -v link="$rate" -v corpus="$data" -v mb="$mb" -v choice="$(awk '{ c[$1]++ } END { for (k in c) if (c[k] > n) { n = c[k]; b = k }; print b }' "$DIR/auto.extra")" '{
+				for (i = 1; i < NF; i += 2) t[$i] = $(i + 1)
+				best = ""; for (i = 1; i < NF; i += 2) if ($i != "auto" && (best == "" || $(i + 1) < t[best])) best = $i
+				printf "%-7s %-6s %4d | %8.3f | %-14s %8.3f | %-14s %8.3f | %8.3fx %9.3fx %9.3fx\n",
+					link, corpus, mb, t["plain"], best, t[best], choice, t["auto"],
+					t[best] / t["auto"], t["plain"] / t["auto"], t["plain"] / t[best] }' \
+				"$DIR/auto.medians" >> "$DIR/summary"
 		done
 	done
+	echo
+	echo "summary (throughput ratios; times are medians of $ROUNDS rounds; shared machine: noisy):"
+	cat "$DIR/summary"
 fi
 
 [ "${COMP_BENCH_ENGINE:-1}" = 1 ] || exit 0

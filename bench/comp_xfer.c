@@ -7,7 +7,9 @@
  *                                               until MIN_SECONDS have passed)
  *   comp_xfer engine ALGO MODE FILE             encode + decode FILE in memory pipes
  *   comp_xfer autoctl IFNAME PORT SERVER_CG CLIENT_CG ALGO MODE TICK_MS
- *                                               auto policy driving the negotiation (below)
+ *                                               auto policy driving the negotiation (below);
+ *                                               ALGO "choose": the goodput model picks
+ *                                               algorithm, level and mode
  * ALGO is none|zstd|lz4 with an optional :LEVEL, MODE block|stream; for send and recv, ALGO
  * "neg" uses what the handshake negotiated.  Prints key=value lines.
  */
@@ -168,8 +170,8 @@ static int do_send(const char *addr, const char *port, const char *algo, const c
 		;
 	t1 = now(CLOCK_MONOTONIC);
 	ebpfaccel_comp_conn__stats(c, &st);
-	printf("bytes=%lld wire=%llu seconds=%.3f cpu_send=%.3f tx_algo=%d\n", sent,
-	       (unsigned long long)st.tx_bytes_out, t1 - t0, cpu_self(), tx.algo);
+	printf("bytes=%lld wire=%llu seconds=%.3f cpu_send=%.3f tx_algo=%d tx_level=%d tx_mode=%d\n",
+	       sent, (unsigned long long)st.tx_bytes_out, t1 - t0, cpu_self(), tx.algo, tx.level, tx.mode);
 	ebpfaccel_comp_conn__free(c);
 	return 0;
 }
@@ -285,6 +287,12 @@ static int do_engine(struct tcp_comp_params p, const char *file)
  * "settled ..." and stops judging: the engine's records would sample as
  * random and this benchmark does not feed the engine ratio back.  The probe
  * stays attached and drained until SIGTERM, then "cpu_ctl=" is printed.
+ *
+ * ALGO "choose": the goodput model (opts.choose) measures its candidates on
+ * the probe's sample and picks algorithm, level and mode.  The sender picks
+ * the algorithm and level of what it sends and the server's rule the mode
+ * (docs/compression-format.md), so a decision sets the client's rule to
+ * the choice and the server's to ON in the chosen mode (OFF while off).
  */
 
 /* Intervals that must agree before a decision flips (the library's default). */
@@ -321,11 +329,31 @@ static struct ebpfaccel_comp_rule_opts rule_of(const char *algo, const char *mod
 	return r;
 }
 
+/* hold intervals agree with the decision in force (a decision that flips
+ * has just been asked for hold times). */
 static bool settled(const struct ebpfaccel_auto_decision *d, unsigned int hold)
 {
-	bool asks_on = d->latest == EBPFACCEL_AUTO_BULK_COMPRESSIBLE;
+	return d->latest != EBPFACCEL_AUTO_NO_DATA && d->agreeing >= hold;
+}
 
-	return d->latest != EBPFACCEL_AUTO_NO_DATA && asks_on == d->compress && d->agreeing >= hold;
+struct both_policies {
+	struct ebpfaccel_comp_policy *client, *server;
+};
+
+/* choose: the client (sender) sends with the choice, the server accepts it
+ * in the chosen mode. */
+static int apply_both(const struct ebpfaccel_auto_decision *d, void *ctx)
+{
+	struct both_policies *b = ctx;
+	LIBEBPFACCEL_OPTS(ebpfaccel_comp_rule_opts, c, .action = EBPFACCEL_COMP_ON,
+			  .algo = d->choice.algo, .level = d->choice.level, .mode = d->choice.mode);
+	LIBEBPFACCEL_OPTS(ebpfaccel_comp_rule_opts, s, .mode = d->choice.mode,
+			  .action = d->compress ? EBPFACCEL_COMP_ON : EBPFACCEL_COMP_OFF);
+
+	if (!d->compress)
+		return ebpfaccel_comp_policy__set_port(b->server, d->port, &s);
+	return ebpfaccel_comp_policy__set_port(b->client, d->port, &c) ?:
+	       ebpfaccel_comp_policy__set_port(b->server, d->port, &s);
 }
 
 /* Judges every tick until the port's decision settles; returns once it has
@@ -343,9 +371,13 @@ static void judge_until_settled(struct ebpfaccel_auto_policy *ap, uint16_t port,
 			die("ebpfaccel_auto_policy__update", -err);
 		if (ebpfaccel_auto_policy__decision(ap, port, &d) || !settled(&d, AUTO_HOLD))
 			continue;
-		printf("settled compress=%d reason=%s ticks=%d speed_mbs=%.0f text=\"%s\"\n",
+		printf("settled compress=%d reason=%s ticks=%d speed_mbs=%.0f choice=%s:%d/%s "
+		       "link_mbs=%.1f goodput_mbs=%.1f text=\"%s\"\n",
 		       d.compress, ebpfaccel_auto_reason__name(d.reason), ticks,
-		       ebpfaccel_auto_policy__comp_speed(ap) / 1e6, d.text);
+		       ebpfaccel_auto_policy__comp_speed(ap) / 1e6,
+		       d.choice.algo == TCP_COMP_ALGO_LZ4 ? "lz4" : d.choice.algo ? "zstd" : "none",
+		       d.choice.level, d.choice.mode == TCP_COMP_MODE_STREAM ? "stream" : "block",
+		       d.link_rate / 1e6, d.goodput / 1e6, d.text);
 		fflush(stdout);
 		return;
 	}
@@ -353,12 +385,14 @@ static void judge_until_settled(struct ebpfaccel_auto_policy *ap, uint16_t port,
 
 static int do_autoctl(char **arg)
 {
-	struct ebpfaccel_comp_rule_opts want = rule_of(arg[4], arg[5], EBPFACCEL_COMP_ON);
-	struct ebpfaccel_comp_rule_opts off = rule_of(arg[4], arg[5], EBPFACCEL_COMP_OFF);
+	bool choose = !strcmp(arg[4], "choose");
+	struct ebpfaccel_comp_rule_opts want = rule_of(choose ? "zstd" : arg[4], arg[5], EBPFACCEL_COMP_ON);
+	struct ebpfaccel_comp_rule_opts off = rule_of(choose ? "zstd" : arg[4], arg[5], EBPFACCEL_COMP_OFF);
 	uint16_t port = atoi(arg[1]);
 	int tick_ms = atoi(arg[6]), err;
 	struct ebpfaccel_comp_policy *pol_s = policy_on(arg[2]), *pol_c = policy_on(arg[3]);
 	struct ebpfaccel_traffic_probe *tp = ebpfaccel_traffic_probe__open(NULL);
+	struct both_policies both = { pol_c, pol_s };
 	struct ebpfaccel_auto_policy *ap;
 
 	if (!tp)
@@ -373,6 +407,12 @@ static int do_autoctl(char **arg)
 				  .level = want.level ?: 1, .hold = AUTO_HOLD, .comp_policy = pol_s,
 				  .comp_rule = &want);
 
+		if (choose) {
+			o.choose = true;
+			o.comp_policy = NULL;
+			o.apply = apply_both;
+			o.apply_ctx = &both;
+		}
 		ap = ebpfaccel_auto_policy__new(tp, &o);
 		if (!ap)
 			die("ebpfaccel_auto_policy__new", errno);

@@ -41,6 +41,16 @@
  * every update (iperf3's repeated random buffer: 1.3:1 to 18:1), and each
  * measurement costs 20 ms of CPU. */
 #define SPEED_MIN_GAP_NS (2 * 1000000000ULL)
+/* choose: a port's candidates are measured again on new data at most this
+ * often (a measurement of all of them costs about 0.1-0.2 s of CPU). */
+#define MEASURE_MIN_GAP_NS (5 * 1000000000ULL)
+/* choose: turning on needs this much more goodput than plain TCP, and
+ * leaving a configuration in force for another needs this much more
+ * than it delivers: estimates this close are noise. */
+#define ON_GAIN		1.10
+#define SWITCH_GAIN	1.10
+#define OFF		(-1)
+#define NOT_APPLIED	(-2)
 
 struct port_state {
 	bool have_baseline;
@@ -48,7 +58,18 @@ struct port_state {
 	uint64_t comp_speed;		/* measured on this port's sample; 0 not yet */
 	double speed_ratio;		/* the sample's ratio when it was measured */
 	uint64_t speed_at_ns;		/* CLOCK_MONOTONIC of that measurement */
-	int applied;			/* decision last applied: 0 off, 1 on, -1 none */
+	/* Candidates: the configured algorithm (one), or those weighed by
+	 * the goodput model (opts.choose), with this port's figures. */
+	struct ebpfaccel_auto_candidate cand[EBPFACCEL__MAX_CANDIDATES];
+	bool measured;			/* choose: figures measured on a sample */
+	double measured_ratio;		/* the sample's ratio then */
+	uint64_t measured_at_ns;
+	double link;			/* link estimate, payload bytes/s */
+	uint64_t link_at_ns;
+	double gain;			/* measured stream gain; 0 unknown */
+	int cur;			/* candidate in force, OFF */
+	int latest_want;		/* what the latest judged interval asked for */
+	int applied;			/* candidate last applied, OFF, NOT_APPLIED */
 	uint64_t payload[2];		/* cumulative counters at the last update */
 	uint64_t turns;
 	uint64_t age_ns;
@@ -60,6 +81,8 @@ struct ebpfaccel_auto_policy {
 	struct ebpfaccel_auto_policy_opts o;	/* defaults filled in */
 	struct ebpfaccel_comp_rule_opts comp_rule; /* template of the rules written */
 	uint64_t comp_speed;			/* configured, or the last measured */
+	struct ebpfaccel_auto_candidate cand[EBPFACCEL__MAX_CANDIDATES];
+	size_t n_cand;
 	struct port_state *ports[NPORTS];
 };
 
@@ -96,6 +119,38 @@ static int copy_comp_rule(struct ebpfaccel_comp_rule_opts *dst, const struct ebp
 	return 0;
 }
 
+static bool candidate_valid(const struct ebpfaccel_auto_candidate *c)
+{
+	return (c->algo == TCP_COMP_ALGO_ZSTD || c->algo == TCP_COMP_ALGO_LZ4) &&
+	       (c->mode == TCP_COMP_MODE_BLOCK || c->mode == TCP_COMP_MODE_STREAM) &&
+	       isfinite(c->ratio) && c->ratio >= 0;
+}
+
+/* The configurations a port weighs: the caller's or the defaults with
+ * opts.choose, else the configured algorithm in the template's mode. */
+static int set_candidates(struct ebpfaccel_auto_policy *ap, const struct ebpfaccel_auto_candidate *c,
+			  size_t n)
+{
+	if (!ap->o.choose) {
+		ap->cand[0] = (struct ebpfaccel_auto_candidate){ .algo = ap->o.algo, .level = ap->o.level,
+								 .mode = ap->comp_rule.mode };
+		ap->n_cand = 1;
+		return 0;
+	}
+	if (!c) {
+		c = ebpfaccel__goodput_defaults;
+		n = ebpfaccel__goodput_n_defaults;
+	}
+	if (!n || n > EBPFACCEL__MAX_CANDIDATES)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!candidate_valid(&c[i]))
+			return -EINVAL;
+	memcpy(ap->cand, c, n * sizeof(*c));
+	ap->n_cand = n;
+	return 0;
+}
+
 EBPFACCEL_API struct ebpfaccel_auto_policy *
 ebpfaccel_auto_policy__new(struct ebpfaccel_traffic_probe *probe,
 			   const struct ebpfaccel_auto_policy_opts *opts)
@@ -121,6 +176,9 @@ ebpfaccel_auto_policy__new(struct ebpfaccel_traffic_probe *probe,
 		.apply = OPTS_GET(opts, apply, NULL),
 		.apply_ctx = OPTS_GET(opts, apply_ctx, NULL),
 		.comp_policy = OPTS_GET(opts, comp_policy, NULL),
+		.choose = OPTS_GET(opts, choose, false),
+		.stream_gain = OPTS_GET(opts, stream_gain, 0) ?: 2.0,
+		.link_rate = OPTS_GET(opts, link_rate, 0),
 	};
 	if (copy_comp_rule(&ap->comp_rule, OPTS_GET(opts, comp_rule, NULL))) {
 		free(ap);
@@ -128,9 +186,12 @@ ebpfaccel_auto_policy__new(struct ebpfaccel_traffic_probe *probe,
 	}
 	ap->comp_speed = ap->o.comp_speed;
 	if ((ap->o.algo != TCP_COMP_ALGO_ZSTD && ap->o.algo != TCP_COMP_ALGO_LZ4) ||
-	    ap->o.on_ratio < ap->o.off_ratio || ap->o.off_ratio < 1.0) {
-		pr_warn("auto policy: bad options (algo %d, on_ratio %.2f, off_ratio %.2f)\n",
-			ap->o.algo, ap->o.on_ratio, ap->o.off_ratio);
+	    ap->o.on_ratio < ap->o.off_ratio || ap->o.off_ratio < 1.0 ||
+	    !isfinite(ap->o.stream_gain) || ap->o.stream_gain < 1.0 ||
+	    set_candidates(ap, OPTS_GET(opts, candidates, NULL), OPTS_GET(opts, n_candidates, 0))) {
+		pr_warn("auto policy: bad options (algo %d, on_ratio %.2f, off_ratio %.2f, "
+			"stream_gain %.2f, %zu candidates)\n", ap->o.algo, ap->o.on_ratio,
+			ap->o.off_ratio, ap->o.stream_gain, (size_t)OPTS_GET(opts, n_candidates, 0));
 		free(ap);
 		return ebpfaccel__err_ptr(-EINVAL);
 	}
@@ -161,7 +222,9 @@ static struct port_state *port_get(struct ebpfaccel_auto_policy *ap, uint16_t po
 	if (!ps)
 		return NULL;
 	ps->d.port = port;
-	ps->applied = -1;
+	ps->cur = ps->latest_want = OFF;
+	ps->applied = NOT_APPLIED;
+	memcpy(ps->cand, ap->cand, sizeof(ps->cand));
 	ps->d.reason = ps->d.latest = EBPFACCEL_AUTO_NO_DATA;
 	snprintf(ps->d.text, sizeof(ps->d.text), "no traffic judged yet");
 	ap->ports[port] = ps;
@@ -207,7 +270,7 @@ static uint64_t speed_of(const struct ebpfaccel_auto_policy *ap, const struct po
 static enum ebpfaccel_auto_reason judge(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
 					const struct ebpfaccel_auto_sample *s, char *text, size_t len)
 {
-	bool on = ps->d.compress;
+	bool on = ps->cur != OFF;
 	uint64_t total = s->payload_bytes[0] + s->payload_bytes[1];
 	uint64_t run = total / (s->turns + 1);
 	double ratio_needed = on ? ap->o.off_ratio : ap->o.on_ratio;
@@ -248,34 +311,138 @@ static enum ebpfaccel_auto_reason judge(struct ebpfaccel_auto_policy *ap, struct
 	return EBPFACCEL_AUTO_BULK_COMPRESSIBLE;
 }
 
+/* choose: measures the port's candidates on its sample of plain traffic,
+ * when there are none yet or the data changed.  While the port is on, the
+ * wire carries records and the figures measured before stay. */
+static void measure_candidates(struct ebpfaccel_auto_policy *ap, struct port_state *ps, uint16_t port,
+			       const struct ebpfaccel_auto_sample *s)
+{
+	struct tcp_comp_params tmpl = {
+		.version = TCP_COMP_VERSION,
+		.record_size = ap->comp_rule.record_size,
+		.flags = ap->comp_rule.flags,
+	};
+	uint64_t now = ebpfaccel__monotonic_ns();
+	uint8_t *buf;
+	size_t len;
+
+	if (!ap->probe || ps->cur != OFF || s->entropy < 0 || s->sample_ratio <= 0)
+		return;
+	if (ps->measured && (fabs(s->sample_ratio - ps->measured_ratio) <= SPEED_RATIO_DRIFT * ps->measured_ratio ||
+			     now - ps->measured_at_ns < MEASURE_MIN_GAP_NS))
+		return;
+	if (ebpfaccel__traffic_probe_sample(ap->probe, port, ps->d.busy_dir, &buf, &len))
+		return;
+	memcpy(ps->cand, ap->cand, sizeof(ps->cand));
+	if (ebpfaccel__goodput_measure(ps->cand, ap->n_cand, &tmpl, buf, len) > 0) {
+		ps->measured = true;
+		ps->measured_ratio = s->sample_ratio;
+		ps->measured_at_ns = now;
+		pr_info("auto policy: port %u: %zu configurations measured on %zu sampled bytes (%.2f:1)\n",
+			port, ap->n_cand, len, s->sample_ratio);
+	}
+	free(buf);
+}
+
+static double gain_of(const struct ebpfaccel_auto_policy *ap, const struct port_state *ps)
+{
+	return ps->gain > 0 ? ps->gain : ap->o.stream_gain;
+}
+
+static void describe(char *text, size_t len, const struct ebpfaccel_auto_candidate *c)
+{
+	snprintf(text, len, "%s-%d %s", algo_name(c->algo), c->level,
+		 c->mode == TCP_COMP_MODE_STREAM ? "stream" : "block");
+}
+
+/* choose: after the checks every policy makes (enough data, bulk runs,
+ * compressible), the candidate of highest expected goodput, if it beats
+ * plain TCP by ON_GAIN (or, while on, at all).  The configuration in
+ * force stays unless another beats it by SWITCH_GAIN. */
+static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
+						const struct ebpfaccel_auto_sample *s, char *text,
+						size_t len, int *want)
+{
+	enum ebpfaccel_auto_reason r = judge(ap, ps, s, text, len);
+	double link, gain, best_g, cur_g = 0, needed;
+	char name[48];
+	int best;
+
+	*want = OFF;
+	if (r != EBPFACCEL_AUTO_BULK_COMPRESSIBLE)
+		return r;
+	link = ap->o.link_rate ? (double)ap->o.link_rate : ps->link;
+	gain = gain_of(ap, ps);
+	best = ebpfaccel__goodput_best(ps->cand, ap->n_cand, link, gain, &best_g);
+	if (best < 0) {
+		snprintf(text, len, "compressible, no configuration measured yet");
+		return EBPFACCEL_AUTO_NO_DATA;
+	}
+	if (ps->cur != OFF)
+		cur_g = ebpfaccel__goodput_of(&ps->cand[ps->cur], link, gain);
+	needed = link * (ps->cur == OFF ? ON_GAIN : 1.0);
+	describe(name, sizeof(name), &ps->cand[best]);
+	if (best_g < needed) {
+		snprintf(text, len, "best %s would deliver %.1f MB/s, plain %.1f MB/s (ratio %.2f:1, "
+			 "compresses %.0f MB/s)", name, best_g / 1e6, link / 1e6,
+			 ebpfaccel__stream_ratio(&ps->cand[best], gain), ps->cand[best].comp_speed / 1e6);
+		return EBPFACCEL_AUTO_RATE_ABOVE_COMP_SPEED;
+	}
+	*want = cur_g * SWITCH_GAIN >= best_g ? ps->cur : best;
+	describe(name, sizeof(name), &ps->cand[*want]);
+	snprintf(text, len, "%s delivers %.1f MB/s vs plain %.1f MB/s (ratio %.2f:1, compresses %.0f, "
+		 "decompresses %.0f MB/s)", name, ebpfaccel__goodput_of(&ps->cand[*want], link, gain) / 1e6,
+		 link / 1e6, ebpfaccel__stream_ratio(&ps->cand[*want], gain),
+		 ps->cand[*want].comp_speed / 1e6, ps->cand[*want].decomp_speed / 1e6);
+	return r;
+}
+
 /* Hysteresis: the decision follows the latest verdict only after
- * opts.hold consecutive intervals ask for the same state.  Returns 1 on a
- * flip. */
+ * opts.hold consecutive intervals ask for the same configuration (or for
+ * off).  Returns 1 on a change. */
 static int settle(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
-		  enum ebpfaccel_auto_reason latest, const char *text)
+		  enum ebpfaccel_auto_reason latest, int want, const char *text)
 {
 	struct ebpfaccel_auto_decision *d = &ps->d;
-	bool want = latest == EBPFACCEL_AUTO_BULK_COMPRESSIBLE;
-	bool same_ask = (d->latest == EBPFACCEL_AUTO_BULK_COMPRESSIBLE) == want &&
-			d->latest != EBPFACCEL_AUTO_NO_DATA;
+	bool same_ask = d->latest != EBPFACCEL_AUTO_NO_DATA && ps->latest_want == want;
 
 	if (latest == EBPFACCEL_AUTO_NO_DATA)
 		return 0;
 	d->agreeing = same_ask ? d->agreeing + 1 : 1;
 	d->latest = latest;
-	if (want == d->compress) {
+	ps->latest_want = want;
+	if (want == ps->cur) {
 		d->reason = latest;
 		snprintf(d->text, sizeof(d->text), "%s", text);
 		return 0;
 	}
 	if (d->agreeing < ap->o.hold)
 		return 0;
-	d->compress = want;
+	ps->cur = want;
+	d->compress = want != OFF;
 	d->reason = latest;
 	d->changes++;
 	snprintf(d->text, sizeof(d->text), "%s", text);
-	pr_info("auto policy: port %u compression %s: %s\n", d->port, want ? "on" : "off", text);
+	pr_info("auto policy: port %u compression %s: %s\n", d->port, d->compress ? "on" : "off", text);
 	return 1;
+}
+
+/* The figures behind the decision in force, for the caller. */
+static void fill_choice(const struct ebpfaccel_auto_policy *ap, struct port_state *ps)
+{
+	struct ebpfaccel_auto_decision *d = &ps->d;
+	double link = ap->o.link_rate ? (double)ap->o.link_rate : ps->link;
+
+	d->link_rate = (uint64_t)link;
+	d->choice = ps->cur == OFF ? (struct ebpfaccel_auto_candidate){ .algo = TCP_COMP_ALGO_NONE }
+				   : ps->cand[ps->cur];
+	if (!ap->o.choose) {
+		d->goodput = 0;
+		d->choice.comp_speed = ps->cur == OFF ? 0 : speed_of(ap, ps);
+		return;
+	}
+	d->goodput = ps->cur == OFF ? d->link_rate
+				    : (uint64_t)ebpfaccel__goodput_of(&ps->cand[ps->cur], link, gain_of(ap, ps));
 }
 
 /* The one place decisions leave the policy: the compression policy's port
@@ -287,6 +454,11 @@ static int apply_decision(struct ebpfaccel_auto_policy *ap, const struct ebpfacc
 
 	if (ap->o.comp_policy) {
 		rule.action = d->compress ? EBPFACCEL_COMP_ON : EBPFACCEL_COMP_OFF;
+		if (ap->o.choose && d->compress) {
+			rule.algo = d->choice.algo;
+			rule.level = d->choice.level;
+			rule.mode = d->choice.mode;
+		}
 		if (!rule.dir)
 			rule.dir = d->busy_dir == EBPFACCEL_TRAFFIC_TX ? EBPFACCEL_COMP_DIR_TX
 								       : EBPFACCEL_COMP_DIR_RX;
@@ -299,26 +471,62 @@ static int apply_decision(struct ebpfaccel_auto_policy *ap, const struct ebpfacc
 	return err;
 }
 
+/* The busier direction's average over the interval: a window's peak (the
+ * sample's rate) overstates a link behind a queue, e.g. a probe on egress
+ * that sees packets before the qdisc shapes them. */
+static double delivered_rate(const struct port_state *ps, const struct ebpfaccel_auto_sample *s)
+{
+	if (!s->duration_ns)
+		return (double)s->rate;
+	return s->payload_bytes[ps->d.busy_dir] * 1e9 / s->duration_ns;
+}
+
+/* What the model learns from an interval before judging it: the link rate
+ * (the busier direction's average rate; while on, the wire's) and, while
+ * a configuration is in force, its stream gain from the engine's ratio. */
+static void learn(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
+		  const struct ebpfaccel_auto_sample *s)
+{
+	double g;
+
+	if (s->payload_bytes[0] + s->payload_bytes[1] >= ap->o.min_bytes)
+		ebpfaccel__link_update(&ps->link, &ps->link_at_ns, delivered_rate(ps, s),
+				       ebpfaccel__monotonic_ns());
+	if (ps->cur == OFF || !ap->o.choose)
+		return;
+	g = ebpfaccel__measured_gain(&ps->cand[ps->cur], ps->engine_ratio);
+	if (g > 0)
+		ps->gain = g;
+}
+
 static int feed(struct ebpfaccel_auto_policy *ap, uint16_t port, const struct ebpfaccel_auto_sample *s)
 {
 	struct port_state *ps = port_get(ap, port);
 	enum ebpfaccel_auto_reason latest;
 	char text[sizeof(ps->d.text)];
-	int flipped, err;
+	int flipped, err, want;
 
 	if (!ps)
 		return -ENOMEM;
 	ps->d.busy_dir = s->payload_bytes[EBPFACCEL_TRAFFIC_RX] > s->payload_bytes[EBPFACCEL_TRAFFIC_TX] ?
 			 EBPFACCEL_TRAFFIC_RX : EBPFACCEL_TRAFFIC_TX;
-	refresh_speed(ap, ps, port, s);
-	latest = judge(ap, ps, s, text, sizeof(text));
-	flipped = settle(ap, ps, latest, text);
-	if (latest == EBPFACCEL_AUTO_NO_DATA || ps->applied == ps->d.compress)
+	learn(ap, ps, s);
+	if (ap->o.choose) {
+		measure_candidates(ap, ps, port, s);
+		latest = judge_goodput(ap, ps, s, text, sizeof(text), &want);
+	} else {
+		refresh_speed(ap, ps, port, s);
+		latest = judge(ap, ps, s, text, sizeof(text));
+		want = latest == EBPFACCEL_AUTO_BULK_COMPRESSIBLE ? 0 : OFF;
+	}
+	flipped = settle(ap, ps, latest, want, text);
+	fill_choice(ap, ps);
+	if (latest == EBPFACCEL_AUTO_NO_DATA || ps->applied == ps->cur)
 		return flipped;
 	err = apply_decision(ap, &ps->d);
 	if (err)
 		return err;
-	ps->applied = ps->d.compress;
+	ps->applied = ps->cur;
 	return flipped;
 }
 

@@ -23,6 +23,46 @@ double ebpfaccel__comp_ratio(int algo, int level, const uint8_t *buf, size_t len
  * CPU time over at least 20 ms of repeated runs; -errno on failure. */
 int64_t ebpfaccel__comp_speed(int algo, int level, const uint8_t *buf, size_t len);
 
+/* What the engine achieves on a piece of data with one configuration. */
+struct ebpfaccel__comp_calibration {
+	uint64_t comp_speed;	/* input bytes/s, one core (thread CPU time) */
+	uint64_t decomp_speed;	/* output bytes/s, one core */
+	double ratio;		/* original / record bytes */
+	uint64_t cpu_ns, wall_ns; /* the measurement's CPU and wall-clock time */
+};
+
+struct tcp_comp_params;
+/* Sends @buf through the engine's public connection API over a socket
+ * pair with @p (sender and receiver in this thread), again until some
+ * milliseconds of CPU were spent on each side.  0, or -errno (-EBADMSG if
+ * the bytes did not come back exact). */
+int ebpfaccel__comp_calibrate(const struct tcp_comp_params *p, const uint8_t *buf, size_t len,
+			      struct ebpfaccel__comp_calibration *out);
+
+/* The goodput model (lib/auto_goodput.c). */
+#define EBPFACCEL__MAX_CANDIDATES 16
+extern const struct ebpfaccel_auto_candidate ebpfaccel__goodput_defaults[];
+extern const size_t ebpfaccel__goodput_n_defaults;
+/* All three figures are known. */
+bool ebpfaccel__candidate_given(const struct ebpfaccel_auto_candidate *c);
+/* The ratio @c is expected to reach on a connection's stream. */
+double ebpfaccel__stream_ratio(const struct ebpfaccel_auto_candidate *c, double gain);
+/* Application bytes/s @c delivers over a link of @link bytes/s; 0 for a
+ * candidate without figures. */
+double ebpfaccel__goodput_of(const struct ebpfaccel_auto_candidate *c, double link, double gain);
+/* Index of the candidate of highest goodput (*best), -1 if none has figures. */
+int ebpfaccel__goodput_best(const struct ebpfaccel_auto_candidate *c, size_t n, double link,
+			    double gain, double *best);
+/* Folds a delivered @rate into the decaying link estimate; returns it. */
+double ebpfaccel__link_update(double *link, uint64_t *at_ns, double rate, uint64_t now_ns);
+/* The stream gain an engine ratio shows for @c; 0 if it cannot tell. */
+double ebpfaccel__measured_gain(const struct ebpfaccel_auto_candidate *c, double engine_ratio);
+/* Measures every candidate of @c without figures on @buf with the engine
+ * (record size and flags from @tmpl), speeds scaled to the share of a core
+ * the measuring thread got.  The number measured, or -EIO if none could be. */
+int ebpfaccel__goodput_measure(struct ebpfaccel_auto_candidate *c, size_t n,
+			       const struct tcp_comp_params *tmpl, const uint8_t *buf, size_t len);
+
 /* The probe's held sample of @port in direction @dir, copied into a
  * malloc'd *buf (oldest byte first).  0, -ENOENT (no sample), -ENOMEM. */
 int ebpfaccel__traffic_probe_sample(struct ebpfaccel_traffic_probe *probe, uint16_t port,

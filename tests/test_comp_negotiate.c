@@ -451,7 +451,7 @@ static void shim_env_init(struct shim_env *e)
 {
 	const char *top = getenv("top_builddir") ?: ".";
 
-	snprintf(e->shim, sizeof(e->shim), "%s/lib/.libs/libebpfaccel-preload.so", top);
+	snprintf(e->shim, sizeof(e->shim), "%s/preload/.libs/libebpfaccel-preload.so", top);
 	snprintf(e->libdir, sizeof(e->libdir), "%s/lib/.libs", top);
 	snprintf(e->env, sizeof(e->env), "LD_PRELOAD=%s LD_LIBRARY_PATH=%s", e->shim, e->libdir);
 }

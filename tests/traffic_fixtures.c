@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <linux/tcp.h>
 
+#include <ebpfaccel/ebpfaccel.h>
+
 #include "traffic_fixtures.h"
 
 void tf_link_new(struct tf_link *l)
@@ -44,7 +46,7 @@ void tf_link_free(struct tf_link *l)
 void tf_link_limit(struct tf_link *l, int mbit)
 {
 	/* burst above one GSO packet (64 KiB), or tbf would drop them all */
-	ck_assert_int_eq(fx_run(l->cli, NULL, "tc qdisc add dev %s root tbf rate %dmbit burst 256kb latency 20ms",
+	ck_assert_int_eq(fx_run(l->cli, NULL, "tc qdisc replace dev %s root tbf rate %dmbit burst 256kb latency 20ms",
 				l->veth.name_a, mbit), 0);
 }
 
@@ -109,6 +111,9 @@ struct tf_server {
 	atomic_bool stop;
 	atomic_uint_fast64_t received;
 	pthread_t thread;
+	pthread_mutex_t lock;		/* last, finished */
+	struct tf_decoded last;
+	uint64_t finished;
 };
 
 /* True once @fd is readable; false when the server is stopping. */
@@ -145,6 +150,50 @@ static void serve_echo(struct tf_server *s, int fd)
 	free(resp);
 }
 
+uint64_t tf_hash(uint64_t h, const uint8_t *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ buf[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static void serve_decode(struct tf_server *s, int fd)
+{
+	static uint8_t buf[1 << 16];
+	struct tf_decoded d = { .hash = TF_HASH_INIT };
+	struct ebpfaccel_comp_conn *c = ebpfaccel_comp_conn__new(fd, NULL);
+	struct tcp_comp_params tx, rx;
+	ssize_t n = -errno;
+
+	if (c) {
+		ebpfaccel_comp_conn__params(c, &tx, &rx);
+		d.rx_algo = rx.algo;
+		while ((ebpfaccel_comp_conn__rx_pending(c) || wait_readable(s, fd)) &&
+		       (n = ebpfaccel_comp_conn__recv(c, buf, sizeof(buf))) > 0) {
+			d.hash = tf_hash(d.hash, buf, n);
+			d.len += n;
+			atomic_fetch_add(&s->received, n);
+		}
+		ebpfaccel_comp_conn__free(c);
+	}
+	d.error = n < 0 ? (int)n : 0;
+	pthread_mutex_lock(&s->lock);
+	s->last = d;
+	s->finished++;
+	pthread_mutex_unlock(&s->lock);
+}
+
+uint64_t tf_server_last(struct tf_server *s, struct tf_decoded *d)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&s->lock);
+	*d = s->last;
+	n = s->finished;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
 static void *server_main(void *arg)
 {
 	struct tf_server *s = arg;
@@ -156,6 +205,8 @@ static void *server_main(void *arg)
 			continue;
 		if (s->mode == TF_SINK)
 			serve_sink(s, fd);
+		else if (s->mode == TF_DECODE)
+			serve_decode(s, fd);
 		else
 			serve_echo(s, fd);
 		close(fd);
@@ -172,6 +223,7 @@ struct tf_server *tf_server_start(struct tf_link *l, int family, enum tf_server_
 	int one = 1;
 
 	ck_assert_ptr_nonnull(s);
+	pthread_mutex_init(&s->lock, NULL);
 	s->mode = mode;
 	s->req_len = req_len;
 	s->resp_len = resp_len;
@@ -198,6 +250,7 @@ void tf_server_stop(struct tf_server *s)
 	atomic_store(&s->stop, true);
 	pthread_join(s->thread, NULL);
 	close(s->lfd);
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 

@@ -23,12 +23,15 @@ struct tf_link {
 void tf_link_new(struct tf_link *l);
 void tf_link_free(struct tf_link *l);
 
-/* Limit what the client sends to @mbit Mbit/s (tbf on its veth side). */
+/* Limit what the client sends to @mbit Mbit/s (tbf on its veth side; again: a new rate). */
 void tf_link_limit(struct tf_link *l, int mbit);
 
 enum tf_server_mode {
 	TF_SINK,	/* read and discard */
 	TF_ECHO,	/* read req_len bytes, answer resp_len bytes, repeat */
+	/* read through ebpfaccel_comp_conn (what the handshake negotiated,
+	 * plain otherwise) and note each connection's decoded bytes */
+	TF_DECODE,
 };
 
 struct tf_server;
@@ -38,6 +41,17 @@ uint16_t tf_server_port(const struct tf_server *s);
 /* Payload bytes received over all connections so far. */
 uint64_t tf_server_received(struct tf_server *s);
 void tf_server_stop(struct tf_server *s);
+/* TF_DECODE: what the last finished connection delivered; returns how
+ * many connections have finished. */
+struct tf_decoded {
+	uint64_t len, hash;	/* decoded bytes and their tf_hash() */
+	int rx_algo;		/* enum tcp_comp_algo the server decoded */
+	int error;		/* -errno of the engine, 0 at a clean end */
+};
+uint64_t tf_server_last(struct tf_server *s, struct tf_decoded *d);
+/* FNV-1a 64 of @buf, continuing from @h (start with TF_HASH_INIT). */
+#define TF_HASH_INIT 0xcbf29ce484222325ULL
+uint64_t tf_hash(uint64_t h, const uint8_t *buf, size_t len);
 
 /* A connected TCP socket from the client netns to @s; ck_assert()s. */
 int tf_connect(struct tf_link *l, const struct tf_server *s, int family);

@@ -36,6 +36,33 @@ static struct json_object *counters_json(const struct ebpfaccel_traffic_counters
 	return o;
 }
 
+static const char *algo_str(int algo)
+{
+	return algo == TCP_COMP_ALGO_LZ4 ? "lz4" : algo == TCP_COMP_ALGO_ZSTD ? "zstd" : "none";
+}
+
+static const char *mode_str(int mode)
+{
+	return mode == TCP_COMP_MODE_STREAM ? "stream" : "block";
+}
+
+/* The configuration in force with the engine's figures; null while off. */
+static struct json_object *choice_json(const struct ebpfaccel_auto_decision *d)
+{
+	struct json_object *o;
+
+	if (d->choice.algo == TCP_COMP_ALGO_NONE)
+		return NULL;
+	o = json_object_new_object();
+	json_object_object_add(o, "algo", json_object_new_string(algo_str(d->choice.algo)));
+	json_object_object_add(o, "level", json_object_new_int(d->choice.level));
+	json_object_object_add(o, "mode", json_object_new_string(mode_str(d->choice.mode)));
+	json_object_object_add(o, "comp_speed", json_object_new_uint64(d->choice.comp_speed));
+	json_object_object_add(o, "decomp_speed", json_object_new_uint64(d->choice.decomp_speed));
+	json_object_object_add(o, "ratio", json_object_new_double(d->choice.ratio));
+	return o;
+}
+
 static struct json_object *port_json(const struct ebpfaccel_port_stats *st,
 				     const struct ebpfaccel_auto_decision *d, bool decided)
 {
@@ -55,6 +82,9 @@ static struct json_object *port_json(const struct ebpfaccel_port_stats *st,
 	json_object_object_add(o, "latest", json_object_new_string(
 		ebpfaccel_auto_reason__name(decided ? d->latest : EBPFACCEL_AUTO_NO_DATA)));
 	json_object_object_add(o, "agreeing", json_object_new_int(decided ? (int)d->agreeing : 0));
+	json_object_object_add(o, "choice", decided ? choice_json(d) : NULL);
+	json_object_object_add(o, "link_rate", json_object_new_uint64(decided ? d->link_rate : 0));
+	json_object_object_add(o, "goodput", json_object_new_uint64(decided ? d->goodput : 0));
 	return o;
 }
 
@@ -64,10 +94,14 @@ static void port_text(const struct ebpfaccel_port_stats *st, const struct ebpfac
 	const struct ebpfaccel_traffic_counters *rx = &st->dir[EBPFACCEL_TRAFFIC_RX];
 	const struct ebpfaccel_traffic_counters *tx = &st->dir[EBPFACCEL_TRAFFIC_TX];
 
-	printf("port %5u  rx %8.1f MB/s  tx %8.1f MB/s  turns %-8llu  ratio rx %.2f tx %.2f  %-3s %s: %s",
+	char choice[48] = "off";
+
+	if (decided && d->compress)
+		snprintf(choice, sizeof(choice), "%s-%d %s", algo_str(d->choice.algo), d->choice.level,
+			 mode_str(d->choice.mode));
+	printf("port %5u  rx %8.1f MB/s  tx %8.1f MB/s  turns %-8llu  ratio rx %.2f tx %.2f  %s %s: %s",
 	       st->port, rx->rate / 1e6, tx->rate / 1e6, (unsigned long long)st->turns,
-	       st->sample_ratio[EBPFACCEL_TRAFFIC_RX], st->sample_ratio[EBPFACCEL_TRAFFIC_TX],
-	       decided && d->compress ? "on" : "off",
+	       st->sample_ratio[EBPFACCEL_TRAFFIC_RX], st->sample_ratio[EBPFACCEL_TRAFFIC_TX], choice,
 	       ebpfaccel_auto_reason__name(decided ? d->reason : EBPFACCEL_AUTO_NO_DATA),
 	       decided ? d->text : "not judged yet");
 	/* The hysteresis is holding the decision against the latest verdict. */
@@ -140,7 +174,11 @@ static int cmd_watch(struct cli_ctx *ctx)
 		return cli_error(err == -ENODEV ? -ENOENT : err, "attaching to %s failed: %s",
 				 ctx->argv[0], strerror(-err));
 	}
-	w.policy = ebpfaccel_auto_policy__new(tp, NULL);
+	{
+		LIBEBPFACCEL_OPTS(ebpfaccel_auto_policy_opts, o, .choose = true);
+
+		w.policy = ebpfaccel_auto_policy__new(tp, &o);
+	}
 	if (ctx->json)
 		w.ports = json_object_new_array();
 	signal(SIGINT, on_signal);
@@ -162,7 +200,8 @@ static int cmd_watch(struct cli_ctx *ctx)
 const struct cli_cmd cli_traffic_cmds[] = {
 	{ "traffic watch", "IFNAME [SECONDS] [INTERVAL_MS] [--json]",
 	  "probe TCP traffic on IFNAME for SECONDS (10), judging every INTERVAL_MS (1000): per server port "
-	  "rates, turns, sampled compressibility and the auto policy's decision with its reason; "
+	  "rates, turns, sampled compressibility and the auto policy's decision (the configuration of "
+	  "highest expected goodput) with its reason; "
 	  "detaches at the end (or on Ctrl-C)",
 	  cmd_watch, true },
 	{}

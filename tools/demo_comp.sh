@@ -22,7 +22,7 @@ fi
 
 . "${top_srcdir:-$(dirname "$0")/..}/tests/veth_pair.sh"
 CLI="$top_builddir/tools/ebpfaccel"
-SHIM=$(cd "$top_builddir/lib/.libs" && pwd)/libebpfaccel-preload.so
+SHIM=$(cd "$top_builddir/preload/.libs" && pwd)/libebpfaccel-preload.so
 MB=${DEMO_MB:-24}
 RATE=${DEMO_RATE:-100mbit}
 TAG=qs$$

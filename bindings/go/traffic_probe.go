@@ -228,6 +228,26 @@ type AutoPolicyOpts struct {
 	OnRatio, OffRatio     float64
 	MinRunBytes, MinBytes uint64
 	Hold                  uint
+	// Choose weighs Candidates (nil: the library's defaults) by expected
+	// goodput instead of judging only Algo at Level.
+	Choose     bool
+	Candidates []AutoCandidate
+	StreamGain float64
+	LinkRate   uint64 // payload bytes/s; 0 = estimated per port
+}
+
+// AutoCandidate is a compression configuration the goodput model weighs,
+// with the engine's figures on a port's data (struct ebpfaccel_auto_candidate).
+// Figures all non-zero are taken as given; otherwise they are measured.
+type AutoCandidate struct {
+	Algo, Level, Mode      int // enum tcp_comp_algo, level, enum tcp_comp_mode
+	CompSpeed, DecompSpeed uint64
+	Ratio                  float64
+}
+
+func autoCandidateOf(c C.struct_ebpfaccel_auto_candidate) AutoCandidate {
+	return AutoCandidate{Algo: int(c.algo), Level: int(c.level), Mode: int(c.mode),
+		CompSpeed: uint64(c.comp_speed), DecompSpeed: uint64(c.decomp_speed), Ratio: float64(c.ratio)}
 }
 
 // AutoSample is one interval measured elsewhere (struct ebpfaccel_auto_sample).
@@ -247,6 +267,9 @@ type AutoDecision struct {
 	BusyDir        TrafficDir
 	Agreeing       uint
 	Changes        uint64
+	Choice         AutoCandidate // in force (Algo 0, none, while off)
+	LinkRate       uint64        // estimated payload bytes/s of the link
+	Goodput        uint64        // bytes/s expected from Choice (Choose only)
 	Text           string
 }
 
@@ -263,6 +286,18 @@ func NewAutoPolicy(probe *TrafficProbe, o *AutoPolicyOpts) (*AutoPolicy, error) 
 		opts.algo, opts.level, opts.comp_speed = C.int(o.Algo), C.int(o.Level), C.uint64_t(o.CompSpeed)
 		opts.on_ratio, opts.off_ratio = C.double(o.OnRatio), C.double(o.OffRatio)
 		opts.min_run_bytes, opts.min_bytes, opts.hold = C.uint64_t(o.MinRunBytes), C.uint64_t(o.MinBytes), C.uint(o.Hold)
+		opts.choose, opts.stream_gain, opts.link_rate = C.bool(o.Choose), C.double(o.StreamGain), C.uint64_t(o.LinkRate)
+		if n := len(o.Candidates); n > 0 {
+			// C memory: the options struct may not point into Go memory.
+			cands := (*[1 << 16]C.struct_ebpfaccel_auto_candidate)(C.calloc(C.size_t(n), C.sizeof_struct_ebpfaccel_auto_candidate))[:n:n]
+			defer C.free(unsafe.Pointer(&cands[0]))
+			for i, c := range o.Candidates {
+				cands[i] = C.struct_ebpfaccel_auto_candidate{algo: C.int(c.Algo), level: C.int(c.Level),
+					mode: C.int(c.Mode), comp_speed: C.uint64_t(c.CompSpeed),
+					decomp_speed: C.uint64_t(c.DecompSpeed), ratio: C.double(c.Ratio)}
+			}
+			opts.candidates, opts.n_candidates = &cands[0], C.size_t(n)
+		}
 	}
 	a, err := callPtr("ebpfaccel_auto_policy__new", func() (*C.struct_ebpfaccel_auto_policy, error) {
 		ptr, errno := C.ebpfaccel_auto_policy__new(probe.p, &opts)
@@ -302,7 +337,8 @@ func (a *AutoPolicy) Decision(port uint16) (AutoDecision, error) {
 	return AutoDecision{
 		Port: uint16(d.port), Compress: bool(d.compress), Reason: AutoReason(d.reason),
 		Latest: AutoReason(d.latest), BusyDir: TrafficDir(d.busy_dir), Agreeing: uint(d.agreeing),
-		Changes: uint64(d.changes), Text: C.GoString(&d.text[0]),
+		Changes: uint64(d.changes), Choice: autoCandidateOf(d.choice), LinkRate: uint64(d.link_rate),
+		Goodput: uint64(d.goodput), Text: C.GoString(&d.text[0]),
 	}, err
 }
 

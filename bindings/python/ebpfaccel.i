@@ -342,6 +342,7 @@ EBPFACCEL_ARRAY_IN(double, PyFloat_AsDouble)
 /* Arrays of ports etc. for options that take a pointer and a count. */
 %include <carrays.i>
 %array_class(uint16_t, u16_array);
+%array_class(struct ebpfaccel_auto_candidate, auto_candidate_array);
 
 %define EBPFACCEL_SIZED(T)
 %extend T {

@@ -255,6 +255,19 @@ struct ebpfaccel_auto_sample {
 					     not from a sample (e.g. an engine's ratio) */
 };
 
+/**
+ * One compression configuration the goodput model weighs (opts.choose),
+ * with the engine's figures for it on a port's data.
+ */
+struct ebpfaccel_auto_candidate {
+	int algo;		/**< enum tcp_comp_algo (<ebpfaccel/uapi.h>) */
+	int level;		/**< the algorithm's level (lz4: negative = acceleration) */
+	int mode;		/**< enum tcp_comp_mode: block or stream */
+	uint64_t comp_speed;	/**< input bytes/s one core compresses */
+	uint64_t decomp_speed;	/**< output bytes/s one core decompresses */
+	double ratio;		/**< original / wire bytes on the port's sample */
+};
+
 /** A port's current decision. */
 struct ebpfaccel_auto_decision {
 	uint16_t port;
@@ -267,6 +280,15 @@ struct ebpfaccel_auto_decision {
 	enum ebpfaccel_traffic_dir busy_dir;
 	unsigned int agreeing;		/**< consecutive intervals agreeing with @c latest */
 	uint64_t changes;		/**< times the decision flipped */
+	/** The configuration in force with its figures (algo
+	 *  TCP_COMP_ALGO_NONE while off).  Without opts.choose: the configured
+	 *  algorithm and level, figures as far as measured. */
+	struct ebpfaccel_auto_candidate choice;
+	/** Estimated link rate in payload bytes/s: what plain TCP delivers. */
+	uint64_t link_rate;
+	/** Application bytes/s the model expects from @c choice (the link
+	 *  rate while off); 0 without opts.choose. */
+	uint64_t goodput;
 	char text[160];			/**< one line with the figures behind @c reason */
 };
 
@@ -317,9 +339,29 @@ struct ebpfaccel_auto_policy_opts {
 	/** Algorithm, mode, level, ... of the rules written to @c comp_policy
 	 *  (copied at creation); NULL for the compression defaults. */
 	const struct ebpfaccel_comp_rule_opts *comp_rule;
+	/** Choose algorithm, level and mode per port by the goodput they are
+	 *  expected to deliver (docs/traffic-probe.md) rather than only turn
+	 *  @c algo at @c level on and off.  The rules written to
+	 *  @c comp_policy then carry the choice. */
+	bool choose;
+	/** Configurations weighed when @c choose; NULL: lz4 and zstd 1 in
+	 *  block and stream mode, zstd 3, 6 and 9 in stream mode.  A candidate
+	 *  whose three figures are non-zero is taken as given; the others are
+	 *  measured through the engine on each port's sample.  Copied. */
+	const struct ebpfaccel_auto_candidate *candidates;
+	size_t n_candidates;		/**< entries of @c candidates (at most 16) */
+	/** How many times better a connection's stream compresses than the
+	 *  probe's sample of 256-byte pieces (default 2.0); replaced per port
+	 *  by the measured factor once the engine's ratio is reported
+	 *  (ebpfaccel_auto_policy__set_engine_ratio()). */
+	double stream_gain;
+	/** Link rate in payload bytes/s; 0 estimates it per port from the
+	 *  delivered rate (highest seen, halving every 10 s without a new
+	 *  high). */
+	uint64_t link_rate;
 	size_t :0;
 };
-#define ebpfaccel_auto_policy_opts__last_field comp_rule
+#define ebpfaccel_auto_policy_opts__last_field link_rate
 
 struct ebpfaccel_auto_policy;
 

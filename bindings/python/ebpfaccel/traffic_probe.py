@@ -25,6 +25,15 @@ AutoReason = enum.IntEnum("AutoReason", sorted(
     key=lambda item: item[1]), module=__name__)
 
 
+def _candidate_array(candidates):
+    """A C array of struct ebpfaccel_auto_candidate; it must stay referenced
+    until the policy has copied it."""
+    array = _c.auto_candidate_array(max(len(candidates), 1))
+    for i, fields in enumerate(candidates):
+        array[i] = make_opts(_c.ebpfaccel_auto_candidate, **fields)
+    return array
+
+
 def auto_reason_name(reason):
     return _c.ebpfaccel_auto_reason__name(reason)
 
@@ -85,13 +94,20 @@ class AutoPolicy(Handle):
     """Decides per port whether compression pays, from a TrafficProbe.
 
     Keywords are the fields of struct ebpfaccel_auto_policy_opts except the
-    C apply callback: read decision(port) after update() instead.  The
-    probe must outlive the policy.
+    C apply callback: read decision(port) after update() instead.  With
+    choose=True, candidates is a list of dicts with the fields of struct
+    ebpfaccel_auto_candidate (algo, level, mode, comp_speed, decomp_speed,
+    ratio); n_candidates follows from it.  The probe must outlive the
+    policy.
     """
     _free = staticmethod(_c.ebpfaccel_auto_policy__free)
 
-    def __init__(self, probe, **options):
+    def __init__(self, probe, candidates=None, **options):
         self._probe = probe
+        array = None
+        if candidates is not None:
+            array = _candidate_array(candidates)
+            options["candidates"], options["n_candidates"] = array.cast(), len(candidates)
         super().__init__(_c.ebpfaccel_auto_policy__new(
             probe._handle(), make_opts(_c.ebpfaccel_auto_policy_opts, **options)))
 

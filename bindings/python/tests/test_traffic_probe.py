@@ -105,6 +105,27 @@ class AutoPolicyTest(unittest.TestCase):
                 policy.set_engine_ratio(8080, -1.0)
             self.assertEqual(e.exception.errno, errno.EINVAL)
 
+    def test_choose_by_goodput(self):
+        # At 10 MB/s the dense zstd-9 delivers 40 MB/s, lz4 only 20.
+        lz4 = dict(algo=ebpfaccel._ebpfaccel.TCP_COMP_ALGO_LZ4, level=0,
+                   mode=ebpfaccel._ebpfaccel.TCP_COMP_MODE_BLOCK,
+                   comp_speed=700 * 10**6, decomp_speed=3000 * 10**6, ratio=2.0)
+        zstd9 = dict(algo=ebpfaccel._ebpfaccel.TCP_COMP_ALGO_ZSTD, level=9,
+                     mode=ebpfaccel._ebpfaccel.TCP_COMP_MODE_STREAM,
+                     comp_speed=40 * 10**6, decomp_speed=1200 * 10**6, ratio=4.0)
+        with ebpfaccel.TrafficProbe() as probe, ebpfaccel.AutoPolicy(
+                probe, choose=True, candidates=[lz4, zstd9], stream_gain=1.0) as policy:
+            for _ in range(3):
+                policy.feed(8080, duration_ns=10**9, payload_bytes=(10**7, 100),
+                            rate=10**7, sample_ratio=3.0, entropy=4.5)
+            d = policy.decision(8080)
+            self.assertTrue(d.compress, d.text)
+            self.assertEqual((d.choice.algo, d.choice.level), (zstd9["algo"], 9))
+            self.assertEqual((d.link_rate, d.goodput), (10**7, 40 * 10**6))
+            with self.assertRaises(OSError) as e:
+                ebpfaccel.AutoPolicy(probe, choose=True, candidates=[dict(lz4, algo=9)])
+            self.assertEqual(e.exception.errno, errno.EINVAL)
+
 
 if __name__ == "__main__":
     unittest.main()

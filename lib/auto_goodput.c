@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The goodput model of the auto policy (opts.choose): which compression
+ * configuration delivers the most application bytes per second on a port.
+ *
+ * Sender and receiver work as a pipeline (one core each) in front of the
+ * link, so a configuration c delivers
+ *
+ *	G(c) = min(C(c), D(c), L * R(c))
+ *
+ * C and D: the engine's compression and decompression speed on this
+ * machine, measured through its public API on the port's sample, times
+ * the share of a core the measuring thread got (a shared machine gives a
+ * connection's compressor no more);
+ * L: the link rate (payload bytes/s plain TCP delivers), estimated from
+ * the highest delivered rate; R: the ratio c reaches on a connection's
+ * stream.  Plain TCP delivers L.
+ *
+ * The probe's sample is made of 256-byte pieces, which lose the matches
+ * that span pieces: a stream compresses better than its sample.  Only the
+ * compressible part gains, so R = 1 + (r - 1) * gain, with r the ratio on
+ * the sample and gain a port's measured factor (engine ratio of the
+ * configuration in force against its r) or the configured prior (2.0).
+ */
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "ebpfaccel/comp.h"
+#include "ebpfaccel/uapi.h"
+#include "internal.h"
+#include "traffic.h"
+
+/* The link estimate forgets an old high with this half-life. */
+#define LINK_HALF_LIFE_NS (10 * 1000000000ULL)
+
+const struct ebpfaccel_auto_candidate ebpfaccel__goodput_defaults[] = {
+	{ .algo = TCP_COMP_ALGO_LZ4, .level = 0, .mode = TCP_COMP_MODE_BLOCK },
+	{ .algo = TCP_COMP_ALGO_LZ4, .level = 0, .mode = TCP_COMP_MODE_STREAM },
+	{ .algo = TCP_COMP_ALGO_ZSTD, .level = 1, .mode = TCP_COMP_MODE_BLOCK },
+	{ .algo = TCP_COMP_ALGO_ZSTD, .level = 1, .mode = TCP_COMP_MODE_STREAM },
+	{ .algo = TCP_COMP_ALGO_ZSTD, .level = 3, .mode = TCP_COMP_MODE_STREAM },
+	{ .algo = TCP_COMP_ALGO_ZSTD, .level = 6, .mode = TCP_COMP_MODE_STREAM },
+	{ .algo = TCP_COMP_ALGO_ZSTD, .level = 9, .mode = TCP_COMP_MODE_STREAM },
+};
+const size_t ebpfaccel__goodput_n_defaults =
+	sizeof(ebpfaccel__goodput_defaults) / sizeof(ebpfaccel__goodput_defaults[0]);
+
+bool ebpfaccel__candidate_given(const struct ebpfaccel_auto_candidate *c)
+{
+	return c->comp_speed && c->decomp_speed && c->ratio > 0;
+}
+
+double ebpfaccel__stream_ratio(const struct ebpfaccel_auto_candidate *c, double gain)
+{
+	return c->ratio > 1 ? 1 + (c->ratio - 1) * gain : c->ratio;
+}
+
+double ebpfaccel__goodput_of(const struct ebpfaccel_auto_candidate *c, double link, double gain)
+{
+	double g = link * ebpfaccel__stream_ratio(c, gain);
+
+	if (!ebpfaccel__candidate_given(c))
+		return 0;
+	g = fmin(g, (double)c->comp_speed);
+	return fmin(g, (double)c->decomp_speed);
+}
+
+int ebpfaccel__goodput_best(const struct ebpfaccel_auto_candidate *c, size_t n, double link,
+			    double gain, double *best)
+{
+	int idx = -1;
+
+	*best = 0;
+	for (size_t i = 0; i < n; i++) {
+		double g = ebpfaccel__goodput_of(&c[i], link, gain);
+
+		if (g > *best) {
+			*best = g;
+			idx = (int)i;
+		}
+	}
+	return idx;
+}
+
+double ebpfaccel__link_update(double *link, uint64_t *at_ns, double rate, uint64_t now_ns)
+{
+	double decayed = *link;
+
+	if (*at_ns && now_ns > *at_ns)
+		decayed *= exp2(-(double)(now_ns - *at_ns) / LINK_HALF_LIFE_NS);
+	*link = fmax(decayed, rate);
+	*at_ns = now_ns;
+	return *link;
+}
+
+double ebpfaccel__measured_gain(const struct ebpfaccel_auto_candidate *c, double engine_ratio)
+{
+	/* Too little compression on the sample to say how much more the
+	 * stream gets: no measure. */
+	if (c->ratio < 1.05 || engine_ratio <= 0)
+		return 0;
+	return fmin(fmax((engine_ratio - 1) / (c->ratio - 1), 0.5), 20);
+}
+
+/* The share of a core the thread got while measuring: on a machine
+ * shared with other work, a compressor gets that much of its CPU-time
+ * speed per second, and so will the connection's. */
+static double cpu_share(uint64_t cpu_ns, uint64_t wall_ns)
+{
+	if (!cpu_ns || !wall_ns)
+		return 1;
+	return fmax(fmin((double)cpu_ns / wall_ns, 1), 0.01);
+}
+
+int ebpfaccel__goodput_measure(struct ebpfaccel_auto_candidate *c, size_t n,
+			       const struct tcp_comp_params *tmpl, const uint8_t *buf, size_t len)
+{
+	struct ebpfaccel__comp_calibration cal[EBPFACCEL__MAX_CANDIDATES];
+	uint64_t cpu_ns = 0, wall_ns = 0;
+	bool ok[EBPFACCEL__MAX_CANDIDATES] = { false };
+	int measured = 0;
+	double share;
+
+	for (size_t i = 0; i < n && i < EBPFACCEL__MAX_CANDIDATES; i++) {
+		struct tcp_comp_params p = *tmpl;
+		int err;
+
+		if (ebpfaccel__candidate_given(&c[i]))
+			continue;
+		p.algo = c[i].algo;
+		p.level = c[i].level;
+		p.mode = c[i].mode;
+		err = ebpfaccel__comp_calibrate(&p, buf, len, &cal[i]);
+		if (err) {
+			pr_warn("auto policy: calibrating %s level %d failed: %s\n",
+				c[i].algo == TCP_COMP_ALGO_LZ4 ? "lz4" : "zstd", c[i].level, strerror(-err));
+			continue;
+		}
+		cpu_ns += cal[i].cpu_ns;
+		wall_ns += cal[i].wall_ns;
+		ok[i] = true;
+		measured++;
+	}
+	share = cpu_share(cpu_ns, wall_ns);
+	for (size_t i = 0; i < n && i < EBPFACCEL__MAX_CANDIDATES; i++) {
+		if (!ok[i])
+			continue;
+		c[i].comp_speed = (uint64_t)(cal[i].comp_speed * share);
+		c[i].decomp_speed = (uint64_t)(cal[i].decomp_speed * share);
+		c[i].ratio = cal[i].ratio;
+	}
+	if (measured)
+		pr_info("auto policy: measured with %.0f%% of a core\n", 100 * share);
+	return measured ? measured : -EIO;
+}
