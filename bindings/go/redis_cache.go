@@ -26,7 +26,21 @@ type RedisCacheOpts struct {
 	RedisHost       string // default "127.0.0.1"
 	RedisUser       string
 	RedisPassword   string
+	// Tracking is RedisTrackKeys (default) or RedisTrackAll
+	// (enum ebpfaccel_redis_tracking).
+	Tracking RedisTracking
 }
+
+// RedisTracking says how the cache hears of writes its programs do not see
+// (enum ebpfaccel_redis_tracking; docs/redis-cache.md).
+type RedisTracking int
+
+const (
+	// RedisTrackKeys: Redis tracks only the keys the cache holds.
+	RedisTrackKeys RedisTracking = C.EBPFACCEL_REDIS_TRACK_KEYS
+	// RedisTrackAll: Redis pushes every write (BCAST).
+	RedisTrackAll RedisTracking = C.EBPFACCEL_REDIS_TRACK_ALL
+)
 
 // RedisCacheStats are the cache's counters (struct ebpfaccel_redis_cache_stats).
 type RedisCacheStats struct {
@@ -80,6 +94,7 @@ func OpenRedisCache(o RedisCacheOpts) (*RedisCache, error) {
 	opts.redis_host = cString(o.RedisHost, &allocs)
 	opts.redis_user = cString(o.RedisUser, &allocs)
 	opts.redis_password = cString(o.RedisPassword, &allocs)
+	opts.tracking = C.int(o.Tracking)
 
 	rc, err := callPtr("ebpfaccel_redis_cache__open", func() (*C.struct_ebpfaccel_redis_cache, error) {
 		ptr, errno := C.ebpfaccel_redis_cache__open(opts)

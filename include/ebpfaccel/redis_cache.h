@@ -35,6 +35,26 @@ extern "C" {
 /** An in-kernel Redis GET cache (opaque). */
 struct ebpfaccel_redis_cache;
 
+/**
+ * How the library hears of writes the programs do not see (unix socket,
+ * other ports, scripts, expiry, replication). Writes on accelerated
+ * connections invalidate in the kernel before Redis runs them in both.
+ */
+enum ebpfaccel_redis_tracking {
+	/** Redis tracks only the keys the cache holds (default): a write of
+	 *  any other key costs Redis nothing. The invalidation of a write
+	 *  the programs do not see is written by Redis in the same event-loop
+	 *  turn as the writer's reply, but after it: a GET reaching the kernel
+	 *  in those microseconds can still get the value that write replaced
+	 *  (never an older one); docs/redis-cache.md. */
+	EBPFACCEL_REDIS_TRACK_KEYS = 0,
+	/** Broadcast tracking: Redis pushes every write of every key before
+	 *  it writes the writer's reply, so no GET reaching the kernel after
+	 *  any client saw a write's reply gets the value from before it.
+	 *  Costs Redis ~15% more CPU per write. */
+	EBPFACCEL_REDIS_TRACK_ALL = 1,
+};
+
 /** Options for ebpfaccel_redis_cache__open(). */
 struct ebpfaccel_redis_cache_opts {
 	/** sizeof(struct ebpfaccel_redis_cache_opts); use LIBEBPFACCEL_OPTS(). */
@@ -66,9 +86,11 @@ struct ebpfaccel_redis_cache_opts {
 	 *  is answered from the kernel only once Redis let it read, whatever
 	 *  this says (see ebpfaccel_redis_cache__attach()). */
 	const char *redis_password;
+	/** enum ebpfaccel_redis_tracking; default EBPFACCEL_REDIS_TRACK_KEYS. */
+	int tracking;
 	size_t :0;
 };
-#define ebpfaccel_redis_cache_opts__last_field redis_password
+#define ebpfaccel_redis_cache_opts__last_field tracking
 
 /** Counters summed over CPUs since open. */
 struct ebpfaccel_redis_cache_stats {
@@ -86,7 +108,7 @@ struct ebpfaccel_redis_cache_stats {
 	__u64 bypass_bad;	/**< streams not understood (malformed, inline) */
 	__u64 requests;		/**< requests passed to Redis */
 	__u64 replies;		/**< replies Redis wrote */
-	__u64 sets;		/**< SETs of cached keys refilled after +OK */
+	__u64 sets;		/**< SETs of keys read from the cache, read back after +OK */
 	__u64 confirms;		/**< fills confirmed as having no TTL */
 };
 
@@ -103,8 +125,10 @@ ebpfaccel_redis_cache__open(const struct ebpfaccel_redis_cache_opts *opts);
 /**
  * Attaches the cache: redis-server connections accepted from now on (on the
  * chosen ports, in the chosen cgroup) go through it; existing connections
- * are left alone. Opens the coherence connection (HELLO 3, CLIENT TRACKING
- * ON BCAST) from the calling thread's netns and starts a library thread.
+ * are left alone. Opens the coherence connections (one receiving Redis'
+ * invalidations, one confirming fills, with CLIENT TRACKING as chosen by
+ * ebpfaccel_redis_cache_opts.tracking) from the calling thread's netns and
+ * starts a library thread.
  * Serving starts only once that connection is confirmed in place.
  *
  * Which connections are answered from the kernel: a connection's GETs are

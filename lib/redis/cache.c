@@ -33,6 +33,7 @@ struct ebpfaccel_redis_cache {
 	char host[64];
 	char *user;
 	char *password;
+	bool track_all;
 	struct rc_shared shared;
 	struct rc_coherence *co;
 	__u64 confirms;		/* of coherence engines stopped since open */
@@ -75,6 +76,10 @@ static int rc_check_opts(const struct ebpfaccel_redis_cache_opts *opts)
 			return -EINVAL;
 	if (OPTS_GET(opts, cgroup_fd, 0) <= 0 && !OPTS_GET(opts, cgroup_path, NULL)) {
 		pr_warn("redis_cache: a cgroup (path or fd) is required\n");
+		return -EINVAL;
+	}
+	if ((unsigned int)OPTS_GET(opts, tracking, 0) > EBPFACCEL_REDIS_TRACK_ALL) {
+		pr_warn("redis_cache: tracking must be EBPFACCEL_REDIS_TRACK_KEYS or _ALL\n");
 		return -EINVAL;
 	}
 	if (OPTS_GET(opts, max_value_size, 0) > RC_VAL_MAX) {
@@ -133,6 +138,8 @@ static void rc_share(struct ebpfaccel_redis_cache *rc)
 		.tracking_ok = &skel->bss->rc_tracking_ok,
 		.tracker_port = &skel->bss->rc_tracker_port,
 		.tracker_seen = &skel->bss->rc_tracker_seen,
+		.query_port = &skel->bss->rc_query_port,
+		.max_value = &skel->data->rc_max_value,
 	};
 }
 
@@ -175,6 +182,7 @@ ebpfaccel_redis_cache__open(const struct ebpfaccel_redis_cache_opts *opts)
 		return ebpfaccel__err_ptr(-ENOMEM);
 	rc->cgroup_fd = -1;
 	rc->nr_ports = opts->nr_ports;
+	rc->track_all = OPTS_GET(opts, tracking, 0) == EBPFACCEL_REDIS_TRACK_ALL;
 	memcpy(rc->ports, opts->ports, rc->nr_ports * sizeof(__u16));
 	ebpfaccel__bump_memlock();
 	ebpfaccel__route_libbpf_print();
@@ -240,7 +248,8 @@ EBPFACCEL_API int ebpfaccel_redis_cache__attach(struct ebpfaccel_redis_cache *rc
 		rc->skel->bss->rc_accepting = 1;
 		err = rc_coherence__start(&rc->co, &rc->shared, &(struct rc_server){
 			.host = rc->host, .port = rc->ports[0],
-			.user = rc->user, .password = rc->password });
+			.user = rc->user, .password = rc->password,
+			.track_all = rc->track_all });
 	}
 	rc->attached = true;
 	if (err) {
