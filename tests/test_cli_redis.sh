@@ -82,6 +82,9 @@ assert s["cgroup"] == sys.argv[1] and s["ports"] == [6379] and s["serving"] is T
 assert 0 < s["hit_rate"] <= 1 and len(s["counters"]) == 16, s
 ' "$CG"; then pass "stats --json schema"; else fail "stats --json"; fi
 "$cli" redis stats --name $N | grep -qE "^cache $N on $CG .*serving, hit rate" && pass "stats text" || fail "stats text"
+# Per-key tracking (default) registers no prefix; --track-all the empty one.
+[ "$(rcli info stats | tr -d '\r' | sed -n 's/^tracking_total_prefixes://p')" = 0 ] && [ "$(rcli info stats | tr -d '\r' | sed -n 's/^tracking_total_keys://p')" -ge 1 ] && pass "per-key tracking: no BCAST prefix, keys tracked" \
+	|| fail "per-key tracking: $(rcli info stats | grep tracking_)"
 if "$cli" status --json | "$PY" -c '
 import json, sys
 a = [x for x in json.load(sys.stdin)["attachments"] if x["feature"] == "redis" and x["name"] == sys.argv[2]]
@@ -100,7 +103,9 @@ kill -9 "$holder"; sleep 0.3
 expect_rc 4 "stats of a dead holder" "$cli" redis stats --name $N
 [ ! -e /run/ebpfaccel/redis/$N.sock ] && pass "dead holder's socket tidied" || fail "socket left"
 
-expect_rc 0 "attach again" "$cli" redis attach --cgroup "$CG" --port 6379 --netns "$NS" --name $N
+expect_rc 0 "attach again, --track-all" "$cli" redis attach --cgroup "$CG" --port 6379 --netns "$NS" --name $N --track-all
+[ "$(rcli info stats | tr -d '\r' | sed -n 's/^tracking_total_prefixes://p')" = 1 ] && pass "--track-all: broadcast tracking" \
+	|| fail "--track-all: $(rcli info stats | grep tracking_)"
 holder=$("$cli" redis stats --name $N --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
 expect_rc 0 "detach" "$cli" redis detach --name $N
 # Its socket goes right before it exits.
