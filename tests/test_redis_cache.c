@@ -58,7 +58,7 @@ static void env_start_tracking(struct env *e, const char *const *conf,
 
 static void env_start(struct env *e, const char *const *conf, const char *password)
 {
-	env_start_tracking(e, conf, password, EBPFACCEL_REDIS_TRACK_KEYS);
+	env_start_tracking(e, conf, password, EBPFACCEL_REDIS_TRACK_ALL);	/* the default */
 }
 
 static void env_stop(struct env *e)
@@ -926,13 +926,13 @@ static void soak_run(int tracking)
 
 START_TEST(soak_writers_and_readers)
 {
-	soak_run(EBPFACCEL_REDIS_TRACK_KEYS);
+	soak_run(EBPFACCEL_REDIS_TRACK_ALL);
 }
 END_TEST
 
-START_TEST(soak_track_all)
+START_TEST(soak_track_keys)
 {
-	soak_run(EBPFACCEL_REDIS_TRACK_ALL);
+	soak_run(EBPFACCEL_REDIS_TRACK_KEYS);
 }
 END_TEST
 
@@ -1197,7 +1197,7 @@ int main(void)
 		T(big_reply_not_overtaken),
 		T(coherence_connection_recovers),
 		T(soak_writers_and_readers),
-		T(soak_track_all),
+		T(soak_track_keys),
 		T(detach_reattach_under_load),
 		T(real_clients),
 		T(set_write_through),

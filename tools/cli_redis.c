@@ -37,7 +37,8 @@ struct redis_args {
 	const char *name, *cgroup, *host, *user, *password, *netns;
 	__u16 ports[MAX_PORTS];
 	size_t nr_ports;
-	bool track_all;
+	int tracking;		/* enum ebpfaccel_redis_tracking */
+	int pid;		/* --pid: redis-server's process */
 	char chosen[NAME_MAX + 1];	/* --name, or the one cache attached */
 };
 
@@ -79,8 +80,20 @@ static int redis_opt(int c, const char *arg, void *data)
 	case 'u': a->user = arg; break;
 	case 'P': a->password = arg; break;
 	case 'N': a->netns = arg; break;
-	case 'A': a->track_all = true; break;
+	case 'T':
+		if (!strcmp(arg, "all"))
+			a->tracking = EBPFACCEL_REDIS_TRACK_ALL;
+		else if (!strcmp(arg, "keys"))
+			a->tracking = EBPFACCEL_REDIS_TRACK_KEYS;
+		else
+			return cli_error(-EINVAL, "bad --track '%s': 'all' or 'keys'", arg);
+		break;
 	case 'p': return parse_port_list(arg, a);
+	case 'i':
+		a->pid = atoi(arg);
+		if (a->pid <= 0 || (kill(a->pid, 0) && errno == ESRCH))
+			return cli_error(-EINVAL, "bad --pid '%s': no such process", arg);
+		break;
 	}
 	return 0;
 }
@@ -95,7 +108,8 @@ static int parse_args(struct cli_ctx *ctx, const char *cmd, const char *allowed,
 		{ "user", required_argument, NULL, 'u' },
 		{ "password", required_argument, NULL, 'P' },
 		{ "netns", required_argument, NULL, 'N' },
-		{ "track-all", no_argument, NULL, 'A' },
+		{ "track", required_argument, NULL, 'T' },
+		{ "pid", required_argument, NULL, 'i' },
 		{}
 	};
 	struct redis_parse p = { cmd, a };
@@ -334,7 +348,7 @@ static int hold(const struct redis_args *a, const struct sockaddr_un *sa, int re
 	struct ebpfaccel_redis_cache_opts o = {
 		.sz = sizeof(o), .ports = a->ports, .nr_ports = a->nr_ports, .cgroup_path = a->cgroup,
 		.redis_host = a->host, .redis_user = a->user, .redis_password = a->password,
-		.tracking = a->track_all ? EBPFACCEL_REDIS_TRACK_ALL : EBPFACCEL_REDIS_TRACK_KEYS,
+		.tracking = a->tracking,
 	};
 	struct sigaction act = { .sa_handler = on_term };
 	struct ebpfaccel_redis_cache *rc;
@@ -371,19 +385,46 @@ static int hold(const struct redis_args *a, const struct sockaddr_un *sa, int re
 	return 0;
 }
 
+/* The cgroup of the server listening on the first port: in its netns
+ * (--netns, or that of --pid), which the holder inherits. */
+static int find_cgroup(struct redis_args *a, char *cgroup, size_t sz)
+{
+	static char pid_ns[64];
+	int err;
+
+	if (!a->netns && a->pid) {
+		snprintf(pid_ns, sizeof(pid_ns), "/proc/%d/ns/net", a->pid);
+		a->netns = pid_ns;
+	}
+	err = enter_netns(a->netns);
+	if (err)
+		return cli_error(err, "network namespace %s: %s", a->netns, strerror(-err));
+	err = ebpfaccel_redis_cache__find_cgroup(a->ports[0], a->pid, cgroup, sz);
+	if (err)
+		return cli_error(err, "finding the cgroup of the server on port %u%s: %s%s", a->ports[0],
+				 a->pid ? " held by that process" : "", strerror(-err),
+				 err == -ENOENT ? "; is redis-server listening there (--netns)?" :
+				 err == -EOPNOTSUPP ? "; this kernel does not report it (Linux < 5.7): "
+						      "give --cgroup" : "");
+	a->cgroup = cgroup;
+	return 0;
+}
+
 static int cmd_attach(struct cli_ctx *ctx)
 {
+	char cgroup[PATH_MAX];
 	struct redis_args a;
 	struct sockaddr_un sa;
 	int rc, pipefd[2], err = -EPIPE, s;
 	pid_t pid;
 
-	rc = parse_args(ctx, "redis attach", "ncpHuPNA", &a);
+	rc = parse_args(ctx, "redis attach", "ncpHuPNTi", &a);
 	if (rc)
 		return rc;
-	if (!a.cgroup || !a.nr_ports)
-		return cli_error(-EINVAL, "'redis attach' needs --cgroup PATH (redis-server's cgroup v2) "
-				 "and --port PORT[,PORT...]");
+	if (!a.nr_ports)
+		return cli_error(-EINVAL, "'redis attach' needs --port PORT[,PORT...]");
+	if (!a.cgroup && (rc = find_cgroup(&a, cgroup, sizeof(cgroup))))
+		return rc;
 	if (!a.name)
 		a.name = "redis";
 	if ((rc = sock_path(a.name, &sa)))
@@ -566,12 +607,15 @@ struct json_object *cli_redis_attachments(void)
 }
 
 const struct cli_cmd cli_redis_cmds[] = {
-	{ "redis attach", "--cgroup PATH --port PORT[,PORT...] [--netns NS] [--host ADDR] [--user U] "
-	  "[--password P] [--name NAME] [--track-all]",
-	  "attach the in-kernel GET cache to the redis-server in cgroup PATH (reached at ADDR, default "
-	  "127.0.0.1, in network namespace NS); a holder process keeps it coherent until 'redis detach'; "
-	  "--track-all: Redis pushes every write (no stale window for writes the cache does not see, "
-	  "~15% more Redis CPU per write)",
+	{ "redis attach", "--port PORT[,PORT...] [--cgroup PATH] [--pid PID] [--netns NS] [--host ADDR] "
+	  "[--user U] [--password P] [--name NAME] [--track all|keys]",
+	  "attach the in-kernel GET cache to the redis-server listening on PORT (reached at ADDR, default "
+	  "127.0.0.1, in network namespace NS, default that of PID); its connections' cgroup is found from "
+	  "the listening socket (held by PID if given) unless --cgroup PATH says it; a holder process keeps "
+	  "it coherent until 'redis detach'; "
+	  "--track all (default): Redis pushes every write, answers are never stale; --track keys: Redis "
+	  "tracks only cached keys (writes at plain cost; a write the cache does not see can leave the "
+	  "replaced value answerable for microseconds, docs/redis-cache.md)",
 	  cmd_attach, false },
 	{ "redis detach", "[--name NAME]", "detach the cache; Redis and its clients keep running",
 	  cmd_detach, false },
