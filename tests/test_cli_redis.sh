@@ -88,6 +88,27 @@ assert s["cgroup"] == sys.argv[1] and s["ports"] == [6379] and s["serving"] is T
 assert 0 < s["hit_rate"] <= 1 and len(s["counters"]) == 16, s
 ' "$CG"; then pass "stats --json schema"; else fail "stats --json"; fi
 "$cli" redis stats --name $N | grep -qE "^cache $N on $CG .*serving, hit rate" && pass "stats text" || fail "stats text"
+# Prometheus' own parser reads the exposition; every family has HELP and TYPE,
+# and the figures are the holder's.
+if "$cli" redis stats --name $N --prometheus > "$DIR/metrics" && "$cli" redis stats --name $N --json | "$PY" -c '
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+c = json.load(sys.stdin)["counters"]
+text = open(sys.argv[1]).read()
+fams = {f.name: f for f in text_string_to_metric_families(text)}
+for f in fams.values():
+    assert f.documentation and f.type in ("counter", "gauge"), f
+    assert "# HELP ebpfaccel_redis_cache_%s" % f.name.split("ebpfaccel_redis_cache_")[1] in text, f.name
+    assert all(s.labels["cache"] == sys.argv[2] for s in f.samples), f
+v = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in fams.values() for s in f.samples}
+cache = ("cache", sys.argv[2])
+assert v[("ebpfaccel_redis_cache_hits_total", (cache,))] == c["hits"] > 0, v
+assert v[("ebpfaccel_redis_cache_bypassed_total", (cache, ("reason", "mixed")))] == c["bypass_mixed"], v
+assert v[("ebpfaccel_redis_cache_invalidations_total", (cache, ("source", "tracking")))] == c["push_invalidations"], v
+assert v[("ebpfaccel_redis_cache_serving", (cache,))] == 1, v
+assert len(v) == 17, sorted(v)
+' "$DIR/metrics" $N; then pass "stats --prometheus: parsed by prometheus_client, figures match"; else fail "stats --prometheus: $(cat "$DIR/metrics")"; fi
+expect_rc 2 "--prometheus and --json" "$cli" redis stats --name $N --prometheus --json
 # Broadcast tracking (default) registers the empty prefix; --track keys none.
 [ "$(rcli info stats | tr -d '\r' | sed -n 's/^tracking_total_prefixes://p')" = 1 ] && pass "default: broadcast tracking" \
 	|| fail "default tracking: $(rcli info stats | grep tracking_)"
