@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Benchmark helper: attaches the Redis cache to a port and cgroup, prints
- * "attached", holds it until stdin closes, then prints the counters. */
+/* Benchmark helper: attaches the Redis cache to a port and cgroup (tracking
+ * "all", the default, or "keys"), prints "attached", holds it until stdin
+ * closes, then prints the counters. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,14 +17,17 @@ int main(int argc, char **argv)
 	char buf[64];
 	int err;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: %s PORT CGROUP_DIR\n", argv[0]);
+	if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "all") &&
+				      strcmp(argv[3], "keys"))) {
+		fprintf(stderr, "usage: %s PORT CGROUP_DIR [all|keys]\n", argv[0]);
 		return 2;
 	}
 	port = atoi(argv[1]);
 	{
 		LIBEBPFACCEL_OPTS(ebpfaccel_redis_cache_opts, opts,
-			.ports = &port, .nr_ports = 1, .cgroup_path = argv[2]);
+			.ports = &port, .nr_ports = 1, .cgroup_path = argv[2],
+			.tracking = argc == 4 && !strcmp(argv[3], "keys") ?
+				    EBPFACCEL_REDIS_TRACK_KEYS : EBPFACCEL_REDIS_TRACK_ALL);
 
 		rc = ebpfaccel_redis_cache__open(&opts);
 	}

@@ -2,7 +2,10 @@
 # ebpfaccel redis ...: a real redis-server in a netns and a cgroup, the
 # cache attached by the tool and held by its holder process; hits proven by
 # Redis' own command statistics; flush, status, JSON, error paths; a killed
-# holder leaves nothing attached; detach leaves Redis serving.
+# holder leaves nothing attached; detach leaves Redis serving. Attach by
+# port (and pid) to the server as it runs: its cgroup found from its
+# listener, also after the process moved to another cgroup; connections
+# open before the attach pass untouched, byte-exact.
 set -u
 cli="${top_builddir:-.}/tools/ebpfaccel"
 PY=/usr/bin/python3
@@ -25,6 +28,7 @@ cleanup() {
 	[ -z "${redis_pid:-}" ] || { kill "$redis_pid"; wait "$redis_pid"; } 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
 	[ ! -d "$CG" ] || rmdir "$CG"
+	[ ! -d "$CG.moved" ] || rmdir "$CG.moved"
 	rm -rf "$DIR"
 }
 trap cleanup EXIT
@@ -47,7 +51,9 @@ expect_rc 4 "flush with nothing attached" "$cli" redis flush --name $N
 expect_rc 4 "detach with nothing attached" "$cli" redis detach --name $N
 expect_msg "redis attach --cgroup" "says how to attach" "$cli" redis detach --name $N
 expect_rc 2 "attach without --port" "$cli" redis attach --cgroup "$CG" --name $N
-expect_rc 2 "attach without --cgroup" "$cli" redis attach --port 6379 --name $N
+expect_rc 4 "attach by port, nobody listens" "$cli" redis attach --netns "$NS" --port 6390 --name $N
+expect_msg "listening" "attach by port, nobody listens: says what to check" "$cli" redis attach --netns "$NS" --port 6390 --name $N
+expect_rc 2 "bad --pid" "$cli" redis attach --port 6379 --pid 0 --name $N
 expect_rc 2 "bad port" "$cli" redis attach --cgroup "$CG" --port 0 --name $N
 expect_msg "1 to 65535" "bad port says the range" "$cli" redis attach --cgroup "$CG" --port 6379,x --name $N
 expect_rc 2 "bad name" "$cli" redis attach --cgroup "$CG" --port 6379 --name a.b
@@ -82,6 +88,30 @@ assert s["cgroup"] == sys.argv[1] and s["ports"] == [6379] and s["serving"] is T
 assert 0 < s["hit_rate"] <= 1 and len(s["counters"]) == 16, s
 ' "$CG"; then pass "stats --json schema"; else fail "stats --json"; fi
 "$cli" redis stats --name $N | grep -qE "^cache $N on $CG .*serving, hit rate" && pass "stats text" || fail "stats text"
+# Prometheus' own parser reads the exposition; every family has HELP and TYPE,
+# and the figures are the holder's.
+if "$cli" redis stats --name $N --prometheus > "$DIR/metrics" && "$cli" redis stats --name $N --json | "$PY" -c '
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+c = json.load(sys.stdin)["counters"]
+text = open(sys.argv[1]).read()
+fams = {f.name: f for f in text_string_to_metric_families(text)}
+for f in fams.values():
+    assert f.documentation and f.type in ("counter", "gauge"), f
+    assert "# HELP ebpfaccel_redis_cache_%s" % f.name.split("ebpfaccel_redis_cache_")[1] in text, f.name
+    assert all(s.labels["cache"] == sys.argv[2] for s in f.samples), f
+v = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in fams.values() for s in f.samples}
+cache = ("cache", sys.argv[2])
+assert v[("ebpfaccel_redis_cache_hits_total", (cache,))] == c["hits"] > 0, v
+assert v[("ebpfaccel_redis_cache_bypassed_total", (cache, ("reason", "mixed")))] == c["bypass_mixed"], v
+assert v[("ebpfaccel_redis_cache_invalidations_total", (cache, ("source", "tracking")))] == c["push_invalidations"], v
+assert v[("ebpfaccel_redis_cache_serving", (cache,))] == 1, v
+assert len(v) == 17, sorted(v)
+' "$DIR/metrics" $N; then pass "stats --prometheus: parsed by prometheus_client, figures match"; else fail "stats --prometheus: $(cat "$DIR/metrics")"; fi
+expect_rc 2 "--prometheus and --json" "$cli" redis stats --name $N --prometheus --json
+# Broadcast tracking (default) registers the empty prefix; --track keys none.
+[ "$(rcli info stats | tr -d '\r' | sed -n 's/^tracking_total_prefixes://p')" = 1 ] && pass "default: broadcast tracking" \
+	|| fail "default tracking: $(rcli info stats | grep tracking_)"
 if "$cli" status --json | "$PY" -c '
 import json, sys
 a = [x for x in json.load(sys.stdin)["attachments"] if x["feature"] == "redis" and x["name"] == sys.argv[2]]
@@ -100,7 +130,14 @@ kill -9 "$holder"; sleep 0.3
 expect_rc 4 "stats of a dead holder" "$cli" redis stats --name $N
 [ ! -e /run/ebpfaccel/redis/$N.sock ] && pass "dead holder's socket tidied" || fail "socket left"
 
-expect_rc 0 "attach again" "$cli" redis attach --cgroup "$CG" --port 6379 --netns "$NS" --name $N
+expect_rc 2 "--track with a bad mode" "$cli" redis attach --cgroup "$CG" --port 6379 --netns "$NS" --name $N --track some
+expect_rc 0 "attach again, --track keys" "$cli" redis attach --cgroup "$CG" --port 6379 --netns "$NS" --name $N --track keys
+# The fill of k is confirmed by a read on the query connection: that
+# registers k in Redis' tracking table.
+rcli get k >/dev/null; i=0
+while [ "$(rcli info stats | tr -d '\r' | sed -n 's/^tracking_total_keys://p')" = 0 ] && [ $i -lt 40 ]; do i=$((i + 1)); sleep 0.05; done
+[ "$(rcli info stats | tr -d '\r' | sed -n 's/^tracking_total_prefixes://p')" = 0 ] && [ "$(rcli info stats | tr -d '\r' | sed -n 's/^tracking_total_keys://p')" -ge 1 ] && pass "--track keys: no BCAST prefix, keys tracked" \
+	|| fail "--track keys: $(rcli info stats | grep tracking_)"
 holder=$("$cli" redis stats --name $N --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
 expect_rc 0 "detach" "$cli" redis detach --name $N
 # Its socket goes right before it exits.
@@ -109,4 +146,63 @@ kill -0 "$holder" 2>/dev/null && fail "holder $holder still runs" || pass "holde
 [ "$(sock_ops)" = 0 ] && pass "detach: nothing attached" || fail "detach: $(sock_ops) sock_ops programs"
 ls /run/ebpfaccel/redis/$N.* >/dev/null 2>&1 && fail "left in /run: $(ls /run/ebpfaccel/redis/)" || pass "nothing left in /run"
 [ "$(rcli get k)" = hello ] && pass "Redis serves after detach" || fail "Redis after detach"
+
+# ---- Attach by port to the server as it runs (a service in its own cgroup,
+# in another netns), with a client connected before the attach.
+wait_detached() { i=0; while [ -e /run/ebpfaccel/redis/$N.sock ] && [ $i -lt 60 ]; do i=$((i + 1)); sleep 0.05; done; }
+wait_detached
+rcli set old "$(printf 'x%.0s' $(seq 300))" >/dev/null
+mkfifo "$DIR/ready" "$DIR/go" "$DIR/went"
+# The early client: one connection from before the attach to after it, every
+# reply compared byte for byte (python3-redis parses RESP strictly).
+ip netns exec "$NS" "$PY" -c '
+import redis, sys
+r = redis.Redis(port=6379)
+want = {"k": b"hello", "old": b"x" * 300}
+assert [r.get(k) for k in want] == list(want.values())
+open(sys.argv[3], "w").write("connected")
+open(sys.argv[1]).read()
+n = 0
+for i in range(200):
+    for k, v in want.items():
+        assert r.get(k) == v, (i, k)
+        n += 1
+assert r.set("early", "1") and r.get("early") == b"1"
+open(sys.argv[2], "w").write(str(n))
+' "$DIR/go" "$DIR/went" "$DIR/ready" > "$DIR/early.out" 2>&1 &
+early=$!
+[ "$(timeout 30 cat "$DIR/ready")" = connected ] || fail "early client: $(cat "$DIR/early.out")"
+expect_rc 0 "attach by port (no --cgroup)" "$cli" redis attach --port 6379 --netns "$NS" --name $N
+"$cli" redis stats --name $N | grep -q "^cache $N on $CG " && pass "attach by port: the server's cgroup found" \
+	|| fail "attach by port: $("$cli" redis stats --name $N)"
+g0=$(gets); h0=$(counter hits)
+# (bounded: a client that died early opens neither fifo)
+timeout 10 sh -c 'echo go > "$1"' sh "$DIR/go"
+n=$(timeout 30 cat "$DIR/went")
+wait "$early" && [ "$n" = 400 ] && pass "connection open before the attach: 400 GETs byte-exact" \
+	|| fail "early connection: $(cat "$DIR/early.out")"
+g1=$(gets); h1=$(counter hits)
+[ $((g1 - g0)) -ge 401 ] && [ "$h1" = "$h0" ] && pass "connection open before the attach passes untouched (Redis saw all its GETs)" \
+	|| fail "early connection: Redis saw $((g1 - g0)) GETs, kernel hits $h0 -> $h1"
+ip netns exec "$NS" "$PY" -c '
+import redis
+r = redis.Redis(port=6379)
+for i in range(50):
+    assert r.get("k") == b"hello", i
+' || fail "a new connection's GETs"
+[ "$(counter hits)" -gt "$h1" ] && pass "attach by port: a new connection is answered by the kernel" \
+	|| fail "attach by port: no hits ($(counter hits))"
+expect_rc 0 "detach" "$cli" redis detach --name $N
+wait_detached
+
+# The process moved to another cgroup after it started listening: its
+# connections still belong to the listener's cgroup, which is what counts.
+mkdir "$CG.moved"
+echo "$redis_pid" > "$CG.moved/cgroup.procs"
+expect_rc 0 "attach by --pid (netns from the process)" "$cli" redis attach --port 6379 --pid "$redis_pid" --name $N
+"$cli" redis stats --name $N | grep -q "^cache $N on $CG " && pass "moved server: the listener's cgroup, not the process's" \
+	|| fail "moved server: $("$cli" redis stats --name $N)"
+expect_rc 0 "detach" "$cli" redis detach --name $N
+wait_detached
+expect_rc 4 "--pid of a process not listening there" "$cli" redis attach --port 6379 --pid $$ --netns "$NS" --name $N
 finish

@@ -37,6 +37,9 @@ struct redis_args {
 	const char *name, *cgroup, *host, *user, *password, *netns;
 	__u16 ports[MAX_PORTS];
 	size_t nr_ports;
+	int tracking;		/* enum ebpfaccel_redis_tracking */
+	int pid;		/* --pid: redis-server's process */
+	bool prometheus;	/* stats --prometheus */
 	char chosen[NAME_MAX + 1];	/* --name, or the one cache attached */
 };
 
@@ -78,7 +81,21 @@ static int redis_opt(int c, const char *arg, void *data)
 	case 'u': a->user = arg; break;
 	case 'P': a->password = arg; break;
 	case 'N': a->netns = arg; break;
+	case 'T':
+		if (!strcmp(arg, "all"))
+			a->tracking = EBPFACCEL_REDIS_TRACK_ALL;
+		else if (!strcmp(arg, "keys"))
+			a->tracking = EBPFACCEL_REDIS_TRACK_KEYS;
+		else
+			return cli_error(-EINVAL, "bad --track '%s': 'all' or 'keys'", arg);
+		break;
 	case 'p': return parse_port_list(arg, a);
+	case 'M': a->prometheus = true; break;
+	case 'i':
+		a->pid = atoi(arg);
+		if (a->pid <= 0 || (kill(a->pid, 0) && errno == ESRCH))
+			return cli_error(-EINVAL, "bad --pid '%s': no such process", arg);
+		break;
 	}
 	return 0;
 }
@@ -93,6 +110,9 @@ static int parse_args(struct cli_ctx *ctx, const char *cmd, const char *allowed,
 		{ "user", required_argument, NULL, 'u' },
 		{ "password", required_argument, NULL, 'P' },
 		{ "netns", required_argument, NULL, 'N' },
+		{ "track", required_argument, NULL, 'T' },
+		{ "pid", required_argument, NULL, 'i' },
+		{ "prometheus", no_argument, NULL, 'M' },
 		{}
 	};
 	struct redis_parse p = { cmd, a };
@@ -331,6 +351,7 @@ static int hold(const struct redis_args *a, const struct sockaddr_un *sa, int re
 	struct ebpfaccel_redis_cache_opts o = {
 		.sz = sizeof(o), .ports = a->ports, .nr_ports = a->nr_ports, .cgroup_path = a->cgroup,
 		.redis_host = a->host, .redis_user = a->user, .redis_password = a->password,
+		.tracking = a->tracking,
 	};
 	struct sigaction act = { .sa_handler = on_term };
 	struct ebpfaccel_redis_cache *rc;
@@ -367,19 +388,46 @@ static int hold(const struct redis_args *a, const struct sockaddr_un *sa, int re
 	return 0;
 }
 
+/* The cgroup of the server listening on the first port: in its netns
+ * (--netns, or that of --pid), which the holder inherits. */
+static int find_cgroup(struct redis_args *a, char *cgroup, size_t sz)
+{
+	static char pid_ns[64];
+	int err;
+
+	if (!a->netns && a->pid) {
+		snprintf(pid_ns, sizeof(pid_ns), "/proc/%d/ns/net", a->pid);
+		a->netns = pid_ns;
+	}
+	err = enter_netns(a->netns);
+	if (err)
+		return cli_error(err, "network namespace %s: %s", a->netns, strerror(-err));
+	err = ebpfaccel_redis_cache__find_cgroup(a->ports[0], a->pid, cgroup, sz);
+	if (err)
+		return cli_error(err, "finding the cgroup of the server on port %u%s: %s%s", a->ports[0],
+				 a->pid ? " held by that process" : "", strerror(-err),
+				 err == -ENOENT ? "; is redis-server listening there (--netns)?" :
+				 err == -EOPNOTSUPP ? "; this kernel does not report it (Linux < 5.7): "
+						      "give --cgroup" : "");
+	a->cgroup = cgroup;
+	return 0;
+}
+
 static int cmd_attach(struct cli_ctx *ctx)
 {
+	char cgroup[PATH_MAX];
 	struct redis_args a;
 	struct sockaddr_un sa;
 	int rc, pipefd[2], err = -EPIPE, s;
 	pid_t pid;
 
-	rc = parse_args(ctx, "redis attach", "ncpHuPN", &a);
+	rc = parse_args(ctx, "redis attach", "ncpHuPNTi", &a);
 	if (rc)
 		return rc;
-	if (!a.cgroup || !a.nr_ports)
-		return cli_error(-EINVAL, "'redis attach' needs --cgroup PATH (redis-server's cgroup v2) "
-				 "and --port PORT[,PORT...]");
+	if (!a.nr_ports)
+		return cli_error(-EINVAL, "'redis attach' needs --port PORT[,PORT...]");
+	if (!a.cgroup && (rc = find_cgroup(&a, cgroup, sizeof(cgroup))))
+		return rc;
 	if (!a.name)
 		a.name = "redis";
 	if ((rc = sock_path(a.name, &sa)))
@@ -480,6 +528,71 @@ static int cmd_flush(struct cli_ctx *ctx)
 	return rc;
 }
 
+/* Prometheus metric families of the counters: one family per metric name,
+ * the bypass reasons and invalidation sources as labels of one family. */
+static const struct {
+	const char *counter, *metric, *label, *help;
+} prom[] = {
+	{ "hits", "hits_total", NULL, "GETs answered by the kernel." },
+	{ "hit_batches", "hit_batches_total", NULL, "Segments answered by the kernel." },
+	{ "misses", "misses_total", NULL, "GETs passed to Redis with a fill expected." },
+	{ "fills", "fills_total", NULL, "Values stored from Redis' GET replies." },
+	{ "fill_races", "fill_races_total", NULL, "Fills dropped because the key changed meanwhile." },
+	{ "invalidations", "invalidations_total", "source=\"write\"",
+	  "Keys invalidated, by writes the programs saw or by Redis' tracking pushes." },
+	{ "push_invalidations", "invalidations_total", "source=\"tracking\"", NULL },
+	{ "flushes", "flushes_total", NULL, "Whole-cache invalidations." },
+	{ "bypass_state", "bypassed_total", "reason=\"state\"",
+	  "GETs passed to Redis: replies owed, MULTI, auth, SELECT (state); in a segment with other "
+	  "commands (mixed); values too large (size); streams not understood (bad)." },
+	{ "bypass_mixed", "bypassed_total", "reason=\"mixed\"", NULL },
+	{ "bypass_size", "bypassed_total", "reason=\"size\"", NULL },
+	{ "bypass_bad", "bypassed_total", "reason=\"bad\"", NULL },
+	{ "requests", "requests_total", NULL, "Requests passed to Redis." },
+	{ "replies", "replies_total", NULL, "Replies Redis wrote." },
+	{ "sets", "set_readbacks_total", NULL, "SETs of keys read from the cache, read back after +OK." },
+	{ "confirms", "confirms_total", NULL, "Fills confirmed as current and without a TTL." },
+};
+
+/* A label value as the text format wants it: \\, \" and \n escaped. */
+static void print_label_value(const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			putchar('\\');
+		if (*s == '\n')
+			fputs("\\n", stdout);
+		else
+			putchar(*s);
+	}
+}
+
+static void print_sample(const char *metric, const char *name, const char *label, const char *value)
+{
+	printf("ebpfaccel_redis_cache_%s{cache=\"", metric);
+	print_label_value(name);
+	printf("\"%s%s} %s\n", label ? "," : "", label ? label : "", value);
+}
+
+/* The Prometheus text exposition format (version 0.0.4). */
+static void print_prometheus(struct json_object *o)
+{
+	struct json_object *cnt = json_object_object_get(o, "counters");
+	const char *name = json_object_get_string(json_object_object_get(o, "name"));
+
+	for (size_t i = 0; i < sizeof(prom) / sizeof(prom[0]); i++) {
+		if (prom[i].help)
+			printf("# HELP ebpfaccel_redis_cache_%s %s\n# TYPE ebpfaccel_redis_cache_%s counter\n",
+			       prom[i].metric, prom[i].help, prom[i].metric);
+		print_sample(prom[i].metric, name, prom[i].label,
+			     json_object_get_string(json_object_object_get(cnt, prom[i].counter)));
+	}
+	printf("# HELP ebpfaccel_redis_cache_serving Whether the kernel answers GETs now (1) or not (0).\n"
+	       "# TYPE ebpfaccel_redis_cache_serving gauge\n");
+	print_sample("serving", name, NULL,
+		     json_object_get_boolean(json_object_object_get(o, "serving")) ? "1" : "0");
+}
+
 static int cmd_stats(struct cli_ctx *ctx)
 {
 	struct json_object *o, *cnt;
@@ -487,14 +600,20 @@ static int cmd_stats(struct cli_ctx *ctx)
 	char reply[8192];
 	int rc;
 
-	rc = parse_args(ctx, "redis stats", "n", &a);
+	rc = parse_args(ctx, "redis stats", "nM", &a);
+	if (!rc && a.prometheus && ctx->json)
+		return cli_error(-EINVAL, "'redis stats': --json or --prometheus, not both");
 	if (rc || (rc = ask_holder(a.name, "stats", reply, sizeof(reply))))
 		return rc;
 	o = json_tokener_parse(reply);
 	if (!o)
 		return cli_error(-EIO, "the holder's answer is not JSON: %s", reply);
-	if (ctx->json) {
-		cli_print_json(o);
+	if (ctx->json || a.prometheus) {
+		if (a.prometheus)
+			print_prometheus(o);
+		else
+			cli_print_json(o);
+		json_object_put(o);
 		return CLI_OK;
 	}
 	printf("cache %s on %s (held by process %s), %s, hit rate %.1f%%\n",
@@ -562,14 +681,20 @@ struct json_object *cli_redis_attachments(void)
 }
 
 const struct cli_cmd cli_redis_cmds[] = {
-	{ "redis attach", "--cgroup PATH --port PORT[,PORT...] [--netns NS] [--host ADDR] [--user U] "
-	  "[--password P] [--name NAME]",
-	  "attach the in-kernel GET cache to the redis-server in cgroup PATH (reached at ADDR, default "
-	  "127.0.0.1, in network namespace NS); a holder process keeps it coherent until 'redis detach'",
+	{ "redis attach", "--port PORT[,PORT...] [--cgroup PATH] [--pid PID] [--netns NS] [--host ADDR] "
+	  "[--user U] [--password P] [--name NAME] [--track all|keys]",
+	  "attach the in-kernel GET cache to the redis-server listening on PORT (reached at ADDR, default "
+	  "127.0.0.1, in network namespace NS, default that of PID); its connections' cgroup is found from "
+	  "the listening socket (held by PID if given) unless --cgroup PATH says it; a holder process keeps "
+	  "it coherent until 'redis detach'; "
+	  "--track all (default): Redis pushes every write, answers are never stale; --track keys: Redis "
+	  "tracks only cached keys (writes at plain cost; a write the cache does not see can leave the "
+	  "replaced value answerable for microseconds, docs/redis-cache.md)",
 	  cmd_attach, false },
 	{ "redis detach", "[--name NAME]", "detach the cache; Redis and its clients keep running",
 	  cmd_detach, false },
-	{ "redis stats", "[--name NAME] [--json]", "hits, misses, hit rate, invalidations, bypass reasons",
+	{ "redis stats", "[--name NAME] [--json|--prometheus]", "hits, misses, hit rate, invalidations, bypass "
+	  "reasons; --prometheus: in Prometheus' text exposition format",
 	  cmd_stats, true },
 	{ "redis flush", "[--name NAME]", "invalidate every cached value", cmd_flush, false },
 	{}

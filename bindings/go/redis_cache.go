@@ -18,15 +18,32 @@ import "unsafe"
 // (struct ebpfaccel_redis_cache_opts); zero fields take the defaults.
 type RedisCacheOpts struct {
 	Ports           []uint16 // TCP ports redis-server listens on (1..16)
-	CgroupPath      string   // cgroup v2 directory redis-server runs in ...
-	CgroupFD        int      // ... or an fd of it (used when > 0), kept open by the caller
+	CgroupPath      string   // cgroup v2 directory of redis-server's connections ...
+	CgroupFD        int      // ... or an fd of it (used when > 0), kept open by the caller ...
+	DiscoverCgroup  bool     // ... or found from the listener on Ports[0] (see RedisFindCgroup)
+	Pid             int      // with DiscoverCgroup: the listener's process (0: any)
 	MaxEntries      uint32
 	MaxLargeEntries uint32
 	MaxValueSize    uint32
 	RedisHost       string // default "127.0.0.1"
 	RedisUser       string
 	RedisPassword   string
+	// Tracking is RedisTrackAll (default) or RedisTrackKeys
+	// (enum ebpfaccel_redis_tracking).
+	Tracking RedisTracking
 }
+
+// RedisTracking says how the cache hears of writes its programs do not see
+// (enum ebpfaccel_redis_tracking; docs/redis-cache.md).
+type RedisTracking int
+
+const (
+	// RedisTrackAll: Redis pushes every write (BCAST); never stale.
+	RedisTrackAll RedisTracking = C.EBPFACCEL_REDIS_TRACK_ALL
+	// RedisTrackKeys: Redis tracks only the keys the cache holds (writes
+	// at plain cost, a microsecond window for writes the cache does not see).
+	RedisTrackKeys RedisTracking = C.EBPFACCEL_REDIS_TRACK_KEYS
+)
 
 // RedisCacheStats are the cache's counters (struct ebpfaccel_redis_cache_stats).
 type RedisCacheStats struct {
@@ -48,6 +65,22 @@ func cString(s string, free *[]unsafe.Pointer) *C.char {
 	p := C.CString(s)
 	*free = append(*free, unsafe.Pointer(p))
 	return p
+}
+
+// RedisFindCgroup returns the cgroup v2 directory the connections of the TCP
+// socket listening on port belong to (in the calling OS thread's netns; held
+// by process pid when pid > 0): where a running redis-server's cache
+// attaches. Linux >= 5.7.
+func RedisFindCgroup(port uint16, pid int) (string, error) {
+	buf := make([]byte, 4096)
+	_, err := callInt("ebpfaccel_redis_cache__find_cgroup", func() C.int {
+		return C.ebpfaccel_redis_cache__find_cgroup(C.__u16(port), C.int(pid),
+			(*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	})
+	if err != nil {
+		return "", err
+	}
+	return C.GoString((*C.char)(unsafe.Pointer(&buf[0]))), nil
 }
 
 // OpenRedisCache loads the cache's programs and maps (not attached yet).
@@ -80,6 +113,9 @@ func OpenRedisCache(o RedisCacheOpts) (*RedisCache, error) {
 	opts.redis_host = cString(o.RedisHost, &allocs)
 	opts.redis_user = cString(o.RedisUser, &allocs)
 	opts.redis_password = cString(o.RedisPassword, &allocs)
+	opts.tracking = C.int(o.Tracking)
+	opts.discover_cgroup = C.bool(o.DiscoverCgroup)
+	opts.pid = C.int(o.Pid)
 
 	rc, err := callPtr("ebpfaccel_redis_cache__open", func() (*C.struct_ebpfaccel_redis_cache, error) {
 		ptr, errno := C.ebpfaccel_redis_cache__open(opts)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -119,5 +120,39 @@ func TestRedisCacheBadOptions(t *testing.T) {
 	var e *Error
 	if !errors.Is(err, syscall.EINVAL) || !errors.As(err, &e) || !strings.Contains(e.Warning, "ports") {
 		t.Errorf("no ports: %v", err)
+	}
+}
+
+func TestRedisCacheFindsTheCgroup(t *testing.T) {
+	requireRoot(t, "netns, cgroup and BPF")
+	requirePrograms(t, "redis-server", "redis-cli", "ip")
+	ns, cg := newNetns(t), newCgroup(t)
+	redis := startRedis(t, ns, cg)
+
+	var found string
+	var err, missing error
+	var cache *RedisCache
+	inNetns(t, ns, func() {
+		found, err = RedisFindCgroup(uint16(redis.port), 0)
+		_, missing = RedisFindCgroup(uint16(redis.port+1), 0)
+		if err == nil {
+			cache, err = OpenRedisCache(RedisCacheOpts{Ports: []uint16{uint16(redis.port)}, DiscoverCgroup: true})
+		}
+		if err == nil {
+			err = cache.Attach()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	if want, _ := filepath.EvalSymlinks(cg); found != want && found != cg {
+		t.Errorf("RedisFindCgroup: %q, want %q", found, cg)
+	}
+	if !errors.Is(missing, syscall.ENOENT) {
+		t.Errorf("RedisFindCgroup of a port nobody listens on: %v", missing)
+	}
+	if !cache.Serving() {
+		t.Error("not serving after Attach with DiscoverCgroup")
 	}
 }

@@ -56,7 +56,7 @@ struct rc_conn {
 	__u8 pushy;		/* replies do not follow requests 1:1 */
 	__u8 broken;		/* request stream not understood */
 	__u8 rep_broken;	/* reply stream not understood */
-	__u8 tracker;		/* the library's invalidation connection */
+	__u8 tracker;		/* a coherence connection of the library */
 	__u8 other_user;	/* AUTH/HELLO as an ACL user other than default */
 	__u8 seq_valid;		/* rep_end_seq is known */
 	/* TCP sequence number just past the bytes rc_reply has scanned: a
@@ -180,6 +180,7 @@ __u32 rc_accepting;		/* take new connections in */
 __u32 rc_tracking_ok;		/* the invalidation connection is live */
 __u32 rc_tracker_port;		/* its local port, seen as remote port here */
 __u32 rc_tracker_seen;		/* set here when that connection arrives */
+__u32 rc_query_port;		/* the library's query connection's local port */
 __u32 rc_max_value = RC_VAL_MAX;
 /* Bumped by both sides: a value belongs to one global generation, and a
  * fill only stands if its key's bucket generation did not move. */
@@ -382,6 +383,8 @@ static __noinline int stage_hit(struct rc_conn *c, struct rc_stage *st,
 	/* an LRU element can be reused under us: its version then moved */
 	if (READ_ONCE(h->version) != ver)
 		return 0;
+	if (!READ_ONCE(h->served))
+		WRITE_ONCE(h->served, 1);
 	return n + len + 2;
 }
 
@@ -476,9 +479,20 @@ static __noinline void apply_write(struct rc_conn *c, struct resp_req *r,
 		invalidate_one(&k);
 }
 
-/* A SET of a cached key asks for a refill once Redis accepted it. Calls no
- * other apply_*(): 6.1 allows 512 bytes of stack along a call chain, each
- * frame rounded up to 32. */
+/* The entry under @k was answered from since it was filled. */
+static __always_inline int served(const struct rc_key *k)
+{
+	struct rc_hdr *h = bpf_map_lookup_elem(&rc_cache_small, k);
+
+	if (!h)
+		h = bpf_map_lookup_elem(&rc_cache_large, k);
+	return h && READ_ONCE(h->served);
+}
+
+/* A SET of a key read from the cache asks for a read-back once Redis
+ * accepted it; keys only written cost nothing more. Calls no other
+ * apply_*(): 6.1 allows 512 bytes of stack along a call chain, each frame
+ * rounded up to 32. */
 static __noinline void apply_set(struct rc_conn *c, struct resp_req *r)
 {
 	struct rc_key k;
@@ -486,8 +500,7 @@ static __noinline void apply_set(struct rc_conn *c, struct resp_req *r)
 
 	if (!req_key(&k, r))
 		return;
-	hot = bpf_map_lookup_elem(&rc_cache_small, &k) ||
-	      bpf_map_lookup_elem(&rc_cache_large, &k);
+	hot = served(&k);
 	invalidate_one(&k);
 	if (hot && r->argc == 3 && !c->pushy && !c->in_multi &&
 	    !READ_ONCE(c->select_inflight) && auth_ok(c))
@@ -1371,6 +1384,7 @@ static __always_inline void conn_open(struct bpf_sock_ops *skops)
 	__u64 cookie = bpf_get_socket_cookie(skops);
 	__u16 port = skops->local_port;
 	struct bpf_sock *sk;
+	__u32 rport;
 	__u32 zero = 0;
 	struct rc_conn *c;
 	void *tmpl;
@@ -1394,11 +1408,18 @@ static __always_inline void conn_open(struct bpf_sock_ops *skops)
 		if (ck)
 			*ck = cookie;
 	}
-	if (rc_tracker_port &&
-	    (bpf_ntohl(skops->remote_port) & 0xffff) == rc_tracker_port) {
+	rport = bpf_ntohl(skops->remote_port) & 0xffff;
+	if (rc_tracker_port && rport == rc_tracker_port) {
 		c->tracker = 1;
 		c->pushy = 1;
 		rc_tracker_seen = 1;
+	}
+	/* Its GETs register keys for invalidation and check fills against
+	 * Redis: never a fill, never answered here. Its keys are tracked only
+	 * while it lives, so losing it loses coherence like the tracker. */
+	if (rc_query_port && rport == rc_query_port) {
+		c->tracker = 1;
+		c->pushy = 1;
 	}
 	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
 	if (bpf_sock_hash_update(skops, &rc_socks, &cookie, BPF_NOEXIST))

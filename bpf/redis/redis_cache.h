@@ -47,7 +47,7 @@ enum rc_stat {
 	RC_STAT_BYPASS_BAD,	/* stream not understood (malformed, inline) */
 	RC_STAT_REQUESTS,	/* requests seen */
 	RC_STAT_REPLIES,	/* replies seen */
-	RC_STAT_SETS,		/* SETs of cached keys refilled */
+	RC_STAT_SETS,		/* SETs of cached keys read back */
 	RC_STAT_MAX,
 };
 
@@ -61,6 +61,8 @@ struct rc_hdr {
 	__u64 gen;		/* global generation the value belongs to */
 	__u32 len;
 	__u32 db;
+	__u32 served;		/* answered at least once since filled */
+	__u32 pad;
 };
 
 struct rc_small {
@@ -89,11 +91,12 @@ enum rc_event_kind {
 	/* a value was filled: the library checks the key has no TTL (PTTL -1)
 	 * and only then confirms the version for serving */
 	RC_EV_FILLED = 0,
-	/* Redis accepted a SET of a cached key: the library reads the key
-	 * back (GET on its own connection), which refills it through the
-	 * guarded fill path; a value staged from the request could be older
-	 * than a write from elsewhere executed in the same event loop turn,
-	 * whose invalidation push cannot be told from the SET's own */
+	/* Redis accepted a SET of a cached key that was read from the cache
+	 * since its fill: the library reads the key back (GET + PTTL on its
+	 * own connection) and caches that value, guarded like a fill. A value
+	 * staged from the request could be older than a write from elsewhere
+	 * executed in the same event-loop turn. Keys only written are never
+	 * read back, so writes cost Redis nothing more. */
 	RC_EV_REFILL = 1,
 };
 

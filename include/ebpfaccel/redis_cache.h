@@ -24,6 +24,7 @@
 #ifndef EBPFACCEL_REDIS_CACHE_H
 #define EBPFACCEL_REDIS_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <linux/types.h>
 #include <ebpfaccel/core.h>
@@ -35,6 +36,28 @@ extern "C" {
 /** An in-kernel Redis GET cache (opaque). */
 struct ebpfaccel_redis_cache;
 
+/**
+ * How the library hears of writes the programs do not see (unix socket,
+ * other ports, scripts, expiry, replication). Writes on accelerated
+ * connections invalidate in the kernel before Redis runs them in both.
+ */
+enum ebpfaccel_redis_tracking {
+	/** Broadcast tracking (default): Redis pushes every write of every
+	 *  key before it writes the writer's reply, so no GET reaching the
+	 *  kernel after any client saw a write's reply gets the value from
+	 *  before it: answers are never stale. Costs Redis a push per write
+	 *  (SET ~0.8x plain Redis' requests/s; docs/redis-cache.md). */
+	EBPFACCEL_REDIS_TRACK_ALL = 0,
+	/** Redis tracks only the keys the cache holds (opt-in): a write of
+	 *  any other key costs Redis nothing. The invalidation of a write
+	 *  the programs do not see (unix socket, other ports, scripts run by
+	 *  other clients) is written by Redis in the same event-loop turn as
+	 *  the writer's reply, but after it: a GET reaching the kernel in
+	 *  those microseconds can still get the value that write replaced
+	 *  (never an older one); docs/redis-cache.md. */
+	EBPFACCEL_REDIS_TRACK_KEYS = 1,
+};
+
 /** Options for ebpfaccel_redis_cache__open(). */
 struct ebpfaccel_redis_cache_opts {
 	/** sizeof(struct ebpfaccel_redis_cache_opts); use LIBEBPFACCEL_OPTS(). */
@@ -43,8 +66,10 @@ struct ebpfaccel_redis_cache_opts {
 	const __u16 *ports;
 	/** Number of entries in @ref ports. */
 	size_t nr_ports;
-	/** cgroup v2 directory redis-server runs in; the programs are attached
-	 *  there (never attach to the root cgroup of a shared machine). */
+	/** cgroup v2 directory redis-server's connections belong to (the
+	 *  cgroup its listening socket was created in); the programs are
+	 *  attached there (never attach to the root cgroup of a shared
+	 *  machine). Or see @ref discover_cgroup. */
 	const char *cgroup_path;
 	/** Alternatively an open fd of that cgroup (used when > 0). */
 	int cgroup_fd;
@@ -66,9 +91,19 @@ struct ebpfaccel_redis_cache_opts {
 	 *  is answered from the kernel only once Redis let it read, whatever
 	 *  this says (see ebpfaccel_redis_cache__attach()). */
 	const char *redis_password;
+	/** enum ebpfaccel_redis_tracking; default EBPFACCEL_REDIS_TRACK_ALL. */
+	int tracking;
+	/** With no cgroup given: find it at open from the TCP socket
+	 *  listening on ports[0] in the calling thread's netns, as
+	 *  ebpfaccel_redis_cache__find_cgroup() does (for a redis-server
+	 *  already running, e.g. as a service or in a container). */
+	bool discover_cgroup;
+	/** With @ref discover_cgroup: the listener must be held by this
+	 *  process (0: any). */
+	int pid;
 	size_t :0;
 };
-#define ebpfaccel_redis_cache_opts__last_field redis_password
+#define ebpfaccel_redis_cache_opts__last_field pid
 
 /** Counters summed over CPUs since open. */
 struct ebpfaccel_redis_cache_stats {
@@ -86,13 +121,32 @@ struct ebpfaccel_redis_cache_stats {
 	__u64 bypass_bad;	/**< streams not understood (malformed, inline) */
 	__u64 requests;		/**< requests passed to Redis */
 	__u64 replies;		/**< replies Redis wrote */
-	__u64 sets;		/**< SETs of cached keys refilled after +OK */
+	__u64 sets;		/**< SETs of keys read from the cache, read back after +OK */
 	__u64 confirms;		/**< fills confirmed as having no TTL */
 };
 
 /**
+ * Finds the cgroup v2 directory a running redis-server's connections belong
+ * to: that of its TCP socket listening on @p port in the calling thread's
+ * network namespace (an accepted socket takes its listener's cgroup, which
+ * is where the listener was created, not necessarily where the process runs
+ * now). Uses NETLINK_SOCK_DIAG's INET_DIAG_CGROUP_ID (Linux >= 5.7) and the
+ * cgroup2 mount of the calling process.
+ * @param port the TCP port
+ * @param pid when > 0, only a listener held by this process counts
+ * @param buf receives the directory, e.g. "/sys/fs/cgroup/system.slice/redis-server.service"
+ * @param size size of @p buf
+ * @return 0, or -errno: -ENOENT (no such listener, or its cgroup is not
+ *         under the cgroup2 mount), -ENOTUNIQ (listeners on that port in
+ *         different cgroups: give @p pid), -EOPNOTSUPP (kernel < 5.7),
+ *         -ENAMETOOLONG, -EINVAL
+ */
+EBPFACCEL_API int ebpfaccel_redis_cache__find_cgroup(__u16 port, int pid, char *buf,
+						     size_t size);
+
+/**
  * Loads the cache's BPF programs and maps; nothing is attached yet.
- * @param opts options (ports and a cgroup are required)
+ * @param opts options (ports and a cgroup, or discover_cgroup, are required)
  * @return a cache object, or NULL with errno set: EINVAL (bad options),
  *         EPERM (needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN), or the
  *         error of the BPF load.
@@ -103,8 +157,10 @@ ebpfaccel_redis_cache__open(const struct ebpfaccel_redis_cache_opts *opts);
 /**
  * Attaches the cache: redis-server connections accepted from now on (on the
  * chosen ports, in the chosen cgroup) go through it; existing connections
- * are left alone. Opens the coherence connection (HELLO 3, CLIENT TRACKING
- * ON BCAST) from the calling thread's netns and starts a library thread.
+ * are left alone. Opens the coherence connections (one receiving Redis'
+ * invalidations, one confirming fills, with CLIENT TRACKING as chosen by
+ * ebpfaccel_redis_cache_opts.tracking) from the calling thread's netns and
+ * starts a library thread.
  * Serving starts only once that connection is confirmed in place.
  *
  * Which connections are answered from the kernel: a connection's GETs are

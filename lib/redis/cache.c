@@ -5,6 +5,7 @@
  * docs/redis-cache.md explains both.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "ebpfaccel/redis_cache.h"
 #include "redis/coherence.h"
 #include "redis/commands.h"
+#include "redis/listener.h"
 #include "redis/redis_cache.h"
 #include "redis/redis_cache.skel.h"
 
@@ -33,6 +35,7 @@ struct ebpfaccel_redis_cache {
 	char host[64];
 	char *user;
 	char *password;
+	bool track_all;
 	struct rc_shared shared;
 	struct rc_coherence *co;
 	__u64 confirms;		/* of coherence engines stopped since open */
@@ -73,8 +76,17 @@ static int rc_check_opts(const struct ebpfaccel_redis_cache_opts *opts)
 	for (size_t i = 0; i < nr; i++)
 		if (!opts->ports[i])
 			return -EINVAL;
-	if (OPTS_GET(opts, cgroup_fd, 0) <= 0 && !OPTS_GET(opts, cgroup_path, NULL)) {
-		pr_warn("redis_cache: a cgroup (path or fd) is required\n");
+	if (OPTS_GET(opts, cgroup_fd, 0) <= 0 && !OPTS_GET(opts, cgroup_path, NULL) &&
+	    !OPTS_GET(opts, discover_cgroup, false)) {
+		pr_warn("redis_cache: a cgroup (path or fd, or discover_cgroup) is required\n");
+		return -EINVAL;
+	}
+	if (OPTS_GET(opts, pid, 0) < 0) {
+		pr_warn("redis_cache: pid must be >= 0\n");
+		return -EINVAL;
+	}
+	if ((unsigned int)OPTS_GET(opts, tracking, 0) > EBPFACCEL_REDIS_TRACK_KEYS) {
+		pr_warn("redis_cache: tracking must be EBPFACCEL_REDIS_TRACK_ALL or _KEYS\n");
 		return -EINVAL;
 	}
 	if (OPTS_GET(opts, max_value_size, 0) > RC_VAL_MAX) {
@@ -88,10 +100,21 @@ static int rc_open_cgroup(struct ebpfaccel_redis_cache *rc,
 			  const struct ebpfaccel_redis_cache_opts *opts)
 {
 	const char *path = OPTS_GET(opts, cgroup_path, NULL);
+	char found[PATH_MAX];
+	int err;
 
 	if (OPTS_GET(opts, cgroup_fd, 0) > 0) {
 		rc->cgroup_fd = opts->cgroup_fd;
 		return 0;
+	}
+	if (!path) {
+		err = rc_listener_cgroup(rc->ports[0], OPTS_GET(opts, pid, 0), found,
+					 sizeof(found));
+		if (err)
+			return err;
+		pr_info("redis_cache: port %u's connections are in cgroup %s\n",
+			rc->ports[0], found);
+		path = found;
 	}
 	rc->cgroup_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rc->cgroup_fd < 0) {
@@ -133,6 +156,8 @@ static void rc_share(struct ebpfaccel_redis_cache *rc)
 		.tracking_ok = &skel->bss->rc_tracking_ok,
 		.tracker_port = &skel->bss->rc_tracker_port,
 		.tracker_seen = &skel->bss->rc_tracker_seen,
+		.query_port = &skel->bss->rc_query_port,
+		.max_value = &skel->data->rc_max_value,
 	};
 }
 
@@ -175,6 +200,7 @@ ebpfaccel_redis_cache__open(const struct ebpfaccel_redis_cache_opts *opts)
 		return ebpfaccel__err_ptr(-ENOMEM);
 	rc->cgroup_fd = -1;
 	rc->nr_ports = opts->nr_ports;
+	rc->track_all = OPTS_GET(opts, tracking, 0) == EBPFACCEL_REDIS_TRACK_ALL;
 	memcpy(rc->ports, opts->ports, rc->nr_ports * sizeof(__u16));
 	ebpfaccel__bump_memlock();
 	ebpfaccel__route_libbpf_print();
@@ -240,7 +266,8 @@ EBPFACCEL_API int ebpfaccel_redis_cache__attach(struct ebpfaccel_redis_cache *rc
 		rc->skel->bss->rc_accepting = 1;
 		err = rc_coherence__start(&rc->co, &rc->shared, &(struct rc_server){
 			.host = rc->host, .port = rc->ports[0],
-			.user = rc->user, .password = rc->password });
+			.user = rc->user, .password = rc->password,
+			.track_all = rc->track_all });
 	}
 	rc->attached = true;
 	if (err) {

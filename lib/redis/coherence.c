@@ -2,13 +2,18 @@
 /*
  * The coherence engine of lib/redis/coherence.h.
  *
- * Two connections to Redis: the tracking connection (RESP3, CLIENT TRACKING
- * ON BCAST) only receives invalidation pushes; the query connection runs the
- * engine's own commands (fill confirmations, refills). Confirmations run on
- * their own connection: a command reply pending on the tracking connection
- * would keep Redis from writing an invalidation there before it writes the
- * writer's reply (Redis flushes the clients it queued last first, and a
- * client already queued keeps its place).
+ * Two connections to Redis. The query connection runs the engine's own
+ * commands with CLIENT TRACKING ON REDIRECT <tracking connection> (default
+ * mode): every key it reads is registered in Redis' tracking table, and
+ * Redis sends an invalidation for it at its next change, once. The tracking
+ * connection (RESP3) only receives those pushes. A fill is confirmed by
+ * GETRANGE + PTTL of its key on the query connection: a write before that
+ * read shows in its value (compared with the filled one), a write after it sends
+ * an invalidation. Redis therefore tracks only what the cache holds, and a
+ * write of any other key costs it one failed radix tree lookup; broadcast
+ * tracking (BCAST) built and sent a push for every write of every key.
+ * The pushes stay on their own connection: a command reply pending there
+ * would hold the pushes back behind it.
  */
 #include <poll.h>
 #include <pthread.h>
@@ -16,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -32,8 +38,11 @@ struct rc_coherence {
 	char *user;
 	char *password;
 	struct rconn *track;	/* tracking pushes only */
-	struct rconn *query;	/* the engine's own commands */
+	struct rconn *query;	/* the engine's own commands, tracked */
+	long long track_id;	/* CLIENT ID of the tracking connection */
+	bool track_all;		/* BCAST on the tracking connection instead */
 	__u32 query_db;
+	struct rc_large got;	/* the value the last rc_fetch() read */
 	struct ring_buffer *fills;
 	pthread_t thread;
 	int stop_fd;
@@ -57,13 +66,15 @@ static void rc_invalidate_key(const struct rc_shared *sh, const struct rc_key *k
 }
 
 /* Where the programs see the tracking connection they apply its pushes
- * before Redis even sends them; doing it here as well costs little, and it
- * is the only place where they do not. */
+ * before Redis even sends them; applied here once more, late, a push would
+ * only delete fills that came after it. Elsewhere this is the only place. */
 static void rc_on_push(void *ctx, const struct resp_rep *p, int ev)
 {
 	const struct rc_shared *sh = ctx;
 	struct rc_key k = { 0 };
 
+	if (sh->tracker_port)
+		return;
 	if (ev == RESP_INV_ALL) {
 		rc_shared__flush(sh);
 		return;
@@ -83,24 +94,57 @@ static void rc_tracker_bound(void *ctx, __u16 local_port)
 	__atomic_store_n(sh->tracker_port, local_port, __ATOMIC_SEQ_CST);
 }
 
-/* HELLO 3 [AUTH user pass], CLIENT TRACKING ON BCAST. */
+static void rc_query_bound(void *ctx, __u16 local_port)
+{
+	const struct rc_shared *sh = ctx;
+
+	if (sh->query_port)
+		__atomic_store_n(sh->query_port, local_port, __ATOMIC_SEQ_CST);
+}
+
+static int rc_tracker_check(struct rc_coherence *co);
+
+/* The tracking connection: HELLO 3 [AUTH user pass], then CLIENT ID, or
+ * CLIENT TRACKING ON BCAST when every write is to be pushed. */
 static int rc_handshake(struct rc_coherence *co)
 {
 	const char *hello[] = { "HELLO", "3", "AUTH",
 				co->user ? co->user : "default", co->password };
-	const char *track[] = { "CLIENT", "TRACKING", "ON", "BCAST" };
+	const char *id[] = { "CLIENT", "ID" };
+	const char *bcast[] = { "CLIENT", "TRACKING", "ON", "BCAST" };
 	struct rconn *c = co->track;
-	int err;
+	const char *text;
+	size_t len;
+	int err, t;
 
 	err = rconn__command(c, co->password ? 5 : 2, hello, NULL);
 	if (!err)
 		err = rconn__expect(c, "HELLO 3", '%');
+	if (!err && co->track_all) {
+		err = rconn__command(c, 4, bcast, NULL);
+		if (!err)
+			err = rconn__expect(c, "CLIENT TRACKING", '+');
+		if (!err)
+			return rc_tracker_check(co);
+	}
 	if (!err)
-		err = rconn__command(c, 4, track, NULL);
-	if (!err)
-		err = rconn__expect(c, "CLIENT TRACKING", '+');
+		err = rconn__command(c, 2, id, NULL);
 	if (err)
 		return err;
+	t = rconn__reply(c, &text, &len);
+	if (t < 0)
+		return t;
+	if (t != ':' || (co->track_id = strtoll(text + 1, NULL, 10)) <= 0) {
+		pr_warn("redis_cache: CLIENT ID refused: %.*s\n",
+			(int)(len > 200 ? 200 : len), text);
+		return -EPROTO;
+	}
+	return rc_tracker_check(co);
+}
+
+/* The programs that apply pushes themselves must see the tracker. */
+static int rc_tracker_check(struct rc_coherence *co)
+{
 	if (co->sh.tracker_seen &&
 	    !__atomic_load_n(co->sh.tracker_seen, __ATOMIC_SEQ_CST)) {
 		pr_warn("redis_cache: the coherence connection to port %u is not "
@@ -111,17 +155,27 @@ static int rc_handshake(struct rc_coherence *co)
 	return 0;
 }
 
-/* AUTH on the query connection when Redis wants it. */
-static int rc_query_auth(struct rc_coherence *co)
+/* The query connection: AUTH when Redis wants it, then default-mode
+ * tracking of every key it reads, pushed to the tracking connection. */
+static int rc_query_setup(struct rc_coherence *co)
 {
 	const char *auth[] = { "AUTH", co->user ? co->user : co->password,
 			       co->password };
-	int err;
+	char id[24];
+	const char *track[] = { "CLIENT", "TRACKING", "ON", "REDIRECT", id };
+	int err = 0;
 
-	if (!co->password)
-		return 0;
-	err = rconn__command(co->query, co->user ? 3 : 2, auth, NULL);
-	return err ?: rconn__expect(co->query, "AUTH", '+');
+	if (co->password) {
+		err = rconn__command(co->query, co->user ? 3 : 2, auth, NULL);
+		if (!err)
+			err = rconn__expect(co->query, "AUTH", '+');
+	}
+	if (co->track_all)
+		return err;
+	snprintf(id, sizeof(id), "%lld", co->track_id);
+	if (!err)
+		err = rconn__command(co->query, 5, track, NULL);
+	return err ?: rconn__expect(co->query, "CLIENT TRACKING", '+');
 }
 
 /* SELECTs @db on the query connection, in its own round trip: the programs
@@ -143,48 +197,166 @@ static int rc_query_select(struct rc_coherence *co, __u32 db)
 	return err;
 }
 
-/* Confirms a fill for serving once Redis says its key has no TTL. */
-static int rc_confirm(struct rc_coherence *co, const struct rc_fill_event *ev)
+enum rc_fetched {
+	RC_GOT_VALUE,		/* a string, in co->got */
+	RC_GOT_VALUE_TTL,	/* the same, but the key expires */
+	RC_GOT_OTHER,		/* no such key, another type, too large */
+};
+
+/* Reads @ev's key with GETRANGE key 0 -1 + PTTL key (one round trip) on the
+ * query connection, which registers the key for invalidation. GETRANGE
+ * reads what GET reads, and keeps the engine out of Redis' GET statistics
+ * (a missing key reads as "", PTTL -2 tells). Returns enum rc_fetched or
+ * -errno (the connection is then lost). */
+static int rc_fetch(struct rc_coherence *co, const struct rc_fill_event *ev)
 {
+	const char *get[] = { "GETRANGE", ev->key.data, "0", "-1" };
 	const char *pttl[] = { "PTTL", ev->key.data };
-	size_t lens[] = { 4, ev->key.len };
-	const char *text;
+	size_t glens[] = { 8, ev->key.len, 1, 2 }, plens[] = { 4, ev->key.len };
+	__u32 max = co->sh.max_value ? *co->sh.max_value : RC_VAL_MAX;
+	bool value = false;
+	const char *text, *nl;
 	size_t len;
+	long vlen;
 	int t, err;
 
-	err = rc_query_select(co, ev->db);
+	if (ev->key.len > RESP_KEY_MAX)
+		return RC_GOT_OTHER;
+	err = rc_query_select(co, ev->db) ?: rconn__command_more(co->query, 4, get, glens);
 	if (!err)
-		err = rconn__command(co->query, 2, pttl, lens);
+		err = rconn__command(co->query, 2, pttl, plens);
 	if (err)
 		return err;
 	t = rconn__reply(co->query, &text, &len);
 	if (t < 0)
 		return t;
-	if (t != ':' || len != 5 || memcmp(text, ":-1\r\n", 5))
-		return 0;
-	err = bpf_map__update_elem(co->sh.confirmed, &ev->key, sizeof(ev->key),
-				   &ev->version, sizeof(ev->version), BPF_ANY);
+	nl = t == '$' ? memchr(text, '\n', len) : NULL;
+	vlen = nl ? strtol(text + 1, NULL, 10) : -1;
+	if (vlen >= 0 && vlen <= max && vlen <= RC_VAL_MAX &&
+	    (size_t)(nl + 1 - text) + vlen + 2 == len) {
+		memcpy(co->got.data, nl + 1, vlen);
+		co->got.h.len = vlen;
+		co->got.h.db = ev->db;
+		value = true;
+	}
+	t = rconn__reply(co->query, &text, &len);
+	if (t < 0)
+		return t;
+	if (!value || t != ':' || (len == 5 && !memcmp(text, ":-2\r\n", 5)))
+		return RC_GOT_OTHER;
+	return len == 5 && !memcmp(text, ":-1\r\n", 5) ? RC_GOT_VALUE : RC_GOT_VALUE_TTL;
+}
+
+/* The entry filled under @ev's key, if it is still @ev's version. */
+static bool rc_entry(const struct rc_coherence *co, const struct rc_fill_event *ev,
+		     struct rc_large *e)
+{
+	struct rc_small s;
+
+	if (!bpf_map__lookup_elem(co->sh.cache_small, &ev->key, sizeof(ev->key),
+				  &s, sizeof(s), 0)) {
+		memcpy(e, &s, sizeof(s));
+	} else if (bpf_map__lookup_elem(co->sh.cache_large, &ev->key, sizeof(ev->key),
+					e, sizeof(*e), 0)) {
+		return false;
+	}
+	return e->h.version == ev->version && e->h.db == ev->db &&
+	       e->h.len <= RC_VAL_MAX;
+}
+
+static int rc_confirm_version(struct rc_coherence *co, const struct rc_key *k,
+			      __u64 version)
+{
+	int err = bpf_map__update_elem(co->sh.confirmed, k, sizeof(*k), &version,
+				       sizeof(version), BPF_ANY);
+
 	if (!err)
 		__atomic_fetch_add(&co->confirms, 1, __ATOMIC_RELAXED);
 	return err;
 }
 
-/* Reads a key back after Redis accepted a SET of it: the GET passes
- * through the programs, which refill the cache from its reply. */
-static int rc_refill(struct rc_coherence *co, const struct rc_fill_event *ev)
+/* Confirms a fill for serving when Redis, asked after the fill, holds the
+ * same value without a TTL. A different value means a write the cache did
+ * not hear of (the key was not tracked before this read): it goes. */
+static int rc_confirm(struct rc_coherence *co, const struct rc_fill_event *ev)
 {
-	const char *get[] = { "GET", ev->key.data };
-	size_t lens[] = { 3, ev->key.len };
+	struct rc_large e;
+	int got = rc_fetch(co, ev);
+
+	if (got < 0)
+		return got;
+	if (!rc_entry(co, ev, &e))
+		return 0;	/* invalidated or filled again meanwhile */
+	if (got != RC_GOT_OTHER && e.h.len == co->got.h.len &&
+	    !memcmp(e.data, co->got.data, e.h.len))
+		return got == RC_GOT_VALUE ? rc_confirm_version(co, &ev->key, e.h.version) : 0;
+	rc_invalidate_key(&co->sh, &ev->key);
+	return 0;
+}
+
+/* One round trip on the query connection. Redis writes what it queued in
+ * one event-loop turn before it reads again, so afterwards every push for a
+ * write Redis executed before this was sent has been written (and applied). */
+static int rc_query_sync(struct rc_coherence *co)
+{
+	const char *ping[] = { "PING" };
+	int err = rconn__command(co->query, 1, ping, NULL);
+
+	return err ?: rconn__expect(co->query, "PING", '+');
+}
+
+/* Applies the pushes that arrived so far. */
+static int rc_drain_pushes(struct rc_coherence *co)
+{
 	const char *text;
 	size_t len;
 	int err;
 
-	err = rc_query_select(co, ev->db);
+	do
+		err = rconn__next(co->track, &text, &len, 0);
+	while (err >= 0);
+	return err == -ETIMEDOUT ? 0 : err;
+}
+
+/* Reads a key back after Redis accepted a SET of it and caches what it read,
+ * guarded like the programs' fills: it stands only if no invalidation of the
+ * key (or of everything) came since before the GET was sent. The SET's own
+ * invalidation (the key was tracked) is written after the SET's reply, which
+ * is what sent us here: wait for it first, or every refill would look raced. */
+static int rc_refill(struct rc_coherence *co, const struct rc_fill_event *ev)
+{
+	__u32 b = rc_key_hash(&ev->key);
+	struct bpf_map *into, *other;
+	struct timespec now;
+	__u64 gen, bgen;
+	int got, err;
+
+	err = rc_query_sync(co) ?: rc_drain_pushes(co);
+	if (err)
+		return err;
+	gen = __atomic_load_n(co->sh.gen_all, __ATOMIC_SEQ_CST);
+	bgen = __atomic_load_n(&co->sh.gen_bucket[b], __ATOMIC_SEQ_CST);
+	got = rc_fetch(co, ev);
+	if (got != RC_GOT_VALUE)
+		return got < 0 ? got : 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	/* the programs' versions are ktime << 6 | cpu: CPU 63 is taken here */
+	co->got.h.version = ((__u64)now.tv_sec * 1000000000ull + now.tv_nsec) << 6 | 63;
+	co->got.h.gen = gen;
+	co->got.h.served = 0;
+	into = co->got.h.len <= RC_SMALL_MAX ? co->sh.cache_small : co->sh.cache_large;
+	other = into == co->sh.cache_small ? co->sh.cache_large : co->sh.cache_small;
+	err = bpf_map__update_elem(into, &ev->key, sizeof(ev->key), &co->got,
+				   into == co->sh.cache_small ? sizeof(struct rc_small)
+							      : sizeof(struct rc_large),
+				   BPF_ANY);
+	bpf_map__delete_elem(other, &ev->key, sizeof(ev->key), 0);
 	if (!err)
-		err = rconn__command(co->query, 2, get, lens);
-	if (!err && rconn__reply(co->query, &text, &len) < 0)
-		err = -EIO;
-	return err;
+		err = rc_confirm_version(co, &ev->key, co->got.h.version);
+	if (err || __atomic_load_n(co->sh.gen_all, __ATOMIC_SEQ_CST) != gen ||
+	    __atomic_load_n(&co->sh.gen_bucket[b], __ATOMIC_SEQ_CST) != bgen)
+		bpf_map__delete_elem(into, &ev->key, sizeof(ev->key), 0);
+	return 0;
 }
 
 static int rc_on_fill(void *ctx, void *data, size_t size)
@@ -228,12 +400,12 @@ static int rc_open_conns(struct rc_coherence *co)
 		return -errno;
 	co->track->on_push = rc_on_push;
 	co->track->push_ctx = &co->sh;
-	co->query = rconn__connect(co->host, co->port, NULL, NULL);
+	co->query = rconn__connect(co->host, co->port, rc_query_bound, &co->sh);
 	if (!co->query)
 		return -errno;
 	co->query->on_push = rc_on_push;
 	co->query->push_ctx = &co->sh;
-	return rc_handshake(co) ?: rc_query_auth(co);
+	return rc_handshake(co) ?: rc_query_setup(co);
 }
 
 /* Serving again is safe only from a new generation: values filled while no
@@ -276,8 +448,6 @@ static void *rc_thread(void *arg)
 		{ .fd = co->track->fd, .events = POLLIN },
 		{ .fd = ring_buffer__epoll_fd(co->fills), .events = POLLIN },
 	};
-	const char *text;
-	size_t len;
 	int err;
 
 	for (;;) {
@@ -286,10 +456,9 @@ static void *rc_thread(void *arg)
 		if (pfd[0].revents)
 			break;
 		/* only pushes arrive unasked */
-		do
-			err = pfd[1].revents ? rconn__next(co->track, &text, &len, 0)
-					     : -ETIMEDOUT;
-		while (err >= 0);
+		err = pfd[1].revents ? rc_drain_pushes(co) : 0;
+		if (!err)
+			err = -ETIMEDOUT;
 		if (err == -ETIMEDOUT && ring_buffer__consume(co->fills) < 0)
 			err = -EIO;
 		/* the programs turn answers off when they lose the stream */
@@ -310,6 +479,7 @@ static int rc_copy_server(struct rc_coherence *co, const struct rc_server *srv)
 {
 	snprintf(co->host, sizeof(co->host), "%s", srv->host ? srv->host : "127.0.0.1");
 	co->port = srv->port;
+	co->track_all = srv->track_all;
 	co->user = srv->user ? strdup(srv->user) : NULL;
 	co->password = srv->password ? strdup(srv->password) : NULL;
 	if ((srv->user && !co->user) || (srv->password && !co->password))

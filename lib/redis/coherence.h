@@ -3,14 +3,16 @@
  * Keeping a kernel-side Redis cache coherent: one coherence engine for every
  * place the cache answers from (server sockets, XDP, the client's host).
  * It holds the library's connections to Redis, receives invalidations
- * through Redis' client tracking, confirms what the programs filled before
- * they may serve it, and on any loss of the invalidation stream stops the
- * serving and recovers from a new generation. docs/redis-cache.md states
+ * through Redis' client tracking (of the keys the cache holds only, so a
+ * write of any other key costs Redis nothing), confirms what the programs
+ * filled before they may serve it, and on any loss of the invalidation
+ * stream stops the serving and recovers from a new generation. docs/redis-cache.md states
  * the guarantee. Internal to lib/redis/.
  */
 #ifndef EBPFACCEL_REDIS_COHERENCE_H
 #define EBPFACCEL_REDIS_COHERENCE_H
 
+#include <stdbool.h>
 #include <linux/types.h>
 
 struct bpf_map;
@@ -30,6 +32,13 @@ struct rc_shared {
 	 * apply its pushes themselves (sockmap mode); NULL elsewhere. */
 	__u32 *tracker_port;
 	__u32 *tracker_seen;
+	/* Where the programs see the query connection (its local port is
+	 * stored here before it connects): they must neither fill from nor
+	 * answer its GETs, which register keys for invalidation and confirm
+	 * fills against Redis itself. NULL where they cannot see it. */
+	__u32 *query_port;
+	/* Largest value the programs cache (NULL: RC_VAL_MAX). */
+	__u32 *max_value;
 };
 
 /* The Redis server to stay coherent with. Strings are copied. */
@@ -38,6 +47,9 @@ struct rc_server {
 	__u16 port;
 	const char *user;		/* NULL: "default" */
 	const char *password;		/* NULL: no AUTH */
+	/* Redis pushes every write (BCAST) instead of the writes of the keys
+	 * the engine read (docs/redis-cache.md: what each guarantees) */
+	bool track_all;
 };
 
 struct rc_coherence;

@@ -17,10 +17,10 @@
 #include "internal.h"
 #include "redis/rconn.h"
 
-static int rconn_send(struct rconn *c, const char *buf, size_t len)
+static int rconn_send(struct rconn *c, const char *buf, size_t len, int flags)
 {
 	while (len) {
-		ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+		ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | flags);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -47,8 +47,8 @@ static int resp_arg(char *out, size_t cap, size_t *at, const void *data, size_t 
 	return 0;
 }
 
-int rconn__command(struct rconn *c, int argc, const char *const *argv,
-		   const size_t *lens)
+static int rconn_command(struct rconn *c, int argc, const char *const *argv,
+			 const size_t *lens, int flags)
 {
 	char out[1024];
 	size_t at;
@@ -62,7 +62,19 @@ int rconn__command(struct rconn *c, int argc, const char *const *argv,
 		if (err)
 			return err;
 	}
-	return rconn_send(c, out, at);
+	return rconn_send(c, out, at, flags);
+}
+
+int rconn__command(struct rconn *c, int argc, const char *const *argv,
+		   const size_t *lens)
+{
+	return rconn_command(c, argc, argv, lens, 0);
+}
+
+int rconn__command_more(struct rconn *c, int argc, const char *const *argv,
+			const size_t *lens)
+{
+	return rconn_command(c, argc, argv, lens, MSG_MORE);
 }
 
 static int rconn_fill(struct rconn *c, int timeout_ms)

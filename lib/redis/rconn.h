@@ -43,6 +43,11 @@ void rconn__free(struct rconn *c);
 int rconn__command(struct rconn *c, int argc, const char *const *argv,
 		   const size_t *lens);
 
+/* The same, held back until the next rconn__command(): commands sent
+ * together reach Redis in one segment and are read in one go. */
+int rconn__command_more(struct rconn *c, int argc, const char *const *argv,
+			const size_t *lens);
+
 /* The next top-level element: returns its type byte ('>' for a push) and
  * points *@text at its raw bytes (valid until the next call), or -errno
  * (-ETIMEDOUT when nothing complete arrived within @timeout_ms). */

@@ -13,20 +13,32 @@ from . import _ebpfaccel as _c
 from .core import Handle, make_opts, to_python
 
 
+TRACK_ALL = _c.EBPFACCEL_REDIS_TRACK_ALL
+TRACK_KEYS = _c.EBPFACCEL_REDIS_TRACK_KEYS
+
+
+def find_cgroup(port, pid=0):
+    """The cgroup v2 directory of the connections of the TCP socket
+    listening on @port in the calling thread's netns (held by process @pid
+    if given): where a running redis-server's cache attaches.  Linux >= 5.7."""
+    return _c.ebpfaccel_redis_cache__find_cgroup(port, pid)
+
+
 class RedisCache(Handle):
     """The cache's BPF programs and maps for a redis-server you run.
 
     @ports are the TCP ports redis-server listens on; @cgroup the cgroup v2
-    directory it runs in (path, or an fd that must stay open while the
-    cache lives; never the root cgroup).  The other
-    keywords are the fields of struct ebpfaccel_redis_cache_opts
-    (max_entries, max_large_entries, max_value_size, redis_host,
-    redis_user, redis_password).  Needs CAP_BPF, CAP_NET_ADMIN and
+    directory its connections belong to (path, or an fd that must stay
+    open while the cache lives; never the root cgroup), or None: found
+    from the socket listening on ports[0] (see find_cgroup(); pid= narrows
+    it to one process).  The other keywords are the fields of struct
+    ebpfaccel_redis_cache_opts (max_entries, max_large_entries,
+    max_value_size, redis_host, redis_user, redis_password, tracking, pid).  Needs CAP_BPF, CAP_NET_ADMIN and
     CAP_SYS_ADMIN.  Closing detaches and unloads.
     """
     _free = staticmethod(_c.ebpfaccel_redis_cache__destroy)
 
-    def __init__(self, ports, cgroup, **options):
+    def __init__(self, ports, cgroup=None, **options):
         ports = list(ports)
         array = _c.u16_array(max(len(ports), 1))
         for i, port in enumerate(ports):
@@ -35,7 +47,9 @@ class RedisCache(Handle):
         opts.ports = array.cast()
         opts.nr_ports = len(ports)
         # The library uses the cgroup again at attach: an fd stays the caller's.
-        if isinstance(cgroup, int):
+        if cgroup is None:
+            opts.discover_cgroup = True
+        elif isinstance(cgroup, int):
             opts.cgroup_fd = cgroup
         else:
             opts.cgroup_path = os.fsdecode(cgroup)

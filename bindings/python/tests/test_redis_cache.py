@@ -90,6 +90,24 @@ class RedisCacheTest(unittest.TestCase):
         self.assertEqual(command(sock, "GET", "greeting"), b"$7\r\nchanged\r\n")
         self.assertEqual(self.redis.get_calls(), calls + 1)
 
+    def test_cgroup_found_from_the_port(self):
+        # The listener is in the netns: so are the look-up and the open.
+        with self.ns.entered():
+            found = ebpfaccel.redis_find_cgroup(self.redis.port)
+            self.assertEqual(os.path.realpath(found), os.path.realpath(self.cgroup.path))
+            self.assertEqual(ebpfaccel.redis_find_cgroup(self.redis.port, self.redis.proc.pid),
+                             found)
+            with self.assertRaises(ebpfaccel.Error) as cm:
+                ebpfaccel.redis_find_cgroup(self.redis.port + 1)
+            self.assertEqual(cm.exception.errno, errno.ENOENT)
+            with self.assertRaises(ebpfaccel.Error) as cm:   # not that process's
+                ebpfaccel.redis_find_cgroup(self.redis.port, os.getpid())
+            self.assertEqual(cm.exception.errno, errno.ENOENT)
+            with ebpfaccel.RedisCache([self.redis.port], pid=self.redis.proc.pid) as cache, \
+                    cache.attached(), \
+                    socket.create_connection(("127.0.0.1", self.redis.port)) as sock:
+                self.check_served(cache, sock)
+
     def test_bad_options(self):
         with self.assertRaises(ebpfaccel.Error) as cm:
             ebpfaccel.RedisCache([], self.cgroup.path)
