@@ -12,7 +12,9 @@ kmod_dir=$builddir/tests/kmod
 cache=${KMOD_CACHE:-${EBPFACCEL_CACHE_DIR:+$EBPFACCEL_CACHE_DIR/kernel}}
 cache=${cache:-$kmod_dir/cache}
 
-release=$("$srcdir/tests/kmod/prepare.sh" "$cache") || exit $?
+# KMOD_KERNEL picks the kernel (tests/kmod/prepare.sh); Debian 12's by default
+kernel=${KMOD_KERNEL:-6.1}
+release=$("$srcdir/tests/kmod/prepare.sh" "$cache" "$kernel") || exit $?
 headers=$cache/$release/root/usr/src/linux-headers-$release
 
 # Kbuild writes next to the sources: build from a copy in the build tree so
@@ -39,5 +41,5 @@ for p in kmod_sockopt kmod_corrupt kmod_interop kmod_engine kmod_roundtrip; do
 	progs="$progs -f $kmod_dir/$p"
 done
 # shellcheck disable=SC2086
-"$srcdir/tests/kmod/run-guest.sh" -c "$cache" -m "$build/tcp_comp.ko" $progs \
+"$srcdir/tests/kmod/run-guest.sh" -c "$cache" -k "$kernel" -m "$build/tcp_comp.ko" $progs \
 	-t "${KMOD_GUEST_TIMEOUT:-1500}" -o "$kmod_dir/guest.log" "$srcdir/tests/kmod/comp-guest.sh"

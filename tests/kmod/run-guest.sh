@@ -4,6 +4,9 @@
 #
 # usage: run-guest.sh [options] SCRIPT
 #   -c DIR     kernel cache of prepare.sh (default: $KMOD_CACHE)
+#   -k KERNEL  which kernel prepare.sh fetches: 6.1 (default), 6.12, 6.18.15,
+#              6.19, 7.3 (default: $KMOD_KERNEL)
+#   -M MIB     guest memory (default: $KMOD_GUEST_MEM, else 1024)
 #   -m FILE    kernel module to put in the guest at /modules/ (not loaded;
 #              its dependencies from the packaged kernel are loaded at boot)
 #   -l NAME    module of the packaged kernel to load at boot (with deps)
@@ -13,7 +16,8 @@
 #   -e VAR=VAL environment variable exported to SCRIPT (no single quotes)
 #   -t SECS    wall-clock limit for the whole boot (default 300)
 #   -o LOG     keep the console log here (default: a temp file)
-# Environment: KMOD_CACHE (as -c), KMOD_ACCEL=kvm|tcg (default: KVM if a
+# Environment: KMOD_CACHE (as -c), KMOD_KERNEL (as -k), KMOD_GUEST_MEM
+# (as -M), KMOD_ACCEL=kvm|tcg (default: KVM if a
 # probe boot under KVM works, else TCG), KMOD_APPEND (more kernel options).
 # The kernel runs with slub_debug=FZP: freed objects are poisoned, so a
 # use after free shows up as wrong data or a slab report, not silence.
@@ -24,11 +28,14 @@
 # The guest prints a result marker; qemu's own exit status means nothing
 # (it is 0 even when the guest fails), so the marker is the verdict.
 # Exit: SCRIPT's status (0 pass, 77 skip, else fail); 1 when the marker is
-# missing (panic, oops, timeout); 77 when qemu or the kernel is missing.
+# missing (panic, oops, timeout); 77 when qemu or the kernel is missing
+# (a kernel that cannot be fetched fails with CI=true: see prepare.sh).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${KMOD_CACHE:-}
+kernel_sel=${KMOD_KERNEL:-6.1}
+mem=${KMOD_GUEST_MEM:-1024}
 timeout_s=300
 log=
 modules=
@@ -52,9 +59,11 @@ add_env() {
 	envs="$envs
 export $name='${1#*=}'"
 }
-while getopts c:m:l:f:d:e:t:o: opt; do
+while getopts c:k:M:m:l:f:d:e:t:o: opt; do
 	case $opt in
 	c) cache=$OPTARG ;;
+	k) kernel_sel=$OPTARG ;;
+	M) mem=$OPTARG ;;
 	m) modules="$modules $OPTARG" ;;
 	l) loads="$loads $OPTARG" ;;
 	f) files="$files $OPTARG" ;;
@@ -76,10 +85,12 @@ busybox=$(command -v busybox || true)
 	skip "static busybox not installed (busybox-static)"
 command -v cpio >/dev/null || skip "cpio not installed"
 
-release=$("$here/prepare.sh" "$cache") || exit $?
+case $mem in
+'' | *[!0-9]*) echo "run-guest.sh: -M wants MiB, not $mem" >&2; exit 2 ;;
+esac
+release=$("$here/prepare.sh" "$cache" "$kernel_sel") || exit $?
 root=$cache/$release/root
 kernel=$root/boot/vmlinuz-$release
-[ -f "$root/lib/modules/$release/modules.dep" ] || depmod -b "$root" "$release"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kmod-guest.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -109,10 +120,19 @@ for l in $loads; do
 	[ -n "$(deps_of "$l")" ] || { echo "run-guest.sh: no module $l in $release" >&2; exit 2; }
 done
 : >"$initrd/deps/order"
+# Debian compresses the modules of newer kernels (.ko.xz); busybox insmod
+# takes them uncompressed.
 for ko in $want; do
-	grep -qxF "$(basename "$ko")" "$initrd/deps/order" && continue
-	cp "$ko" "$initrd/deps/"
-	basename "$ko" >>"$initrd/deps/order"
+	name=$(basename "$ko")
+	name=${name%.xz}
+	name=${name%.zst}
+	grep -qxF "$name" "$initrd/deps/order" && continue
+	case $ko in
+	*.xz) xz -dc "$ko" >"$initrd/deps/$name" ;;
+	*.zst) zstd -qdc "$ko" >"$initrd/deps/$name" ;;
+	*) cp "$ko" "$initrd/deps/" ;;
+	esac
+	echo "$name" >>"$initrd/deps/order"
 done
 
 for f in $files; do
@@ -181,7 +201,7 @@ tcg) ;;
 esac
 [ -n "$log" ] || log=$work/console.log
 # shellcheck disable=SC2086
-timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 $accel -m 1024 -smp 2 \
+timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 $accel -m "$mem" -smp 2 \
 	-nographic -no-reboot -nic none \
 	-kernel "$kernel" -initrd "$work/initrd.gz" \
 	-append "console=ttyS0 oops=panic panic_on_warn=1 panic=-1 loglevel=4 slub_debug=FZP ${KMOD_APPEND:-}" \
