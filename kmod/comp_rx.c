@@ -231,7 +231,8 @@ static int comp_rx_decode(struct sock *sk, struct comp_ctx *ctx)
 	ctx->stats.rx_records++;
 	ctx->stats.rx_bytes_in += rec_len;
 	/* the parser cuts the next record from its work item once we drop
-	 * the socket lock (7.x has no synchronous unpause any more) */
+	 * the socket lock (__strp_unpause, the synchronous one, is gone by
+	 * 7.2) */
 	strp_unpause(&rx->strp);
 	return 0;
 }
@@ -396,7 +397,7 @@ ssize_t comp_splice_read(struct socket *sock, loff_t *ppos, struct pipe_inode_in
 	/* TCP's splice would hand out records undecoded */
 	if (ctx->rx)
 		return -EOPNOTSUPP;
-	/* TCP's own splice_read, not tcp_splice_read(): 6.12 no longer
-	 * exports it */
+	/* TCP's own splice_read, not tcp_splice_read(): exported by 6.1,
+	 * not by 6.12 */
 	return ctx->sk_ops->splice_read(sock, ppos, pipe, len, flags);
 }
