@@ -15,6 +15,8 @@
 
 #include <ebpfaccel/uapi.h>
 
+#include "compat.h"
+
 #define COMP_HDR_MAX		(TCP_COMP_REC_HDR_LEN + TCP_COMP_REC_CSUM_LEN)
 #define COMP_LZ4_HISTORY	(64U * 1024)
 #define COMP_ZSTD_WINDOW_MAX	(1U << TCP_COMP_ZSTD_WINDOWLOG_MAX)
@@ -77,6 +79,7 @@ struct comp_rx {
 
 struct comp_ctx {
 	struct proto *sk_proto;		/* TCP's proto, restored on close */
+	const struct proto_ops *sk_ops;	/* the socket's own ops (splice_read) */
 	void (*saved_data_ready)(struct sock *sk);
 	void (*saved_write_space)(struct sock *sk);
 	struct sock *sk;
@@ -98,14 +101,16 @@ int comp_tx_enable(struct sock *sk, struct comp_ctx *ctx, const struct tcp_comp_
 void comp_tx_flush_final(struct sock *sk, struct comp_ctx *ctx);
 void comp_tx_free(struct comp_ctx *ctx);
 int comp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size);
+#ifdef COMP_HAVE_SENDPAGE
 int comp_sendpage(struct sock *sk, struct page *page, int offset, size_t size, int flags);
+#endif
 void comp_splice_eof(struct socket *sock);
 void comp_write_space(struct sock *sk);
 
 int comp_rx_enable(struct sock *sk, struct comp_ctx *ctx, const struct tcp_comp_params *p);
 void comp_rx_stop(struct comp_ctx *ctx);
 void comp_rx_free(struct comp_ctx *ctx);
-int comp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len);
+int comp_recvmsg(COMP_RECVMSG_PARAMS);
 bool comp_sock_is_readable(struct sock *sk);
 __poll_t comp_poll(struct file *file, struct socket *sock, struct poll_table_struct *wait);
 ssize_t comp_splice_read(struct socket *sock, loff_t *ppos, struct pipe_inode_info *pipe,

@@ -215,7 +215,9 @@ static void comp_build_proto(struct proto *prot, struct proto_ops *ops,
 	prot->close = comp_close;
 	prot->shutdown = comp_shutdown;
 	prot->sendmsg = comp_sendmsg;
+#ifdef COMP_HAVE_SENDPAGE
 	prot->sendpage = comp_sendpage;
+#endif
 	prot->splice_eof = comp_splice_eof;
 	prot->recvmsg = comp_recvmsg;
 	prot->sock_is_readable = comp_sock_is_readable;
@@ -266,6 +268,7 @@ static int comp_init(struct sock *sk)
 		return -ENOMEM;
 	ctx->sk = sk;
 	ctx->sk_proto = sk->sk_prot;
+	ctx->sk_ops = sk->sk_socket->ops;
 	ctx->saved_data_ready = sk->sk_data_ready;
 	ctx->saved_write_space = sk->sk_write_space;
 

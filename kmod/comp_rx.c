@@ -230,7 +230,10 @@ static int comp_rx_decode(struct sock *sk, struct comp_ctx *ctx)
 	rx->out_len = orig;
 	ctx->stats.rx_records++;
 	ctx->stats.rx_bytes_in += rec_len;
-	__strp_unpause(&rx->strp);
+	/* the parser cuts the next record from its work item once we drop
+	 * the socket lock (__strp_unpause, the synchronous one, is gone by
+	 * 7.2) */
+	strp_unpause(&rx->strp);
 	return 0;
 }
 
@@ -334,7 +337,7 @@ static int comp_rx_stop_reason(struct sock *sk, struct comp_ctx *ctx, long timeo
 	return 0;
 }
 
-int comp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags, int *addr_len)
+int comp_recvmsg(COMP_RECVMSG_PARAMS)
 {
 	struct comp_ctx *ctx = comp_get_ctx(sk);
 	struct comp_rx *rx = ctx->rx;
@@ -343,7 +346,7 @@ int comp_recvmsg(struct sock *sk, struct msghdr *msg, size_t len, int flags, int
 	int target, err = 0;
 
 	if (!rx || (flags & MSG_ERRQUEUE))
-		return ctx->sk_proto->recvmsg(sk, msg, len, flags, addr_len);
+		return ctx->sk_proto->recvmsg(COMP_RECVMSG_ARGS);
 	if (flags & MSG_OOB)
 		return -EOPNOTSUPP;
 
@@ -392,7 +395,9 @@ ssize_t comp_splice_read(struct socket *sock, loff_t *ppos, struct pipe_inode_in
 	struct comp_ctx *ctx = comp_get_ctx(sock->sk);
 
 	/* TCP's splice would hand out records undecoded */
-	if (ctx && ctx->rx)
+	if (ctx->rx)
 		return -EOPNOTSUPP;
-	return tcp_splice_read(sock, ppos, pipe, len, flags);
+	/* TCP's own splice_read, not tcp_splice_read(): exported by 6.1,
+	 * not by 6.12 */
+	return ctx->sk_ops->splice_read(sock, ppos, pipe, len, flags);
 }

@@ -230,6 +230,13 @@ static int comp_tx_sigpipe(int err, int flags)
 	return err;
 }
 
+/*
+ * write(), send() and, from 6.5 on, sendfile() and splice(): those come with
+ * MSG_SPLICE_PAGES and the file's pages in a bvec iterator.  The pages are
+ * copied into the open record like any other bytes (the compressor reads
+ * them anyway; nothing keeps a reference), MSG_MORE says more follow, and
+ * the end of the transfer arrives as splice_eof.
+ */
 int comp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 {
 	struct comp_ctx *ctx = comp_get_ctx(sk);
@@ -251,6 +258,8 @@ int comp_sendmsg(struct sock *sk, struct msghdr *msg, size_t size)
 	return comp_tx_sigpipe(err, msg->msg_flags);
 }
 
+#ifdef COMP_HAVE_SENDPAGE
+/* sendfile() and splice() up to 6.4 */
 int comp_sendpage(struct sock *sk, struct page *page, int offset, size_t size, int flags)
 {
 	struct comp_ctx *ctx = comp_get_ctx(sk);
@@ -274,6 +283,7 @@ int comp_sendpage(struct sock *sk, struct page *page, int offset, size_t size, i
 	mutex_unlock(&ctx->tx->lock);
 	return comp_tx_sigpipe(err, flags);
 }
+#endif
 
 /* splice told us no more pages follow: seal the open record */
 void comp_splice_eof(struct socket *sock)

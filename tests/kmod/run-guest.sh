@@ -20,7 +20,10 @@
 # (as -M), KMOD_ACCEL=kvm|tcg (default: KVM if a
 # probe boot under KVM works, else TCG), KMOD_APPEND (more kernel options).
 # The kernel runs with slub_debug=FZP: freed objects are poisoned, so a
-# use after free shows up as wrong data or a slab report, not silence.
+# use after free shows up as wrong data or a slab report, not silence; and
+# with no_timer_check: under TCG on an overloaded host the boot-time IO-APIC
+# timer check can miss its ticks and panic ("IO-APIC + timer doesn't work",
+# seen on 6.1 at load 22 on 2 cores).
 # SCRIPT runs under busybox sh in /tests with lo up, /proc /sys /dev mounted
 # and every busybox applet in /bin (host programs given with -d come first
 # only if SCRIPT puts their directories before /bin in PATH); it may source
