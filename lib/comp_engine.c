@@ -20,9 +20,6 @@
 #include <sys/socket.h>
 #include <lz4.h>
 #include <xxhash.h>
-#ifdef HAVE_XXH3_DISPATCH
-#include <xxh_x86dispatch.h>
-#endif
 #include <zstd.h>
 
 #include "internal.h"
@@ -79,6 +76,12 @@ static int params_valid(const struct tcp_comp_params *p)
 	       p->record_size <= TCP_COMP_MAX_RECORD && !(p->flags & ~TCP_COMP_F_CHECKSUM);
 }
 
+/* x86 builds of the shared libxxhash choose SSE2, AVX2 or AVX-512 at run time
+ * in their *_dispatch entry points (4x the SSE2 speed on an AVX-512 machine);
+ * other builds (static archives, other architectures) lack them. */
+XXH64_hash_t XXH3_64bits_withSeed_dispatch(const void *input, size_t len, XXH64_hash_t seed)
+	__attribute__((weak));
+
 /* Format 2 checks every record: XXH3 of the payload, seeded with the header
  * (include/ebpfaccel/uapi.h).  The payload is what travels, so the check
  * costs a fraction of the original bytes and runs before any decoder. */
@@ -88,11 +91,9 @@ static uint64_t rec_xxh3(const struct tcp_comp_rec_hdr *h, const void *payload)
 	uint64_t seed = (uint64_t)h->algo << 56 | (uint64_t)h->flags << 48 |
 			(uint64_t)orig << 24 | wire;
 
-#ifdef HAVE_XXH3_DISPATCH
-	return XXH3_64bits_withSeed_dispatch(payload, wire, seed);
-#else
+	if (XXH3_64bits_withSeed_dispatch)
+		return XXH3_64bits_withSeed_dispatch(payload, wire, seed);
 	return XXH3_64bits_withSeed(payload, wire, seed);
-#endif
 }
 
 static uint64_t get_be64(const void *p)
