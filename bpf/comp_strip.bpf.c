@@ -2,8 +2,9 @@
 /*
  * Test middlebox (tc egress): overwrites the compression option (kind 254
  * with our ExID) in every TCP segment with NOPs and fixes the checksum, the
- * way a firewall that drops unknown options does.  Used by
- * tests/test_comp_negotiate only.
+ * way a firewall that drops unknown options does.  With clear_ver_bits set
+ * it clears those flag bits of the option instead, which makes an end look
+ * like a peer that predates them.  Used by tests/test_comp_negotiate only.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -18,6 +19,7 @@
 #define TC_ACT_OK	0
 
 __u64 stripped;
+__u8 clear_ver_bits;	/* set before attaching */
 
 /* Offset of the TCP header, or -1 if the frame is not TCP over IP. */
 static int tcp_offset(struct __sk_buff *skb)
@@ -86,7 +88,11 @@ int comp_strip(struct __sk_buff *skb)
 		if (opts[pos + 1] < 2)
 			break;
 		next += opts[pos + 1];
-		if (is_ours(opts, pos)) {
+		if (is_ours(opts, pos) && clear_ver_bits) {
+			if (pos + 4 < TCP_OPT_MAX)
+				opts[pos + 4] &= ~clear_ver_bits;
+			changed = 1;
+		} else if (is_ours(opts, pos)) {
 #pragma unroll
 			for (int k = 0; k < TCP_COMP_OPT_LEN; k++)
 				if (pos + k < TCP_OPT_MAX)

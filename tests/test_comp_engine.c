@@ -568,6 +568,10 @@ START_TEST(bad_params)
 	ck_assert_ptr_null(ebpfaccel_comp_conn__new(cfd, &o));
 	ck_assert_int_eq(errno, EINVAL);
 	p.algo = TCP_COMP_ALGO_ZSTD;
+	p.version = TCP_COMP_VERSION_2 + 1;	/* a record format not known */
+	ck_assert_ptr_null(ebpfaccel_comp_conn__new(cfd, &o));
+	ck_assert_int_eq(errno, EINVAL);
+	p.version = TCP_COMP_VERSION_1;
 	p.record_size = TCP_COMP_MAX_RECORD + 1;
 	ck_assert_ptr_null(ebpfaccel_comp_conn__new(cfd, &o));
 	o.rx = NULL;
