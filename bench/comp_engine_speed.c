@@ -4,6 +4,7 @@
  * against the libraries it wraps, on one core, in the same run.
  *
  *   comp_engine_speed FILE [REPS [CONFIG]]   (CONFIG: only the engine configuration so named)
+ *   COMP_BENCH_RECORD=BYTES: the engine's record size (default: the library's)
  *
  * Engine: ebpfaccel_comp_conn__send() of the whole FILE into a socketpair
  * (a thread drains it), then __recv() in 1 MiB reads from a socketpair that a
@@ -168,6 +169,7 @@ static double engine_decode(const struct tcp_comp_params *p, const struct drain 
 struct speed {
 	double comp, decomp;	/* best CPU seconds */
 	size_t wire;
+	double send, recv;	/* of that: moving the wire bytes alone (transport) */
 };
 
 static void keep_best(struct speed *s, double comp, double decomp)
@@ -176,6 +178,58 @@ static void keep_best(struct speed *s, double comp, double decomp)
 		s->comp = comp;
 	if (decomp < s->decomp)
 		s->decomp = decomp;
+}
+
+/*
+ * The socket's share of the engine's time: the same wire bytes sent in
+ * @chunk writes (one per record, as the engine does) and received in reads
+ * as large as the engine's, without any coding.  CPU seconds of this thread.
+ */
+static void transport_round(const struct drain *d, size_t chunk, struct speed *s)
+{
+	size_t cap = 2 * (TCP_COMP_MAX_RECORD + 1024), got = 0;
+	char *buf = malloc(cap);
+	struct drain back = { 0 };
+	struct feed f;
+	double t0, t1, t2;
+	pthread_t t;
+	ssize_t n;
+	int sv[2];
+
+	if (!buf || socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		die("transport", errno);
+	back.fd = sv[1];
+	pthread_create(&t, NULL, drain_thread, &back);
+	t0 = cpu_now();
+	for (size_t off = 0; off < d->len; off += n)
+		if ((n = write(sv[0], d->out + off, d->len - off < chunk ? d->len - off : chunk)) <= 0)
+			die("transport send", errno);
+	t1 = cpu_now();
+	shutdown(sv[0], SHUT_WR);
+	pthread_join(t, NULL);
+	free(back.out);
+	close(sv[0]);
+	close(sv[1]);
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		die("transport", errno);
+	f = (struct feed){ .fd = sv[1], .buf = d->out, .len = d->len };
+	pthread_create(&t, NULL, feed_thread, &f);
+	t1 -= t0;
+	t0 = cpu_now();
+	while ((n = read(sv[0], buf, cap)) > 0)
+		got += n;
+	t2 = cpu_now();
+	pthread_join(t, NULL);
+	close(sv[0]);
+	close(sv[1]);
+	free(buf);
+	if (got != d->len)
+		die("transport recv", EPIPE);
+	if (t1 < s->send)
+		s->send = t1;
+	if (t2 - t0 < s->recv)
+		s->recv = t2 - t0;
 }
 
 /* One reference round: the whole input in one call each way, as the tools do. */
@@ -241,8 +295,9 @@ static void print_row(const char *name, size_t len, const struct speed *e, const
 	double ec = len / 1e6 / e->comp, ed = len / 1e6 / e->decomp;
 	double rc = len / 1e6 / r->comp, rd = len / 1e6 / r->decomp;
 
-	printf("%-20s %8.3f %9.1f %9.1f | %9.1f %9.1f | %6.2fx %6.2fx\n", name,
-	       (double)e->wire / len, ec, ed, rc, rd, ec / rc, ed / rd);
+	printf("%-20s %8.3f %9.1f %9.1f | %9.1f %9.1f | %6.2fx %6.2fx | %6.2fx %6.2fx\n", name,
+	       (double)e->wire / len, ec, ed, rc, rd, ec / rc, ed / rd,
+	       r->comp / (e->comp - e->send), r->decomp / (e->decomp - e->recv));
 }
 
 int main(int argc, char **argv)
@@ -250,6 +305,7 @@ int main(int argc, char **argv)
 	struct speed eng[N_CONFIGS], ref[__TCP_COMP_ALGO_MAX];
 	int reps = argc > 2 ? atoi(argv[2]) : 5, in;
 	const char *only = argc > 3 ? argv[3] : NULL;
+	unsigned int record_size = getenv("COMP_BENCH_RECORD") ? atoi(getenv("COMP_BENCH_RECORD")) : 0;
 	struct drain d = { 0 };
 	char *data, *out, *tmp;
 	size_t len, tmp_cap;
@@ -271,28 +327,36 @@ int main(int argc, char **argv)
 		die("memory", ENOMEM);
 	ebpfaccel_set_print(NULL);
 	for (size_t i = 0; i < N_CONFIGS; i++)
-		eng[i] = (struct speed){ 1e9, 1e9, 0 };
+		eng[i] = (struct speed){ 1e9, 1e9, 0, 1e9, 1e9 };
 	for (int a = 0; a < __TCP_COMP_ALGO_MAX; a++)
-		ref[a] = (struct speed){ 1e9, 1e9, 0 };
+		ref[a] = (struct speed){ 1e9, 1e9, 0, 0, 0 };
 	for (int r = 0; r < reps; r++) {
 		reference_round(ZSTD, data, len, out, tmp, tmp_cap, &ref[ZSTD]);
 		reference_round(LZ4, data, len, out, tmp, tmp_cap, &ref[LZ4]);
 		for (size_t i = 0; i < N_CONFIGS; i++) {
+			struct tcp_comp_params p = configs[i].p;
+
 			if (only && strcmp(only, configs[i].name))
 				continue;
-			double c = engine_encode(&configs[i].p, data, len, &d);
+			p.record_size = record_size;
+			double c = engine_encode(&p, data, len, &d);
 
-			keep_best(&eng[i], c, engine_decode(&configs[i].p, &d, data, out, len));
+			keep_best(&eng[i], c, engine_decode(&p, &d, data, out, len));
 			eng[i].wire = d.len;
+			transport_round(&d, (size_t)((double)d.len / len *
+						     (record_size ? record_size : TCP_COMP_DEFAULT_RECORD)) + 20,
+					&eng[i]);
 		}
 	}
-	printf("%-20s %8s %9s %9s | %9s %9s | %15s\n", "engine config", "wire/raw", "comp_MB/s",
-	       "dec_MB/s", "lib_comp", "lib_dec", "engine/library");
+	printf("%-20s %8s %9s %9s | %9s %9s | %15s | %15s\n", "engine config", "wire/raw", "comp_MB/s",
+	       "dec_MB/s", "lib_comp", "lib_dec", "engine/library", "w/o socket I/O");
 	for (size_t i = 0; i < N_CONFIGS; i++)
 		if (!only || !strcmp(only, configs[i].name))
 			print_row(configs[i].name, len, &eng[i], &ref[configs[i].p.algo]);
 	printf("f1: record format 1 without a check (format 2, the default, checks every record "
 	       "with XXH3); f1+xxh32: format 1 with TCP_COMP_F_CHECKSUM\n");
+	printf("w/o socket I/O: the engine's time less the time to send / receive its wire bytes "
+	       "through the socketpair alone, which any receiver pays (the library has no socket)\n");
 	printf("library: one ZSTD_compressCCtx(level 1) / LZ4_compress_fast(1) call over the file "
 	       "(ratio %.3f / %.3f), as zstd -b1 / lz4 -b1; CPU time, best of %d\n",
 	       (double)ref[ZSTD].wire / len, (double)ref[LZ4].wire / len, reps);
