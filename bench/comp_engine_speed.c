@@ -290,12 +290,19 @@ static const struct config configs[] = {
 };
 #define N_CONFIGS (sizeof(configs) / sizeof(configs[0]))
 
+/* @e's speed relative to @base's, in percent less: what format 2's check costs. */
+static void print_cost(const struct speed *e, const struct speed *base)
+{
+	printf(" | %5.1f%% %5.1f%%", 100 * (1 - base->comp / e->comp),
+	       100 * (1 - base->decomp / e->decomp));
+}
+
 static void print_row(const char *name, size_t len, const struct speed *e, const struct speed *r)
 {
 	double ec = len / 1e6 / e->comp, ed = len / 1e6 / e->decomp;
 	double rc = len / 1e6 / r->comp, rd = len / 1e6 / r->decomp;
 
-	printf("%-20s %8.3f %9.1f %9.1f | %9.1f %9.1f | %6.2fx %6.2fx | %6.2fx %6.2fx\n", name,
+	printf("%-20s %8.3f %9.1f %9.1f | %9.1f %9.1f | %6.2fx %6.2fx | %6.2fx %6.2fx", name,
 	       (double)e->wire / len, ec, ed, rc, rd, ec / rc, ed / rd,
 	       r->comp / (e->comp - e->send), r->decomp / (e->decomp - e->recv));
 }
@@ -348,13 +355,22 @@ int main(int argc, char **argv)
 					&eng[i]);
 		}
 	}
-	printf("%-20s %8s %9s %9s | %9s %9s | %15s | %15s\n", "engine config", "wire/raw", "comp_MB/s",
-	       "dec_MB/s", "lib_comp", "lib_dec", "engine/library", "w/o socket I/O");
-	for (size_t i = 0; i < N_CONFIGS; i++)
-		if (!only || !strcmp(only, configs[i].name))
-			print_row(configs[i].name, len, &eng[i], &ref[configs[i].p.algo]);
+	printf("%-20s %8s %9s %9s | %9s %9s | %15s | %15s | %s\n", "engine config", "wire/raw",
+	       "comp_MB/s", "dec_MB/s", "lib_comp", "lib_dec", "engine/library", "w/o socket I/O",
+	       "check cost");
+	for (size_t i = 0; i < N_CONFIGS; i++) {
+		if (only && strcmp(only, configs[i].name))
+			continue;
+		print_row(configs[i].name, len, &eng[i], &ref[configs[i].p.algo]);
+		/* Format 2 rows are followed by their format 1 twin. */
+		if (!only && configs[i].p.version == TCP_COMP_VERSION_2)
+			print_cost(&eng[i], &eng[i + 1]);
+		printf("\n");
+	}
 	printf("f1: record format 1 without a check (format 2, the default, checks every record "
 	       "with XXH3); f1+xxh32: format 1 with TCP_COMP_F_CHECKSUM\n");
+	printf("check cost: how much slower format 2 is than its format 1 twin (f1, no check), "
+	       "compress / decompress (noise: a few %% either way)\n");
 	printf("w/o socket I/O: the engine's time less the time to send / receive its wire bytes "
 	       "through the socketpair alone, which any receiver pays (the library has no socket)\n");
 	printf("library: one ZSTD_compressCCtx(level 1) / LZ4_compress_fast(1) call over the file "
