@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # Compression over a rate-limited veth link, side by side with the plain
-# transfer in the same run, plus the engine against `zstd -b1` / `lz4 -b1`.
+# transfer in the same run, plus the engine against the libraries (what
+# `zstd -b1` / `lz4 -b1` time): bench/comp_engine_speed.
 # Run by hand as root: `make bench` (or top_builddir=. sh bench/comp_link.sh).
 # Sender is pinned to CPU 0 and receiver to CPU 1; on a shared 2-core machine
 # the numbers are noisy.  A short demo: COMP_BENCH_MB=32 COMP_BENCH_RATES=1gbit
@@ -258,22 +259,12 @@ if [ -n "$AUTO" ]; then
 fi
 
 [ "${COMP_BENCH_ENGINE:-1}" = 1 ] || exit 0
+# The engine against the libraries on one core (CPU time, best of
+# COMP_BENCH_ENGINE_REPS), then the command-line tools for reference: they
+# time wall clock, which a loaded machine stretches.
 echo
-echo "engine (one core, in memory) vs the command-line tools on the same $SIZE_MB MiB of text:"
-zline=$(zstd -b1 -i3 "$DIR/text" 2>&1 | tr '\r' '\n' | grep 'MB/s' | tail -1)
-lline=$(lz4 -b1 -i3 "$DIR/text" 2>&1 | tr '\r' '\n' | grep 'MB/s' | tail -1)
-tool_speed() { # line field(1=comp,2=decomp)
-	echo "$1" | sed 's/.*)[, ]*//' | awk -F, -v f="$2" '{ v = $f; gsub(/[^0-9.]/, "", v); print v }'
-}
-printf '%-12s %9s %11s %11s | %10s %10s %10s\n' config ratio comp_MB/s decomp_MB/s tool_comp tool_dec \
-	engine/tool
-for cfg in zstd:1/block zstd:1/stream lz4/block lz4/stream; do
-	out=$("$XFER" engine "${cfg%/*}" "${cfg#*/}" "$DIR/text")
-	case $cfg in zstd*) line=$zline ;; *) line=$lline ;; esac
-	tc_=$(tool_speed "$line" 1); td_=$(tool_speed "$line" 2)
-	echo "$cfg $out $tc_ $td_" | sed 's/[a-z_]*=//g' | awk '{
-		printf "%-12s %8.2f:1 %11.1f %11.1f | %10.1f %10.1f %9.2fx\n",
-			$1, $2 / $3, $4, $5, $6, $7, $4 / $6 }'
-done
-echo "tools: zstd -b1: $zline"
-echo "       lz4 -b1:  $lline"
+echo "engine (CPU 0) vs the libraries, same $SIZE_MB MiB of text, same run:"
+taskset -c 0 "$top_builddir/bench/comp_engine_speed" "$DIR/text" "${COMP_BENCH_ENGINE_REPS:-5}"
+tool_line() { "$@" 2>&1 | tr '\r' '\n' | grep 'MB/s' | tail -1; }
+echo "tools: zstd -b1: $(tool_line taskset -c 0 zstd -b1 -i3 "$DIR/text")"
+echo "       lz4 -b1:  $(tool_line taskset -c 0 lz4 -b1 -i3 "$DIR/text")"

@@ -5,7 +5,6 @@
  *   comp_xfer send ADDR PORT ALGO MODE FILE [MIN_SECONDS]
  *                                               connect, send FILE through the engine (again
  *                                               until MIN_SECONDS have passed)
- *   comp_xfer engine ALGO MODE FILE             encode + decode FILE in memory pipes
  *   comp_xfer autoctl IFNAME PORT SERVER_CG CLIENT_CG ALGO MODE TICK_MS
  *                                               auto policy driving the negotiation (below);
  *                                               ALGO "choose": the goodput model picks
@@ -16,14 +15,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -173,105 +170,6 @@ static int do_send(const char *addr, const char *port, const char *algo, const c
 	printf("bytes=%lld wire=%llu seconds=%.3f cpu_send=%.3f tx_algo=%d tx_level=%d tx_mode=%d\n",
 	       sent, (unsigned long long)st.tx_bytes_out, t1 - t0, cpu_self(), tx.algo, tx.level, tx.mode);
 	ebpfaccel_comp_conn__free(c);
-	return 0;
-}
-
-/* ---- engine only: encode into a pipe-like socketpair, decode back ---- */
-
-struct drain {
-	int fd;
-	char *out;
-	size_t len;
-};
-
-static void *drain_thread(void *arg)
-{
-	struct drain *d = arg;
-	size_t cap = 1 << 20;
-	ssize_t n;
-
-	d->out = malloc(cap);
-	while ((n = read(d->fd, d->out + d->len, cap - d->len)) > 0) {
-		d->len += n;
-		if (d->len == cap)
-			d->out = realloc(d->out, cap *= 2);
-	}
-	return NULL;
-}
-
-struct feed {
-	int fd;
-	const char *buf;
-	size_t len;
-};
-
-static void *feed_thread(void *arg)
-{
-	struct feed *f = arg;
-	size_t off = 0;
-
-	while (off < f->len) {
-		ssize_t n = write(f->fd, f->buf + off, f->len - off);
-
-		if (n <= 0)
-			break;
-		off += n;
-	}
-	shutdown(f->fd, SHUT_WR);
-	return NULL;
-}
-
-static int do_engine(struct tcp_comp_params p, const char *file)
-{
-	struct tcp_comp_params plain = { .version = TCP_COMP_VERSION };
-	int in = open(file, O_RDONLY), sv[2];
-	size_t cap = 1 << 20, got = 0;
-	struct ebpfaccel_comp_conn *c;
-	struct drain d = { 0 };
-	struct feed f;
-	pthread_t t;
-	struct stat sb;
-	char *data, *buf = malloc(cap);
-	double c0, c1, d0, d1;
-	ssize_t n;
-
-	if (in < 0 || fstat(in, &sb))
-		die(file, errno);
-	data = mmap(NULL, sb.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, in, 0);
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-	d.fd = sv[1];
-	pthread_create(&t, NULL, drain_thread, &d);
-	c = wrap(sv[0], &p, &plain);
-	c0 = now(CLOCK_THREAD_CPUTIME_ID);
-	for (size_t off = 0; off < (size_t)sb.st_size;) {
-		n = ebpfaccel_comp_conn__send(c, data + off, sb.st_size - off);
-		if (n <= 0)
-			die("encode", n ? -n : EIO);
-		off += n;
-	}
-	c1 = now(CLOCK_THREAD_CPUTIME_ID);
-	ebpfaccel_comp_conn__free(c);
-	shutdown(sv[0], SHUT_WR);
-	pthread_join(t, NULL);
-	close(sv[0]);
-	close(sv[1]);
-
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-	f = (struct feed){ .fd = sv[1], .buf = d.out, .len = d.len };
-	pthread_create(&t, NULL, feed_thread, &f);
-	c = wrap(sv[0], &plain, &p);
-	d0 = now(CLOCK_THREAD_CPUTIME_ID);
-	while ((n = ebpfaccel_comp_conn__recv(c, buf, cap)) > 0) {
-		if (memcmp(buf, data + got, n))
-			die("decode", EILSEQ);
-		got += n;
-	}
-	d1 = now(CLOCK_THREAD_CPUTIME_ID);
-	pthread_join(t, NULL);
-	if (n < 0 || got != (size_t)sb.st_size)
-		die("decode", n < 0 ? -n : EPIPE);
-	printf("bytes=%lld wire=%zu comp_mbs=%.1f decomp_mbs=%.1f\n", (long long)sb.st_size, d.len,
-	       sb.st_size / 1e6 / (c1 - c0), sb.st_size / 1e6 / (d1 - d0));
 	return 0;
 }
 
@@ -442,8 +340,6 @@ int main(int argc, char **argv)
 		return do_send(argv[2], argv[3], argv[4], argv[5], argv[6], argc == 8 ? atof(argv[7]) : 0);
 	if (argc == 9 && !strcmp(argv[1], "autoctl"))
 		return do_autoctl(argv + 2);
-	if (argc == 5 && !strcmp(argv[1], "engine"))
-		return do_engine(parse_params(argv[2], argv[3]), argv[4]);
-	fprintf(stderr, "usage: comp_xfer recv|send|engine ... (see the source)\n");
+	fprintf(stderr, "usage: comp_xfer recv|send|autoctl ... (see the source)\n");
 	return 2;
 }

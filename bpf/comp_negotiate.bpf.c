@@ -46,6 +46,21 @@ struct {
 
 __u64 comp_counters[__COMP_CNT_MAX];
 
+/* Newest record format this host's data path speaks: the library lowers it
+ * to 1 where the tcp_comp module that would carry the data predates format 2. */
+const volatile __u8 comp_max_format = TCP_COMP_VERSION_2;
+
+static __always_inline __u8 format2_flag(void)
+{
+	return comp_max_format >= TCP_COMP_VERSION_2 ? TCP_COMP_OPT_F_FORMAT2 : 0;
+}
+
+/* The format a peer's answer or confirmation agrees on (see adopt_peer_view). */
+static __always_inline __u8 agreed_format(__u8 peer_flags)
+{
+	return (peer_flags & format2_flag()) ? TCP_COMP_VERSION_2 : TCP_COMP_VERSION_1;
+}
+
 static __always_inline void count(enum comp_counter c)
 {
 	if (c < __COMP_CNT_MAX)
@@ -174,7 +189,7 @@ static int server_answer(struct bpf_sock_ops *skops, struct comp_opt *answer)
 	}
 	if (!c2s && !s2c)
 		return -1;
-	fill_opt(answer, TCP_COMP_OPT_F_SYNACK |
+	fill_opt(answer, TCP_COMP_OPT_F_SYNACK | (syn.ver_flags & format2_flag()) |
 		 (pol->mode == TCP_COMP_MODE_STREAM ? TCP_COMP_OPT_F_STREAM : 0), s2c, c2s);
 	return 0;
 }
@@ -196,6 +211,7 @@ static int option_to_write(struct bpf_sock_ops *skops, struct comp_opt *opt)
 	if (!sock_state_is(skops, &st, COMP_PHASE_CONFIRMING))
 		return -1;
 	fill_opt(opt, TCP_COMP_OPT_F_CONFIRM |
+		 (st->format == TCP_COMP_VERSION_2 ? TCP_COMP_OPT_F_FORMAT2 : 0) |
 		 (st->mode == TCP_COMP_MODE_STREAM ? TCP_COMP_OPT_F_STREAM : 0),
 		 st->tx_algo, st->rx_algo);
 	return 0;
@@ -227,7 +243,8 @@ static void client_connect(struct bpf_sock_ops *skops)
 	apply_policy(st, pol);
 	st->wish_tx = (pol->dir & COMP_DIR_TX) ? algo : 0;
 	st->wish_rx = (pol->dir & COMP_DIR_RX) ? algo : 0;
-	st->wish_flags = pol->mode == TCP_COMP_MODE_STREAM ? TCP_COMP_OPT_F_STREAM : 0;
+	st->wish_flags = (pol->mode == TCP_COMP_MODE_STREAM ? TCP_COMP_OPT_F_STREAM : 0) |
+			 format2_flag();
 	if (!st->wish_tx && !st->wish_rx)
 		return;
 	st->phase = COMP_PHASE_SYN_SENT;
@@ -247,6 +264,9 @@ static void adopt_peer_view(struct comp_sk_state *st, const struct comp_opt *o, 
 	st->rx_algo = o->tx;
 	st->mode = (o->ver_flags & TCP_COMP_OPT_F_STREAM) ? TCP_COMP_MODE_STREAM
 							  : TCP_COMP_MODE_BLOCK;
+	/* The client offered format 2 only if it speaks it; the server's
+	 * answer or the client's confirmation carries it only if both do. */
+	st->format = agreed_format(o->ver_flags);
 	st->phase = phase;
 }
 

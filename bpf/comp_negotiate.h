@@ -64,7 +64,8 @@ struct comp_sk_state {
 	__u8	wish_tx;	/* client: its SYN option */
 	__u8	wish_rx;
 	__u8	wish_flags;
-	__u8	pad[3];
+	__u8	format;		/* record format agreed: TCP_COMP_VERSION_*; 0 = 1 */
+	__u8	pad[2];
 	__s32	level;		/* local encoder settings from the policy */
 	__u32	record_size;
 	__u32	flags;

@@ -2,8 +2,9 @@
 /*
  * Test middlebox (tc egress): overwrites the compression option (kind 254
  * with our ExID) in every TCP segment with NOPs and fixes the checksum, the
- * way a firewall that drops unknown options does.  Used by
- * tests/test_comp_negotiate only.
+ * way a firewall that drops unknown options does.  With clear_ver_bits set
+ * it clears those flag bits of the option instead, which makes an end look
+ * like a peer that predates them.  Used by tests/test_comp_negotiate only.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -18,6 +19,7 @@
 #define TC_ACT_OK	0
 
 __u64 stripped;
+__u8 clear_ver_bits;	/* set before attaching */
 
 /* Offset of the TCP header, or -1 if the frame is not TCP over IP. */
 static int tcp_offset(struct __sk_buff *skb)
@@ -56,7 +58,8 @@ static __always_inline bool is_ours(const __u8 *o, __u32 pos)
 	       o[(pos + 3) & OPT_MASK] == (TCP_COMP_OPT_EXID & 0xff);
 }
 
-/* Overwrites our options in bytes @start..@len of @opts with NOPs; returns
+/* Overwrites our options in bytes @start..@len of @opts with NOPs (or
+ * clears clear_ver_bits in them); returns
  * 1 when it found one, else 0.  One option per iteration, at most
  * TCP_OPT_MAX of them (all NOPs).  A global function, so the verifier
  * checks it once, with @start and @len unknown: no comparison of the
@@ -98,7 +101,10 @@ __noinline int nop_ours(struct tcp_opts *opts, __u32 start, __u32 len)
 		olen = o[(pos + 1) & OPT_MASK];
 		if (olen < 2 || pos + olen > len)
 			break;
-		if (is_ours(o, pos)) {
+		if (is_ours(o, pos) && clear_ver_bits) {
+			o[(pos + 4) & OPT_MASK] &= ~clear_ver_bits;
+			found = 1;
+		} else if (is_ours(o, pos)) {
 			for (int k = 0; k < TCP_COMP_OPT_LEN; k++)
 				o[(pos + k) & OPT_MASK] = 1;
 			found = 1;

@@ -9,6 +9,7 @@
  * is allocated for it, and decoders are given exactly orig_len bytes of room.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,7 +25,7 @@
 #include "internal.h"
 #include "ebpfaccel/ebpfaccel.h"
 
-#define REC_HDR_MAX	(TCP_COMP_REC_HDR_LEN + TCP_COMP_REC_CSUM_LEN)
+#define REC_HDR_MAX	(TCP_COMP_REC_HDR_LEN + TCP_COMP_REC_XXH3_LEN)
 #define LZ4_HISTORY	(64U * 1024)
 
 struct lz4_history {
@@ -36,7 +37,7 @@ struct lz4_history {
 struct comp_tx {
 	struct tcp_comp_params p;
 	ZSTD_CCtx *zc;
-	LZ4_stream_t *l4;
+	LZ4_stream_t *l4;	/* block mode too: reset cheaply per record */
 	struct lz4_history hist;
 	char *buf;		/* one encoded record waiting for the socket */
 	size_t cap, pos, len;
@@ -69,8 +70,45 @@ static bool dir_on(const struct tcp_comp_params *p)
 
 static int params_valid(const struct tcp_comp_params *p)
 {
+	if (dir_on(p) && p->version != TCP_COMP_VERSION_1 && p->version != TCP_COMP_VERSION_2)
+		return false;
 	return p->algo < __TCP_COMP_ALGO_MAX && p->mode < __TCP_COMP_MODE_MAX &&
 	       p->record_size <= TCP_COMP_MAX_RECORD && !(p->flags & ~TCP_COMP_F_CHECKSUM);
+}
+
+/* x86 builds of the shared libxxhash choose SSE2, AVX2 or AVX-512 at run time
+ * in their *_dispatch entry points (4x the SSE2 speed on an AVX-512 machine);
+ * other builds (static archives, other architectures) lack them. */
+XXH64_hash_t XXH3_64bits_withSeed_dispatch(const void *input, size_t len, XXH64_hash_t seed)
+	__attribute__((weak));
+
+/* Format 2 checks every record: XXH3 of the payload, seeded with the header
+ * (include/ebpfaccel/uapi.h).  The payload is what travels, so the check
+ * costs a fraction of the original bytes and runs before any decoder. */
+static uint64_t rec_xxh3(const struct tcp_comp_rec_hdr *h, const void *payload)
+{
+	uint32_t orig = ntohl(h->orig_len), wire = ntohl(h->wire_len);
+	uint64_t seed = (uint64_t)h->algo << 56 | (uint64_t)h->flags << 48 |
+			(uint64_t)orig << 24 | wire;
+
+	if (XXH3_64bits_withSeed_dispatch)
+		return XXH3_64bits_withSeed_dispatch(payload, wire, seed);
+	return XXH3_64bits_withSeed(payload, wire, seed);
+}
+
+static uint64_t get_be64(const void *p)
+{
+	uint32_t w[2];
+
+	memcpy(w, p, sizeof(w));
+	return (uint64_t)ntohl(w[0]) << 32 | ntohl(w[1]);
+}
+
+static void put_be64(void *p, uint64_t v)
+{
+	uint32_t w[2] = { htonl(v >> 32), htonl(v) };
+
+	memcpy(p, w, sizeof(w));
 }
 
 static size_t record_size(const struct tcp_comp_params *p)
@@ -150,11 +188,11 @@ static int tx_init(struct comp_tx *tx)
 			ZSTD_CCtx_setParameter(tx->zc, ZSTD_c_windowLog, TCP_COMP_ZSTD_WINDOWLOG_MAX);
 		return 0;
 	}
-	if (tx->p.mode != TCP_COMP_MODE_STREAM)
-		return 0;
 	tx->l4 = LZ4_createStream();
 	if (!tx->l4)
 		return -ENOMEM;
+	if (tx->p.mode != TCP_COMP_MODE_STREAM)
+		return 0;
 	return history_init(&tx->hist, rec);
 }
 
@@ -212,7 +250,10 @@ static ssize_t encode_payload(struct comp_tx *tx, const void *src, size_t n, cha
 	}
 	if (stream)
 		return lz4_stream_encode(tx, src, n, dst, cap);
-	l = LZ4_compress_fast(src, dst, n, cap, lz4_accel(tx->p.level));
+	/* LZ4_compress_fast() would clear a 16 KiB table per record; a fast
+	 * reset of a kept stream with no dictionary gives the same block. */
+	LZ4_resetStream_fast(tx->l4);
+	l = LZ4_compress_fast_continue(tx->l4, src, dst, n, cap, lz4_accel(tx->p.level));
 	return l > 0 ? l : -EIO;
 }
 
@@ -222,11 +263,42 @@ static bool may_send_raw(const struct comp_tx *tx)
 	return !(tx->p.mode == TCP_COMP_MODE_STREAM && tx->p.algo == TCP_COMP_ALGO_ZSTD);
 }
 
+/* Header bytes before the payload for a record of @p's format. */
+static size_t tx_header_len(const struct tcp_comp_params *p)
+{
+	if (p->version == TCP_COMP_VERSION_2)
+		return TCP_COMP_REC_HDR_LEN + TCP_COMP_REC_XXH3_LEN;
+	return TCP_COMP_REC_HDR_LEN + (p->flags & TCP_COMP_F_CHECKSUM ? TCP_COMP_REC_CSUM_LEN : 0);
+}
+
+/* Fills the header and the check field in front of the payload at tx->buf + hlen. */
+static void seal_record(struct comp_tx *tx, struct tcp_comp_rec_hdr *hdr, const void *src,
+			size_t n, size_t wire)
+{
+	char *check = tx->buf + TCP_COMP_REC_HDR_LEN;
+
+	if (tx->p.mode == TCP_COMP_MODE_STREAM)
+		hdr->flags |= TCP_COMP_REC_F_STREAM;
+	if (tx->p.version == TCP_COMP_VERSION_2)
+		hdr->flags |= TCP_COMP_REC_F_XXH3;
+	else if (tx->p.flags & TCP_COMP_F_CHECKSUM)
+		hdr->flags |= TCP_COMP_REC_F_CHECKSUM;
+	hdr->orig_len = htonl(n);
+	hdr->wire_len = htonl(wire);
+	memcpy(tx->buf, hdr, sizeof(*hdr));
+	if (hdr->flags & TCP_COMP_REC_F_XXH3) {
+		put_be64(check, rec_xxh3(hdr, check + TCP_COMP_REC_XXH3_LEN));
+	} else if (hdr->flags & TCP_COMP_REC_F_CHECKSUM) {
+		uint32_t sum = htonl(XXH32(src, n, 0));
+
+		memcpy(check, &sum, sizeof(sum));
+	}
+}
+
 static int encode_record(struct ebpfaccel_comp_conn *c, const void *src, size_t n)
 {
 	struct comp_tx *tx = &c->tx;
-	bool csum = tx->p.flags & TCP_COMP_F_CHECKSUM;
-	size_t hlen = TCP_COMP_REC_HDR_LEN + (csum ? TCP_COMP_REC_CSUM_LEN : 0);
+	size_t hlen = tx_header_len(&tx->p);
 	struct tcp_comp_rec_hdr hdr = { .magic = TCP_COMP_REC_MAGIC, .type = TCP_COMP_REC_DATA };
 	ssize_t wire = encode_payload(tx, src, n, tx->buf + hlen, tx->cap - hlen);
 
@@ -242,17 +314,7 @@ static int encode_record(struct ebpfaccel_comp_conn *c, const void *src, size_t 
 		hdr.flags |= TCP_COMP_REC_F_RAW;
 		c->stats.tx_raw_records++;
 	}
-	if (tx->p.mode == TCP_COMP_MODE_STREAM)
-		hdr.flags |= TCP_COMP_REC_F_STREAM;
-	if (csum) {
-		uint32_t sum = htonl(XXH32(src, n, 0));
-
-		hdr.flags |= TCP_COMP_REC_F_CHECKSUM;
-		memcpy(tx->buf + TCP_COMP_REC_HDR_LEN, &sum, sizeof(sum));
-	}
-	hdr.orig_len = htonl(n);
-	hdr.wire_len = htonl(wire);
-	memcpy(tx->buf, &hdr, sizeof(hdr));
+	seal_record(tx, &hdr, src, n, wire);
 	tx->pos = 0;
 	tx->len = hlen + wire;
 	c->stats.tx_bytes_in += n;
@@ -422,7 +484,8 @@ static void rx_fini(struct comp_rx *rx)
 
 struct rec {
 	struct tcp_comp_rec_hdr h;
-	uint32_t orig, wire, csum;
+	uint32_t orig, wire;
+	uint64_t check;		/* XXH3 (format 2) or XXH32 (format 1, F_CHECKSUM) */
 	size_t hlen;
 	const char *payload;
 };
@@ -436,15 +499,22 @@ static int bad(const char *why)
 /* NULL when the header is acceptable, else why not. */
 static const char *header_problem(const struct comp_rx *rx, const char *p, struct rec *r)
 {
+	bool format2 = rx->p.version == TCP_COMP_VERSION_2;
+
 	memcpy(&r->h, p, sizeof(r->h));
 	r->orig = ntohl(r->h.orig_len);
 	r->wire = ntohl(r->h.wire_len);
 	r->hlen = TCP_COMP_REC_HDR_LEN +
-		  (r->h.flags & TCP_COMP_REC_F_CHECKSUM ? TCP_COMP_REC_CSUM_LEN : 0);
+		  (r->h.flags & TCP_COMP_REC_F_CHECKSUM ? TCP_COMP_REC_CSUM_LEN : 0) +
+		  (r->h.flags & TCP_COMP_REC_F_XXH3 ? TCP_COMP_REC_XXH3_LEN : 0);
 	if (r->h.magic != TCP_COMP_REC_MAGIC || r->h.type != TCP_COMP_REC_DATA)
 		return "bad magic or type";
-	if (r->h.flags & ~TCP_COMP_REC_F_KNOWN)
+	if (r->h.flags & ~(format2 ? TCP_COMP_REC_F_KNOWN_2 : TCP_COMP_REC_F_KNOWN))
 		return "unknown flags";
+	/* Format 2 checks every record: a header without its check (a flag
+	 * flipped on the way) is as wrong as a payload that fails it. */
+	if (format2 && !(r->h.flags & TCP_COMP_REC_F_XXH3))
+		return "format 2 record without its XXH3 check";
 	if (!r->orig || r->orig > TCP_COMP_MAX_RECORD || !r->wire || r->wire > TCP_COMP_MAX_WIRE)
 		return "length out of bounds";
 	if (!!(r->h.flags & TCP_COMP_REC_F_RAW) != (r->h.algo == TCP_COMP_ALGO_NONE))
@@ -595,9 +665,13 @@ static int rx_next_record(struct ebpfaccel_comp_conn *c, struct rec *r)
 			return bad("connection closed inside a record");
 		}
 	}
-	if (r->h.flags & TCP_COMP_REC_F_CHECKSUM) {
-		memcpy(&r->csum, rx->buf + rx->start + TCP_COMP_REC_HDR_LEN, sizeof(r->csum));
-		r->csum = ntohl(r->csum);
+	if (r->h.flags & TCP_COMP_REC_F_XXH3) {
+		r->check = get_be64(rx->buf + rx->start + TCP_COMP_REC_HDR_LEN);
+	} else if (r->h.flags & TCP_COMP_REC_F_CHECKSUM) {
+		uint32_t sum;
+
+		memcpy(&sum, rx->buf + rx->start + TCP_COMP_REC_HDR_LEN, sizeof(sum));
+		r->check = ntohl(sum);
 	}
 	r->payload = rx->buf + rx->start + r->hlen;
 	return 1;
@@ -605,9 +679,13 @@ static int rx_next_record(struct ebpfaccel_comp_conn *c, struct rec *r)
 
 static int rx_decode(struct ebpfaccel_comp_conn *c, const struct rec *r, char *dst, char **out)
 {
-	int err = decode_payload(&c->rx, r, dst, out);
+	int err = 0;
 
-	if (!err && (r->h.flags & TCP_COMP_REC_F_CHECKSUM) && XXH32(*out, r->orig, 0) != r->csum)
+	if ((r->h.flags & TCP_COMP_REC_F_XXH3) && rec_xxh3(&r->h, r->payload) != r->check)
+		err = bad("XXH3 check mismatch");
+	if (!err)
+		err = decode_payload(&c->rx, r, dst, out);
+	if (!err && (r->h.flags & TCP_COMP_REC_F_CHECKSUM) && XXH32(*out, r->orig, 0) != r->check)
 		err = bad("checksum mismatch");
 	c->rx.start += r->hlen + r->wire;
 	if (c->rx.start == c->rx.end)
@@ -711,9 +789,46 @@ EBPFACCEL_API size_t ebpfaccel_comp_conn__tx_pending(const struct ebpfaccel_comp
 
 /* ---- connection -------------------------------------------------------- */
 
+#define KMOD_MAX_FORMAT "/sys/module/tcp_comp/parameters/max_format"
+
+int ebpfaccel__comp_kernel_format(void)
+{
+	FILE *f;
+	int v = TCP_COMP_VERSION_1;
+
+	if (!ebpfaccel__ulp_registered(TCP_COMP_ULP_NAME))
+		return 0;
+	/* A module without the parameter predates format 2. */
+	f = fopen(KMOD_MAX_FORMAT, "re");
+	if (f) {
+		if (fscanf(f, "%d", &v) != 1)
+			v = TCP_COMP_VERSION_1;
+		fclose(f);
+	}
+	return v;
+}
+
+static bool kernel_speaks(const struct ebpfaccel_comp_conn *c)
+{
+	int need = TCP_COMP_VERSION_1;
+
+	if (dir_on(&c->tx.p) && c->tx.p.version > need)
+		need = c->tx.p.version;
+	if (dir_on(&c->rx.p) && c->rx.p.version > need)
+		need = c->rx.p.version;
+	/* Not loaded: setsockopt() may load it, and only then say what it speaks. */
+	return need == TCP_COMP_VERSION_1 || ebpfaccel__comp_kernel_format() >= need;
+}
+
 /* 0 = the ULP carries the socket now, 1 = not available, <0 = ULP half set up. */
 static int try_kernel(struct ebpfaccel_comp_conn *c)
 {
+	/* Once set, a ULP cannot be taken off the socket again. */
+	if (!kernel_speaks(c)) {
+		pr_debug("comp: the tcp_comp module does not speak format %d, using the user-space engine\n",
+			 TCP_COMP_VERSION_2);
+		return 1;
+	}
 	if (setsockopt(c->fd, SOL_TCP, TCP_ULP, TCP_COMP_ULP_NAME, sizeof(TCP_COMP_ULP_NAME))) {
 		pr_debug("comp: kernel ULP unavailable (%s), using the user-space engine\n",
 			 strerror(errno));

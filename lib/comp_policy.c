@@ -39,6 +39,15 @@ struct ebpfaccel_comp_policy {
 #define PIN_STATE	"comp_sk_state"
 #define PIN_COUNTERS	"counters"
 
+/* Announce format 2 unless a tcp_comp module that predates it would carry
+ * the data: its peers then keep format 1 and the module its sockets. */
+static __u8 max_format(void)
+{
+	int kernel = ebpfaccel__comp_kernel_format();
+
+	return kernel == TCP_COMP_VERSION_1 ? TCP_COMP_VERSION_1 : TCP_COMP_VERSION_2;
+}
+
 EBPFACCEL_API struct ebpfaccel_comp_policy *
 ebpfaccel_comp_policy__open(const struct ebpfaccel_comp_policy_opts *opts)
 {
@@ -67,7 +76,16 @@ ebpfaccel_comp_policy__open(const struct ebpfaccel_comp_policy_opts *opts)
 		return NULL;
 	}
 	ebpfaccel__bump_memlock();
-	p->skel = comp_negotiate_bpf__open_and_load();
+	p->skel = comp_negotiate_bpf__open();
+	if (p->skel) {
+		p->skel->rodata->comp_max_format = max_format();
+		err = comp_negotiate_bpf__load(p->skel);
+		if (err) {
+			comp_negotiate_bpf__destroy(p->skel);
+			p->skel = NULL;
+			errno = -err;
+		}
+	}
 	if (!p->skel) {
 		err = errno;
 		pr_warn("comp: loading the negotiation program failed: %s\n", strerror(err));
@@ -303,7 +321,8 @@ EBPFACCEL_API int ebpfaccel_comp_policy__del_prefix(struct ebpfaccel_comp_policy
 static void fill_params(struct tcp_comp_params *out, __u8 algo, const struct comp_sk_state *st)
 {
 	*out = (struct tcp_comp_params){
-		.version = TCP_COMP_VERSION, .algo = algo, .mode = st->mode,
+		.version = st->format ? st->format : TCP_COMP_VERSION_1, .algo = algo,
+		.mode = st->mode,
 		.level = st->level, .record_size = st->record_size, .flags = st->flags,
 	};
 }

@@ -74,4 +74,11 @@ int ebpfaccel__bpffs_at(const char *path);
 /* Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK. */
 void ebpfaccel__bump_memlock(void);
 
+/* Whether TCP upper layer protocol @name is registered (its module loaded). */
+bool ebpfaccel__ulp_registered(const char *name);
+
+/* Newest record format (TCP_COMP_VERSION_*) of the loaded tcp_comp module;
+ * 0 when no module carries the "comp" ULP. */
+int ebpfaccel__comp_kernel_format(void);
+
 #endif /* EBPFACCEL_INTERNAL_H */

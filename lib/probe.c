@@ -199,7 +199,7 @@ static void probe_bpffs(struct ebpfaccel_probe *p)
 }
 
 /* /proc/sys/net/ipv4/tcp_available_ulp: names separated by spaces. */
-static bool ulp_registered(const char *name)
+bool ebpfaccel__ulp_registered(const char *name)
 {
 	char buf[512], *tok, *save;
 	FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "re");
@@ -241,7 +241,7 @@ static bool module_installed(const char *release, const char *module)
 
 static void probe_kmod(struct ebpfaccel_probe *p)
 {
-	if (ulp_registered(TCP_COMP_ULP_NAME)) {
+	if (ebpfaccel__ulp_registered(TCP_COMP_ULP_NAME)) {
 		set_result(p, EBPFACCEL_FEAT_TCP_COMP_KMOD, true, "loaded (TCP ULP \"comp\" registered)");
 		return;
 	}

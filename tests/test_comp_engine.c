@@ -353,8 +353,13 @@ static void expect_badmsg(const struct tcp_comp_params *rx, const void *bytes, s
 	close(sfd);
 }
 
+/* Format 1: the raw peer's records need no check, so each header rule
+ * (the same in format 2) is what refuses them. */
 static const struct tcp_comp_params zstd_block = {
-	.version = TCP_COMP_VERSION, .algo = TCP_COMP_ALGO_ZSTD, .mode = TCP_COMP_MODE_BLOCK,
+	.version = TCP_COMP_VERSION_1, .algo = TCP_COMP_ALGO_ZSTD, .mode = TCP_COMP_MODE_BLOCK,
+};
+static const struct tcp_comp_params zstd_block_f2 = {
+	.version = TCP_COMP_VERSION_2, .algo = TCP_COMP_ALGO_ZSTD, .mode = TCP_COMP_MODE_BLOCK,
 };
 
 START_TEST(bad_header_fields)
@@ -453,33 +458,61 @@ static const unsigned char hello_record[] = {
 	'h', 'e', 'l', 'l', 'o',
 };
 
-START_TEST(documented_example)
+/* The engine writes "hello" as exactly @rec, and reads @rec back as "hello". */
+static void expect_hello_record(const struct tcp_comp_params *p, const unsigned char *rec,
+				size_t len)
 {
-	struct pair pr;
 	unsigned char wire[64];
+	struct pair pr;
 	char got[8];
 	ssize_t n = 0, r;
 
-	pair_open(&pr, &zstd_block, &zstd_block, false);
+	pair_open(&pr, p, p, false);
 	ck_assert_int_eq(ebpfaccel_comp_conn__send(pr.client, "hello", 5), 5);
-	while (n < (ssize_t)sizeof(hello_record) &&
-	       (r = recv(pr.sfd, wire + n, sizeof(wire) - n, 0)) > 0)
+	while (n < (ssize_t)len && (r = recv(pr.sfd, wire + n, sizeof(wire) - n, 0)) > 0)
 		n += r;
-	ck_assert_int_eq(n, sizeof(hello_record));
-	ck_assert(memcmp(wire, hello_record, sizeof(hello_record)) == 0);
-	ck_assert_int_eq(send(pr.cfd, hello_record, sizeof(hello_record), 0), sizeof(hello_record));
+	ck_assert_int_eq(n, len);
+	ck_assert(memcmp(wire, rec, len) == 0);
+	ck_assert_int_eq(send(pr.cfd, rec, len, 0), len);
 	ck_assert_int_eq(ebpfaccel_comp_conn__recv(pr.server, got, sizeof(got)), 5);
 	ck_assert(memcmp(got, "hello", 5) == 0);
 	pair_close(&pr);
 }
+
+START_TEST(documented_example)
+{
+	expect_hello_record(&zstd_block, hello_record, sizeof(hello_record));
+}
+END_TEST
+
+/* The same record in format 2: the XXH3 check of the payload, seeded with
+ * the header (include/ebpfaccel/uapi.h), computed here from the spec. */
+static const unsigned char hello_record_f2[] = {
+	0xea, 0x01, 0x00, 0x09, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x05,
+	0, 0, 0, 0, 0, 0, 0, 0, 'h', 'e', 'l', 'l', 'o',
+};
+
+START_TEST(documented_example_format2)
+{
+	uint64_t seed = (uint64_t)0x09 << 48 | (uint64_t)5 << 24 | 5;
+	uint64_t h = XXH3_64bits_withSeed("hello", 5, seed);
+	unsigned char rec[sizeof(hello_record_f2)];
+
+	memcpy(rec, hello_record_f2, sizeof(rec));
+	for (int i = 0; i < 8; i++)
+		rec[12 + i] = h >> (56 - 8 * i);
+	expect_hello_record(&zstd_block_f2, rec, sizeof(rec));
+	/* A format 2 receiver refuses the unchecked format 1 record. */
+	expect_badmsg(&zstd_block_f2, hello_record, sizeof(hello_record), false);
+}
 END_TEST
 
 /* Records made by the libraries directly, not by the engine: what another
- * implementation (the kernel module) would produce must decode. */
+ * implementation (the kernel module, format 1) would produce must decode. */
 START_TEST(foreign_encoder_records)
 {
 	const struct tcp_comp_params lz4_block = {
-		.version = TCP_COMP_VERSION, .algo = TCP_COMP_ALGO_LZ4, .mode = TCP_COMP_MODE_BLOCK,
+		.version = TCP_COMP_VERSION_1, .algo = TCP_COMP_ALGO_LZ4, .mode = TCP_COMP_MODE_BLOCK,
 	};
 	LIBEBPFACCEL_OPTS(ebpfaccel_comp_conn_opts, zo, .tx = &plain, .rx = &zstd_block);
 	LIBEBPFACCEL_OPTS(ebpfaccel_comp_conn_opts, lo, .tx = &plain, .rx = &lz4_block);
@@ -526,6 +559,10 @@ START_TEST(bad_params)
 	ck_assert_ptr_null(ebpfaccel_comp_conn__new(cfd, &o));
 	ck_assert_int_eq(errno, EINVAL);
 	p.algo = TCP_COMP_ALGO_ZSTD;
+	p.version = TCP_COMP_VERSION_2 + 1;	/* a record format not known */
+	ck_assert_ptr_null(ebpfaccel_comp_conn__new(cfd, &o));
+	ck_assert_int_eq(errno, EINVAL);
+	p.version = TCP_COMP_VERSION_1;
 	p.record_size = TCP_COMP_MAX_RECORD + 1;
 	ck_assert_ptr_null(ebpfaccel_comp_conn__new(cfd, &o));
 	o.rx = NULL;
@@ -565,6 +602,7 @@ static Suite *engine_suite(void)
 	tcase_add_loop_test(tc, corrupt_payload, 0, N_COMBOS);
 	tcase_add_test(tc, bad_params);
 	tcase_add_test(tc, documented_example);
+	tcase_add_test(tc, documented_example_format2);
 	tcase_add_test(tc, foreign_encoder_records);
 	suite_add_tcase(s, tc);
 	return s;

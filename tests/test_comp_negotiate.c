@@ -244,8 +244,9 @@ START_TEST(client_side_only)
 }
 END_TEST
 
-/* A middlebox (tc egress on one veth end) removes the option. */
-static struct comp_strip_bpf *strip_on(struct fx_netns *ns, const char *ifname)
+/* A middlebox (tc egress on one veth end) removes the option, or only
+ * @clear_bits of its flags. */
+static struct comp_strip_bpf *strip_on(struct fx_netns *ns, const char *ifname, __u8 clear_bits)
 {
 	struct comp_strip_bpf *skel = comp_strip_bpf__open_and_load();
 	int prev = fx_netns_enter(ns);
@@ -254,6 +255,7 @@ static struct comp_strip_bpf *strip_on(struct fx_netns *ns, const char *ifname)
 
 	ck_assert_ptr_nonnull(skel);
 	ck_assert_int_ge(prev, 0);
+	skel->bss->clear_ver_bits = clear_bits;
 	hook.ifindex = if_nametoindex(ifname);
 	ck_assert_int_gt(hook.ifindex, 0);
 	ck_assert_int_eq(bpf_tc_hook_create(&hook), 0);
@@ -267,7 +269,7 @@ static struct comp_strip_bpf *strip_on(struct fx_netns *ns, const char *ifname)
 static void stripped_case(struct fx_netns *ns, const char *ifname, int family,
 			  uint64_t expect_synack_opt)
 {
-	struct comp_strip_bpf *strip = strip_on(ns, ifname);
+	struct comp_strip_bpf *strip = strip_on(ns, ifname, 0);
 	struct ebpfaccel_comp_state cs, ss;
 	struct ebpfaccel_comp_policy_stats st;
 	struct comp_fds p;
@@ -285,6 +287,42 @@ static void stripped_case(struct fx_netns *ns, const char *ifname, int family,
 	expect_plain(&p);
 	comp_strip_bpf__destroy(strip);
 }
+
+/*
+ * Record format: both ends with this library agree on format 2 (every record
+ * checked).  A peer that predates format 2 (simulated by a middlebox that
+ * clears TCP_COMP_OPT_F_FORMAT2 on the client's or on the server's side)
+ * makes both ends use format 1, and the data still flows compressed.
+ */
+START_TEST(record_format)
+{
+	struct fx_netns *ns[] = { NULL, env.ns_c, env.ns_s };
+	const char *ifname[] = { NULL, env.veth.name_a, env.veth.name_b };
+	struct comp_strip_bpf *strip = _i ? strip_on(ns[_i], ifname[_i], TCP_COMP_OPT_F_FORMAT2)
+					  : NULL;
+	int want = _i ? TCP_COMP_VERSION_1 : TCP_COMP_VERSION_2;
+	struct ebpfaccel_comp_state cs, ss;
+	struct tcp_comp_stats cst, sst;
+	struct comp_fds p;
+
+	set_rules(&agree_cases[0]);
+	p = connect_pair(AF_INET, true, true);
+	get_state(pol_c, p.cfd, &cs);
+	get_state(pol_s, p.sfd, &ss);
+	ck_assert_int_eq(ss.phase, EBPFACCEL_COMP_PHASE_ON);
+	ck_assert_int_eq(cs.tx.version, want);
+	ck_assert_int_eq(cs.rx.version, want);
+	ck_assert_int_eq(ss.tx.version, want);
+	ck_assert_int_eq(ss.rx.version, want);
+	if (strip)
+		ck_assert_uint_ge(strip->bss->stripped, 1);
+	exchange(&p, &cst, &sst);
+	assert_compressed(&cst, true);
+	assert_compressed(&sst, true);
+	close_pair(&p);
+	comp_strip_bpf__destroy(strip);
+}
+END_TEST
 
 /* The server never sees the SYN's option, so it never answers. */
 START_TEST(stripped_client_to_server)
@@ -567,6 +605,7 @@ static Suite *negotiate_suite(void)
 	tcase_add_loop_test(tc, server_side_only, 0, 2);
 	tcase_add_loop_test(tc, client_side_only, 0, 2);
 	tcase_add_loop_test(tc, stripped_client_to_server, 0, 2);
+	tcase_add_loop_test(tc, record_format, 0, 3);
 	tcase_add_loop_test(tc, stripped_server_to_client, 0, 2);
 	tcase_add_loop_test(tc, syn_cookies, 0, 2);
 	tcase_add_test(tc, prefix_rules);

@@ -36,7 +36,13 @@ enum {
 	TCP_COMP_STATS		= 3,	/* struct tcp_comp_stats, getsockopt only */
 };
 
-#define TCP_COMP_VERSION	1
+/* tcp_comp_params.version is the record format a direction speaks.  Format 2
+ * checks every record (XXH3-64, below); format 1 checks a record only when
+ * its encoder adds TCP_COMP_F_CHECKSUM.  The handshake picks 2 only when both
+ * ends announce it (TCP_COMP_OPT_F_FORMAT2), so format-1 peers keep working. */
+#define TCP_COMP_VERSION_1	1
+#define TCP_COMP_VERSION_2	2
+#define TCP_COMP_VERSION	TCP_COMP_VERSION_2	/* the newest */
 
 enum tcp_comp_algo {
 	TCP_COMP_ALGO_NONE	= 0,	/* raw records only */
@@ -57,7 +63,8 @@ enum tcp_comp_mode {
 };
 
 /* tcp_comp_params.flags */
-#define TCP_COMP_F_CHECKSUM	(1U << 0)	/* TX: add XXH32 of the original bytes */
+#define TCP_COMP_F_CHECKSUM	(1U << 0)	/* TX, format 1: add XXH32 of the original bytes
+						 * (format 2 always checks: ignored there) */
 
 /* Record payload limits.  A receiver refuses any record whose header claims
  * more than TCP_COMP_MAX_RECORD original bytes or more than
@@ -68,7 +75,7 @@ enum tcp_comp_mode {
 #define TCP_COMP_MAX_WIRE	(TCP_COMP_MAX_RECORD + TCP_COMP_MAX_RECORD / 128 + 64)
 
 struct tcp_comp_params {
-	__u16	version;	/* TCP_COMP_VERSION */
+	__u16	version;	/* record format: TCP_COMP_VERSION_1 or _2 */
 	__u8	algo;		/* enum tcp_comp_algo */
 	__u8	mode;		/* enum tcp_comp_mode */
 	__s32	level;		/* algorithm level; 0 = algorithm default */
@@ -90,21 +97,26 @@ struct tcp_comp_stats {
 /* ---------------------------------------------------------------------------
  * Wire format: the compressed byte stream is a sequence of records.
  *
- *   0      1      2      3      4              8             12        [16]
+ *   0      1      2      3      4              8             12        [16 | 20]
  *   +------+------+------+------+--------------+--------------+---------+-----
- *   |magic | type | algo |flags | orig_len(be) | wire_len(be) | [xxh32] | payload
+ *   |magic | type | algo |flags | orig_len(be) | wire_len(be) | [check] | payload
  *   +------+------+------+------+--------------+--------------+---------+-----
  *
  * magic     TCP_COMP_REC_MAGIC; anything else is a protocol error (EBADMSG).
- * type      TCP_COMP_REC_DATA (only type defined in version 1).
+ * type      TCP_COMP_REC_DATA (the only type).
  * algo      enum tcp_comp_algo used for this record's payload; NONE when
  *           the record is raw.
  * flags     TCP_COMP_REC_F_*.
  * orig_len  bytes the payload decodes to; 1..TCP_COMP_MAX_RECORD.
  * wire_len  payload bytes that follow the header; 1..TCP_COMP_MAX_WIRE;
  *           equal to orig_len for raw records.
- * xxh32     present only with TCP_COMP_REC_F_CHECKSUM: XXH32(seed 0) of
- *           the original bytes, big endian.
+ * check     format 2: always TCP_COMP_REC_F_XXH3, 8 bytes (be):
+ *           XXH3_64bits_withSeed(payload, wire_len, seed) with seed =
+ *           algo << 56 | flags << 48 | orig_len << 24 | wire_len (u64), so a
+ *           corrupted header fails like a corrupted payload; checked before
+ *           the payload is decoded.
+ *           format 1: only with TCP_COMP_REC_F_CHECKSUM, 4 bytes (be):
+ *           XXH32(seed 0) of the original bytes.
  *
  * Stream mode: the payloads of one direction form a single zstd stream
  * (each record ends on a ZSTD_e_flush boundary) or a single LZ4 stream
@@ -120,8 +132,11 @@ struct tcp_comp_stats {
 #define TCP_COMP_REC_F_RAW	(1U << 0)	/* payload is the original bytes */
 #define TCP_COMP_REC_F_CHECKSUM	(1U << 1)	/* 4-byte xxh32 follows the header */
 #define TCP_COMP_REC_F_STREAM	(1U << 2)	/* payload continues the direction's stream */
+#define TCP_COMP_REC_F_XXH3	(1U << 3)	/* format 2: 8-byte XXH3 follows the header */
+/* Flags a format 1 / format 2 receiver knows; any other bit is EBADMSG. */
 #define TCP_COMP_REC_F_KNOWN	(TCP_COMP_REC_F_RAW | TCP_COMP_REC_F_CHECKSUM | \
 				 TCP_COMP_REC_F_STREAM)
+#define TCP_COMP_REC_F_KNOWN_2	(TCP_COMP_REC_F_RAW | TCP_COMP_REC_F_STREAM | TCP_COMP_REC_F_XXH3)
 
 struct tcp_comp_rec_hdr {
 	__u8	magic;
@@ -134,6 +149,8 @@ struct tcp_comp_rec_hdr {
 
 #define TCP_COMP_REC_HDR_LEN	12
 #define TCP_COMP_REC_CSUM_LEN	4
+#define TCP_COMP_REC_XXH3_LEN	8
+
 
 /* ---------------------------------------------------------------------------
  * Handshake negotiation: experimental TCP option (RFC 6994)
@@ -158,6 +175,9 @@ struct tcp_comp_rec_hdr {
  *                     (no confirmation → both ends off).
  * F_STREAM   SYN: the client prefers stream mode; SYN-ACK: the server's
  *            decision for both directions; ACK: repeated.
+ * F_FORMAT2  SYN: the client speaks record format 2; SYN-ACK: so does the
+ *            server, both directions use it; ACK: repeated.  Peers that
+ *            predate it ignore the bit and answer without it: format 1.
  * The encoder's level, record size and checksum flag are local choices and
  * are not negotiated: every record says how it is encoded.
  * --------------------------------------------------------------------------*/
@@ -169,6 +189,7 @@ struct tcp_comp_rec_hdr {
 #define TCP_COMP_OPT_F_SYNACK	(1U << 0)	/* option answers a SYN */
 #define TCP_COMP_OPT_F_CONFIRM	(1U << 1)	/* client confirms the SYN-ACK's answer */
 #define TCP_COMP_OPT_F_STREAM	(1U << 2)	/* stream mode (enum tcp_comp_mode) */
+#define TCP_COMP_OPT_F_FORMAT2	(1U << 3)	/* record format 2 (TCP_COMP_VERSION_2) */
 
 /* Largest zstd window a receiver accepts (bounds its memory in stream
  * mode); encoders must not use a larger one. */

@@ -68,7 +68,7 @@ struct tcp_comp_params guest_params(int algo, int mode, int level, uint32_t reco
 				    uint32_t flags)
 {
 	struct tcp_comp_params p = {
-		.version = TCP_COMP_VERSION, .algo = algo, .mode = mode, .level = level,
+		.version = TCP_COMP_VERSION_1, .algo = algo, .mode = mode, .level = level,
 		.record_size = record_size, .flags = flags,
 	};
 	return p;
