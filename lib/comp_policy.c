@@ -52,8 +52,8 @@ ebpfaccel_comp_policy__open(const struct ebpfaccel_comp_policy_opts *opts)
 	err = ebpfaccel__need_caps("load the compression negotiation program",
 				   CAPMASK(CAP_BPF) | CAPMASK(CAP_NET_ADMIN));
 	if (err) {
-		errno = -err;
-		return NULL;
+		ebpfaccel__load_error_clear(OPTS_GET(opts, load_error, NULL), err);
+		return ebpfaccel__err_ptr(err);
 	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {
@@ -67,14 +67,14 @@ ebpfaccel_comp_policy__open(const struct ebpfaccel_comp_policy_opts *opts)
 		return NULL;
 	}
 	ebpfaccel__bump_memlock();
+	ebpfaccel__route_libbpf_print();
+	ebpfaccel__load_begin();
 	p->skel = comp_negotiate_bpf__open_and_load();
-	if (!p->skel) {
-		err = errno;
-		pr_warn("comp: loading the negotiation program failed: %s\n", strerror(err));
+	err = ebpfaccel__load_end(p->skel ? 0 : -errno, "comp", OPTS_GET(opts, load_error, NULL));
+	if (err) {
 		free(p->pin_name);
 		free(p);
-		errno = err;
-		return NULL;
+		return ebpfaccel__err_ptr(err);
 	}
 	return p;
 }

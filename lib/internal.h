@@ -39,7 +39,7 @@ void ebpfaccel__load_begin(void);
 int ebpfaccel__load_end(int err, const char *what, struct ebpfaccel_load_error *out);
 /* Called by the libbpf print hook: true while a load is being watched. */
 bool ebpfaccel__load_watching(void);
-void ebpfaccel__load_note(const char *fmt, va_list ap);
+void ebpfaccel__load_note(bool warning, const char *fmt, va_list ap);
 /* @out (may be NULL) for a failure before loading: @err, no reason. */
 void ebpfaccel__load_error_clear(struct ebpfaccel_load_error *out, int err);
 
@@ -77,6 +77,10 @@ int ebpfaccel__has_cap(int cap);
  * logging which one @what needs.  CAP_BPF is satisfied by CAP_SYS_ADMIN
  * (kernels before 5.8 know only the latter). */
 int ebpfaccel__need_caps(const char *what, uint64_t capmask);
+
+/* The first capability of @capmask this thread lacks (CAP_BPF as above),
+ * or -1. */
+int ebpfaccel__missing_cap(uint64_t capmask);
 
 const char *ebpfaccel__cap_name(int cap);
 

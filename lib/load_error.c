@@ -119,7 +119,7 @@ static void note_first_warn(const char *msg)
 	snprintf(watch.first_warn, sizeof(watch.first_warn), "%.*s", (int)len, msg);
 }
 
-void ebpfaccel__load_note(const char *fmt, va_list ap)
+void ebpfaccel__load_note(bool warning, const char *fmt, va_list ap)
 {
 	const char *log, *end;
 	char *msg;
@@ -135,7 +135,7 @@ void ebpfaccel__load_note(const char *fmt, va_list ap)
 	} else if (strstr(msg, "BPF program load failed")) {
 		note_prog(msg);
 		note_first_warn(msg);
-	} else {
+	} else if (warning) {
 		note_first_warn(msg);
 	}
 	free(msg);
@@ -181,10 +181,9 @@ int ebpfaccel__load_end(int err, const char *what, struct ebpfaccel_load_error *
 		snprintf(e.reason, sizeof(e.reason), "BPF program %s refused by the kernel: %s",
 			 watch.prog, msg);
 	} else if (watch.first_warn[0]) {
-		snprintf(e.reason, sizeof(e.reason), "loading its BPF objects failed: %s",
-			 watch.first_warn);
+		snprintf(e.reason, sizeof(e.reason), "BPF object not loaded: %s", watch.first_warn);
 	} else {
-		snprintf(e.reason, sizeof(e.reason), "loading its BPF objects failed: %s", msg);
+		snprintf(e.reason, sizeof(e.reason), "BPF object not loaded: %s", msg);
 	}
 	e.err = err;
 	fill_out(out, &e);

@@ -64,7 +64,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		va_list copy;
 
 		va_copy(copy, ap);
-		ebpfaccel__load_note(fmt, copy);
+		ebpfaccel__load_note(level == LIBBPF_WARN, fmt, copy);
 		va_end(copy);
 	}
 	if (!fn)

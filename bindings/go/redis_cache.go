@@ -51,7 +51,8 @@ func cString(s string, free *[]unsafe.Pointer) *C.char {
 }
 
 // OpenRedisCache loads the cache's programs and maps (not attached yet).
-// Needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN.
+// Needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN.  When the kernel refuses
+// a program, the *Error's Load says which and why.
 func OpenRedisCache(o RedisCacheOpts) (*RedisCache, error) {
 	var allocs []unsafe.Pointer
 	defer func() {
@@ -80,13 +81,15 @@ func OpenRedisCache(o RedisCacheOpts) (*RedisCache, error) {
 	opts.redis_host = cString(o.RedisHost, &allocs)
 	opts.redis_user = cString(o.RedisUser, &allocs)
 	opts.redis_password = cString(o.RedisPassword, &allocs)
+	opts.load_error = newLoadError()
+	allocs = append(allocs, unsafe.Pointer(opts.load_error))
 
 	rc, err := callPtr("ebpfaccel_redis_cache__open", func() (*C.struct_ebpfaccel_redis_cache, error) {
 		ptr, errno := C.ebpfaccel_redis_cache__open(opts)
 		return ptr, errno
 	})
 	if err != nil {
-		return nil, err
+		return nil, withLoadError(err, opts.load_error)
 	}
 	return &RedisCache{rc: rc}, nil
 }
