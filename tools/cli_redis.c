@@ -409,7 +409,7 @@ static int hold(const struct redis_args *a, const struct sockaddr_un *sa, int re
 }
 
 /* The one line saying why attaching failed: the failed BPF load, else the
- * library's warning, else the error with what to check. */
+ * library's warning (or the error) with what to check. */
 static int attach_failed(const struct attach_report *r)
 {
 	const char *warning = r->warning, *prefix = "libebpfaccel: ";
@@ -421,10 +421,10 @@ static int attach_failed(const struct attach_report *r)
 				 r->why.verifier ? " (run with --debug for the full log)" : "");
 	if (!strncmp(warning, prefix, strlen(prefix)))
 		warning += strlen(prefix);
-	if (warning[0])
-		return cli_error(err, "redis attach: %.*s", (int)strcspn(warning, "\n"), warning);
 	ebpfaccel_strerror(err, msg, sizeof(msg));
-	return cli_error(err, "redis attach: %s%s", msg,
+	return cli_error(err, "redis attach: %.*s%s",
+			 warning[0] ? (int)strcspn(warning, "\n") : (int)strlen(msg),
+			 warning[0] ? warning : msg,
 			 err == -EPERM || err == -EACCES ? cli_perm_hint(err) :
 			 err == -ECONNREFUSED ? "; is redis-server listening on that port and address "
 						"(--host), in that network namespace (--netns)?" :
