@@ -16,6 +16,13 @@ import (
 	"unsafe"
 )
 
+// The library's own error codes (enum ebpfaccel_error), for errors.Is.
+const (
+	ErrKernel syscall.Errno = C.EBPFACCEL_ERR_KERNEL // the kernel lacks a BPF feature
+	ErrVerify syscall.Errno = C.EBPFACCEL_ERR_VERIFY // the verifier refused a program
+	ErrProto  syscall.Errno = C.EBPFACCEL_ERR_PROTO  // the peer violated the protocol
+)
+
 // Error is a failed library call.  It unwraps to its syscall.Errno, so
 // errors.Is(err, syscall.EPERM) and errors.Is(err, os.ErrPermission) work.
 type Error struct {
