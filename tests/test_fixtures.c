@@ -181,12 +181,25 @@ START_TEST(redis_extra_conf_and_cgroup)
 END_TEST
 
 
+/* Waits up to 10 s for the reaper, then asserts it removed them all. */
+static void assert_reaped(const char *ns_path, const char *cg_path, pid_t redis_pid, const char *after)
+{
+	for (int i = 0; i < 500; i++) {
+		if (access(ns_path, F_OK) && access(cg_path, F_OK) && kill(redis_pid, 0) && errno == ESRCH)
+			break;
+		usleep(20000);
+	}
+	ck_assert_msg(access(ns_path, F_OK) != 0, "%s survived %s", ns_path, after);
+	ck_assert_msg(access(cg_path, F_OK) != 0, "%s survived %s", cg_path, after);
+	ck_assert_msg(kill(redis_pid, 0) != 0, "redis-server %d survived %s", (int)redis_pid, after);
+}
+
 /* A test that dies without cleaning up (Check's _exit after a failed
  * assertion, a crash, SIGKILL) must still leave nothing behind. */
 START_TEST(fixtures_of_a_killed_process_are_reaped)
 {
 	char ns_path[128], cg_path[4096];
-	int pfd[2], status, i;
+	int pfd[2], status;
 	pid_t child, redis_pid;
 	FILE *f;
 
@@ -212,14 +225,7 @@ START_TEST(fixtures_of_a_killed_process_are_reaped)
 	fclose(f);
 	ck_assert_int_eq(waitpid(child, &status, 0), child);
 	ck_assert(WIFSIGNALED(status));
-	for (i = 0; i < 500; i++) {
-		if (access(ns_path, F_OK) && access(cg_path, F_OK) && kill(redis_pid, 0) && errno == ESRCH)
-			break;
-		usleep(20000);
-	}
-	ck_assert_msg(access(ns_path, F_OK) != 0, "%s survived its creator", ns_path);
-	ck_assert_msg(access(cg_path, F_OK) != 0, "%s survived its creator", cg_path);
-	ck_assert_msg(kill(redis_pid, 0) != 0, "redis-server %d survived its creator", (int)redis_pid);
+	assert_reaped(ns_path, cg_path, redis_pid, "its creator");
 }
 END_TEST
 
@@ -250,7 +256,7 @@ START_TEST(fixtures_of_a_failed_case_are_reaped)
 	char ns_path[128], cg_path[4096];
 	pid_t redis_pid;
 	SRunner *sr;
-	int pfd[2], i;
+	int pfd[2];
 	FILE *f;
 
 	ck_assert_int_eq(pipe(pfd), 0);
@@ -266,14 +272,7 @@ START_TEST(fixtures_of_a_failed_case_are_reaped)
 	f = fdopen(pfd[0], "r");
 	ck_assert_int_eq(fscanf(f, "%127s\n%4095s\n%d", ns_path, cg_path, &redis_pid), 3);
 	fclose(f);
-	for (i = 0; i < 500; i++) {
-		if (access(ns_path, F_OK) && access(cg_path, F_OK) && kill(redis_pid, 0) && errno == ESRCH)
-			break;
-		usleep(20000);
-	}
-	ck_assert_msg(access(ns_path, F_OK) != 0, "%s survived a failed case", ns_path);
-	ck_assert_msg(access(cg_path, F_OK) != 0, "%s survived a failed case", cg_path);
-	ck_assert_msg(kill(redis_pid, 0) != 0, "redis-server %d survived a failed case", (int)redis_pid);
+	assert_reaped(ns_path, cg_path, redis_pid, "a failed case");
 }
 END_TEST
 
