@@ -14,10 +14,12 @@
 
 #include <ebpfaccel/ebpfaccel.h>
 
-/* Features without which neither acceleration can run at all. */
+/* Features without which the accelerations cannot run: the kernel
+ * features, and the objects built on them loading on this kernel. */
 static const enum ebpfaccel_feature required[] = {
 	EBPFACCEL_FEAT_BPF_SYSCALL, EBPFACCEL_FEAT_SOCKMAP, EBPFACCEL_FEAT_SK_STORAGE,
 	EBPFACCEL_FEAT_TCP_HDR_OPT, EBPFACCEL_FEAT_CGROUP2,
+	EBPFACCEL_FEAT_REDIS_CACHE, EBPFACCEL_FEAT_COMP_NEGOTIATE,
 };
 
 static int is_required(enum ebpfaccel_feature f)

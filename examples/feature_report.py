@@ -13,9 +13,11 @@ import sys
 import ebpfaccel
 from ebpfaccel import Feature
 
-# Features without which neither acceleration can run at all.
+# Features without which the accelerations cannot run: the kernel features,
+# and the objects built on them loading on this kernel.
 REQUIRED = {Feature.BPF_SYSCALL, Feature.SOCKMAP, Feature.SK_STORAGE,
-            Feature.TCP_HDR_OPT, Feature.CGROUP2}
+            Feature.TCP_HDR_OPT, Feature.CGROUP2,
+            Feature.REDIS_CACHE, Feature.COMP_NEGOTIATE}
 
 
 def main():

@@ -61,8 +61,8 @@ ebpfaccel_comp_policy__open(const struct ebpfaccel_comp_policy_opts *opts)
 	err = ebpfaccel__need_caps("load the compression negotiation program",
 				   CAPMASK(CAP_BPF) | CAPMASK(CAP_NET_ADMIN));
 	if (err) {
-		errno = -err;
-		return NULL;
+		ebpfaccel__load_error_clear(OPTS_GET(opts, load_error, NULL), err);
+		return ebpfaccel__err_ptr(err);
 	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {
@@ -76,23 +76,20 @@ ebpfaccel_comp_policy__open(const struct ebpfaccel_comp_policy_opts *opts)
 		return NULL;
 	}
 	ebpfaccel__bump_memlock();
+	ebpfaccel__route_libbpf_print();
+	ebpfaccel__load_begin();
 	p->skel = comp_negotiate_bpf__open();
-	if (p->skel) {
+	err = p->skel ? 0 : -errno;
+	if (!err) {
 		p->skel->rodata->comp_max_format = max_format();
 		err = comp_negotiate_bpf__load(p->skel);
-		if (err) {
-			comp_negotiate_bpf__destroy(p->skel);
-			p->skel = NULL;
-			errno = -err;
-		}
 	}
-	if (!p->skel) {
-		err = errno;
-		pr_warn("comp: loading the negotiation program failed: %s\n", strerror(err));
+	err = ebpfaccel__load_end(err, "comp", OPTS_GET(opts, load_error, NULL));
+	if (err) {
+		comp_negotiate_bpf__destroy(p->skel);
 		free(p->pin_name);
 		free(p);
-		errno = err;
-		return NULL;
+		return ebpfaccel__err_ptr(err);
 	}
 	return p;
 }

@@ -26,6 +26,22 @@ void ebpfaccel__route_libbpf_print(void);
 /* Demote libbpf's warnings to debug on this thread while a failure is an
  * expected outcome (feature probes).  Calls nest. */
 void ebpfaccel__libbpf_quiet(bool quiet);
+bool ebpfaccel__libbpf_quieted(void);
+
+/* ---------------------------------------------------- BPF load failures
+ * Around a libbpf object load (lib/load_error.c): between begin and end,
+ * libbpf's messages on this thread are read for the program the kernel
+ * refused and the verifier's reason, and shown at DEBUG only.  end()
+ * returns @err (-EBPFACCEL_ERR_VERIFY for a verifier refusal), logs one
+ * WARN line "<what>: <reason>" and fills @out (may be NULL). */
+struct ebpfaccel_load_error;
+void ebpfaccel__load_begin(void);
+int ebpfaccel__load_end(int err, const char *what, struct ebpfaccel_load_error *out);
+/* Called by the libbpf print hook: true while a load is being watched. */
+bool ebpfaccel__load_watching(void);
+void ebpfaccel__load_note(bool warning, const char *fmt, va_list ap);
+/* @out (may be NULL) for a failure before loading: @err, no reason. */
+void ebpfaccel__load_error_clear(struct ebpfaccel_load_error *out, int err);
 
 /* ---------------------------------------------------------- opts structs
  * Same contract as libbpf's OPTS_*: read only what the caller's struct
@@ -61,6 +77,10 @@ int ebpfaccel__has_cap(int cap);
  * logging which one @what needs.  CAP_BPF is satisfied by CAP_SYS_ADMIN
  * (kernels before 5.8 know only the latter). */
 int ebpfaccel__need_caps(const char *what, uint64_t capmask);
+
+/* The first capability of @capmask this thread lacks (CAP_BPF as above),
+ * or -1. */
+int ebpfaccel__missing_cap(uint64_t capmask);
 
 const char *ebpfaccel__cap_name(int cap);
 

@@ -44,13 +44,29 @@ void ebpfaccel__libbpf_quiet(bool quiet)
 	libbpf_quiet += quiet ? 1 : -1;
 }
 
+bool ebpfaccel__libbpf_quieted(void)
+{
+	return libbpf_quiet > 0;
+}
+
 /* libbpf explains verifier rejections and missing kernel features; those
  * messages belong to our user, at our levels. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	ebpfaccel_print_fn_t fn = __atomic_load_n(&print_fn, __ATOMIC_ACQUIRE);
 	enum ebpfaccel_print_level ours;
+	bool watched = ebpfaccel__load_watching();
 
+	/* A load being watched gets a one-line summary at WARN instead
+	 * (load_error.c), also for a silenced library; the verifier's log
+	 * stays available at DEBUG. */
+	if (watched) {
+		va_list copy;
+
+		va_copy(copy, ap);
+		ebpfaccel__load_note(level == LIBBPF_WARN, fmt, copy);
+		va_end(copy);
+	}
 	if (!fn)
 		return 0;
 	switch (level) {
@@ -60,7 +76,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	}
 	/* libbpf warns about every failed load; our probes expect failures
 	 * and report them through their results instead. */
-	if (ours == EBPFACCEL_WARN && libbpf_quiet > 0)
+	if (ours == EBPFACCEL_WARN && (watched || libbpf_quiet > 0))
 		ours = EBPFACCEL_DEBUG;
 	return fn(ours, fmt, ap);
 }

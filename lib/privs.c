@@ -49,16 +49,21 @@ static bool cap_satisfied(int cap)
 	return cap == CAP_BPF && ebpfaccel__has_cap(CAP_SYS_ADMIN);
 }
 
+int ebpfaccel__missing_cap(uint64_t capmask)
+{
+	for (int cap = 0; cap < 64; cap++)
+		if ((capmask & CAPMASK(cap)) && !cap_satisfied(cap))
+			return cap;
+	return -1;
+}
+
 int ebpfaccel__need_caps(const char *what, uint64_t capmask)
 {
-	int cap;
+	int cap = ebpfaccel__missing_cap(capmask);
 
-	for (cap = 0; cap < 64; cap++) {
-		if (!(capmask & CAPMASK(cap)) || cap_satisfied(cap))
-			continue;
-		pr_warn("%s needs %s: run as root or grant it (e.g. setcap %s+ep, or systemd AmbientCapabilities=)\n",
-			what, ebpfaccel__cap_name(cap), ebpfaccel__cap_name(cap));
-		return -EPERM;
-	}
-	return 0;
+	if (cap < 0)
+		return 0;
+	pr_warn("%s needs %s: run as root or grant it (e.g. setcap %s+ep, or systemd AmbientCapabilities=)\n",
+		what, ebpfaccel__cap_name(cap), ebpfaccel__cap_name(cap));
+	return -EPERM;
 }

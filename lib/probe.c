@@ -41,6 +41,9 @@ static const char *const feature_names[__EBPFACCEL_FEAT_MAX] = {
 	[EBPFACCEL_FEAT_CAP_BPF]	= "cap_bpf",
 	[EBPFACCEL_FEAT_CAP_NET_ADMIN]	= "cap_net_admin",
 	[EBPFACCEL_FEAT_CAP_SYS_ADMIN]	= "cap_sys_admin",
+	[EBPFACCEL_FEAT_REDIS_CACHE]	= "redis_cache",
+	[EBPFACCEL_FEAT_COMP_NEGOTIATE]	= "comp_negotiate",
+	[EBPFACCEL_FEAT_TRAFFIC_PROBE]	= "traffic_probe",
 };
 
 __attribute__((format(printf, 4, 5)))
@@ -163,6 +166,86 @@ static void probe_all_bpf(struct ebpfaccel_probe *p)
 		else
 			set_result(p, bp->feature, true, "%s", bp->found);
 	}
+}
+
+/* ------------------------------------------------------ object probes
+ * Whether the library's own objects load on this kernel, through the
+ * objects' open functions (what an attach would do first), unattached. */
+
+struct object_probe {
+	enum ebpfaccel_feature feature;
+	const char *found;
+	uint64_t caps;		/* what the open checks first */
+	int (*load)(struct ebpfaccel_load_error *why);
+};
+
+static int load_redis_cache(struct ebpfaccel_load_error *why)
+{
+	__u16 port = 6379;
+	/* Small maps; the cgroup is opened, never attached to. */
+	LIBEBPFACCEL_OPTS(ebpfaccel_redis_cache_opts, opts, .ports = &port, .nr_ports = 1,
+			  .cgroup_path = "/", .max_entries = 64, .max_large_entries = 64,
+			  .load_error = why);
+	struct ebpfaccel_redis_cache *rc = ebpfaccel_redis_cache__open(&opts);
+
+	if (!rc)
+		return -errno;
+	ebpfaccel_redis_cache__destroy(rc);
+	return 0;
+}
+
+static int load_comp_negotiate(struct ebpfaccel_load_error *why)
+{
+	LIBEBPFACCEL_OPTS(ebpfaccel_comp_policy_opts, opts, .load_error = why);
+	struct ebpfaccel_comp_policy *cp = ebpfaccel_comp_policy__open(&opts);
+
+	if (!cp)
+		return -errno;
+	ebpfaccel_comp_policy__destroy(cp);
+	return 0;
+}
+
+static int load_traffic_probe(struct ebpfaccel_load_error *why)
+{
+	LIBEBPFACCEL_OPTS(ebpfaccel_traffic_probe_opts, opts, .max_flows = 64, .max_ports = 16,
+			  .load_error = why);
+	struct ebpfaccel_traffic_probe *tp = ebpfaccel_traffic_probe__open(&opts);
+
+	if (!tp)
+		return -errno;
+	ebpfaccel_traffic_probe__destroy(tp);
+	return 0;
+}
+
+static const struct object_probe object_probes[] = {
+	{ EBPFACCEL_FEAT_REDIS_CACHE, "the Redis cache's BPF programs load",
+	  CAPMASK(CAP_BPF) | CAPMASK(CAP_NET_ADMIN) | CAPMASK(CAP_SYS_ADMIN), load_redis_cache },
+	{ EBPFACCEL_FEAT_COMP_NEGOTIATE, "the compression negotiation's BPF program loads",
+	  CAPMASK(CAP_BPF) | CAPMASK(CAP_NET_ADMIN), load_comp_negotiate },
+	{ EBPFACCEL_FEAT_TRAFFIC_PROBE, "the traffic probe's BPF programs load",
+	  CAPMASK(CAP_BPF), load_traffic_probe },
+};
+
+static void probe_object(struct ebpfaccel_probe *p, const struct object_probe *op)
+{
+	LIBEBPFACCEL_OPTS(ebpfaccel_load_error, why);
+	int cap = ebpfaccel__missing_cap(op->caps), err;
+	char msg[128];
+
+	if (cap >= 0) {
+		set_result(p, op->feature, false, "not probed: loading needs %s, which this process lacks",
+			   ebpfaccel__cap_name(cap));
+		return;
+	}
+	ebpfaccel__libbpf_quiet(true);
+	err = op->load(&why);
+	ebpfaccel__libbpf_quiet(false);
+	if (!err) {
+		set_result(p, op->feature, true, "%s", op->found);
+		return;
+	}
+	ebpfaccel_strerror(err, msg, sizeof(msg));
+	set_result(p, op->feature, false, "%s", why.reason[0] ? why.reason : msg);
 }
 
 /* ------------------------------------------------------- system probes */
@@ -300,8 +383,12 @@ EBPFACCEL_API struct ebpfaccel_probe *ebpfaccel_probe__new(const struct ebpfacce
 		for (int f = EBPFACCEL_FEAT_BPF_SYSCALL; f <= EBPFACCEL_FEAT_CLS_BPF; f++)
 			if (f != EBPFACCEL_FEAT_BTF)
 				set_result(p, f, false, "not probed (skip_bpf)");
+		for (size_t i = 0; i < ARRAY_SIZE(object_probes); i++)
+			set_result(p, object_probes[i].feature, false, "not probed (skip_bpf)");
 	} else {
 		probe_all_bpf(p);
+		for (size_t i = 0; i < ARRAY_SIZE(object_probes); i++)
+			probe_object(p, &object_probes[i]);
 	}
 	return p;
 }

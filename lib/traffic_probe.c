@@ -172,25 +172,23 @@ ebpfaccel_traffic_probe__open(const struct ebpfaccel_traffic_probe_opts *opts)
 	if (!OPTS_VALID(opts, ebpfaccel_traffic_probe_opts))
 		return ebpfaccel__err_ptr(-EINVAL);
 	err = ebpfaccel__need_caps("loading the traffic probe", CAPMASK(CAP_BPF));
-	if (err)
+	if (err) {
+		ebpfaccel__load_error_clear(OPTS_GET(opts, load_error, NULL), err);
 		return ebpfaccel__err_ptr(err);
+	}
 	ebpfaccel__route_libbpf_print();
 	ebpfaccel__bump_memlock();
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return ebpfaccel__err_ptr(-ENOMEM);
+	ebpfaccel__load_begin();
 	p->skel = traffic_probe_bpf__open();
-	if (!p->skel) {
-		err = -errno;
-		goto fail;
-	}
-	err = configure(p->skel, opts, p);
+	err = p->skel ? configure(p->skel, opts, p) : -errno;
 	if (!err)
 		err = traffic_probe_bpf__load(p->skel);
-	if (err) {
-		pr_warn("traffic probe: loading the BPF programs failed: %d\n", err);
+	err = ebpfaccel__load_end(err, "traffic probe", OPTS_GET(opts, load_error, NULL));
+	if (err)
 		goto fail;
-	}
 	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.tp_samples), on_sample, p, NULL);
 	if (!p->rb) {
 		err = -errno;

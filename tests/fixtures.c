@@ -43,7 +43,11 @@ static void fx_cleanup_all(void);
  * skips atexit() too; fixtures would then leak namespaces, cgroups and
  * servers.  So every process that creates fixtures gets a reaper child that
  * hears of each object over a pipe and, when the pipe closes (its creator
- * is gone, however it went), removes what was not removed already. */
+ * is gone, however it went), removes what was not removed already.
+ * The reaper runs in a session of its own: once a forked test case has
+ * ended, Check SIGKILLs the case's whole process group, which would take
+ * the reaper with it in the middle of its work (seen: netns and cgroups of
+ * failed cases left behind). */
 static int reaper_fd = -1;
 static pid_t reaper_for;
 
@@ -53,7 +57,7 @@ struct reaper_item {
 	bool live;
 };
 
-static void cgroup_empty_and_remove(const char *path, const char *root);
+static void cgroup_empty_and_remove(const char *path, const char *root, bool kill_members);
 static int write_pid(const char *dir, pid_t pid);
 
 static void reaper_cleanup(struct reaper_item *items, size_t n)
@@ -70,7 +74,7 @@ static void reaper_cleanup(struct reaper_item *items, size_t n)
 
 			if (root) {
 				*root++ = '\0';
-				cgroup_empty_and_remove(items[i].arg, root);
+				cgroup_empty_and_remove(items[i].arg, root, true);
 			}
 		}
 	}
@@ -142,6 +146,7 @@ static void reaper_start(void)
 		return;
 	}
 	if (pid == 0) {
+		setsid();
 		/* Hold nothing but the read end, or the pipe never closes. */
 		for (int fd = 3; fd < 1024; fd++)
 			if (fd != pfd[0])
@@ -158,8 +163,8 @@ __attribute__((format(printf, 1, 2)))
 static void reaper_note(const char *fmt, ...)
 {
 	char line[PATH_MAX + 8];
+	int len, saved_errno = errno;
 	va_list ap;
-	int len;
 
 	reaper_start();
 	if (reaper_fd < 0)
@@ -170,8 +175,9 @@ static void reaper_note(const char *fmt, ...)
 	if (len > 0 && len < (int)sizeof(line) - 1) {
 		line[len++] = '\n';
 		if (write(reaper_fd, line, len) != len)
-			return;
+			len = -1;
 	}
+	errno = saved_errno;
 }
 
 static void track(struct fx_obj *o, enum fx_kind kind)
@@ -232,7 +238,7 @@ static void sweep_stale(void)
 		if (!creator_dead(de->d_name, "ebpfaccel-test-"))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", root, de->d_name);
-		cgroup_empty_and_remove(path, root);
+		cgroup_empty_and_remove(path, root, true);
 	}
 	if (d)
 		closedir(d);
@@ -368,7 +374,11 @@ struct fx_netns *fx_netns_new(void)
 		return NULL;
 	sweep_stale();
 	snprintf(ns->name, sizeof(ns->name), "eafx-%d-%d-%04x", (int)getpid(), ++netns_seq, name_salt());
+	/* Told before it exists: a creator killed in between leaves nothing. */
+	reaper_note("N %s", ns->name);
 	if (fx_run(NULL, NULL, "ip netns add %s && ip -n %s link set lo up", ns->name, ns->name)) {
+		reaper_note("n %s", ns->name);
+		fx_run(NULL, NULL, "ip netns del %s 2>/dev/null", ns->name);
 		free(ns);
 		errno = EIO;
 		return NULL;
@@ -378,13 +388,13 @@ struct fx_netns *fx_netns_new(void)
 	if (ns->fd < 0) {
 		int err = errno;
 
+		reaper_note("n %s", ns->name);
 		fx_run(NULL, NULL, "ip netns del %s", ns->name);
 		free(ns);
 		errno = err;
 		return NULL;
 	}
 	track(&ns->obj, FX_NETNS);
-	reaper_note("N %s", ns->name);
 	return ns;
 }
 
@@ -524,18 +534,20 @@ struct fx_cgroup *fx_cgroup_new(void)
 	sweep_stale();
 	snprintf(cg->path, sizeof(cg->path), "%s/ebpfaccel-test-%d-%d-%04x", cg->root,
 		 (int)getpid(), ++cgroup_seq, name_salt());
+	reaper_note("C %s %s", cg->path, cg->root);
 	if (mkdir(cg->path, 0755)) {
+		reaper_note("c %s", cg->path);
 		free(cg);
 		return NULL;
 	}
 	cg->fd = open(cg->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cg->fd < 0) {
+		reaper_note("c %s", cg->path);
 		rmdir(cg->path);
 		free(cg);
 		return NULL;
 	}
 	track(&cg->obj, FX_CGROUP);
-	reaper_note("C %s %s", cg->path, cg->root);
 	return cg;
 }
 
@@ -564,19 +576,25 @@ int fx_cgroup_add_pid(const struct fx_cgroup *cg, pid_t pid)
 	return write_pid(cg->path, pid);
 }
 
-static void cgroup_empty_and_remove(const char *path, const char *root)
+/* rmdir needs an empty cgroup.  Its owner may have moved itself in, so
+ * the owner hands members back to the root; once the owner is gone, what
+ * is left in it are processes the test started there: they are ended. */
+static void cgroup_empty_and_remove(const char *path, const char *root, bool kill_members)
 {
 	char procs[PATH_MAX + 16];
 	int pid, tries;
 	FILE *f;
 
-	/* rmdir needs an empty cgroup: hand leftovers back to the root. */
-	for (tries = 0; tries < 50 && rmdir(path) && errno == EBUSY; tries++) {
+	for (tries = 0; tries < 100 && rmdir(path) && errno == EBUSY; tries++) {
 		snprintf(procs, sizeof(procs), "%s/cgroup.procs", path);
 		f = fopen(procs, "re");
 		if (f) {
-			while (fscanf(f, "%d", &pid) == 1)
-				write_pid(root, pid);
+			while (fscanf(f, "%d", &pid) == 1) {
+				if (kill_members && pid != getpid())
+					kill(pid, SIGKILL);
+				else
+					write_pid(root, pid);
+			}
 			fclose(f);
 		}
 		usleep(20000);
@@ -586,7 +604,7 @@ static void cgroup_empty_and_remove(const char *path, const char *root)
 static void cgroup_destroy(struct fx_cgroup *cg)
 {
 	reaper_note("c %s", cg->path);
-	cgroup_empty_and_remove(cg->path, cg->root);
+	cgroup_empty_and_remove(cg->path, cg->root, false);
 	close(cg->fd);
 	free(cg);
 }

@@ -30,6 +30,7 @@ cleanup() {
 	for d in "$CG" "$CG2"; do [ ! -d "$d" ] || rmdir "$d"; done
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 mkdir "$CG" "$CG2"
 # A bpffs of this namespace only; the first attach must mount it itself.
 while [ "$(stat -f -c %T /sys/fs/bpf 2>/dev/null)" = bpf_fs ]; do umount -l /sys/fs/bpf || break; done

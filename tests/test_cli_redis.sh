@@ -32,6 +32,7 @@ cleanup() {
 	rm -rf "$DIR"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 mkdir "$CG"
 ip netns add "$NS" && ip -n "$NS" link set lo up
 sh -c 'echo $$ > "$1/cgroup.procs"; exec ip netns exec "$2" redis-server --port 6379 --bind 127.0.0.1 --save "" --appendonly no --dir "$3"' \

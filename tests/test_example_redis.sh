@@ -10,7 +10,8 @@ command -v redis-server >/dev/null || { echo "SKIP: redis-server not installed";
 cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 [ -n "$cg2" ] || { echo "SKIP: no cgroup2 mount"; exit 77; }
 
-ns=eaex-$$-$(od -An -N2 -tx2 /dev/urandom | tr -d ' ')
+# eafx-<pid>-: the fixtures' names, which tests/test_leftovers.last checks.
+ns=eafx-$$-example-$(od -An -N2 -tx2 /dev/urandom | tr -d ' ')
 cg=$cg2/ebpfaccel-test-$$-example
 dir=$(mktemp -d)
 port=6390

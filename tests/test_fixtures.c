@@ -181,12 +181,25 @@ START_TEST(redis_extra_conf_and_cgroup)
 END_TEST
 
 
+/* Waits up to 10 s for the reaper, then asserts it removed them all. */
+static void assert_reaped(const char *ns_path, const char *cg_path, pid_t redis_pid, const char *after)
+{
+	for (int i = 0; i < 500; i++) {
+		if (access(ns_path, F_OK) && access(cg_path, F_OK) && kill(redis_pid, 0) && errno == ESRCH)
+			break;
+		usleep(20000);
+	}
+	ck_assert_msg(access(ns_path, F_OK) != 0, "%s survived %s", ns_path, after);
+	ck_assert_msg(access(cg_path, F_OK) != 0, "%s survived %s", cg_path, after);
+	ck_assert_msg(kill(redis_pid, 0) != 0, "redis-server %d survived %s", (int)redis_pid, after);
+}
+
 /* A test that dies without cleaning up (Check's _exit after a failed
  * assertion, a crash, SIGKILL) must still leave nothing behind. */
 START_TEST(fixtures_of_a_killed_process_are_reaped)
 {
 	char ns_path[128], cg_path[4096];
-	int pfd[2], status, i;
+	int pfd[2], status;
 	pid_t child, redis_pid;
 	FILE *f;
 
@@ -212,14 +225,54 @@ START_TEST(fixtures_of_a_killed_process_are_reaped)
 	fclose(f);
 	ck_assert_int_eq(waitpid(child, &status, 0), child);
 	ck_assert(WIFSIGNALED(status));
-	for (i = 0; i < 500; i++) {
-		if (access(ns_path, F_OK) && access(cg_path, F_OK) && kill(redis_pid, 0) && errno == ESRCH)
-			break;
-		usleep(20000);
-	}
-	ck_assert_msg(access(ns_path, F_OK) != 0, "%s survived its creator", ns_path);
-	ck_assert_msg(access(cg_path, F_OK) != 0, "%s survived its creator", cg_path);
-	ck_assert_msg(kill(redis_pid, 0) != 0, "redis-server %d survived its creator", (int)redis_pid);
+	assert_reaped(ns_path, cg_path, redis_pid, "its creator");
+}
+END_TEST
+
+/* Check runs each case in a child of its own process group and SIGKILLs
+ * that group once the case has ended: the path every failed assertion
+ * takes.  A nested runner makes a case fail the same way, for real. */
+static int failing_case_report = -1;
+
+START_TEST(case_that_fails_with_fixtures_live)
+{
+	struct fx_netns *ns = fx_netns_new();
+	struct fx_cgroup *cg = fx_cgroup_new();
+	struct fx_redis *r = ns && cg ? fx_redis_start_cg(ns, cg, NULL) : NULL;
+
+	ck_assert_ptr_nonnull(r);
+	dprintf(failing_case_report, "/run/netns/%s\n%s\n%d\n", fx_netns_name(ns),
+		fx_cgroup_path(cg), (int)fx_redis_pid(r));
+	ck_abort_msg("failing on purpose with a netns, a cgroup and redis-server live");
+}
+END_TEST
+
+START_TEST(fixtures_of_a_failed_case_are_reaped)
+{
+	/* Same suite and case names as the outer ones: CK_RUN_SUITE and
+	 * CK_RUN_CASE filter nested runners too. */
+	Suite *s = suite_create("fixtures");
+	TCase *tc = tcase_create("fixtures");
+	char ns_path[128], cg_path[4096];
+	pid_t redis_pid;
+	SRunner *sr;
+	int pfd[2];
+	FILE *f;
+
+	ck_assert_int_eq(pipe(pfd), 0);
+	failing_case_report = pfd[1];
+	tcase_add_test(tc, case_that_fails_with_fixtures_live);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_set_fork_status(sr, CK_FORK);
+	srunner_run_all(sr, CK_SILENT);
+	ck_assert_int_eq(srunner_ntests_failed(sr), 1);
+	srunner_free(sr);
+	close(pfd[1]);
+	f = fdopen(pfd[0], "r");
+	ck_assert_int_eq(fscanf(f, "%127s\n%4095s\n%d", ns_path, cg_path, &redis_pid), 3);
+	fclose(f);
+	assert_reaped(ns_path, cg_path, redis_pid, "a failed case");
 }
 END_TEST
 
@@ -238,6 +291,7 @@ int main(void)
 	tcase_add_test(tc, redis_in_netns_with_real_client);
 	tcase_add_test(tc, redis_extra_conf_and_cgroup);
 	tcase_add_test(tc, fixtures_of_a_killed_process_are_reaped);
+	tcase_add_test(tc, fixtures_of_a_failed_case_are_reaped);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }

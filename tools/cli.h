@@ -20,6 +20,7 @@ enum cli_exit {
 
 struct cli_ctx {
 	bool json;
+	bool debug;		/* --debug: the library's messages as they come */
 	int argc;		/* arguments after the command words */
 	char **argv;
 };

@@ -82,7 +82,8 @@ int cli_error(int err, const char *fmt, ...)
 	case -EPERM:
 	case -EACCES:		return CLI_NOPERM;
 	case -ENOENT:		return CLI_NOTFOUND;
-	case -EOPNOTSUPP:	return CLI_UNSUPPORTED;
+	case -EOPNOTSUPP:
+	case -EBPFACCEL_ERR_KERNEL:	return CLI_UNSUPPORTED;
 	case -EINVAL:		return CLI_USAGE;
 	default:		return CLI_FAILED;
 	}
@@ -180,7 +181,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+jdhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j': ctx.json = true; break;
-		case 'd': ebpfaccel_set_print(debug_print); break;
+		case 'd': ebpfaccel_set_print(debug_print); ctx.debug = true; break;
 		case 'h': usage(stdout); return CLI_OK;
 		case 'V': printf("ebpfaccel %s\n", ebpfaccel_version()); return CLI_OK;
 		default:  usage(stderr); return CLI_USAGE;

@@ -345,37 +345,78 @@ static void remove_log(const char *name)
 	unlink(log);
 }
 
-/* The holder process: attaches, reports on @report, then serves. */
-static int hold(const struct redis_args *a, const struct sockaddr_un *sa, int report)
+/* What the holder tells 'redis attach' once it attached, or why not. */
+struct attach_report {
+	int err;
+	struct ebpfaccel_load_error why;	/* a BPF load that failed */
+	char warning[512];			/* the library's last warning */
+};
+
+static char holder_warning[512];
+static bool holder_debug;
+
+/* While attaching, the library's last warning is kept for the command's
+ * one line; --debug shows every message as it comes. */
+static int attach_print(enum ebpfaccel_print_level level, const char *fmt, va_list ap)
+{
+	if (level == EBPFACCEL_WARN) {
+		va_list copy;
+
+		va_copy(copy, ap);
+		vsnprintf(holder_warning, sizeof(holder_warning), fmt, copy);
+		va_end(copy);
+	}
+	return holder_debug ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+static struct ebpfaccel_redis_cache *attach_cache(const struct redis_args *a, struct attach_report *r)
 {
 	struct ebpfaccel_redis_cache_opts o = {
 		.sz = sizeof(o), .ports = a->ports, .nr_ports = a->nr_ports, .cgroup_path = a->cgroup,
 		.redis_host = a->host, .redis_user = a->user, .redis_password = a->password,
 		.tracking = a->tracking,
+		.load_error = &r->why,
 	};
+	ebpfaccel_print_fn_t prev = ebpfaccel_set_print(attach_print);
+	struct ebpfaccel_redis_cache *rc;
+
+	r->why.sz = sizeof(r->why);
+	rc = ebpfaccel_redis_cache__open(&o);
+	r->err = rc ? ebpfaccel_redis_cache__attach(rc) : -errno;
+	ebpfaccel_set_print(prev);
+	snprintf(r->warning, sizeof(r->warning), "%s", holder_warning);
+	if (r->err) {
+		ebpfaccel_redis_cache__destroy(rc);
+		return NULL;
+	}
+	return rc;
+}
+
+/* The holder process: attaches, reports on @report, then serves. */
+static int hold(const struct redis_args *a, const struct sockaddr_un *sa, int report)
+{
 	struct sigaction act = { .sa_handler = on_term };
+	struct attach_report r = { 0 };
 	struct ebpfaccel_redis_cache *rc;
 	struct sockaddr_un here = *sa;
-	int err, lfd;
+	int lfd;
 
 	lfd = holder_listen(a->name, &here);
-	if (lfd < 0)
-		return lfd;
-	err = enter_netns(a->netns);
-	if (err) {
-		unlink(here.sun_path);
-		return err;
-	}
-	rc = ebpfaccel_redis_cache__open(&o);
-	err = rc ? ebpfaccel_redis_cache__attach(rc) : -errno;
-	if (err) {
-		ebpfaccel_redis_cache__destroy(rc);
-		unlink(here.sun_path);
-		return err;
+	r.err = lfd < 0 ? lfd : enter_netns(a->netns);
+	rc = r.err ? NULL : attach_cache(a, &r);
+	if (!rc) {
+		if (lfd >= 0) {
+			close(lfd);
+			unlink(here.sun_path);
+		}
+		/* Nobody to tell if the command is gone. */
+		if (write(report, &r, sizeof(r)) < 0)
+			r.err = -EPIPE;
+		return 1;
 	}
 	sigaction(SIGTERM, &act, NULL);
 	sigaction(SIGINT, &act, NULL);
-	if (write(report, &err, sizeof(err)) != sizeof(err))
+	if (write(report, &r, sizeof(r)) != sizeof(r))
 		stop = 1;
 	close(report);
 	detach_stdio(a->name);
@@ -413,12 +454,36 @@ static int find_cgroup(struct redis_args *a, char *cgroup, size_t sz)
 	return 0;
 }
 
+/* The one line saying why attaching failed: the failed BPF load, else the
+ * library's warning (or the error) with what to check. */
+static int attach_failed(const struct attach_report *r)
+{
+	const char *warning = r->warning, *prefix = "libebpfaccel: ";
+	int err = r->err;
+	char msg[128];
+
+	if (r->why.reason[0])
+		return cli_error(err, "redis attach: %s%s", r->why.reason,
+				 r->why.verifier ? " (run with --debug for the full log)" : "");
+	if (!strncmp(warning, prefix, strlen(prefix)))
+		warning += strlen(prefix);
+	ebpfaccel_strerror(err, msg, sizeof(msg));
+	return cli_error(err, "redis attach: %.*s%s",
+			 warning[0] ? (int)strcspn(warning, "\n") : (int)strlen(msg),
+			 warning[0] ? warning : msg,
+			 err == -EPERM || err == -EACCES ? cli_perm_hint(err) :
+			 err == -ECONNREFUSED ? "; is redis-server listening on that port and address "
+						"(--host), in that network namespace (--netns)?" :
+			 err == -ENOTCONN ? "; is redis-server in that cgroup, on that port?" : "");
+}
+
 static int cmd_attach(struct cli_ctx *ctx)
 {
 	char cgroup[PATH_MAX];
+	struct attach_report r = { .err = -EPIPE };
 	struct redis_args a;
 	struct sockaddr_un sa;
-	int rc, pipefd[2], err = -EPIPE, s;
+	int rc, pipefd[2], s;
 	pid_t pid;
 
 	rc = parse_args(ctx, "redis attach", "ncpHuPNTi", &a);
@@ -450,21 +515,15 @@ static int cmd_attach(struct cli_ctx *ctx)
 	if (!pid) {
 		close(pipefd[0]);
 		setsid();
-		err = hold(&a, &sa, pipefd[1]);
-		if (err && write(pipefd[1], &err, sizeof(err)) < 0)
-			_exit(1);
-		_exit(err ? 1 : 0);
+		holder_debug = ctx->debug;
+		_exit(hold(&a, &sa, pipefd[1]));
 	}
 	close(pipefd[1]);
-	if (read(pipefd[0], &err, sizeof(err)) != sizeof(err))
-		err = -EPIPE;
+	if (read(pipefd[0], &r, sizeof(r)) != sizeof(r))
+		r.err = -EPIPE;
 	close(pipefd[0]);
-	if (err)
-		return cli_error(err, "attaching the Redis cache failed: %s%s", strerror(-err),
-				 err == -EPERM || err == -EACCES ? cli_perm_hint(err) :
-				 err == -ECONNREFUSED ? "; is redis-server listening on that port and address "
-							"(--host), in that network namespace (--netns)?" :
-				 err == -ENOTCONN ? "; is redis-server in that cgroup, on that port?" : "");
+	if (r.err)
+		return attach_failed(&r);
 	printf("attached to %s, ports", a.cgroup);
 	for (size_t i = 0; i < a.nr_ports; i++)
 		printf("%s%u", i ? "," : " ", a.ports[i]);

@@ -361,6 +361,8 @@ func OpenPolicyPinned(pin bool, name string) (*Policy, error) {
 	defer C.free(unsafe.Pointer(opts))
 	opts.sz = C.sizeof_struct_ebpfaccel_comp_policy_opts
 	opts.pin = C.bool(pin)
+	opts.load_error = newLoadError()
+	defer C.free(unsafe.Pointer(opts.load_error))
 	if name != "" {
 		cname := C.CString(name)
 		defer C.free(unsafe.Pointer(cname))
@@ -371,7 +373,7 @@ func OpenPolicyPinned(pin bool, name string) (*Policy, error) {
 		return ptr, errno
 	})
 	if err != nil {
-		return nil, err
+		return nil, withLoadError(err, opts.load_error)
 	}
 	return &Policy{p: p}, nil
 }

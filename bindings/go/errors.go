@@ -9,10 +9,18 @@ package ebpfaccel
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"syscall"
 	"unsafe"
+)
+
+// The library's own error codes (enum ebpfaccel_error), for errors.Is.
+const (
+	ErrKernel syscall.Errno = C.EBPFACCEL_ERR_KERNEL // the kernel lacks a BPF feature
+	ErrVerify syscall.Errno = C.EBPFACCEL_ERR_VERIFY // the verifier refused a program
+	ErrProto  syscall.Errno = C.EBPFACCEL_ERR_PROTO  // the peer violated the protocol
 )
 
 // Error is a failed library call.  It unwraps to its syscall.Errno, so
@@ -22,6 +30,37 @@ type Error struct {
 	Errno   syscall.Errno // errno value or one of the library's EBPFACCEL_ERR_* codes
 	Msg     string        // the library's description of Errno
 	Warning string        // the last warning the library logged during the call
+	Load    *LoadError    // set when an open failed loading BPF programs
+}
+
+// LoadError says why the kernel did not load an object's BPF programs
+// (struct ebpfaccel_load_error); the verifier's full log is logged at
+// EBPFACCEL_DEBUG.
+type LoadError struct {
+	Program  string // the program the kernel refused; "" if no program was
+	Reason   string // one line for people: what failed and why
+	Verifier bool   // the kernel's verifier refused Program
+}
+
+// newLoadError is a struct ebpfaccel_load_error in C memory, for an open's
+// options to point at (cgo lets C keep no pointer to Go memory); C.free it.
+func newLoadError() *C.struct_ebpfaccel_load_error {
+	why := (*C.struct_ebpfaccel_load_error)(C.calloc(1, C.sizeof_struct_ebpfaccel_load_error))
+	why.sz = C.sizeof_struct_ebpfaccel_load_error
+	return why
+}
+
+// withLoadError adds what @why says to the error of a failed open.
+func withLoadError(err error, why *C.struct_ebpfaccel_load_error) error {
+	var e *Error
+	if errors.As(err, &e) && why.reason[0] != 0 {
+		e.Load = &LoadError{
+			Program:  C.GoString(&why.prog[0]),
+			Reason:   C.GoString(&why.reason[0]),
+			Verifier: bool(why.verifier),
+		}
+	}
+	return err
 }
 
 func (e *Error) Error() string {

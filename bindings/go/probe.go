@@ -26,6 +26,10 @@ const (
 	FeatCapBPF      Feature = C.EBPFACCEL_FEAT_CAP_BPF
 	FeatCapNetAdmin Feature = C.EBPFACCEL_FEAT_CAP_NET_ADMIN
 	FeatCapSysAdmin Feature = C.EBPFACCEL_FEAT_CAP_SYS_ADMIN
+	// The library's own BPF objects load on this kernel.
+	FeatRedisCache    Feature = C.EBPFACCEL_FEAT_REDIS_CACHE
+	FeatCompNegotiate Feature = C.EBPFACCEL_FEAT_COMP_NEGOTIATE
+	FeatTrafficProbe  Feature = C.EBPFACCEL_FEAT_TRAFFIC_PROBE
 )
 
 // Features lists every feature the library knows, in the C enum's order

@@ -84,7 +84,8 @@ func RedisFindCgroup(port uint16, pid int) (string, error) {
 }
 
 // OpenRedisCache loads the cache's programs and maps (not attached yet).
-// Needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN.
+// Needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN.  When the kernel refuses
+// a program, the *Error's Load says which and why.
 func OpenRedisCache(o RedisCacheOpts) (*RedisCache, error) {
 	var allocs []unsafe.Pointer
 	defer func() {
@@ -116,13 +117,15 @@ func OpenRedisCache(o RedisCacheOpts) (*RedisCache, error) {
 	opts.tracking = C.int(o.Tracking)
 	opts.discover_cgroup = C.bool(o.DiscoverCgroup)
 	opts.pid = C.int(o.Pid)
+	opts.load_error = newLoadError()
+	allocs = append(allocs, unsafe.Pointer(opts.load_error))
 
 	rc, err := callPtr("ebpfaccel_redis_cache__open", func() (*C.struct_ebpfaccel_redis_cache, error) {
 		ptr, errno := C.ebpfaccel_redis_cache__open(opts)
 		return ptr, errno
 	})
 	if err != nil {
-		return nil, err
+		return nil, withLoadError(err, opts.load_error)
 	}
 	return &RedisCache{rc: rc}, nil
 }

@@ -156,3 +156,37 @@ func TestRedisCacheFindsTheCgroup(t *testing.T) {
 		t.Error("not serving after Attach with DiscoverCgroup")
 	}
 }
+
+// An open fails exactly when the probe says the cache's object does not
+// load on this kernel, and then says which program and why, as the probe
+// does (a verifier refusal is EBPFACCEL_ERR_VERIFY).
+func TestOpenRedisCacheAgreesWithTheProbe(t *testing.T) {
+	requireRoot(t, "BPF")
+	p, err := NewProbe(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loads, err := p.Supported(FeatRedisCache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reason, _ := p.Reason(FeatRedisCache)
+	p.Close()
+	rc, err := OpenRedisCache(RedisCacheOpts{Ports: []uint16{6379}, CgroupPath: newCgroup(t)})
+	if loads {
+		if err != nil {
+			t.Fatalf("the probe says the cache loads, open says %v", err)
+		}
+		rc.Close()
+		return
+	}
+	var e *Error
+	if !errors.As(err, &e) || e.Load == nil || e.Load.Reason != reason {
+		t.Fatalf("the probe says %q, open says %v (%+v)", reason, err, e)
+	}
+	if e.Load.Verifier && (e.Errno != ErrVerify || e.Load.Program == "" ||
+		!strings.Contains(e.Load.Reason, "BPF program "+e.Load.Program+" refused by the kernel's verifier: ")) {
+		t.Errorf("verifier refusal: %+v, %+v", e, e.Load)
+	}
+	t.Logf("this kernel: %s", e.Load.Reason)
+}

@@ -120,12 +120,14 @@ func OpenTrafficProbe(o *TrafficProbeOpts) (*TrafficProbe, error) {
 		opts.window_ms, opts.sample_every_bytes = C.uint32_t(o.WindowMs), C.uint32_t(o.SampleEveryBytes)
 		opts.sample_window, opts.priority = C.uint32_t(o.SampleWindow), C.uint16_t(o.Priority)
 	}
+	opts.load_error = newLoadError()
+	defer C.free(unsafe.Pointer(opts.load_error))
 	p, err := callPtr("ebpfaccel_traffic_probe__open", func() (*C.struct_ebpfaccel_traffic_probe, error) {
 		ptr, errno := C.ebpfaccel_traffic_probe__open(&opts)
 		return ptr, errno
 	})
 	if err != nil {
-		return nil, err
+		return nil, withLoadError(err, opts.load_error)
 	}
 	return &TrafficProbe{p: p}, nil
 }

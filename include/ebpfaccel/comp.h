@@ -60,9 +60,12 @@ struct ebpfaccel_comp_policy_opts {
 	bool pin;
 	/* Name of that directory; NULL = the cgroup's id in decimal. */
 	const char *pin_name;
+	/* Filled when open fails: which BPF program the kernel refused and
+	 * why (optional; see struct ebpfaccel_load_error). */
+	struct ebpfaccel_load_error *load_error;
 	size_t :0;
 };
-#define ebpfaccel_comp_policy_opts__last_field pin_name
+#define ebpfaccel_comp_policy_opts__last_field load_error
 
 enum ebpfaccel_comp_phase {
 	EBPFACCEL_COMP_PHASE_NONE	= 0,
@@ -101,7 +104,9 @@ struct ebpfaccel_comp_policy_stats {
  * @brief Load the negotiation program and its maps (not attached yet).
  * @param opts NULL or options.
  * @return policy object, or NULL with errno set: EPERM (needs CAP_BPF and
- *	   CAP_NET_ADMIN), EINVAL (bad opts), or the loader's error.
+ *	   CAP_NET_ADMIN), EINVAL (bad opts), EBPFACCEL_ERR_VERIFY (the
+ *	   verifier refused the program) or the loader's error, explained in
+ *	   one WARN line and in opts->load_error when set.
  */
 EBPFACCEL_API struct ebpfaccel_comp_policy *
 ebpfaccel_comp_policy__open(const struct ebpfaccel_comp_policy_opts *opts);

@@ -14,6 +14,7 @@
 #define EBPFACCEL_CORE_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -111,6 +112,43 @@ enum ebpfaccel_error {
 	/** The peer sent data that violates the protocol. */
 	EBPFACCEL_ERR_PROTO	= 5003,
 	__EBPFACCEL_ERR_MAX,
+};
+
+/**
+ * Why an object's BPF programs and maps could not be loaded into the kernel,
+ * filled by the open function whose options point at it (e.g.
+ * ebpfaccel_redis_cache_opts.load_error) when that open fails.
+ *
+ * When the kernel's verifier refuses a program, the reason is the verifier's
+ * last meaningful line; its full log goes to the print callback at
+ * EBPFACCEL_DEBUG.  The same one line is logged at EBPFACCEL_WARN.
+ *
+ * @code
+ * LIBEBPFACCEL_OPTS(ebpfaccel_load_error, why);
+ * opts.load_error = &why;
+ * if (!ebpfaccel_redis_cache__open(&opts) && why.reason[0])
+ *         fprintf(stderr, "%s
+", why.reason);
+ * @endcode
+ */
+struct ebpfaccel_load_error {
+	/** sizeof(struct ebpfaccel_load_error); use LIBEBPFACCEL_OPTS().  The
+	 *  library writes only the fields that fit. */
+	size_t sz;
+	/** The open's error as a negative errno: -EBPFACCEL_ERR_VERIFY when
+	 *  the verifier refused a program; 0 when the open succeeded. */
+	int err;
+	/** The kernel's verifier refused @ref prog. */
+	bool verifier;
+	/** The BPF program the kernel refused; "" when no program was (a map,
+	 *  the kernel's BTF, or a failure before anything was loaded). */
+	char prog[64];
+	/** One line for people: which program or part failed and why, e.g.
+	 *  "BPF program rc_request refused by the kernel's verifier: The
+	 *  sequence of 8193 jumps is too complex"; "" when the open failed
+	 *  before loading (bad options, privileges: see the warning logged). */
+	char reason[320];
+	size_t :0;
 };
 
 #ifdef __cplusplus

@@ -50,6 +50,14 @@ enum ebpfaccel_feature {
 	EBPFACCEL_FEAT_CAP_NET_ADMIN	= 10,
 	/** CAP_SYS_ADMIN (cgroup attach, bpffs mount). */
 	EBPFACCEL_FEAT_CAP_SYS_ADMIN	= 11,
+	/** The Redis cache's BPF object loads (the verifier accepts every
+	 *  program); the reason names the program and the verifier's line
+	 *  when it does not. */
+	EBPFACCEL_FEAT_REDIS_CACHE	= 12,
+	/** The compression negotiation's BPF object loads. */
+	EBPFACCEL_FEAT_COMP_NEGOTIATE	= 13,
+	/** The traffic probe's BPF object loads. */
+	EBPFACCEL_FEAT_TRAFFIC_PROBE	= 14,
 	__EBPFACCEL_FEAT_MAX,
 };
 
@@ -70,7 +78,10 @@ struct ebpfaccel_probe;
  *
  * Never fails because a feature is missing: missing features are part of
  * the result.  Runs unprivileged too; then the BPF probes report which
- * capability they lack.
+ * capability they lack.  The object features (EBPFACCEL_FEAT_REDIS_CACHE
+ * ...) load the library's own BPF objects and unload them, attaching
+ * nothing: this takes as long as the verifier does (seconds on a slow
+ * machine).
  *
  * @param opts options, or NULL for defaults.
  * @return A probe result to query and free with ebpfaccel_probe__free(), or

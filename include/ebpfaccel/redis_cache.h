@@ -101,9 +101,12 @@ struct ebpfaccel_redis_cache_opts {
 	/** With @ref discover_cgroup: the listener must be held by this
 	 *  process (0: any). */
 	int pid;
+	/** Filled when open fails: which BPF program the kernel refused and
+	 *  why (optional). */
+	struct ebpfaccel_load_error *load_error;
 	size_t :0;
 };
-#define ebpfaccel_redis_cache_opts__last_field pid
+#define ebpfaccel_redis_cache_opts__last_field load_error
 
 /** Counters summed over CPUs since open. */
 struct ebpfaccel_redis_cache_stats {
@@ -148,8 +151,10 @@ EBPFACCEL_API int ebpfaccel_redis_cache__find_cgroup(__u16 port, int pid, char *
  * Loads the cache's BPF programs and maps; nothing is attached yet.
  * @param opts options (ports and a cgroup, or discover_cgroup, are required)
  * @return a cache object, or NULL with errno set: EINVAL (bad options),
- *         EPERM (needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN), or the
- *         error of the BPF load.
+ *         EPERM (needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN),
+ *         EBPFACCEL_ERR_VERIFY (the kernel's verifier refused a program),
+ *         or another error of the BPF load.  A failed load is explained in
+ *         one WARN line and in opts->load_error when set.
  */
 EBPFACCEL_API struct ebpfaccel_redis_cache *
 ebpfaccel_redis_cache__open(const struct ebpfaccel_redis_cache_opts *opts);

@@ -65,9 +65,12 @@ struct ebpfaccel_traffic_probe_opts {
 	uint32_t sample_window;
 	/** tc filter priority used on both hooks (default 0xEA01). */
 	uint16_t priority;
+	/** Filled when open fails: which BPF program the kernel refused and
+	 *  why (optional; see struct ebpfaccel_load_error). */
+	struct ebpfaccel_load_error *load_error;
 	size_t :0;
 };
-#define ebpfaccel_traffic_probe_opts__last_field priority
+#define ebpfaccel_traffic_probe_opts__last_field load_error
 
 /** Counters of one direction. */
 struct ebpfaccel_traffic_counters {
@@ -122,7 +125,10 @@ struct ebpfaccel_traffic_probe;
  *
  * @param opts options, or NULL for defaults.
  * @return A probe, or NULL with errno set: EINVAL for bad @p opts, EPERM
- *         without CAP_BPF (or CAP_SYS_ADMIN), ENOMEM, or the load error.
+ *         without CAP_BPF (or CAP_SYS_ADMIN), ENOMEM,
+ *         EBPFACCEL_ERR_VERIFY (the verifier refused a program) or another
+ *         load error, explained in one WARN line and in opts->load_error
+ *         when set.
  * Privileges: CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN).
  */
 EBPFACCEL_API struct ebpfaccel_traffic_probe *

@@ -168,13 +168,16 @@ static int rc_load(struct ebpfaccel_redis_cache *rc,
 	__u32 large = OPTS_GET(opts, max_large_entries, 0) ?: 4096;
 	int err;
 
+	ebpfaccel__load_begin();
 	rc->skel = redis_cache_bpf__open();
-	if (!rc->skel)
-		return -errno;
-	bpf_map__set_max_entries(rc->skel->maps.rc_cache_small, small);
-	bpf_map__set_max_entries(rc->skel->maps.rc_cache_large, large);
-	bpf_map__set_max_entries(rc->skel->maps.rc_confirmed, small + large);
-	err = redis_cache_bpf__load(rc->skel);
+	err = rc->skel ? 0 : -errno;
+	if (!err) {
+		bpf_map__set_max_entries(rc->skel->maps.rc_cache_small, small);
+		bpf_map__set_max_entries(rc->skel->maps.rc_cache_large, large);
+		bpf_map__set_max_entries(rc->skel->maps.rc_confirmed, small + large);
+		err = redis_cache_bpf__load(rc->skel);
+	}
+	err = ebpfaccel__load_end(err, "redis_cache", OPTS_GET(opts, load_error, NULL));
 	if (err)
 		return err;
 	rc->skel->data->rc_max_value = OPTS_GET(opts, max_value_size, 0) ?: RC_VAL_MAX;
@@ -189,12 +192,13 @@ ebpfaccel_redis_cache__open(const struct ebpfaccel_redis_cache_opts *opts)
 	int err;
 
 	err = rc_check_opts(opts);
-	if (err)
+	if (!err)
+		err = ebpfaccel__need_caps("the Redis cache", CAPMASK(CAP_BPF) |
+					   CAPMASK(CAP_NET_ADMIN) | CAPMASK(CAP_SYS_ADMIN));
+	if (err) {
+		ebpfaccel__load_error_clear(OPTS_GET(opts, load_error, NULL), err);
 		return ebpfaccel__err_ptr(err);
-	err = ebpfaccel__need_caps("the Redis cache", CAPMASK(CAP_BPF) |
-				   CAPMASK(CAP_NET_ADMIN) | CAPMASK(CAP_SYS_ADMIN));
-	if (err)
-		return ebpfaccel__err_ptr(err);
+	}
 	rc = calloc(1, sizeof(*rc));
 	if (!rc)
 		return ebpfaccel__err_ptr(-ENOMEM);
@@ -207,7 +211,9 @@ ebpfaccel_redis_cache__open(const struct ebpfaccel_redis_cache_opts *opts)
 	err = rc_copy_strings(rc, opts);
 	if (!err)
 		err = rc_open_cgroup(rc, opts);
-	if (!err)
+	if (err)
+		ebpfaccel__load_error_clear(OPTS_GET(opts, load_error, NULL), err);
+	else
 		err = rc_load(rc, opts);
 	if (err) {
 		ebpfaccel_redis_cache__destroy(rc);

@@ -15,8 +15,8 @@ Every C function is also available unchanged in ``ebpfaccel._ebpfaccel``
             print(status.name, status.supported, status.reason)
 """
 from . import _ebpfaccel
-from .core import (Error, last_warning, make_opts, strerror, version,
-                   version_info)
+from .core import (Error, LoadError, last_warning, make_opts, strerror,
+                   version, version_info)
 from .probe import Feature, FeatureStatus, Probe, feature_name
 
 # Parts of the API present in this build of the library.
@@ -30,6 +30,6 @@ if hasattr(_ebpfaccel, "ebpfaccel_traffic_probe__open"):
 __version__ = version()
 
 __all__ = [
-    "Error", "Feature", "FeatureStatus", "Probe", "feature_name",
+    "Error", "Feature", "FeatureStatus", "LoadError", "Probe", "feature_name",
     "last_warning", "make_opts", "strerror", "version", "version_info",
 ]

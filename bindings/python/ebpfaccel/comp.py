@@ -16,7 +16,7 @@ import socket
 from dataclasses import dataclass, fields
 
 from . import _ebpfaccel as _c
-from .core import Handle, make_opts, open_dir, struct_fields
+from .core import Handle, make_opts, open_dir, open_object, struct_fields
 
 
 def _enum(name, prefix, doc):
@@ -127,7 +127,7 @@ class Policy(Handle):
         opts = make_opts(_c.ebpfaccel_comp_policy_opts, pin=pin)
         if pin_name is not None:
             opts.pin_name = pin_name
-        super().__init__(_c.ebpfaccel_comp_policy__open(opts))
+        super().__init__(open_object(_c.ebpfaccel_comp_policy__open, opts))
         self._cgroup_fd = None
 
     @classmethod

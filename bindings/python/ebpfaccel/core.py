@@ -23,6 +23,9 @@ class Error(OSError):
     library's own ``EBPFACCEL_ERR_*`` codes), ``strerror`` the library's
     description of it, and ``warning`` the last warning the library logged
     during the failing call ("" if none), which usually says what was wrong.
+    ``load_error`` is a :class:`LoadError` when an object's open failed
+    loading its BPF programs (which program the kernel refused and why),
+    else None.
     An error whose errno Python knows also is an instance of the matching
     built-in exception: ``except PermissionError`` catches EPERM.
     """
@@ -30,6 +33,7 @@ class Error(OSError):
     def __init__(self, code, message, warning=""):
         super().__init__(code, message)
         self.warning = warning
+        self.load_error = None
 
     def __str__(self):
         text = super().__str__()
@@ -51,6 +55,28 @@ def _error_class(code):
 
 def _make_error(code, message, warning):
     return _error_class(code)(code, message, warning)
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadError:
+    """Why the kernel did not load an object's BPF programs (struct
+    ebpfaccel_load_error); the verifier's full log is logged at DEBUG."""
+    prog: str        # the program the kernel refused; "" if no program was
+    reason: str      # one line for people: what failed and why
+    verifier: bool   # the kernel's verifier refused prog
+
+
+def open_object(open_fn, opts):
+    """open_fn(opts) with opts.load_error set: an Error it raises carries
+    a LoadError when the BPF load failed."""
+    why = _c.ebpfaccel_load_error()
+    opts.load_error = why
+    try:
+        return open_fn(opts)
+    except Error as err:
+        if why.reason:
+            err.load_error = LoadError(why.prog, why.reason, bool(why.verifier))
+        raise
 
 
 def _log(level, message):

@@ -10,7 +10,7 @@ import contextlib
 import os
 
 from . import _ebpfaccel as _c
-from .core import Handle, make_opts, to_python
+from .core import Handle, make_opts, open_object, to_python
 
 
 TRACK_ALL = _c.EBPFACCEL_REDIS_TRACK_ALL
@@ -34,7 +34,8 @@ class RedisCache(Handle):
     it to one process).  The other keywords are the fields of struct
     ebpfaccel_redis_cache_opts (max_entries, max_large_entries,
     max_value_size, redis_host, redis_user, redis_password, tracking, pid).  Needs CAP_BPF, CAP_NET_ADMIN and
-    CAP_SYS_ADMIN.  Closing detaches and unloads.
+    CAP_SYS_ADMIN.  Closing detaches and unloads.  When the kernel refuses a
+    program, the Error raised has a ``load_error`` saying which and why.
     """
     _free = staticmethod(_c.ebpfaccel_redis_cache__destroy)
 
@@ -53,7 +54,7 @@ class RedisCache(Handle):
             opts.cgroup_fd = cgroup
         else:
             opts.cgroup_path = os.fsdecode(cgroup)
-        super().__init__(_c.ebpfaccel_redis_cache__open(opts))
+        super().__init__(open_object(_c.ebpfaccel_redis_cache__open, opts))
 
     def attach(self):
         """Serve redis-server connections accepted from now on.  The

@@ -15,7 +15,7 @@ direction arrays are tuples indexed by TrafficDir.
 import enum
 
 from . import _ebpfaccel as _c
-from .core import Handle, make_opts, to_python
+from .core import Handle, make_opts, open_object, to_python
 
 TrafficDir = enum.IntEnum("TrafficDir", {"TX": _c.EBPFACCEL_TRAFFIC_TX,
                                          "RX": _c.EBPFACCEL_TRAFFIC_RX}, module=__name__)
@@ -48,8 +48,8 @@ class TrafficProbe(Handle):
     _free = staticmethod(_c.ebpfaccel_traffic_probe__destroy)
 
     def __init__(self, **options):
-        super().__init__(_c.ebpfaccel_traffic_probe__open(
-            make_opts(_c.ebpfaccel_traffic_probe_opts, **options)))
+        super().__init__(open_object(_c.ebpfaccel_traffic_probe__open,
+                                     make_opts(_c.ebpfaccel_traffic_probe_opts, **options)))
 
     def attach(self, interface):
         """Attach to an interface (name or ifindex) of the calling thread's netns."""

@@ -20,11 +20,13 @@ import (
 	"ebpfaccel"
 )
 
-// Features without which neither acceleration can run at all.
+// Features without which the accelerations cannot run: the kernel features,
+// and the objects built on them loading on this kernel.
 var required = map[ebpfaccel.Feature]bool{
 	ebpfaccel.FeatBPFSyscall: true, ebpfaccel.FeatSockmap: true,
 	ebpfaccel.FeatSKStorage: true, ebpfaccel.FeatTCPHdrOpt: true,
-	ebpfaccel.FeatCgroup2: true,
+	ebpfaccel.FeatCgroup2: true, ebpfaccel.FeatRedisCache: true,
+	ebpfaccel.FeatCompNegotiate: true,
 }
 
 func report() (missing int, err error) {
