@@ -113,13 +113,6 @@ struct {
 	__type(value, struct xr_conn);
 } xr_conns SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct xr_conn);
-} xr_conn_zero SEC(".maps");
-
 /* Masks keep every index below 512 for the verifier. */
 struct xr_reply {
 	__u32 len;
@@ -175,6 +168,7 @@ struct opts {
 	__u32 nsack;		/* SACK blocks */
 	__u32 edge[8];		/* host order */
 	__u32 plain_ts;		/* exactly NOP NOP TS */
+	__u32 pos;		/* parse_opts()'s position */
 };
 
 static __always_inline __u32 be32_at(const __u8 *d, __u32 at)
@@ -183,11 +177,12 @@ static __always_inline __u32 be32_at(const __u8 *d, __u32 at)
 	       (__u32)d[(at + 2) & 63] << 8 | d[(at + 3) & 63];
 }
 
-/* Walks the options once; -1 if they are malformed. Global: the walk's
- * position is verified once, unknown. */
+/* Walks the options once; -1 if they are malformed. Global, and the walk's
+ * position lives in *o: the verifier reads it back as an unknown number,
+ * so the iterations' states converge instead of multiplying. */
 GLOBAL int parse_opts(const struct opt_buf *b, struct opts *o)
 {
-	__u32 pos = 0, len, at;
+	__u32 len, at;
 
 	if (!b || !o)
 		return -1;
@@ -195,11 +190,13 @@ GLOBAL int parse_opts(const struct opt_buf *b, struct opts *o)
 	o->ts_at = ~0u;
 	o->sack_at = ~0u;
 	o->nsack = 0;
+	o->pos = 0;
 	o->plain_ts = len == 12 && b->data[0] == 1 && b->data[1] == 1 &&
 		      b->data[2] == 8 && b->data[3] == 10;
 	if (len > 40)
 		return -1;
 	for (int i = 0; i < 40; i++) {
+		__u32 pos = READ_ONCE(o->pos);
 		__u8 kind, ol;
 
 		if (pos >= len)
@@ -208,7 +205,7 @@ GLOBAL int parse_opts(const struct opt_buf *b, struct opts *o)
 		if (kind == 0)
 			break;
 		if (kind == 1) {
-			pos++;
+			WRITE_ONCE(o->pos, pos + 1);
 			continue;
 		}
 		if (pos + 1 >= len)
@@ -224,11 +221,11 @@ GLOBAL int parse_opts(const struct opt_buf *b, struct opts *o)
 			o->sack_at = pos + 2;
 			o->nsack = (ol - 2) / 8;
 		}
-		pos += ol;
+		WRITE_ONCE(o->pos, pos + ol);
 	}
 	at = o->sack_at;
 	for (int i = 0; i < 8; i++) {
-		if (i >= o->nsack * 2)
+		if (i >= READ_ONCE(o->nsack) * 2)
 			break;
 		o->edge[i] = be32_at(b->data, at + 4 * i);
 	}
@@ -397,7 +394,6 @@ GLOBAL int stage_answer(struct xdp_md *ctx, __u32 at, __u32 plen, __u64 cookie)
 	struct xr_reply *r;
 	struct rc_conn *c;
 	__u64 *gen, *cv, ver;
-	char hdr[16] = {};
 	__u8 h[20];
 
 	on = global_at(xr_off_enabled);
@@ -430,8 +426,7 @@ GLOBAL int stage_answer(struct xdp_md *ctx, __u32 at, __u32 plen, __u64 cookie)
 	cv = bpf_map_lookup_elem(&rc_confirmed, &k);
 	if (!cv || READ_ONCE(*cv) != ver)
 		return 0;
-	hl = rc_bulk_header(len, hdr);
-	__builtin_memcpy(r->buf, hdr, 8);
+	hl = rc_bulk_header(len, (char *)r->buf);
 	if (len && bpf_probe_read_kernel(r->buf + (hl & 7),
 					 RESP_MASK(len - 1, RC_SMALL_MAX - 1) + 1,
 					 e->data))
@@ -763,6 +758,34 @@ static __always_inline void stash_store(struct xr_conn *x, __u32 id)
 	WRITE_ONCE(x->stash_end, id);
 }
 
+/* Looks the connection up, decides under its lock and keeps or loads the
+ * answer's copy. Global: its many branches are verified once, not once per
+ * path of the caller. Returns an enum verdict. */
+GLOBAL int settle(const struct seg *g, const struct opts *o, __u32 staged,
+		  struct decision *d)
+{
+	struct xr_flow f;
+	struct xr_conn *x;
+	__u64 now;
+	int v;
+
+	if (!g || !o || !d)
+		return V_PASS;
+	__builtin_memcpy(&f, &g->flow, sizeof(f));
+	x = bpf_map_lookup_elem(&xr_conns, &f);
+	if (!x)
+		return V_PASS;
+	now = bpf_ktime_get_ns();
+	bpf_spin_lock(&x->lock);
+	v = decide(x, g, o, staged, now, d);
+	bpf_spin_unlock(&x->lock);
+	if (v == V_SERVE)
+		stash_store(x, d->stash_id);
+	else if (v == V_AGAIN && stash_load(x, d->stash_id))
+		v = V_DROP;
+	return v;
+}
+
 SEC("xdp")
 int rc_xdp(struct xdp_md *ctx)
 {
@@ -771,7 +794,6 @@ int rc_xdp(struct xdp_md *ctx)
 	struct seg g = {};
 	struct xr_conn *x;
 	__u32 staged = 0;
-	__u64 now;
 	int v;
 
 	if (parse_xdp(ctx, &g))
@@ -784,37 +806,30 @@ int rc_xdp(struct xdp_md *ctx)
 	if (g.plen >= 20 && g.plen <= 20 + RESP_KEY_MAX && o.sack_at == ~0u)
 		staged = stage_answer(ctx, g.l4 + g.optlen + sizeof(struct tcphdr),
 				      g.plen, x->cookie);
-	now = bpf_ktime_get_ns();
-	bpf_spin_lock(&x->lock);
-	v = decide(x, &g, &o, staged, now, &d);
-	bpf_spin_unlock(&x->lock);
-
-	switch (v) {
-	case V_SERVE:
-		stash_store(x, d.stash_id);
+	v = settle(&g, &o, staged, &d);
+	if (v == V_SERVE || v == V_AGAIN) {
+		/* on failure the client sends the request again */
 		if (build_reply(ctx, &d.rh, g.flow.family))
-			break;	/* the client sends the request again */
+			goto drop;
+		if (v == V_AGAIN) {
+			stat_add(&xr_stats, XR_STAT_RETRANS);
+			return XDP_TX;
+		}
 		stat_add(&rc_stats, RC_STAT_HITS);
 		stat_add(&rc_stats, RC_STAT_HIT_BATCHES);
 		stat_add(&xr_stats, XR_STAT_HITS);
 		return XDP_TX;
-	case V_AGAIN:
-		if (stash_load(x, d.stash_id) ||
-		    build_reply(ctx, &d.rh, g.flow.family))
-			break;
-		stat_add(&xr_stats, XR_STAT_RETRANS);
-		return XDP_TX;
-	case V_PASS:
-		if (staged)
-			stat_add(&xr_stats, XR_STAT_OWED_PASS);
-		if (!(d.s.in_delta | d.s.old_in_delta | d.s.out_delta |
-		      d.s.old_out_delta))
-			return XDP_PASS;
-		d.s.l4 = g.l4;
-		if (rewrite_in(ctx, &d.s, &o))
-			break;
-		return XDP_PASS;
 	}
+	if (v != V_PASS)
+		goto drop;
+	if (staged)
+		stat_add(&xr_stats, XR_STAT_OWED_PASS);
+	if (!(d.s.in_delta | d.s.old_in_delta | d.s.out_delta | d.s.old_out_delta))
+		return XDP_PASS;
+	d.s.l4 = g.l4;
+	if (!rewrite_in(ctx, &d.s, &o))
+		return XDP_PASS;
+drop:
 	stat_add(&xr_stats, XR_STAT_DROPS);
 	return XDP_DROP;
 }
@@ -976,43 +991,51 @@ int rc_egress(struct __sk_buff *skb)
 
 static __always_inline void flow_of(struct bpf_sock_ops *skops, struct xr_flow *f)
 {
-	f->srv_port = bpf_htons(skops->local_port);
-	f->cli_port = bpf_htons(bpf_ntohl(skops->remote_port) & 0xffff);
-	/* IPv4 clients of a dual-stack socket are IPv4 on the wire */
-	if (skops->family == AF_INET ||
-	    (skops->local_ip6[0] == 0 && skops->local_ip6[1] == 0 &&
-	     skops->local_ip6[2] == bpf_htonl(0xffff))) {
+	/* each context field read on its own: the verifier refuses loads
+	 * through a context pointer the compiler moved */
+	__u32 l0 = READ_ONCE(skops->local_ip6[0]), l1 = READ_ONCE(skops->local_ip6[1]);
+	__u32 l2 = READ_ONCE(skops->local_ip6[2]), l3 = READ_ONCE(skops->local_ip6[3]);
+	__u32 r0 = READ_ONCE(skops->remote_ip6[0]), r1 = READ_ONCE(skops->remote_ip6[1]);
+	__u32 r2 = READ_ONCE(skops->remote_ip6[2]), r3 = READ_ONCE(skops->remote_ip6[3]);
+	__u32 family = READ_ONCE(skops->family);
+
+	f->srv_port = bpf_htons(READ_ONCE(skops->local_port));
+	f->cli_port = bpf_htons(bpf_ntohl(READ_ONCE(skops->remote_port)) & 0xffff);
+	if (family == AF_INET) {
 		f->family = 4;
-		f->srv[0] = skops->family == AF_INET ? skops->local_ip4 :
-						       skops->local_ip6[3];
-		f->cli[0] = skops->family == AF_INET ? skops->remote_ip4 :
-						       skops->remote_ip6[3];
+		f->srv[0] = READ_ONCE(skops->local_ip4);
+		f->cli[0] = READ_ONCE(skops->remote_ip4);
+		return;
+	}
+	/* IPv4 clients of a dual-stack socket are IPv4 on the wire */
+	if (!l0 && !l1 && l2 == bpf_htonl(0xffff)) {
+		f->family = 4;
+		f->srv[0] = l3;
+		f->cli[0] = r3;
 		return;
 	}
 	f->family = 6;
-	f->srv[0] = skops->local_ip6[0];
-	f->srv[1] = skops->local_ip6[1];
-	f->srv[2] = skops->local_ip6[2];
-	f->srv[3] = skops->local_ip6[3];
-	f->cli[0] = skops->remote_ip6[0];
-	f->cli[1] = skops->remote_ip6[1];
-	f->cli[2] = skops->remote_ip6[2];
-	f->cli[3] = skops->remote_ip6[3];
+	f->srv[0] = l0;
+	f->srv[1] = l1;
+	f->srv[2] = l2;
+	f->srv[3] = l3;
+	f->cli[0] = r0;
+	f->cli[1] = r1;
+	f->cli[2] = r2;
+	f->cli[3] = r3;
 }
 
 static __always_inline void conn_open(struct bpf_sock_ops *skops)
 {
 	__u16 port = skops->local_port;
+	struct xr_conn zero = {};	/* a lock may not be copied from a map */
 	struct xr_flow f = {};
 	struct xr_conn *x;
-	__u32 zero = 0;
-	void *tmpl;
 
 	if (!bpf_map_lookup_elem(&rc_ports, &port))
 		return;
 	flow_of(skops, &f);
-	tmpl = bpf_map_lookup_elem(&xr_conn_zero, &zero);
-	if (!tmpl || bpf_map_update_elem(&xr_conns, &f, tmpl, BPF_NOEXIST))
+	if (bpf_map_update_elem(&xr_conns, &f, &zero, BPF_NOEXIST))
 		return;
 	x = bpf_map_lookup_elem(&xr_conns, &f);
 	if (!x)
