@@ -521,6 +521,24 @@ static __always_inline __u32 turn_headers(void *data, void *end, __u32 family,
 	}
 }
 
+/* Makes the frame @delta bytes longer or shorter, keeping its @hlen header
+ * bytes in front. A longer frame grows at the front: drivers guarantee XDP
+ * headroom, not tailroom (veth has none for small frames). */
+static __always_inline int resize(struct xdp_md *ctx, __u32 hlen, int delta)
+{
+	__u8 hdr[128];
+
+	if (delta < 0)
+		return bpf_xdp_adjust_tail(ctx, delta);
+	if (!delta)
+		return 0;
+	hlen = RESP_MASK(hlen - 1, 127) + 1;
+	if (bpf_xdp_load_bytes(ctx, 0, hdr, hlen) ||
+	    bpf_xdp_adjust_head(ctx, -delta))
+		return -1;
+	return bpf_xdp_store_bytes(ctx, 0, hdr, hlen);
+}
+
 /* Turns the request frame into the staged reply. Global: verified once. */
 GLOBAL int build_reply(struct xdp_md *ctx, const struct reply_hdr *rh,
 		       __u32 family)
@@ -537,7 +555,8 @@ GLOBAL int build_reply(struct xdp_md *ctx, const struct reply_hdr *rh,
 	if (rlen > XR_REPLY_MAX || !rlen)
 		return -1;
 	thl = rh->ts ? 32 : 20;
-	if (bpf_xdp_adjust_tail(ctx, (int)rlen - (int)rh->plen))
+	if (resize(ctx, sizeof(struct ethhdr) + (family == 4 ? 20 : 40) + thl,
+		   (int)rlen - (int)rh->plen))
 		return -1;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
