@@ -186,19 +186,17 @@ static __always_inline void invalidate_all(void)
 }
 
 /* Generation first, then delete: a fill that raced with us either sees the
- * new generation and removes itself, or is removed by the delete. */
-GLOBAL int invalidate_key(const struct rc_key *k)
+ * new generation and removes itself, or is removed by the delete. Static:
+ * @k stays a pointer to the caller's stack, which every kernel takes as a
+ * map key (a global function would need a copy, and 6.1 allows 512 bytes
+ * of stack along a whole call chain). */
+static __noinline int invalidate_key(const struct rc_key *k)
 {
-	struct rc_key key;
-	__u32 b;
+	__u32 b = key_bucket(k);
 
-	if (!k)
-		return 0;
-	__builtin_memcpy(&key, k, sizeof(key));
-	b = key_bucket(k);
 	__sync_fetch_and_add(&rc_gen_bucket[b & (RC_BUCKETS - 1)], 1);
-	bpf_map_delete_elem(&rc_cache_small, &key);
-	bpf_map_delete_elem(&rc_cache_large, &key);
+	bpf_map_delete_elem(&rc_cache_small, k);
+	bpf_map_delete_elem(&rc_cache_large, k);
 	return 0;
 }
 
@@ -349,6 +347,7 @@ static __always_inline void record(struct rc_conn *c, __u32 kind, __u32 db,
 
 static __always_inline __u32 classify(const struct resp_req *r)
 {
+	char name[RESP_CMD_MAX];
 	__u32 *cls, w;
 
 	if (r->flags & RESP_REQ_CMD_LONG)
@@ -357,7 +356,11 @@ static __always_inline __u32 classify(const struct resp_req *r)
 	__builtin_memcpy(&w, r->cmd, 4);
 	if (r->cmd_len == 3 && w == ('G' | 'E' << 8 | 'T' << 16))
 		return RC_CMD_GET;
-	cls = bpf_map_lookup_elem(&rc_cmds, r->cmd);
+	/* a key on the stack: kernels before 6.2 take no other memory as a
+	 * map key, and the scanner's state is plain memory in global
+	 * functions */
+	__builtin_memcpy(name, r->cmd, sizeof(name));
+	cls = bpf_map_lookup_elem(&rc_cmds, name);
 	return cls ? *cls : RC_CMD_UNKNOWN;
 }
 
@@ -379,6 +382,22 @@ static __noinline void apply_get(struct rc_conn *c, struct resp_req *r)
 	record(c, SLOT_FILL, READ_ONCE(c->db), r);
 }
 
+/* The request's first argument, if the cache could hold it (keys longer
+ * than RESP_KEY_MAX are never cached). */
+static __always_inline int req_key(struct rc_key *k, const struct resp_req *r)
+{
+	if (r->argc < 2 || (r->flags & RESP_REQ_KEY_LONG))
+		return 0;
+	key_from_req(k, r);
+	return 1;
+}
+
+static __always_inline void invalidate_one(const struct rc_key *k)
+{
+	invalidate_key(k);
+	stat_add(RC_STAT_INVALIDATIONS, 1);
+}
+
 static __noinline void apply_write(struct rc_conn *c, struct resp_req *r,
 				   __u32 cls)
 {
@@ -388,25 +407,23 @@ static __noinline void apply_write(struct rc_conn *c, struct resp_req *r,
 		invalidate_all();
 		return;
 	}
-	/* keys longer than RESP_KEY_MAX are never cached */
-	if (r->argc < 2 || (r->flags & RESP_REQ_KEY_LONG))
-		return;
-	key_from_req(&k, r);
-	invalidate_key(&k);
-	stat_add(RC_STAT_INVALIDATIONS, 1);
+	if (req_key(&k, r))
+		invalidate_one(&k);
 }
 
-/* A SET of a cached key asks for a refill once Redis accepted it. */
+/* A SET of a cached key asks for a refill once Redis accepted it. Calls no
+ * other apply_*(): 6.1 allows 512 bytes of stack along a call chain, each
+ * frame rounded up to 32. */
 static __noinline void apply_set(struct rc_conn *c, struct resp_req *r)
 {
 	struct rc_key k;
 	int hot;
 
-	key_from_req(&k, r);
-	hot = !(r->flags & RESP_REQ_KEY_LONG) &&
-	      (bpf_map_lookup_elem(&rc_cache_small, &k) ||
-	       bpf_map_lookup_elem(&rc_cache_large, &k));
-	apply_write(c, r, RC_CMD_SET);
+	if (!req_key(&k, r))
+		return;
+	hot = bpf_map_lookup_elem(&rc_cache_small, &k) ||
+	      bpf_map_lookup_elem(&rc_cache_large, &k);
+	invalidate_one(&k);
 	if (hot && r->argc == 3 && !c->pushy && !c->in_multi &&
 	    !READ_ONCE(c->select_inflight) && auth_ok(c))
 		record(c, SLOT_SET, READ_ONCE(c->db), r);
@@ -435,8 +452,9 @@ static __noinline void apply_admin(struct rc_conn *c, struct resp_req *r)
 	invalidate_all();
 }
 
-/* Records what a request passed to Redis does to the cache. */
-static __noinline void apply(struct rc_conn *c, struct resp_req *r, __u32 cls)
+/* Records what a request passed to Redis does to the cache. Inlined into
+ * request_chunk(): one stack frame less on the deepest call chain. */
+static __always_inline void apply(struct rc_conn *c, struct resp_req *r, __u32 cls)
 {
 	switch (cls) {
 	case RC_CMD_GET:
