@@ -22,7 +22,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#include "xdp.h"
+#include "xdp_conn.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 

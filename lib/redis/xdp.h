@@ -36,8 +36,15 @@ int rc_xdp__open(struct rc_xdp **out, const struct rc_xdp_share *sh);
  * generic) and tc egress. 0 or -errno; nothing is left attached on error. */
 int rc_xdp__attach(struct rc_xdp *x, int cgroup_fd, int ifindex);
 
-/* Detaches everything and frees. Connections that were answered from XDP
- * lose their translation: destroy only when they are closed. */
+/* Resets (RST to the client, via SOCK_DESTROY on redis-server's socket)
+ * every connection whose sequence numbers XDP shifted: without the
+ * programs they could never make progress again. Others are untouched.
+ * Returns how many were reset, or -errno. */
+int rc_xdp__reset_shifted(struct rc_xdp *x);
+
+/* Resets the shifted connections (rc_xdp__reset_shifted()) while tc
+ * egress still translates their RSTs, then detaches everything and frees.
+ * Stop answering first (rc_enabled = 0) and let in-flight answers go. */
 void rc_xdp__destroy(struct rc_xdp *x);
 
 #endif

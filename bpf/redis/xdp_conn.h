@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* The XDP mode's per-connection state, shared by bpf/redis/xdp.bpf.c and
  * lib/redis/xdp.c. */
-#ifndef EBPFACCEL_REDIS_XDP_BPF_H
-#define EBPFACCEL_REDIS_XDP_BPF_H
+#ifndef EBPFACCEL_REDIS_XDP_CONN_H
+#define EBPFACCEL_REDIS_XDP_CONN_H
 
 #include "redis_cache.h"
 
