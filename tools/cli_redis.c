@@ -34,7 +34,8 @@
 #define MAX_PORTS	16
 
 struct redis_args {
-	const char *name, *cgroup, *host, *user, *password, *netns;
+	const char *name, *cgroup, *host, *user, *password, *netns, *dev;
+	int mode;		/* enum ebpfaccel_redis_cache_mode */
 	__u16 ports[MAX_PORTS];
 	size_t nr_ports;
 	char chosen[NAME_MAX + 1];	/* --name, or the one cache attached */
@@ -59,6 +60,22 @@ static int parse_port_list(const char *s, struct redis_args *a)
 	return rc;
 }
 
+static int parse_mode(const char *s, struct redis_args *a)
+{
+	static const char *const names[] = {
+		[EBPFACCEL_REDIS_CACHE_SOCKMAP] = "sockmap",
+		[EBPFACCEL_REDIS_CACHE_XDP] = "xdp",
+		[EBPFACCEL_REDIS_CACHE_AUTO] = "auto",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(s, names[i])) {
+			a->mode = i;
+			return 0;
+		}
+	return cli_error(-EINVAL, "bad mode '%s': sockmap, xdp or auto", s);
+}
+
 struct redis_parse {
 	const char *cmd;
 	struct redis_args *a;
@@ -78,6 +95,8 @@ static int redis_opt(int c, const char *arg, void *data)
 	case 'u': a->user = arg; break;
 	case 'P': a->password = arg; break;
 	case 'N': a->netns = arg; break;
+	case 'D': a->dev = arg; break;
+	case 'm': return parse_mode(arg, a);
 	case 'p': return parse_port_list(arg, a);
 	}
 	return 0;
@@ -93,6 +112,8 @@ static int parse_args(struct cli_ctx *ctx, const char *cmd, const char *allowed,
 		{ "user", required_argument, NULL, 'u' },
 		{ "password", required_argument, NULL, 'P' },
 		{ "netns", required_argument, NULL, 'N' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "dev", required_argument, NULL, 'D' },
 		{}
 	};
 	struct redis_parse p = { cmd, a };
@@ -331,6 +352,7 @@ static int hold(const struct redis_args *a, const struct sockaddr_un *sa, int re
 	struct ebpfaccel_redis_cache_opts o = {
 		.sz = sizeof(o), .ports = a->ports, .nr_ports = a->nr_ports, .cgroup_path = a->cgroup,
 		.redis_host = a->host, .redis_user = a->user, .redis_password = a->password,
+		.mode = a->mode, .ifname = a->dev,
 	};
 	struct sigaction act = { .sa_handler = on_term };
 	struct ebpfaccel_redis_cache *rc;
@@ -374,12 +396,17 @@ static int cmd_attach(struct cli_ctx *ctx)
 	int rc, pipefd[2], err = -EPIPE, s;
 	pid_t pid;
 
-	rc = parse_args(ctx, "redis attach", "ncpHuPN", &a);
+	rc = parse_args(ctx, "redis attach", "ncpHuPNmD", &a);
 	if (rc)
 		return rc;
 	if (!a.cgroup || !a.nr_ports)
 		return cli_error(-EINVAL, "'redis attach' needs --cgroup PATH (redis-server's cgroup v2) "
 				 "and --port PORT[,PORT...]");
+	if (a.mode == EBPFACCEL_REDIS_CACHE_XDP && !a.dev)
+		return cli_error(-EINVAL, "'--mode xdp' needs --dev IFNAME: the interface clients reach "
+				 "redis-server through (in --netns NS)");
+	if (a.dev && a.mode == EBPFACCEL_REDIS_CACHE_SOCKMAP)
+		return cli_error(-EINVAL, "--dev is for '--mode xdp' or '--mode auto'");
 	if (!a.name)
 		a.name = "redis";
 	if ((rc = sock_path(a.name, &sa)))
@@ -563,11 +590,14 @@ struct json_object *cli_redis_attachments(void)
 
 const struct cli_cmd cli_redis_cmds[] = {
 	{ "redis attach", "--cgroup PATH --port PORT[,PORT...] [--netns NS] [--host ADDR] [--user U] "
-	  "[--password P] [--name NAME]",
+	  "[--password P] [--name NAME] [--mode sockmap|xdp|auto] [--dev IFNAME]",
 	  "attach the in-kernel GET cache to the redis-server in cgroup PATH (reached at ADDR, default "
-	  "127.0.0.1, in network namespace NS); a holder process keeps it coherent until 'redis detach'",
+	  "127.0.0.1, in network namespace NS); a holder process keeps it coherent until 'redis detach'. "
+	  "--mode xdp also answers GET hits in XDP on IFNAME, before the TCP stack (auto: when it can, "
+	  "else sockmap); 'redis detach' then resets the client connections XDP answered on",
 	  cmd_attach, false },
-	{ "redis detach", "[--name NAME]", "detach the cache; Redis and its clients keep running",
+	{ "redis detach", "[--name NAME]", "detach the cache; Redis and its clients keep running "
+	  "(in XDP mode, connections XDP answered on are reset: their clients reconnect)",
 	  cmd_detach, false },
 	{ "redis stats", "[--name NAME] [--json]", "hits, misses, hit rate, invalidations, bypass reasons",
 	  cmd_stats, true },
