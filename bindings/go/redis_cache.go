@@ -26,7 +26,22 @@ type RedisCacheOpts struct {
 	RedisHost       string // default "127.0.0.1"
 	RedisUser       string
 	RedisPassword   string
+	Mode            RedisCacheMode
+	Ifname          string // XDP mode: the interface clients reach redis-server through ...
+	Ifindex         int    // ... or its index (used when > 0)
 }
+
+// RedisCacheMode is where GET hits are answered (enum ebpfaccel_redis_cache_mode).
+type RedisCacheMode int
+
+const (
+	// RedisCacheSockmap answers on redis-server's sockets (the default).
+	RedisCacheSockmap RedisCacheMode = C.EBPFACCEL_REDIS_CACHE_SOCKMAP
+	// RedisCacheXDP also answers in XDP on Ifname, before the TCP stack.
+	RedisCacheXDP RedisCacheMode = C.EBPFACCEL_REDIS_CACHE_XDP
+	// RedisCacheAuto is XDP when an interface is given and XDP works there.
+	RedisCacheAuto RedisCacheMode = C.EBPFACCEL_REDIS_CACHE_AUTO
+)
 
 // RedisCacheStats are the cache's counters (struct ebpfaccel_redis_cache_stats).
 type RedisCacheStats struct {
@@ -80,6 +95,9 @@ func OpenRedisCache(o RedisCacheOpts) (*RedisCache, error) {
 	opts.redis_host = cString(o.RedisHost, &allocs)
 	opts.redis_user = cString(o.RedisUser, &allocs)
 	opts.redis_password = cString(o.RedisPassword, &allocs)
+	opts.mode = C.int(o.Mode)
+	opts.ifname = cString(o.Ifname, &allocs)
+	opts.ifindex = C.int(o.Ifindex)
 
 	rc, err := callPtr("ebpfaccel_redis_cache__open", func() (*C.struct_ebpfaccel_redis_cache, error) {
 		ptr, errno := C.ebpfaccel_redis_cache__open(opts)

@@ -7,10 +7,19 @@
             print(cache.stats().hits)
 """
 import contextlib
+import enum
 import os
 
 from . import _ebpfaccel as _c
 from .core import Handle, make_opts, to_python
+
+
+RedisCacheMode = enum.IntEnum("RedisCacheMode", {
+    "SOCKMAP": _c.EBPFACCEL_REDIS_CACHE_SOCKMAP,
+    "XDP": _c.EBPFACCEL_REDIS_CACHE_XDP,
+    "AUTO": _c.EBPFACCEL_REDIS_CACHE_AUTO,
+}, module=__name__)
+RedisCacheMode.__doc__ = "Where GET hits are answered (the mode option)."
 
 
 class RedisCache(Handle):
@@ -21,7 +30,8 @@ class RedisCache(Handle):
     cache lives; never the root cgroup).  The other
     keywords are the fields of struct ebpfaccel_redis_cache_opts
     (max_entries, max_large_entries, max_value_size, redis_host,
-    redis_user, redis_password).  Needs CAP_BPF, CAP_NET_ADMIN and
+    redis_user, redis_password, mode (a RedisCacheMode), ifname,
+    ifindex: XDP mode answers hits in XDP on that interface).  Needs CAP_BPF, CAP_NET_ADMIN and
     CAP_SYS_ADMIN.  Closing detaches and unloads.
     """
     _free = staticmethod(_c.ebpfaccel_redis_cache__destroy)
