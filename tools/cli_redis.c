@@ -34,7 +34,8 @@
 #define MAX_PORTS	16
 
 struct redis_args {
-	const char *name, *cgroup, *host, *user, *password, *netns;
+	const char *name, *cgroup, *host, *user, *password, *netns, *dev;
+	int mode;		/* enum ebpfaccel_redis_cache_mode */
 	__u16 ports[MAX_PORTS];
 	size_t nr_ports;
 	int tracking;		/* enum ebpfaccel_redis_tracking */
@@ -60,6 +61,22 @@ static int parse_port_list(const char *s, struct redis_args *a)
 	}
 	free(copy);
 	return rc;
+}
+
+static int parse_mode(const char *s, struct redis_args *a)
+{
+	static const char *const names[] = {
+		[EBPFACCEL_REDIS_CACHE_SOCKMAP] = "sockmap",
+		[EBPFACCEL_REDIS_CACHE_XDP] = "xdp",
+		[EBPFACCEL_REDIS_CACHE_AUTO] = "auto",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(s, names[i])) {
+			a->mode = i;
+			return 0;
+		}
+	return cli_error(-EINVAL, "bad mode '%s': sockmap, xdp or auto", s);
 }
 
 struct redis_parse {
@@ -89,6 +106,8 @@ static int redis_opt(int c, const char *arg, void *data)
 		else
 			return cli_error(-EINVAL, "bad --track '%s': 'all' or 'keys'", arg);
 		break;
+	case 'D': a->dev = arg; break;
+	case 'm': return parse_mode(arg, a);
 	case 'p': return parse_port_list(arg, a);
 	case 'M': a->prometheus = true; break;
 	case 'i':
@@ -113,6 +132,8 @@ static int parse_args(struct cli_ctx *ctx, const char *cmd, const char *allowed,
 		{ "track", required_argument, NULL, 'T' },
 		{ "pid", required_argument, NULL, 'i' },
 		{ "prometheus", no_argument, NULL, 'M' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "dev", required_argument, NULL, 'D' },
 		{}
 	};
 	struct redis_parse p = { cmd, a };
@@ -376,6 +397,7 @@ static struct ebpfaccel_redis_cache *attach_cache(const struct redis_args *a, st
 		.redis_host = a->host, .redis_user = a->user, .redis_password = a->password,
 		.tracking = a->tracking,
 		.load_error = &r->why,
+		.mode = a->mode, .ifname = a->dev,
 	};
 	ebpfaccel_print_fn_t prev = ebpfaccel_set_print(attach_print);
 	struct ebpfaccel_redis_cache *rc;
@@ -486,11 +508,16 @@ static int cmd_attach(struct cli_ctx *ctx)
 	int rc, pipefd[2], s;
 	pid_t pid;
 
-	rc = parse_args(ctx, "redis attach", "ncpHuPNTi", &a);
+	rc = parse_args(ctx, "redis attach", "ncpHuPNTimD", &a);
 	if (rc)
 		return rc;
 	if (!a.nr_ports)
 		return cli_error(-EINVAL, "'redis attach' needs --port PORT[,PORT...]");
+	if (a.mode == EBPFACCEL_REDIS_CACHE_XDP && !a.dev)
+		return cli_error(-EINVAL, "'--mode xdp' needs --dev IFNAME: the interface clients reach "
+				 "redis-server through (in --netns NS)");
+	if (a.dev && a.mode == EBPFACCEL_REDIS_CACHE_SOCKMAP)
+		return cli_error(-EINVAL, "--dev is for '--mode xdp' or '--mode auto'");
 	if (!a.cgroup && (rc = find_cgroup(&a, cgroup, sizeof(cgroup))))
 		return rc;
 	if (!a.name)
@@ -741,16 +768,19 @@ struct json_object *cli_redis_attachments(void)
 
 const struct cli_cmd cli_redis_cmds[] = {
 	{ "redis attach", "--port PORT[,PORT...] [--cgroup PATH] [--pid PID] [--netns NS] [--host ADDR] "
-	  "[--user U] [--password P] [--name NAME] [--track all|keys]",
+	  "[--user U] [--password P] [--name NAME] [--track all|keys] [--mode sockmap|xdp|auto] [--dev IFNAME]",
 	  "attach the in-kernel GET cache to the redis-server listening on PORT (reached at ADDR, default "
 	  "127.0.0.1, in network namespace NS, default that of PID); its connections' cgroup is found from "
 	  "the listening socket (held by PID if given) unless --cgroup PATH says it; a holder process keeps "
 	  "it coherent until 'redis detach'; "
 	  "--track all (default): Redis pushes every write, answers are never stale; --track keys: Redis "
 	  "tracks only cached keys (writes at plain cost; a write the cache does not see can leave the "
-	  "replaced value answerable for microseconds, docs/redis-cache.md)",
+	  "replaced value answerable for microseconds, docs/redis-cache.md); "
+	  "--mode xdp also answers GET hits in XDP on IFNAME, before the TCP stack (auto: when it can, "
+	  "else sockmap); 'redis detach' then resets the client connections XDP answered on",
 	  cmd_attach, false },
-	{ "redis detach", "[--name NAME]", "detach the cache; Redis and its clients keep running",
+	{ "redis detach", "[--name NAME]", "detach the cache; Redis and its clients keep running "
+	  "(in XDP mode, connections XDP answered on are reset: their clients reconnect)",
 	  cmd_detach, false },
 	{ "redis stats", "[--name NAME] [--json|--prometheus]", "hits, misses, hit rate, invalidations, bypass "
 	  "reasons; --prometheus: in Prometheus' text exposition format",

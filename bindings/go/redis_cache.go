@@ -31,6 +31,9 @@ type RedisCacheOpts struct {
 	// Tracking is RedisTrackAll (default) or RedisTrackKeys
 	// (enum ebpfaccel_redis_tracking).
 	Tracking RedisTracking
+	Mode     RedisCacheMode
+	Ifname   string // XDP mode: the interface clients reach redis-server through ...
+	Ifindex  int    // ... or its index (used when > 0)
 }
 
 // RedisTracking says how the cache hears of writes its programs do not see
@@ -43,6 +46,18 @@ const (
 	// RedisTrackKeys: Redis tracks only the keys the cache holds (writes
 	// at plain cost, a microsecond window for writes the cache does not see).
 	RedisTrackKeys RedisTracking = C.EBPFACCEL_REDIS_TRACK_KEYS
+)
+
+// RedisCacheMode is where GET hits are answered (enum ebpfaccel_redis_cache_mode).
+type RedisCacheMode int
+
+const (
+	// RedisCacheSockmap answers on redis-server's sockets (the default).
+	RedisCacheSockmap RedisCacheMode = C.EBPFACCEL_REDIS_CACHE_SOCKMAP
+	// RedisCacheXDP also answers in XDP on Ifname, before the TCP stack.
+	RedisCacheXDP RedisCacheMode = C.EBPFACCEL_REDIS_CACHE_XDP
+	// RedisCacheAuto is XDP when an interface is given and XDP works there.
+	RedisCacheAuto RedisCacheMode = C.EBPFACCEL_REDIS_CACHE_AUTO
 )
 
 // RedisCacheStats are the cache's counters (struct ebpfaccel_redis_cache_stats).
@@ -119,6 +134,9 @@ func OpenRedisCache(o RedisCacheOpts) (*RedisCache, error) {
 	opts.pid = C.int(o.Pid)
 	opts.load_error = newLoadError()
 	allocs = append(allocs, unsafe.Pointer(opts.load_error))
+	opts.mode = C.int(o.Mode)
+	opts.ifname = cString(o.Ifname, &allocs)
+	opts.ifindex = C.int(o.Ifindex)
 
 	rc, err := callPtr("ebpfaccel_redis_cache__open", func() (*C.struct_ebpfaccel_redis_cache, error) {
 		ptr, errno := C.ebpfaccel_redis_cache__open(opts)

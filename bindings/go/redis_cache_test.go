@@ -190,3 +190,18 @@ func TestOpenRedisCacheAgreesWithTheProbe(t *testing.T) {
 	}
 	t.Logf("this kernel: %s", e.Load.Reason)
 }
+
+func TestRedisCacheXDPNeedsAnInterface(t *testing.T) {
+	requireRoot(t, "BPF")
+	_, err := OpenRedisCache(RedisCacheOpts{Ports: []uint16{6379}, CgroupPath: "/sys/fs/cgroup",
+		Mode: RedisCacheXDP})
+	var e *Error
+	if !errors.Is(err, syscall.EINVAL) || !errors.As(err, &e) || !strings.Contains(e.Warning, "interface") {
+		t.Errorf("XDP without an interface: %v", err)
+	}
+	_, err = OpenRedisCache(RedisCacheOpts{Ports: []uint16{6379}, CgroupPath: "/sys/fs/cgroup",
+		Mode: RedisCacheMode(9)})
+	if !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("unknown mode: %v", err)
+	}
+}

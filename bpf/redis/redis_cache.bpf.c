@@ -29,43 +29,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define SK_PASS 1
 #define LOOP_BUDGET (1 << 17)	/* bytes scanned per segment or message */
 
-enum rc_slot_kind { SLOT_NONE, SLOT_FILL, SLOT_SELECT, SLOT_AUTH, SLOT_SET };
-
-/* Remembered for request n until Redis' n-th reply: valid iff seq == n + 1. */
-struct rc_slot {
-	__u32 seq;
-	__u32 kind;
-	__u32 db;
-	__u32 bucket;
-	__u64 gen;
-	__u64 bgen;
-	struct rc_key key;
-};
-
-struct rc_conn {
-	struct resp_req req;	/* written by rc_request only */
-	struct resp_rep rep;	/* written by rc_reply only */
-	__u64 cookie;
-	__u32 req_seq;		/* requests passed to Redis (rc_request) */
-	__u32 rep_seq;		/* replies Redis wrote (rc_reply) */
-	__u32 reflect_pending;	/* kernel answers on their way out */
-	__u32 select_inflight;	/* SELECTs whose reply is still owed */
-	__u32 db;
-	__u8 authed;
-	__u8 in_multi;
-	__u8 pushy;		/* replies do not follow requests 1:1 */
-	__u8 broken;		/* request stream not understood */
-	__u8 rep_broken;	/* reply stream not understood */
-	__u8 tracker;		/* a coherence connection of the library */
-	__u8 other_user;	/* AUTH/HELLO as an ACL user other than default */
-	__u8 seq_valid;		/* rep_end_seq is known */
-	/* TCP sequence number just past the bytes rc_reply has scanned: a
-	 * send that fails half-way frees bytes the program already saw, and
-	 * Redis writes them again later */
-	__u32 rep_end_seq;
-	struct rc_slot slots[RC_SLOTS];
-};
-
 struct rc_stage {
 	__u32 len;
 	__u32 nget;
@@ -307,34 +270,6 @@ struct vctx {
 	struct req_scan s;
 };
 
-/* Writes "$<len>\r\n" (len <= 9999) into hdr[16]; returns its length.
- * Unrolled: loops over digits multiply the verifier's states. */
-static __always_inline __u32 bulk_header(__u32 len, char *hdr)
-{
-	char d0 = '0' + len / 1000 % 10, d1 = '0' + len / 100 % 10;
-	char d2 = '0' + len / 10 % 10, d3 = '0' + len % 10;
-
-	hdr[0] = '$';
-	if (len >= 1000) {
-		hdr[1] = d0; hdr[2] = d1; hdr[3] = d2; hdr[4] = d3;
-		hdr[5] = '\r'; hdr[6] = '\n';
-		return 7;
-	}
-	if (len >= 100) {
-		hdr[1] = d1; hdr[2] = d2; hdr[3] = d3;
-		hdr[4] = '\r'; hdr[5] = '\n';
-		return 6;
-	}
-	if (len >= 10) {
-		hdr[1] = d2; hdr[2] = d3;
-		hdr[3] = '\r'; hdr[4] = '\n';
-		return 5;
-	}
-	hdr[1] = d3;
-	hdr[2] = '\r'; hdr[3] = '\n';
-	return 4;
-}
-
 /* Appends "$<len>\r\n<value>\r\n" for a confirmed, current entry. */
 static __noinline int stage_hit(struct rc_conn *c, struct rc_stage *st,
 				__u32 off, const struct rc_key *k)
@@ -367,7 +302,7 @@ static __noinline int stage_hit(struct rc_conn *c, struct rc_stage *st,
 	len = h->len;
 	if (len > RC_VAL_MAX || off > RC_STAGE_MAX)
 		return 0;
-	n = bulk_header(len, hdr);
+	n = rc_bulk_header(len, hdr);
 	if (off + n + len + 2 > RC_STAGE_MAX)
 		return 0;
 	off = RESP_MASK(off, RC_STAGE_MAX - 1);
@@ -688,10 +623,7 @@ static long request_step(__u32 i, struct vctx *v)
 static __always_inline int can_serve(struct rc_conn *c)
 {
 	return READ_ONCE(rc_enabled) && READ_ONCE(rc_tracking_ok) &&
-	       !c->pushy && !c->broken && c->req.st == RQ_START &&
-	       auth_ok(c) && !c->in_multi && !READ_ONCE(c->select_inflight) &&
-	       c->req_seq == READ_ONCE(c->rep_seq) &&
-	       !READ_ONCE(c->reflect_pending);
+	       rc_conn_idle(c);
 }
 
 /* Nothing Redis wrote is still waiting to be sent (a send that failed
@@ -744,31 +676,6 @@ static __always_inline int reflect(struct __sk_buff *skb, struct vctx *v)
 
 /* ---- fast path: segments of nothing but GETs ------------------------------ */
 
-/* "*2\r\n$3\r\nGET\r\n$" with the command in any case, as words */
-#define GET_W0	0x0a0d33240a0d322aull	/* "*2\r\n$3\r\n" */
-#define GET_W1	0x0a0d544547u		/* "GET\r\n" (low 5 bytes) */
-
-/* Length of the canonical GET header "*2\r\n$3\r\nGET\r\n$<n>\r\n" in h[20]
- * and its key length in *n; 0 if h does not start with one. */
-static __always_inline __u32 get_header(const __u8 *h, __u32 *n)
-{
-	__u64 w0, w1;
-
-	__builtin_memcpy(&w0, h, 8);
-	__builtin_memcpy(&w1, h + 8, 8);
-	/* bytes 8-10 are letters: clearing 0x20 upper-cases them */
-	if (w0 != GET_W0 || ((w1 & ~0x202020ull) & 0xffffffffffull) != GET_W1 ||
-	    h[13] != '$' || h[14] < '1' || h[14] > '9')
-		return 0;
-	*n = h[14] - '0';
-	if (h[15] == '\r')
-		return h[16] == '\n' ? 17 : 0;
-	if (h[15] < '0' || h[15] > '9' || h[16] != '\r' || h[17] != '\n')
-		return 0;
-	*n = *n * 10 + h[15] - '0';
-	return 18;
-}
-
 /* One canonical GET at s->off: stages its reply and moves past it (0), or
  * stops (1) at the end of the segment or at anything else (s->bad). Global
  * for the same reason as request_chunk(). */
@@ -789,7 +696,7 @@ GLOBAL int fast_get(struct __sk_buff *skb, struct rc_conn *c,
 	if (s->len - off < 20 || s->nhits >= RC_BATCH_MAX ||
 	    bpf_skb_load_bytes(skb, off, h, 20))
 		goto miss;
-	hl = get_header(h, &n);
+	hl = rc_get_header(h, &n);
 	if (!hl || n > RESP_KEY_MAX || off + hl + n + 2 > s->len)
 		goto miss;
 	k.len = n;

@@ -75,6 +75,86 @@ struct rc_large {
 	__u8 data[RC_VAL_MAX];
 };
 
+/* Per-connection state of the sockmap programs (rc_conns, by socket cookie);
+ * the XDP programs read it to know when a connection may be answered. */
+enum rc_slot_kind { SLOT_NONE, SLOT_FILL, SLOT_SELECT, SLOT_AUTH, SLOT_SET };
+
+/* Remembered for request n until Redis' n-th reply: valid iff seq == n + 1. */
+struct rc_slot {
+	__u32 seq;
+	__u32 kind;
+	__u32 db;
+	__u32 bucket;
+	__u64 gen;
+	__u64 bgen;
+	struct rc_key key;
+};
+
+struct rc_conn {
+	struct resp_req req;	/* written by rc_request only */
+	struct resp_rep rep;	/* written by rc_reply only */
+	__u64 cookie;
+	__u32 req_seq;		/* requests passed to Redis (rc_request) */
+	__u32 rep_seq;		/* replies Redis wrote (rc_reply) */
+	__u32 reflect_pending;	/* kernel answers on their way out */
+	__u32 select_inflight;	/* SELECTs whose reply is still owed */
+	__u32 db;
+	__u8 authed;
+	__u8 in_multi;
+	__u8 pushy;		/* replies do not follow requests 1:1 */
+	__u8 broken;		/* request stream not understood */
+	__u8 rep_broken;	/* reply stream not understood */
+	__u8 tracker;		/* a coherence connection of the library */
+	__u8 other_user;	/* AUTH/HELLO as an ACL user other than default */
+	__u8 seq_valid;		/* rep_end_seq is known */
+	/* TCP sequence number just past the bytes rc_reply has scanned: a
+	 * send that fails half-way frees bytes the program already saw, and
+	 * Redis writes them again later */
+	__u32 rep_end_seq;
+	struct rc_slot slots[RC_SLOTS];
+};
+
+/* Whether a request arriving now on connection @c may be answered by the
+ * kernel: Redis let it read as the default user, it owes no reply, its
+ * request scanner stands between requests and nothing special (MULTI,
+ * SELECT in flight, pushes, a stream not understood) is going on. Fields
+ * written by other CPUs are read once. */
+static inline __attribute__((always_inline)) int
+rc_conn_idle(const struct rc_conn *c)
+{
+	return !c->pushy && !c->broken && c->req.st == RQ_START &&
+	       *(volatile const __u8 *)&c->authed && !c->other_user &&
+	       !c->in_multi && !*(volatile const __u32 *)&c->select_inflight &&
+	       c->req_seq == *(volatile const __u32 *)&c->rep_seq &&
+	       !*(volatile const __u32 *)&c->reflect_pending;
+}
+
+/* "*2\r\n$3\r\nGET\r\n$" with the command in any case, as words */
+#define GET_W0	0x0a0d33240a0d322aull	/* "*2\r\n$3\r\n" */
+#define GET_W1	0x0a0d544547u		/* "GET\r\n" (low 5 bytes) */
+
+/* Length of the canonical GET header "*2\r\n$3\r\nGET\r\n$<n>\r\n" in h[20]
+ * and its key length in *n; 0 if h does not start with one. */
+static inline __attribute__((always_inline)) __u32
+rc_get_header(const __u8 *h, __u32 *n)
+{
+	__u64 w0, w1;
+
+	__builtin_memcpy(&w0, h, 8);
+	__builtin_memcpy(&w1, h + 8, 8);
+	/* bytes 8-10 are letters: clearing 0x20 upper-cases them */
+	if (w0 != GET_W0 || ((w1 & ~0x202020ull) & 0xffffffffffull) != GET_W1 ||
+	    h[13] != '$' || h[14] < '1' || h[14] > '9')
+		return 0;
+	*n = h[14] - '0';
+	if (h[15] == '\r')
+		return h[16] == '\n' ? 17 : 0;
+	if (h[15] < '0' || h[15] > '9' || h[16] != '\r' || h[17] != '\n')
+		return 0;
+	*n = *n * 10 + h[15] - '0';
+	return 18;
+}
+
 /* FNV-1a over the whole zero-padded key: its invalidation bucket. */
 static inline __u32 rc_key_hash(const struct rc_key *k)
 {
@@ -85,6 +165,35 @@ static inline __u32 rc_key_hash(const struct rc_key *k)
 		h *= 16777619u;
 	}
 	return (h ^ k->len) & (RC_BUCKETS - 1);
+}
+
+/* Writes "$<len>\r\n" (len <= 9999) into hdr[16]; returns its length.
+ * Unrolled: loops over digits multiply the verifier's states. */
+static inline __attribute__((always_inline)) __u32
+rc_bulk_header(__u32 len, char *hdr)
+{
+	char d0 = '0' + len / 1000 % 10, d1 = '0' + len / 100 % 10;
+	char d2 = '0' + len / 10 % 10, d3 = '0' + len % 10;
+
+	hdr[0] = '$';
+	if (len >= 1000) {
+		hdr[1] = d0; hdr[2] = d1; hdr[3] = d2; hdr[4] = d3;
+		hdr[5] = '\r'; hdr[6] = '\n';
+		return 7;
+	}
+	if (len >= 100) {
+		hdr[1] = d1; hdr[2] = d2; hdr[3] = d3;
+		hdr[4] = '\r'; hdr[5] = '\n';
+		return 6;
+	}
+	if (len >= 10) {
+		hdr[1] = d2; hdr[2] = d3;
+		hdr[3] = '\r'; hdr[4] = '\n';
+		return 5;
+	}
+	hdr[1] = d3;
+	hdr[2] = '\r'; hdr[3] = '\n';
+	return 4;
 }
 
 enum rc_event_kind {

@@ -58,6 +58,20 @@ enum ebpfaccel_redis_tracking {
 	EBPFACCEL_REDIS_TRACK_KEYS = 1,
 };
 
+/** Where GET hits are answered (see docs/redis-cache.md). */
+enum ebpfaccel_redis_cache_mode {
+	/** On redis-server's sockets (sockmap); the default. */
+	EBPFACCEL_REDIS_CACHE_SOCKMAP = 0,
+	/** Before the TCP stack, in XDP on the interface the clients reach
+	 *  redis-server through (ifname or ifindex), with the server's TCP
+	 *  sequence numbers translated per connection; everything XDP does not
+	 *  answer goes through the sockmap path. */
+	EBPFACCEL_REDIS_CACHE_XDP = 1,
+	/** XDP when an interface is given and XDP can be used there, else
+	 *  sockmap. */
+	EBPFACCEL_REDIS_CACHE_AUTO = 2,
+};
+
 /** Options for ebpfaccel_redis_cache__open(). */
 struct ebpfaccel_redis_cache_opts {
 	/** sizeof(struct ebpfaccel_redis_cache_opts); use LIBEBPFACCEL_OPTS(). */
@@ -104,9 +118,17 @@ struct ebpfaccel_redis_cache_opts {
 	/** Filled when open fails: which BPF program the kernel refused and
 	 *  why (optional). */
 	struct ebpfaccel_load_error *load_error;
+	/** enum ebpfaccel_redis_cache_mode. */
+	int mode;
+	/** XDP mode: the interface, in the netns of the thread that calls
+	 *  attach, where clients' segments to redis-server arrive and its
+	 *  replies leave (an XDP program and a tc egress filter go there). */
+	const char *ifname;
+	/** Alternatively its index (used when > 0). */
+	int ifindex;
 	size_t :0;
 };
-#define ebpfaccel_redis_cache_opts__last_field load_error
+#define ebpfaccel_redis_cache_opts__last_field ifindex
 
 /** Counters summed over CPUs since open. */
 struct ebpfaccel_redis_cache_stats {

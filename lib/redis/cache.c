@@ -6,6 +6,7 @@
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <net/if.h>
 #include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "redis/listener.h"
 #include "redis/redis_cache.h"
 #include "redis/redis_cache.skel.h"
+#include "redis/xdp.h"
 
 struct ebpfaccel_redis_cache {
 	struct redis_cache_bpf *skel;
@@ -39,6 +41,11 @@ struct ebpfaccel_redis_cache {
 	struct rc_shared shared;
 	struct rc_coherence *co;
 	__u64 confirms;		/* of coherence engines stopped since open */
+	int mode;		/* enum ebpfaccel_redis_cache_mode asked for */
+	int ifindex;
+	char ifname[IF_NAMESIZE];
+	struct rc_xdp *xdp;	/* XDP mode's programs, NULL otherwise */
+	bool xdp_attached;
 };
 
 _Static_assert(sizeof(struct ebpfaccel_redis_cache_stats) ==
@@ -65,6 +72,7 @@ static int rc_fill_tables(struct ebpfaccel_redis_cache *rc)
 
 static int rc_check_opts(const struct ebpfaccel_redis_cache_opts *opts)
 {
+	const char *ifname = OPTS_GET(opts, ifname, NULL);
 	size_t nr = OPTS_GET(opts, nr_ports, 0);
 
 	if (!opts || !OPTS_VALID(opts, ebpfaccel_redis_cache_opts))
@@ -87,6 +95,20 @@ static int rc_check_opts(const struct ebpfaccel_redis_cache_opts *opts)
 	}
 	if ((unsigned int)OPTS_GET(opts, tracking, 0) > EBPFACCEL_REDIS_TRACK_KEYS) {
 		pr_warn("redis_cache: tracking must be EBPFACCEL_REDIS_TRACK_ALL or _KEYS\n");
+		return -EINVAL;
+	}
+	if (OPTS_GET(opts, mode, 0) < EBPFACCEL_REDIS_CACHE_SOCKMAP ||
+	    OPTS_GET(opts, mode, 0) > EBPFACCEL_REDIS_CACHE_AUTO) {
+		pr_warn("redis_cache: unknown mode %d\n", OPTS_GET(opts, mode, 0));
+		return -EINVAL;
+	}
+	if (OPTS_GET(opts, mode, 0) == EBPFACCEL_REDIS_CACHE_XDP &&
+	    OPTS_GET(opts, ifindex, 0) <= 0 && !OPTS_GET(opts, ifname, NULL)) {
+		pr_warn("redis_cache: XDP mode needs an interface (ifname or ifindex)\n");
+		return -EINVAL;
+	}
+	if (ifname && strlen(ifname) >= IF_NAMESIZE) {
+		pr_warn("redis_cache: interface name too long\n");
 		return -EINVAL;
 	}
 	if (OPTS_GET(opts, max_value_size, 0) > RC_VAL_MAX) {
@@ -161,6 +183,68 @@ static void rc_share(struct ebpfaccel_redis_cache *rc)
 	};
 }
 
+/* ---------------------------------------------------------------- XDP mode */
+
+static bool rc_wants_xdp(const struct ebpfaccel_redis_cache *rc)
+{
+	return rc->mode == EBPFACCEL_REDIS_CACHE_XDP ||
+	       (rc->mode == EBPFACCEL_REDIS_CACHE_AUTO && (rc->ifindex > 0 || rc->ifname[0]));
+}
+
+/* The XDP programs work on this object's maps and read its globals. */
+static int rc_xdp_load(struct ebpfaccel_redis_cache *rc)
+{
+	struct redis_cache_bpf *skel = rc->skel;
+	const char *bss = (const char *)skel->bss;
+	struct rc_xdp_share sh = {
+		.cache_small = skel->maps.rc_cache_small,
+		.confirmed = skel->maps.rc_confirmed,
+		.conns = skel->maps.rc_conns,
+		.ports = skel->maps.rc_ports,
+		.stats = skel->maps.rc_stats,
+		.globals = skel->maps.bss,
+		.off_enabled = (const char *)&skel->bss->rc_enabled - bss,
+		.off_tracking_ok = (const char *)&skel->bss->rc_tracking_ok - bss,
+		.off_gen_all = (const char *)&skel->bss->rc_gen_all - bss,
+	};
+	int err;
+
+	if (!rc_wants_xdp(rc))
+		return 0;
+	err = rc_xdp__open(&rc->xdp, &sh);
+	if (err && rc->mode == EBPFACCEL_REDIS_CACHE_AUTO) {
+		pr_info("redis_cache: XDP unavailable (%s): sockmap mode\n", strerror(-err));
+		return 0;
+	}
+	return err;
+}
+
+/* Once per object, like the sockmap programs: the XDP programs stay until
+ * destroy, so connections they answered on keep being translated. */
+static int rc_xdp_attach(struct ebpfaccel_redis_cache *rc)
+{
+	int ifindex = rc->ifindex, err;
+
+	if (!rc->xdp || rc->xdp_attached)
+		return 0;
+	if (ifindex <= 0)
+		ifindex = if_nametoindex(rc->ifname);
+	if (ifindex <= 0) {
+		err = -errno;
+		pr_warn("redis_cache: interface %s: %s\n", rc->ifname, strerror(errno));
+	} else {
+		err = rc_xdp__attach(rc->xdp, rc->cgroup_fd, ifindex);
+	}
+	if (err && rc->mode == EBPFACCEL_REDIS_CACHE_AUTO) {
+		pr_info("redis_cache: XDP unavailable (%s): sockmap mode\n", strerror(-err));
+		rc_xdp__destroy(rc->xdp);
+		rc->xdp = NULL;
+		return 0;
+	}
+	rc->xdp_attached = !err;
+	return err;
+}
+
 static int rc_load(struct ebpfaccel_redis_cache *rc,
 		   const struct ebpfaccel_redis_cache_opts *opts)
 {
@@ -182,7 +266,10 @@ static int rc_load(struct ebpfaccel_redis_cache *rc,
 		return err;
 	rc->skel->data->rc_max_value = OPTS_GET(opts, max_value_size, 0) ?: RC_VAL_MAX;
 	rc_share(rc);
-	return rc_fill_tables(rc);
+	err = rc_fill_tables(rc);
+	if (!err)
+		err = rc_xdp_load(rc);
+	return err;
 }
 
 EBPFACCEL_API struct ebpfaccel_redis_cache *
@@ -206,6 +293,10 @@ ebpfaccel_redis_cache__open(const struct ebpfaccel_redis_cache_opts *opts)
 	rc->nr_ports = opts->nr_ports;
 	rc->track_all = OPTS_GET(opts, tracking, 0) == EBPFACCEL_REDIS_TRACK_ALL;
 	memcpy(rc->ports, opts->ports, rc->nr_ports * sizeof(__u16));
+	rc->mode = OPTS_GET(opts, mode, 0);
+	rc->ifindex = OPTS_GET(opts, ifindex, 0);
+	if (OPTS_GET(opts, ifname, NULL))
+		snprintf(rc->ifname, sizeof(rc->ifname), "%s", opts->ifname);
 	ebpfaccel__bump_memlock();
 	ebpfaccel__route_libbpf_print();
 	err = rc_copy_strings(rc, opts);
@@ -268,6 +359,8 @@ EBPFACCEL_API int ebpfaccel_redis_cache__attach(struct ebpfaccel_redis_cache *rc
 	rc_shared__flush(&rc->shared);
 	if (!rc->sockops_link)
 		err = rc_attach_progs(rc);
+	if (!err)
+		err = rc_xdp_attach(rc);
 	if (!err) {
 		rc->skel->bss->rc_accepting = 1;
 		err = rc_coherence__start(&rc->co, &rc->shared, &(struct rc_server){
@@ -388,6 +481,7 @@ EBPFACCEL_API void ebpfaccel_redis_cache__destroy(struct ebpfaccel_redis_cache *
 		return;
 	if (rc->attached)
 		ebpfaccel_redis_cache__detach(rc);
+	rc_xdp__destroy(rc->xdp);
 	if (rc->skel)
 		rc_release_sockets(rc);
 	redis_cache_bpf__destroy(rc->skel);

@@ -7,6 +7,7 @@
             print(cache.stats().hits)
 """
 import contextlib
+import enum
 import os
 
 from . import _ebpfaccel as _c
@@ -24,6 +25,14 @@ def find_cgroup(port, pid=0):
     return _c.ebpfaccel_redis_cache__find_cgroup(port, pid)
 
 
+RedisCacheMode = enum.IntEnum("RedisCacheMode", {
+    "SOCKMAP": _c.EBPFACCEL_REDIS_CACHE_SOCKMAP,
+    "XDP": _c.EBPFACCEL_REDIS_CACHE_XDP,
+    "AUTO": _c.EBPFACCEL_REDIS_CACHE_AUTO,
+}, module=__name__)
+RedisCacheMode.__doc__ = "Where GET hits are answered (the mode option)."
+
+
 class RedisCache(Handle):
     """The cache's BPF programs and maps for a redis-server you run.
 
@@ -33,9 +42,11 @@ class RedisCache(Handle):
     from the socket listening on ports[0] (see find_cgroup(); pid= narrows
     it to one process).  The other keywords are the fields of struct
     ebpfaccel_redis_cache_opts (max_entries, max_large_entries,
-    max_value_size, redis_host, redis_user, redis_password, tracking, pid).  Needs CAP_BPF, CAP_NET_ADMIN and
-    CAP_SYS_ADMIN.  Closing detaches and unloads.  When the kernel refuses a
-    program, the Error raised has a ``load_error`` saying which and why.
+    max_value_size, redis_host, redis_user, redis_password, tracking, pid,
+    mode (a RedisCacheMode), ifname, ifindex: XDP mode answers hits in XDP
+    on that interface).  Needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN.
+    Closing detaches and unloads.  When the kernel refuses a program, the
+    Error raised has a ``load_error`` saying which and why.
     """
     _free = staticmethod(_c.ebpfaccel_redis_cache__destroy)
 

@@ -115,6 +115,20 @@ class RedisCacheTest(unittest.TestCase):
         with self.assertRaises(TypeError):
             ebpfaccel.RedisCache([6379], self.cgroup.path, max_entires=5)
 
+    def test_modes(self):
+        # XDP needs an interface; an unknown mode is refused.
+        for bad in ({"mode": ebpfaccel.RedisCacheMode.XDP}, {"mode": 7},
+                    {"mode": ebpfaccel.RedisCacheMode.XDP, "ifname": "x" * 40}):
+            with self.assertRaises(ebpfaccel.Error) as cm:
+                ebpfaccel.RedisCache([6379], self.cgroup.path, **bad)
+            self.assertEqual(cm.exception.errno, errno.EINVAL)
+        # AUTO without an interface is the sockmap cache; with one, the XDP
+        # programs load (they attach at attach()).
+        for opts in ({"mode": ebpfaccel.RedisCacheMode.AUTO},
+                     {"mode": ebpfaccel.RedisCacheMode.XDP, "ifname": "lo"}):
+            with ebpfaccel.RedisCache([6379], self.cgroup.path, **opts) as cache:
+                self.assertFalse(cache.serving)
+
 
 if __name__ == "__main__":
     unittest.main()
