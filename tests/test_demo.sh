@@ -29,9 +29,7 @@ leftovers() { # pid of a demo run
 	ip netns list | grep -E "^qs$1[sr]( |$)"
 	[ ! -d "$cg2/ebpfaccel-demo-$1" ] || echo "cgroup $cg2/ebpfaccel-demo-$1"
 	ls -d /sys/fs/bpf/ebpfaccel/comp/demo 2>/dev/null
-	ls -d /tmp/ebpfaccel-demo.* 2>/dev/null | while read -r d; do
-		[ "$(stat -c %Y "$d")" -lt "$(date -d '-1 hour' +%s)" ] || echo "$d"
-	done
+	ls -d /tmp/ebpfaccel-demo."$1".* 2>/dev/null
 	pgrep -f "xfer.py (send|recv) 730[01]" | grep -v "^$$\$"
 }
 
