@@ -30,7 +30,8 @@ leftovers() { # pid of a demo run
 	[ ! -d "$cg2/ebpfaccel-demo-$1" ] || echo "cgroup $cg2/ebpfaccel-demo-$1"
 	ls -d /sys/fs/bpf/ebpfaccel/comp/demo 2>/dev/null
 	ls -d /tmp/ebpfaccel-demo."$1".* 2>/dev/null
-	pgrep -f "xfer.py (send|recv) 730[01]" | grep -v "^$$\$"
+	# Its session (setsid): not the processes of other runs' demos.
+	pgrep -s "$1"
 }
 
 # A whole run, small.
