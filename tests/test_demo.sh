@@ -29,10 +29,9 @@ leftovers() { # pid of a demo run
 	ip netns list | grep -E "^qs$1[sr]( |$)"
 	[ ! -d "$cg2/ebpfaccel-demo-$1" ] || echo "cgroup $cg2/ebpfaccel-demo-$1"
 	ls -d /sys/fs/bpf/ebpfaccel/comp/demo 2>/dev/null
-	ls -d /tmp/ebpfaccel-demo.* 2>/dev/null | while read -r d; do
-		[ "$(stat -c %Y "$d")" -lt "$(date -d '-1 hour' +%s)" ] || echo "$d"
-	done
-	pgrep -f "xfer.py (send|recv) 730[01]" | grep -v "^$$\$"
+	ls -d /tmp/ebpfaccel-demo."$1".* 2>/dev/null
+	# Its session (setsid): not the processes of other runs' demos.
+	pgrep -s "$1"
 }
 
 # A whole run, small.

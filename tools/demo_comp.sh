@@ -28,7 +28,7 @@ RATE=${DEMO_RATE:-100mbit}
 TAG=qs$$
 NS_S=${TAG}s; NS_R=${TAG}r
 CG="$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)/ebpfaccel-demo-$$"
-DIR=$(mktemp -d /tmp/ebpfaccel-demo.XXXXXX)
+DIR=$(mktemp -d /tmp/ebpfaccel-demo.$$.XXXXXX)
 PORT_PLAIN=7301; PORT_COMP=7300
 
 step() { printf '  .. %s\n' "$*"; }
@@ -96,6 +96,11 @@ wire_bytes() { ip -n "$NS_S" -s -j link show "${TAG}a" | python3 -c 'import json
 
 transfer() { # port -> "seconds wire_bytes"
 	in_cgroup "$NS_R" python3 "$DIR/xfer.py" recv "$1" > "$DIR/recv.out" &
+	# A background job ignores SIGINT: on Ctrl-C before the sender
+	# connected, the receiver would wait forever and this command
+	# substitution with it, keeping the demo's own trap from running.
+	recv_pid=$!
+	trap 'kill "$recv_pid" 2>/dev/null; exit 130' INT TERM
 	i=0; until grep -q ready "$DIR/recv.out" 2>/dev/null; do
 		i=$((i + 1)); [ $i -lt 200 ] || { echo "demo: the receiver did not start" >&2; exit 1; }; sleep 0.05
 	done

@@ -22,7 +22,7 @@ N=${DEMO_REQUESTS:-20000}
 NS=qr$$
 NAME=demo$$
 CG="$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)/ebpfaccel-demo-redis-$$"
-DIR=$(mktemp -d /tmp/ebpfaccel-demo.XXXXXX)
+DIR=$(mktemp -d /tmp/ebpfaccel-demo.$$.XXXXXX)
 redis_pid=
 
 step() { printf '  .. %s\n' "$*"; }
