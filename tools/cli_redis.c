@@ -40,6 +40,7 @@ struct redis_args {
 	int tracking;		/* enum ebpfaccel_redis_tracking */
 	int pid;		/* --pid: redis-server's process */
 	bool prometheus;	/* stats --prometheus */
+	bool foreground;	/* attach --foreground: hold in this process */
 	char chosen[NAME_MAX + 1];	/* --name, or the one cache attached */
 };
 
@@ -91,6 +92,7 @@ static int redis_opt(int c, const char *arg, void *data)
 		break;
 	case 'p': return parse_port_list(arg, a);
 	case 'M': a->prometheus = true; break;
+	case 'F': a->foreground = true; break;
 	case 'i':
 		a->pid = atoi(arg);
 		if (a->pid <= 0 || (kill(a->pid, 0) && errno == ESRCH))
@@ -113,6 +115,7 @@ static int parse_args(struct cli_ctx *ctx, const char *cmd, const char *allowed,
 		{ "track", required_argument, NULL, 'T' },
 		{ "pid", required_argument, NULL, 'i' },
 		{ "prometheus", no_argument, NULL, 'M' },
+		{ "foreground", no_argument, NULL, 'F' },
 		{}
 	};
 	struct redis_parse p = { cmd, a };
@@ -345,7 +348,26 @@ static void remove_log(const char *name)
 	unlink(log);
 }
 
-/* The holder process: attaches, reports on @report, then serves. */
+static void print_attached(const struct redis_args *a, pid_t pid, const char *sock)
+{
+	printf("attached to %s, ports", a->cgroup);
+	for (size_t i = 0; i < a->nr_ports; i++)
+		printf("%s%u", i ? "," : " ", a->ports[i]);
+	printf("; held by process %d (%s)\n", (int)pid, sock);
+	fflush(stdout);
+}
+
+static int attach_error(int err)
+{
+	return cli_error(err, "attaching the Redis cache failed: %s%s", strerror(-err),
+			 err == -EPERM || err == -EACCES ? cli_perm_hint(err) :
+			 err == -ECONNREFUSED ? "; is redis-server listening on that port and address "
+						"(--host), in that network namespace (--netns)?" :
+			 err == -ENOTCONN ? "; is redis-server in that cgroup, on that port?" : "");
+}
+
+/* The holder process: attaches, reports on @report (-1: in the foreground,
+ * on stdout), then serves until detached or SIGTERM. */
 static int hold(const struct redis_args *a, const struct sockaddr_un *sa, int report)
 {
 	struct ebpfaccel_redis_cache_opts o = {
@@ -375,10 +397,15 @@ static int hold(const struct redis_args *a, const struct sockaddr_un *sa, int re
 	}
 	sigaction(SIGTERM, &act, NULL);
 	sigaction(SIGINT, &act, NULL);
-	if (write(report, &err, sizeof(err)) != sizeof(err))
-		stop = 1;
-	close(report);
-	detach_stdio(a->name);
+	if (report < 0) {
+		/* --foreground: a service manager keeps the logs and the process */
+		print_attached(a, getpid(), here.sun_path);
+	} else {
+		if (write(report, &err, sizeof(err)) != sizeof(err))
+			stop = 1;
+		close(report);
+		detach_stdio(a->name);
+	}
 	serve(lfd, rc, a);
 	close(lfd);
 	ebpfaccel_redis_cache__destroy(rc);
@@ -421,7 +448,7 @@ static int cmd_attach(struct cli_ctx *ctx)
 	int rc, pipefd[2], err = -EPIPE, s;
 	pid_t pid;
 
-	rc = parse_args(ctx, "redis attach", "ncpHuPNTi", &a);
+	rc = parse_args(ctx, "redis attach", "ncpHuPNTiF", &a);
 	if (rc)
 		return rc;
 	if (!a.nr_ports)
@@ -441,6 +468,10 @@ static int cmd_attach(struct cli_ctx *ctx)
 	if (s >= 0)
 		close(s);
 	unlink(sa.sun_path);	/* left by a holder that died */
+	if (a.foreground) {
+		err = hold(&a, &sa, -1);
+		return err ? attach_error(err) : CLI_OK;
+	}
 	if (pipe2(pipefd, O_CLOEXEC))
 		return cli_error(-errno, "pipe: %s", strerror(errno));
 	fflush(NULL);
@@ -460,15 +491,8 @@ static int cmd_attach(struct cli_ctx *ctx)
 		err = -EPIPE;
 	close(pipefd[0]);
 	if (err)
-		return cli_error(err, "attaching the Redis cache failed: %s%s", strerror(-err),
-				 err == -EPERM || err == -EACCES ? cli_perm_hint(err) :
-				 err == -ECONNREFUSED ? "; is redis-server listening on that port and address "
-							"(--host), in that network namespace (--netns)?" :
-				 err == -ENOTCONN ? "; is redis-server in that cgroup, on that port?" : "");
-	printf("attached to %s, ports", a.cgroup);
-	for (size_t i = 0; i < a.nr_ports; i++)
-		printf("%s%u", i ? "," : " ", a.ports[i]);
-	printf("; held by process %d (%s)\n", (int)pid, sa.sun_path);
+		return attach_error(err);
+	print_attached(&a, pid, sa.sun_path);
 	return CLI_OK;
 }
 
@@ -682,11 +706,12 @@ struct json_object *cli_redis_attachments(void)
 
 const struct cli_cmd cli_redis_cmds[] = {
 	{ "redis attach", "--port PORT[,PORT...] [--cgroup PATH] [--pid PID] [--netns NS] [--host ADDR] "
-	  "[--user U] [--password P] [--name NAME] [--track all|keys]",
+	  "[--user U] [--password P] [--name NAME] [--track all|keys] [--foreground]",
 	  "attach the in-kernel GET cache to the redis-server listening on PORT (reached at ADDR, default "
 	  "127.0.0.1, in network namespace NS, default that of PID); its connections' cgroup is found from "
 	  "the listening socket (held by PID if given) unless --cgroup PATH says it; a holder process keeps "
-	  "it coherent until 'redis detach'; "
+	  "it coherent until 'redis detach' (--foreground: this process holds it, logging to stderr, until "
+	  "SIGTERM or 'redis detach': for a service manager); "
 	  "--track all (default): Redis pushes every write, answers are never stale; --track keys: Redis "
 	  "tracks only cached keys (writes at plain cost; a write the cache does not see can leave the "
 	  "replaced value answerable for microseconds, docs/redis-cache.md)",
