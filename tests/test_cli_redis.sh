@@ -238,7 +238,18 @@ rcli set k after >/dev/null
 wait_serving && pass "Redis restarted: serving again" || fail "Redis restarted: not serving ($(cat "$DIR/fg.err"))"
 [ "$(kernel_hits after)" -gt 0 ] && pass "Redis restarted: new connections served, the new values" \
 	|| fail "Redis restarted: no hits"
+# Started again in another cgroup (the service moved): the cache, which
+# found its cgroup from the listener, follows it.
+kill -9 "$redis_pid"; wait "$redis_pid" 2>/dev/null
+CG_FIRST=$CG; CG=$CG.moved
+start_redis
+rcli set k moved >/dev/null
+wait_serving && pass "Redis restarted in another cgroup: followed, serving again" \
+	|| fail "Redis restarted in another cgroup: not serving ($(cat "$DIR/fg.err"))"
+[ "$(kernel_hits moved)" -gt 0 ] && pass "Redis restarted in another cgroup: served, the new values" \
+	|| fail "Redis restarted in another cgroup: no hits"
+CG=$CG_FIRST
 kill -TERM "$fg"; wait "$fg"; rc=$?
-[ $rc = 0 ] && [ "$(sock_ops)" = 0 ] && [ ! -e /run/ebpfaccel/redis/$N.sock ] \
+[ $rc = 0 ] && [ "$(sock_ops)" = 0 ] && [ "$(bpftool cgroup show "$CG.moved" | grep -c sock_ops)" = 0 ] && [ ! -e /run/ebpfaccel/redis/$N.sock ] \
 	&& pass "--foreground: SIGTERM detaches and exits 0" || fail "--foreground after SIGTERM: exit $rc, $(sock_ops) sock_ops"
 finish

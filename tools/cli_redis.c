@@ -41,6 +41,7 @@ struct redis_args {
 	int pid;		/* --pid: redis-server's process */
 	bool prometheus;	/* stats --prometheus */
 	bool foreground;	/* attach --foreground: hold in this process */
+	bool found_cgroup;	/* no --cgroup: found from the listener */
 	char chosen[NAME_MAX + 1];	/* --name, or the one cache attached */
 };
 
@@ -371,9 +372,12 @@ static int attach_error(int err)
 static int hold(const struct redis_args *a, const struct sockaddr_un *sa, int report)
 {
 	struct ebpfaccel_redis_cache_opts o = {
-		.sz = sizeof(o), .ports = a->ports, .nr_ports = a->nr_ports, .cgroup_path = a->cgroup,
+		.sz = sizeof(o), .ports = a->ports, .nr_ports = a->nr_ports,
+		.cgroup_path = a->found_cgroup ? NULL : a->cgroup,
 		.redis_host = a->host, .redis_user = a->user, .redis_password = a->password,
 		.tracking = a->tracking,
+		/* the library finds it again (and follows a restarted server) */
+		.discover_cgroup = a->found_cgroup, .pid = a->pid,
 	};
 	struct sigaction act = { .sa_handler = on_term };
 	struct ebpfaccel_redis_cache *rc;
@@ -437,6 +441,7 @@ static int find_cgroup(struct redis_args *a, char *cgroup, size_t sz)
 				 err == -EOPNOTSUPP ? "; this kernel does not report it (Linux < 5.7): "
 						      "give --cgroup" : "");
 	a->cgroup = cgroup;
+	a->found_cgroup = true;
 	return 0;
 }
 
