@@ -206,4 +206,51 @@ expect_rc 0 "attach by --pid (netns from the process)" "$cli" redis attach --por
 expect_rc 0 "detach" "$cli" redis detach --name $N
 wait_detached
 expect_rc 4 "--pid of a process not listening there" "$cli" redis attach --port 6379 --pid $$ --netns "$NS" --name $N
+
+# ---- --foreground (the systemd unit's way), and a Redis restart under it:
+# killed, started again on the same port, the cache serves again by itself.
+start_redis() {
+	sh -c 'echo $$ > "$1/cgroup.procs"; exec ip netns exec "$2" redis-server --port 6379 --bind 127.0.0.1 --save "" --appendonly no --dir "$3"' \
+		sh "$CG" "$NS" "$DIR" > "$DIR/redis.log" 2>&1 &
+	redis_pid=$!
+	i=0; until [ "$(rcli ping 2>/dev/null)" = PONG ]; do i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.05; done
+}
+serving() { "$cli" redis stats --name $N --json 2>/dev/null | "$PY" -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["serving"] else 1)'; }
+wait_serving() { i=0; until serving; do i=$((i + 1)); [ $i -lt 200 ] || return 1; sleep 0.05; done; }
+kernel_hits() { # GETs of k on one connection; prints how many the kernel answered
+	h=$(counter hits)
+	ip netns exec "$NS" "$PY" -c '
+import redis, sys
+r = redis.Redis(port=6379)
+for i in range(50):
+    assert r.get("k") == sys.argv[1].encode(), i
+' "$1" || echo "wrong values" >&2
+	echo $(($(counter hits) - h))
+}
+"$cli" redis attach --foreground --port 6379 --netns "$NS" --name $N > "$DIR/fg.out" 2> "$DIR/fg.err" &
+fg=$!
+wait_serving && grep -q "^attached to $CG, ports 6379; held by process $fg " "$DIR/fg.out" \
+	&& pass "--foreground: attached, held by the tool's own process" || fail "--foreground: $(cat "$DIR/fg.out" "$DIR/fg.err")"
+rcli set k before >/dev/null
+[ "$(kernel_hits before)" -gt 0 ] && pass "--foreground: served" || fail "--foreground: no hits"
+kill -9 "$redis_pid"; wait "$redis_pid" 2>/dev/null
+start_redis
+rcli set k after >/dev/null
+wait_serving && pass "Redis restarted: serving again" || fail "Redis restarted: not serving ($(cat "$DIR/fg.err"))"
+[ "$(kernel_hits after)" -gt 0 ] && pass "Redis restarted: new connections served, the new values" \
+	|| fail "Redis restarted: no hits"
+# Started again in another cgroup (the service moved): the cache, which
+# found its cgroup from the listener, follows it.
+kill -9 "$redis_pid"; wait "$redis_pid" 2>/dev/null
+CG_FIRST=$CG; CG=$CG.moved
+start_redis
+rcli set k moved >/dev/null
+wait_serving && pass "Redis restarted in another cgroup: followed, serving again" \
+	|| fail "Redis restarted in another cgroup: not serving ($(cat "$DIR/fg.err"))"
+[ "$(kernel_hits moved)" -gt 0 ] && pass "Redis restarted in another cgroup: served, the new values" \
+	|| fail "Redis restarted in another cgroup: no hits"
+CG=$CG_FIRST
+kill -TERM "$fg"; wait "$fg"; rc=$?
+[ $rc = 0 ] && [ "$(sock_ops)" = 0 ] && [ "$(bpftool cgroup show "$CG.moved" | grep -c sock_ops)" = 0 ] && [ ! -e /run/ebpfaccel/redis/$N.sock ] \
+	&& pass "--foreground: SIGTERM detaches and exits 0" || fail "--foreground after SIGTERM: exit $rc, $(sock_ops) sock_ops"
 finish

@@ -7,6 +7,10 @@ set -eu
 DESTDIR="${DESTDIR:-}"
 pc="$DESTDIR$libdir/pkgconfig"
 [ -f "$pc/ebpfaccel.pc" ] || { echo "FAIL: $pc/ebpfaccel.pc is not installed"; exit 1; }
+# The Redis cache's unit template runs the installed tool in the foreground.
+unit="$DESTDIR${systemdunitdir:-$prefix/lib/systemd/system}/ebpfaccel-redis@.service"
+grep -q "^ExecStart=${bindir:-$prefix/bin}/ebpfaccel redis attach --foreground --port %i " "$unit" \
+	|| { echo "FAIL: $unit is not installed or does not run ${bindir:-$prefix/bin}/ebpfaccel"; exit 1; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

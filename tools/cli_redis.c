@@ -41,6 +41,8 @@ struct redis_args {
 	int tracking;		/* enum ebpfaccel_redis_tracking */
 	int pid;		/* --pid: redis-server's process */
 	bool prometheus;	/* stats --prometheus */
+	bool foreground;	/* attach --foreground: hold in this process */
+	bool found_cgroup;	/* no --cgroup: found from the listener */
 	char chosen[NAME_MAX + 1];	/* --name, or the one cache attached */
 };
 
@@ -110,6 +112,7 @@ static int redis_opt(int c, const char *arg, void *data)
 	case 'm': return parse_mode(arg, a);
 	case 'p': return parse_port_list(arg, a);
 	case 'M': a->prometheus = true; break;
+	case 'F': a->foreground = true; break;
 	case 'i':
 		a->pid = atoi(arg);
 		if (a->pid <= 0 || (kill(a->pid, 0) && errno == ESRCH))
@@ -134,6 +137,7 @@ static int parse_args(struct cli_ctx *ctx, const char *cmd, const char *allowed,
 		{ "prometheus", no_argument, NULL, 'M' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "dev", required_argument, NULL, 'D' },
+		{ "foreground", no_argument, NULL, 'F' },
 		{}
 	};
 	struct redis_parse p = { cmd, a };
@@ -366,6 +370,15 @@ static void remove_log(const char *name)
 	unlink(log);
 }
 
+static void print_attached(const struct redis_args *a, pid_t pid, const char *sock)
+{
+	printf("attached to %s, ports", a->cgroup);
+	for (size_t i = 0; i < a->nr_ports; i++)
+		printf("%s%u", i ? "," : " ", a->ports[i]);
+	printf("; held by process %d (%s)\n", (int)pid, sock);
+	fflush(stdout);
+}
+
 /* What the holder tells 'redis attach' once it attached, or why not. */
 struct attach_report {
 	int err;
@@ -393,11 +406,14 @@ static int attach_print(enum ebpfaccel_print_level level, const char *fmt, va_li
 static struct ebpfaccel_redis_cache *attach_cache(const struct redis_args *a, struct attach_report *r)
 {
 	struct ebpfaccel_redis_cache_opts o = {
-		.sz = sizeof(o), .ports = a->ports, .nr_ports = a->nr_ports, .cgroup_path = a->cgroup,
+		.sz = sizeof(o), .ports = a->ports, .nr_ports = a->nr_ports,
+		.cgroup_path = a->found_cgroup ? NULL : a->cgroup,
 		.redis_host = a->host, .redis_user = a->user, .redis_password = a->password,
 		.tracking = a->tracking,
 		.load_error = &r->why,
 		.mode = a->mode, .ifname = a->dev,
+		/* the library finds it again (and follows a restarted server) */
+		.discover_cgroup = a->found_cgroup, .pid = a->pid,
 	};
 	ebpfaccel_print_fn_t prev = ebpfaccel_set_print(attach_print);
 	struct ebpfaccel_redis_cache *rc;
@@ -414,7 +430,11 @@ static struct ebpfaccel_redis_cache *attach_cache(const struct redis_args *a, st
 	return rc;
 }
 
-/* The holder process: attaches, reports on @report, then serves. */
+static int attach_failed(const struct attach_report *r);
+
+/* The holder process: attaches, reports on @report (-1: in the foreground,
+ * on stdout, for a service manager), then serves until detached or SIGTERM.
+ * Returns its exit status. */
 static int hold(const struct redis_args *a, const struct sockaddr_un *sa, int report)
 {
 	struct sigaction act = { .sa_handler = on_term };
@@ -431,6 +451,8 @@ static int hold(const struct redis_args *a, const struct sockaddr_un *sa, int re
 			close(lfd);
 			unlink(here.sun_path);
 		}
+		if (report < 0)
+			return attach_failed(&r);
 		/* Nobody to tell if the command is gone. */
 		if (write(report, &r, sizeof(r)) < 0)
 			r.err = -EPIPE;
@@ -438,10 +460,15 @@ static int hold(const struct redis_args *a, const struct sockaddr_un *sa, int re
 	}
 	sigaction(SIGTERM, &act, NULL);
 	sigaction(SIGINT, &act, NULL);
-	if (write(report, &r, sizeof(r)) != sizeof(r))
-		stop = 1;
-	close(report);
-	detach_stdio(a->name);
+	if (report < 0) {
+		/* --foreground: a service manager keeps the logs and the process */
+		print_attached(a, getpid(), here.sun_path);
+	} else {
+		if (write(report, &r, sizeof(r)) != sizeof(r))
+			stop = 1;
+		close(report);
+		detach_stdio(a->name);
+	}
 	serve(lfd, rc, a);
 	close(lfd);
 	ebpfaccel_redis_cache__destroy(rc);
@@ -473,6 +500,7 @@ static int find_cgroup(struct redis_args *a, char *cgroup, size_t sz)
 				 err == -EOPNOTSUPP ? "; this kernel does not report it (Linux < 5.7): "
 						      "give --cgroup" : "");
 	a->cgroup = cgroup;
+	a->found_cgroup = true;
 	return 0;
 }
 
@@ -508,7 +536,7 @@ static int cmd_attach(struct cli_ctx *ctx)
 	int rc, pipefd[2], s;
 	pid_t pid;
 
-	rc = parse_args(ctx, "redis attach", "ncpHuPNTimD", &a);
+	rc = parse_args(ctx, "redis attach", "ncpHuPNTimDF", &a);
 	if (rc)
 		return rc;
 	if (!a.nr_ports)
@@ -533,6 +561,10 @@ static int cmd_attach(struct cli_ctx *ctx)
 	if (s >= 0)
 		close(s);
 	unlink(sa.sun_path);	/* left by a holder that died */
+	if (a.foreground) {
+		holder_debug = ctx->debug;
+		return hold(&a, &sa, -1);
+	}
 	if (pipe2(pipefd, O_CLOEXEC))
 		return cli_error(-errno, "pipe: %s", strerror(errno));
 	fflush(NULL);
@@ -551,10 +583,7 @@ static int cmd_attach(struct cli_ctx *ctx)
 	close(pipefd[0]);
 	if (r.err)
 		return attach_failed(&r);
-	printf("attached to %s, ports", a.cgroup);
-	for (size_t i = 0; i < a.nr_ports; i++)
-		printf("%s%u", i ? "," : " ", a.ports[i]);
-	printf("; held by process %d (%s)\n", (int)pid, sa.sun_path);
+	print_attached(&a, pid, sa.sun_path);
 	return CLI_OK;
 }
 
@@ -768,11 +797,13 @@ struct json_object *cli_redis_attachments(void)
 
 const struct cli_cmd cli_redis_cmds[] = {
 	{ "redis attach", "--port PORT[,PORT...] [--cgroup PATH] [--pid PID] [--netns NS] [--host ADDR] "
-	  "[--user U] [--password P] [--name NAME] [--track all|keys] [--mode sockmap|xdp|auto] [--dev IFNAME]",
+	  "[--user U] [--password P] [--name NAME] [--track all|keys] [--mode sockmap|xdp|auto] [--dev IFNAME] "
+	  "[--foreground]",
 	  "attach the in-kernel GET cache to the redis-server listening on PORT (reached at ADDR, default "
 	  "127.0.0.1, in network namespace NS, default that of PID); its connections' cgroup is found from "
 	  "the listening socket (held by PID if given) unless --cgroup PATH says it; a holder process keeps "
-	  "it coherent until 'redis detach'; "
+	  "it coherent until 'redis detach' (--foreground: this process holds it, logging to stderr, until "
+	  "SIGTERM or 'redis detach': for a service manager); "
 	  "--track all (default): Redis pushes every write, answers are never stale; --track keys: Redis "
 	  "tracks only cached keys (writes at plain cost; a write the cache does not see can leave the "
 	  "replaced value answerable for microseconds, docs/redis-cache.md); "

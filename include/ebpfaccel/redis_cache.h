@@ -110,7 +110,10 @@ struct ebpfaccel_redis_cache_opts {
 	/** With no cgroup given: find it at open from the TCP socket
 	 *  listening on ports[0] in the calling thread's netns, as
 	 *  ebpfaccel_redis_cache__find_cgroup() does (for a redis-server
-	 *  already running, e.g. as a service or in a container). */
+	 *  already running, e.g. as a service or in a container). A server
+	 *  restarted later on that port in another cgroup is followed: the
+	 *  programs move to the new listener's cgroup when the library
+	 *  reconnects. */
 	bool discover_cgroup;
 	/** With @ref discover_cgroup: the listener must be held by this
 	 *  process (0: any). */

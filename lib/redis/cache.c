@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <sys/stat.h>
 #include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,7 @@ struct ebpfaccel_redis_cache {
 	char *user;
 	char *password;
 	bool track_all;
+	bool discovered;	/* the cgroup was found from the listener */
 	struct rc_shared shared;
 	struct rc_coherence *co;
 	__u64 confirms;		/* of coherence engines stopped since open */
@@ -137,6 +139,7 @@ static int rc_open_cgroup(struct ebpfaccel_redis_cache *rc,
 		pr_info("redis_cache: port %u's connections are in cgroup %s\n",
 			rc->ports[0], found);
 		path = found;
+		rc->discovered = true;
 	}
 	rc->cgroup_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rc->cgroup_fd < 0) {
@@ -347,6 +350,45 @@ static int rc_attach_progs(struct ebpfaccel_redis_cache *rc)
 	return 0;
 }
 
+/*
+ * The engine's thread, reconnecting: its connections are not seen, so a
+ * restarted server listens in another cgroup. With a cgroup found from the
+ * listener, follow it: the sock_ops program moves to the new one (sockets
+ * accepted in the old one keep their psock and close with the old server).
+ */
+static int rc_follow_listener(void *ctx)
+{
+	struct ebpfaccel_redis_cache *rc = ctx;
+	struct bpf_link *link;
+	char path[PATH_MAX];
+	struct stat a, b;
+	int fd, err;
+
+	err = rc_listener_cgroup(rc->ports[0], 0, path, sizeof(path));
+	if (err)
+		return err;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (!fstat(fd, &a) && !fstat(rc->cgroup_fd, &b) && a.st_ino == b.st_ino) {
+		close(fd);
+		return -ENOTCONN;	/* same cgroup: nothing to follow */
+	}
+	link = bpf_program__attach_cgroup(rc->skel->progs.rc_sockops, fd);
+	if (!link) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	bpf_link__destroy(rc->sockops_link);
+	rc->sockops_link = link;
+	close(rc->cgroup_fd);
+	rc->cgroup_fd = fd;
+	pr_info("redis_cache: port %u's listener is now in cgroup %s: followed\n",
+		rc->ports[0], path);
+	return 0;
+}
+
 EBPFACCEL_API int ebpfaccel_redis_cache__attach(struct ebpfaccel_redis_cache *rc)
 {
 	int err = 0;
@@ -366,7 +408,8 @@ EBPFACCEL_API int ebpfaccel_redis_cache__attach(struct ebpfaccel_redis_cache *rc
 		err = rc_coherence__start(&rc->co, &rc->shared, &(struct rc_server){
 			.host = rc->host, .port = rc->ports[0],
 			.user = rc->user, .password = rc->password,
-			.track_all = rc->track_all });
+			.track_all = rc->track_all,
+			.unseen = rc->discovered ? rc_follow_listener : NULL, .ctx = rc });
 	}
 	rc->attached = true;
 	if (err) {

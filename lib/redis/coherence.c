@@ -41,6 +41,8 @@ struct rc_coherence {
 	struct rconn *query;	/* the engine's own commands, tracked */
 	long long track_id;	/* CLIENT ID of the tracking connection */
 	bool track_all;		/* BCAST on the tracking connection instead */
+	int (*unseen)(void *ctx);	/* struct rc_server's */
+	void *unseen_ctx;
 	__u32 query_db;
 	struct rc_large got;	/* the value the last rc_fetch() read */
 	struct ring_buffer *fills;
@@ -431,6 +433,11 @@ static bool rc_recover(struct rc_coherence *co)
 		if (!err)
 			break;
 		pr_debug("redis_cache: reconnect: %s\n", strerror(-err));
+		if (err == -ENOTCONN && co->unseen && !co->unseen(co->unseen_ctx)) {
+			rc_close_conns(co);
+			if (!rc_open_conns(co))
+				break;
+		}
 		backoff = backoff < 1000 ? backoff * 2 : 2000;
 	}
 	rc_resume(co);
@@ -480,6 +487,8 @@ static int rc_copy_server(struct rc_coherence *co, const struct rc_server *srv)
 	snprintf(co->host, sizeof(co->host), "%s", srv->host ? srv->host : "127.0.0.1");
 	co->port = srv->port;
 	co->track_all = srv->track_all;
+	co->unseen = srv->unseen;
+	co->unseen_ctx = srv->ctx;
 	co->user = srv->user ? strdup(srv->user) : NULL;
 	co->password = srv->password ? strdup(srv->password) : NULL;
 	if ((srv->user && !co->user) || (srv->password && !co->password))

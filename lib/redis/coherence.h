@@ -50,6 +50,12 @@ struct rc_server {
 	/* Redis pushes every write (BCAST) instead of the writes of the keys
 	 * the engine read (docs/redis-cache.md: what each guarantees) */
 	bool track_all;
+	/* Called from the engine's thread when a reconnect finds its
+	 * connections unseen by the programs (-ENOTCONN: the server came back
+	 * in another cgroup); 0 when it moved the programs, so that the
+	 * reconnect is tried again at once. NULL: keep retrying. */
+	int (*unseen)(void *ctx);
+	void *ctx;
 };
 
 struct rc_coherence;
