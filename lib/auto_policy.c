@@ -397,18 +397,29 @@ static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap
 	return r;
 }
 
+/* Whether @want asks for what the previous interval asked: the same
+ * configuration, or off; while off, any configuration asks for "on" (the
+ * best one may differ from interval to interval as the estimates move). */
+static bool same_ask(const struct port_state *ps, int want)
+{
+	if (ps->d.latest == EBPFACCEL_AUTO_NO_DATA)
+		return false;
+	if (ps->cur == OFF && want != OFF && ps->latest_want != OFF)
+		return true;
+	return ps->latest_want == want;
+}
+
 /* Hysteresis: the decision follows the latest verdict only after
- * opts.hold consecutive intervals ask for the same configuration (or for
- * off).  Returns 1 on a change. */
+ * opts.hold consecutive intervals ask for it (same_ask()); it then takes
+ * the latest interval's choice.  Returns 1 on a change. */
 static int settle(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
 		  enum ebpfaccel_auto_reason latest, int want, const char *text)
 {
 	struct ebpfaccel_auto_decision *d = &ps->d;
-	bool same_ask = d->latest != EBPFACCEL_AUTO_NO_DATA && ps->latest_want == want;
 
 	if (latest == EBPFACCEL_AUTO_NO_DATA)
 		return 0;
-	d->agreeing = same_ask ? d->agreeing + 1 : 1;
+	d->agreeing = same_ask(ps, want) ? d->agreeing + 1 : 1;
 	d->latest = latest;
 	ps->latest_want = want;
 	if (want == ps->cur) {

@@ -19,8 +19,8 @@
 
 /* Enough CPU time per configuration that the clock's granularity and a
  * cold cache do not dominate; a pass is one @len of data. */
-#define CALIB_MIN_NS	8000000ULL
-#define CALIB_MAX_PASSES 64
+#define CALIB_MIN_NS	3000000ULL
+#define CALIB_MAX_PASSES 32
 
 static uint64_t clock_ns(clockid_t clk)
 {

