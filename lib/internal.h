@@ -74,4 +74,10 @@ int ebpfaccel__bpffs_at(const char *path);
 /* Kernels before 5.11 charge BPF memory to RLIMIT_MEMLOCK. */
 void ebpfaccel__bump_memlock(void);
 
+/* ------------------------------------------------------------- BPF maps */
+struct bpf_map;
+/* sums[i] = the sum over CPUs of entry i of a BPF_MAP_TYPE_PERCPU_ARRAY of
+ * __u64 counters, for i < @n; 0 or -errno. */
+int ebpfaccel__sum_percpu(const struct bpf_map *map, uint32_t n, uint64_t *sums);
+
 #endif /* EBPFACCEL_INTERNAL_H */

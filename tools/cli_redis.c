@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * ebpfaccel redis attach|detach|stats|flush
+ * ebpfaccel redis near attach|detach|stats|flush
  *
  * The cache cannot be pinned like the compression policy: it stays coherent
  * only while the library's coherence connection to Redis (CLIENT TRACKING)
@@ -32,13 +33,39 @@
 
 #define REDIS_RUN	CLI_RUN_DIR "/redis"
 #define MAX_PORTS	16
+#define MAX_LIST	8	/* --server, --prefix */
 
 struct redis_args {
 	const char *name, *cgroup, *host, *user, *password, *netns;
 	__u16 ports[MAX_PORTS];
 	size_t nr_ports;
+	/* the near cache (client host) instead of the server-side one */
+	bool near;
+	const char *servers[MAX_LIST], *prefixes[MAX_LIST];
+	size_t nr_servers, nr_prefixes;
+	__u32 max_staleness_ms;
 	char chosen[NAME_MAX + 1];	/* --name, or the one cache attached */
 };
+
+static int add_to_list(const char **list, size_t *nr, const char *arg, const char *what)
+{
+	if (*nr == MAX_LIST)
+		return cli_error(-EINVAL, "at most %d %s", MAX_LIST, what);
+	list[(*nr)++] = arg;
+	return 0;
+}
+
+static int parse_ms(const char *s, __u32 *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*end || end == s || v < 1 || v > 3600000)
+		return cli_error(-EINVAL, "bad --max-staleness-ms '%s': a number of milliseconds "
+				 "from 1 to 3600000", s);
+	*out = v;
+	return 0;
+}
 
 static int parse_port_list(const char *s, struct redis_args *a)
 {
@@ -79,6 +106,9 @@ static int redis_opt(int c, const char *arg, void *data)
 	case 'P': a->password = arg; break;
 	case 'N': a->netns = arg; break;
 	case 'p': return parse_port_list(arg, a);
+	case 's': return add_to_list(a->servers, &a->nr_servers, arg, "--server addresses");
+	case 'x': return add_to_list(a->prefixes, &a->nr_prefixes, arg, "--prefix options");
+	case 'm': return parse_ms(arg, &a->max_staleness_ms);
 	}
 	return 0;
 }
@@ -93,6 +123,9 @@ static int parse_args(struct cli_ctx *ctx, const char *cmd, const char *allowed,
 		{ "user", required_argument, NULL, 'u' },
 		{ "password", required_argument, NULL, 'P' },
 		{ "netns", required_argument, NULL, 'N' },
+		{ "server", required_argument, NULL, 's' },
+		{ "prefix", required_argument, NULL, 'x' },
+		{ "max-staleness-ms", required_argument, NULL, 'm' },
 		{}
 	};
 	struct redis_parse p = { cmd, a };
@@ -181,36 +214,126 @@ static int ask_holder(const char *given, const char *request, char *reply, size_
 	return 0;
 }
 
-static const struct {
+struct counter {
 	const char *key;
 	size_t off;
-} counters[] = {
+};
+
+static const struct counter counters[] = {
 #define C(f) { #f, offsetof(struct ebpfaccel_redis_cache_stats, f) }
 	C(hits), C(hit_batches), C(misses), C(fills), C(fill_races), C(invalidations),
 	C(push_invalidations), C(flushes), C(bypass_state), C(bypass_mixed), C(bypass_size),
 	C(bypass_bad), C(requests), C(replies), C(sets), C(confirms),
 #undef C
+	{}
 };
 
-static struct json_object *stats_json(struct ebpfaccel_redis_cache *rc, const struct redis_args *a)
-{
-	struct ebpfaccel_redis_cache_stats st = {};
-	struct json_object *o = json_object_new_object(), *cnt = json_object_new_object();
-	struct json_object *ports = json_object_new_array();
+static const struct counter near_counters[] = {
+#define C(f) { #f, offsetof(struct ebpfaccel_near_cache_stats, f) }
+	C(hits), C(misses), C(fills), C(fill_races), C(invalidations), C(flushes), C(expired),
+	C(bypass_state), C(bypass_size), C(bypass_bad), C(requests), C(replies), C(connections),
+	C(confirms),
+#undef C
+	{}
+};
 
-	ebpfaccel_redis_cache__stats(rc, &st, sizeof(st));
-	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
-		json_object_object_add(cnt, counters[i].key,
-				       json_object_new_uint64(*(__u64 *)((char *)&st + counters[i].off)));
+/* What a holder holds: the server-side cache or a near cache. */
+struct held {
+	struct ebpfaccel_redis_cache *rc;
+	struct ebpfaccel_near_cache *nc;
+};
+
+static int held_open(struct held *h, const struct redis_args *a)
+{
+	struct ebpfaccel_redis_cache_opts o = {
+		.sz = sizeof(o), .ports = a->ports, .nr_ports = a->nr_ports, .cgroup_path = a->cgroup,
+		.redis_host = a->host, .redis_user = a->user, .redis_password = a->password,
+	};
+	struct ebpfaccel_near_cache_opts n = {
+		.sz = sizeof(n), .cgroup_path = a->cgroup, .servers = a->servers,
+		.nr_servers = a->nr_servers, .prefixes = a->prefixes, .nr_prefixes = a->nr_prefixes,
+		.max_staleness_ms = a->max_staleness_ms, .redis_user = a->user,
+		.redis_password = a->password,
+	};
+
+	if (a->near) {
+		h->nc = ebpfaccel_near_cache__open(&n);
+		return h->nc ? ebpfaccel_near_cache__attach(h->nc) : -errno;
+	}
+	h->rc = ebpfaccel_redis_cache__open(&o);
+	return h->rc ? ebpfaccel_redis_cache__attach(h->rc) : -errno;
+}
+
+static void held_destroy(struct held *h)
+{
+	ebpfaccel_redis_cache__destroy(h->rc);
+	ebpfaccel_near_cache__destroy(h->nc);
+	*h = (struct held){};
+}
+
+static int held_flush(struct held *h)
+{
+	return h->nc ? ebpfaccel_near_cache__flush(h->nc) : ebpfaccel_redis_cache__flush(h->rc);
+}
+
+static bool held_serving(const struct held *h)
+{
+	return (h->nc ? ebpfaccel_near_cache__serving(h->nc)
+		      : ebpfaccel_redis_cache__serving(h->rc)) == 1;
+}
+
+/* The counters as a JSON object; *hits and *misses for the hit rate. */
+static struct json_object *held_counters(const struct held *h, __u64 *hits, __u64 *misses)
+{
+	struct ebpfaccel_redis_cache_stats rs = {};
+	struct ebpfaccel_near_cache_stats ns = {};
+	const struct counter *c = h->nc ? near_counters : counters;
+	const char *base = h->nc ? (const char *)&ns : (const char *)&rs;
+	struct json_object *cnt = json_object_new_object();
+
+	if (h->nc)
+		ebpfaccel_near_cache__stats(h->nc, &ns, sizeof(ns));
+	else
+		ebpfaccel_redis_cache__stats(h->rc, &rs, sizeof(rs));
+	*hits = h->nc ? ns.hits : rs.hits;
+	*misses = h->nc ? ns.misses : rs.misses;
+	for (; c->key; c++)
+		json_object_object_add(cnt, c->key, json_object_new_uint64(*(const __u64 *)(base + c->off)));
+	return cnt;
+}
+
+static struct json_object *string_array(const char *const *list, size_t n)
+{
+	struct json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(arr, json_object_new_string(list[i]));
+	return arr;
+}
+
+static struct json_object *stats_json(const struct held *h, const struct redis_args *a)
+{
+	struct json_object *o = json_object_new_object(), *cnt;
+	struct json_object *ports = json_object_new_array();
+	__u64 hits, misses;
+
+	cnt = held_counters(h, &hits, &misses);
 	for (size_t i = 0; i < a->nr_ports; i++)
 		json_object_array_add(ports, json_object_new_int(a->ports[i]));
 	json_object_object_add(o, "name", json_object_new_string(a->name));
+	json_object_object_add(o, "kind", json_object_new_string(a->near ? "near" : "server"));
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
 	json_object_object_add(o, "cgroup", json_object_new_string(a->cgroup));
-	json_object_object_add(o, "ports", ports);
-	json_object_object_add(o, "serving", json_object_new_boolean(ebpfaccel_redis_cache__serving(rc) == 1));
-	json_object_object_add(o, "hit_rate", json_object_new_double(st.hits + st.misses
-						? (double)st.hits / (st.hits + st.misses) : 0));
+	if (a->near) {
+		json_object_put(ports);
+		json_object_object_add(o, "servers", string_array(a->servers, a->nr_servers));
+		json_object_object_add(o, "prefixes", string_array(a->prefixes, a->nr_prefixes));
+	} else {
+		json_object_object_add(o, "ports", ports);
+	}
+	json_object_object_add(o, "serving", json_object_new_boolean(held_serving(h)));
+	json_object_object_add(o, "hit_rate", json_object_new_double(hits + misses
+						? (double)hits / (hits + misses) : 0));
 	json_object_object_add(o, "counters", cnt);
 	return o;
 }
@@ -230,7 +353,7 @@ static void on_term(int sig)
 }
 
 /* Answers the other commands until 'detach' or SIGTERM. */
-static void serve(int lfd, struct ebpfaccel_redis_cache *rc, const struct redis_args *a)
+static void serve(int lfd, struct held *h, const struct redis_args *a)
 {
 	while (!stop) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -242,12 +365,12 @@ static void serve(int lfd, struct ebpfaccel_redis_cache *rc, const struct redis_
 		n = read(fd, req, sizeof(req) - 1);
 		req[n > 0 ? n : 0] = 0;
 		if (!strcmp(req, "stats")) {
-			struct json_object *o = stats_json(rc, a);
+			struct json_object *o = stats_json(h, a);
 
 			answer(fd, json_object_to_json_string(o));
 			json_object_put(o);
 		} else {
-			int err = !strcmp(req, "flush") ? ebpfaccel_redis_cache__flush(rc)
+			int err = !strcmp(req, "flush") ? held_flush(h)
 				: !strcmp(req, "detach") ? 0 : -EINVAL;
 
 			answer(fd, err ? strerror(-err) : "ok");
@@ -328,12 +451,8 @@ static void remove_log(const char *name)
 /* The holder process: attaches, reports on @report, then serves. */
 static int hold(const struct redis_args *a, const struct sockaddr_un *sa, int report)
 {
-	struct ebpfaccel_redis_cache_opts o = {
-		.sz = sizeof(o), .ports = a->ports, .nr_ports = a->nr_ports, .cgroup_path = a->cgroup,
-		.redis_host = a->host, .redis_user = a->user, .redis_password = a->password,
-	};
 	struct sigaction act = { .sa_handler = on_term };
-	struct ebpfaccel_redis_cache *rc;
+	struct held h = {};
 	struct sockaddr_un here = *sa;
 	int err, lfd;
 
@@ -345,10 +464,9 @@ static int hold(const struct redis_args *a, const struct sockaddr_un *sa, int re
 		unlink(here.sun_path);
 		return err;
 	}
-	rc = ebpfaccel_redis_cache__open(&o);
-	err = rc ? ebpfaccel_redis_cache__attach(rc) : -errno;
+	err = held_open(&h, a);
 	if (err) {
-		ebpfaccel_redis_cache__destroy(rc);
+		held_destroy(&h);
 		unlink(here.sun_path);
 		return err;
 	}
@@ -358,41 +476,33 @@ static int hold(const struct redis_args *a, const struct sockaddr_un *sa, int re
 		stop = 1;
 	close(report);
 	detach_stdio(a->name);
-	serve(lfd, rc, a);
+	serve(lfd, &h, a);
 	close(lfd);
-	ebpfaccel_redis_cache__destroy(rc);
+	held_destroy(&h);
 	remove_log(a->name);
 	/* Last: 'redis detach' waits for the socket to go. */
 	unlink(here.sun_path);
 	return 0;
 }
 
-static int cmd_attach(struct cli_ctx *ctx)
+/* Forks the holder of the cache @a describes; 0 once it is attached. */
+static int start_holder(struct redis_args *a, pid_t *holder, struct sockaddr_un *sa)
 {
-	struct redis_args a;
-	struct sockaddr_un sa;
 	int rc, pipefd[2], err = -EPIPE, s;
 	pid_t pid;
 
-	rc = parse_args(ctx, "redis attach", "ncpHuPN", &a);
-	if (rc)
-		return rc;
-	if (!a.cgroup || !a.nr_ports)
-		return cli_error(-EINVAL, "'redis attach' needs --cgroup PATH (redis-server's cgroup v2) "
-				 "and --port PORT[,PORT...]");
-	if (!a.name)
-		a.name = "redis";
-	if ((rc = sock_path(a.name, &sa)))
+	if ((rc = sock_path(a->name, sa)))
 		return rc;
 	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0 &&
-	    !connect(s, (struct sockaddr *)&sa, sizeof(sa))) {
+	    !connect(s, (struct sockaddr *)sa, sizeof(*sa))) {
 		close(s);
 		return cli_error(-EEXIST, "a Redis cache named '%s' is attached: detach it with "
-				 "'ebpfaccel redis detach --name %s', or choose another --name", a.name, a.name);
+				 "'ebpfaccel redis%s detach --name %s', or choose another --name",
+				 a->name, a->near ? " near" : "", a->name);
 	}
 	if (s >= 0)
 		close(s);
-	unlink(sa.sun_path);	/* left by a holder that died */
+	unlink(sa->sun_path);	/* left by a holder that died */
 	if (pipe2(pipefd, O_CLOEXEC))
 		return cli_error(-errno, "pipe: %s", strerror(errno));
 	fflush(NULL);
@@ -402,7 +512,7 @@ static int cmd_attach(struct cli_ctx *ctx)
 	if (!pid) {
 		close(pipefd[0]);
 		setsid();
-		err = hold(&a, &sa, pipefd[1]);
+		err = hold(a, sa, pipefd[1]);
 		if (err && write(pipefd[1], &err, sizeof(err)) < 0)
 			_exit(1);
 		_exit(err ? 1 : 0);
@@ -411,6 +521,28 @@ static int cmd_attach(struct cli_ctx *ctx)
 	if (read(pipefd[0], &err, sizeof(err)) != sizeof(err))
 		err = -EPIPE;
 	close(pipefd[0]);
+	*holder = pid;
+	return err;
+}
+
+static int cmd_attach(struct cli_ctx *ctx)
+{
+	struct redis_args a;
+	struct sockaddr_un sa;
+	pid_t pid;
+	int rc, err;
+
+	rc = parse_args(ctx, "redis attach", "ncpHuPN", &a);
+	if (rc)
+		return rc;
+	if (!a.cgroup || !a.nr_ports)
+		return cli_error(-EINVAL, "'redis attach' needs --cgroup PATH (redis-server's cgroup v2) "
+				 "and --port PORT[,PORT...]");
+	if (!a.name)
+		a.name = "redis";
+	err = start_holder(&a, &pid, &sa);
+	if (err > 0)
+		return err;
 	if (err)
 		return cli_error(err, "attaching the Redis cache failed: %s%s", strerror(-err),
 				 err == -EPERM || err == -EACCES ? cli_perm_hint(err) :
@@ -424,13 +556,49 @@ static int cmd_attach(struct cli_ctx *ctx)
 	return CLI_OK;
 }
 
+static int cmd_near_attach(struct cli_ctx *ctx)
+{
+	struct redis_args a;
+	struct sockaddr_un sa;
+	pid_t pid;
+	int rc, err;
+
+	rc = parse_args(ctx, "redis near attach", "ncsxmuPN", &a);
+	if (rc)
+		return rc;
+	if (!a.cgroup || !a.nr_servers)
+		return cli_error(-EINVAL, "'redis near attach' needs --cgroup PATH (the clients' cgroup v2) "
+				 "and --server HOST:PORT (an IP literal; [IPV6]:PORT)");
+	a.near = true;
+	if (!a.name)
+		a.name = "near";
+	err = start_holder(&a, &pid, &sa);
+	if (err > 0)
+		return err;
+	if (err)
+		return cli_error(err, "attaching the near cache failed: %s%s", strerror(-err),
+				 err == -EPERM || err == -EACCES ? cli_perm_hint(err) :
+				 err == -EINVAL ? " (see the holder's message above)" :
+				 err == -ECONNREFUSED || err == -ETIMEDOUT || err == -ENETUNREACH ?
+				 "; is redis-server reachable at that address from this network namespace "
+				 "(--netns)?" : "");
+	printf("near cache attached to %s for", a.cgroup);
+	for (size_t i = 0; i < a.nr_servers; i++)
+		printf("%s%s", i ? ", " : " ", a.servers[i]);
+	printf("; held by process %d (%s)\n", (int)pid, sa.sun_path);
+	return CLI_OK;
+}
+
 /* Sends @request to the holder; 0 when it answered "ok", else an exit code. */
-static int simple_request(struct cli_ctx *ctx, const char *cmd, const char *request, struct redis_args *a)
+static int simple_request(struct cli_ctx *ctx, const char *cmd, const char *request,
+			  const char *dflt, struct redis_args *a)
 {
 	char reply[256];
 	int rc;
 
 	rc = parse_args(ctx, cmd, "n", a);
+	if (!rc && !a->name)
+		a->name = dflt;
 	if (rc || (rc = choose_name(a->name, a->chosen, sizeof(a->chosen))))
 		return rc;
 	a->name = a->chosen;
@@ -458,10 +626,11 @@ static int wait_detached(const char *given)
 			 "(see %s/%s.log)", name, REDIS_RUN, name);
 }
 
-static int cmd_detach(struct cli_ctx *ctx)
+/* @dflt: the name when --name is not given (NULL: the one attached). */
+static int detach(struct cli_ctx *ctx, const char *cmd, const char *dflt)
 {
 	struct redis_args a;
-	int rc = simple_request(ctx, "redis detach", "detach", &a);
+	int rc = simple_request(ctx, cmd, "detach", dflt, &a);
 
 	if (!rc)
 		rc = wait_detached(a.name);
@@ -470,25 +639,25 @@ static int cmd_detach(struct cli_ctx *ctx)
 	return rc;
 }
 
-static int cmd_flush(struct cli_ctx *ctx)
+static int flush(struct cli_ctx *ctx, const char *cmd, const char *dflt)
 {
 	struct redis_args a;
-	int rc = simple_request(ctx, "redis flush", "flush", &a);
+	int rc = simple_request(ctx, cmd, "flush", dflt, &a);
 
 	if (!rc)
 		printf("flushed: every cached value is invalid\n");
 	return rc;
 }
 
-static int cmd_stats(struct cli_ctx *ctx)
+static int stats(struct cli_ctx *ctx, const char *cmd, const char *dflt)
 {
 	struct json_object *o, *cnt;
 	struct redis_args a;
 	char reply[8192];
 	int rc;
 
-	rc = parse_args(ctx, "redis stats", "n", &a);
-	if (rc || (rc = ask_holder(a.name, "stats", reply, sizeof(reply))))
+	rc = parse_args(ctx, cmd, "n", &a);
+	if (rc || (rc = ask_holder(a.name ? a.name : dflt, "stats", reply, sizeof(reply))))
 		return rc;
 	o = json_tokener_parse(reply);
 	if (!o)
@@ -497,7 +666,9 @@ static int cmd_stats(struct cli_ctx *ctx)
 		cli_print_json(o);
 		return CLI_OK;
 	}
-	printf("cache %s on %s (held by process %s), %s, hit rate %.1f%%\n",
+	printf("%s %s on %s (held by process %s), %s, hit rate %.1f%%\n",
+	       strcmp(json_object_get_string(json_object_object_get(o, "kind")) ?: "", "near")
+	       ? "cache" : "near cache",
 	       json_object_get_string(json_object_object_get(o, "name")),
 	       json_object_get_string(json_object_object_get(o, "cgroup")),
 	       json_object_get_string(json_object_object_get(o, "pid")),
@@ -509,6 +680,13 @@ static int cmd_stats(struct cli_ctx *ctx)
 	json_object_put(o);
 	return CLI_OK;
 }
+
+static int cmd_detach(struct cli_ctx *ctx) { return detach(ctx, "redis detach", NULL); }
+static int cmd_flush(struct cli_ctx *ctx) { return flush(ctx, "redis flush", NULL); }
+static int cmd_stats(struct cli_ctx *ctx) { return stats(ctx, "redis stats", NULL); }
+static int cmd_near_detach(struct cli_ctx *ctx) { return detach(ctx, "redis near detach", "near"); }
+static int cmd_near_flush(struct cli_ctx *ctx) { return flush(ctx, "redis near flush", "near"); }
+static int cmd_near_stats(struct cli_ctx *ctx) { return stats(ctx, "redis near stats", "near"); }
 
 /* cgroup, pid and serving from the holder, when it answers. */
 static struct json_object *holder_status(const char *name)
@@ -572,5 +750,17 @@ const struct cli_cmd cli_redis_cmds[] = {
 	{ "redis stats", "[--name NAME] [--json]", "hits, misses, hit rate, invalidations, bypass reasons",
 	  cmd_stats, true },
 	{ "redis flush", "[--name NAME]", "invalidate every cached value", cmd_flush, false },
+	{ "redis near attach", "--cgroup PATH --server ADDR:PORT [--server ...] [--prefix P ...] "
+	  "[--max-staleness-ms N] [--netns NS] [--user U] [--password P] [--name NAME]",
+	  "answer GET hits of the clients in cgroup PATH on their own host (a near cache for the one "
+	  "Redis server at ADDR:PORT, IP literals, [IPV6]:PORT); entries are answered at most N ms "
+	  "(default 1000) after their fill; a holder process keeps it coherent until 'redis near detach'",
+	  cmd_near_attach, false },
+	{ "redis near detach", "[--name NAME]", "detach the near cache (default name: near)",
+	  cmd_near_detach, false },
+	{ "redis near stats", "[--name NAME] [--json]", "the near cache's hits, misses, fills, "
+	  "invalidations, bypass reasons", cmd_near_stats, true },
+	{ "redis near flush", "[--name NAME]", "invalidate every value of the near cache",
+	  cmd_near_flush, false },
 	{}
 };
