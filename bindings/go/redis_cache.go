@@ -40,16 +40,6 @@ type RedisCache struct {
 	rc *C.struct_ebpfaccel_redis_cache
 }
 
-// cString is a C copy of s, or NULL for "".
-func cString(s string, free *[]unsafe.Pointer) *C.char {
-	if s == "" {
-		return nil
-	}
-	p := C.CString(s)
-	*free = append(*free, unsafe.Pointer(p))
-	return p
-}
-
 // OpenRedisCache loads the cache's programs and maps (not attached yet).
 // Needs CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN.
 func OpenRedisCache(o RedisCacheOpts) (*RedisCache, error) {
