@@ -577,7 +577,9 @@ static int cmd_near_attach(struct cli_ctx *ctx)
 		return err;
 	if (err)
 		return cli_error(err, "attaching the near cache failed: %s%s", strerror(-err),
-				 err == -EPERM || err == -EACCES ? cli_perm_hint(err) :
+				 err == -EPERM ? cli_perm_hint(err) :
+				 err == -EACCES ? "; Redis refused the library's connection (see the message "
+						  "above: --user/--password, protected mode, ACLs?)" :
 				 err == -EINVAL ? " (see the holder's message above)" :
 				 err == -ECONNREFUSED || err == -ETIMEDOUT || err == -ENETUNREACH ?
 				 "; is redis-server reachable at that address from this network namespace "
