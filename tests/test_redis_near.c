@@ -26,12 +26,16 @@ struct env {
 	struct ebpfaccel_near_cache *nc;
 	char server[64];
 	int port;
+	/* options of env_start_opts() */
+	const char *const *prefixes;
+	size_t nr_prefixes;
+	bool ipv6;
 };
 
 /* Everything this process creates from here on (sockets, redis-cli,
  * python) is a client of the cache; the library's own connections were
  * made before, outside the cgroup, as they would be in a holder. */
-static void env_start(struct env *e)
+static void env_start_opts(struct env *e)
 {
 	const char *servers[1] = { e->server };
 	int prev;
@@ -48,12 +52,16 @@ static void env_start(struct env *e)
 	e->redis = fx_redis_start(e->srv_ns, NULL);
 	ck_assert_ptr_nonnull(e->redis);
 	e->port = fx_redis_port(e->redis);
-	snprintf(e->server, sizeof(e->server), "%s:%d", e->veth.ip4_b, e->port);
+	if (e->ipv6)
+		snprintf(e->server, sizeof(e->server), "[%s]:%d", e->veth.ip6_b, e->port);
+	else
+		snprintf(e->server, sizeof(e->server), "%s:%d", e->veth.ip4_b, e->port);
 	{
 		LIBEBPFACCEL_OPTS(ebpfaccel_near_cache_opts, opts,
 			.servers = servers, .nr_servers = 1,
 			.cgroup_path = fx_cgroup_path(e->cg),
-			.max_staleness_ms = STALE_MS);
+			.max_staleness_ms = STALE_MS,
+			.prefixes = e->prefixes, .nr_prefixes = e->nr_prefixes);
 
 		e->nc = ebpfaccel_near_cache__open(&opts);
 	}
@@ -64,6 +72,11 @@ static void env_start(struct env *e)
 	ck_assert_int_eq(fx_netns_return(prev), 0);
 	ck_assert_int_eq(ebpfaccel_near_cache__serving(e->nc), 1);
 	ck_assert_int_eq(fx_cgroup_add_pid(e->cg, getpid()), 0);
+}
+
+static void env_start(struct env *e)
+{
+	env_start_opts(e);
 }
 
 static void env_stop(struct env *e)
@@ -576,6 +589,37 @@ START_TEST(unmodified_clients)
 }
 END_TEST
 
+/* Over IPv6, with prefixes: only keys under a prefix are cached. */
+START_TEST(ipv6_and_prefixes)
+{
+	const char *prefixes[] = { "user:", "session:" };
+	struct env e = { .prefixes = prefixes, .nr_prefixes = 2, .ipv6 = true };
+	struct ebpfaccel_near_cache_stats s0, s1;
+	int fd, u;
+
+	env_start_opts(&e);
+	u = uconnect(&e);
+	uset(u, "user:1", "alice");
+	uset(u, "other:1", "bob");
+	fd = rcc_connect_to6(e.cli_ns, e.veth.ip6_b, e.port);
+	ck_assert_int_ge(fd, 0);
+	warm(&e, fd, "user:1", "alice");
+	s0 = stats(&e);
+	for (int i = 0; i < 50; i++) {
+		ck_assert(rcc_get_is(fd, "user:1", "alice"));
+		ck_assert(rcc_get_is(fd, "other:1", "bob"));
+		ck_assert(rcc_get_is(fd, "user", NULL));
+	}
+	s1 = stats(&e);
+	ck_assert_uint_ge(s1.hits - s0.hits, 50);
+	ck_assert_uint_lt(s1.hits - s0.hits, 100);
+	ck_assert_uint_eq(s1.fills, s0.fills);
+	close(fd);
+	close(u);
+	env_stop(&e);
+}
+END_TEST
+
 START_TEST(bad_options)
 {
 	const char *bad[] = { "10.0.0.1", "10.0.0.1:0", "[::1:6379", "host:6379", "::1:6379" };
@@ -625,6 +669,7 @@ int main(void)
 	tcase_add_test(tc, tracking_link_cut);
 	tcase_add_test(tc, connection_state_modelled);
 	tcase_add_test(tc, unmodified_clients);
+	tcase_add_test(tc, ipv6_and_prefixes);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }
