@@ -55,12 +55,26 @@ struct nc_slot {
 	struct rc_key key;
 };
 
+/* A message or segment scan's loop-carried state: scalars only, touched
+ * only inside global functions (see bpf/redis/redis_cache.bpf.c, struct
+ * req_scan). Kept in the connection's state, not on the stack: kernels
+ * before 6.2 allow 512 bytes of stack for the whole call chain. */
+struct scan {
+	__u32 off;		/* offset of b.data[0] */
+	__u32 len;
+	__u32 bad;
+	__u32 servable;		/* the connection could be answered */
+	struct resp_buf b;
+};
+
 /* Written by nc_request and nc_reply alike: both run under the socket's
  * lock (the verdict runs in softirq only when no task owns the socket,
  * else from release_sock() by the owner), so they never run at once. */
 struct nc_conn {
 	struct resp_req req;
 	struct resp_rep rep;
+	struct scan req_scan;	/* nc_request's */
+	struct scan rep_scan;	/* nc_reply's */
 	__u64 cookie;
 	__u32 req_seq;		/* requests passed to Redis */
 	__u32 rep_seq;		/* replies Redis sent */
@@ -269,16 +283,18 @@ static __always_inline int slot_is_write(const struct nc_slot *s)
 	return s->kind == SLOT_WRITE || s->kind == SLOT_FLUSH;
 }
 
-/* Remembers what request c->req_seq expects from its reply. A write whose
- * slot is taken over before its reply came (more than NC_SLOTS requests in
- * flight) makes every reply up to it flush the cache instead. */
+/* Remembers what request c->req_seq expects from its reply (@k NULL: no
+ * key). A write whose slot is taken over before its reply came (more than
+ * NC_SLOTS requests in flight) makes every reply up to it flush the cache
+ * instead. Callers keep no key of their own on the stack: kernels before
+ * 6.2 allow 512 bytes for the whole call chain. */
 GLOBAL int record(struct nc_conn *c, __u32 kind, __u32 db,
 		  const struct rc_key *k)
 {
 	struct nc_slot *s;
 	__u32 seq, old;
 
-	if (!c || !k || c->pushy)
+	if (!c || c->pushy)
 		return 0;
 	seq = c->req_seq;
 	s = slot_for(c, seq);
@@ -290,8 +306,11 @@ GLOBAL int record(struct nc_conn *c, __u32 kind, __u32 db,
 	s->seq = 0;
 	s->kind = kind;
 	s->db = db;
-	__builtin_memcpy(&s->key, k, sizeof(s->key));
-	s->bucket = key_bucket(k);
+	if (k)
+		__builtin_memcpy(&s->key, k, sizeof(s->key));
+	else
+		__builtin_memset(&s->key, 0, sizeof(s->key));
+	s->bucket = key_bucket(&s->key);
 	s->gen = READ_ONCE(rc_gen_all);
 	s->bgen = READ_ONCE(rc_gen_bucket[s->bucket & (RC_BUCKETS - 1)]);
 	s->seq = seq + 1;
@@ -318,16 +337,16 @@ static __noinline void apply_get(struct nc_conn *c, struct resp_req *r)
 static __noinline void apply_write(struct nc_conn *c, struct resp_req *r,
 				   __u32 cls)
 {
-	struct rc_key k = {};
+	struct rc_key k;
 
 	if (cls == RC_CMD_WRITEN && r->argc != 2) {
 		invalidate_all();
-		record(c, SLOT_FLUSH, 0, &k);
+		record(c, SLOT_FLUSH, 0, NULL);
 		return;
 	}
 	/* keys longer than RESP_KEY_MAX are never cached */
 	if (r->argc < 2 || (r->flags & RESP_REQ_KEY_LONG)) {
-		record(c, SLOT_NONE, 0, &k);
+		record(c, SLOT_NONE, 0, NULL);
 		return;
 	}
 	key_from_req(&k, r);
@@ -338,10 +357,8 @@ static __noinline void apply_write(struct nc_conn *c, struct resp_req *r,
 
 static __noinline void apply_flush(struct nc_conn *c)
 {
-	struct rc_key k = {};
-
 	invalidate_all();
-	record(c, SLOT_FLUSH, 0, &k);
+	record(c, SLOT_FLUSH, 0, NULL);
 }
 
 /* ACL commands that only read leave the cache alone. */
@@ -356,17 +373,15 @@ static __always_inline int admin_reads(const struct resp_req *r)
 static __noinline void apply_state(struct nc_conn *c, struct resp_req *r,
 				   __u32 cls)
 {
-	struct rc_key k = {};
-
 	switch (cls) {
 	case RC_CMD_SELECT:
 		__sync_fetch_and_add(&c->select_inflight, 1);
-		record(c, SLOT_SELECT, parse_db(r), &k);
+		record(c, SLOT_SELECT, parse_db(r), NULL);
 		return;
 	case RC_CMD_AUTH:
 		/* ACL users other than "default" may not read every key */
 		if (r->argc == 2 || (r->argc == 3 && key_is(r, "DEFAULT", 7)))
-			record(c, SLOT_AUTH, 0, &k);
+			record(c, SLOT_AUTH, 0, NULL);
 		else
 			c->other_user = 1;
 		return;
@@ -387,20 +402,18 @@ static __noinline void apply_state(struct nc_conn *c, struct resp_req *r,
 		c->pushy = 1;
 		break;
 	}
-	record(c, SLOT_NONE, 0, &k);
+	record(c, SLOT_NONE, 0, NULL);
 }
 
 /* Records what a request passed to Redis does to the cache. */
 static __noinline void apply(struct nc_conn *c, struct resp_req *r, __u32 cls)
 {
-	struct rc_key k = {};
-
 	switch (cls) {
 	case RC_CMD_GET:
 		apply_get(c, r);
 		break;
 	case RC_CMD_READ:
-		record(c, SLOT_NONE, 0, &k);
+		record(c, SLOT_NONE, 0, NULL);
 		break;
 	case RC_CMD_SET:
 	case RC_CMD_WRITE1:
@@ -413,7 +426,7 @@ static __noinline void apply(struct nc_conn *c, struct resp_req *r, __u32 cls)
 		break;
 	case RC_CMD_ADMIN:
 		if (admin_reads(r))
-			record(c, SLOT_NONE, 0, &k);
+			record(c, SLOT_NONE, 0, NULL);
 		else
 			apply_flush(c);
 		break;
@@ -433,20 +446,9 @@ static __noinline void apply(struct nc_conn *c, struct resp_req *r, __u32 cls)
 	stat_add(NC_STAT_REQUESTS, 1);
 }
 
-/* The message scan's loop-carried state: scalars only, touched only inside
- * global functions (see bpf/redis/redis_cache.bpf.c, struct req_scan). */
-struct scan {
-	__u32 off;		/* offset of b.data[0] */
-	__u32 len;
-	__u32 bad;
-	__u32 servable;		/* the connection could be answered */
-	struct resp_buf b;
-};
-
 struct mctx {
 	struct sk_msg_md *msg;
 	struct nc_conn *c;
-	struct scan s;
 };
 
 /* Refills s->b from the message when it is used up; false at its end. */
@@ -515,7 +517,7 @@ GLOBAL int request_chunk(struct sk_msg_md *msg, struct nc_conn *c,
 
 static long request_step(__u32 i, struct mctx *m)
 {
-	return request_chunk(m->msg, m->c, &m->s) ? 1 : 0;
+	return request_chunk(m->msg, m->c, &m->c->req_scan) ? 1 : 0;
 }
 
 /* ---- local answers ------------------------------------------------------- */
@@ -762,7 +764,8 @@ static __always_inline int request_lost(struct nc_conn *c)
 SEC("sk_msg")
 int nc_request(struct sk_msg_md *msg)
 {
-	struct mctx m = { .msg = msg, .s.len = msg->size };
+	struct mctx m = { .msg = msg };
+	struct scan *sc;
 	struct tcp_sock *tp;
 	struct nc_conn *c;
 	__u64 *cookie;
@@ -793,22 +796,25 @@ int nc_request(struct sk_msg_md *msg)
 	seen = c->seq_valid ? (__s32)(c->req_end_seq - start) : 0;
 	if (seen < 0)
 		return request_lost(c);
-	if (seen >= m.s.len)
+	if (seen >= msg->size)
 		return SK_PASS;
-	m.s.servable = !seen && can_serve(c);
-	if (m.s.servable) {
+	sc = &c->req_scan;
+	__builtin_memset(sc, 0, sizeof(*sc));
+	sc->len = msg->size;
+	sc->servable = !seen && can_serve(c);
+	if (sc->servable) {
 		verdict = answer(msg, c);
 		if (verdict >= 0)
 			return verdict;
 	}
-	c->req_end_seq = start + m.s.len;
+	c->req_end_seq = start + sc->len;
 	c->seq_valid = 1;
-	m.s.off = seen;
+	sc->off = seen;
 	m.c = c;
 	bpf_loop(LOOP_BUDGET, request_step, &m, 0);
-	if (m.s.off + m.s.b.len < m.s.len || m.s.b.pos < m.s.b.len)
-		m.s.bad = 1;
-	if (m.s.bad)
+	if (sc->off + sc->b.len < sc->len || sc->b.pos < sc->b.len)
+		sc->bad = 1;
+	if (sc->bad)
 		return request_lost(c);
 	return SK_PASS;
 }
@@ -981,7 +987,6 @@ GLOBAL int push_key(struct nc_conn *c)
 struct sctx {
 	struct __sk_buff *skb;
 	struct nc_conn *c;
-	struct scan s;
 };
 
 static __always_inline int reply_refill(struct __sk_buff *skb,
@@ -1050,13 +1055,14 @@ GLOBAL int reply_chunk(struct __sk_buff *skb, struct nc_conn *c,
 
 static long reply_step(__u32 i, struct sctx *x)
 {
-	return reply_chunk(x->skb, x->c, &x->s) ? 1 : 0;
+	return reply_chunk(x->skb, x->c, &x->c->rep_scan) ? 1 : 0;
 }
 
 SEC("sk_skb")
 int nc_reply(struct __sk_buff *skb)
 {
-	struct sctx x = { .skb = skb, .s.len = skb->len };
+	struct sctx x = { .skb = skb };
+	struct scan *sc;
 	__u64 cookie = bpf_get_socket_cookie(skb);
 	struct nc_conn *c;
 
@@ -1069,11 +1075,14 @@ int nc_reply(struct __sk_buff *skb)
 		return SK_PASS;
 	}
 	x.c = c;
+	sc = &c->rep_scan;
+	__builtin_memset(sc, 0, sizeof(*sc));
+	sc->len = skb->len;
 	bpf_loop(LOOP_BUDGET, reply_step, &x, 0);
-	if (x.s.off + x.s.b.len < x.s.len || x.s.b.pos < x.s.b.len ||
+	if (sc->off + sc->b.len < sc->len || sc->b.pos < sc->b.len ||
 	    c->rep.done_due)
-		x.s.bad = 1;
-	if (x.s.bad) {
+		sc->bad = 1;
+	if (sc->bad) {
 		/* replies not understood: the connection's writes are not
 		 * known to be done, and it is never answered again */
 		c->broken = 1;

@@ -76,8 +76,10 @@ static __always_inline __u32 parse_db(const struct resp_req *r)
 	return db;
 }
 
+/* What the request's command does to the cache (enum rc_cmd_class). */
 static __always_inline __u32 classify(const struct resp_req *r)
 {
+	char cmd[RESP_CMD_MAX];
 	__u32 *cls, w;
 
 	if (r->flags & RESP_REQ_CMD_LONG)
@@ -85,7 +87,10 @@ static __always_inline __u32 classify(const struct resp_req *r)
 	__builtin_memcpy(&w, r->cmd, 4);
 	if (r->cmd_len == 3 && w == ('G' | 'E' << 8 | 'T' << 16))
 		return RC_CMD_GET;
-	cls = bpf_map_lookup_elem(&rc_cmds, r->cmd);
+	/* the key on the stack: @r may be a global function's argument,
+	 * which kernels before 6.2 refuse as a map key */
+	__builtin_memcpy(cmd, r->cmd, RESP_CMD_MAX);
+	cls = bpf_map_lookup_elem(&rc_cmds, cmd);
 	return cls ? *cls : RC_CMD_UNKNOWN;
 }
 
