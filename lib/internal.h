@@ -101,4 +101,10 @@ bool ebpfaccel__ulp_registered(const char *name);
  * 0 when no module carries the "comp" ULP. */
 int ebpfaccel__comp_kernel_format(void);
 
+/* ------------------------------------------------------------- BPF maps */
+struct bpf_map;
+/* sums[i] = the sum over CPUs of entry i of a BPF_MAP_TYPE_PERCPU_ARRAY of
+ * __u64 counters, for i < @n; 0 or -errno. */
+int ebpfaccel__sum_percpu(const struct bpf_map *map, uint32_t n, uint64_t *sums);
+
 #endif /* EBPFACCEL_INTERNAL_H */

@@ -17,21 +17,47 @@
 
 #include "fixtures.h"
 
-/* A TCP connection to 127.0.0.1:@port made inside @ns; -errno on failure. */
-static int rcc_connect(struct fx_netns *ns, int port)
+/* A TCP connection (TCP_NODELAY) to @sa made inside @ns; -errno on failure. */
+static inline int rcc_connect_sa(struct fx_netns *ns, const struct sockaddr *sa, socklen_t len)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
-	int fd = fx_socket_in(ns, AF_INET, SOCK_STREAM), one = 1;
+	int fd = fx_socket_in(ns, sa->sa_family, SOCK_STREAM), one = 1;
 
 	if (fd < 0)
 		return fd;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin))) {
+	if (connect(fd, sa, len)) {
+		int err = -errno;
+
 		close(fd);
-		return -errno;
+		return err;
 	}
 	return fd;
+}
+
+/* A TCP connection to @ip4:@port made inside @ns; -errno on failure. */
+static inline int rcc_connect_to(struct fx_netns *ns, const char *ip4, int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+	if (inet_pton(AF_INET, ip4, &sin.sin_addr) != 1)
+		return -EINVAL;
+	return rcc_connect_sa(ns, (struct sockaddr *)&sin, sizeof(sin));
+}
+
+/* A TCP connection to [@ip6]:@port made inside @ns; -errno on failure. */
+static inline int rcc_connect_to6(struct fx_netns *ns, const char *ip6, int port)
+{
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+
+	if (inet_pton(AF_INET6, ip6, &sin6.sin6_addr) != 1)
+		return -EINVAL;
+	return rcc_connect_sa(ns, (struct sockaddr *)&sin6, sizeof(sin6));
+}
+
+/* A TCP connection to 127.0.0.1:@port made inside @ns; -errno on failure. */
+static inline int rcc_connect(struct fx_netns *ns, int port)
+{
+	return rcc_connect_to(ns, "127.0.0.1", port);
 }
 
 static int rcc_send(int fd, const void *buf, size_t len)

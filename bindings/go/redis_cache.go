@@ -72,16 +72,6 @@ type RedisCache struct {
 	rc *C.struct_ebpfaccel_redis_cache
 }
 
-// cString is a C copy of s, or NULL for "".
-func cString(s string, free *[]unsafe.Pointer) *C.char {
-	if s == "" {
-		return nil
-	}
-	p := C.CString(s)
-	*free = append(*free, unsafe.Pointer(p))
-	return p
-}
-
 // RedisFindCgroup returns the cgroup v2 directory the connections of the TCP
 // socket listening on port belong to (in the calling OS thread's netns; held
 // by process pid when pid > 0): where a running redis-server's cache

@@ -19,7 +19,8 @@
  *   - structs that start with `size_t sz` get a constructor that sets sz,
  *     and (struct x *stats, size_t sz) gets sizeof(struct x) itself;
  *   - iteration callbacks (fn, void *ctx) take a Python callable;
- *   - u16_array(n) builds the arrays options point to (ports).
+ *   - u16_array(n) builds the arrays options point to (ports),
+ *     str_array(seq) the arrays of strings (servers, prefixes).
  * Strings set in options structs are copied by SWIG and not freed: a few
  * bytes per options object.
  */
@@ -343,6 +344,58 @@ EBPFACCEL_ARRAY_IN(double, PyFloat_AsDouble)
 %include <carrays.i>
 %array_class(uint16_t, u16_array);
 %array_class(struct ebpfaccel_auto_candidate, auto_candidate_array);
+
+/* Arrays of strings for options that take a pointer and a count (the near
+ * cache's servers and prefixes): str_array(sequence of str) copies them,
+ * and they live as long as the object; .cast() is what the option takes. */
+%inline %{
+struct str_array {
+	size_t n;
+	char **v;
+};
+%}
+%extend str_array {
+	str_array(PyObject *items) {
+		PyObject *seq = PySequence_Fast(items, "str_array wants a sequence of str");
+		struct str_array *a;
+		Py_ssize_t n;
+
+		if (!seq)
+			return NULL;
+		n = PySequence_Fast_GET_SIZE(seq);
+		a = calloc(1, sizeof(*a));
+		if (a)
+			a->v = calloc(n + 1, sizeof(char *));
+		for (Py_ssize_t i = 0; a && a->v && i < n; i++, a->n++) {
+			const char *s = PyUnicode_AsUTF8(PySequence_Fast_GET_ITEM(seq, i));
+
+			if (!s || !(a->v[i] = strdup(s)))
+				break;
+		}
+		Py_DECREF(seq);
+		if (!a || !a->v || a->n != (size_t)n) {
+			if (!PyErr_Occurred())
+				PyErr_NoMemory();
+			if (a) {
+				for (size_t i = 0; a->v && i < a->n; i++)
+					free(a->v[i]);
+				free(a->v);
+				free(a);
+			}
+			return NULL;
+		}
+		return a;
+	}
+	~str_array() {
+		for (size_t i = 0; i < $self->n; i++)
+			free($self->v[i]);
+		free($self->v);
+		free($self);
+	}
+	const char *const *cast() {
+		return (const char *const *)$self->v;
+	}
+}
 
 %define EBPFACCEL_SIZED(T)
 %extend T {

@@ -13,5 +13,6 @@
 #include <ebpfaccel/traffic_probe.h>
 #include <ebpfaccel/comp.h>
 #include <ebpfaccel/redis_cache.h>
+#include <ebpfaccel/near_cache.h>
 
 #endif /* EBPFACCEL_EBPFACCEL_H */

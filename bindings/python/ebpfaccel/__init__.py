@@ -24,6 +24,8 @@ if hasattr(_ebpfaccel, "ebpfaccel_comp_conn__new"):
     from . import comp
 if hasattr(_ebpfaccel, "ebpfaccel_redis_cache__open"):
     from .redis_cache import RedisCache, RedisCacheMode, find_cgroup as redis_find_cgroup
+if hasattr(_ebpfaccel, "ebpfaccel_near_cache__open"):
+    from .near_cache import NearCache
 if hasattr(_ebpfaccel, "ebpfaccel_traffic_probe__open"):
     from .traffic_probe import AutoPolicy, AutoReason, TrafficDir, TrafficProbe
 

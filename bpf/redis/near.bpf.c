@@ -1,0 +1,1174 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Near cache: Redis GET hits answered on the client's own host, for
+ * unmodified clients (sockmap on the client's sockets).
+ *
+ * nc_sockops  puts the client connections of the cgroup's processes to the
+ *             chosen Redis server into a SOCKHASH (ACTIVE_ESTABLISHED).
+ * nc_request  sk_msg on every request the application writes. A message
+ *             that is exactly one GET at a command boundary, on a
+ *             connection that owes no reply and whose state is modelled,
+ *             for a confirmed, current, young enough entry, is rewritten
+ *             into the reply and redirected to the socket's own ingress:
+ *             the application's next read returns it, nothing crosses TCP.
+ *             Everything else is scanned (writes invalidate here, before
+ *             they leave: read-your-writes) and passed untouched.
+ * nc_reply    sk_skb verdict, no parser, on every segment from Redis: counts
+ *             replies, applies SELECT/AUTH, fills the cache from GET
+ *             replies, invalidates again when a write's reply arrives.
+ *             It also puts Redis' replies into the psock's ingress queue,
+ *             the queue local answers join: an answer given only while no
+ *             reply is owed never overtakes one (kernel-facts).
+ * The coherence engine (lib/redis/coherence.c) confirms fills and applies
+ * Redis' invalidations from user space. docs/redis-near-cache.md states the
+ * guarantee. Every bpf_loop() callback only calls a global function with a
+ * scalar-only state struct (see bpf/redis/redis_cache.bpf.c).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "near.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define SK_DROP 0
+#define SK_PASS 1
+#define AF_INET 2
+#define AF_INET6 10
+#define LOOP_BUDGET (1 << 17)	/* bytes scanned per segment or message */
+/* longest local answer, "$4096\r\n<value>\r\n", and the bytes the copy may
+ * touch past an offset it has checked */
+#define NC_REPLY_MAX (RC_VAL_MAX + 16)
+#define NC_STAGE_BYTES (NC_REPLY_MAX + 512)
+
+enum nc_slot_kind { SLOT_NONE, SLOT_FILL, SLOT_SELECT, SLOT_AUTH, SLOT_WRITE,
+		    SLOT_FLUSH };
+
+/* Remembered for request n until Redis' n-th reply: valid iff seq == n + 1. */
+struct nc_slot {
+	__u32 seq;
+	__u32 kind;
+	__u32 db;
+	__u32 bucket;
+	__u64 gen;
+	__u64 bgen;
+	struct rc_key key;
+};
+
+/* A message or segment scan's loop-carried state: scalars only, touched
+ * only inside global functions (see bpf/redis/redis_cache.bpf.c, struct
+ * req_scan). Kept in the connection's state, not on the stack: kernels
+ * before 6.2 allow 512 bytes of stack for the whole call chain. */
+struct scan {
+	__u32 off;		/* offset of b.data[0] */
+	__u32 len;
+	__u32 bad;
+	__u32 servable;		/* the connection could be answered */
+	struct resp_buf b;
+};
+
+/* Written by nc_request and nc_reply alike: both run under the socket's
+ * lock (the verdict runs in softirq only when no task owns the socket,
+ * else from release_sock() by the owner), so they never run at once. */
+struct nc_conn {
+	struct resp_req req;
+	struct resp_rep rep;
+	struct scan req_scan;	/* nc_request's */
+	struct scan rep_scan;	/* nc_reply's */
+	__u64 cookie;
+	__u32 req_seq;		/* requests passed to Redis */
+	__u32 rep_seq;		/* replies Redis sent */
+	__u32 select_inflight;	/* SELECTs whose reply is still owed */
+	__u32 db;
+	__u32 lost_until;	/* flush at every reply up to this request */
+	__u32 req_end_seq;	/* TCP sequence just past the bytes scanned */
+	__u8 lost_writes;	/* a write's slot was reused before its reply */
+	__u8 seq_valid;		/* req_end_seq is known */
+	__u8 authed;
+	__u8 in_multi;
+	__u8 pushy;		/* replies do not follow requests 1:1 */
+	__u8 broken;		/* a stream not understood: never served */
+	__u8 other_user;	/* an ACL user other than default */
+	struct nc_slot slots[NC_SLOTS];
+};
+
+/* Per socket, used under its lock: a fill's value on its way into the
+ * cache, or a local answer being built. Per-CPU scratch would not do: a
+ * softirq can interrupt a program running in process context. */
+struct nc_stage {
+	__u8 buf[NC_STAGE_BYTES];
+};
+
+_Static_assert(sizeof(struct rc_large) <= NC_STAGE_BYTES, "a fill fits the stage");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} nc_socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct nc_conn);
+} nc_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct nc_stage);
+} nc_stages SEC(".maps");
+
+/* sk_msg has no socket-cookie helper: it finds the cookie here */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64);
+} nc_sk_cookie SEC(".maps");
+
+/* zeroed templates for new entries (too large for the stack) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nc_conn);
+} nc_conn_zero SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nc_stage);
+} nc_stage_zero SEC(".maps");
+
+/* The maps struct rc_shared names: the coherence engine works on them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct rc_key);
+	__type(value, struct rc_small);
+} rc_cache_small SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct rc_key);
+	__type(value, struct rc_large);
+} rc_cache_large SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536 + 4096);
+	__type(key, struct rc_key);
+	__type(value, __u64);
+} rc_confirmed SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} rc_fills SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 512);
+	__type(key, char[RESP_CMD_MAX]);
+	__type(value, __u32);
+} rc_cmds SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NC_SERVERS_MAX);
+	__type(key, struct nc_addr);
+	__type(value, __u8);
+} nc_servers SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NC_PREFIXES_MAX);
+	__type(key, __u32);
+	__type(value, struct nc_prefix);
+} nc_prefixes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NC_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} nc_stats SEC(".maps");
+
+/* Set by the library. */
+__u32 nc_enabled;		/* answer locally */
+__u32 nc_accepting;		/* take new connections in */
+__u32 nc_nr_prefixes;		/* 0: every key is cached */
+__u32 rc_tracking_ok;		/* the engine's invalidation stream is live */
+__u32 rc_max_value = RC_VAL_MAX;
+__u64 nc_max_stale_ns = 1000000000ull;
+/* Bumped by both sides: a value belongs to one global generation, and a
+ * fill only stands if its key's bucket generation did not move. */
+__u64 rc_gen_all;
+__u64 rc_gen_bucket[RC_BUCKETS];
+
+#include "rc_bpf.h"
+
+static __always_inline void stat_add(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&nc_stats, &idx);
+
+	if (v)
+		*v += n;
+}
+
+/* A version is the fill's time (ns) << 6 | cpu: its age needs no field. */
+static __always_inline __u64 version_new(void)
+{
+	return (bpf_ktime_get_ns() << 6) | (bpf_get_smp_processor_id() & 63);
+}
+
+static __always_inline __u64 version_age(__u64 version)
+{
+	return bpf_ktime_get_ns() - (version >> 6);
+}
+
+static __always_inline void invalidate_all(void)
+{
+	__sync_fetch_and_add(&rc_gen_all, 1);
+	stat_add(NC_STAT_FLUSHES, 1);
+}
+
+/* Whether the key is one the cache keeps (nc_prefixes, as words). */
+GLOBAL int prefix_ok(const struct rc_key *k)
+{
+	__u32 n = READ_ONCE(nc_nr_prefixes);
+	struct nc_prefix *p;
+	__u64 w;
+
+	if (!k)
+		return 0;
+	if (!n)
+		return 1;
+	for (__u32 i = 0; i < NC_PREFIXES_MAX; i++) {
+		__u32 idx = i, j;
+
+		if (i >= n)
+			break;
+		p = bpf_map_lookup_elem(&nc_prefixes, &idx);
+		if (!p)
+			return 0;
+		for (j = 0; j < NC_KEY_WORDS; j++) {
+			__builtin_memcpy(&w, k->data + j * 8, 8);
+			if ((w ^ p->w[j]) & p->mask[j])
+				break;
+		}
+		if (j == NC_KEY_WORDS)
+			return 1;
+	}
+	return 0;
+}
+
+/* ---- requests (nc_request, sk_msg) -------------------------------------- */
+
+static __always_inline struct nc_slot *slot_for(struct nc_conn *c, __u32 seq)
+{
+	return &c->slots[seq & (NC_SLOTS - 1)];
+}
+
+static __always_inline int slot_is_write(const struct nc_slot *s)
+{
+	return s->kind == SLOT_WRITE || s->kind == SLOT_FLUSH;
+}
+
+/* Remembers what request c->req_seq expects from its reply (@k NULL: no
+ * key). A write whose slot is taken over before its reply came (more than
+ * NC_SLOTS requests in flight) makes every reply up to it flush the cache
+ * instead. Callers keep no key of their own on the stack: kernels before
+ * 6.2 allow 512 bytes for the whole call chain. */
+GLOBAL int record(struct nc_conn *c, __u32 kind, __u32 db,
+		  const struct rc_key *k)
+{
+	struct nc_slot *s;
+	__u32 seq, old;
+
+	if (!c || c->pushy)
+		return 0;
+	seq = c->req_seq;
+	s = slot_for(c, seq);
+	old = s->seq - 1;
+	if (s->seq && slot_is_write(s) && (__s32)(old - c->rep_seq) >= 0) {
+		c->lost_writes = 1;
+		c->lost_until = old;
+	}
+	s->seq = 0;
+	s->kind = kind;
+	s->db = db;
+	if (k)
+		__builtin_memcpy(&s->key, k, sizeof(s->key));
+	else
+		__builtin_memset(&s->key, 0, sizeof(s->key));
+	s->bucket = key_bucket(&s->key);
+	s->gen = READ_ONCE(rc_gen_all);
+	s->bgen = READ_ONCE(rc_gen_bucket[s->bucket & (RC_BUCKETS - 1)]);
+	s->seq = seq + 1;
+	return 0;
+}
+
+static __noinline void apply_get(struct nc_conn *c, struct resp_req *r)
+{
+	struct rc_key k;
+
+	if (r->argc != 2 || (r->flags & RESP_REQ_KEY_LONG) || c->pushy ||
+	    c->in_multi || c->select_inflight || c->other_user)
+		return;
+	key_from_req(&k, r);
+	if (!prefix_ok(&k))
+		return;
+	stat_add(NC_STAT_MISSES, 1);
+	record(c, SLOT_FILL, c->db, &k);
+}
+
+/* Before the write leaves, and again when its reply arrives: a GET another
+ * connection sent later may have run in Redis before the write and be
+ * filled after this invalidation. */
+static __noinline void apply_write(struct nc_conn *c, struct resp_req *r,
+				   __u32 cls)
+{
+	struct rc_key k;
+
+	if (cls == RC_CMD_WRITEN && r->argc != 2) {
+		invalidate_all();
+		record(c, SLOT_FLUSH, 0, NULL);
+		return;
+	}
+	/* keys longer than RESP_KEY_MAX are never cached */
+	if (r->argc < 2 || (r->flags & RESP_REQ_KEY_LONG)) {
+		record(c, SLOT_NONE, 0, NULL);
+		return;
+	}
+	key_from_req(&k, r);
+	invalidate_key(&k);
+	stat_add(NC_STAT_INVALIDATIONS, 1);
+	record(c, SLOT_WRITE, 0, &k);
+}
+
+static __noinline void apply_flush(struct nc_conn *c)
+{
+	invalidate_all();
+	record(c, SLOT_FLUSH, 0, NULL);
+}
+
+/* ACL commands that only read leave the cache alone. */
+static __always_inline int admin_reads(const struct resp_req *r)
+{
+	return key_is(r, "WHOAMI", 6) || key_is(r, "CAT", 3) ||
+	       key_is(r, "LIST", 4) || key_is(r, "USERS", 5) ||
+	       key_is(r, "GETUSER", 7) || key_is(r, "LOG", 3) ||
+	       key_is(r, "HELP", 4) || key_is(r, "GENPASS", 7);
+}
+
+static __noinline void apply_state(struct nc_conn *c, struct resp_req *r,
+				   __u32 cls)
+{
+	switch (cls) {
+	case RC_CMD_SELECT:
+		__sync_fetch_and_add(&c->select_inflight, 1);
+		record(c, SLOT_SELECT, parse_db(r), NULL);
+		return;
+	case RC_CMD_AUTH:
+		/* ACL users other than "default" may not read every key */
+		if (r->argc == 2 || (r->argc == 3 && key_is(r, "DEFAULT", 7)))
+			record(c, SLOT_AUTH, 0, NULL);
+		else
+			c->other_user = 1;
+		return;
+	case RC_CMD_HELLO:
+		/* HELLO <ver> AUTH|SETNAME ...: the user is not parsed */
+		if (r->argc > 2)
+			c->other_user = 1;
+		break;
+	case RC_CMD_MULTI:
+		c->in_multi = 1;
+		break;
+	case RC_CMD_CLIENT:
+		if (key_is(r, "TRACKING", 8) || key_is(r, "REPLY", 5) ||
+		    key_is(r, "CACHING", 7))
+			c->pushy = 1;
+		break;
+	case RC_CMD_PUSHY:
+		c->pushy = 1;
+		break;
+	}
+	record(c, SLOT_NONE, 0, NULL);
+}
+
+/* Records what a request passed to Redis does to the cache. */
+static __noinline void apply(struct nc_conn *c, struct resp_req *r, __u32 cls)
+{
+	switch (cls) {
+	case RC_CMD_GET:
+		apply_get(c, r);
+		break;
+	case RC_CMD_READ:
+		record(c, SLOT_NONE, 0, NULL);
+		break;
+	case RC_CMD_SET:
+	case RC_CMD_WRITE1:
+	case RC_CMD_WRITEN:
+		apply_write(c, r, cls);
+		break;
+	case RC_CMD_EXEC:
+		c->in_multi = 0;
+		apply_flush(c);
+		break;
+	case RC_CMD_ADMIN:
+		if (admin_reads(r))
+			record(c, SLOT_NONE, 0, NULL);
+		else
+			apply_flush(c);
+		break;
+	case RC_CMD_SELECT:
+	case RC_CMD_AUTH:
+	case RC_CMD_HELLO:
+	case RC_CMD_MULTI:
+	case RC_CMD_CLIENT:
+	case RC_CMD_PUSHY:
+		apply_state(c, r, cls);
+		break;
+	default:
+		apply_flush(c);
+	}
+	if (!c->pushy)
+		c->req_seq++;
+	stat_add(NC_STAT_REQUESTS, 1);
+}
+
+struct mctx {
+	struct sk_msg_md *msg;
+	struct nc_conn *c;
+};
+
+/* Refills s->b from the message when it is used up; false at its end. */
+static __always_inline int request_refill(struct sk_msg_md *msg,
+					  struct nc_conn *c, struct scan *s)
+{
+	void *data, *end;
+	__u32 n, m;
+
+	s->off += s->b.len;
+	s->b.pos = 0;
+	s->b.len = 0;
+	if (s->off >= s->len)
+		return 0;
+	n = s->len - s->off;
+	m = resp_req_skippable(&c->req);
+	if (m) {
+		if (m > n)
+			m = n;
+		resp_req_skip(&c->req, m);
+		s->off += m;
+		return 1;
+	}
+	if (n > RESP_CHUNK)
+		n = RESP_CHUNK;
+	n = ((n - 1) & (RESP_CHUNK - 1)) + 1;
+	if (bpf_msg_pull_data(msg, s->off, s->off + n, 0))
+		goto bad;
+	data = (void *)(long)msg->data;
+	end = (void *)(long)msg->data_end;
+	if (data + n > end || bpf_probe_read_kernel(s->b.data, n, data))
+		goto bad;
+	s->b.len = n;
+	return 1;
+bad:
+	s->bad = 1;
+	return 0;
+}
+
+GLOBAL int request_chunk(struct sk_msg_md *msg, struct nc_conn *c,
+			 struct scan *s)
+{
+	struct resp_req *r;
+	__u32 cls;
+	int ev;
+
+	if (!msg || !c || !s)
+		return 1;
+	if (s->b.pos >= s->b.len)
+		return !request_refill(msg, c, s);
+	r = &c->req;
+	ev = resp_req_feed_buf(r, &s->b);
+	if (ev == RESP_BAD) {
+		s->bad = 1;
+		return 1;
+	}
+	if (ev == RESP_DONE) {
+		cls = classify(r);
+		if (cls == RC_CMD_GET && !s->servable)
+			stat_add(NC_STAT_BYPASS_STATE, 1);
+		apply(c, r, cls);
+		resp_req_reset(r);
+	}
+	return 0;
+}
+
+static long request_step(__u32 i, struct mctx *m)
+{
+	return request_chunk(m->msg, m->c, &m->c->req_scan) ? 1 : 0;
+}
+
+/* ---- local answers ------------------------------------------------------- */
+
+static __always_inline int authed(struct nc_conn *c)
+{
+	return c->authed && !c->other_user;
+}
+
+/* At a command boundary, no reply owed, every state of the connection
+ * modelled: a local answer is what Redis would reply next. */
+static __always_inline int can_serve(struct nc_conn *c)
+{
+	return READ_ONCE(nc_enabled) && READ_ONCE(rc_tracking_ok) &&
+	       !c->pushy && !c->broken && authed(c) && !c->in_multi &&
+	       !c->select_inflight && c->req.st == RQ_START &&
+	       c->req_seq == c->rep_seq && c->rep.st == RP_TYPE &&
+	       !c->rep.depth && !c->rep.done_due;
+}
+
+/* The key of a message that is exactly one GET; 0 if it is anything else. */
+GLOBAL int one_get(struct sk_msg_md *msg, struct rc_key *k)
+{
+	__u32 size, n = 0, hl;
+	void *data, *end;
+	__u8 h[20];
+	__u16 crlf;
+
+	if (!msg || !k)
+		return 0;
+	size = msg->size;
+	if (size < 20 || size > 18 + RESP_KEY_MAX + 2 ||
+	    bpf_msg_pull_data(msg, 0, size, 0))
+		return 0;
+	data = (void *)(long)msg->data;
+	end = (void *)(long)msg->data_end;
+	if (data + 20 > end)
+		return 0;
+	__builtin_memcpy(h, data, 20);
+	hl = get_header(h, &n);
+	if (!hl || n > RESP_KEY_MAX || hl + n + 2 != size ||
+	    data + size > end)
+		return 0;
+	if (bpf_probe_read_kernel(k->data, RESP_MASK(n - 1, RESP_KEY_MAX - 1) + 1,
+				  data + hl) ||
+	    bpf_probe_read_kernel(&crlf, 2, data + hl + n) ||
+	    crlf != ('\r' | '\n' << 8))
+		return 0;
+	k->len = n;
+	return 1;
+}
+
+/* Builds the reply for a servable entry of @k in the stage; its length, or
+ * 0 (with the reason counted) when the GET must go to Redis. */
+GLOBAL __u32 stage_reply(struct nc_conn *c, struct nc_stage *st,
+			 const struct rc_key *k)
+{
+	struct rc_small *sm;
+	struct rc_large *lg;
+	struct rc_key key;
+	struct rc_hdr *h;
+	const __u8 *data;
+	__u64 *cv, ver;
+	__u32 len, n, end;
+
+	if (!c || !st || !k)
+		return 0;
+	__builtin_memcpy(&key, k, sizeof(key));
+	sm = bpf_map_lookup_elem(&rc_cache_small, &key);
+	if (sm) {
+		h = &sm->h;
+		data = sm->data;
+	} else {
+		lg = bpf_map_lookup_elem(&rc_cache_large, &key);
+		if (!lg)
+			return 0;
+		h = &lg->h;
+		data = lg->data;
+	}
+	ver = READ_ONCE(h->version);
+	if (h->db != c->db || h->gen != READ_ONCE(rc_gen_all))
+		return 0;
+	if (version_age(ver) > READ_ONCE(nc_max_stale_ns)) {
+		stat_add(NC_STAT_EXPIRED, 1);
+		return 0;
+	}
+	cv = bpf_map_lookup_elem(&rc_confirmed, &key);
+	if (!cv || *cv != ver)
+		return 0;
+	len = h->len;
+	if (len > RC_VAL_MAX)
+		return 0;
+	n = bulk_header(len, st->buf);
+	if (len && bpf_probe_read_kernel(st->buf + n,
+					 RESP_MASK(len - 1, RC_VAL_MAX - 1) + 1,
+					 data))
+		return 0;
+	end = RESP_MASK(n + len, 2 * RC_VAL_MAX - 1);
+	if (end > RC_VAL_MAX + 8)
+		return 0;
+	st->buf[end] = '\r';
+	st->buf[end + 1] = '\n';
+	/* an LRU element can be reused under us: its version then moved */
+	if (READ_ONCE(h->version) != ver)
+		return 0;
+	return end + 2;
+}
+
+struct copy_ctx {
+	struct sk_msg_md *msg;
+	struct nc_stage *st;
+	__u32 want;		/* bytes to copy, from offset 0 */
+};
+
+/* Copies block i of @bytes from the stage into the message; the last block
+ * is moved back to end at x->want, overlapping the one before with the same
+ * bytes. One bpf_loop() iteration per block: each is an indirect call. */
+static __always_inline long copy_block(__u32 i, struct copy_ctx *x,
+				       const __u32 bytes)
+{
+	__u8 *data = (void *)(long)x->msg->data;
+	__u8 *end = (void *)(long)x->msg->data_end;
+	__u32 off = i * bytes;
+	__u8 *dst, *src;
+
+	if (off + bytes > x->want)
+		off = x->want - bytes;
+	if (off > NC_REPLY_MAX)
+		return 1;
+	src = x->st->buf + off;
+	dst = data + off;
+	if (dst + bytes > end)
+		return 1;
+#pragma unroll
+	for (int k = 0; k < bytes / 8; k++)
+		((__u64 *)dst)[k] = ((__u64 *)src)[k];
+	return 0;
+}
+
+static long copy_256(__u32 i, struct copy_ctx *x)
+{
+	return copy_block(i, x, 256);
+}
+
+static long copy_32(__u32 i, struct copy_ctx *x)
+{
+	return copy_block(i, x, 32);
+}
+
+static long copy_8(__u32 i, struct copy_ctx *x)
+{
+	return copy_block(i, x, 8);
+}
+
+/* Replies shorter than a word: "$0\r\n\r\n", "$1\r\nx\r\n". */
+static long copy_byte(__u32 i, struct copy_ctx *x)
+{
+	__u8 *data = (void *)(long)x->msg->data;
+	__u8 *end = (void *)(long)x->msg->data_end;
+
+	if (i >= 8 || data + i + 1 > end)
+		return 1;
+	data[i] = x->st->buf[i];
+	return 0;
+}
+
+/* Turns the request message into the staged reply of @want bytes. Returns
+ * 1 done, 0 message untouched (pass it on), -1 message spoilt. The only
+ * step that can fail on a healthy system, the push (it allocates), comes
+ * before anything is written. */
+static __always_inline int rewrite(struct sk_msg_md *msg, struct nc_stage *st,
+				   __u32 want)
+{
+	struct copy_ctx x = { .msg = msg, .st = st, .want = want };
+	__u32 have = msg->size;
+
+	if (!want || want > NC_REPLY_MAX)
+		return 0;
+	/* one element: the longer answer in a fresh one in front of the
+	 * request, which is dropped whole; a shorter one cut from it */
+	if (want > have) {
+		if (bpf_msg_push_data(msg, 0, want, 0))
+			return 0;
+		if (bpf_msg_pop_data(msg, want, have, 0))
+			return -1;
+	} else if (want < have && bpf_msg_pop_data(msg, want, have - want, 0)) {
+		return 0;
+	}
+	if (bpf_msg_pull_data(msg, 0, want, 0))
+		return -1;
+	if (want >= 256)
+		bpf_loop((want + 255) / 256, copy_256, &x, 0);
+	else if (want >= 32)
+		bpf_loop((want + 31) / 32, copy_32, &x, 0);
+	else if (want >= 8)
+		bpf_loop((want + 7) / 8, copy_8, &x, 0);
+	else
+		bpf_loop(want, copy_byte, &x, 0);
+	return 1;
+}
+
+/* Answers the message locally if it is one GET of a servable entry.
+ * Returns SK_PASS (answered: redirected to our own ingress), SK_DROP (the
+ * message could not be restored) or -1 (untouched: go on as usual). */
+static __always_inline int answer(struct sk_msg_md *msg, struct nc_conn *c)
+{
+	struct rc_key k = {};
+	struct nc_stage *st;
+	__u64 cookie = c->cookie;
+	__u32 want;
+	int done;
+
+	if (!one_get(msg, &k))
+		return -1;
+	st = bpf_map_lookup_elem(&nc_stages, &cookie);
+	if (!st)
+		return -1;
+	want = stage_reply(c, st, &k);
+	if (!want)
+		return -1;
+	done = rewrite(msg, st, want);
+	if (!done)
+		return -1;
+	if (done < 0 ||
+	    bpf_msg_redirect_hash(msg, &nc_socks, &cookie, BPF_F_INGRESS) != SK_PASS) {
+		c->broken = 1;
+		stat_add(NC_STAT_BYPASS_BAD, 1);
+		return SK_DROP;
+	}
+	stat_add(NC_STAT_HITS, 1);
+	return SK_PASS;
+}
+
+/* Requests went out unseen (a send the program did not run on), or were
+ * not understood: every later write is unknown. */
+static __always_inline int request_lost(struct nc_conn *c)
+{
+	c->broken = 1;
+	invalidate_all();
+	stat_add(NC_STAT_BYPASS_BAD, 1);
+	return SK_PASS;
+}
+
+SEC("sk_msg")
+int nc_request(struct sk_msg_md *msg)
+{
+	struct mctx m = { .msg = msg };
+	struct scan *sc;
+	struct tcp_sock *tp;
+	struct nc_conn *c;
+	__u64 *cookie;
+	__u32 start;
+	__s32 seen;
+	int verdict;
+
+	if (!msg->sk)
+		return SK_PASS;
+	cookie = bpf_sk_storage_get(&nc_sk_cookie, msg->sk, 0, 0);
+	if (!cookie)
+		return SK_PASS;
+	c = bpf_map_lookup_elem(&nc_conns, cookie);
+	if (!c)
+		return SK_PASS;
+	if (c->broken) {
+		/* any message may hold a write the programs cannot see */
+		invalidate_all();
+		return SK_PASS;
+	}
+	tp = bpf_skc_to_tcp_sock(msg->sk);
+	if (!tp)
+		return request_lost(c);
+	/* nothing of this message is queued yet: it starts at write_seq. A
+	 * send that failed half-way freed bytes the program saw, and the
+	 * application writes them again. */
+	start = tp->write_seq;
+	seen = c->seq_valid ? (__s32)(c->req_end_seq - start) : 0;
+	if (seen < 0)
+		return request_lost(c);
+	if (seen >= msg->size)
+		return SK_PASS;
+	sc = &c->req_scan;
+	__builtin_memset(sc, 0, sizeof(*sc));
+	sc->len = msg->size;
+	sc->servable = !seen && can_serve(c);
+	if (sc->servable) {
+		verdict = answer(msg, c);
+		if (verdict >= 0)
+			return verdict;
+	}
+	c->req_end_seq = start + sc->len;
+	c->seq_valid = 1;
+	sc->off = seen;
+	m.c = c;
+	bpf_loop(LOOP_BUDGET, request_step, &m, 0);
+	if (sc->off + sc->b.len < sc->len || sc->b.pos < sc->b.len)
+		sc->bad = 1;
+	if (sc->bad)
+		return request_lost(c);
+	return SK_PASS;
+}
+
+/* ---- replies (nc_reply, sk_skb verdict) ---------------------------------- */
+
+static __always_inline int slot_take(struct nc_conn *c, __u32 seq,
+				     struct nc_slot *out)
+{
+	struct nc_slot *s = slot_for(c, seq);
+
+	if (s->seq != seq + 1)
+		return 0;
+	__builtin_memcpy(out, s, sizeof(*out));
+	return 1;
+}
+
+static __always_inline void notify(struct nc_slot *s, __u64 version)
+{
+	struct rc_fill_event *ev = bpf_ringbuf_reserve(&rc_fills, sizeof(*ev), 0);
+
+	if (!ev)
+		return;
+	__builtin_memcpy(&ev->key, &s->key, sizeof(ev->key));
+	ev->version = version;
+	ev->db = s->db;
+	ev->kind = RC_EV_FILLED;
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/* An entry of this generation holds the value and is young enough: keep
+ * it and its confirmation (a new version waits for the engine again). Past
+ * half the staleness bound it is refilled, so hot keys stay servable. */
+static __always_inline int entry_current(struct nc_slot *s,
+					 const struct rc_key *key, __u32 len)
+{
+	struct rc_hdr *h;
+
+	if (len <= RC_SMALL_MAX)
+		h = bpf_map_lookup_elem(&rc_cache_small, key);
+	else
+		h = bpf_map_lookup_elem(&rc_cache_large, key);
+	return h && h->db == s->db && h->gen == s->gen && h->len == len &&
+	       version_age(h->version) < READ_ONCE(nc_max_stale_ns) / 2;
+}
+
+/* Stores a GET reply's value (len bytes at @off of the segment). */
+GLOBAL int fill(struct __sk_buff *skb, struct nc_conn *c, struct nc_slot *s,
+		__u32 off, __u32 len)
+{
+	struct rc_large *v;
+	struct rc_key key;
+	__u64 cookie;
+	int rc;
+
+	if (!skb || !c || !s || len > RC_VAL_MAX)
+		return 0;
+	cookie = c->cookie;
+	v = bpf_map_lookup_elem(&nc_stages, &cookie);
+	if (!v)
+		return 0;
+	__builtin_memcpy(&key, &s->key, sizeof(key));
+	if (entry_current(s, &key, len))
+		return 0;
+	if (len && bpf_skb_load_bytes(skb, off, v->data,
+				      RESP_MASK(len - 1, RC_VAL_MAX - 1) + 1))
+		return 0;
+	v->h.len = len;
+	v->h.db = s->db;
+	v->h.gen = s->gen;
+	v->h.version = version_new();
+	if (len <= RC_SMALL_MAX) {
+		rc = bpf_map_update_elem(&rc_cache_small, &key, v, BPF_ANY);
+		bpf_map_delete_elem(&rc_cache_large, &key);
+	} else {
+		rc = bpf_map_update_elem(&rc_cache_large, &key, v, BPF_ANY);
+		bpf_map_delete_elem(&rc_cache_small, &key);
+	}
+	if (rc)
+		return 0;
+	/* an invalidation since the GET left: the value may be older */
+	if (READ_ONCE(rc_gen_all) != s->gen ||
+	    READ_ONCE(rc_gen_bucket[s->bucket & (RC_BUCKETS - 1)]) != s->bgen) {
+		bpf_map_delete_elem(&rc_cache_small, &key);
+		bpf_map_delete_elem(&rc_cache_large, &key);
+		stat_add(NC_STAT_FILL_RACES, 1);
+		return 0;
+	}
+	stat_add(NC_STAT_FILLS, 1);
+	notify(s, v->h.version);
+	return 0;
+}
+
+/* A top-level bulk of the current reply starts at @at of the segment. */
+GLOBAL int reply_bulk(struct __sk_buff *skb, struct nc_conn *c, __u32 at,
+		      __u32 size)
+{
+	struct nc_slot s;
+	__u32 len;
+
+	if (!c)
+		return 0;
+	len = c->rep.top_len;
+	if (c->pushy || c->rep.top != '$' || !slot_take(c, c->rep_seq, &s) ||
+	    s.kind != SLOT_FILL)
+		return 0;
+	if (len > READ_ONCE(rc_max_value) || len > RC_VAL_MAX ||
+	    at + len + 2 > size) {
+		stat_add(NC_STAT_BYPASS_SIZE, 1);
+		return 0;
+	}
+	return fill(skb, c, &s, at, len);
+}
+
+GLOBAL int reply_done(struct nc_conn *c)
+{
+	struct nc_slot s;
+	__u32 seq;
+
+	if (!c)
+		return 0;
+	seq = c->rep_seq;
+	stat_add(NC_STAT_REPLIES, 1);
+	if (c->pushy)
+		return 0;
+	if (c->lost_writes) {
+		invalidate_all();
+		if (seq == c->lost_until)
+			c->lost_writes = 0;
+	}
+	if (slot_take(c, seq, &s)) {
+		if (s.kind == SLOT_SELECT) {
+			if (c->rep.top == '+')
+				c->db = s.db;
+			__sync_fetch_and_add(&c->select_inflight, -1);
+		} else if (s.kind == SLOT_AUTH && c->rep.top == '+') {
+			c->authed = 1;
+		} else if (s.kind == SLOT_FILL &&
+			   (c->rep.top == '$' || c->rep.top == '_')) {
+			/* Redis let this connection read */
+			c->authed = 1;
+		} else if (s.kind == SLOT_WRITE) {
+			invalidate_key(&s.key);
+		} else if (s.kind == SLOT_FLUSH) {
+			invalidate_all();
+		}
+	}
+	c->rep_seq = seq + 1;
+	return 0;
+}
+
+GLOBAL int push_key(struct nc_conn *c)
+{
+	struct rc_key k = {};
+	__u32 n;
+
+	if (!c)
+		return 0;
+	n = c->rep.cap_len;
+	if (n > RESP_KEY_MAX)
+		return 0;
+	if (n && bpf_probe_read_kernel(k.data, RESP_MASK(n - 1, RESP_KEY_MAX - 1) + 1,
+				       c->rep.cap))
+		return 0;
+	k.len = n;
+	invalidate_key(&k);
+	return 0;
+}
+
+struct sctx {
+	struct __sk_buff *skb;
+	struct nc_conn *c;
+};
+
+static __always_inline int reply_refill(struct __sk_buff *skb,
+					struct nc_conn *c, struct scan *s)
+{
+	__u32 n, m;
+
+	s->off += s->b.len;
+	s->b.pos = 0;
+	s->b.len = 0;
+	if (s->off >= s->len)
+		return 0;
+	n = s->len - s->off;
+	m = resp_rep_skippable(&c->rep);
+	if (m) {
+		if (m > n)
+			m = n;
+		resp_rep_skip(&c->rep, m);
+		s->off += m;
+		return 1;
+	}
+	if (n > RESP_CHUNK)
+		n = RESP_CHUNK;
+	m = ((n - 1) & (RESP_CHUNK - 1)) + 1;
+	if (bpf_skb_load_bytes(skb, s->off, s->b.data, m)) {
+		s->bad = 1;
+		return 0;
+	}
+	s->b.len = m;
+	return 1;
+}
+
+GLOBAL int reply_chunk(struct __sk_buff *skb, struct nc_conn *c,
+		       struct scan *s)
+{
+	int ev;
+
+	if (!skb || !c || !s)
+		return 1;
+	if (s->b.pos >= s->b.len && !c->rep.done_due)
+		return !reply_refill(skb, c, s);
+	ev = resp_rep_feed_buf(&c->rep, &s->b);
+	switch (ev) {
+	case RESP_BAD:
+		s->bad = 1;
+		return 1;
+	case RESP_DONE:
+		/* a RESP3 push: replies no longer follow requests alone */
+		if (c->rep.top == '>')
+			c->pushy = 1;
+		else
+			reply_done(c);
+		break;
+	case RESP_BULK:
+		reply_bulk(skb, c, s->off + s->b.pos, s->len);
+		break;
+	case RESP_INV_KEY:
+		push_key(c);
+		break;
+	case RESP_INV_ALL:
+		invalidate_all();
+		break;
+	}
+	return 0;
+}
+
+static long reply_step(__u32 i, struct sctx *x)
+{
+	return reply_chunk(x->skb, x->c, &x->c->rep_scan) ? 1 : 0;
+}
+
+SEC("sk_skb")
+int nc_reply(struct __sk_buff *skb)
+{
+	struct sctx x = { .skb = skb };
+	struct scan *sc;
+	__u64 cookie = bpf_get_socket_cookie(skb);
+	struct nc_conn *c;
+
+	c = bpf_map_lookup_elem(&nc_conns, &cookie);
+	if (!c)
+		return SK_PASS;
+	if (c->broken) {
+		/* any reply may end a write the programs could not see */
+		invalidate_all();
+		return SK_PASS;
+	}
+	x.c = c;
+	sc = &c->rep_scan;
+	__builtin_memset(sc, 0, sizeof(*sc));
+	sc->len = skb->len;
+	bpf_loop(LOOP_BUDGET, reply_step, &x, 0);
+	if (sc->off + sc->b.len < sc->len || sc->b.pos < sc->b.len ||
+	    c->rep.done_due)
+		sc->bad = 1;
+	if (sc->bad) {
+		/* replies not understood: the connection's writes are not
+		 * known to be done, and it is never answered again */
+		c->broken = 1;
+		invalidate_all();
+		stat_add(NC_STAT_BYPASS_BAD, 1);
+	}
+	return SK_PASS;
+}
+
+/* ---- connections ---------------------------------------------------------- */
+
+static __always_inline int is_server(struct bpf_sock_ops *skops)
+{
+	/* every field read once, unconditionally: clang would otherwise
+	 * merge the two address loads into one at a variable context
+	 * offset, which the verifier refuses */
+	__u32 family = skops->family, ip4 = skops->remote_ip4;
+	__u32 ip6_0 = skops->remote_ip6[0], ip6_1 = skops->remote_ip6[1];
+	__u32 ip6_2 = skops->remote_ip6[2], ip6_3 = skops->remote_ip6[3];
+	struct nc_addr a = {};
+
+	barrier();
+	a.port = bpf_ntohl(skops->remote_port) & 0xffff;
+	if (family == AF_INET) {
+		a.ip6[2] = bpf_htonl(0xffff);
+		a.ip6[3] = ip4;
+	} else if (family == AF_INET6) {
+		a.ip6[0] = ip6_0;
+		a.ip6[1] = ip6_1;
+		a.ip6[2] = ip6_2;
+		a.ip6[3] = ip6_3;
+	} else {
+		return 0;
+	}
+	return bpf_map_lookup_elem(&nc_servers, &a) != NULL;
+}
+
+static __always_inline void conn_close(__u64 cookie)
+{
+	bpf_map_delete_elem(&nc_stages, &cookie);
+	bpf_map_delete_elem(&nc_conns, &cookie);
+}
+
+static __always_inline void conn_open(struct bpf_sock_ops *skops)
+{
+	__u64 cookie = bpf_get_socket_cookie(skops);
+	struct bpf_sock *sk = skops->sk;
+	__u32 zero = 0;
+	struct nc_conn *c;
+	__u64 *ck;
+	void *tmpl;
+
+	if (!READ_ONCE(nc_accepting) || !sk || !is_server(skops))
+		return;
+	tmpl = bpf_map_lookup_elem(&nc_stage_zero, &zero);
+	if (!tmpl || bpf_map_update_elem(&nc_stages, &cookie, tmpl, BPF_NOEXIST))
+		return;
+	tmpl = bpf_map_lookup_elem(&nc_conn_zero, &zero);
+	if (!tmpl || bpf_map_update_elem(&nc_conns, &cookie, tmpl, BPF_NOEXIST))
+		goto fail;
+	c = bpf_map_lookup_elem(&nc_conns, &cookie);
+	ck = bpf_sk_storage_get(&nc_sk_cookie, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!c || !ck)
+		goto fail;
+	c->cookie = cookie;
+	*ck = cookie;
+	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
+	if (bpf_sock_hash_update(skops, &nc_socks, &cookie, BPF_NOEXIST))
+		goto fail;
+	stat_add(NC_STAT_CONNS, 1);
+	return;
+fail:
+	conn_close(cookie);
+}
+
+SEC("sockops")
+int nc_sockops(struct bpf_sock_ops *skops)
+{
+	switch (skops->op) {
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		conn_open(skops);
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		if (skops->args[1] == BPF_TCP_CLOSE)
+			conn_close(bpf_get_socket_cookie(skops));
+		break;
+	}
+	return 1;
+}
