@@ -41,8 +41,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NC_REPLY_MAX (RC_VAL_MAX + 16)
 #define NC_STAGE_BYTES (NC_REPLY_MAX + 512)
 
-enum nc_slot_kind { SLOT_NONE, SLOT_FILL, SLOT_SELECT, SLOT_AUTH, SLOT_WRITE,
-		    SLOT_FLUSH };
+enum nc_slot_kind { NC_SLOT_NONE, NC_SLOT_FILL, NC_SLOT_SELECT, NC_SLOT_AUTH, NC_SLOT_WRITE,
+		    NC_SLOT_FLUSH };
 
 /* Remembered for request n until Redis' n-th reply: valid iff seq == n + 1. */
 struct nc_slot {
@@ -280,7 +280,7 @@ static __always_inline struct nc_slot *slot_for(struct nc_conn *c, __u32 seq)
 
 static __always_inline int slot_is_write(const struct nc_slot *s)
 {
-	return s->kind == SLOT_WRITE || s->kind == SLOT_FLUSH;
+	return s->kind == NC_SLOT_WRITE || s->kind == NC_SLOT_FLUSH;
 }
 
 /* Remembers what request c->req_seq expects from its reply (@k NULL: no
@@ -328,7 +328,7 @@ static __noinline void apply_get(struct nc_conn *c, struct resp_req *r)
 	if (!prefix_ok(&k))
 		return;
 	stat_add(NC_STAT_MISSES, 1);
-	record(c, SLOT_FILL, c->db, &k);
+	record(c, NC_SLOT_FILL, c->db, &k);
 }
 
 /* Before the write leaves, and again when its reply arrives: a GET another
@@ -341,24 +341,24 @@ static __noinline void apply_write(struct nc_conn *c, struct resp_req *r,
 
 	if (cls == RC_CMD_WRITEN && r->argc != 2) {
 		invalidate_all();
-		record(c, SLOT_FLUSH, 0, NULL);
+		record(c, NC_SLOT_FLUSH, 0, NULL);
 		return;
 	}
 	/* keys longer than RESP_KEY_MAX are never cached */
 	if (r->argc < 2 || (r->flags & RESP_REQ_KEY_LONG)) {
-		record(c, SLOT_NONE, 0, NULL);
+		record(c, NC_SLOT_NONE, 0, NULL);
 		return;
 	}
 	key_from_req(&k, r);
 	invalidate_key(&k);
 	stat_add(NC_STAT_INVALIDATIONS, 1);
-	record(c, SLOT_WRITE, 0, &k);
+	record(c, NC_SLOT_WRITE, 0, &k);
 }
 
 static __noinline void apply_flush(struct nc_conn *c)
 {
 	invalidate_all();
-	record(c, SLOT_FLUSH, 0, NULL);
+	record(c, NC_SLOT_FLUSH, 0, NULL);
 }
 
 /* ACL commands that only read leave the cache alone. */
@@ -376,12 +376,12 @@ static __noinline void apply_state(struct nc_conn *c, struct resp_req *r,
 	switch (cls) {
 	case RC_CMD_SELECT:
 		__sync_fetch_and_add(&c->select_inflight, 1);
-		record(c, SLOT_SELECT, parse_db(r), NULL);
+		record(c, NC_SLOT_SELECT, parse_db(r), NULL);
 		return;
 	case RC_CMD_AUTH:
 		/* ACL users other than "default" may not read every key */
 		if (r->argc == 2 || (r->argc == 3 && key_is(r, "DEFAULT", 7)))
-			record(c, SLOT_AUTH, 0, NULL);
+			record(c, NC_SLOT_AUTH, 0, NULL);
 		else
 			c->other_user = 1;
 		return;
@@ -402,7 +402,7 @@ static __noinline void apply_state(struct nc_conn *c, struct resp_req *r,
 		c->pushy = 1;
 		break;
 	}
-	record(c, SLOT_NONE, 0, NULL);
+	record(c, NC_SLOT_NONE, 0, NULL);
 }
 
 /* Records what a request passed to Redis does to the cache. */
@@ -413,7 +413,7 @@ static __noinline void apply(struct nc_conn *c, struct resp_req *r, __u32 cls)
 		apply_get(c, r);
 		break;
 	case RC_CMD_READ:
-		record(c, SLOT_NONE, 0, NULL);
+		record(c, NC_SLOT_NONE, 0, NULL);
 		break;
 	case RC_CMD_SET:
 	case RC_CMD_WRITE1:
@@ -426,7 +426,7 @@ static __noinline void apply(struct nc_conn *c, struct resp_req *r, __u32 cls)
 		break;
 	case RC_CMD_ADMIN:
 		if (admin_reads(r))
-			record(c, SLOT_NONE, 0, NULL);
+			record(c, NC_SLOT_NONE, 0, NULL);
 		else
 			apply_flush(c);
 		break;
@@ -919,7 +919,7 @@ GLOBAL int reply_bulk(struct __sk_buff *skb, struct nc_conn *c, __u32 at,
 		return 0;
 	len = c->rep.top_len;
 	if (c->pushy || c->rep.top != '$' || !slot_take(c, c->rep_seq, &s) ||
-	    s.kind != SLOT_FILL)
+	    s.kind != NC_SLOT_FILL)
 		return 0;
 	if (len > READ_ONCE(rc_max_value) || len > RC_VAL_MAX ||
 	    at + len + 2 > size) {
@@ -946,19 +946,19 @@ GLOBAL int reply_done(struct nc_conn *c)
 			c->lost_writes = 0;
 	}
 	if (slot_take(c, seq, &s)) {
-		if (s.kind == SLOT_SELECT) {
+		if (s.kind == NC_SLOT_SELECT) {
 			if (c->rep.top == '+')
 				c->db = s.db;
 			__sync_fetch_and_add(&c->select_inflight, -1);
-		} else if (s.kind == SLOT_AUTH && c->rep.top == '+') {
+		} else if (s.kind == NC_SLOT_AUTH && c->rep.top == '+') {
 			c->authed = 1;
-		} else if (s.kind == SLOT_FILL &&
+		} else if (s.kind == NC_SLOT_FILL &&
 			   (c->rep.top == '$' || c->rep.top == '_')) {
 			/* Redis let this connection read */
 			c->authed = 1;
-		} else if (s.kind == SLOT_WRITE) {
+		} else if (s.kind == NC_SLOT_WRITE) {
 			invalidate_key(&s.key);
-		} else if (s.kind == SLOT_FLUSH) {
+		} else if (s.kind == NC_SLOT_FLUSH) {
 			invalidate_all();
 		}
 	}
