@@ -18,7 +18,7 @@ expect_rc 2 "extra argument" "$cli" status extra
 "$cli" frobnicate 2>&1 | grep -q "unknown command 'frobnicate'" && pass "unknown command named" \
 	|| fail "unknown command not named"
 expect_rc 0 "group --help" "$cli" redis --help
-"$cli" redis --help | grep -q '^  ebpfaccel redis attach --cgroup' && pass "group help lists its commands" \
+"$cli" redis --help | grep -q '^  ebpfaccel redis attach --port' && pass "group help lists its commands" \
 	|| fail "redis --help does not list redis attach"
 expect_rc 2 "group without a subcommand" "$cli" comp
 expect_rc 0 "command --help" "$cli" redis stats --help

@@ -40,6 +40,8 @@ cleanup() {
 		[ -z "$pids" ] || kill $pids 2>/dev/null || true
 		ip netns del "$ns" 2>/dev/null || true
 	done
+	# and this shell's own subshells (a transfer waiting on its sender)
+	pkill -TERM -P $$ 2>/dev/null || true
 	"$CLI" comp detach --name demo >/dev/null 2>&1 || true
 	[ ! -d "$CG" ] || rmdir "$CG" 2>/dev/null || true
 	rm -rf "$DIR"
