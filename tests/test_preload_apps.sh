@@ -44,7 +44,14 @@ cleanup() {
 		ip netns del "$ns" 2>/dev/null
 	done
 	"$CLI" comp detach --name "$TAG" >/dev/null 2>&1
-	[ ! -d "$CG" ] || rmdir "$CG" 2>/dev/null
+	# killed processes leave the cgroup only once they are gone: end what
+	# is still in it and wait for it to empty (5 s at most)
+	i=0
+	while [ -d "$CG" ] && ! rmdir "$CG" 2>/dev/null && [ $i -lt 50 ]; do
+		pids=$(cat "$CG/cgroup.procs" 2>/dev/null)
+		[ -z "$pids" ] || kill -9 $pids 2>/dev/null
+		i=$((i + 1)); sleep 0.1
+	done
 	[ -n "${KEEP:-}" ] || rm -rf "$DIR"
 }
 trap cleanup EXIT
