@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Readiness: decoded bytes that wait in the shim are invisible to the
- * kernel, so poll(), select() and epoll_wait() report those sockets
- * readable themselves (and do not sleep while any is).  They also push
+ * kernel, so poll(), ppoll(), select(), pselect() and epoll_wait(),
+ * epoll_pwait() and epoll_pwait2() report those sockets readable
+ * themselves (and do not sleep while any is).  They also push
  * record bytes that a non-blocking write left behind, waking up every
  * FLUSH_RETRY_MS while some remain.
  *
@@ -10,6 +11,7 @@
  * it through this process's epoll_ctl(), one instance per socket.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "shim.h"
@@ -29,18 +31,22 @@ static int flush_timeout_ms(int timeout)
 	return timeout;
 }
 
-int poll(struct pollfd *fds, nfds_t n, int timeout)
+/* How many of @fds ask for input that waits in the shim. */
+static int buffered_pollin(const struct pollfd *fds, nfds_t n)
 {
-	int ready = 0, ret;
+	int ready = 0;
 
-	if (shim_busy)
-		return real_poll(fds, n, timeout);
-	timeout = flush_timeout_ms(timeout);
 	for (nfds_t i = 0; i < n; i++)
 		if ((fds[i].events & POLLIN) && has_buffered_input(fds[i].fd))
 			ready++;
-	ret = real_poll(fds, n, ready ? 0 : timeout);
-	if (ret < 0 || !ready)
+	return ready;
+}
+
+/* Adds POLLIN for the entries whose input waits in the shim to what the
+ * kernel reported in @ret. */
+static int merge_pollin(int ret, struct pollfd *fds, nfds_t n, int buffered)
+{
+	if (ret < 0 || !buffered)
 		return ret;
 	ret = 0;
 	for (nfds_t i = 0; i < n; i++) {
@@ -49,6 +55,69 @@ int poll(struct pollfd *fds, nfds_t n, int timeout)
 		ret += fds[i].revents != 0;
 	}
 	return ret;
+}
+
+static bool shorter_than(const struct timespec *ts, int ms)
+{
+	return ts && (ts->tv_sec == 0 && ts->tv_nsec < ms * 1000000L);
+}
+
+/* The wait of a timespec-based call: nothing when input waits in the shim,
+ * at most FLUSH_RETRY_MS when record bytes wait to be sent, else @ts
+ * (NULL: no limit). */
+static const struct timespec *shim_wait(bool buffered, const struct timespec *ts)
+{
+	static const struct timespec zero, retry = { 0, FLUSH_RETRY_MS * 1000000L };
+
+	if (buffered)
+		return &zero;
+	if (shim_flush_all() && !shorter_than(ts, FLUSH_RETRY_MS))
+		return &retry;
+	return ts;
+}
+
+int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	int buffered;
+
+	if (shim_busy)
+		return real_poll(fds, n, timeout);
+	timeout = flush_timeout_ms(timeout);
+	buffered = buffered_pollin(fds, n);
+	return merge_pollin(real_poll(fds, n, buffered ? 0 : timeout), fds, n, buffered);
+}
+
+/* glibc 2.36 declares ppoll()'s @fds write-only (an access attribute it
+ * dropped later): reading the caller's events is what ppoll() does. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
+{
+	int buffered;
+
+	if (shim_busy)
+		return real_ppoll(fds, n, ts, mask);
+	buffered = buffered_pollin(fds, n);
+	ts = shim_wait(buffered, ts);
+	return merge_pollin(real_ppoll(fds, n, ts, mask), fds, n, buffered);
+}
+
+#pragma GCC diagnostic pop
+
+/* Fortified builds call these when the array's size is known. */
+int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
+{
+	if (fdslen / sizeof(*fds) < n)
+		abort();
+	return poll(fds, n, timeout);
+}
+
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+		const sigset_t *mask, size_t fdslen)
+{
+	if (fdslen / sizeof(*fds) < n)
+		abort();
+	return ppoll(fds, n, ts, mask);
 }
 
 /* Moves the descriptors of @rd whose bytes wait in the shim to @buffered;
@@ -81,25 +150,16 @@ static int merge_buffered(int ret, int nfds, fd_set *rd, const fd_set *buffered)
 	return ret;
 }
 
-static bool shorter_than(const struct timespec *ts, int ms)
-{
-	return ts && (ts->tv_sec == 0 && ts->tv_nsec < ms * 1000000L);
-}
-
 /* What select() and pselect() share: the wait given as a timespec (NULL
- * for none), shortened to nothing when bytes wait in the shim and to
- * FLUSH_RETRY_MS when record bytes wait to be sent. */
+ * for none), shortened by shim_wait(); a wait it did not shorten comes
+ * back as @tmp, a copy select() may write the time left to. */
 static const struct timespec *select_wait(int nfds, fd_set *rd, fd_set *buffered,
 					  const struct timespec *ts, struct timespec *tmp)
 {
-	static const struct timespec zero, retry = { 0, FLUSH_RETRY_MS * 1000000L };
+	const struct timespec *wait = shim_wait(take_buffered(nfds, rd, buffered) > 0, ts);
 
-	if (take_buffered(nfds, rd, buffered))
-		return &zero;
-	if (shim_flush_all() && !shorter_than(ts, FLUSH_RETRY_MS))
-		return &retry;
-	if (!ts)
-		return NULL;
+	if (!wait || wait != ts)
+		return wait;
 	*tmp = *ts;
 	return tmp;
 }
@@ -185,17 +245,45 @@ static bool epoll_has_buffered(int epfd)
 	return add_buffered_events(epfd, &probe, 0, 1) > 0;
 }
 
+/* The wait of an epoll call, in ms: none when input waits in the shim. */
+static int epoll_timeout(int epfd, int timeout)
+{
+	timeout = flush_timeout_ms(timeout);
+	return epoll_has_buffered(epfd) ? 0 : timeout;
+}
+
 int epoll_wait(int epfd, struct epoll_event *events, int max, int timeout)
 {
 	int n;
 
 	if (shim_busy)
 		return real_epoll_wait(epfd, events, max, timeout);
-	timeout = flush_timeout_ms(timeout);
-	if (epoll_has_buffered(epfd))
-		timeout = 0;
-	n = real_epoll_wait(epfd, events, max, timeout);
-	if (n < 0)
-		return n;
-	return add_buffered_events(epfd, events, n, max);
+	n = real_epoll_wait(epfd, events, max, epoll_timeout(epfd, timeout));
+	return n < 0 ? n : add_buffered_events(epfd, events, n, max);
+}
+
+int epoll_pwait(int epfd, struct epoll_event *events, int max, int timeout,
+		const sigset_t *mask)
+{
+	int n;
+
+	if (shim_busy)
+		return real_epoll_pwait(epfd, events, max, timeout, mask);
+	n = real_epoll_pwait(epfd, events, max, epoll_timeout(epfd, timeout), mask);
+	return n < 0 ? n : add_buffered_events(epfd, events, n, max);
+}
+
+int epoll_pwait2(int epfd, struct epoll_event *events, int max, const struct timespec *ts,
+		 const sigset_t *mask)
+{
+	int n;
+
+	if (!real_epoll_pwait2) {	/* a libc without it: as the syscall would */
+		errno = ENOSYS;
+		return -1;
+	}
+	if (shim_busy)
+		return real_epoll_pwait2(epfd, events, max, ts, mask);
+	n = real_epoll_pwait2(epfd, events, max, shim_wait(epoll_has_buffered(epfd), ts), mask);
+	return n < 0 ? n : add_buffered_events(epfd, events, n, max);
 }

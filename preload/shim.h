@@ -68,11 +68,16 @@ extern int shim_max_fd;
 	X(int, dup3, int, int, int)						\
 	X(int, fcntl, int, int, ...)						\
 	X(int, poll, struct pollfd *, nfds_t, int)				\
+	X(int, ppoll, struct pollfd *, nfds_t, const struct timespec *,		\
+	  const sigset_t *)							\
 	X(int, select, int, fd_set *, fd_set *, fd_set *, struct timeval *)	\
 	X(int, pselect, int, fd_set *, fd_set *, fd_set *, const struct timespec *, \
 	  const sigset_t *)							\
 	X(int, epoll_ctl, int, int, int, struct epoll_event *)			\
-	X(int, epoll_wait, int, struct epoll_event *, int, int)
+	X(int, epoll_wait, int, struct epoll_event *, int, int)		\
+	X(int, epoll_pwait, int, struct epoll_event *, int, int, const sigset_t *) \
+	X(int, epoll_pwait2, int, struct epoll_event *, int, const struct timespec *, \
+	  const sigset_t *)
 
 #define SHIM_DECLARE_REAL(ret, name, ...) extern ret (*real_##name)(__VA_ARGS__);
 SHIM_REALS(SHIM_DECLARE_REAL)
@@ -97,6 +102,9 @@ bool shim_flush_all(void);
 void shim_flush(struct shim_sock *s);
 
 /* glibc's fortified entry points (no public prototypes), defined too. */
+int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+		const sigset_t *mask, size_t fdslen);
 ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
 ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
 ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
