@@ -240,4 +240,22 @@ static int rcc_nested_then_get(int fd, int levels, const char *key,
 	return rcc_roundtrip(fd, req, rl, want, wl);
 }
 
+/* Deeply nested replies on @fd: COMMAND DOCS, then EVALs nesting 1-24
+ * levels (around the reply scanner's stack and its old limit of 8) and
+ * 300, each followed by GET @key and GET @other. A reply end the scanner
+ * lost would pair each later reply with the request before it and fill
+ * @key with @other's value. */
+static int rcc_deep_replies(int fd, const char *key, const char *value,
+			    const char *other, const char *ovalue)
+{
+	if (rcc_command_docs(fd) < 100000)
+		return 0;
+	for (int levels = 1; levels <= 24; levels++)
+		if (!rcc_nested_then_get(fd, levels, key, value) ||
+		    !rcc_get_is(fd, other, ovalue))
+			return 0;
+	return rcc_nested_then_get(fd, 300, key, value) &&
+	       rcc_get_is(fd, other, ovalue);
+}
+
 #endif
