@@ -302,7 +302,8 @@ enum resp_rep_state {
 struct resp_rep {
 	__u8 st;
 	__u8 type;		/* type byte of the element being read */
-	__u8 top;		/* type byte of the current top-level element */
+	__u8 top;		/* type byte of the current top-level element
+				 * ('|' for one an attribute annotates) */
 	__u8 flags;
 	__u8 depth;		/* open aggregates on the stack */
 	__u8 ndig;
