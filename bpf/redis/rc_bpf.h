@@ -5,21 +5,11 @@
  * invalidation rules and the command classification. Include after the maps
  * rc_cache_small, rc_cache_large, rc_cmds and the global rc_gen_bucket[] are
  * defined. The RESP pieces written or matched (rc_get_header(),
- * rc_bulk_header()) live in redis_cache.h, which the XDP object shares too.
+ * rc_bulk_header()) and the READ_ONCE/WRITE_ONCE/barrier/GLOBAL macros live
+ * in redis_cache.h, which the XDP object shares too.
  */
 #ifndef EBPFACCEL_REDIS_RC_BPF_H
 #define EBPFACCEL_REDIS_RC_BPF_H
-
-#define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
-#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
-/* Ordering relies on x86-TSO plus the full barriers of atomic adds and of
- * the hash maps' bucket locks; BPF atomics returning values need -mcpu=v3,
- * which the shared build does not pass. */
-#define barrier() asm volatile("" ::: "memory")
-/* Global BPF functions are verified once, not at every call site. Their
- * pointer arguments are plain memory to the verifier, which kernels before
- * 6.2 (Debian 12's 6.1) refuse as map keys: copy keys to the stack first. */
-#define GLOBAL __attribute__((noinline))
 
 GLOBAL __u32 key_bucket(const struct rc_key *k)
 {
