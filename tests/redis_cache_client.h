@@ -200,4 +200,62 @@ static int rcc_line(int fd, const void *req, size_t req_len, const char *prefix)
 	return 1;
 }
 
+/* Sends COMMAND DOCS (what redis-cli asks at connect: a reply nested deeper
+ * than any fixed stack) and reads its reply; the bytes read, once @fd has
+ * stayed quiet for 300 ms. */
+static size_t rcc_command_docs(int fd)
+{
+	static const char req[] = "*2\r\n$7\r\nCOMMAND\r\n$4\r\nDOCS\r\n";
+	static char sink[65536];
+	size_t total = 0;
+	ssize_t n;
+
+	if (rcc_send(fd, req, sizeof(req) - 1))
+		return 0;
+	while (!rcc_quiet(fd, 300) && (n = recv(fd, sink, sizeof(sink), 0)) > 0)
+		total += n;
+	return total;
+}
+
+/* EVAL returning @levels nested one-element tables around 1, then GET
+ * @key, in one write: both replies must be byte-exact. */
+static int rcc_nested_then_get(int fd, int levels, const char *key,
+			       const char *value)
+{
+	static char req[1024], want[16384];
+	char script[128];
+	const char *get[] = { "GET", key };
+	const char *eval[] = { "EVAL", script, "0" };
+	size_t rl, wl = 0;
+
+	if (levels < 0 || (size_t)levels * 4 + strlen(value) + 32 > sizeof(want))
+		return 0;
+	snprintf(script, sizeof(script),
+		 "local t = 1 for i = 1, %d do t = {t} end return t", levels);
+	rl = rcc_encode(req, sizeof(req), 3, eval, NULL);
+	rl += rcc_encode(req + rl, sizeof(req) - rl, 2, get, NULL);
+	for (int i = 0; i < levels; i++)
+		wl += sprintf(want + wl, "*1\r\n");
+	wl += sprintf(want + wl, ":1\r\n$%zu\r\n%s\r\n", strlen(value), value);
+	return rcc_roundtrip(fd, req, rl, want, wl);
+}
+
+/* Deeply nested replies on @fd: COMMAND DOCS, then EVALs nesting 1-24
+ * levels (around the reply scanner's stack and its old limit of 8) and
+ * 300, each followed by GET @key and GET @other. A reply end the scanner
+ * lost would pair each later reply with the request before it and fill
+ * @key with @other's value. */
+static int rcc_deep_replies(int fd, const char *key, const char *value,
+			    const char *other, const char *ovalue)
+{
+	if (rcc_command_docs(fd) < 100000)
+		return 0;
+	for (int levels = 1; levels <= 24; levels++)
+		if (!rcc_nested_then_get(fd, levels, key, value) ||
+		    !rcc_get_is(fd, other, ovalue))
+			return 0;
+	return rcc_nested_then_get(fd, 300, key, value) &&
+	       rcc_get_is(fd, other, ovalue);
+}
+
 #endif

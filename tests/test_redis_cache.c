@@ -1148,6 +1148,45 @@ END_TEST
 
 /* Values of the large size class (129..4096 bytes) are answered exactly,
  * alone and 16 to a segment (a 16 KiB kernel answer). */
+/* redis-cli asks COMMAND DOCS first, a reply nested far deeper than the
+ * scanner's stack; EVAL can nest replies to any depth. Neither costs the
+ * connection its kernel answers, and no reply boundary is lost (a reply
+ * whose last element closed every stacked level once was). */
+START_TEST(deeply_nested_replies)
+{
+	struct env e = { 0 };
+	char *out = NULL;
+	long calls;
+	int fd;
+
+	env_start(&e, NULL, NULL);
+	cli_unix(&e, "SET deep dv");
+	cli_unix(&e, "SET other ov");
+	fd = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(fd, 0);
+	ck_assert(rcc_deep_replies(fd, "deep", "dv", "other", "ov"));
+	warm(&e, fd, "deep", "dv");
+	calls = get_calls(&e);
+	for (int i = 0; i < 50; i++)
+		ck_assert(rcc_get_is(fd, "deep", "dv"));
+	ck_assert_int_eq(get_calls(&e), calls);
+	ck_assert_uint_eq(stats(&e).bypass_bad, 0);
+	close(fd);
+
+	/* a real redis-cli session (COMMAND DOCS at connect): its GETs of a
+	 * cached key are answered by the kernel after the first */
+	calls = get_calls(&e);
+	ck_assert_int_eq(fx_run(e.ns, &out,
+		"for i in $(seq 200); do echo GET deep; done | redis-cli -p %d | sort | uniq -c",
+		e.port), 0);
+	ck_assert_msg(strstr(out, "200 dv"), "redis-cli saw: %s", out);
+	free(out);
+	dump_stats(&e, "redis-cli");
+	ck_assert_int_le(get_calls(&e) - calls, 5);
+	env_stop(&e);
+}
+END_TEST
+
 START_TEST(large_class_value)
 {
 	struct env e = { 0 };
@@ -1204,6 +1243,7 @@ int main(void)
 		T(set_write_through),
 		T(multi_and_resp3),
 		T(large_class_value),
+		T(deeply_nested_replies),
 #undef T
 	};
 	Suite *s = suite_create("redis_cache");

@@ -560,8 +560,8 @@ START_TEST(unmodified_clients)
 	u = uconnect(&e);
 	uset(u, "cli", "plain value");
 	s0 = stats(&e);
-	/* one redis-cli session (its first request, COMMAND DOCS, nests
-	 * deeper than the scanner follows: the connection passes untouched) */
+	/* one redis-cli session (its first request is COMMAND DOCS; see
+	 * deeply_nested_replies for its answers) */
 	ck_assert_int_eq(fx_run(e.cli_ns, &out,
 		"for i in $(seq 200); do echo GET cli; done | redis-cli -h %s -p %d | sort | uniq -c",
 		e.veth.ip4_b, e.port), 0);
@@ -656,6 +656,54 @@ START_TEST(bad_options)
 }
 END_TEST
 
+/* redis-cli asks COMMAND DOCS first, a reply nested far deeper than the
+ * scanner's stack; EVAL can nest replies to any depth. Neither costs the
+ * connection its local answers. */
+START_TEST(deeply_nested_replies)
+{
+	struct env e = { 0 };
+	struct ebpfaccel_near_cache_stats s0, s1;
+	char *out = NULL;
+	long calls;
+	int fd, u;
+
+	env_start(&e);
+	u = uconnect(&e);
+	uset(u, "deep", "dv");
+	uset(u, "other", "ov");
+	fd = nconnect(&e);
+	ck_assert(rcc_deep_replies(fd, "deep", "dv", "other", "ov"));
+	warm(&e, fd, "deep", "dv");
+	/* every GET is answered locally or reaches Redis, which it does only
+	 * when the staleness bound (STALE_MS: long on a loaded machine)
+	 * retired the entry, until it is filled and confirmed again */
+	s0 = stats(&e);
+	calls = get_calls(&e);
+	for (int i = 0; i < 50; i++)
+		ck_assert(rcc_get_is(fd, "deep", "dv"));
+	s1 = stats(&e);
+	ck_assert_uint_ge(s1.hits - s0.hits, 40);
+	ck_assert_int_eq(get_calls(&e) - calls, 50 - (long)(s1.hits - s0.hits));
+	ck_assert_uint_eq(s1.bypass_bad, 0);
+	close(fd);
+
+	/* a real redis-cli session: after its first GET, answered locally */
+	s0 = stats(&e);
+	calls = get_calls(&e);
+	ck_assert_int_eq(fx_run(e.cli_ns, &out,
+		"for i in $(seq 200); do echo GET deep; done | redis-cli -h %s -p %d | sort | uniq -c",
+		e.veth.ip4_b, e.port), 0);
+	ck_assert_msg(strstr(out, "200 dv"), "redis-cli saw: %s", out);
+	free(out);
+	s1 = stats(&e);
+	dump_stats(&e, "redis-cli");
+	ck_assert_uint_ge(s1.hits - s0.hits, 150);
+	ck_assert_int_eq(get_calls(&e) - calls, 200 - (long)(s1.hits - s0.hits));
+	close(u);
+	env_stop(&e);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("redis_near");
@@ -671,6 +719,7 @@ int main(void)
 	tcase_add_test(tc, connection_state_modelled);
 	tcase_add_test(tc, unmodified_clients);
 	tcase_add_test(tc, ipv6_and_prefixes);
+	tcase_add_test(tc, deeply_nested_replies);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }

@@ -557,7 +557,7 @@ GLOBAL int one_get(struct sk_msg_md *msg, struct rc_key *k)
 	if (data + 20 > end)
 		return 0;
 	__builtin_memcpy(h, data, 20);
-	hl = get_header(h, &n);
+	hl = rc_get_header(h, &n);
 	if (!hl || n > RESP_KEY_MAX || hl + n + 2 != size ||
 	    data + size > end)
 		return 0;
@@ -610,7 +610,7 @@ GLOBAL __u32 stage_reply(struct nc_conn *c, struct nc_stage *st,
 	len = h->len;
 	if (len > RC_VAL_MAX)
 		return 0;
-	n = bulk_header(len, st->buf);
+	n = rc_bulk_header(len, (char *)st->buf);
 	if (len && bpf_probe_read_kernel(st->buf + n,
 					 RESP_MASK(len - 1, RC_VAL_MAX - 1) + 1,
 					 data))

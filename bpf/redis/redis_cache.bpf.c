@@ -150,16 +150,7 @@ __u32 rc_max_value = RC_VAL_MAX;
 __u64 rc_gen_all;
 __u64 rc_gen_bucket[RC_BUCKETS];
 
-#define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
-#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
-/* Ordering below relies on x86-TSO plus the full barriers of atomic adds
- * and of the hash maps' bucket locks; BPF atomics returning values need
- * -mcpu=v3, which the shared build does not pass. */
-#define barrier() asm volatile("" ::: "memory")
-/* Global BPF functions are verified once, not at every call site.  Their
- * pointer arguments are plain memory to the verifier, which kernels before
- * 6.2 (Debian 12's 6.1) refuse as map keys: copy keys to the stack first. */
-#define GLOBAL __attribute__((noinline))
+#include "rc_bpf.h"
 
 /* The TCP socket behind a program's socket pointer (NULL if it is not). */
 static __always_inline struct tcp_sock *tcp_of(struct bpf_sock *sk)
@@ -175,69 +166,10 @@ static __always_inline void stat_add(__u32 idx, __u64 n)
 		*v += n;
 }
 
-GLOBAL __u32 key_bucket(const struct rc_key *k)
-{
-	return k ? rc_key_hash(k) : 0;
-}
-
 static __always_inline void invalidate_all(void)
 {
 	__sync_fetch_and_add(&rc_gen_all, 1);
 	stat_add(RC_STAT_FLUSHES, 1);
-}
-
-/* Generation first, then delete: a fill that raced with us either sees the
- * new generation and removes itself, or is removed by the delete. Static:
- * @k stays a pointer to the caller's stack, which every kernel takes as a
- * map key (a global function would need a copy, and 6.1 allows 512 bytes
- * of stack along a whole call chain). */
-static __noinline int invalidate_key(const struct rc_key *k)
-{
-	__u32 b = key_bucket(k);
-
-	__sync_fetch_and_add(&rc_gen_bucket[b & (RC_BUCKETS - 1)], 1);
-	bpf_map_delete_elem(&rc_cache_small, k);
-	bpf_map_delete_elem(&rc_cache_large, k);
-	return 0;
-}
-
-static __always_inline void key_from_req(struct rc_key *k,
-					 const struct resp_req *r)
-{
-	k->len = r->key_len;
-	__builtin_memcpy(k->data, r->key, RESP_KEY_MAX);
-}
-
-static __always_inline int key_is(const struct resp_req *r, const char *w,
-				  __u32 n)
-{
-	if (r->key_len != n)
-		return 0;
-	for (int i = 0; i < 16; i++) {
-		if (i >= n)
-			break;
-		if (resp_upper(r->key[i]) != w[i])
-			return 0;
-	}
-	return 1;
-}
-
-static __always_inline __u32 parse_db(const struct resp_req *r)
-{
-	__u32 db = 0;
-
-	if (!r->key_len || r->key_len > 9)
-		return ~0u;
-	for (int i = 0; i < 9; i++) {
-		__u8 c = r->key[i];
-
-		if (i >= r->key_len)
-			break;
-		if (c < '0' || c > '9')
-			return ~0u;
-		db = db * 10 + (c - '0');
-	}
-	return db;
 }
 
 /* ---- requests ----------------------------------------------------------- */
@@ -346,25 +278,6 @@ static __always_inline void record(struct rc_conn *c, __u32 kind, __u32 db,
 	}
 	barrier();
 	WRITE_ONCE(s->seq, seq);
-}
-
-static __always_inline __u32 classify(const struct resp_req *r)
-{
-	char name[RESP_CMD_MAX];
-	__u32 *cls, w;
-
-	if (r->flags & RESP_REQ_CMD_LONG)
-		return RC_CMD_UNKNOWN;
-	/* GET, the hot path, without a hash of the command name */
-	__builtin_memcpy(&w, r->cmd, 4);
-	if (r->cmd_len == 3 && w == ('G' | 'E' << 8 | 'T' << 16))
-		return RC_CMD_GET;
-	/* a key on the stack: kernels before 6.2 take no other memory as a
-	 * map key, and the scanner's state is plain memory in global
-	 * functions */
-	__builtin_memcpy(name, r->cmd, sizeof(name));
-	cls = bpf_map_lookup_elem(&rc_cmds, name);
-	return cls ? *cls : RC_CMD_UNKNOWN;
 }
 
 /* Served only as the default user, once Redis let the connection in: it

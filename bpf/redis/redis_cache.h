@@ -5,6 +5,20 @@
 
 #include "resp.h"
 
+#ifdef __bpf__
+/* Every Redis BPF object (sockmap, near cache, XDP) uses these. */
+#define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
+/* Ordering relies on x86-TSO plus the full barriers of atomic adds and of
+ * the hash maps' bucket locks; BPF atomics returning values need -mcpu=v3,
+ * which the shared build does not pass. */
+#define barrier() asm volatile("" ::: "memory")
+/* Global BPF functions are verified once, not at every call site. Their
+ * pointer arguments are plain memory to the verifier, which kernels before
+ * 6.2 (Debian 12's 6.1) refuse as map keys: copy keys to the stack first. */
+#define GLOBAL __attribute__((noinline))
+#endif
+
 #define RC_SMALL_MAX	128	/* value bytes of the small size class */
 #define RC_VAL_MAX	4096	/* value bytes of the large size class */
 #define RC_STAGE_MAX	32768	/* reply bytes one kernel answer may carry */

@@ -6,7 +6,10 @@
  * and keep everything they need between chunks in an explicit state struct,
  * so a request or reply may be split anywhere across TCP segments or writes.
  * Every loop is bounded by RESP_CHUNK or RESP_DEPTH: the same code passes the
- * BPF verifier and runs under libFuzzer on the host.
+ * BPF verifier and runs under libFuzzer on the host. Replies nest to any
+ * depth in constant state: the top RESP_DEPTH levels are kept on a stack
+ * (push recognition needs levels 1 and 2), everything below the deepest
+ * stacked level is one counter of the elements still owed.
  *
  * The request scanner understands the multibulk form clients send
  * (`*<argc>\r\n$<len>\r\n<bytes>\r\n...`) and captures the command name,
@@ -14,9 +17,10 @@
  * The reply scanner understands RESP2 and RESP3 replies, finds where each
  * top-level reply ends, tells out-of-band push messages apart from replies
  * and extracts the keys of client-tracking "invalidate" pushes.
- * Anything else (inline commands, attributes, streamed strings, nesting
- * deeper than RESP_DEPTH, oversize numbers) is reported as RESP_BAD: the
- * caller then stops trusting the stream instead of guessing.
+ * RESP3 attributes are followed as part of the element they annotate.
+ * Anything else (inline commands, streamed strings, pushes inside replies,
+ * oversize numbers) is reported as RESP_BAD: the caller then stops trusting
+ * the stream instead of guessing.
  */
 #ifndef EBPFACCEL_RESP_H
 #define EBPFACCEL_RESP_H
@@ -55,8 +59,14 @@
 #define RESP_KEY_MAX	64	/* longest key the cache handles */
 #define RESP_CMD_MAX	16	/* longest command name kept */
 #define RESP_ARG_MAX	16	/* bytes kept of the second argument */
-#define RESP_DEPTH	8	/* deepest reply nesting followed */
+#define RESP_DEPTH	4	/* reply levels kept on a stack; a power of two */
 #define RESP_NUM_MAX	999999999u /* larger counts/lengths are refused */
+/* Elements a reply may owe below its stacked levels: each aggregate adds at
+ * most 2 * RESP_NUM_MAX + 1, so the counter cannot wrap before this trips. */
+#define RESP_DEEP_MAX	(1ull << 62)
+
+_Static_assert(RESP_DEPTH > 2 && !(RESP_DEPTH & (RESP_DEPTH - 1)),
+	       "pushes are read at levels 1-2; stack indexes are masked");
 
 enum resp_event {
 	RESP_MORE = 0,		/* chunk consumed, nothing complete yet */
@@ -292,17 +302,22 @@ enum resp_rep_state {
 struct resp_rep {
 	__u8 st;
 	__u8 type;		/* type byte of the element being read */
-	__u8 top;		/* type byte of the current top-level element */
+	__u8 top;		/* type byte of the current top-level element
+				 * ('|' for one an attribute annotates) */
 	__u8 flags;
-	__u8 depth;		/* open aggregates */
+	__u8 depth;		/* open aggregates on the stack */
 	__u8 ndig;
 	__u8 cap_len;
 	__u8 done_due;		/* a DONE follows the event just returned */
 	__u32 num;
 	__u32 left;		/* payload bytes of the current bulk still unread */
 	__u32 top_len;		/* top-level bulk length; ~0 for a null */
-	__u32 nelem[RESP_DEPTH];	/* elements still due per open aggregate */
 	__u32 pushidx;		/* elements of the current push completed */
+	/* Elements still owed by the aggregates open below the deepest stacked
+	 * level; nonzero while inside them. Their shape is never needed, only
+	 * where they end: at 0, one element of the deepest stacked level. */
+	__u64 deep;
+	__u32 nelem[RESP_DEPTH];	/* elements still due per stacked aggregate */
 	char cap[RESP_KEY_MAX];	/* captured bulk inside a push */
 };
 
@@ -356,6 +371,15 @@ RESP_ELEM int resp_rep_elem_done(struct resp_rep *p, int is_null)
 	int ev = RESP_MORE;
 	__u8 d;
 
+	/* below the stack (depth == RESP_DEPTH > 2: no push capture there) */
+	if (p->deep) {
+		p->deep--;
+		if (p->deep) {
+			p->st = RP_TYPE;
+			return RESP_MORE;
+		}
+	}
+
 	if (p->flags & RESP_REP_PUSH) {
 		if (p->depth == 1 && p->pushidx == 0 && resp_rep_is_invalidate(p))
 			p->flags |= RESP_REP_INVALIDATE;
@@ -367,7 +391,9 @@ RESP_ELEM int resp_rep_elem_done(struct resp_rep *p, int is_null)
 			 !(p->flags & RESP_REP_CAP_LONG))
 			ev = RESP_INV_KEY;
 	}
-	for (int k = 0; k < RESP_DEPTH; k++) {
+	/* closing every stacked level takes RESP_DEPTH steps, and one more to
+	 * see the top level end */
+	for (int k = 0; k <= RESP_DEPTH; k++) {
 		d = p->depth;
 		if (!d) {
 			p->st = RP_TYPE;
@@ -413,7 +439,7 @@ RESP_ELEM int resp_rep_type(struct resp_rep *p, __u8 c)
 			return RESP_BAD;
 		p->flags |= RESP_REP_PUSH;
 		/* fallthrough */
-	case '$': case '!': case '=': case '*': case '%': case '~':
+	case '$': case '!': case '=': case '*': case '%': case '~': case '|':
 		p->st = RP_NUM;
 		return RESP_MORE;
 	}
@@ -439,15 +465,36 @@ RESP_ELEM int resp_rep_num_done(struct resp_rep *p)
 		p->st = n ? RP_DATA : RP_DATA_CR;
 		return d ? RESP_MORE : RESP_BULK;
 	}
-	if (is_null || !n)
-		return resp_rep_elem_done(p, is_null);
-	if (t == '%')
-		n *= 2;
-	if (d >= RESP_DEPTH)
+	/* In a push, an attribute before the name or in an invalidation
+	 * would move what is read, and a nested key list would hide keys:
+	 * refuse rather than miss an invalidation. */
+	if ((p->flags & RESP_REP_PUSH) &&
+	    ((p->flags & RESP_REP_INVALIDATE) ?
+	     t == '|' || d >= 2 : t == '|' && d == 1 && !p->pushidx))
 		return RESP_BAD;
+	if (t == '|') {
+		/* an attribute's pairs and the element they annotate: one
+		 * element to the enclosing level */
+		if (is_null)
+			return RESP_BAD;
+		n = 2 * n + 1;
+	} else if (is_null || !n) {
+		return resp_rep_elem_done(p, is_null);
+	} else if (t == '%') {
+		n *= 2;
+	}
+	p->st = RP_TYPE;
+	if (p->deep) {
+		/* itself one owed element, owing n more */
+		p->deep += n - 1;
+		return p->deep > RESP_DEEP_MAX ? RESP_BAD : RESP_MORE;
+	}
+	if (d >= RESP_DEPTH) {
+		p->deep = n;
+		return RESP_MORE;
+	}
 	p->nelem[RESP_MASK(d, RESP_DEPTH - 1)] = n;
 	p->depth = d + 1;
-	p->st = RP_TYPE;
 	return RESP_MORE;
 }
 

@@ -42,11 +42,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TH_ACK	0x10
 #define TH_URG	0x20
 
-#define GLOBAL __attribute__((noinline))
-#define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
-#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
-#define barrier() asm volatile("" ::: "memory")
-
 #define SEQ_LT(a, b)	((__s32)((a) - (b)) < 0)
 #define SEQ_LE(a, b)	((__s32)((a) - (b)) <= 0)
 #define SEQ_MAX(a, b)	(SEQ_LT(a, b) ? (b) : (a))
