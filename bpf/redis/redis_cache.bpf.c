@@ -1172,10 +1172,71 @@ static __always_inline int tagged(struct sk_msg_md *msg)
 	return data + 4 <= end && *(__u32 *)data == RC_TAG;
 }
 
+/*
+ * @gap bytes Redis wrote went out without the program (see rc_reply()):
+ * accounts for them without their content when that is still exact, and
+ * returns 0; -1 when the reply stream is lost.
+ *
+ * A send that fails half-way frees the rest of a message the program
+ * scanned; Redis writes from the failure point again, and the kernel sends
+ * that message without running the program (tcp_bpf keeps the old
+ * verdict). The bytes it repeats were seen; what lies past the end of the
+ * scan (rep_end_seq) was not. They are the next bytes of Redis' reply
+ * stream, contiguous, so when the scanner stood in the payload of a bulk
+ * (a large GET reply, or a large element of an aggregate) and the gap ends
+ * no later than that bulk's CRLF, they can only be the rest of that payload
+ * and the CRLF: the scanner skips them as it would have, and counts the
+ * reply when the CRLF ends it. Payloads are never looked at (fills need the
+ * whole value in one message), and pushes are excluded (their strings are
+ * captured). Anything else (the gap reaches into the next reply) cannot be
+ * known: the connection is given up, as before.
+ *
+ * Why a connection taken back this way never gets an answer before a reply
+ * Redis still owes: the verdict answers only when every request passed to
+ * Redis has been counted as replied (req_seq == rep_seq) and every byte
+ * Redis queued has been accounted for (rep_end_seq == write_seq); until
+ * this runs, the unseen bytes keep write_seq ahead of rep_end_seq, and a
+ * reply they end is not counted. Both programs run under the socket lock.
+ */
+GLOBAL int reply_resync(struct rc_conn *c, __u32 gap)
+{
+	struct resp_rep *p;
+	__u32 n;
+	int ev;
+
+	if (!c)
+		return -1;
+	p = &c->rep;
+	if (c->rep_broken || (p->flags & RESP_REP_PUSH))
+		return -1;
+	n = resp_rep_skippable(p);
+	if (n > gap)
+		n = gap;
+	if (n) {
+		resp_rep_skip(p, n);
+		gap -= n;
+	}
+	/* what is left can only be the bulk's CRLF */
+	for (int i = 0; i < 2 && gap; i++) {
+		if (p->st != RP_DATA_CR && p->st != RP_DATA_LF)
+			return -1;
+		ev = resp_rep_byte(p, p->st == RP_DATA_CR ? '\r' : '\n');
+		if (ev == RESP_DONE)
+			reply_done(c);
+		else if (ev != RESP_MORE)
+			return -1;
+		gap--;
+	}
+	if (gap)
+		return -1;
+	stat_add(RC_STAT_READMITS, 1);
+	return 0;
+}
+
 /* The reply stream is not known any more: the connection is never answered
  * again. Besides malformed or unscannable replies, this is how a send that
- * failed half-way ends: the kernel sends the next message without running
- * the program (tcp_bpf keeps the old verdict), see kernel-facts. */
+ * failed half-way ends when reply_resync() cannot account for the bytes
+ * that went out unseen. */
 static __always_inline int reply_lost(struct rc_conn *c)
 {
 	stat_add(RC_STAT_BYPASS_BAD, 1);
@@ -1234,8 +1295,11 @@ int rc_reply(struct sk_msg_md *msg)
 	/* nothing of this message is queued yet: it starts at write_seq */
 	start = tp->write_seq;
 	seen = c->seq_valid ? (__s32)(c->rep_end_seq - start) : 0;
-	if (seen < 0)		/* bytes went out unseen */
-		return reply_lost(c);
+	if (seen < 0) {		/* bytes went out unseen */
+		if (reply_resync(c, -seen))
+			return reply_lost(c);
+		seen = 0;
+	}
 	if (READ_ONCE(c->reflect_pending) && !seen && c->rep.st == RP_TYPE &&
 	    !c->rep.depth && tagged(msg)) {
 		verdict = answer(msg, c);
