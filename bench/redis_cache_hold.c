@@ -45,8 +45,9 @@ int main(int argc, char **argv)
 	while (read(0, buf, sizeof(buf)) > 0)
 		;
 	ebpfaccel_redis_cache__stats(rc, &s, sizeof(s));
-	printf("hits %llu misses %llu fills %llu bypass_mixed %llu bypass_state %llu\n",
-	       s.hits, s.misses, s.fills, s.bypass_mixed, s.bypass_state);
+	printf("hits %llu misses %llu fills %llu bypass_mixed %llu bypass_state %llu "
+	       "bypass_bad %llu readmits %llu\n", s.hits, s.misses, s.fills, s.bypass_mixed,
+	       s.bypass_state, s.bypass_bad, s.readmits);
 	ebpfaccel_redis_cache__destroy(rc);
 	return 0;
 }

@@ -233,7 +233,7 @@ static const struct {
 #define C(f) { #f, offsetof(struct ebpfaccel_redis_cache_stats, f) }
 	C(hits), C(hit_batches), C(misses), C(fills), C(fill_races), C(invalidations),
 	C(push_invalidations), C(flushes), C(bypass_state), C(bypass_mixed), C(bypass_size),
-	C(bypass_bad), C(requests), C(replies), C(sets), C(confirms),
+	C(bypass_bad), C(requests), C(replies), C(sets), C(confirms), C(readmits),
 #undef C
 };
 
@@ -667,6 +667,8 @@ static const struct {
 	{ "replies", "replies_total", NULL, "Replies Redis wrote." },
 	{ "sets", "set_readbacks_total", NULL, "SETs of keys read from the cache, read back after +OK." },
 	{ "confirms", "confirms_total", NULL, "Fills confirmed as current and without a TTL." },
+	{ "readmits", "readmits_total", NULL,
+	  "Connections kept in step although reply bytes went out unseen (served again once idle)." },
 };
 
 /* A label value as the text format wants it: \\, \" and \n escaped. */

@@ -65,6 +65,9 @@ type RedisCacheStats struct {
 	Hits, HitBatches, Misses, Fills, FillRaces, Invalidations, PushInvalidations uint64
 	Flushes, BypassState, BypassMixed, BypassSize, BypassBad, Requests, Replies  uint64
 	Confirms                                                                     uint64
+	// Readmits counts connections kept in step although reply bytes went
+	// out unseen (served again once idle instead of given up).
+	Readmits uint64
 }
 
 // RedisCache answers GETs of a redis-server from the kernel.
@@ -173,7 +176,7 @@ func (c *RedisCache) Stats() (RedisCacheStats, error) {
 		uint64(s.hits), uint64(s.hit_batches), uint64(s.misses), uint64(s.fills), uint64(s.fill_races),
 		uint64(s.invalidations), uint64(s.push_invalidations), uint64(s.flushes), uint64(s.bypass_state),
 		uint64(s.bypass_mixed), uint64(s.bypass_size), uint64(s.bypass_bad), uint64(s.requests),
-		uint64(s.replies), uint64(s.confirms),
+		uint64(s.replies), uint64(s.confirms), uint64(s.readmits),
 	}, err
 }
 

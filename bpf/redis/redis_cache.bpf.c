@@ -1085,10 +1085,71 @@ static __always_inline int tagged(struct sk_msg_md *msg)
 	return data + 4 <= end && *(__u32 *)data == RC_TAG;
 }
 
+/*
+ * @gap bytes Redis wrote went out without the program (see rc_reply()):
+ * accounts for them without their content when that is still exact, and
+ * returns 0; -1 when the reply stream is lost.
+ *
+ * A send that fails half-way frees the rest of a message the program
+ * scanned; Redis writes from the failure point again, and the kernel sends
+ * that message without running the program (tcp_bpf keeps the old
+ * verdict). The bytes it repeats were seen; what lies past the end of the
+ * scan (rep_end_seq) was not. They are the next bytes of Redis' reply
+ * stream, contiguous, so when the scanner stood in the payload of a bulk
+ * (a large GET reply, or a large element of an aggregate) and the gap ends
+ * no later than that bulk's CRLF, they can only be the rest of that payload
+ * and the CRLF: the scanner skips them as it would have, and counts the
+ * reply when the CRLF ends it. Payloads are never looked at (fills need the
+ * whole value in one message), and pushes are excluded (their strings are
+ * captured). Anything else (the gap reaches into the next reply) cannot be
+ * known: the connection is given up, as before.
+ *
+ * Why a connection taken back this way never gets an answer before a reply
+ * Redis still owes: the verdict answers only when every request passed to
+ * Redis has been counted as replied (req_seq == rep_seq) and every byte
+ * Redis queued has been accounted for (rep_end_seq == write_seq); until
+ * this runs, the unseen bytes keep write_seq ahead of rep_end_seq, and a
+ * reply they end is not counted. Both programs run under the socket lock.
+ */
+GLOBAL int reply_resync(struct rc_conn *c, __u32 gap)
+{
+	struct resp_rep *p;
+	__u32 n;
+	int ev;
+
+	if (!c)
+		return -1;
+	p = &c->rep;
+	if (c->rep_broken || (p->flags & RESP_REP_PUSH))
+		return -1;
+	n = resp_rep_skippable(p);
+	if (n > gap)
+		n = gap;
+	if (n) {
+		resp_rep_skip(p, n);
+		gap -= n;
+	}
+	/* what is left can only be the bulk's CRLF */
+	for (int i = 0; i < 2 && gap; i++) {
+		if (p->st != RP_DATA_CR && p->st != RP_DATA_LF)
+			return -1;
+		ev = resp_rep_byte(p, p->st == RP_DATA_CR ? '\r' : '\n');
+		if (ev == RESP_DONE)
+			reply_done(c);
+		else if (ev != RESP_MORE)
+			return -1;
+		gap--;
+	}
+	if (gap)
+		return -1;
+	stat_add(RC_STAT_READMITS, 1);
+	return 0;
+}
+
 /* The reply stream is not known any more: the connection is never answered
  * again. Besides malformed or unscannable replies, this is how a send that
- * failed half-way ends: the kernel sends the next message without running
- * the program (tcp_bpf keeps the old verdict), see kernel-facts. */
+ * failed half-way ends when reply_resync() cannot account for the bytes
+ * that went out unseen. */
 static __always_inline int reply_lost(struct rc_conn *c)
 {
 	stat_add(RC_STAT_BYPASS_BAD, 1);
@@ -1099,6 +1160,29 @@ static __always_inline int reply_lost(struct rc_conn *c)
 		invalidate_all();
 	}
 	return SK_PASS;
+}
+
+/*
+ * A message larger than the room left in the send buffer will likely fail
+ * half-way, and the kernel then sends the next bytes Redis writes without
+ * the program: as many as the verdict still applies to (psock apply_bytes;
+ * without it, a whole message). Applying this verdict to the first half
+ * only bounds them: the kernel sends A = ceil(len/2) bytes and runs the
+ * program again on the rest (which it has seen: a skip). If a send fails
+ * k < A bytes into a piece, the unseen bytes that follow are the A bytes
+ * from there, ending at most 2A - 1 <= len bytes into the piece: bytes the
+ * program scanned, so no gap. (A second failure inside those unseen bytes
+ * can still push past the scan: reply_resync() decides then.)
+ */
+static __always_inline void bound_unseen(struct sk_msg_md *msg,
+					 struct tcp_sock *tp)
+{
+	struct sock *sk = (struct sock *)tp;
+	__s64 room = (__s64)sk->sk_sndbuf - sk->sk_wmem_queued;
+	__u32 len = msg->size;
+
+	if (len > 1 && room < len)
+		bpf_msg_apply_bytes(msg, (len + 1) / 2);
 }
 
 /* "+OK\r\n" as a whole message at a reply boundary (every SET's reply):
@@ -1147,8 +1231,11 @@ int rc_reply(struct sk_msg_md *msg)
 	/* nothing of this message is queued yet: it starts at write_seq */
 	start = tp->write_seq;
 	seen = c->seq_valid ? (__s32)(c->rep_end_seq - start) : 0;
-	if (seen < 0)		/* bytes went out unseen */
-		return reply_lost(c);
+	if (seen < 0) {		/* bytes went out unseen */
+		if (reply_resync(c, -seen))
+			return reply_lost(c);
+		seen = 0;
+	}
 	if (READ_ONCE(c->reflect_pending) && !seen && c->rep.st == RP_TYPE &&
 	    !c->rep.depth && tagged(msg)) {
 		verdict = answer(msg, c);
@@ -1160,10 +1247,16 @@ int rc_reply(struct sk_msg_md *msg)
 	}
 	if (c->rep_broken)
 		return SK_PASS;
+	bound_unseen(msg, tp);
 	/* a send that failed half-way: skip what was scanned already. Marked
-	 * before replies are counted, see send_clear(). */
+	 * before replies are counted, see send_clear(). A message that starts
+	 * in scanned bytes and goes past them is Redis writing again after
+	 * such a failure (the rest of a message bound_unseen() cut ends
+	 * exactly where the scan did): the connection stayed in step. */
 	if (seen >= m.s.len)
 		return SK_PASS;
+	if (seen > 0)
+		stat_add(RC_STAT_READMITS, 1);
 	WRITE_ONCE(c->rep_end_seq, start + m.s.len);
 	WRITE_ONCE(c->seq_valid, 1);
 	barrier();

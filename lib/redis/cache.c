@@ -6,6 +6,7 @@
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <net/if.h>
 #include <sys/stat.h>
 #include <linux/capability.h>
@@ -52,6 +53,18 @@ struct ebpfaccel_redis_cache {
 
 _Static_assert(sizeof(struct ebpfaccel_redis_cache_stats) ==
 	       (RC_STAT_MAX + 1) * sizeof(__u64), "stats follow enum rc_stat");
+_Static_assert(offsetof(struct ebpfaccel_redis_cache_stats, confirms) ==
+	       RC_STAT_READMITS * sizeof(__u64) &&
+	       offsetof(struct ebpfaccel_redis_cache_stats, readmits) ==
+	       (RC_STAT_READMITS + 1) * sizeof(__u64),
+	       "counters added after confirms come after it (append-only ABI)");
+
+/* The public struct's slot of BPF counter @i: `confirms` (kept in user
+ * space) sits between the first counters and those appended later. */
+static size_t stat_slot(__u32 i)
+{
+	return i < RC_STAT_READMITS ? i : i + 1;
+}
 
 /* ---------------------------------------------------------------- API */
 
@@ -510,7 +523,7 @@ EBPFACCEL_API int ebpfaccel_redis_cache__stats(const struct ebpfaccel_redis_cach
 			return err;
 		}
 		for (int cpu = 0; cpu < ncpu; cpu++)
-			sum[i] += vals[cpu];
+			sum[stat_slot(i)] += vals[cpu];
 	}
 	free(vals);
 	all.confirms = rc->confirms + rc_coherence__confirms(rc->co);
