@@ -1315,13 +1315,17 @@ int rc_reply(struct sk_msg_md *msg)
 
 /* ---- connections -------------------------------------------------------- */
 
-static __always_inline void conn_close(__u64 cookie)
+/* @rport: the peer's port. Only the library's current connections cover
+ * the cache: one it replaced (switching tracking modes) may close after
+ * the new ones are up. */
+static __always_inline void conn_close(__u64 cookie, __u32 rport)
 {
 	struct rc_conn *c = bpf_map_lookup_elem(&rc_conns, &cookie);
 
 	if (!c)
 		return;
-	if (c->tracker) {
+	if (c->tracker && (rport == READ_ONCE(rc_tracker_port) ||
+			   rport == READ_ONCE(rc_query_port))) {
 		rc_tracking_ok = 0;
 		invalidate_all();
 	}
@@ -1375,7 +1379,7 @@ static __always_inline void conn_open(struct bpf_sock_ops *skops)
 	}
 	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
 	if (bpf_sock_hash_update(skops, &rc_socks, &cookie, BPF_NOEXIST)) {
-		conn_close(cookie);
+		conn_close(cookie, rport);
 		unseen_event();
 	}
 }
@@ -1392,7 +1396,8 @@ int rc_sockops(struct bpf_sock_ops *skops)
 		if (skops->args[1] == BPF_TCP_CLOSE ||
 		    skops->args[1] == BPF_TCP_CLOSE_WAIT ||
 		    skops->args[1] == BPF_TCP_FIN_WAIT1)
-			conn_close(bpf_get_socket_cookie(skops));
+			conn_close(bpf_get_socket_cookie(skops),
+				   bpf_ntohl(skops->remote_port) & 0xffff);
 		break;
 	}
 	return 1;

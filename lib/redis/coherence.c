@@ -45,7 +45,8 @@ struct rc_coherence {
 	long long track_id;	/* CLIENT ID of the tracking connection */
 	bool track_all;		/* BCAST on the tracking connection instead */
 	bool track_auto;	/* choose between them (trackauto.h) */
-	bool keys;		/* per-key tracking now */
+	bool keys;		/* per-key tracking now (the thread's) */
+	bool shown_keys;	/* what rc_coherence__tracking() tells, with why */
 	int (*unseen)(void *ctx);	/* struct rc_server's */
 	void *unseen_ctx;
 	rc_seen_fn seen;
@@ -439,8 +440,9 @@ static __u64 rc_now_ms(void)
 static void rc_set_why(struct rc_coherence *co, const char *why)
 {
 	pthread_mutex_lock(&co->why_lock);
-	if (strcmp(co->why, why))
+	if (strcmp(co->why, why) || co->shown_keys != co->keys)
 		pr_info("redis_cache: %s tracking: %s\n", co->keys ? "per-key" : "broadcast", why);
+	co->shown_keys = co->keys;
 	snprintf(co->why, sizeof(co->why), "%s", why);
 	pthread_mutex_unlock(&co->why_lock);
 }
@@ -449,10 +451,11 @@ static void rc_set_why(struct rc_coherence *co, const char *why)
  * which is safe whatever the server looks like, and checks at once. */
 static void rc_auto_reset(struct rc_coherence *co, const char *why)
 {
-	__atomic_store_n(&co->keys, co->track_auto ? false : !co->track_all,
-			 __ATOMIC_SEQ_CST);
-	if (!co->track_auto)
+	co->keys = co->track_auto ? false : !co->track_all;
+	if (!co->track_auto) {
+		co->shown_keys = co->keys;
 		return;
+	}
 	if (co->sh.track_keys)
 		__atomic_store_n(co->sh.track_keys, 0, __ATOMIC_SEQ_CST);
 	co->next_check = 0;
@@ -473,7 +476,7 @@ static int rc_switch(struct rc_coherence *co, bool keys, __u32 snap)
 	__atomic_store_n(co->sh.tracking_ok, 0, __ATOMIC_SEQ_CST);
 	rc_shared__flush(&co->sh);
 	rc_close_conns(co);
-	__atomic_store_n(&co->keys, keys, __ATOMIC_SEQ_CST);
+	co->keys = keys;
 	err = rc_open_conns(co);
 	if (err)
 		return err;
@@ -685,7 +688,7 @@ int rc_coherence__tracking(struct rc_coherence *co, char *why, size_t why_sz)
 	int keys;
 
 	pthread_mutex_lock(&co->why_lock);
-	keys = __atomic_load_n(&co->keys, __ATOMIC_SEQ_CST);
+	keys = co->shown_keys;
 	if (why && why_sz)
 		snprintf(why, why_sz, "%s", co->why[0] ? co->why :
 			 keys ? "per-key tracking asked for" : "broadcast tracking asked for");
