@@ -137,10 +137,12 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } rc_fills SEC(".maps");
 
-/* Reconfiguring commands not yet known to be executed, for the library */
+/* Reconfiguring commands not yet known to be executed, for the library:
+ * one per open connection at most (deleted when it closes) */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1024);
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, struct rc_reconf);
 } rc_reconf SEC(".maps");
@@ -160,6 +162,7 @@ __u32 rc_max_value = RC_VAL_MAX;
 __u32 rc_track_keys;
 __u32 rc_unseen;
 __u32 rc_unseen_ok;
+__u32 rc_reconf_lost;		/* one could not be noted in rc_reconf */
 /* Bumped by both sides: a value belongs to one global generation, and a
  * fill only stands if its key's bucket generation did not move. */
 __u64 rc_gen_all;
@@ -499,7 +502,8 @@ static __noinline void apply_reconf(struct rc_conn *c, struct resp_req *r)
 		return;
 	invalidate_all();
 	v.unprovable = c->in_multi || c->pushy;
-	bpf_map_update_elem(&rc_reconf, &cookie, &v, BPF_ANY);
+	if (bpf_map_update_elem(&rc_reconf, &cookie, &v, BPF_ANY))
+		WRITE_ONCE(rc_reconf_lost, 1);
 	unseen_event();
 }
 
@@ -1330,6 +1334,7 @@ static __always_inline void conn_close(__u64 cookie, __u32 rport)
 		invalidate_all();
 	}
 	bpf_map_delete_elem(&rc_stages, &cookie);
+	bpf_map_delete_elem(&rc_reconf, &cookie);
 	bpf_map_delete_elem(&rc_conns, &cookie);
 }
 

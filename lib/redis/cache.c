@@ -188,6 +188,7 @@ static void rc_share(struct ebpfaccel_redis_cache *rc)
 		.track_keys = &skel->bss->rc_track_keys,
 		.unseen = &skel->bss->rc_unseen,
 		.unseen_ok = &skel->bss->rc_unseen_ok,
+		.reconf_lost = &skel->bss->rc_reconf_lost,
 		.reconf = skel->maps.rc_reconf,
 		.conns = skel->maps.rc_conns,
 	};

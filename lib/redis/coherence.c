@@ -645,7 +645,7 @@ int rc_coherence__start(struct rc_coherence **out, const struct rc_shared *sh,
 	co->sh = *sh;
 	co->stop_fd = -1;
 	pthread_mutex_init(&co->why_lock, NULL);
-	if (!sh->track_keys || !sh->unseen || !sh->unseen_ok)
+	if (!sh->track_keys || !sh->unseen || !sh->unseen_ok || !sh->reconf_lost)
 		co->sh.reconf = NULL;	/* automatic tracking stays broadcast */
 	err = rc_copy_server(co, srv) ?: rc_start(co);
 	if (err) {

@@ -47,6 +47,7 @@ struct rc_shared {
 	__u32 *track_keys;
 	__u32 *unseen;
 	__u32 *unseen_ok;
+	__u32 *reconf_lost;	/* set when one could not be noted */
 	struct bpf_map *reconf;
 	struct bpf_map *conns;
 };

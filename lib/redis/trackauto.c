@@ -47,8 +47,9 @@ int auto_fail(char *why, size_t sz, const char *fmt, ...)
 }
 
 /* 1 when every reconfiguring command the programs saw was executed (or
- * its connection is gone: CLIENT LIST then tells whether Redis still has
- * the client), 0 if one may still run. Drops the entries done with. */
+ * its connection is gone, which deletes its entry: CLIENT LIST then tells
+ * whether Redis still has the client), 0 if one may still run. Drops the
+ * entries done with. */
 static int auto_barrier(const struct rc_shared *sh, char *why, size_t sz)
 {
 	struct rc_conn *c = malloc(sizeof(*c));
@@ -58,6 +59,9 @@ static int auto_barrier(const struct rc_shared *sh, char *why, size_t sz)
 
 	if (!c)
 		return -ENOMEM;
+	if (__atomic_load_n(sh->reconf_lost, __ATOMIC_SEQ_CST))
+		done = auto_fail(why, sz, "a reconfiguring command could not be noted "
+				 "(out of memory): for as long as this cache object lives");
 	while (done && !bpf_map__get_next_key(sh->reconf, prev, &next, sizeof(next))) {
 		key = next;
 		prev = &key;
