@@ -152,6 +152,16 @@ ls /run/ebpfaccel/redis/$N.* >/dev/null 2>&1 && fail "left in /run: $(ls /run/eb
 # in another netns), with a client connected before the attach.
 wait_detached() { i=0; while [ -e /run/ebpfaccel/redis/$N.sock ] && [ $i -lt 60 ]; do i=$((i + 1)); sleep 0.05; done; }
 wait_detached
+
+# --track auto: this server has TCP on one port only and no client from
+# before the attach, so per-key tracking, and 'redis stats' says why.
+expect_rc 0 "attach, --track auto" "$cli" redis attach --cgroup "$CG" --port 6379 --netns "$NS" --name $N --track auto
+auto_keys() { "$cli" redis stats --name $N | grep -q '^tracking: keys (no write path the programs do not see)$'; }
+i=0; while ! auto_keys && [ $i -lt 60 ]; do i=$((i + 1)); sleep 0.1; done
+auto_keys && pass "--track auto: per-key tracking, and why" \
+	|| fail "--track auto: $("$cli" redis stats --name $N | grep tracking)"
+expect_rc 0 "detach" "$cli" redis detach --name $N
+wait_detached
 rcli set old "$(printf 'x%.0s' $(seq 300))" >/dev/null
 mkfifo "$DIR/ready" "$DIR/go" "$DIR/went"
 # The early client: one connection from before the attach to after it, every
