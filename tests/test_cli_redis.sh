@@ -84,7 +84,9 @@ hits=$(counter hits)
 if "$cli" redis stats --name $N --json | "$PY" -c '
 import json, sys
 s = json.load(sys.stdin)
-assert set(s) == {"name", "pid", "cgroup", "ports", "serving", "hit_rate", "counters"}, s.keys()
+assert set(s) == {"name", "pid", "cgroup", "ports", "serving", "tracking", "tracking_why",
+                  "hit_rate", "counters"}, s.keys()
+assert s["tracking"] == "all" and s["tracking_why"], s
 assert s["cgroup"] == sys.argv[1] and s["ports"] == [6379] and s["serving"] is True, s
 assert 0 < s["hit_rate"] <= 1 and len(s["counters"]) == 16, s
 ' "$CG"; then pass "stats --json schema"; else fail "stats --json"; fi

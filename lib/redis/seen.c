@@ -170,7 +170,7 @@ static bool client_peer(const char *addr, char *key, unsigned int *port)
 
 static void seen_client(struct seen_query *q, const char *line, const char *end)
 {
-	char addr[PEER_MAX], laddr[PEER_MAX], flags[32], key[PEER_MAX];
+	char addr[PEER_MAX], laddr[PEER_MAX] = "", flags[32], key[PEER_MAX], lkey[PEER_MAX];
 	unsigned int rport, lport = 0;
 
 	if (!client_field(line, end, "addr", addr, sizeof(addr)) ||
@@ -187,7 +187,7 @@ static void seen_client(struct seen_query *q, const char *line, const char *end)
 		return;
 	}
 	if (!client_field(line, end, "laddr", laddr, sizeof(laddr)) ||
-	    !client_peer(laddr, flags, &lport) || lport != q->port) {
+	    !client_peer(laddr, lkey, &lport) || lport != q->port) {
 		seen_fail(q, 0, "a client on another port or address (laddr=%s)", laddr);
 		return;
 	}
