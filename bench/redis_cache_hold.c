@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Benchmark helper: attaches the Redis cache to a port and cgroup (tracking
- * "all", the default, or "keys"), prints "attached", holds it until stdin
- * closes, then prints the counters. */
+ * "all", the default, "keys" or "auto": then waits up to 3 s for automatic
+ * tracking to settle), prints "attached", holds it until stdin closes, then
+ * prints the counters and the tracking in effect. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,17 +18,22 @@ int main(int argc, char **argv)
 	char buf[64];
 	int err;
 
-	if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "all") &&
-				      strcmp(argv[3], "keys"))) {
-		fprintf(stderr, "usage: %s PORT CGROUP_DIR [all|keys]\n", argv[0]);
+	const char *track = argc == 4 ? argv[3] : "all";
+	char why[256] = "";
+	int tracking;
+
+	if (argc < 3 || argc > 4 || (strcmp(track, "all") && strcmp(track, "keys") &&
+				     strcmp(track, "auto"))) {
+		fprintf(stderr, "usage: %s PORT CGROUP_DIR [all|keys|auto]\n", argv[0]);
 		return 2;
 	}
+	tracking = !strcmp(track, "keys") ? EBPFACCEL_REDIS_TRACK_KEYS :
+		   !strcmp(track, "auto") ? EBPFACCEL_REDIS_TRACK_AUTO : EBPFACCEL_REDIS_TRACK_ALL;
 	port = atoi(argv[1]);
 	{
 		LIBEBPFACCEL_OPTS(ebpfaccel_redis_cache_opts, opts,
 			.ports = &port, .nr_ports = 1, .cgroup_path = argv[2],
-			.tracking = argc == 4 && !strcmp(argv[3], "keys") ?
-				    EBPFACCEL_REDIS_TRACK_KEYS : EBPFACCEL_REDIS_TRACK_ALL);
+			.tracking = tracking);
 
 		rc = ebpfaccel_redis_cache__open(&opts);
 	}
@@ -40,14 +46,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "attach: %s\n", strerror(-err));
 		return 1;
 	}
+	for (int i = 0; tracking == EBPFACCEL_REDIS_TRACK_AUTO && i < 300 &&
+	     ebpfaccel_redis_cache__tracking(rc, NULL, 0) != EBPFACCEL_REDIS_TRACK_KEYS; i++)
+		usleep(10000);
 	printf("attached\n");
 	fflush(stdout);
 	while (read(0, buf, sizeof(buf)) > 0)
 		;
 	ebpfaccel_redis_cache__stats(rc, &s, sizeof(s));
+	tracking = ebpfaccel_redis_cache__tracking(rc, why, sizeof(why));
 	printf("hits %llu misses %llu fills %llu bypass_mixed %llu bypass_state %llu "
-	       "bypass_bad %llu readmits %llu\n", s.hits, s.misses, s.fills, s.bypass_mixed,
-	       s.bypass_state, s.bypass_bad, s.readmits);
+	       "bypass_bad %llu readmits %llu tracking %s (%s)\n", s.hits, s.misses, s.fills,
+	       s.bypass_mixed, s.bypass_state, s.bypass_bad, s.readmits,
+	       tracking == EBPFACCEL_REDIS_TRACK_KEYS ? "keys" : "all", why);
 	ebpfaccel_redis_cache__destroy(rc);
 	return 0;
 }

@@ -84,7 +84,9 @@ hits=$(counter hits)
 if "$cli" redis stats --name $N --json | "$PY" -c '
 import json, sys
 s = json.load(sys.stdin)
-assert set(s) == {"name", "pid", "cgroup", "ports", "serving", "hit_rate", "counters"}, s.keys()
+assert set(s) == {"name", "pid", "cgroup", "ports", "serving", "tracking", "tracking_why",
+                  "hit_rate", "counters"}, s.keys()
+assert s["tracking"] == "all" and s["tracking_why"], s
 assert s["cgroup"] == sys.argv[1] and s["ports"] == [6379] and s["serving"] is True, s
 assert 0 < s["hit_rate"] <= 1 and len(s["counters"]) == 17, s
 ' "$CG"; then pass "stats --json schema"; else fail "stats --json"; fi
@@ -151,6 +153,16 @@ ls /run/ebpfaccel/redis/$N.* >/dev/null 2>&1 && fail "left in /run: $(ls /run/eb
 # ---- Attach by port to the server as it runs (a service in its own cgroup,
 # in another netns), with a client connected before the attach.
 wait_detached() { i=0; while [ -e /run/ebpfaccel/redis/$N.sock ] && [ $i -lt 60 ]; do i=$((i + 1)); sleep 0.05; done; }
+wait_detached
+
+# --track auto: this server has TCP on one port only and no client from
+# before the attach, so per-key tracking, and 'redis stats' says why.
+expect_rc 0 "attach, --track auto" "$cli" redis attach --cgroup "$CG" --port 6379 --netns "$NS" --name $N --track auto
+auto_keys() { "$cli" redis stats --name $N | grep -q '^tracking: keys (no write path the programs do not see)$'; }
+i=0; while ! auto_keys && [ $i -lt 60 ]; do i=$((i + 1)); sleep 0.1; done
+auto_keys && pass "--track auto: per-key tracking, and why" \
+	|| fail "--track auto: $("$cli" redis stats --name $N | grep tracking)"
+expect_rc 0 "detach" "$cli" redis detach --name $N
 wait_detached
 rcli set old "$(printf 'x%.0s' $(seq 300))" >/dev/null
 mkfifo "$DIR/ready" "$DIR/go" "$DIR/went"

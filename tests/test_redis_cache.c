@@ -23,12 +23,9 @@ struct env {
 	int port;
 };
 
-static void env_start_tracking(struct env *e, const char *const *conf,
-			       const char *password, int tracking)
+/* redis-server (with @conf lines added) in a new netns and cgroup */
+static void env_server(struct env *e, const char *const *conf)
 {
-	__u16 port;
-	int prev;
-
 	fx_require_root();
 	fx_require_program("/usr/bin/redis-server", "redis-server");
 	fx_require_program("/usr/bin/redis-cli", "redis-cli");
@@ -39,7 +36,13 @@ static void env_start_tracking(struct env *e, const char *const *conf,
 	e->redis = fx_redis_start_cg(e->ns, e->cg, conf);
 	ck_assert_ptr_nonnull(e->redis);
 	e->port = fx_redis_port(e->redis);
-	port = e->port;
+}
+
+static void env_attach(struct env *e, const char *password, int tracking)
+{
+	__u16 port = e->port;
+	int prev;
+
 	{
 		LIBEBPFACCEL_OPTS(ebpfaccel_redis_cache_opts, opts,
 			.ports = &port, .nr_ports = 1,
@@ -54,6 +57,13 @@ static void env_start_tracking(struct env *e, const char *const *conf,
 	ck_assert_int_eq(ebpfaccel_redis_cache__attach(e->rc), 0);
 	ck_assert_int_eq(fx_netns_return(prev), 0);
 	ck_assert_int_eq(ebpfaccel_redis_cache__serving(e->rc), 1);
+}
+
+static void env_start_tracking(struct env *e, const char *const *conf,
+			       const char *password, int tracking)
+{
+	env_server(e, conf);
+	env_attach(e, password, tracking);
 }
 
 static void env_start(struct env *e, const char *const *conf, const char *password)
@@ -727,6 +737,7 @@ END_TEST
 struct soak {
 	struct env *e;
 	int track_all;
+	int tcp_only;		/* the second writer on TCP too */
 	atomic_long acked[2 * SOAK_KEYS];	/* >0 set to v<n>, <0 deleted at n */
 	atomic_long replaced[2 * SOAK_KEYS];	/* what the last acked write replaced */
 	atomic_long del_started[2 * SOAK_KEYS];
@@ -840,7 +851,8 @@ static void *soak_tcp_writer(void *arg)
 static void *soak_unix_writer(void *arg)
 {
 	struct soak *s = arg;
-	int fd = unix_connect(fx_redis_unixsock(s->e->redis));
+	int fd = s->tcp_only ? rcc_connect(s->e->ns, s->e->port)
+			     : unix_connect(fx_redis_unixsock(s->e->redis));
 
 	soak_write(s, fd, SOAK_KEYS);
 	close(fd);
@@ -965,14 +977,22 @@ static void *soak_reader(void *arg)
  * read is ever older than a write acknowledged before it was sent; with
  * per-key tracking the same holds for the TCP writer's keys, and the unix
  * writer's keys may show the value its last write replaced (counted). */
-static void soak_run(int tracking, size_t big_len)
+static int wait_tracking(struct env *e, int want, const char *why_has);
+
+/* With automatic tracking no read may be older than an acked write: the
+ * tracking it chose must not leave a window (s.track_all). @big_len: the
+ * readers also read a value of that size now and then (0: never). */
+static void soak_run_conf(int tracking, const char *const *conf, int tcp_only,
+			  int want_tracking, size_t big_len)
 {
 	static struct soak s;
 	struct env e = { 0 };
 	char *big = NULL;
 	pthread_t t[5];
 
-	env_start_tracking(&e, NULL, NULL, tracking);
+	env_start_tracking(&e, conf, NULL, tracking);
+	if (want_tracking >= 0)
+		ck_assert_int_eq(wait_tracking(&e, want_tracking, NULL), want_tracking);
 	memset(&s, 0, sizeof(s));
 	s.e = &e;
 	if (big_len) {
@@ -980,7 +1000,8 @@ static void soak_run(int tracking, size_t big_len)
 		s.big = big;
 		s.big_len = big_len;
 	}
-	s.track_all = tracking == EBPFACCEL_REDIS_TRACK_ALL;
+	s.tcp_only = tcp_only;
+	s.track_all = tracking != EBPFACCEL_REDIS_TRACK_KEYS;
 	pthread_create(&t[0], NULL, soak_tcp_writer, &s);
 	pthread_create(&t[1], NULL, soak_unix_writer, &s);
 	for (int i = 2; i < 5; i++)
@@ -1003,7 +1024,14 @@ static void soak_run(int tracking, size_t big_len)
 		ck_assert_int_gt(s.big_reads, 10);
 	}
 	free(big);
+	if (want_tracking >= 0)
+		ck_assert_int_eq(ebpfaccel_redis_cache__tracking(e.rc, NULL, 0), want_tracking);
 	env_stop(&e);
+}
+
+static void soak_run(int tracking, size_t big_len)
+{
+	soak_run_conf(tracking, NULL, 0, -1, big_len);
 }
 
 START_TEST(soak_writers_and_readers)
@@ -1023,6 +1051,204 @@ END_TEST
 START_TEST(soak_large_values)
 {
 	soak_run(EBPFACCEL_REDIS_TRACK_ALL, 4 << 20);
+}
+END_TEST
+
+/* ---- automatic tracking: per-key only while nothing unseen can write */
+
+/* the fixture's server without its unix socket: TCP on one port only */
+static const char *const tcp_only[] = { "unixsocket \"\"", NULL };
+
+/* Waits up to 6 s for the tracking in effect to be @want with a reason
+ * containing @why_has (when not NULL); returns the last one read. */
+static int wait_tracking(struct env *e, int want, const char *why_has)
+{
+	char why[256] = "";
+	int t = -1;
+
+	for (int i = 0; i < 300; i++) {
+		t = ebpfaccel_redis_cache__tracking(e->rc, why, sizeof(why));
+		if (t == want && (!why_has || strstr(why, why_has)))
+			break;
+		sleep_ms(20);
+	}
+	fprintf(stderr, "tracking %s: %s\n", t == EBPFACCEL_REDIS_TRACK_KEYS ? "keys" :
+		t == EBPFACCEL_REDIS_TRACK_ALL ? "all" : "?", why);
+	if (why_has)
+		ck_assert_msg(strstr(why, why_has), "reason '%s' lacks '%s'", why, why_has);
+	return t;
+}
+
+/* A command on a new TCP connection (taken in by the programs). */
+static void tcp_command(struct env *e, int argc, const char *const *argv)
+{
+	int fd = rcc_connect(e->ns, e->port);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert(rcc_ok(fd, argc, argv));
+	close(fd);
+}
+
+/* GETs @key on @fd until the kernel answered one (the hit counter rose). */
+static void warm_hits(struct env *e, int fd, const char *key, const char *value)
+{
+	for (int i = 0; i < 200; i++) {
+		__u64 before = stats(e).hits;
+
+		ck_assert(rcc_get_is(fd, key, value));
+		if (stats(e).hits > before)
+			return;
+		sleep_ms(10);
+	}
+	dump_stats(e, "warm_hits");
+	ck_abort_msg("key %s never served from the kernel", key);
+}
+
+/* Redis' own tracking table: per-key tracking registers keys, broadcast
+ * tracking one prefix. */
+static long info_stat(struct env *e, const char *name)
+{
+	char *out = NULL, *p;
+	long v = -1;
+
+	ck_assert_int_eq(fx_run(e->ns, &out, "redis-cli -p %d INFO stats", e->port), 0);
+	p = strstr(out, name);
+	if (p && p[strlen(name)] == ':')
+		v = strtol(p + strlen(name) + 1, NULL, 10);
+	free(out);
+	return v;
+}
+
+START_TEST(auto_tcp_only_tracks_keys)
+{
+	const char *set[] = { "SET", "k", "v1" }, *set2[] = { "SET", "k", "v2" };
+	struct env e = { 0 };
+	int fd;
+
+	env_start_tracking(&e, tcp_only, NULL, EBPFACCEL_REDIS_TRACK_AUTO);
+	ck_assert_int_eq(wait_tracking(&e, EBPFACCEL_REDIS_TRACK_KEYS,
+				       "no write path"), EBPFACCEL_REDIS_TRACK_KEYS);
+	fd = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(fd, 0);
+	ck_assert(rcc_ok(fd, 3, set));
+	warm_hits(&e, fd, "k", "v1");
+	ck_assert_int_eq(info_stat(&e, "tracking_total_prefixes"), 0);
+	ck_assert_int_ge(info_stat(&e, "tracking_total_keys"), 1);
+	/* a write on another connection: never answered stale afterwards */
+	tcp_command(&e, 3, set2);
+	ck_assert(rcc_get_is(fd, "k", "v2"));
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
+START_TEST(auto_unix_socket_tracks_all)
+{
+	struct env e = { 0 };
+
+	env_start_tracking(&e, NULL, NULL, EBPFACCEL_REDIS_TRACK_AUTO);
+	ck_assert_int_eq(wait_tracking(&e, EBPFACCEL_REDIS_TRACK_ALL, "unix socket"),
+			 EBPFACCEL_REDIS_TRACK_ALL);
+	ck_assert_int_eq(info_stat(&e, "tracking_total_prefixes"), 1);
+	env_stop(&e);
+}
+END_TEST
+
+/* An evicting policy makes it broadcast; CONFIG SET on a connection the
+ * programs see stops per-key answers before Redis runs it. */
+START_TEST(auto_eviction_policy)
+{
+	const char *const conf[] = { "unixsocket \"\"", "maxmemory 64mb",
+				     "maxmemory-policy allkeys-lru", NULL };
+	const char *volatile_lru[] = { "CONFIG", "SET", "maxmemory-policy", "volatile-lru" };
+	const char *allkeys[] = { "CONFIG", "SET", "maxmemory-policy", "allkeys-random" };
+	const char *set[] = { "SET", "k", "v1" };
+	struct env e = { 0 };
+	__u64 hits;
+	int fd;
+
+	env_start_tracking(&e, conf, NULL, EBPFACCEL_REDIS_TRACK_AUTO);
+	wait_tracking(&e, EBPFACCEL_REDIS_TRACK_ALL, "evicts");
+	tcp_command(&e, 4, volatile_lru);
+	ck_assert_int_eq(wait_tracking(&e, EBPFACCEL_REDIS_TRACK_KEYS, NULL),
+			 EBPFACCEL_REDIS_TRACK_KEYS);
+	fd = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(fd, 0);
+	ck_assert(rcc_ok(fd, 3, set));
+	warm_hits(&e, fd, "k", "v1");
+	tcp_command(&e, 4, allkeys);
+	/* no kernel answer from the moment the programs saw the CONFIG SET */
+	hits = stats(&e).hits;
+	ck_assert(rcc_get_is(fd, "k", "v1"));
+	ck_assert_uint_eq(stats(&e).hits, hits);
+	wait_tracking(&e, EBPFACCEL_REDIS_TRACK_ALL, "evicts");
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
+START_TEST(auto_replica)
+{
+	struct fx_redis *master;
+	struct env e = { 0 };
+	const char *promote[] = { "REPLICAOF", "NO", "ONE" };
+	char conf_line[64];
+	const char *conf[] = { "unixsocket \"\"", conf_line, NULL };
+
+	fx_require_root();
+	fx_require_program("/usr/bin/redis-server", "redis-server");
+	e.ns = fx_netns_new();
+	ck_assert_ptr_nonnull(e.ns);
+	master = fx_redis_start(e.ns, NULL);
+	ck_assert_ptr_nonnull(master);
+	snprintf(conf_line, sizeof(conf_line), "replicaof 127.0.0.1 %d", fx_redis_port(master));
+	e.cg = fx_cgroup_new();
+	ck_assert_ptr_nonnull(e.cg);
+	e.redis = fx_redis_start_cg(e.ns, e.cg, conf);
+	ck_assert_ptr_nonnull(e.redis);
+	e.port = fx_redis_port(e.redis);
+	env_attach(&e, NULL, EBPFACCEL_REDIS_TRACK_AUTO);
+	wait_tracking(&e, EBPFACCEL_REDIS_TRACK_ALL, "replica");
+	tcp_command(&e, 3, promote);
+	ck_assert_int_eq(wait_tracking(&e, EBPFACCEL_REDIS_TRACK_KEYS, NULL),
+			 EBPFACCEL_REDIS_TRACK_KEYS);
+	env_stop(&e);
+	fx_redis_stop(master);
+}
+END_TEST
+
+/* A connection from before the attach passes unseen: broadcast until it
+ * closes, then per-key. */
+START_TEST(auto_connection_before_attach)
+{
+	struct env e = { 0 };
+	int old;
+
+	env_server(&e, tcp_only);
+	old = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(old, 0);
+	env_attach(&e, NULL, EBPFACCEL_REDIS_TRACK_AUTO);
+	wait_tracking(&e, EBPFACCEL_REDIS_TRACK_ALL, "do not see");
+	close(old);
+	ck_assert_int_eq(wait_tracking(&e, EBPFACCEL_REDIS_TRACK_KEYS, NULL),
+			 EBPFACCEL_REDIS_TRACK_KEYS);
+	env_stop(&e);
+}
+END_TEST
+
+/* The soak's unix-socket writer keeps automatic tracking broadcast: no
+ * read older than an acked write, not even in a window. */
+START_TEST(soak_auto_unix_writer)
+{
+	soak_run_conf(EBPFACCEL_REDIS_TRACK_AUTO, NULL, 0, EBPFACCEL_REDIS_TRACK_ALL, 0);
+}
+END_TEST
+
+/* TCP writers only: per-key tracking, and still no read older than an
+ * acked write. */
+START_TEST(soak_auto_tcp_writers)
+{
+	soak_run_conf(EBPFACCEL_REDIS_TRACK_AUTO, tcp_only, 1, EBPFACCEL_REDIS_TRACK_KEYS, 0);
 }
 END_TEST
 
@@ -1572,6 +1798,13 @@ int main(void)
 		T(coherence_connection_recovers),
 		T(soak_writers_and_readers),
 		T(soak_track_keys),
+		T(auto_tcp_only_tracks_keys),
+		T(auto_unix_socket_tracks_all),
+		T(auto_eviction_policy),
+		T(auto_replica),
+		T(auto_connection_before_attach),
+		T(soak_auto_unix_writer),
+		T(soak_auto_tcp_writers),
 		T(detach_reattach_under_load),
 		T(real_clients),
 		T(set_write_through),

@@ -105,8 +105,10 @@ static int redis_opt(int c, const char *arg, void *data)
 			a->tracking = EBPFACCEL_REDIS_TRACK_ALL;
 		else if (!strcmp(arg, "keys"))
 			a->tracking = EBPFACCEL_REDIS_TRACK_KEYS;
+		else if (!strcmp(arg, "auto"))
+			a->tracking = EBPFACCEL_REDIS_TRACK_AUTO;
 		else
-			return cli_error(-EINVAL, "bad --track '%s': 'all' or 'keys'", arg);
+			return cli_error(-EINVAL, "bad --track '%s': 'all', 'keys' or 'auto'", arg);
 		break;
 	case 'D': a->dev = arg; break;
 	case 'm': return parse_mode(arg, a);
@@ -237,6 +239,19 @@ static const struct {
 #undef C
 };
 
+
+/* The tracking in effect and why (automatic tracking changes it). */
+static void add_tracking(struct json_object *o, const struct ebpfaccel_redis_cache *rc)
+{
+	char why[256];
+	int t = ebpfaccel_redis_cache__tracking(rc, why, sizeof(why));
+
+	if (t < 0)
+		return;
+	json_object_object_add(o, "tracking", json_object_new_string(
+		t == EBPFACCEL_REDIS_TRACK_KEYS ? "keys" : "all"));
+	json_object_object_add(o, "tracking_why", json_object_new_string(why));
+}
 static struct json_object *stats_json(struct ebpfaccel_redis_cache *rc, const struct redis_args *a)
 {
 	struct ebpfaccel_redis_cache_stats st = {};
@@ -254,6 +269,7 @@ static struct json_object *stats_json(struct ebpfaccel_redis_cache *rc, const st
 	json_object_object_add(o, "cgroup", json_object_new_string(a->cgroup));
 	json_object_object_add(o, "ports", ports);
 	json_object_object_add(o, "serving", json_object_new_boolean(ebpfaccel_redis_cache__serving(rc) == 1));
+	add_tracking(o, rc);
 	json_object_object_add(o, "hit_rate", json_object_new_double(st.hits + st.misses
 						? (double)st.hits / (st.hits + st.misses) : 0));
 	json_object_object_add(o, "counters", cnt);
@@ -739,6 +755,10 @@ static int cmd_stats(struct cli_ctx *ctx)
 	       json_object_get_string(json_object_object_get(o, "pid")),
 	       json_object_get_boolean(json_object_object_get(o, "serving")) ? "serving" : "NOT serving",
 	       100 * json_object_get_double(json_object_object_get(o, "hit_rate")));
+	if (json_object_object_get(o, "tracking"))
+		printf("tracking: %s (%s)\n",
+		       json_object_get_string(json_object_object_get(o, "tracking")),
+		       json_object_get_string(json_object_object_get(o, "tracking_why")));
 	cnt = json_object_object_get(o, "counters");
 	json_object_object_foreach(cnt, key, val)
 		printf("%12s  %s\n", json_object_get_string(val), key);
@@ -799,7 +819,7 @@ struct json_object *cli_redis_attachments(void)
 
 const struct cli_cmd cli_redis_cmds[] = {
 	{ "redis attach", "--port PORT[,PORT...] [--cgroup PATH] [--pid PID] [--netns NS] [--host ADDR] "
-	  "[--user U] [--password P] [--name NAME] [--track all|keys] [--mode sockmap|xdp|auto] [--dev IFNAME] "
+	  "[--user U] [--password P] [--name NAME] [--track all|keys|auto] [--mode sockmap|xdp|auto] [--dev IFNAME] "
 	  "[--foreground]",
 	  "attach the in-kernel GET cache to the redis-server listening on PORT (reached at ADDR, default "
 	  "127.0.0.1, in network namespace NS, default that of PID); its connections' cgroup is found from "
@@ -808,7 +828,8 @@ const struct cli_cmd cli_redis_cmds[] = {
 	  "SIGTERM or 'redis detach': for a service manager); "
 	  "--track all (default): Redis pushes every write, answers are never stale; --track keys: Redis "
 	  "tracks only cached keys (writes at plain cost; a write the cache does not see can leave the "
-	  "replaced value answerable for microseconds, docs/redis-cache.md); "
+	  "replaced value answerable for microseconds, docs/redis-cache.md); --track auto: per-key while "
+	  "no write path the cache does not see exists, else all ('redis stats' says which and why); "
 	  "--mode xdp also answers GET hits in XDP on IFNAME, before the TCP stack (auto: when it can, "
 	  "else sockmap); 'redis detach' then resets the client connections XDP answered on",
 	  cmd_attach, false },

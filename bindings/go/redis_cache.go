@@ -28,8 +28,8 @@ type RedisCacheOpts struct {
 	RedisHost       string // default "127.0.0.1"
 	RedisUser       string
 	RedisPassword   string
-	// Tracking is RedisTrackAll (default) or RedisTrackKeys
-	// (enum ebpfaccel_redis_tracking).
+	// Tracking is RedisTrackAll (default), RedisTrackKeys or
+	// RedisTrackAuto (enum ebpfaccel_redis_tracking).
 	Tracking RedisTracking
 	Mode     RedisCacheMode
 	Ifname   string // XDP mode: the interface clients reach redis-server through ...
@@ -46,6 +46,9 @@ const (
 	// RedisTrackKeys: Redis tracks only the keys the cache holds (writes
 	// at plain cost, a microsecond window for writes the cache does not see).
 	RedisTrackKeys RedisTracking = C.EBPFACCEL_REDIS_TRACK_KEYS
+	// RedisTrackAuto: per-key while no write path the programs do not
+	// see exists, broadcast otherwise (see Tracking).
+	RedisTrackAuto RedisTracking = C.EBPFACCEL_REDIS_TRACK_AUTO
 )
 
 // RedisCacheMode is where GET hits are answered (enum ebpfaccel_redis_cache_mode).
@@ -164,6 +167,20 @@ func (c *RedisCache) Flush() error {
 func (c *RedisCache) Serving() bool {
 	ret, err := callInt("ebpfaccel_redis_cache__serving", func() C.int { return C.ebpfaccel_redis_cache__serving(c.rc) })
 	return err == nil && ret == 1
+}
+
+// Tracking returns the tracking in effect (RedisTrackAll or RedisTrackKeys)
+// and why it was chosen; with RedisTrackAuto it follows the server.
+func (c *RedisCache) Tracking() (RedisTracking, string, error) {
+	buf := make([]byte, 256)
+	ret, err := callInt("ebpfaccel_redis_cache__tracking", func() C.int {
+		return C.ebpfaccel_redis_cache__tracking(c.rc,
+			(*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	})
+	if err != nil {
+		return 0, "", err
+	}
+	return RedisTracking(ret), C.GoString((*C.char)(unsafe.Pointer(&buf[0]))), nil
 }
 
 // Stats reads the counters, summed over CPUs.

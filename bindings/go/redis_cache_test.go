@@ -65,6 +65,9 @@ func TestRedisCacheServesFromTheKernel(t *testing.T) {
 	if !cache.Serving() {
 		t.Fatal("not serving after Attach")
 	}
+	if mode, why, err := cache.Tracking(); err != nil || mode != RedisTrackAll || why == "" {
+		t.Fatalf("Tracking: %v %q %v", mode, why, err)
+	}
 	rd := bufio.NewReader(conn)
 	if got := respGet(t, conn, rd, "SET", "greeting", "hello world"); got != "+OK\r\n" {
 		t.Fatalf("SET: %q", got)

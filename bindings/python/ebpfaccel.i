@@ -224,6 +224,17 @@ EBPFACCEL_BUFFER(void *buf, PyBUF_WRITABLE)
 EBPFACCEL_STRING_OUT(size)
 EBPFACCEL_STRING_OUT(len)
 
+/* (char *why, size_t why_sz): the call returns (its int result, why) */
+%typemap(in, numinputs=0) (char *why, size_t why_sz) (char temp[256]) {
+	temp[0] = '\0';
+	$1 = temp;
+	$2 = sizeof(temp);
+}
+%typemap(argout) (char *why, size_t why_sz) {
+	$result = Py_BuildValue("(NN)", $result,
+				PyUnicode_DecodeUTF8($1, strlen($1), "replace"));
+}
+
 %typemap(in) int fd, int sock_fd, int cgroup_fd, int in_fd, int out_fd {
 	$1 = PyObject_AsFileDescriptor($input);
 	if ($1 < 0)

@@ -137,6 +137,16 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } rc_fills SEC(".maps");
 
+/* Reconfiguring commands not yet known to be executed, for the library:
+ * one per open connection at most (deleted when it closes) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct rc_reconf);
+} rc_reconf SEC(".maps");
+
 /* Set by the library. */
 __u32 rc_enabled;		/* serve from the kernel */
 __u32 rc_accepting;		/* take new connections in */
@@ -145,6 +155,14 @@ __u32 rc_tracker_port;		/* its local port, seen as remote port here */
 __u32 rc_tracker_seen;		/* set here when that connection arrives */
 __u32 rc_query_port;		/* the library's query connection's local port */
 __u32 rc_max_value = RC_VAL_MAX;
+/* Per-key tracking is trusted only while nothing unseen can write: with
+ * rc_track_keys set, answers need rc_unseen == rc_unseen_ok, and the
+ * programs bump rc_unseen when they see something that may change that
+ * (a reconfiguring command, a connection they failed to take in). */
+__u32 rc_track_keys;
+__u32 rc_unseen;
+__u32 rc_unseen_ok;
+__u32 rc_reconf_lost;		/* one could not be noted in rc_reconf */
 /* Bumped by both sides: a value belongs to one global generation, and a
  * fill only stands if its key's bucket generation did not move. */
 __u64 rc_gen_all;
@@ -378,6 +396,30 @@ static __noinline void apply_admin(struct rc_conn *c, struct resp_req *r)
 	invalidate_all();
 }
 
+static __always_inline void unseen_event(void)
+{
+	__sync_fetch_and_add(&rc_unseen, 1);
+}
+
+/* CONFIG SET, REPLICAOF, MODULE LOAD, ...: answers stop at once while
+ * per-key tracking is on, and the library re-checks once Redis replied
+ * (rc_reconf) before it trusts per-key tracking again. Reads of the
+ * configuration change nothing; the library's own connections are exempt. */
+static __noinline void apply_reconf(struct rc_conn *c, struct resp_req *r)
+{
+	struct rc_reconf v = { .seq = c->req_seq };
+	__u64 cookie = c->cookie;
+
+	if (c->tracker || key_is(r, "GET", 3) || key_is(r, "HELP", 4) ||
+	    key_is(r, "LIST", 4))
+		return;
+	invalidate_all();
+	v.unprovable = c->in_multi || c->pushy;
+	if (bpf_map_update_elem(&rc_reconf, &cookie, &v, BPF_ANY))
+		WRITE_ONCE(rc_reconf_lost, 1);
+	unseen_event();
+}
+
 /* Records what a request passed to Redis does to the cache. Inlined into
  * request_chunk(): one stack frame less on the deepest call chain. */
 static __always_inline void apply(struct rc_conn *c, struct resp_req *r, __u32 cls)
@@ -433,6 +475,9 @@ static __always_inline void apply(struct rc_conn *c, struct resp_req *r, __u32 c
 		break;
 	case RC_CMD_CLIENT:
 		apply_client(c, r);
+		break;
+	case RC_CMD_RECONF:
+		apply_reconf(c, r);
 		break;
 	default:
 		invalidate_all();
@@ -536,6 +581,8 @@ static long request_step(__u32 i, struct vctx *v)
 static __always_inline int can_serve(struct rc_conn *c)
 {
 	return READ_ONCE(rc_enabled) && READ_ONCE(rc_tracking_ok) &&
+	       (!READ_ONCE(rc_track_keys) ||
+		READ_ONCE(rc_unseen) == READ_ONCE(rc_unseen_ok)) &&
 	       rc_conn_idle(c);
 }
 
@@ -1278,17 +1325,22 @@ int rc_reply(struct sk_msg_md *msg)
 
 /* ---- connections -------------------------------------------------------- */
 
-static __always_inline void conn_close(__u64 cookie)
+/* @rport: the peer's port. Only the library's current connections cover
+ * the cache: one it replaced (switching tracking modes) may close after
+ * the new ones are up. */
+static __always_inline void conn_close(__u64 cookie, __u32 rport)
 {
 	struct rc_conn *c = bpf_map_lookup_elem(&rc_conns, &cookie);
 
 	if (!c)
 		return;
-	if (c->tracker) {
+	if (c->tracker && (rport == READ_ONCE(rc_tracker_port) ||
+			   rport == READ_ONCE(rc_query_port))) {
 		rc_tracking_ok = 0;
 		invalidate_all();
 	}
 	bpf_map_delete_elem(&rc_stages, &cookie);
+	bpf_map_delete_elem(&rc_reconf, &cookie);
 	bpf_map_delete_elem(&rc_conns, &cookie);
 }
 
@@ -1305,8 +1357,10 @@ static __always_inline void conn_open(struct bpf_sock_ops *skops)
 	if (!READ_ONCE(rc_accepting) || !bpf_map_lookup_elem(&rc_ports, &port))
 		return;
 	tmpl = bpf_map_lookup_elem(&rc_conn_zero, &zero);
-	if (!tmpl || bpf_map_update_elem(&rc_conns, &cookie, tmpl, BPF_NOEXIST))
+	if (!tmpl || bpf_map_update_elem(&rc_conns, &cookie, tmpl, BPF_NOEXIST)) {
+		unseen_event();		/* a connection whose writes pass unseen */
 		return;
+	}
 	tmpl = bpf_map_lookup_elem(&rc_stage_zero, &zero);
 	if (tmpl)
 		bpf_map_update_elem(&rc_stages, &cookie, tmpl, BPF_NOEXIST);
@@ -1335,8 +1389,10 @@ static __always_inline void conn_open(struct bpf_sock_ops *skops)
 		c->pushy = 1;
 	}
 	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
-	if (bpf_sock_hash_update(skops, &rc_socks, &cookie, BPF_NOEXIST))
-		conn_close(cookie);
+	if (bpf_sock_hash_update(skops, &rc_socks, &cookie, BPF_NOEXIST)) {
+		conn_close(cookie, rport);
+		unseen_event();
+	}
 }
 
 SEC("sockops")
@@ -1351,7 +1407,8 @@ int rc_sockops(struct bpf_sock_ops *skops)
 		if (skops->args[1] == BPF_TCP_CLOSE ||
 		    skops->args[1] == BPF_TCP_CLOSE_WAIT ||
 		    skops->args[1] == BPF_TCP_FIN_WAIT1)
-			conn_close(bpf_get_socket_cookie(skops));
+			conn_close(bpf_get_socket_cookie(skops),
+				   bpf_ntohl(skops->remote_port) & 0xffff);
 		break;
 	}
 	return 1;

@@ -44,6 +44,9 @@ enum rc_cmd_class {
 	RC_CMD_PUSHY,		/* replies no longer follow requests 1:1 */
 	RC_CMD_CLIENT,
 	RC_CMD_ADMIN,		/* ACL: may change who reads what */
+	/* CONFIG, REPLICAOF, MODULE, ...: may open a write path the programs
+	 * do not see (a listener, a master link, evictions, a module) */
+	RC_CMD_RECONF,
 };
 
 enum rc_stat {
@@ -224,6 +227,14 @@ enum rc_event_kind {
 	 * executed in the same event-loop turn. Keys only written are never
 	 * read back, so writes cost Redis nothing more. */
 	RC_EV_REFILL = 1,
+};
+
+/* A reconfiguring command on a connection (rc_reconf, by socket cookie):
+ * executed once Redis wrote reply number seq + 1 on it, unless in_multi
+ * (it runs at EXEC) or the connection's replies are not counted. */
+struct rc_reconf {
+	__u32 seq;
+	__u32 unprovable;
 };
 
 struct rc_fill_event {

@@ -56,6 +56,18 @@ enum ebpfaccel_redis_tracking {
 	 *  those microseconds can still get the value that write replaced
 	 *  (never an older one); docs/redis-cache.md. */
 	EBPFACCEL_REDIS_TRACK_KEYS = 1,
+	/** Per-key tracking while the library has established that Redis
+	 *  has no write path the programs do not see (no unix socket, TLS
+	 *  or other port, no evicting maxmemory policy, no master link,
+	 *  modules or cluster, every listener in the cgroup, every client a
+	 *  connection the programs hold), broadcast tracking otherwise;
+	 *  re-checked every second, on reconnect, and at once when the
+	 *  programs see a reconfiguring command (CONFIG SET, REPLICAOF,
+	 *  MODULE, ...). See ebpfaccel_redis_cache__tracking() for the mode
+	 *  in effect and why. Per-key tracking still has a window for a seen
+	 *  write whose execution Redis delays behind other requests
+	 *  (docs/redis-cache.md, "Automatic tracking"). */
+	EBPFACCEL_REDIS_TRACK_AUTO = 2,
 };
 
 /** Where GET hits are answered (see docs/redis-cache.md). */
@@ -105,7 +117,8 @@ struct ebpfaccel_redis_cache_opts {
 	 *  is answered from the kernel only once Redis let it read, whatever
 	 *  this says (see ebpfaccel_redis_cache__attach()). */
 	const char *redis_password;
-	/** enum ebpfaccel_redis_tracking; default EBPFACCEL_REDIS_TRACK_ALL. */
+	/** enum ebpfaccel_redis_tracking; default EBPFACCEL_REDIS_TRACK_ALL
+	 *  (the only one never stale, see docs/redis-cache.md). */
 	int tracking;
 	/** With no cgroup given: find it at open from the TCP socket
 	 *  listening on ports[0] in the calling thread's netns, as
@@ -239,6 +252,19 @@ EBPFACCEL_API int ebpfaccel_redis_cache__flush(struct ebpfaccel_redis_cache *rc)
 EBPFACCEL_API int ebpfaccel_redis_cache__stats(const struct ebpfaccel_redis_cache *rc,
 					       struct ebpfaccel_redis_cache_stats *stats,
 					       size_t sz);
+
+/**
+ * The tracking in effect: with EBPFACCEL_REDIS_TRACK_AUTO it changes as the
+ * server does (see enum ebpfaccel_redis_tracking).
+ * @param rc the cache
+ * @param why when not NULL, receives why this tracking is in effect, e.g.
+ *        "a unix socket (/run/redis.sock)" (NUL-terminated, truncated)
+ * @param why_sz size of @p why
+ * @return EBPFACCEL_REDIS_TRACK_ALL or EBPFACCEL_REDIS_TRACK_KEYS, or
+ *         -errno: -ENOTCONN (not attached), -EINVAL
+ */
+EBPFACCEL_API int ebpfaccel_redis_cache__tracking(const struct ebpfaccel_redis_cache *rc,
+						  char *why, size_t why_sz);
 
 /**
  * Whether the kernel currently answers GETs (attached, coherence connection

@@ -26,6 +26,7 @@
 #include "redis/listener.h"
 #include "redis/redis_cache.h"
 #include "redis/redis_cache.skel.h"
+#include "redis/seen.h"
 #include "redis/xdp.h"
 
 struct ebpfaccel_redis_cache {
@@ -40,6 +41,7 @@ struct ebpfaccel_redis_cache {
 	char *user;
 	char *password;
 	bool track_all;
+	bool track_auto;
 	bool discovered;	/* the cgroup was found from the listener */
 	struct rc_shared shared;
 	struct rc_coherence *co;
@@ -108,8 +110,8 @@ static int rc_check_opts(const struct ebpfaccel_redis_cache_opts *opts)
 		pr_warn("redis_cache: pid must be >= 0\n");
 		return -EINVAL;
 	}
-	if ((unsigned int)OPTS_GET(opts, tracking, 0) > EBPFACCEL_REDIS_TRACK_KEYS) {
-		pr_warn("redis_cache: tracking must be EBPFACCEL_REDIS_TRACK_ALL or _KEYS\n");
+	if ((unsigned int)OPTS_GET(opts, tracking, 0) > EBPFACCEL_REDIS_TRACK_AUTO) {
+		pr_warn("redis_cache: tracking must be EBPFACCEL_REDIS_TRACK_ALL, _KEYS or _AUTO\n");
 		return -EINVAL;
 	}
 	if (OPTS_GET(opts, mode, 0) < EBPFACCEL_REDIS_CACHE_SOCKMAP ||
@@ -196,6 +198,12 @@ static void rc_share(struct ebpfaccel_redis_cache *rc)
 		.tracker_seen = &skel->bss->rc_tracker_seen,
 		.query_port = &skel->bss->rc_query_port,
 		.max_value = &skel->data->rc_max_value,
+		.track_keys = &skel->bss->rc_track_keys,
+		.unseen = &skel->bss->rc_unseen,
+		.unseen_ok = &skel->bss->rc_unseen_ok,
+		.reconf_lost = &skel->bss->rc_reconf_lost,
+		.reconf = skel->maps.rc_reconf,
+		.conns = skel->maps.rc_conns,
 	};
 }
 
@@ -308,6 +316,7 @@ ebpfaccel_redis_cache__open(const struct ebpfaccel_redis_cache_opts *opts)
 	rc->cgroup_fd = -1;
 	rc->nr_ports = opts->nr_ports;
 	rc->track_all = OPTS_GET(opts, tracking, 0) == EBPFACCEL_REDIS_TRACK_ALL;
+	rc->track_auto = OPTS_GET(opts, tracking, 0) == EBPFACCEL_REDIS_TRACK_AUTO;
 	memcpy(rc->ports, opts->ports, rc->nr_ports * sizeof(__u16));
 	rc->mode = OPTS_GET(opts, mode, 0);
 	rc->ifindex = OPTS_GET(opts, ifindex, 0);
@@ -402,6 +411,25 @@ static int rc_follow_listener(void *ctx)
 	return 0;
 }
 
+/* The engine's thread, with automatic tracking: does every listener lead
+ * to, and every client in @clients sit on, a connection the programs hold?
+ * XDP answers without the programs' per-key gate: never per-key there. */
+static int rc_seen_all(void *ctx, const char *clients, size_t len, char *why,
+		       size_t why_sz)
+{
+	struct ebpfaccel_redis_cache *rc = ctx;
+	struct rc_seen s = {
+		.port = rc->ports[0], .cgroup_fd = rc->cgroup_fd,
+		.conns_fd = bpf_map__fd(rc->skel->maps.rc_conns),
+	};
+
+	if (rc->xdp) {
+		snprintf(why, why_sz, "XDP mode answers without the per-key gate");
+		return 0;
+	}
+	return rc_seen__check(&s, clients, len, why, why_sz);
+}
+
 EBPFACCEL_API int ebpfaccel_redis_cache__attach(struct ebpfaccel_redis_cache *rc)
 {
 	int err = 0;
@@ -421,7 +449,8 @@ EBPFACCEL_API int ebpfaccel_redis_cache__attach(struct ebpfaccel_redis_cache *rc
 		err = rc_coherence__start(&rc->co, &rc->shared, &(struct rc_server){
 			.host = rc->host, .port = rc->ports[0],
 			.user = rc->user, .password = rc->password,
-			.track_all = rc->track_all,
+			.track_all = rc->track_all, .track_auto = rc->track_auto,
+			.seen = rc_seen_all,
 			.unseen = rc->discovered ? rc_follow_listener : NULL, .ctx = rc });
 	}
 	rc->attached = true;
@@ -498,6 +527,17 @@ EBPFACCEL_API int ebpfaccel_redis_cache__serving(const struct ebpfaccel_redis_ca
 		return -EINVAL;
 	return rc->attached && rc->skel->bss->rc_enabled &&
 	       rc->skel->bss->rc_tracking_ok;
+}
+
+EBPFACCEL_API int ebpfaccel_redis_cache__tracking(const struct ebpfaccel_redis_cache *rc,
+						  char *why, size_t why_sz)
+{
+	if (!rc || (why_sz && !why))
+		return -EINVAL;
+	if (!rc->co)
+		return -ENOTCONN;
+	return rc_coherence__tracking(rc->co, why, why_sz) ? EBPFACCEL_REDIS_TRACK_KEYS
+							   : EBPFACCEL_REDIS_TRACK_ALL;
 }
 
 EBPFACCEL_API int ebpfaccel_redis_cache__stats(const struct ebpfaccel_redis_cache *rc,

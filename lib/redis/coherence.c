@@ -30,6 +30,9 @@
 #include "internal.h"
 #include "redis/coherence.h"
 #include "redis/rconn.h"
+#include "redis/trackauto.h"
+
+#define RC_AUTO_PERIOD_MS 1000	/* automatic tracking re-checks this often */
 
 struct rc_coherence {
 	struct rc_shared sh;
@@ -41,8 +44,15 @@ struct rc_coherence {
 	struct rconn *query;	/* the engine's own commands, tracked */
 	long long track_id;	/* CLIENT ID of the tracking connection */
 	bool track_all;		/* BCAST on the tracking connection instead */
+	bool track_auto;	/* choose between them (trackauto.h) */
+	bool keys;		/* per-key tracking now (the thread's) */
+	bool shown_keys;	/* what rc_coherence__tracking() tells, with why */
 	int (*unseen)(void *ctx);	/* struct rc_server's */
 	void *unseen_ctx;
+	rc_seen_fn seen;
+	pthread_mutex_t why_lock;
+	char why[192];		/* why the tracking in effect was chosen */
+	__u64 next_check;	/* CLOCK_MONOTONIC ms */
 	__u32 query_db;
 	struct rc_large got;	/* the value the last rc_fetch() read */
 	struct ring_buffer *fills;
@@ -122,7 +132,7 @@ static int rc_handshake(struct rc_coherence *co)
 	err = rconn__command(c, co->password ? 5 : 2, hello, NULL);
 	if (!err)
 		err = rconn__expect(c, "HELLO 3", '%');
-	if (!err && co->track_all) {
+	if (!err && !co->keys) {
 		err = rconn__command(c, 4, bcast, NULL);
 		if (!err)
 			err = rconn__expect(c, "CLIENT TRACKING", '+');
@@ -172,7 +182,7 @@ static int rc_query_setup(struct rc_coherence *co)
 		if (!err)
 			err = rconn__expect(co->query, "AUTH", '+');
 	}
-	if (co->track_all)
+	if (!co->keys)
 		return err;
 	snprintf(id, sizeof(id), "%lld", co->track_id);
 	if (!err)
@@ -419,12 +429,107 @@ static void rc_resume(struct rc_coherence *co)
 	__atomic_store_n(co->sh.tracking_ok, 1, __ATOMIC_SEQ_CST);
 }
 
+static __u64 rc_now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (__u64)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void rc_set_why(struct rc_coherence *co, const char *why)
+{
+	pthread_mutex_lock(&co->why_lock);
+	if (strcmp(co->why, why) || co->shown_keys != co->keys)
+		pr_info("redis_cache: %s tracking: %s\n", co->keys ? "per-key" : "broadcast", why);
+	co->shown_keys = co->keys;
+	snprintf(co->why, sizeof(co->why), "%s", why);
+	pthread_mutex_unlock(&co->why_lock);
+}
+
+/* The mode to (re)connect in: automatic tracking begins with broadcast,
+ * which is safe whatever the server looks like, and checks at once. */
+static void rc_auto_reset(struct rc_coherence *co, const char *why)
+{
+	co->keys = co->track_auto ? false : !co->track_all;
+	if (!co->track_auto) {
+		co->shown_keys = co->keys;
+		return;
+	}
+	if (co->sh.track_keys)
+		__atomic_store_n(co->sh.track_keys, 0, __ATOMIC_SEQ_CST);
+	co->next_check = 0;
+	rc_set_why(co, why);
+}
+
+/*
+ * Reconnects in the other tracking mode. Answers stop first and resume from
+ * a new generation: entries confirmed under broadcast tracking are not in
+ * Redis' per-key table, and under per-key tracking a write may have been
+ * pushed late. Per-key answers need rc_unseen to still be @snap, taken
+ * before the check that allowed them.
+ */
+static int rc_switch(struct rc_coherence *co, bool keys, __u32 snap)
+{
+	int err;
+
+	__atomic_store_n(co->sh.tracking_ok, 0, __ATOMIC_SEQ_CST);
+	rc_shared__flush(&co->sh);
+	rc_close_conns(co);
+	co->keys = keys;
+	err = rc_open_conns(co);
+	if (err)
+		return err;
+	__atomic_store_n(co->sh.unseen_ok, snap, __ATOMIC_SEQ_CST);
+	__atomic_store_n(co->sh.track_keys, keys, __ATOMIC_SEQ_CST);
+	rc_resume(co);
+	return 0;
+}
+
+/* Automatic tracking: leaves per-key tracking as soon as the programs saw
+ * something that may open an unseen write path, re-checks the server every
+ * RC_AUTO_PERIOD_MS and takes per-key tracking when nothing unseen can
+ * write. -errno when a connection failed. */
+static int rc_auto_step(struct rc_coherence *co)
+{
+	struct rc_auto_env env = {
+		.sh = &co->sh, .port = co->port, .seen = co->seen, .ctx = co->unseen_ctx,
+	};
+	char why[sizeof(co->why)];
+	__u32 snap;
+	int v;
+
+	if (!co->track_auto)
+		return 0;
+	snap = co->sh.unseen ? __atomic_load_n(co->sh.unseen, __ATOMIC_SEQ_CST) : 0;
+	if (co->keys && snap != __atomic_load_n(co->sh.unseen_ok, __ATOMIC_SEQ_CST)) {
+		co->next_check = 0;
+		v = rc_switch(co, false, 0);
+		rc_set_why(co, "the programs saw a reconfiguring command or could not take "
+			   "a connection in");
+		return v;
+	}
+	if (rc_now_ms() < co->next_check)
+		return 0;
+	co->next_check = rc_now_ms() + RC_AUTO_PERIOD_MS;
+	v = rc_auto__check(co->query, &env, !co->keys, why, sizeof(why));
+	if (v < 0)
+		return v;
+	if (v != co->keys)
+		v = rc_switch(co, v, snap);
+	rc_set_why(co, co->keys ? "no write path the programs do not see" : why);
+	return v < 0 ? v : 0;
+}
+
 /* Reconnects with backoff (50 ms doubling to 2 s); false when told to stop. */
 static bool rc_recover(struct rc_coherence *co)
 {
 	struct pollfd stop = { .fd = co->stop_fd, .events = POLLIN };
 	int backoff = 50, err;
 
+	/* automatic tracking starts over from broadcast: whatever changed
+	 * while the connection was down is checked before per-key again */
+	rc_auto_reset(co, "reconnected: checking the server again");
 	for (;;) {
 		rc_close_conns(co);
 		if (poll(&stop, 1, backoff) > 0)
@@ -472,8 +577,12 @@ static void *rc_thread(void *arg)
 		if (err == -ETIMEDOUT &&
 		    !__atomic_load_n(co->sh.tracking_ok, __ATOMIC_SEQ_CST))
 			err = 0;
-		if (err == -ETIMEDOUT)
-			continue;
+		if (err == -ETIMEDOUT) {
+			err = rc_auto_step(co);
+			pfd[1].fd = co->track ? co->track->fd : -1;
+			if (!err)
+				continue;
+		}
 		rc_lost_coherence(co, err);
 		if (!rc_recover(co))
 			break;
@@ -487,6 +596,8 @@ static int rc_copy_server(struct rc_coherence *co, const struct rc_server *srv)
 	snprintf(co->host, sizeof(co->host), "%s", srv->host ? srv->host : "127.0.0.1");
 	co->port = srv->port;
 	co->track_all = srv->track_all;
+	co->track_auto = srv->track_auto;
+	co->seen = srv->seen;
 	co->unseen = srv->unseen;
 	co->unseen_ctx = srv->ctx;
 	co->user = srv->user ? strdup(srv->user) : NULL;
@@ -498,7 +609,10 @@ static int rc_copy_server(struct rc_coherence *co, const struct rc_server *srv)
 
 static int rc_start(struct rc_coherence *co)
 {
-	int err = rc_open_conns(co);
+	int err;
+
+	rc_auto_reset(co, "checking the server");
+	err = rc_open_conns(co);
 
 	if (err)
 		return err;
@@ -530,6 +644,9 @@ int rc_coherence__start(struct rc_coherence **out, const struct rc_shared *sh,
 		return -ENOMEM;
 	co->sh = *sh;
 	co->stop_fd = -1;
+	pthread_mutex_init(&co->why_lock, NULL);
+	if (!sh->track_keys || !sh->unseen || !sh->unseen_ok || !sh->reconf_lost)
+		co->sh.reconf = NULL;	/* automatic tracking stays broadcast */
 	err = rc_copy_server(co, srv) ?: rc_start(co);
 	if (err) {
 		rc_coherence__stop(co);
@@ -562,7 +679,21 @@ void rc_coherence__stop(struct rc_coherence *co)
 	rc_shared__flush(&co->sh);
 	free(co->user);
 	free(co->password);
+	pthread_mutex_destroy(&co->why_lock);
 	free(co);
+}
+
+int rc_coherence__tracking(struct rc_coherence *co, char *why, size_t why_sz)
+{
+	int keys;
+
+	pthread_mutex_lock(&co->why_lock);
+	keys = co->shown_keys;
+	if (why && why_sz)
+		snprintf(why, why_sz, "%s", co->why[0] ? co->why :
+			 keys ? "per-key tracking asked for" : "broadcast tracking asked for");
+	pthread_mutex_unlock(&co->why_lock);
+	return keys;
 }
 
 __u64 rc_coherence__confirms(const struct rc_coherence *co)

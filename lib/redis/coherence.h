@@ -39,6 +39,17 @@ struct rc_shared {
 	__u32 *query_port;
 	/* Largest value the programs cache (NULL: RC_VAL_MAX). */
 	__u32 *max_value;
+	/* Automatic tracking (lib/redis/trackauto.h), where the programs see
+	 * the server's connections; NULL elsewhere. With *track_keys set the
+	 * programs answer only while *unseen == *unseen_ok; they bump *unseen
+	 * when something may open a write path they do not see, and note
+	 * reconfiguring commands in reconf (rc_conns gives their progress). */
+	__u32 *track_keys;
+	__u32 *unseen;
+	__u32 *unseen_ok;
+	__u32 *reconf_lost;	/* set when one could not be noted */
+	struct bpf_map *reconf;
+	struct bpf_map *conns;
 };
 
 /* The Redis server to stay coherent with. Strings are copied. */
@@ -50,6 +61,12 @@ struct rc_server {
 	/* Redis pushes every write (BCAST) instead of the writes of the keys
 	 * the engine read (docs/redis-cache.md: what each guarantees) */
 	bool track_all;
+	/* Per-key tracking while no write path the programs do not see
+	 * exists (checked with @seen and Redis' settings), broadcast
+	 * otherwise; switches as that changes. Overrides track_all. */
+	bool track_auto;
+	int (*seen)(void *ctx, const char *clients, size_t len, char *why,
+		    size_t why_sz);
 	/* Called from the engine's thread when a reconnect finds its
 	 * connections unseen by the programs (-ENOTCONN: the server came back
 	 * in another cgroup); 0 when it moved the programs, so that the
@@ -67,6 +84,10 @@ int rc_coherence__start(struct rc_coherence **out, const struct rc_shared *sh,
 
 /* Stops the thread, turns serving off, closes the connections, frees. */
 void rc_coherence__stop(struct rc_coherence *co);
+
+/* 1 while per-key tracking is in effect, 0 for broadcast; why (the
+ * reason for the current one) into @why. */
+int rc_coherence__tracking(struct rc_coherence *co, char *why, size_t why_sz);
 
 /* Fills confirmed for serving so far. */
 __u64 rc_coherence__confirms(const struct rc_coherence *co);

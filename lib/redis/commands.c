@@ -32,6 +32,11 @@ static const struct rc_cmd rc_cmds[] = {
 	{ "MONITOR", RC_CMD_PUSHY }, { "RESET", RC_CMD_PUSHY },
 	{ "SYNC", RC_CMD_PUSHY }, { "PSYNC", RC_CMD_PUSHY },
 	{ "REPLCONF", RC_CMD_PUSHY },
+	/* may open a write path the programs do not see (per-key tracking
+	 * is off until the library checked again) */
+	{ "CONFIG", RC_CMD_RECONF }, { "REPLICAOF", RC_CMD_RECONF },
+	{ "SLAVEOF", RC_CMD_RECONF }, { "MODULE", RC_CMD_RECONF },
+	{ "FAILOVER", RC_CMD_RECONF }, { "DEBUG", RC_CMD_RECONF },
 	/* change their first argument only */
 	{ "SETNX", RC_CMD_WRITE1 }, { "SETEX", RC_CMD_WRITE1 },
 	{ "PSETEX", RC_CMD_WRITE1 }, { "GETSET", RC_CMD_WRITE1 },
@@ -75,7 +80,7 @@ static const struct rc_cmd rc_cmds[] = {
 	{ "KEYS", RC_CMD_READ }, { "SCAN", RC_CMD_READ },
 	{ "RANDOMKEY", RC_CMD_READ }, { "TIME", RC_CMD_READ },
 	{ "LASTSAVE", RC_CMD_READ }, { "COMMAND", RC_CMD_READ },
-	{ "CONFIG", RC_CMD_READ }, { "QUIT", RC_CMD_READ },
+	{ "QUIT", RC_CMD_READ },
 	{ "HGET", RC_CMD_READ }, { "HGETALL", RC_CMD_READ },
 	{ "HMGET", RC_CMD_READ }, { "HKEYS", RC_CMD_READ },
 	{ "HVALS", RC_CMD_READ }, { "HLEN", RC_CMD_READ },

@@ -60,21 +60,29 @@ static bool pid_owns_inode(int pid, __u32 ino)
 	return owns;
 }
 
-static void listener_seen(struct listener_query *q, const struct inet_diag_msg *m,
-			  unsigned int len)
+__u64 rc_diag_cgroup_id(const struct inet_diag_msg *m, unsigned int len)
 {
 	unsigned int alen = len - NLMSG_ALIGN(sizeof(*m));
 	struct rtattr *a = (struct rtattr *)((char *)m + NLMSG_ALIGN(sizeof(*m)));
 	__u64 id = 0;
+
+	for (; RTA_OK(a, alen); a = RTA_NEXT(a, alen))
+		if (a->rta_type == INET_DIAG_CGROUP_ID && RTA_PAYLOAD(a) >= sizeof(id))
+			memcpy(&id, RTA_DATA(a), sizeof(id));
+	return id;
+}
+
+static void listener_seen(struct listener_query *q, const struct inet_diag_msg *m,
+			  unsigned int len)
+{
+	__u64 id;
 
 	if (ntohs(m->id.idiag_sport) != q->port)
 		return;
 	q->found++;
 	if (q->pid > 0 && !pid_owns_inode(q->pid, m->idiag_inode))
 		return;
-	for (; RTA_OK(a, alen); a = RTA_NEXT(a, alen))
-		if (a->rta_type == INET_DIAG_CGROUP_ID && RTA_PAYLOAD(a) >= sizeof(id))
-			memcpy(&id, RTA_DATA(a), sizeof(id));
+	id = rc_diag_cgroup_id(m, len);
 	if (!id) {
 		pr_warn("redis_cache: the kernel does not report sockets' cgroups "
 			"(INET_DIAG_CGROUP_ID needs Linux 5.7): give the cgroup\n");
@@ -89,7 +97,7 @@ static void listener_seen(struct listener_query *q, const struct inet_diag_msg *
 }
 
 /* Reads one dump's replies; 1 when it is done, 0 for more, -errno. */
-static int listener_recv(int fd, struct listener_query *q)
+static int diag_recv(int fd, rc_diag_fn fn, void *ctx)
 {
 	char buf[16384] __attribute__((aligned(NLMSG_ALIGNTO)));
 	struct nlmsghdr *h;
@@ -108,13 +116,14 @@ static int listener_recv(int fd, struct listener_query *q)
 		}
 		if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
 		    h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
-			listener_seen(q, NLMSG_DATA(h), h->nlmsg_len - NLMSG_LENGTH(0));
+			fn(ctx, NLMSG_DATA(h), h->nlmsg_len - NLMSG_LENGTH(0));
 	}
 	return 0;
 }
 
-/* Every TCP listener of @family in the calling thread's netns. */
-static int listener_dump(int fd, int family, struct listener_query *q)
+/* Every TCP socket of @family in one of @states (a mask of 1 << TCP_*) in
+ * the calling thread's netns, each passed to @fn. */
+static int diag_dump(int fd, int family, __u32 states, rc_diag_fn fn, void *ctx)
 {
 	struct {
 		struct nlmsghdr nh;
@@ -128,32 +137,43 @@ static int listener_dump(int fd, int family, struct listener_query *q)
 		.r = {
 			.sdiag_family = family,
 			.sdiag_protocol = IPPROTO_TCP,
-			.idiag_states = 1 << TCP_LISTEN,
+			.idiag_states = states,
 		},
 	};
 	int err;
 
 	if (send(fd, &req, sizeof(req), 0) < 0)
 		return -errno;
-	while (!(err = listener_recv(fd, q)))
+	while (!(err = diag_recv(fd, fn, ctx)))
 		;
 	return err < 0 ? err : 0;
 }
 
-static int listener_cgroup_id(__u16 port, int pid, __u64 *id)
+int rc_diag_dump(__u32 states, rc_diag_fn fn, void *ctx)
 {
-	struct listener_query q = { .port = port, .pid = pid };
 	int fd, err;
 
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (fd < 0)
 		return -errno;
-	err = listener_dump(fd, AF_INET, &q);
+	err = diag_dump(fd, AF_INET, states, fn, ctx);
 	if (!err)
-		err = listener_dump(fd, AF_INET6, &q);
+		err = diag_dump(fd, AF_INET6, states, fn, ctx);
 	close(fd);
-	if (!err)
-		err = q.err;
+	return err;
+}
+
+static void listener_seen_cb(void *ctx, const struct inet_diag_msg *m, unsigned int len)
+{
+	listener_seen(ctx, m, len);
+}
+
+static int listener_cgroup_id(__u16 port, int pid, __u64 *id)
+{
+	struct listener_query q = { .port = port, .pid = pid };
+	int err;
+
+	err = rc_diag_dump(1 << TCP_LISTEN, listener_seen_cb, &q) ?: q.err;
 	if (err)
 		return err;
 	if (!q.cgroup_id) {
@@ -213,6 +233,19 @@ static int cgroup_walk(char *path, size_t len, __u64 ino)
 	if (!found)
 		path[len] = 0;
 	return found;
+}
+
+int rc_cgroup_contains(int cgroup_fd, __u64 id)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (fstat(cgroup_fd, &st))
+		return -errno;
+	if (st.st_ino == id)
+		return 1;
+	snprintf(dir, sizeof(dir), "/proc/self/fd/%d", cgroup_fd);
+	return cgroup_walk(dir, strlen(dir), id);
 }
 
 int rc_listener_cgroup(__u16 port, int pid, char *path, size_t sz)

@@ -12,4 +12,20 @@
  * -EOPNOTSUPP: kernel < 5.7, -ENOTUNIQ: listeners in several cgroups). */
 int rc_listener_cgroup(__u16 port, int pid, char *path, size_t sz);
 
+struct inet_diag_msg;
+typedef void (*rc_diag_fn)(void *ctx, const struct inet_diag_msg *m, unsigned int len);
+
+/* Passes every TCP socket (IPv4 and IPv6) of the calling thread's netns in
+ * one of @states (a mask of 1 << TCP_*) to @fn with its attributes' length.
+ * 0 or -errno. */
+int rc_diag_dump(__u32 states, rc_diag_fn fn, void *ctx);
+
+/* The cgroup id (INET_DIAG_CGROUP_ID) of a rc_diag_dump() socket, 0 if the
+ * kernel does not report it. */
+__u64 rc_diag_cgroup_id(const struct inet_diag_msg *m, unsigned int len);
+
+/* 1 when cgroup @id is the cgroup open at @cgroup_fd or below it (where
+ * that cgroup's programs run too), 0 if not, -errno. */
+int rc_cgroup_contains(int cgroup_fd, __u64 id);
+
 #endif

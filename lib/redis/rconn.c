@@ -264,3 +264,56 @@ void rconn__free(struct rconn *c)
 		close(c->fd);
 	free(c);
 }
+
+/* Reads @want bytes into @out: first what @c buffered, then the socket. */
+static int rconn_read_into(struct rconn *c, char *out, size_t want)
+{
+	size_t have = c->len - c->start, got = have < want ? have : want;
+
+	memcpy(out, c->buf + c->start, got);
+	c->start += got;
+	while (got < want) {
+		ssize_t n;
+
+		if (rconn_fill(c, RCONN_TIMEOUT_MS) < 0)
+			return -ETIMEDOUT;
+		n = c->len - c->start < want - got ? c->len - c->start : want - got;
+		memcpy(out + got, c->buf + c->start, n);
+		c->start += n;
+		got += n;
+	}
+	c->scan = c->start;
+	return 0;
+}
+
+int rconn__bulk_alloc(struct rconn *c, size_t max, char **out, size_t *len)
+{
+	char *nl, *end;
+	long long n;
+	int err;
+
+	*out = NULL;
+	if (c->scan != c->start)
+		return -EBUSY;	/* the scanner is inside an element */
+	while (!(nl = memchr(c->buf + c->start, '\n', c->len - c->start)))
+		if ((err = rconn_fill(c, RCONN_TIMEOUT_MS)))
+			return err;
+	if (c->buf[c->start] != '$')
+		return -EPROTO;
+	n = strtoll(c->buf + c->start + 1, &end, 10);
+	if (n < 0 || (size_t)n > max || end + 2 != nl + 1)
+		return n > 0 ? -E2BIG : -EPROTO;
+	c->start = nl + 1 - c->buf;
+	*out = malloc(n + 2);
+	if (!*out)
+		return -ENOMEM;
+	err = rconn_read_into(c, *out, n + 2);
+	if (err) {
+		free(*out);
+		*out = NULL;
+		return err;
+	}
+	(*out)[n] = 0;
+	*len = n;
+	return 0;
+}

@@ -56,6 +56,11 @@ int rconn__next(struct rconn *c, const char **text, size_t *len, int timeout_ms)
 /* The next reply, skipping (but applying) pushes. */
 int rconn__reply(struct rconn *c, const char **text, size_t *len);
 
+/* The next reply, a bulk string of up to @max bytes (larger than the
+ * connection's buffer), into a new NUL-terminated *@out the caller frees.
+ * Only between replies: nothing of an element may be scanned yet. */
+int rconn__bulk_alloc(struct rconn *c, size_t max, char **out, size_t *len);
+
 /* The next reply must be of type @want ('%' also takes '*'); logs @what. */
 int rconn__expect(struct rconn *c, const char *what, char want);
 

@@ -16,6 +16,7 @@ from .core import Handle, make_opts, open_object, to_python
 
 TRACK_ALL = _c.EBPFACCEL_REDIS_TRACK_ALL
 TRACK_KEYS = _c.EBPFACCEL_REDIS_TRACK_KEYS
+TRACK_AUTO = _c.EBPFACCEL_REDIS_TRACK_AUTO
 
 
 def find_cgroup(port, pid=0):
@@ -92,6 +93,12 @@ class RedisCache(Handle):
     def serving(self):
         """Whether the kernel answers GETs right now."""
         return _c.ebpfaccel_redis_cache__serving(self._handle()) == 1
+
+    @property
+    def tracking(self):
+        """(TRACK_ALL or TRACK_KEYS, why): the tracking in effect and why
+        it was chosen (tracking=TRACK_AUTO switches between them)."""
+        return _c.ebpfaccel_redis_cache__tracking(self._handle())
 
     def stats(self):
         """The counters (hits, misses, fills, invalidations, bypasses ...)

@@ -65,9 +65,15 @@ class RedisCacheTest(unittest.TestCase):
             self.assertFalse(cache.serving)
             with cache.attached():
                 self.assertTrue(cache.serving)
+                mode, why = cache.tracking
+                self.assertEqual(mode, ebpfaccel.redis_cache.TRACK_ALL)
+                self.assertTrue(why)
                 with socket.create_connection(("127.0.0.1", self.redis.port)) as sock:
                     self.check_served(cache, sock)
             self.assertFalse(cache.serving)
+            with self.assertRaises(ebpfaccel.Error) as cm:
+                cache.tracking
+            self.assertEqual(cm.exception.errno, errno.ENOTCONN)
             with self.assertRaises(ebpfaccel.Error) as cm:
                 cache.detach()
             self.assertEqual(cm.exception.errno, errno.ENOTCONN)
