@@ -155,6 +155,14 @@ func TestRedisCacheFindsTheCgroup(t *testing.T) {
 	if !cache.Serving() {
 		t.Error("not serving after Attach with DiscoverCgroup")
 	}
+	if now, err := cache.Cgroup(); err != nil || now != found {
+		t.Errorf("Cgroup: %q, %v; want %q", now, err, found)
+	}
+	info, err := cache.Info()
+	if err != nil || !info.TrackingOK || info.Tracking != RedisTrackAll || info.CapacitySmall != 65536 ||
+		info.CapacityLarge != 4096 || info.MemoryBytes == 0 || info.CgroupID == 0 || info.EntriesSmall != 0 {
+		t.Errorf("Info: %+v, %v", info, err)
+	}
 }
 
 // An open fails exactly when the probe says the cache's object does not
