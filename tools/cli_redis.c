@@ -237,13 +237,47 @@ static const struct {
 #undef C
 };
 
+/* The redis-server process on the port the cache follows; null if none
+ * listens (restarting). */
+static struct json_object *server_pid_json(__u16 port)
+{
+	int pid = cli_listener_pid(port);
+
+	return pid > 0 ? json_object_new_int(pid) : NULL;
+}
+
+/* What the maps hold and the coherence state, counted now (a bounded walk
+ * of the maps, see ebpfaccel_redis_cache__info()). */
+static struct json_object *info_json(struct ebpfaccel_redis_cache *rc)
+{
+	struct ebpfaccel_redis_cache_info in = {};
+	struct json_object *o = json_object_new_object();
+
+	if (ebpfaccel_redis_cache__info(rc, &in, sizeof(in))) {
+		json_object_put(o);
+		return NULL;
+	}
+#define U(f) json_object_object_add(o, #f, json_object_new_uint64(in.f))
+	U(entries_small); U(entries_large); U(entries_stale); U(capacity_small);
+	U(capacity_large); U(memory_bytes); U(reconnects);
+#undef U
+	json_object_object_add(o, "tracking", json_object_new_string(
+		in.tracking == EBPFACCEL_REDIS_TRACK_KEYS ? "keys" : "all"));
+	json_object_object_add(o, "tracking_ok", json_object_new_boolean(in.tracking_ok));
+	return o;
+}
+
 static struct json_object *stats_json(struct ebpfaccel_redis_cache *rc, const struct redis_args *a)
 {
 	struct ebpfaccel_redis_cache_stats st = {};
 	struct json_object *o = json_object_new_object(), *cnt = json_object_new_object();
 	struct json_object *ports = json_object_new_array();
+	char cgroup[PATH_MAX];
 
 	ebpfaccel_redis_cache__stats(rc, &st, sizeof(st));
+	/* where the programs are now: a restarted server may have moved them */
+	if (ebpfaccel_redis_cache__cgroup(rc, cgroup, sizeof(cgroup)))
+		snprintf(cgroup, sizeof(cgroup), "%s", a->cgroup);
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		json_object_object_add(cnt, counters[i].key,
 				       json_object_new_uint64(*(__u64 *)((char *)&st + counters[i].off)));
@@ -251,8 +285,12 @@ static struct json_object *stats_json(struct ebpfaccel_redis_cache *rc, const st
 		json_object_array_add(ports, json_object_new_int(a->ports[i]));
 	json_object_object_add(o, "name", json_object_new_string(a->name));
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
-	json_object_object_add(o, "cgroup", json_object_new_string(a->cgroup));
+	json_object_object_add(o, "cgroup", json_object_new_string(cgroup));
 	json_object_object_add(o, "ports", ports);
+	/* found from the listener: a restart into another cgroup is followed */
+	json_object_object_add(o, "follows_listener", json_object_new_boolean(a->found_cgroup));
+	json_object_object_add(o, "server_pid", server_pid_json(a->ports[0]));
+	json_object_object_add(o, "cache", info_json(rc));
 	json_object_object_add(o, "serving", json_object_new_boolean(ebpfaccel_redis_cache__serving(rc) == 1));
 	json_object_object_add(o, "hit_rate", json_object_new_double(st.hits + st.misses
 						? (double)st.hits / (st.hits + st.misses) : 0));
@@ -689,6 +727,53 @@ static void print_sample(const char *metric, const char *name, const char *label
 	printf("\"%s%s} %s\n", label ? "," : "", label ? label : "", value);
 }
 
+static void print_family(const char *metric, const char *type, const char *help)
+{
+	printf("# HELP ebpfaccel_redis_cache_%s %s\n# TYPE ebpfaccel_redis_cache_%s %s\n",
+	       metric, help, metric, type);
+}
+
+/* Gauges and counters of what the maps hold and of coherence (the holder's
+ * "cache" object, counted at scrape time), and an info metric whose labels
+ * say where the cache is and how it tracks writes. */
+static void print_prometheus_info(struct json_object *o, const char *name)
+{
+	struct json_object *in = json_object_object_get(o, "cache");
+	const char *cgroup = json_object_get_string(json_object_object_get(o, "cgroup"));
+#define V(k) json_object_get_string(json_object_object_get(in, k))
+
+	if (!in)
+		return;
+	print_family("entries", "gauge", "Values the cache holds of the current generation, by size class "
+		     "(small: up to 128 bytes, large: up to 4096).");
+	print_sample("entries", name, "class=\"small\"", V("entries_small"));
+	print_sample("entries", name, "class=\"large\"", V("entries_large"));
+	print_family("stale_entries", "gauge", "Entries of older generations (after a flush or a lost "
+		     "tracking stream): never served, their slots reused.");
+	print_sample("stale_entries", name, NULL, V("entries_stale"));
+	print_family("capacity_entries", "gauge", "Entries each size class can hold.");
+	print_sample("capacity_entries", name, "class=\"small\"", V("capacity_small"));
+	print_sample("capacity_entries", name, "class=\"large\"", V("capacity_large"));
+	print_family("memory_bytes", "gauge", "Kernel memory of the cache's maps, allocated in full when "
+		     "the cache is loaded (preallocated LRU maps): held and may hold are the same.");
+	print_sample("memory_bytes", name, NULL, V("memory_bytes"));
+	print_family("tracking_ok", "gauge", "Whether Redis' invalidation stream is live (1) or lost (0).");
+	print_sample("tracking_ok", name, NULL,
+		     json_object_get_boolean(json_object_object_get(in, "tracking_ok")) ? "1" : "0");
+	print_family("reconnects_total", "counter", "Times coherence with Redis was regained after a "
+		     "loss (Redis restarted, a connection killed); each flushed the cache.");
+	print_sample("reconnects_total", name, NULL, V("reconnects"));
+#undef V
+	print_family("info", "gauge", "Always 1: the cgroup the cache is attached to now and how Redis "
+		     "reports writes to it (tracking all or keys).");
+	printf("ebpfaccel_redis_cache_info{cache=\"");
+	print_label_value(name);
+	printf("\",cgroup=\"");
+	print_label_value(cgroup ? cgroup : "");
+	printf("\",tracking=\"%s\"} 1\n",
+	       json_object_get_string(json_object_object_get(in, "tracking")));
+}
+
 /* The Prometheus text exposition format (version 0.0.4). */
 static void print_prometheus(struct json_object *o)
 {
@@ -697,15 +782,41 @@ static void print_prometheus(struct json_object *o)
 
 	for (size_t i = 0; i < sizeof(prom) / sizeof(prom[0]); i++) {
 		if (prom[i].help)
-			printf("# HELP ebpfaccel_redis_cache_%s %s\n# TYPE ebpfaccel_redis_cache_%s counter\n",
-			       prom[i].metric, prom[i].help, prom[i].metric);
+			print_family(prom[i].metric, "counter", prom[i].help);
 		print_sample(prom[i].metric, name, prom[i].label,
 			     json_object_get_string(json_object_object_get(cnt, prom[i].counter)));
 	}
-	printf("# HELP ebpfaccel_redis_cache_serving Whether the kernel answers GETs now (1) or not (0).\n"
-	       "# TYPE ebpfaccel_redis_cache_serving gauge\n");
+	print_family("serving", "gauge", "Whether the kernel answers GETs now (1) or not (0).");
 	print_sample("serving", name, NULL,
 		     json_object_get_boolean(json_object_object_get(o, "serving")) ? "1" : "0");
+	print_prometheus_info(o, name);
+}
+
+/* The text form's lines after the first: what the cache follows, what it
+ * holds, how it hears of writes. */
+static void print_following(struct json_object *o)
+{
+	struct json_object *in = json_object_object_get(o, "cache");
+	struct json_object *pid = json_object_object_get(o, "server_pid");
+	const char *port = json_object_get_string(json_object_array_get_idx(
+					json_object_object_get(o, "ports"), 0));
+#define V(k) json_object_get_string(json_object_object_get(in, k))
+
+	if (pid)
+		printf("redis-server on port %s: process %s", port, json_object_get_string(pid));
+	else
+		printf("redis-server on port %s: none listening now", port);
+	printf("%s\n", json_object_get_boolean(json_object_object_get(o, "follows_listener"))
+	       ? " (followed across restarts, also into another cgroup)" : "");
+	if (!in)
+		return;
+	printf("entries %s small of %s, %s large of %s, %s stale; %s bytes of kernel memory\n",
+	       V("entries_small"), V("capacity_small"), V("entries_large"), V("capacity_large"),
+	       V("entries_stale"), V("memory_bytes"));
+	printf("tracking %s, %s, %s reconnects\n", V("tracking"),
+	       json_object_get_boolean(json_object_object_get(in, "tracking_ok")) ? "live" : "LOST",
+	       V("reconnects"));
+#undef V
 }
 
 static int cmd_stats(struct cli_ctx *ctx)
@@ -737,6 +848,7 @@ static int cmd_stats(struct cli_ctx *ctx)
 	       json_object_get_string(json_object_object_get(o, "pid")),
 	       json_object_get_boolean(json_object_object_get(o, "serving")) ? "serving" : "NOT serving",
 	       100 * json_object_get_double(json_object_object_get(o, "hit_rate")));
+	print_following(o);
 	cnt = json_object_object_get(o, "counters");
 	json_object_object_foreach(cnt, key, val)
 		printf("%12s  %s\n", json_object_get_string(val), key);
