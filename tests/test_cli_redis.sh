@@ -85,11 +85,16 @@ if "$cli" redis stats --name $N --json | "$PY" -c '
 import json, sys
 s = json.load(sys.stdin)
 assert set(s) == {"name", "pid", "cgroup", "ports", "serving", "tracking", "tracking_why",
-                  "hit_rate", "counters"}, s.keys()
+                  "hit_rate", "counters", "follows_listener", "server_pid", "cache"}, s.keys()
 assert s["tracking"] == "all" and s["tracking_why"], s
 assert s["cgroup"] == sys.argv[1] and s["ports"] == [6379] and s["serving"] is True, s
+assert s["follows_listener"] is False and s["server_pid"] == int(sys.argv[2]), s
 assert 0 < s["hit_rate"] <= 1 and len(s["counters"]) == 17, s
-' "$CG"; then pass "stats --json schema"; else fail "stats --json"; fi
+c = s["cache"]
+assert c["entries_small"] == 1 and c["entries_large"] == 0 and c["capacity_small"] == 65536, c
+assert c["memory_bytes"] > 0 and c["tracking"] == "all" and c["tracking_ok"] is True, c
+assert c["reconnects"] == 0, c
+' "$CG" "$redis_pid"; then pass "stats --json schema"; else fail "stats --json: $("$cli" redis stats --name $N --json)"; fi
 "$cli" redis stats --name $N | grep -qE "^cache $N on $CG .*serving, hit rate" && pass "stats text" || fail "stats text"
 # Prometheus' own parser reads the exposition; every family has HELP and TYPE,
 # and the figures are the holder's.
@@ -109,7 +114,9 @@ assert v[("ebpfaccel_redis_cache_hits_total", (cache,))] == c["hits"] > 0, v
 assert v[("ebpfaccel_redis_cache_bypassed_total", (cache, ("reason", "mixed")))] == c["bypass_mixed"], v
 assert v[("ebpfaccel_redis_cache_invalidations_total", (cache, ("source", "tracking")))] == c["push_invalidations"], v
 assert v[("ebpfaccel_redis_cache_serving", (cache,))] == 1, v
-assert len(v) == 18, sorted(v)
+assert v[("ebpfaccel_redis_cache_entries", (cache, ("class", "small")))] == 1, v
+assert v[("ebpfaccel_redis_cache_tracking_ok", (cache,))] == 1, v
+assert len(v) == 27, sorted(v)
 ' "$DIR/metrics" $N; then pass "stats --prometheus: parsed by prometheus_client, figures match"; else fail "stats --prometheus: $(cat "$DIR/metrics")"; fi
 expect_rc 2 "--prometheus and --json" "$cli" redis stats --name $N --prometheus --json
 # Broadcast tracking (default) registers the empty prefix; --track keys none.

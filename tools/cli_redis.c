@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -252,13 +253,44 @@ static void add_tracking(struct json_object *o, const struct ebpfaccel_redis_cac
 		t == EBPFACCEL_REDIS_TRACK_KEYS ? "keys" : "all"));
 	json_object_object_add(o, "tracking_why", json_object_new_string(why));
 }
+/* What the maps hold and the coherence state, counted now (a bounded walk
+ * of the maps, see ebpfaccel_redis_cache__info()); the redis-server
+ * process on the port the cache follows goes to @pid (0: none listens,
+ * Redis restarting). */
+static struct json_object *info_json(struct ebpfaccel_redis_cache *rc, int *pid)
+{
+	struct ebpfaccel_redis_cache_info in = {};
+	struct json_object *o = json_object_new_object();
+
+	*pid = 0;
+	if (ebpfaccel_redis_cache__info(rc, &in, sizeof(in))) {
+		json_object_put(o);
+		return NULL;
+	}
+#define U(f) json_object_object_add(o, #f, json_object_new_uint64(in.f))
+	U(entries_small); U(entries_large); U(entries_stale); U(capacity_small);
+	U(capacity_large); U(memory_bytes); U(reconnects);
+#undef U
+	json_object_object_add(o, "tracking", json_object_new_string(
+		in.tracking == EBPFACCEL_REDIS_TRACK_KEYS ? "keys" : "all"));
+	json_object_object_add(o, "tracking_ok", json_object_new_boolean(in.tracking_ok));
+	*pid = in.server_pid;
+	return o;
+}
+
 static struct json_object *stats_json(struct ebpfaccel_redis_cache *rc, const struct redis_args *a)
 {
 	struct ebpfaccel_redis_cache_stats st = {};
 	struct json_object *o = json_object_new_object(), *cnt = json_object_new_object();
 	struct json_object *ports = json_object_new_array();
+	char cgroup[PATH_MAX];
+	int pid;
+	struct json_object *info = info_json(rc, &pid);
 
 	ebpfaccel_redis_cache__stats(rc, &st, sizeof(st));
+	/* where the programs are now: a restarted server may have moved them */
+	if (ebpfaccel_redis_cache__cgroup(rc, cgroup, sizeof(cgroup)))
+		snprintf(cgroup, sizeof(cgroup), "%s", a->cgroup);
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		json_object_object_add(cnt, counters[i].key,
 				       json_object_new_uint64(*(__u64 *)((char *)&st + counters[i].off)));
@@ -266,8 +298,12 @@ static struct json_object *stats_json(struct ebpfaccel_redis_cache *rc, const st
 		json_object_array_add(ports, json_object_new_int(a->ports[i]));
 	json_object_object_add(o, "name", json_object_new_string(a->name));
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
-	json_object_object_add(o, "cgroup", json_object_new_string(a->cgroup));
+	json_object_object_add(o, "cgroup", json_object_new_string(cgroup));
 	json_object_object_add(o, "ports", ports);
+	/* found from the listener: a restart into another cgroup is followed */
+	json_object_object_add(o, "follows_listener", json_object_new_boolean(a->found_cgroup));
+	json_object_object_add(o, "server_pid", pid ? json_object_new_int(pid) : NULL);
+	json_object_object_add(o, "cache", info);
 	json_object_object_add(o, "serving", json_object_new_boolean(ebpfaccel_redis_cache__serving(rc) == 1));
 	add_tracking(o, rc);
 	json_object_object_add(o, "hit_rate", json_object_new_double(st.hits + st.misses
@@ -707,6 +743,62 @@ static void print_sample(const char *metric, const char *name, const char *label
 	printf("\"%s%s} %s\n", label ? "," : "", label ? label : "", value);
 }
 
+static void print_family(const char *metric, const char *type, const char *help)
+{
+	printf("# HELP ebpfaccel_redis_cache_%s %s\n# TYPE ebpfaccel_redis_cache_%s %s\n",
+	       metric, help, metric, type);
+}
+
+/* Families of the holder's "cache" object (counted at scrape time): key,
+ * metric, type, label; help on a family's first sample. */
+static const struct {
+	const char *key, *metric, *type, *label, *help;
+} prom_info[] = {
+	{ "entries_small", "entries", "gauge", "class=\"small\"", "Values the cache holds of the "
+	  "current generation, by size class (small: up to 128 bytes, large: up to 4096)." },
+	{ "entries_large", "entries", "gauge", "class=\"large\"", NULL },
+	{ "entries_stale", "stale_entries", "gauge", NULL, "Entries of older generations (after a "
+	  "flush or a lost tracking stream): never served, their slots reused." },
+	{ "capacity_small", "capacity_entries", "gauge", "class=\"small\"",
+	  "Entries each size class can hold." },
+	{ "capacity_large", "capacity_entries", "gauge", "class=\"large\"", NULL },
+	{ "memory_bytes", "memory_bytes", "gauge", NULL, "Kernel memory of the cache's maps, "
+	  "allocated in full when the cache is loaded (preallocated LRU maps): held and may hold "
+	  "are the same." },
+	{ "tracking_ok", "tracking_ok", "gauge", NULL,
+	  "Whether Redis' invalidation stream is live (1) or lost (0)." },
+	{ "reconnects", "reconnects_total", "counter", NULL, "Times coherence with Redis was "
+	  "regained after a loss (Redis restarted, a connection killed); each flushed the cache." },
+};
+
+/* Those families, and an info metric whose labels say where the cache is
+ * and how it hears of writes. */
+static void print_prometheus_info(struct json_object *o, const char *name)
+{
+	struct json_object *in = json_object_object_get(o, "cache");
+	const char *cgroup = json_object_get_string(json_object_object_get(o, "cgroup"));
+	char value[32];
+
+	if (!in)
+		return;
+	for (size_t i = 0; i < sizeof(prom_info) / sizeof(prom_info[0]); i++) {
+		if (prom_info[i].help)
+			print_family(prom_info[i].metric, prom_info[i].type, prom_info[i].help);
+		/* numbers as they are, booleans as 1 or 0 */
+		snprintf(value, sizeof(value), "%" PRIu64,
+			 json_object_get_uint64(json_object_object_get(in, prom_info[i].key)));
+		print_sample(prom_info[i].metric, name, prom_info[i].label, value);
+	}
+	print_family("info", "gauge", "Always 1: the cgroup the cache is attached to now and how Redis "
+		     "reports writes to it (tracking all or keys).");
+	printf("ebpfaccel_redis_cache_info{cache=\"");
+	print_label_value(name);
+	printf("\",cgroup=\"");
+	print_label_value(cgroup ? cgroup : "");
+	printf("\",tracking=\"%s\"} 1\n",
+	       json_object_get_string(json_object_object_get(in, "tracking")));
+}
+
 /* The Prometheus text exposition format (version 0.0.4). */
 static void print_prometheus(struct json_object *o)
 {
@@ -715,15 +807,41 @@ static void print_prometheus(struct json_object *o)
 
 	for (size_t i = 0; i < sizeof(prom) / sizeof(prom[0]); i++) {
 		if (prom[i].help)
-			printf("# HELP ebpfaccel_redis_cache_%s %s\n# TYPE ebpfaccel_redis_cache_%s counter\n",
-			       prom[i].metric, prom[i].help, prom[i].metric);
+			print_family(prom[i].metric, "counter", prom[i].help);
 		print_sample(prom[i].metric, name, prom[i].label,
 			     json_object_get_string(json_object_object_get(cnt, prom[i].counter)));
 	}
-	printf("# HELP ebpfaccel_redis_cache_serving Whether the kernel answers GETs now (1) or not (0).\n"
-	       "# TYPE ebpfaccel_redis_cache_serving gauge\n");
+	print_family("serving", "gauge", "Whether the kernel answers GETs now (1) or not (0).");
 	print_sample("serving", name, NULL,
 		     json_object_get_boolean(json_object_object_get(o, "serving")) ? "1" : "0");
+	print_prometheus_info(o, name);
+}
+
+/* The text form's lines after the first: what the cache follows, what it
+ * holds, how it hears of writes. */
+static void print_following(struct json_object *o)
+{
+	struct json_object *in = json_object_object_get(o, "cache");
+	struct json_object *pid = json_object_object_get(o, "server_pid");
+	const char *port = json_object_get_string(json_object_array_get_idx(
+					json_object_object_get(o, "ports"), 0));
+#define V(k) json_object_get_string(json_object_object_get(in, k))
+
+	if (pid)
+		printf("redis-server on port %s: process %s", port, json_object_get_string(pid));
+	else
+		printf("redis-server on port %s: none listening now", port);
+	printf("%s\n", json_object_get_boolean(json_object_object_get(o, "follows_listener"))
+	       ? " (followed across restarts, also into another cgroup)" : "");
+	if (!in)
+		return;
+	printf("entries %s small of %s, %s large of %s, %s stale; %s bytes of kernel memory\n",
+	       V("entries_small"), V("capacity_small"), V("entries_large"), V("capacity_large"),
+	       V("entries_stale"), V("memory_bytes"));
+	printf("tracking %s, %s, %s reconnects\n", V("tracking"),
+	       json_object_get_boolean(json_object_object_get(in, "tracking_ok")) ? "live" : "LOST",
+	       V("reconnects"));
+#undef V
 }
 
 static int cmd_stats(struct cli_ctx *ctx)
@@ -759,6 +877,7 @@ static int cmd_stats(struct cli_ctx *ctx)
 		printf("tracking: %s (%s)\n",
 		       json_object_get_string(json_object_object_get(o, "tracking")),
 		       json_object_get_string(json_object_object_get(o, "tracking_why")));
+	print_following(o);
 	cnt = json_object_object_get(o, "counters");
 	json_object_object_foreach(cnt, key, val)
 		printf("%12s  %s\n", json_object_get_string(val), key);

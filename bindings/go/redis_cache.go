@@ -73,6 +73,19 @@ type RedisCacheStats struct {
 	Readmits uint64
 }
 
+// RedisCacheInfo is what the cache holds and its coherence state
+// (struct ebpfaccel_redis_cache_info), counted when asked.
+type RedisCacheInfo struct {
+	EntriesSmall, EntriesLarge, EntriesStale uint64 // current generation by size class; older ones
+	CapacitySmall, CapacityLarge             uint64
+	MemoryBytes                              uint64 // kernel memory of the maps (preallocated)
+	Reconnects                               uint64 // coherence regained after a loss
+	CgroupID                                 uint64 // the cgroup attached to now
+	Tracking                                 RedisTracking
+	TrackingOK                               bool   // Redis' invalidation stream is live
+	ServerPid                                int    // the process listening on Ports[0] now (0: none)
+}
+
 // RedisCache answers GETs of a redis-server from the kernel.
 type RedisCache struct {
 	rc *C.struct_ebpfaccel_redis_cache
@@ -195,6 +208,34 @@ func (c *RedisCache) Stats() (RedisCacheStats, error) {
 		uint64(s.bypass_mixed), uint64(s.bypass_size), uint64(s.bypass_bad), uint64(s.requests),
 		uint64(s.replies), uint64(s.confirms), uint64(s.readmits),
 	}, err
+}
+
+// Info counts what the cache holds (a bounded walk of its maps) and reads
+// its coherence state.
+func (c *RedisCache) Info() (RedisCacheInfo, error) {
+	var s C.struct_ebpfaccel_redis_cache_info
+	_, err := callInt("ebpfaccel_redis_cache__info", func() C.int {
+		return C.ebpfaccel_redis_cache__info(c.rc, &s, C.sizeof_struct_ebpfaccel_redis_cache_info)
+	})
+	return RedisCacheInfo{
+		uint64(s.entries_small), uint64(s.entries_large), uint64(s.entries_stale),
+		uint64(s.capacity_small), uint64(s.capacity_large), uint64(s.memory_bytes),
+		uint64(s.reconnects), uint64(s.cgroup_id), RedisTracking(s.tracking), s.tracking_ok != 0,
+		int(s.server_pid),
+	}, err
+}
+
+// Cgroup is the cgroup v2 directory the programs are attached to now (a
+// cache with DiscoverCgroup follows a server restarted in another cgroup).
+func (c *RedisCache) Cgroup() (string, error) {
+	buf := make([]byte, 4096)
+	_, err := callInt("ebpfaccel_redis_cache__cgroup", func() C.int {
+		return C.ebpfaccel_redis_cache__cgroup(c.rc, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	})
+	if err != nil {
+		return "", err
+	}
+	return C.GoString((*C.char)(unsafe.Pointer(&buf[0]))), nil
 }
 
 // Close detaches (if attached), unloads and frees; again does nothing.

@@ -171,6 +171,35 @@ struct ebpfaccel_redis_cache_stats {
 };
 
 /**
+ * What a cache holds and how it stays coherent, read when asked
+ * (ebpfaccel_redis_cache__info()).
+ */
+struct ebpfaccel_redis_cache_info {
+	__u64 entries_small;	/**< values up to 128 B of the current generation */
+	__u64 entries_large;	/**< values up to 4096 B of the current generation */
+	__u64 entries_stale;	/**< entries of older generations (a flush, a
+				     lost tracking stream): never served, their
+				     slots reused by the LRU maps */
+	__u64 capacity_small;	/**< max_entries */
+	__u64 capacity_large;	/**< max_large_entries */
+	__u64 memory_bytes;	/**< kernel memory of the cache's value maps
+				     (both size classes and the confirmations):
+				     preallocated at open, so what they hold
+				     and may hold are the same */
+	__u64 reconnects;	/**< times coherence was regained after a loss
+				     (Redis restarted, a connection killed),
+				     each flushing the cache */
+	__u64 cgroup_id;	/**< the cgroup the programs are attached to now
+				     (its cgroup2 inode number) */
+	__u32 tracking;		/**< enum ebpfaccel_redis_tracking in effect
+				     now: _ALL or _KEYS (never _AUTO) */
+	__u32 tracking_ok;	/**< 1 while Redis' invalidation stream is live */
+	__u32 server_pid;	/**< the process listening on the first port now
+				     (in the calling thread's netns; 0: none, e.g.
+				     while Redis restarts) */
+};
+
+/**
  * Finds the cgroup v2 directory a running redis-server's connections belong
  * to: that of its TCP socket listening on @p port in the calling thread's
  * network namespace (an accepted socket takes its listener's cgroup, which
@@ -271,6 +300,34 @@ EBPFACCEL_API int ebpfaccel_redis_cache__tracking(const struct ebpfaccel_redis_c
  * live). @return 1, 0, or -EINVAL
  */
 EBPFACCEL_API int ebpfaccel_redis_cache__serving(const struct ebpfaccel_redis_cache *rc);
+
+/**
+ * Reads what the cache holds (entries per size class, memory) and its
+ * coherence state. Counting the entries walks the value maps in batches
+ * (BPF_MAP_LOOKUP_BATCH): its cost grows with the entries held, tens of
+ * milliseconds of one CPU for full default-sized maps (docs/redis-cache.md,
+ * "Metrics"); call it at scrape intervals, not per request.
+ * @param rc the cache
+ * @param out filled in
+ * @param sz sizeof(*out) as the caller knows it (fields beyond are not
+ *        written)
+ * @return 0 or -errno
+ */
+EBPFACCEL_API int ebpfaccel_redis_cache__info(const struct ebpfaccel_redis_cache *rc,
+					      struct ebpfaccel_redis_cache_info *out,
+					      size_t sz);
+
+/**
+ * The cgroup v2 directory the programs are attached to now. A cache whose
+ * cgroup was found from the listener (discover_cgroup) follows redis-server
+ * when it is restarted in another cgroup: this says where it is now.
+ * @param rc the cache
+ * @param buf receives the path, e.g. "/sys/fs/cgroup/system.slice/redis-server.service"
+ * @param size size of @p buf
+ * @return 0, or -errno: -ENAMETOOLONG, -EINVAL
+ */
+EBPFACCEL_API int ebpfaccel_redis_cache__cgroup(const struct ebpfaccel_redis_cache *rc,
+						char *buf, size_t size);
 
 /**
  * Detaches if attached, waits briefly for queued requests to be read, takes

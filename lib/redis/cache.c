@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stddef.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <linux/capability.h>
 #include <stdio.h>
@@ -23,7 +24,9 @@
 #include "ebpfaccel/redis_cache.h"
 #include "redis/coherence.h"
 #include "redis/commands.h"
+#include "redis/guard.h"
 #include "redis/listener.h"
+#include "redis/occupancy.h"
 #include "redis/redis_cache.h"
 #include "redis/redis_cache.skel.h"
 #include "redis/seen.h"
@@ -32,7 +35,8 @@
 struct ebpfaccel_redis_cache {
 	struct redis_cache_bpf *skel;
 	struct bpf_link *sockops_link;
-	int cgroup_fd;
+	int cgroup_fd;		/* swapped by rc_follow_listener(): under cgroup_lock */
+	pthread_mutex_t cgroup_lock;
 	bool own_cgroup_fd;
 	bool attached;
 	__u16 ports[RC_PORTS_MAX];
@@ -45,7 +49,9 @@ struct ebpfaccel_redis_cache {
 	bool discovered;	/* the cgroup was found from the listener */
 	struct rc_shared shared;
 	struct rc_coherence *co;
+	struct rc_guard guard;	/* stops the serving if this process dies */
 	__u64 confirms;		/* of coherence engines stopped since open */
+	__u64 reconnects;	/* likewise */
 	int mode;		/* enum ebpfaccel_redis_cache_mode asked for */
 	int ifindex;
 	char ifname[IF_NAMESIZE];
@@ -314,6 +320,7 @@ ebpfaccel_redis_cache__open(const struct ebpfaccel_redis_cache_opts *opts)
 	if (!rc)
 		return ebpfaccel__err_ptr(-ENOMEM);
 	rc->cgroup_fd = -1;
+	pthread_mutex_init(&rc->cgroup_lock, NULL);
 	rc->nr_ports = opts->nr_ports;
 	rc->track_all = OPTS_GET(opts, tracking, 0) == EBPFACCEL_REDIS_TRACK_ALL;
 	rc->track_auto = OPTS_GET(opts, tracking, 0) == EBPFACCEL_REDIS_TRACK_AUTO;
@@ -404,8 +411,12 @@ static int rc_follow_listener(void *ctx)
 	}
 	bpf_link__destroy(rc->sockops_link);
 	rc->sockops_link = link;
-	close(rc->cgroup_fd);
+	pthread_mutex_lock(&rc->cgroup_lock);
+	if (rc->own_cgroup_fd)
+		close(rc->cgroup_fd);
 	rc->cgroup_fd = fd;
+	rc->own_cgroup_fd = true;
+	pthread_mutex_unlock(&rc->cgroup_lock);
 	pr_info("redis_cache: port %u's listener is now in cgroup %s: followed\n",
 		rc->ports[0], path);
 	return 0;
@@ -453,6 +464,9 @@ EBPFACCEL_API int ebpfaccel_redis_cache__attach(struct ebpfaccel_redis_cache *rc
 			.seen = rc_seen_all,
 			.unseen = rc->discovered ? rc_follow_listener : NULL, .ctx = rc });
 	}
+	/* serving is on from here (rc_coherence__start): guard it at once */
+	if (!err)
+		err = rc_guard__start(&rc->guard, &rc->shared);
 	rc->attached = true;
 	if (err) {
 		pr_warn("redis_cache: attach: %s\n", strerror(-err));
@@ -480,8 +494,10 @@ EBPFACCEL_API int ebpfaccel_redis_cache__detach(struct ebpfaccel_redis_cache *rc
 	rc->skel->bss->rc_enabled = 0;
 	rc->skel->bss->rc_accepting = 0;
 	rc->confirms += rc_coherence__confirms(rc->co);
+	rc->reconnects += rc_coherence__reconnects(rc->co);
 	rc_coherence__stop(rc->co);
 	rc->co = NULL;
+	rc_guard__stop(&rc->guard);
 	rc->attached = false;
 	return 0;
 }
@@ -571,6 +587,68 @@ EBPFACCEL_API int ebpfaccel_redis_cache__stats(const struct ebpfaccel_redis_cach
 	return 0;
 }
 
+/* The lock guards the fd, not the object's value: taken by const readers. */
+static pthread_mutex_t *rc_cgroup_lock(const struct ebpfaccel_redis_cache *rc)
+{
+	return (pthread_mutex_t *)&rc->cgroup_lock;
+}
+
+EBPFACCEL_API int ebpfaccel_redis_cache__info(const struct ebpfaccel_redis_cache *rc,
+					      struct ebpfaccel_redis_cache_info *out, size_t sz)
+{
+	struct ebpfaccel_redis_cache_info info = { 0 };
+	struct rc_occupancy occ;
+	struct stat st;
+	int err, pid;
+
+	if (!rc || !out)
+		return -EINVAL;
+	err = rc_occupancy__read(&rc->shared, &occ);
+	if (err)
+		return err;
+	info.entries_small = occ.small;
+	info.entries_large = occ.large;
+	info.entries_stale = occ.stale;
+	info.capacity_small = bpf_map__max_entries(rc->skel->maps.rc_cache_small);
+	info.capacity_large = bpf_map__max_entries(rc->skel->maps.rc_cache_large);
+	info.memory_bytes = occ.memory;
+	info.reconnects = rc->reconnects + rc_coherence__reconnects(rc->co);
+	pthread_mutex_lock(rc_cgroup_lock(rc));
+	info.cgroup_id = fstat(rc->cgroup_fd, &st) ? 0 : st.st_ino;
+	pthread_mutex_unlock(rc_cgroup_lock(rc));
+	/* in effect now: automatic tracking moves between the two */
+	pid = ebpfaccel_redis_cache__tracking(rc, NULL, 0);
+	info.tracking = pid >= 0 ? pid : rc->track_all || rc->track_auto ? EBPFACCEL_REDIS_TRACK_ALL
+									 : EBPFACCEL_REDIS_TRACK_KEYS;
+	info.tracking_ok = __atomic_load_n(&rc->skel->bss->rc_tracking_ok, __ATOMIC_RELAXED);
+	pid = rc_listener_pid(rc->ports[0]);
+	info.server_pid = pid > 0 ? pid : 0;
+	memcpy(out, &info, sz < sizeof(info) ? sz : sizeof(info));
+	return 0;
+}
+
+/* The path of the directory the cgroup fd was opened on, whichever way the
+ * caller gave it: the kernel keeps it (and renames follow). */
+EBPFACCEL_API int ebpfaccel_redis_cache__cgroup(const struct ebpfaccel_redis_cache *rc,
+						char *buf, size_t size)
+{
+	char link[64];
+	ssize_t n;
+
+	if (!rc || !buf || !size)
+		return -EINVAL;
+	pthread_mutex_lock(rc_cgroup_lock(rc));
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", rc->cgroup_fd);
+	n = readlink(link, buf, size);
+	pthread_mutex_unlock(rc_cgroup_lock(rc));
+	if (n < 0)
+		return -errno;
+	if ((size_t)n >= size)
+		return -ENAMETOOLONG;
+	buf[n] = 0;
+	return 0;
+}
+
 EBPFACCEL_API void ebpfaccel_redis_cache__destroy(struct ebpfaccel_redis_cache *rc)
 {
 	if (!rc)
@@ -583,6 +661,7 @@ EBPFACCEL_API void ebpfaccel_redis_cache__destroy(struct ebpfaccel_redis_cache *
 	redis_cache_bpf__destroy(rc->skel);
 	if (rc->own_cgroup_fd)
 		close(rc->cgroup_fd);
+	pthread_mutex_destroy(&rc->cgroup_lock);
 	free(rc->user);
 	free(rc->password);
 	free(rc);

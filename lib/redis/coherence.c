@@ -59,6 +59,7 @@ struct rc_coherence {
 	pthread_t thread;
 	int stop_fd;
 	__u64 confirms;
+	__u64 reconnects;	/* coherence regained after a loss */
 };
 
 void rc_shared__flush(const struct rc_shared *sh)
@@ -546,6 +547,7 @@ static bool rc_recover(struct rc_coherence *co)
 		backoff = backoff < 1000 ? backoff * 2 : 2000;
 	}
 	rc_resume(co);
+	__atomic_fetch_add(&co->reconnects, 1, __ATOMIC_RELAXED);
 	pr_info("redis_cache: coherence connection back: kernel answers on\n");
 	return true;
 }
@@ -699,4 +701,9 @@ int rc_coherence__tracking(struct rc_coherence *co, char *why, size_t why_sz)
 __u64 rc_coherence__confirms(const struct rc_coherence *co)
 {
 	return co ? __atomic_load_n(&co->confirms, __ATOMIC_RELAXED) : 0;
+}
+
+__u64 rc_coherence__reconnects(const struct rc_coherence *co)
+{
+	return co ? __atomic_load_n(&co->reconnects, __ATOMIC_RELAXED) : 0;
 }

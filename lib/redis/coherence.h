@@ -92,6 +92,10 @@ int rc_coherence__tracking(struct rc_coherence *co, char *why, size_t why_sz);
 /* Fills confirmed for serving so far. */
 __u64 rc_coherence__confirms(const struct rc_coherence *co);
 
+/* Times the engine regained coherence after losing it (Redis restarted,
+ * a connection killed): each one flushed the cache. */
+__u64 rc_coherence__reconnects(const struct rc_coherence *co);
+
 /* Forgets every cached value (a generation bump: entries stay until LRU
  * eviction or refill, but are never served again). */
 void rc_shared__flush(const struct rc_shared *sh);

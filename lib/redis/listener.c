@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -34,6 +35,7 @@ struct listener_query {
 	__u16 port;
 	int pid;
 	__u64 cgroup_id;	/* 0 until a listener matched */
+	__u32 inode;		/* of the first listener on the port */
 	int found;		/* listeners on the port (any pid) */
 	int err;
 };
@@ -79,7 +81,8 @@ static void listener_seen(struct listener_query *q, const struct inet_diag_msg *
 
 	if (ntohs(m->id.idiag_sport) != q->port)
 		return;
-	q->found++;
+	if (!q->found++)
+		q->inode = m->idiag_inode;
 	if (q->pid > 0 && !pid_owns_inode(q->pid, m->idiag_inode))
 		return;
 	id = rc_diag_cgroup_id(m, len);
@@ -272,6 +275,32 @@ int rc_listener_cgroup(__u16 port, int pid, char *path, size_t sz)
 	if (snprintf(path, sz, "%s", dir) >= (int)sz)
 		return -ENAMETOOLONG;
 	return 0;
+}
+
+int rc_listener_pid(__u16 port)
+{
+	struct listener_query q = { .port = port };
+	struct dirent *de;
+	int pid = -ENOENT, err;
+	DIR *d;
+
+	/* a listener without a cgroup id (kernel < 5.7) still has an inode */
+	err = rc_diag_dump(1 << TCP_LISTEN, listener_seen_cb, &q);
+	if (err)
+		return err;
+	if (!q.found)
+		return -ENOENT;
+	d = opendir("/proc");
+	if (!d)
+		return -errno;
+	while (pid < 0 && (de = readdir(d))) {
+		int p = atoi(de->d_name);
+
+		if (p > 0 && pid_owns_inode(p, q.inode))
+			pid = p;
+	}
+	closedir(d);
+	return pid;
 }
 
 EBPFACCEL_API int ebpfaccel_redis_cache__find_cgroup(__u16 port, int pid, char *buf,

@@ -27,5 +27,8 @@ __u64 rc_diag_cgroup_id(const struct inet_diag_msg *m, unsigned int len);
 /* 1 when cgroup @id is the cgroup open at @cgroup_fd or below it (where
  * that cgroup's programs run too), 0 if not, -errno. */
 int rc_cgroup_contains(int cgroup_fd, __u64 id);
+/* The process holding the TCP socket listening on @port (in the calling
+ * thread's netns; the first found), or -errno (-ENOENT: none). */
+int rc_listener_pid(__u16 port);
 
 #endif

@@ -106,3 +106,22 @@ class RedisCache(Handle):
         s = _c.ebpfaccel_redis_cache_stats()
         _c.ebpfaccel_redis_cache__stats(self._handle(), s)
         return to_python(s)
+
+    def info(self):
+        """What the cache holds and its coherence state, counted now:
+        entries_small/large (current generation), entries_stale,
+        capacity_small/large, memory_bytes (preallocated kernel memory of
+        the maps), reconnects, cgroup_id, tracking (TRACK_ALL or
+        TRACK_KEYS), tracking_ok, server_pid (the process listening on
+        ports[0] now, in the calling thread's netns; 0: none); a frozen
+        dataclass."""
+        s = _c.ebpfaccel_redis_cache_info()
+        _c.ebpfaccel_redis_cache__info(self._handle(), s)
+        return to_python(s)
+
+    @property
+    def cgroup(self):
+        """The cgroup v2 directory the programs are attached to now (a
+        cache whose cgroup was found from the listener follows a server
+        restarted in another cgroup)."""
+        return _c.ebpfaccel_redis_cache__cgroup(self._handle())
