@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Benchmark helper: attaches the Redis cache to a port and cgroup (tracking
- * "all", the default, or "keys"), prints "attached", holds it until stdin
- * closes, then prints the counters. */
+ * "all", the default, or "keys"; sockmap mode, or XDP mode on IFNAME),
+ * prints "attached", holds it until stdin closes, then prints the
+ * counters. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,15 @@ int main(int argc, char **argv)
 	char buf[64];
 	int err;
 
+	const char *ifname = NULL;
+
+	if (argc == 6 && !strcmp(argv[4], "xdp")) {
+		ifname = argv[5];
+		argc = 4;
+	}
 	if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "all") &&
 				      strcmp(argv[3], "keys"))) {
-		fprintf(stderr, "usage: %s PORT CGROUP_DIR [all|keys]\n", argv[0]);
+		fprintf(stderr, "usage: %s PORT CGROUP_DIR [all|keys [xdp IFNAME]]\n", argv[0]);
 		return 2;
 	}
 	port = atoi(argv[1]);
@@ -27,7 +34,9 @@ int main(int argc, char **argv)
 		LIBEBPFACCEL_OPTS(ebpfaccel_redis_cache_opts, opts,
 			.ports = &port, .nr_ports = 1, .cgroup_path = argv[2],
 			.tracking = argc == 4 && !strcmp(argv[3], "keys") ?
-				    EBPFACCEL_REDIS_TRACK_KEYS : EBPFACCEL_REDIS_TRACK_ALL);
+				    EBPFACCEL_REDIS_TRACK_KEYS : EBPFACCEL_REDIS_TRACK_ALL,
+			.mode = ifname ? EBPFACCEL_REDIS_CACHE_XDP : EBPFACCEL_REDIS_CACHE_SOCKMAP,
+			.ifname = ifname);
 
 		rc = ebpfaccel_redis_cache__open(&opts);
 	}
