@@ -151,6 +151,12 @@ struct ebpfaccel_redis_cache_stats {
 	__u64 replies;		/**< replies Redis wrote */
 	__u64 sets;		/**< SETs of keys read from the cache, read back after +OK */
 	__u64 confirms;		/**< fills confirmed as having no TTL */
+	/* XDP mode only (0 otherwise); @ref hits includes xdp_hits */
+	__u64 xdp_hits;		/**< GETs answered in XDP */
+	__u64 xdp_retransmits;	/**< answers sent again for a client's retransmitted request */
+	__u64 xdp_ack_passes;	/**< hits passed to Redis to carry an ACK kept from it (rule 8) */
+	__u64 xdp_drops;	/**< segments dropped: not translatable (the client sends them again) */
+	__u64 xdp_conns;	/**< connections taken in by the XDP programs */
 };
 
 /**
