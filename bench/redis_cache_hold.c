@@ -54,8 +54,10 @@ int main(int argc, char **argv)
 	while (read(0, buf, sizeof(buf)) > 0)
 		;
 	ebpfaccel_redis_cache__stats(rc, &s, sizeof(s));
-	printf("hits %llu misses %llu fills %llu bypass_mixed %llu bypass_state %llu\n",
-	       s.hits, s.misses, s.fills, s.bypass_mixed, s.bypass_state);
+	printf("hits %llu misses %llu fills %llu bypass_mixed %llu bypass_state %llu"
+	       " | xdp_hits %llu xdp_retransmits %llu xdp_ack_passes %llu xdp_drops %llu\n",
+	       s.hits, s.misses, s.fills, s.bypass_mixed, s.bypass_state, s.xdp_hits,
+	       s.xdp_retransmits, s.xdp_ack_passes, s.xdp_drops);
 	ebpfaccel_redis_cache__destroy(rc);
 	return 0;
 }

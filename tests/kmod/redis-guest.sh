@@ -1,7 +1,7 @@
 # Runs inside the qemu guest (busybox sh, see run-guest.sh and
 # tests/test_guest_redis.sh): the library's feature probe and its Redis cache
-# tests against the guest's kernel: the cases named in $REDIS_CASES, each
-# expected to pass.  The programs are the build tree's own
+# tests against the guest's kernel: the cases named in $REDIS_CASES (and
+# the XDP mode's in $XDP_CASES), each expected to pass.  The programs are the build tree's own
 # (dynamically linked, at their host paths), with libebpfaccel from
 # $EBPFACCEL_BUILD/lib/.libs.  Every program runs, even after a failure;
 # the exit status is 0 only when all of them passed.
@@ -79,6 +79,16 @@ for c in ${REDIS_CASES:?no cases}; do
 	check "test_redis_cache:$c" "$B/tests/.libs/test_redis_cache"
 	[ "$first" = no ] || [ "$rc" = 0 ] || gate=$c
 	first=no
+done
+# The XDP mode's cases ($XDP_CASES, comma-separated), after the gate too.
+for c in $(echo "${XDP_CASES:-}" | tr , ' '); do
+	if [ -n "$gate" ]; then
+		summary="$summary
+  test_redis_xdp:$c: not run ($gate failed)"
+		continue
+	fi
+	export CK_RUN_CASE=$c
+	check "test_redis_xdp:$c" "$B/tests/.libs/test_redis_xdp"
 done
 unset CK_RUN_CASE
 
