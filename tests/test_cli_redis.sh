@@ -86,7 +86,9 @@ import json, sys
 s = json.load(sys.stdin)
 assert set(s) == {"name", "pid", "cgroup", "ports", "serving", "hit_rate", "counters"}, s.keys()
 assert s["cgroup"] == sys.argv[1] and s["ports"] == [6379] and s["serving"] is True, s
-assert 0 < s["hit_rate"] <= 1 and len(s["counters"]) == 16, s
+assert 0 < s["hit_rate"] <= 1 and len(s["counters"]) == 21, s
+# sockmap mode: the XDP counters are there, and 0
+assert all(s["counters"][k] == 0 for k in s["counters"] if k.startswith("xdp_")), s
 ' "$CG"; then pass "stats --json schema"; else fail "stats --json"; fi
 "$cli" redis stats --name $N | grep -qE "^cache $N on $CG .*serving, hit rate" && pass "stats text" || fail "stats text"
 # Prometheus' own parser reads the exposition; every family has HELP and TYPE,
@@ -107,7 +109,8 @@ assert v[("ebpfaccel_redis_cache_hits_total", (cache,))] == c["hits"] > 0, v
 assert v[("ebpfaccel_redis_cache_bypassed_total", (cache, ("reason", "mixed")))] == c["bypass_mixed"], v
 assert v[("ebpfaccel_redis_cache_invalidations_total", (cache, ("source", "tracking")))] == c["push_invalidations"], v
 assert v[("ebpfaccel_redis_cache_serving", (cache,))] == 1, v
-assert len(v) == 17, sorted(v)
+assert v[("ebpfaccel_redis_cache_xdp_hits_total", (cache,))] == c["xdp_hits"], v
+assert len(v) == 22, sorted(v)
 ' "$DIR/metrics" $N; then pass "stats --prometheus: parsed by prometheus_client, figures match"; else fail "stats --prometheus: $(cat "$DIR/metrics")"; fi
 expect_rc 2 "--prometheus and --json" "$cli" redis stats --name $N --prometheus --json
 # Broadcast tracking (default) registers the empty prefix; --track keys none.
