@@ -68,27 +68,25 @@ check test_resp "$B/tests/.libs/test_resp"
 # listed as not run (the run fails).  After the gate, one case that hangs
 # or fails does not hide the others.
 gate=
-first=yes
-for c in ${REDIS_CASES:?no cases}; do
+# case $2 of program $1 (CK_RUN_CASE), unless the gate failed
+run_case() {
 	if [ -n "$gate" ]; then
 		summary="$summary
-  test_redis_cache:$c: not run ($gate failed)"
-		continue
+  $1:$2: not run ($gate failed)"
+		return
 	fi
-	export CK_RUN_CASE=$c
-	check "test_redis_cache:$c" "$B/tests/.libs/test_redis_cache"
+	export CK_RUN_CASE=$2
+	check "$1:$2" "$B/tests/.libs/$1"
+}
+first=yes
+for c in ${REDIS_CASES:?no cases}; do
+	run_case test_redis_cache "$c"
 	[ "$first" = no ] || [ "$rc" = 0 ] || gate=$c
 	first=no
 done
 # The XDP mode's cases ($XDP_CASES, comma-separated), after the gate too.
 for c in $(echo "${XDP_CASES:-}" | tr , ' '); do
-	if [ -n "$gate" ]; then
-		summary="$summary
-  test_redis_xdp:$c: not run ($gate failed)"
-		continue
-	fi
-	export CK_RUN_CASE=$c
-	check "test_redis_xdp:$c" "$B/tests/.libs/test_redis_xdp"
+	run_case test_redis_xdp "$c"
 done
 unset CK_RUN_CASE
 
