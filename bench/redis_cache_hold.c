@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Benchmark helper: attaches the Redis cache to a port and cgroup (tracking
  * "all", the default, "keys" or "auto": then waits up to 3 s for automatic
- * tracking to settle), prints "attached", holds it until stdin closes, then
- * prints the counters and the tracking in effect. */
+ * tracking to settle; sockmap mode, or XDP mode on IFNAME), prints
+ * "attached", holds it until stdin closes, then prints the counters and the
+ * tracking in effect. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,17 +15,19 @@ int main(int argc, char **argv)
 {
 	struct ebpfaccel_redis_cache_stats s;
 	struct ebpfaccel_redis_cache *rc;
+	const char *ifname = NULL, *track;
+	char buf[64], why[256] = "";
+	int err, tracking;
 	__u16 port;
-	char buf[64];
-	int err;
 
-	const char *track = argc == 4 ? argv[3] : "all";
-	char why[256] = "";
-	int tracking;
-
+	if (argc == 6 && !strcmp(argv[4], "xdp")) {
+		ifname = argv[5];
+		argc = 4;
+	}
+	track = argc == 4 ? argv[3] : "all";
 	if (argc < 3 || argc > 4 || (strcmp(track, "all") && strcmp(track, "keys") &&
 				     strcmp(track, "auto"))) {
-		fprintf(stderr, "usage: %s PORT CGROUP_DIR [all|keys|auto]\n", argv[0]);
+		fprintf(stderr, "usage: %s PORT CGROUP_DIR [all|keys|auto [xdp IFNAME]]\n", argv[0]);
 		return 2;
 	}
 	tracking = !strcmp(track, "keys") ? EBPFACCEL_REDIS_TRACK_KEYS :
@@ -33,7 +36,9 @@ int main(int argc, char **argv)
 	{
 		LIBEBPFACCEL_OPTS(ebpfaccel_redis_cache_opts, opts,
 			.ports = &port, .nr_ports = 1, .cgroup_path = argv[2],
-			.tracking = tracking);
+			.tracking = tracking,
+			.mode = ifname ? EBPFACCEL_REDIS_CACHE_XDP : EBPFACCEL_REDIS_CACHE_SOCKMAP,
+			.ifname = ifname);
 
 		rc = ebpfaccel_redis_cache__open(&opts);
 	}
@@ -56,8 +61,10 @@ int main(int argc, char **argv)
 	ebpfaccel_redis_cache__stats(rc, &s, sizeof(s));
 	tracking = ebpfaccel_redis_cache__tracking(rc, why, sizeof(why));
 	printf("hits %llu misses %llu fills %llu bypass_mixed %llu bypass_state %llu "
-	       "bypass_bad %llu readmits %llu tracking %s (%s)\n", s.hits, s.misses, s.fills,
-	       s.bypass_mixed, s.bypass_state, s.bypass_bad, s.readmits,
+	       "bypass_bad %llu readmits %llu | xdp_hits %llu xdp_retransmits %llu "
+	       "xdp_ack_passes %llu xdp_drops %llu | tracking %s (%s)\n", s.hits, s.misses,
+	       s.fills, s.bypass_mixed, s.bypass_state, s.bypass_bad, s.readmits, s.xdp_hits,
+	       s.xdp_retransmits, s.xdp_ack_passes, s.xdp_drops,
 	       tracking == EBPFACCEL_REDIS_TRACK_KEYS ? "keys" : "all", why);
 	ebpfaccel_redis_cache__destroy(rc);
 	return 0;

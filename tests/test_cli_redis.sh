@@ -89,7 +89,9 @@ assert set(s) == {"name", "pid", "cgroup", "ports", "serving", "tracking", "trac
 assert s["tracking"] == "all" and s["tracking_why"], s
 assert s["cgroup"] == sys.argv[1] and s["ports"] == [6379] and s["serving"] is True, s
 assert s["follows_listener"] is False and s["server_pid"] == int(sys.argv[2]), s
-assert 0 < s["hit_rate"] <= 1 and len(s["counters"]) == 17, s
+assert 0 < s["hit_rate"] <= 1 and len(s["counters"]) == 22, s
+# sockmap mode: the XDP counters are there, and 0
+assert all(s["counters"][k] == 0 for k in s["counters"] if k.startswith("xdp_")), s
 c = s["cache"]
 assert c["entries_small"] == 1 and c["entries_large"] == 0 and c["capacity_small"] == 65536, c
 assert c["memory_bytes"] > 0 and c["tracking"] == "all" and c["tracking_ok"] is True, c
@@ -116,7 +118,8 @@ assert v[("ebpfaccel_redis_cache_invalidations_total", (cache, ("source", "track
 assert v[("ebpfaccel_redis_cache_serving", (cache,))] == 1, v
 assert v[("ebpfaccel_redis_cache_entries", (cache, ("class", "small")))] == 1, v
 assert v[("ebpfaccel_redis_cache_tracking_ok", (cache,))] == 1, v
-assert len(v) == 27, sorted(v)
+assert v[("ebpfaccel_redis_cache_xdp_hits_total", (cache,))] == c["xdp_hits"], v
+assert len(v) == 32, sorted(v)
 ' "$DIR/metrics" $N; then pass "stats --prometheus: parsed by prometheus_client, figures match"; else fail "stats --prometheus: $(cat "$DIR/metrics")"; fi
 expect_rc 2 "--prometheus and --json" "$cli" redis stats --name $N --prometheus --json
 # Broadcast tracking (default) registers the empty prefix; --track keys none.

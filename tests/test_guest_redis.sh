@@ -1,12 +1,15 @@
 #!/bin/sh
 # make check: the feature probe and the in-kernel Redis cache's serving and
 # coherence cases of this build tree on Debian's kernels 6.1, 6.12 and the
-# newest (7.3) — GUEST_REDIS_KERNELS —, each booted in qemu by
+# newest (7.3) — GUEST_REDIS_KERNELS —, and its XDP mode's cases
+# (test_redis_xdp, veth between two netns inside the guest) on 6.1 and 6.12
+# — GUEST_XDP_KERNELS —, each booted in qemu by
 # tests/kmod/run-guest.sh (two at a time); tests/kmod/redis-guest.sh runs
 # them in the guest, every case expected to pass.  The programs go in
 # dynamically linked, with the build tree's libebpfaccel.so and the host's
 # shared libraries (the guest runs the host's userland on its own kernel).
-# GUEST_REDIS_CASES overrides the cases (names of test_redis_cache's table).
+# GUEST_REDIS_CASES overrides the cases (names of test_redis_cache's table),
+# GUEST_XDP_CASES those of test_redis_xdp.
 # SKIP (77) only when qemu, busybox-static or a kernel cannot be had
 # (run-guest.sh, prepare.sh; a kernel that cannot be fetched fails with
 # CI=true), or a program the tests need is not installed on the host.
@@ -28,7 +31,8 @@ ip=$(command -v ip) || skip "ip (iproute2) not installed"
 # the real binaries behind libtool's wrapper scripts; ldd finds the build
 # tree's libebpfaccel through LD_LIBRARY_PATH, so run-guest.sh copies it too
 progs=
-for p in examples/feature_report tests/test_probe tests/test_resp tests/test_redis_cache; do
+for p in examples/feature_report tests/test_probe tests/test_resp tests/test_redis_cache \
+	tests/test_redis_xdp; do
 	bin=$builddir/${p%/*}/.libs/${p##*/}
 	[ -x "$bin" ] || { echo "FAIL: $bin not built"; exit 1; }
 	progs="$progs -d $bin"
@@ -46,12 +50,26 @@ table=$(sed -n 's/^[[:space:]]*T(\([a-z0-9_]*\)),$/\1/p' "$srcdir/tests/test_red
 for c in $cases; do
 	echo "$table" | grep -qx "$c" || { echo "FAIL: no case $c in tests/test_redis_cache.c"; exit 1; }
 done
+# XDP mode: byte-exact mixed GETs/SETs over IPv6 (20k), lost answers and
+# replies, FIN/RST after answers, pipelines and GSO replies; the 100k IPv4
+# run, the soak and destroy's resets stay on the host (minutes of TCG each).
+xdp_cases=${GUEST_XDP_CASES:-mixed_ipv6 losses_ipv4 closes_ipv4 pipeline_and_gso}
+xdp_table=$(sed -n 's/^[[:space:]]*ADD(\([a-z0-9_]*\));$/\1/p' "$srcdir/tests/test_redis_xdp.c")
+for c in $xdp_cases; do
+	echo "$xdp_table" | grep -qx "$c" || { echo "FAIL: no case $c in tests/test_redis_xdp.c"; exit 1; }
+done
 export LD_LIBRARY_PATH="$builddir/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 redis_guest() {
+	# the XDP cases' veth, clsact/cls_bpf (tc egress) and sock_diag (resets
+	# at destroy) are modules of Debian's kernels
+	xdp=
+	case " ${GUEST_XDP_KERNELS:-6.1 6.12} " in
+	*" $1 "*) xdp="-l veth -l sch_ingress -l cls_bpf -l tcp_diag -e XDP_CASES=$(echo $xdp_cases | tr ' ' ,)" ;;
+	esac
 	# shellcheck disable=SC2086
 	"$srcdir/tests/kmod/run-guest.sh" -c "$cache" -k "$1" -M "${GUEST_REDIS_MEM:-2048}" \
-		$progs -d "$ip" -d /usr/bin/dash \
+		$progs $xdp -d "$ip" -d /usr/bin/dash \
 		-d /usr/bin/redis-server -d /usr/bin/redis-cli -d /usr/bin/redis-benchmark \
 		-e EBPFACCEL_BUILD="$builddir" -e REDIS_CASES="$(echo $cases)" \
 		-e GUEST_TEST_TIMEOUT="${GUEST_TEST_TIMEOUT:-420}" -t "${GUEST_REDIS_TIMEOUT:-3600}" \

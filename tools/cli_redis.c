@@ -236,7 +236,8 @@ static const struct {
 #define C(f) { #f, offsetof(struct ebpfaccel_redis_cache_stats, f) }
 	C(hits), C(hit_batches), C(misses), C(fills), C(fill_races), C(invalidations),
 	C(push_invalidations), C(flushes), C(bypass_state), C(bypass_mixed), C(bypass_size),
-	C(bypass_bad), C(requests), C(replies), C(sets), C(confirms), C(readmits),
+	C(bypass_bad), C(requests), C(replies), C(sets), C(confirms), C(readmits), C(xdp_hits),
+	C(xdp_retransmits), C(xdp_ack_passes), C(xdp_drops), C(xdp_conns),
 #undef C
 };
 
@@ -721,6 +722,14 @@ static const struct {
 	{ "confirms", "confirms_total", NULL, "Fills confirmed as current and without a TTL." },
 	{ "readmits", "readmits_total", NULL,
 	  "Connections kept in step although reply bytes went out unseen (served again once idle)." },
+	{ "xdp_hits", "xdp_hits_total", NULL, "XDP mode: GETs answered in XDP (also in hits_total)." },
+	{ "xdp_retransmits", "xdp_retransmits_total", NULL,
+	  "XDP mode: answers sent again for a client's retransmitted request." },
+	{ "xdp_ack_passes", "xdp_ack_passes_total", NULL,
+	  "XDP mode: hits passed to Redis to carry an ACK kept from it." },
+	{ "xdp_drops", "xdp_drops_total", NULL,
+	  "XDP mode: segments dropped as not translatable (the client sends them again)." },
+	{ "xdp_conns", "xdp_connections_total", NULL, "XDP mode: connections taken in." },
 };
 
 /* A label value as the text format wants it: \\, \" and \n escaped. */

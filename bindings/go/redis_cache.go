@@ -71,6 +71,10 @@ type RedisCacheStats struct {
 	// Readmits counts connections kept in step although reply bytes went
 	// out unseen (served again once idle instead of given up).
 	Readmits uint64
+	// XDP mode only: GETs answered in XDP (also in Hits), answers sent again,
+	// hits passed to carry an ACK, untranslatable segments dropped,
+	// connections taken in.
+	XDPHits, XDPRetransmits, XDPAckPasses, XDPDrops, XDPConns uint64
 }
 
 // RedisCacheInfo is what the cache holds and its coherence state
@@ -206,7 +210,8 @@ func (c *RedisCache) Stats() (RedisCacheStats, error) {
 		uint64(s.hits), uint64(s.hit_batches), uint64(s.misses), uint64(s.fills), uint64(s.fill_races),
 		uint64(s.invalidations), uint64(s.push_invalidations), uint64(s.flushes), uint64(s.bypass_state),
 		uint64(s.bypass_mixed), uint64(s.bypass_size), uint64(s.bypass_bad), uint64(s.requests),
-		uint64(s.replies), uint64(s.confirms), uint64(s.readmits),
+		uint64(s.replies), uint64(s.confirms), uint64(s.readmits), uint64(s.xdp_hits),
+		uint64(s.xdp_retransmits), uint64(s.xdp_ack_passes), uint64(s.xdp_drops), uint64(s.xdp_conns),
 	}, err
 }
 

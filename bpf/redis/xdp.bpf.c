@@ -696,6 +696,12 @@ static __always_inline int decide(struct xr_conn *x, const struct seg *g,
 		d->stash_id = x->stash_id;
 		return V_AGAIN;
 	}
+	/* a request that ACKs the last answer ends its hold here, not only
+	 * in a segment passed on: else, with no pure ACK between them (a
+	 * client waiting for each reply), only every other hit is answered */
+	if (x->inj_pending && (g->flags & TH_ACK) &&
+	    !SEQ_LT(g->ack, x->inj_start + x->inj_len))
+		x->inj_pending = 0;
 	if (staged && ts_ok && (x->flags & XR_SRV_SEEN) &&
 	    !(x->flags & XR_CLOSING) && !x->inj_pending &&
 	    (g->flags & ~TH_PSH) == TH_ACK &&

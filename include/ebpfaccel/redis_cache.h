@@ -168,6 +168,12 @@ struct ebpfaccel_redis_cache_stats {
 	 *  send that failed half-way in a large reply): served again once
 	 *  idle, where they used to be given up (bypass_bad). */
 	__u64 readmits;
+	/* XDP mode only (0 otherwise); @ref hits includes xdp_hits */
+	__u64 xdp_hits;		/**< GETs answered in XDP */
+	__u64 xdp_retransmits;	/**< answers sent again for a client's retransmitted request */
+	__u64 xdp_ack_passes;	/**< hits passed to Redis to carry an ACK kept from it (rule 8) */
+	__u64 xdp_drops;	/**< segments dropped: not translatable (the client sends them again) */
+	__u64 xdp_conns;	/**< connections taken in by the XDP programs */
 };
 
 /**

@@ -31,6 +31,7 @@
 #include "redis/redis_cache.skel.h"
 #include "redis/seen.h"
 #include "redis/xdp.h"
+#include "redis/xdp_conn.h"
 
 struct ebpfaccel_redis_cache {
 	struct redis_cache_bpf *skel;
@@ -59,13 +60,17 @@ struct ebpfaccel_redis_cache {
 	bool xdp_attached;
 };
 
-_Static_assert(sizeof(struct ebpfaccel_redis_cache_stats) ==
-	       (RC_STAT_MAX + 1) * sizeof(__u64), "stats follow enum rc_stat");
+/* The programs' counters up to readmits, then confirms (kept in user
+ * space), then the counters appended later, then the XDP programs'. */
 _Static_assert(offsetof(struct ebpfaccel_redis_cache_stats, confirms) ==
 	       RC_STAT_READMITS * sizeof(__u64) &&
 	       offsetof(struct ebpfaccel_redis_cache_stats, readmits) ==
 	       (RC_STAT_READMITS + 1) * sizeof(__u64),
 	       "counters added after confirms come after it (append-only ABI)");
+_Static_assert(offsetof(struct ebpfaccel_redis_cache_stats, xdp_hits) ==
+	       (RC_STAT_MAX + 1) * sizeof(__u64) &&
+	       sizeof(struct ebpfaccel_redis_cache_stats) ==
+	       (RC_STAT_MAX + 1 + XR_STAT_MAX) * sizeof(__u64), "XDP stats follow enum xr_stat");
 
 /* The public struct's slot of BPF counter @i: `confirms` (kept in user
  * space) sits between the first counters and those appended later. */
@@ -561,27 +566,26 @@ EBPFACCEL_API int ebpfaccel_redis_cache__stats(const struct ebpfaccel_redis_cach
 					       size_t sz)
 {
 	struct ebpfaccel_redis_cache_stats all = { 0 };
-	__u64 *sum = (__u64 *)&all;
-	int ncpu = libbpf_num_possible_cpus();
-	__u64 *vals;
+	__u64 *slots = (__u64 *)&all, prog[RC_STAT_MAX], xr[XR_STAT_MAX];
+	int err;
 
-	if (!rc || !stats || ncpu <= 0)
+	if (!rc || !stats)
 		return -EINVAL;
-	vals = calloc(ncpu, sizeof(__u64));
-	if (!vals)
-		return -ENOMEM;
-	for (__u32 i = 0; i < RC_STAT_MAX; i++) {
-		int err = bpf_map__lookup_elem(rc->skel->maps.rc_stats, &i, sizeof(i),
-					       vals, ncpu * sizeof(__u64), 0);
-
-		if (err) {
-			free(vals);
+	err = ebpfaccel__sum_percpu(rc->skel->maps.rc_stats, RC_STAT_MAX, (uint64_t *)prog);
+	if (err)
+		return err;
+	for (__u32 i = 0; i < RC_STAT_MAX; i++)
+		slots[stat_slot(i)] = prog[i];
+	if (rc->xdp) {
+		err = rc_xdp__stats(rc->xdp, xr);
+		if (err)
 			return err;
-		}
-		for (int cpu = 0; cpu < ncpu; cpu++)
-			sum[stat_slot(i)] += vals[cpu];
+		all.xdp_hits = xr[XR_STAT_HITS];
+		all.xdp_retransmits = xr[XR_STAT_RETRANS];
+		all.xdp_ack_passes = xr[XR_STAT_OWED_PASS];
+		all.xdp_drops = xr[XR_STAT_DROPS];
+		all.xdp_conns = xr[XR_STAT_CONNS];
 	}
-	free(vals);
 	all.confirms = rc->confirms + rc_coherence__confirms(rc->co);
 	memcpy(stats, &all, sz < sizeof(all) ? sz : sizeof(all));
 	return 0;

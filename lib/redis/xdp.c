@@ -227,6 +227,11 @@ int rc_xdp__reset_shifted(struct rc_xdp *x)
 	return n;
 }
 
+int rc_xdp__stats(const struct rc_xdp *x, __u64 *out)
+{
+	return ebpfaccel__sum_percpu(x->skel->maps.xr_stats, XR_STAT_MAX, (uint64_t *)out);
+}
+
 void rc_xdp__destroy(struct rc_xdp *x)
 {
 	if (!x)

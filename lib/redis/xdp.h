@@ -47,4 +47,8 @@ int rc_xdp__reset_shifted(struct rc_xdp *x);
  * Stop answering first (rc_enabled = 0) and let in-flight answers go. */
 void rc_xdp__destroy(struct rc_xdp *x);
 
+/* The XDP programs' counters (enum xr_stat), summed over CPUs, into
+ * @out[XR_STAT_MAX]. 0 or -errno. */
+int rc_xdp__stats(const struct rc_xdp *x, __u64 *out);
+
 #endif

@@ -1,7 +1,7 @@
 # Runs inside the qemu guest (busybox sh, see run-guest.sh and
 # tests/test_guest_redis.sh): the library's feature probe and its Redis cache
-# tests against the guest's kernel: the cases named in $REDIS_CASES, each
-# expected to pass.  The programs are the build tree's own
+# tests against the guest's kernel: the cases named in $REDIS_CASES (and
+# the XDP mode's in $XDP_CASES), each expected to pass.  The programs are the build tree's own
 # (dynamically linked, at their host paths), with libebpfaccel from
 # $EBPFACCEL_BUILD/lib/.libs.  Every program runs, even after a failure;
 # the exit status is 0 only when all of them passed.
@@ -68,17 +68,25 @@ check test_resp "$B/tests/.libs/test_resp"
 # listed as not run (the run fails).  After the gate, one case that hangs
 # or fails does not hide the others.
 gate=
-first=yes
-for c in ${REDIS_CASES:?no cases}; do
+# case $2 of program $1 (CK_RUN_CASE), unless the gate failed
+run_case() {
 	if [ -n "$gate" ]; then
 		summary="$summary
-  test_redis_cache:$c: not run ($gate failed)"
-		continue
+  $1:$2: not run ($gate failed)"
+		return
 	fi
-	export CK_RUN_CASE=$c
-	check "test_redis_cache:$c" "$B/tests/.libs/test_redis_cache"
+	export CK_RUN_CASE=$2
+	check "$1:$2" "$B/tests/.libs/$1"
+}
+first=yes
+for c in ${REDIS_CASES:?no cases}; do
+	run_case test_redis_cache "$c"
 	[ "$first" = no ] || [ "$rc" = 0 ] || gate=$c
 	first=no
+done
+# The XDP mode's cases ($XDP_CASES, comma-separated), after the gate too.
+for c in $(echo "${XDP_CASES:-}" | tr , ' '); do
+	run_case test_redis_xdp "$c"
 done
 unset CK_RUN_CASE
 
