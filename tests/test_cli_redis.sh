@@ -84,7 +84,8 @@ hits=$(counter hits)
 if "$cli" redis stats --name $N --json | "$PY" -c '
 import json, sys
 s = json.load(sys.stdin)
-assert set(s) == {"name", "pid", "cgroup", "ports", "serving", "hit_rate", "counters"}, s.keys()
+assert set(s) == {"name", "kind", "pid", "cgroup", "ports", "serving", "hit_rate", "counters"}, s.keys()
+assert s["kind"] == "server", s
 assert s["cgroup"] == sys.argv[1] and s["ports"] == [6379] and s["serving"] is True, s
 assert 0 < s["hit_rate"] <= 1 and len(s["counters"]) == 16, s
 ' "$CG"; then pass "stats --json schema"; else fail "stats --json"; fi
@@ -117,6 +118,7 @@ if "$cli" status --json | "$PY" -c '
 import json, sys
 a = [x for x in json.load(sys.stdin)["attachments"] if x["feature"] == "redis" and x["name"] == sys.argv[2]]
 assert len(a) == 1 and a[0]["cgroup"] == sys.argv[1] and a[0]["serving"] is True, a
+assert a[0]["kind"] == "server", a
 ' "$CG" $N; then pass "status lists the cache"; else fail "status: $("$cli" status --json)"; fi
 
 expect_rc 0 "flush" "$cli" redis flush --name $N
