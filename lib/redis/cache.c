@@ -23,6 +23,7 @@
 #include "redis/coherence.h"
 #include "redis/commands.h"
 #include "redis/listener.h"
+#include "redis/object.h"
 #include "redis/redis_cache.h"
 #include "redis/redis_cache.skel.h"
 #include "redis/xdp.h"
@@ -86,11 +87,11 @@ static int rc_check_opts(const struct ebpfaccel_redis_cache_opts *opts)
 	for (size_t i = 0; i < nr; i++)
 		if (!opts->ports[i])
 			return -EINVAL;
-	if (OPTS_GET(opts, cgroup_fd, 0) <= 0 && !OPTS_GET(opts, cgroup_path, NULL) &&
-	    !OPTS_GET(opts, discover_cgroup, false)) {
-		pr_warn("redis_cache: a cgroup (path or fd, or discover_cgroup) is required\n");
+	if (rc_object__check_opts("redis_cache", OPTS_GET(opts, cgroup_fd, 0),
+				  OPTS_GET(opts, cgroup_path, NULL), "discover_cgroup",
+				  OPTS_GET(opts, discover_cgroup, false),
+				  OPTS_GET(opts, max_value_size, 0)))
 		return -EINVAL;
-	}
 	if (OPTS_GET(opts, pid, 0) < 0) {
 		pr_warn("redis_cache: pid must be >= 0\n");
 		return -EINVAL;
@@ -113,10 +114,6 @@ static int rc_check_opts(const struct ebpfaccel_redis_cache_opts *opts)
 		pr_warn("redis_cache: interface name too long\n");
 		return -EINVAL;
 	}
-	if (OPTS_GET(opts, max_value_size, 0) > RC_VAL_MAX) {
-		pr_warn("redis_cache: max_value_size is at most %d\n", RC_VAL_MAX);
-		return -EINVAL;
-	}
 	return 0;
 }
 
@@ -127,11 +124,7 @@ static int rc_open_cgroup(struct ebpfaccel_redis_cache *rc,
 	char found[PATH_MAX];
 	int err;
 
-	if (OPTS_GET(opts, cgroup_fd, 0) > 0) {
-		rc->cgroup_fd = opts->cgroup_fd;
-		return 0;
-	}
-	if (!path) {
+	if (!path && OPTS_GET(opts, cgroup_fd, 0) <= 0) {
 		err = rc_listener_cgroup(rc->ports[0], OPTS_GET(opts, pid, 0), found,
 					 sizeof(found));
 		if (err)
@@ -141,12 +134,11 @@ static int rc_open_cgroup(struct ebpfaccel_redis_cache *rc,
 		path = found;
 		rc->discovered = true;
 	}
-	rc->cgroup_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rc->cgroup_fd < 0) {
-		pr_warn("redis_cache: cgroup %s: %s\n", path, strerror(errno));
-		return -errno;
-	}
-	rc->own_cgroup_fd = true;
+	err = rc_object__open_cgroup("redis_cache", OPTS_GET(opts, cgroup_fd, 0), path,
+				     &rc->own_cgroup_fd);
+	if (err < 0)
+		return err;
+	rc->cgroup_fd = err;
 	return 0;
 }
 
@@ -158,11 +150,7 @@ static int rc_copy_strings(struct ebpfaccel_redis_cache *rc,
 	const char *pass = OPTS_GET(opts, redis_password, NULL);
 
 	snprintf(rc->host, sizeof(rc->host), "%s", host ? host : "127.0.0.1");
-	rc->user = user ? strdup(user) : NULL;
-	rc->password = pass ? strdup(pass) : NULL;
-	if ((user && !rc->user) || (pass && !rc->password))
-		return -ENOMEM;
-	return 0;
+	return rc_object__dup_credentials(&rc->user, &rc->password, user, pass);
 }
 
 /* The programs see the tracking connection's server side, so they apply
@@ -492,27 +480,13 @@ EBPFACCEL_API int ebpfaccel_redis_cache__stats(const struct ebpfaccel_redis_cach
 					       size_t sz)
 {
 	struct ebpfaccel_redis_cache_stats all = { 0 };
-	__u64 *sum = (__u64 *)&all;
-	int ncpu = libbpf_num_possible_cpus();
-	__u64 *vals;
+	int err;
 
-	if (!rc || !stats || ncpu <= 0)
+	if (!rc || !stats)
 		return -EINVAL;
-	vals = calloc(ncpu, sizeof(__u64));
-	if (!vals)
-		return -ENOMEM;
-	for (__u32 i = 0; i < RC_STAT_MAX; i++) {
-		int err = bpf_map__lookup_elem(rc->skel->maps.rc_stats, &i, sizeof(i),
-					       vals, ncpu * sizeof(__u64), 0);
-
-		if (err) {
-			free(vals);
-			return err;
-		}
-		for (int cpu = 0; cpu < ncpu; cpu++)
-			sum[i] += vals[cpu];
-	}
-	free(vals);
+	err = ebpfaccel__sum_percpu(rc->skel->maps.rc_stats, RC_STAT_MAX, (uint64_t *)&all);
+	if (err)
+		return err;
 	all.confirms = rc->confirms + rc_coherence__confirms(rc->co);
 	memcpy(stats, &all, sz < sizeof(all) ? sz : sizeof(all));
 	return 0;
