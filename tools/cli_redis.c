@@ -982,12 +982,14 @@ static int show_stats(struct cli_ctx *ctx, const char *cmd, const char *dflt)
 	if (!o)
 		return cli_error(-EIO, "the holder's answer is not JSON: %s", reply);
 	if (ctx->json || a.prometheus) {
-		if (a.prometheus && is_near(o))
+		if (!a.prometheus) {
+			cli_print_json(o);	/* consumes o */
+			return CLI_OK;
+		}
+		if (is_near(o))
 			print_near_prometheus(o);
-		else if (a.prometheus)
-			print_prometheus(o);
 		else
-			cli_print_json(o);
+			print_prometheus(o);
 		json_object_put(o);
 		return CLI_OK;
 	}
