@@ -10,14 +10,8 @@ set -u
 cli="${top_builddir:-.}/tools/ebpfaccel"
 PY=/usr/bin/python3
 . "${top_srcdir:-$(dirname "$0")/..}/tests/cli_lib.sh"
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root (netns, cgroups, BPF)"; exit 77; }
-for t in redis-server redis-cli bpftool ip; do
-	command -v $t >/dev/null || { echo "SKIP: $t is missing"; exit 77; }
-done
-[ -x "$PY" ] || { echo "SKIP: $PY is needed for the client and to validate JSON"; exit 77; }
+redis_test_require
 "$PY" -c 'import redis, prometheus_client' 2>/dev/null || { echo "SKIP: python3-redis and python3-prometheus-client are needed"; exit 77; }
-cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
-[ -n "$cg2" ] || { echo "SKIP: no cgroup v2 mount"; exit 77; }
 
 N=n$$
 CG="$cg2/ebpfaccel-nearcli-$$"
@@ -26,26 +20,15 @@ DIR=$(mktemp -d)
 cleanup() {
 	"$cli" redis near detach --name $N >/dev/null 2>&1
 	[ -z "${fg_pid:-}" ] || { kill "$fg_pid"; wait "$fg_pid"; } 2>/dev/null
-	[ -z "${redis_pid:-}" ] || { kill "$redis_pid"; wait "$redis_pid"; } 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
+	redis_stop
 	[ ! -d "$CG" ] || rmdir "$CG"
 	rm -rf "$DIR"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 mkdir "$CG"
-ip netns add "$NS" && ip -n "$NS" link set lo up
-ip netns exec "$NS" redis-server --port 6379 --bind 127.0.0.1 --save "" --appendonly no --dir "$DIR" \
-	> "$DIR/redis.log" 2>&1 &
-redis_pid=$!
-rcli() { ip netns exec "$NS" redis-cli -p 6379 "$@"; }
-i=0; until [ "$(rcli ping 2>/dev/null)" = PONG ]; do
-	i=$((i + 1)); [ $i -lt 100 ] || { echo "FAIL: redis-server did not start: $(cat "$DIR/redis.log")"; exit 1; }
-	sleep 0.05
-done
-gets() { rcli info commandstats | sed -n 's/^cmdstat_get:calls=\([0-9]*\),.*/\1/p'; }
+redis_start	# in no cgroup of the test: the clients' cgroup is the near cache's
 counter() { "$cli" redis near stats --name $N --json | "$PY" -c "import json,sys; print(json.load(sys.stdin)['counters']['$1'])"; }
-sock_ops() { bpftool cgroup show "$CG" | grep -c sock_ops; }
 in_cg() { sh -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$CG" ip netns exec "$NS" "$@"; }
 # a client process of the cgroup: 20 GETs on one connection (python3-redis)
 pyclient() {
