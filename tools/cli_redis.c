@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * ebpfaccel redis attach|detach|stats|flush
+ * ebpfaccel redis near attach|detach|stats|flush
  *
  * The cache cannot be pinned like the compression policy: it stays coherent
  * only while the library's coherence connection to Redis (CLIENT TRACKING)
@@ -33,6 +34,7 @@
 
 #define REDIS_RUN	CLI_RUN_DIR "/redis"
 #define MAX_PORTS	16
+#define MAX_LIST	8	/* --server, --prefix */
 
 struct redis_args {
 	const char *name, *cgroup, *host, *user, *password, *netns, *dev;
@@ -44,6 +46,11 @@ struct redis_args {
 	bool prometheus;	/* stats --prometheus */
 	bool foreground;	/* attach --foreground: hold in this process */
 	bool found_cgroup;	/* no --cgroup: found from the listener */
+	/* a near cache (the clients' host) instead of the server-side one */
+	bool near;
+	const char *servers[MAX_LIST], *prefixes[MAX_LIST];
+	size_t nr_servers, nr_prefixes;
+	__u32 max_staleness_ms;
 	char chosen[NAME_MAX + 1];	/* --name, or the one cache attached */
 };
 
@@ -82,6 +89,26 @@ static int parse_mode(const char *s, struct redis_args *a)
 	return cli_error(-EINVAL, "bad mode '%s': sockmap, xdp or auto", s);
 }
 
+static int add_to_list(const char **list, size_t *nr, const char *arg, const char *what)
+{
+	if (*nr == MAX_LIST)
+		return cli_error(-EINVAL, "at most %d %s", MAX_LIST, what);
+	list[(*nr)++] = arg;
+	return 0;
+}
+
+static int parse_staleness(const char *s, __u32 *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+
+	if (*end || end == s || v < 1 || v > 3600000)
+		return cli_error(-EINVAL, "bad --max-staleness-ms '%s': a number of milliseconds "
+				 "from 1 to 3600000", s);
+	*out = v;
+	return 0;
+}
+
 struct redis_parse {
 	const char *cmd;
 	struct redis_args *a;
@@ -114,6 +141,9 @@ static int redis_opt(int c, const char *arg, void *data)
 	case 'D': a->dev = arg; break;
 	case 'm': return parse_mode(arg, a);
 	case 'p': return parse_port_list(arg, a);
+	case 's': return add_to_list(a->servers, &a->nr_servers, arg, "--server addresses");
+	case 'x': return add_to_list(a->prefixes, &a->nr_prefixes, arg, "--prefix options");
+	case 'S': return parse_staleness(arg, &a->max_staleness_ms);
 	case 'M': a->prometheus = true; break;
 	case 'F': a->foreground = true; break;
 	case 'i':
@@ -141,6 +171,9 @@ static int parse_args(struct cli_ctx *ctx, const char *cmd, const char *allowed,
 		{ "mode", required_argument, NULL, 'm' },
 		{ "dev", required_argument, NULL, 'D' },
 		{ "foreground", no_argument, NULL, 'F' },
+		{ "server", required_argument, NULL, 's' },
+		{ "prefix", required_argument, NULL, 'x' },
+		{ "max-staleness-ms", required_argument, NULL, 'S' },
 		{}
 	};
 	struct redis_parse p = { cmd, a };
@@ -313,6 +346,74 @@ static struct json_object *stats_json(struct ebpfaccel_redis_cache *rc, const st
 	return o;
 }
 
+static const struct {
+	const char *key;
+	size_t off;
+} near_counters[] = {
+#define C(f) { #f, offsetof(struct ebpfaccel_near_cache_stats, f) }
+	C(hits), C(misses), C(fills), C(fill_races), C(invalidations), C(flushes), C(expired),
+	C(bypass_state), C(bypass_size), C(bypass_bad), C(requests), C(replies), C(connections),
+	C(confirms),
+#undef C
+};
+
+static struct json_object *string_array(const char *const *list, size_t n)
+{
+	struct json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(arr, json_object_new_string(list[i]));
+	return arr;
+}
+
+static struct json_object *near_stats_json(struct ebpfaccel_near_cache *nc, const struct redis_args *a)
+{
+	struct ebpfaccel_near_cache_stats st = {};
+	struct json_object *o = json_object_new_object(), *cnt = json_object_new_object();
+
+	ebpfaccel_near_cache__stats(nc, &st, sizeof(st));
+	for (size_t i = 0; i < sizeof(near_counters) / sizeof(near_counters[0]); i++)
+		json_object_object_add(cnt, near_counters[i].key,
+				       json_object_new_uint64(*(__u64 *)((char *)&st + near_counters[i].off)));
+	json_object_object_add(o, "name", json_object_new_string(a->name));
+	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	json_object_object_add(o, "cgroup", json_object_new_string(a->cgroup));
+	json_object_object_add(o, "servers", string_array(a->servers, a->nr_servers));
+	json_object_object_add(o, "prefixes", string_array(a->prefixes, a->nr_prefixes));
+	json_object_object_add(o, "max_staleness_ms", json_object_new_int(a->max_staleness_ms ?: 1000));
+	json_object_object_add(o, "serving", json_object_new_boolean(ebpfaccel_near_cache__serving(nc) == 1));
+	json_object_object_add(o, "hit_rate", json_object_new_double(st.hits + st.misses
+						? (double)st.hits / (st.hits + st.misses) : 0));
+	json_object_object_add(o, "counters", cnt);
+	return o;
+}
+
+/* What a holder holds: the server-side cache or a near cache. */
+struct held {
+	struct ebpfaccel_redis_cache *rc;
+	struct ebpfaccel_near_cache *nc;
+};
+
+static const char *held_kind(const struct held *h)
+{
+	return h->nc ? "near" : "server";
+}
+
+static struct json_object *held_stats_json(const struct held *h, const struct redis_args *a)
+{
+	struct json_object *o = h->nc ? near_stats_json(h->nc, a) : stats_json(h->rc, a);
+
+	json_object_object_add(o, "kind", json_object_new_string(held_kind(h)));
+	return o;
+}
+
+static void held_destroy(struct held *h)
+{
+	ebpfaccel_redis_cache__destroy(h->rc);
+	ebpfaccel_near_cache__destroy(h->nc);
+	*h = (struct held){};
+}
+
 static volatile sig_atomic_t stop;
 
 /* The asker may be gone already: nothing to do about a failed answer. */
@@ -327,8 +428,30 @@ static void on_term(int sig)
 	stop = 1;
 }
 
+/* 'flush' or 'detach' from 'redis ...', "near flush" or "near detach" from
+ * 'redis near ...': each acts only on its kind of cache, so that a command
+ * for one never detaches the other.  The answer: "ok", or why not. */
+static const char *held_request(struct held *h, const char *req)
+{
+	bool near = !strncmp(req, "near ", 5);
+	int err;
+
+	req += near ? 5 : 0;
+	if (near != !!h->nc)
+		return h->nc ? "this is a near cache: use 'ebpfaccel redis near ...'"
+			     : "this is a server-side cache: use 'ebpfaccel redis ...' (not 'redis near')";
+	if (!strcmp(req, "detach")) {
+		stop = 1;
+		return "ok";
+	}
+	if (strcmp(req, "flush"))
+		return strerror(EINVAL);
+	err = h->nc ? ebpfaccel_near_cache__flush(h->nc) : ebpfaccel_redis_cache__flush(h->rc);
+	return err ? strerror(-err) : "ok";
+}
+
 /* Answers the other commands until 'detach' or SIGTERM. */
-static void serve(int lfd, struct ebpfaccel_redis_cache *rc, const struct redis_args *a)
+static void serve(int lfd, struct held *h, const struct redis_args *a)
 {
 	while (!stop) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -340,17 +463,12 @@ static void serve(int lfd, struct ebpfaccel_redis_cache *rc, const struct redis_
 		n = read(fd, req, sizeof(req) - 1);
 		req[n > 0 ? n : 0] = 0;
 		if (!strcmp(req, "stats")) {
-			struct json_object *o = stats_json(rc, a);
+			struct json_object *o = held_stats_json(h, a);
 
 			answer(fd, json_object_to_json_string(o));
 			json_object_put(o);
 		} else {
-			int err = !strcmp(req, "flush") ? ebpfaccel_redis_cache__flush(rc)
-				: !strcmp(req, "detach") ? 0 : -EINVAL;
-
-			answer(fd, err ? strerror(-err) : "ok");
-			if (!err && !strcmp(req, "detach"))
-				stop = 1;
+			answer(fd, held_request(h, req));
 		}
 		close(fd);
 	}
@@ -425,9 +543,15 @@ static void remove_log(const char *name)
 
 static void print_attached(const struct redis_args *a, pid_t pid, const char *sock)
 {
-	printf("attached to %s, ports", a->cgroup);
-	for (size_t i = 0; i < a->nr_ports; i++)
-		printf("%s%u", i ? "," : " ", a->ports[i]);
+	if (a->near) {
+		printf("near cache attached to %s for", a->cgroup);
+		for (size_t i = 0; i < a->nr_servers; i++)
+			printf("%s%s", i ? ", " : " ", a->servers[i]);
+	} else {
+		printf("attached to %s, ports", a->cgroup);
+		for (size_t i = 0; i < a->nr_ports; i++)
+			printf("%s%u", i ? "," : " ", a->ports[i]);
+	}
 	printf("; held by process %d (%s)\n", (int)pid, sock);
 	fflush(stdout);
 }
@@ -468,14 +592,10 @@ static struct ebpfaccel_redis_cache *attach_cache(const struct redis_args *a, st
 		/* the library finds it again (and follows a restarted server) */
 		.discover_cgroup = a->found_cgroup, .pid = a->pid,
 	};
-	ebpfaccel_print_fn_t prev = ebpfaccel_set_print(attach_print);
 	struct ebpfaccel_redis_cache *rc;
 
-	r->why.sz = sizeof(r->why);
 	rc = ebpfaccel_redis_cache__open(&o);
 	r->err = rc ? ebpfaccel_redis_cache__attach(rc) : -errno;
-	ebpfaccel_set_print(prev);
-	snprintf(r->warning, sizeof(r->warning), "%s", holder_warning);
 	if (r->err) {
 		ebpfaccel_redis_cache__destroy(rc);
 		return NULL;
@@ -483,7 +603,41 @@ static struct ebpfaccel_redis_cache *attach_cache(const struct redis_args *a, st
 	return rc;
 }
 
-static int attach_failed(const struct attach_report *r);
+static struct ebpfaccel_near_cache *attach_near(const struct redis_args *a, struct attach_report *r)
+{
+	struct ebpfaccel_near_cache_opts o = {
+		.sz = sizeof(o), .cgroup_path = a->cgroup,
+		.servers = a->servers, .nr_servers = a->nr_servers,
+		.prefixes = a->prefixes, .nr_prefixes = a->nr_prefixes,
+		.max_staleness_ms = a->max_staleness_ms,
+		.redis_user = a->user, .redis_password = a->password,
+	};
+	struct ebpfaccel_near_cache *nc;
+
+	nc = ebpfaccel_near_cache__open(&o);
+	r->err = nc ? ebpfaccel_near_cache__attach(nc) : -errno;
+	if (r->err) {
+		ebpfaccel_near_cache__destroy(nc);
+		return NULL;
+	}
+	return nc;
+}
+
+/* Attaches the cache @a describes into @h; r->err says whether it did. */
+static void held_attach(struct held *h, const struct redis_args *a, struct attach_report *r)
+{
+	ebpfaccel_print_fn_t prev = ebpfaccel_set_print(attach_print);
+
+	r->why.sz = sizeof(r->why);
+	if (a->near)
+		h->nc = attach_near(a, r);
+	else
+		h->rc = attach_cache(a, r);
+	ebpfaccel_set_print(prev);
+	snprintf(r->warning, sizeof(r->warning), "%s", holder_warning);
+}
+
+static int attach_failed(const struct redis_args *a, const struct attach_report *r);
 
 /* The holder process: attaches, reports on @report (-1: in the foreground,
  * on stdout, for a service manager), then serves until detached or SIGTERM.
@@ -492,20 +646,21 @@ static int hold(const struct redis_args *a, const struct sockaddr_un *sa, int re
 {
 	struct sigaction act = { .sa_handler = on_term };
 	struct attach_report r = { 0 };
-	struct ebpfaccel_redis_cache *rc;
 	struct sockaddr_un here = *sa;
+	struct held h = {};
 	int lfd;
 
 	lfd = holder_listen(a->name, &here);
 	r.err = lfd < 0 ? lfd : enter_netns(a->netns);
-	rc = r.err ? NULL : attach_cache(a, &r);
-	if (!rc) {
+	if (!r.err)
+		held_attach(&h, a, &r);
+	if (r.err) {
 		if (lfd >= 0) {
 			close(lfd);
 			unlink(here.sun_path);
 		}
 		if (report < 0)
-			return attach_failed(&r);
+			return attach_failed(a, &r);
 		/* Nobody to tell if the command is gone. */
 		if (write(report, &r, sizeof(r)) < 0)
 			r.err = -EPIPE;
@@ -522,9 +677,9 @@ static int hold(const struct redis_args *a, const struct sockaddr_un *sa, int re
 		close(report);
 		detach_stdio(a->name);
 	}
-	serve(lfd, rc, a);
+	serve(lfd, &h, a);
 	close(lfd);
-	ebpfaccel_redis_cache__destroy(rc);
+	held_destroy(&h);
 	remove_log(a->name);
 	/* Last: 'redis detach' waits for the socket to go. */
 	unlink(here.sun_path);
@@ -559,35 +714,83 @@ static int find_cgroup(struct redis_args *a, char *cgroup, size_t sz)
 
 /* The one line saying why attaching failed: the failed BPF load, else the
  * library's warning (or the error) with what to check. */
-static int attach_failed(const struct attach_report *r)
+static int attach_failed(const struct redis_args *a, const struct attach_report *r)
 {
 	const char *warning = r->warning, *prefix = "libebpfaccel: ";
+	const char *cmd = a->near ? "redis near attach" : "redis attach";
 	int err = r->err;
 	char msg[128];
 
 	if (r->why.reason[0])
-		return cli_error(err, "redis attach: %s%s", r->why.reason,
+		return cli_error(err, "%s: %s%s", cmd, r->why.reason,
 				 r->why.verifier ? " (run with --debug for the full log)" : "");
 	if (!strncmp(warning, prefix, strlen(prefix)))
 		warning += strlen(prefix);
 	ebpfaccel_strerror(err, msg, sizeof(msg));
-	return cli_error(err, "redis attach: %.*s%s",
+	return cli_error(err, "%s: %.*s%s", cmd,
 			 warning[0] ? (int)strcspn(warning, "\n") : (int)strlen(msg),
 			 warning[0] ? warning : msg,
 			 err == -EPERM || err == -EACCES ? cli_perm_hint(err) :
+			 err == -ECONNREFUSED && a->near ? "; is redis-server listening at the first "
+							   "--server address, in that network namespace "
+							   "(--netns)?" :
 			 err == -ECONNREFUSED ? "; is redis-server listening on that port and address "
 						"(--host), in that network namespace (--netns)?" :
 			 err == -ENOTCONN ? "; is redis-server in that cgroup, on that port?" : "");
 }
 
-static int cmd_attach(struct cli_ctx *ctx)
+/* Starts the holder of the cache @a describes (in this process with
+ * --foreground); returns the command's exit code. */
+static int start_holder(struct cli_ctx *ctx, struct redis_args *a)
 {
-	char cgroup[PATH_MAX];
 	struct attach_report r = { .err = -EPIPE };
-	struct redis_args a;
 	struct sockaddr_un sa;
 	int rc, pipefd[2], s;
 	pid_t pid;
+
+	if ((rc = sock_path(a->name, &sa)))
+		return rc;
+	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0 &&
+	    !connect(s, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(s);
+		return cli_error(-EEXIST, "a Redis cache named '%s' is attached: detach it with "
+				 "'ebpfaccel redis%s detach --name %s', or choose another --name",
+				 a->name, a->near ? " near" : "", a->name);
+	}
+	if (s >= 0)
+		close(s);
+	unlink(sa.sun_path);	/* left by a holder that died */
+	if (a->foreground) {
+		holder_debug = ctx->debug;
+		return hold(a, &sa, -1);
+	}
+	if (pipe2(pipefd, O_CLOEXEC))
+		return cli_error(-errno, "pipe: %s", strerror(errno));
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return cli_error(-errno, "fork: %s", strerror(errno));
+	if (!pid) {
+		close(pipefd[0]);
+		setsid();
+		holder_debug = ctx->debug;
+		_exit(hold(a, &sa, pipefd[1]));
+	}
+	close(pipefd[1]);
+	if (read(pipefd[0], &r, sizeof(r)) != sizeof(r))
+		r.err = -EPIPE;
+	close(pipefd[0]);
+	if (r.err)
+		return attach_failed(a, &r);
+	print_attached(a, pid, sa.sun_path);
+	return CLI_OK;
+}
+
+static int cmd_attach(struct cli_ctx *ctx)
+{
+	char cgroup[PATH_MAX];
+	struct redis_args a;
+	int rc;
 
 	rc = parse_args(ctx, "redis attach", "ncpHuPNTimDF", &a);
 	if (rc)
@@ -603,51 +806,37 @@ static int cmd_attach(struct cli_ctx *ctx)
 		return rc;
 	if (!a.name)
 		a.name = "redis";
-	if ((rc = sock_path(a.name, &sa)))
-		return rc;
-	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0 &&
-	    !connect(s, (struct sockaddr *)&sa, sizeof(sa))) {
-		close(s);
-		return cli_error(-EEXIST, "a Redis cache named '%s' is attached: detach it with "
-				 "'ebpfaccel redis detach --name %s', or choose another --name", a.name, a.name);
-	}
-	if (s >= 0)
-		close(s);
-	unlink(sa.sun_path);	/* left by a holder that died */
-	if (a.foreground) {
-		holder_debug = ctx->debug;
-		return hold(&a, &sa, -1);
-	}
-	if (pipe2(pipefd, O_CLOEXEC))
-		return cli_error(-errno, "pipe: %s", strerror(errno));
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return cli_error(-errno, "fork: %s", strerror(errno));
-	if (!pid) {
-		close(pipefd[0]);
-		setsid();
-		holder_debug = ctx->debug;
-		_exit(hold(&a, &sa, pipefd[1]));
-	}
-	close(pipefd[1]);
-	if (read(pipefd[0], &r, sizeof(r)) != sizeof(r))
-		r.err = -EPIPE;
-	close(pipefd[0]);
-	if (r.err)
-		return attach_failed(&r);
-	print_attached(&a, pid, sa.sun_path);
-	return CLI_OK;
+	return start_holder(ctx, &a);
 }
 
-/* Sends @request to the holder; 0 when it answered "ok", else an exit code. */
-static int simple_request(struct cli_ctx *ctx, const char *cmd, const char *request, struct redis_args *a)
+static int cmd_near_attach(struct cli_ctx *ctx)
+{
+	struct redis_args a;
+	int rc;
+
+	rc = parse_args(ctx, "redis near attach", "ncsxSuPNF", &a);
+	if (rc)
+		return rc;
+	if (!a.cgroup || !a.nr_servers)
+		return cli_error(-EINVAL, "'redis near attach' needs --cgroup PATH (the clients' cgroup v2) "
+				 "and --server IPV4:PORT or [IPV6]:PORT (the Redis server as the clients "
+				 "connect to it)");
+	a.near = true;
+	if (!a.name)
+		a.name = "near";
+	return start_holder(ctx, &a);
+}
+
+/* Sends @request to the holder; 0 when it answered "ok", else an exit code.
+ * @dflt: the name without --name (NULL: the one cache attached). */
+static int simple_request(struct cli_ctx *ctx, const char *cmd, const char *request,
+			  const char *dflt, struct redis_args *a)
 {
 	char reply[256];
 	int rc;
 
 	rc = parse_args(ctx, cmd, "n", a);
-	if (rc || (rc = choose_name(a->name, a->chosen, sizeof(a->chosen))))
+	if (rc || (rc = choose_name(a->name ?: dflt, a->chosen, sizeof(a->chosen))))
 		return rc;
 	a->name = a->chosen;
 	if ((rc = ask_holder(a->name, request, reply, sizeof(reply))))
@@ -674,10 +863,10 @@ static int wait_detached(const char *given)
 			 "(see %s/%s.log)", name, REDIS_RUN, name);
 }
 
-static int cmd_detach(struct cli_ctx *ctx)
+static int detach(struct cli_ctx *ctx, const char *cmd, const char *request, const char *dflt)
 {
 	struct redis_args a;
-	int rc = simple_request(ctx, "redis detach", "detach", &a);
+	int rc = simple_request(ctx, cmd, request, dflt, &a);
 
 	if (!rc)
 		rc = wait_detached(a.name);
@@ -686,14 +875,25 @@ static int cmd_detach(struct cli_ctx *ctx)
 	return rc;
 }
 
-static int cmd_flush(struct cli_ctx *ctx)
+static int flush(struct cli_ctx *ctx, const char *cmd, const char *request, const char *dflt)
 {
 	struct redis_args a;
-	int rc = simple_request(ctx, "redis flush", "flush", &a);
+	int rc = simple_request(ctx, cmd, request, dflt, &a);
 
 	if (!rc)
 		printf("flushed: every cached value is invalid\n");
 	return rc;
+}
+
+static int cmd_detach(struct cli_ctx *ctx) { return detach(ctx, "redis detach", "detach", NULL); }
+static int cmd_flush(struct cli_ctx *ctx) { return flush(ctx, "redis flush", "flush", NULL); }
+static int cmd_near_detach(struct cli_ctx *ctx)
+{
+	return detach(ctx, "redis near detach", "near detach", "near");
+}
+static int cmd_near_flush(struct cli_ctx *ctx)
+{
+	return flush(ctx, "redis near flush", "near flush", "near");
 }
 
 /* Prometheus metric families of the counters: one family per metric name,
@@ -853,30 +1053,93 @@ static void print_following(struct json_object *o)
 #undef V
 }
 
-static int cmd_stats(struct cli_ctx *ctx)
+/* The near cache's families: ebpfaccel_redis_near_cache_*, bypass
+ * reasons as labels of one family, like the server cache's. */
+static const struct {
+	const char *counter, *metric, *label, *help;
+} near_prom[] = {
+	{ "hits", "hits_total", NULL, "GETs answered on the clients' host." },
+	{ "misses", "misses_total", NULL, "GETs passed to Redis with a fill expected." },
+	{ "fills", "fills_total", NULL, "Values stored from Redis' GET replies." },
+	{ "fill_races", "fill_races_total", NULL, "Fills dropped because the key changed meanwhile." },
+	{ "invalidations", "invalidations_total", NULL, "Keys invalidated by this host's writes." },
+	{ "flushes", "flushes_total", NULL, "Whole-cache invalidations." },
+	{ "expired", "expired_total", NULL, "GETs passed to Redis: the entry was older than the "
+	  "staleness bound." },
+	{ "bypass_state", "bypassed_total", "reason=\"state\"",
+	  "GETs passed to Redis: replies owed, MULTI, auth, SELECT (state); values too large (size); "
+	  "streams not understood (bad)." },
+	{ "bypass_size", "bypassed_total", "reason=\"size\"", NULL },
+	{ "bypass_bad", "bypassed_total", "reason=\"bad\"", NULL },
+	{ "requests", "requests_total", NULL, "Requests passed to Redis." },
+	{ "replies", "replies_total", NULL, "Replies from Redis." },
+	{ "connections", "connections_total", NULL, "Client connections taken in." },
+	{ "confirms", "confirms_total", NULL, "Fills confirmed as current and without a TTL." },
+};
+
+static void print_near_sample(const char *metric, const char *name, const char *label, const char *value)
+{
+	printf("ebpfaccel_redis_near_cache_%s{cache=\"", metric);
+	print_label_value(name);
+	printf("\"%s%s} %s\n", label ? "," : "", label ? label : "", value);
+}
+
+static void print_near_prometheus(struct json_object *o)
+{
+	struct json_object *cnt = json_object_object_get(o, "counters");
+	const char *name = json_object_get_string(json_object_object_get(o, "name"));
+
+	for (size_t i = 0; i < sizeof(near_prom) / sizeof(near_prom[0]); i++) {
+		if (near_prom[i].help)
+			printf("# HELP ebpfaccel_redis_near_cache_%s %s\n"
+			       "# TYPE ebpfaccel_redis_near_cache_%s counter\n",
+			       near_prom[i].metric, near_prom[i].help, near_prom[i].metric);
+		print_near_sample(near_prom[i].metric, name, near_prom[i].label,
+				  json_object_get_string(json_object_object_get(cnt, near_prom[i].counter)));
+	}
+	printf("# HELP ebpfaccel_redis_near_cache_serving Whether GETs are answered on this host now "
+	       "(1) or not (0).\n# TYPE ebpfaccel_redis_near_cache_serving gauge\n");
+	print_near_sample("serving", name, NULL,
+			  json_object_get_boolean(json_object_object_get(o, "serving")) ? "1" : "0");
+}
+
+static bool is_near(struct json_object *o)
+{
+	const char *kind = json_object_get_string(json_object_object_get(o, "kind"));
+
+	return kind && !strcmp(kind, "near");
+}
+
+/* @dflt: the name without --name (NULL: the one cache attached). */
+static int show_stats(struct cli_ctx *ctx, const char *cmd, const char *dflt)
 {
 	struct json_object *o, *cnt;
 	struct redis_args a;
 	char reply[8192];
 	int rc;
 
-	rc = parse_args(ctx, "redis stats", "nM", &a);
+	rc = parse_args(ctx, cmd, "nM", &a);
 	if (!rc && a.prometheus && ctx->json)
-		return cli_error(-EINVAL, "'redis stats': --json or --prometheus, not both");
-	if (rc || (rc = ask_holder(a.name, "stats", reply, sizeof(reply))))
+		return cli_error(-EINVAL, "'%s': --json or --prometheus, not both", cmd);
+	if (rc || (rc = ask_holder(a.name ?: dflt, "stats", reply, sizeof(reply))))
 		return rc;
 	o = json_tokener_parse(reply);
 	if (!o)
 		return cli_error(-EIO, "the holder's answer is not JSON: %s", reply);
 	if (ctx->json || a.prometheus) {
-		if (a.prometheus)
-			print_prometheus(o);
+		if (!a.prometheus) {
+			cli_print_json(o);	/* consumes o */
+			return CLI_OK;
+		}
+		if (is_near(o))
+			print_near_prometheus(o);
 		else
-			cli_print_json(o);
+			print_prometheus(o);
 		json_object_put(o);
 		return CLI_OK;
 	}
-	printf("cache %s on %s (held by process %s), %s, hit rate %.1f%%\n",
+	printf("%s %s on %s (held by process %s), %s, hit rate %.1f%%\n",
+	       is_near(o) ? "near cache" : "cache",
 	       json_object_get_string(json_object_object_get(o, "name")),
 	       json_object_get_string(json_object_object_get(o, "cgroup")),
 	       json_object_get_string(json_object_object_get(o, "pid")),
@@ -894,11 +1157,14 @@ static int cmd_stats(struct cli_ctx *ctx)
 	return CLI_OK;
 }
 
+static int cmd_stats(struct cli_ctx *ctx) { return show_stats(ctx, "redis stats", NULL); }
+static int cmd_near_stats(struct cli_ctx *ctx) { return show_stats(ctx, "redis near stats", "near"); }
+
 /* cgroup, pid and serving from the holder, when it answers. */
 static struct json_object *holder_status(const char *name)
 {
 	struct json_object *o = json_object_new_object(), *st;
-	const char *keys[] = { "cgroup", "pid", "serving" };
+	const char *keys[] = { "kind", "cgroup", "pid", "serving" };
 	char reply[8192];
 	int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY);
 
@@ -968,5 +1234,20 @@ const struct cli_cmd cli_redis_cmds[] = {
 	  "reasons; --prometheus: in Prometheus' text exposition format",
 	  cmd_stats, true },
 	{ "redis flush", "[--name NAME]", "invalidate every cached value", cmd_flush, false },
+	{ "redis near attach", "--cgroup PATH --server ADDR:PORT [--server ...] [--prefix P ...] "
+	  "[--max-staleness-ms N] [--netns NS] [--user U] [--password P] [--name NAME] [--foreground]",
+	  "answer the GET hits of the Redis clients in cgroup PATH on their own host: a near cache for "
+	  "the one redis-server the clients reach at ADDR:PORT (IPv4 literal, or [IPV6]:PORT; up to 8 "
+	  "addresses of that server); only keys starting with a --prefix P (up to 8) are cached; a value "
+	  "is answered at most N ms (default 1000) after the reply it was filled from; the library's "
+	  "connections go to the first ADDR from network namespace NS; a holder process keeps it "
+	  "coherent until 'redis near detach' (--foreground: this process holds it, as for 'redis attach')",
+	  cmd_near_attach, false },
+	{ "redis near detach", "[--name NAME]", "detach the near cache (default name: near); the clients "
+	  "keep their connections", cmd_near_detach, false },
+	{ "redis near stats", "[--name NAME] [--json|--prometheus]", "the near cache's hits, misses, "
+	  "fills, invalidations, expired entries, bypass reasons", cmd_near_stats, true },
+	{ "redis near flush", "[--name NAME]", "invalidate every value of the near cache",
+	  cmd_near_flush, false },
 	{}
 };

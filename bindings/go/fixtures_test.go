@@ -5,6 +5,7 @@ package ebpfaccel
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -166,6 +167,27 @@ func (r *redisServer) getCalls(t *testing.T) int {
 		}
 	}
 	return 0
+}
+
+// cacheObject is what the Redis cache objects (RedisCache, NearCache) have alike.
+type cacheObject interface {
+	Flush() error
+	Detach() error
+}
+
+// flushAndDetach ends a cache test: Flush works, Detach works once, then
+// says ENOTCONN.
+func flushAndDetach(t *testing.T, c cacheObject) {
+	t.Helper()
+	if err := c.Flush(); err != nil {
+		t.Error(err)
+	}
+	if err := c.Detach(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Detach(); !errors.Is(err, syscall.ENOTCONN) {
+		t.Errorf("second Detach: %v", err)
+	}
 }
 
 // compressible is text-like data that compresses well.

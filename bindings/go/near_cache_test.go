@@ -41,7 +41,11 @@ func inCgroup(t *testing.T, cg string, fn func()) {
 	fn()
 }
 
-func TestNearCacheAnswersOnTheClientHost(t *testing.T) {
+// nearSetup starts a private redis-server and a near cache for a cgroup of
+// clients, attached; in the server's netns, dial runs in the clients'
+// cgroup and outside runs outside it (nil: nothing). The cache is closed
+// at the end of the test.
+func nearSetup(t *testing.T, staleMs uint32, dial, outside func(server string)) (*NearCache, *redisServer) {
 	requireRoot(t, "netns, cgroup and BPF")
 	requirePrograms(t, "redis-server", "redis-cli", "ip")
 	ns, serverCg, clients := newNetns(t), newCgroup(t), newCgroup(t)
@@ -49,22 +53,31 @@ func TestNearCacheAnswersOnTheClientHost(t *testing.T) {
 	server := fmt.Sprintf("127.0.0.1:%d", redis.port)
 
 	cache, err := OpenNearCache(NearCacheOpts{Servers: []string{server}, CgroupPath: clients,
-		MaxStalenessMs: 2000})
+		MaxStalenessMs: staleMs})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cache.Close()
-	var conn net.Conn
+	t.Cleanup(func() { cache.Close() })
 	inNetns(t, ns, func() {
 		if err := cache.Attach(); err != nil {
 			t.Fatal(err)
 		}
-		inCgroup(t, clients, func() {
-			if conn, err = net.Dial("tcp", server); err != nil {
-				t.Fatal(err)
-			}
-		})
+		if outside != nil {
+			outside(server)
+		}
+		inCgroup(t, clients, func() { dial(server) })
 	})
+	return cache, redis
+}
+
+func TestNearCacheAnswersOnTheClientHost(t *testing.T) {
+	var conn net.Conn
+	cache, redis := nearSetup(t, 2000, func(server string) {
+		var err error
+		if conn, err = net.Dial("tcp", server); err != nil {
+			t.Fatal(err)
+		}
+	}, nil)
 	defer conn.Close()
 	if !cache.Serving() {
 		t.Fatal("not serving after Attach")
@@ -101,15 +114,7 @@ func TestNearCacheAnswersOnTheClientHost(t *testing.T) {
 	if got := respGet(t, conn, rd, "GET", "greeting"); got != "$7\r\nchanged\r\n" {
 		t.Errorf("GET after its own SET: %q", got)
 	}
-	if err := cache.Flush(); err != nil {
-		t.Error(err)
-	}
-	if err := cache.Detach(); err != nil {
-		t.Fatal(err)
-	}
-	if err := cache.Detach(); !errors.Is(err, syscall.ENOTCONN) {
-		t.Errorf("second Detach: %v", err)
-	}
+	flushAndDetach(t, cache)
 }
 
 func mustNearStats(t *testing.T, c *NearCache) NearCacheStats {

@@ -99,15 +99,7 @@ func TestRedisCacheServesFromTheKernel(t *testing.T) {
 	if got := respGet(t, conn, rd, "GET", "greeting"); got != "$7\r\nchanged\r\n" {
 		t.Errorf("GET after a foreign SET: %q", got)
 	}
-	if err := cache.Flush(); err != nil {
-		t.Error(err)
-	}
-	if err := cache.Detach(); err != nil {
-		t.Fatal(err)
-	}
-	if err := cache.Detach(); !errors.Is(err, syscall.ENOTCONN) {
-		t.Errorf("second Detach: %v", err)
-	}
+	flushAndDetach(t, cache)
 }
 
 func mustStats(t *testing.T, c *RedisCache) RedisCacheStats {

@@ -26,6 +26,7 @@
 #include "redis/commands.h"
 #include "redis/guard.h"
 #include "redis/listener.h"
+#include "redis/object.h"
 #include "redis/occupancy.h"
 #include "redis/redis_cache.h"
 #include "redis/redis_cache.skel.h"
@@ -112,11 +113,11 @@ static int rc_check_opts(const struct ebpfaccel_redis_cache_opts *opts)
 	for (size_t i = 0; i < nr; i++)
 		if (!opts->ports[i])
 			return -EINVAL;
-	if (OPTS_GET(opts, cgroup_fd, 0) <= 0 && !OPTS_GET(opts, cgroup_path, NULL) &&
-	    !OPTS_GET(opts, discover_cgroup, false)) {
-		pr_warn("redis_cache: a cgroup (path or fd, or discover_cgroup) is required\n");
+	if (rc_object__check_opts("redis_cache", OPTS_GET(opts, cgroup_fd, 0),
+				  OPTS_GET(opts, cgroup_path, NULL), "discover_cgroup",
+				  OPTS_GET(opts, discover_cgroup, false),
+				  OPTS_GET(opts, max_value_size, 0)))
 		return -EINVAL;
-	}
 	if (OPTS_GET(opts, pid, 0) < 0) {
 		pr_warn("redis_cache: pid must be >= 0\n");
 		return -EINVAL;
@@ -139,10 +140,6 @@ static int rc_check_opts(const struct ebpfaccel_redis_cache_opts *opts)
 		pr_warn("redis_cache: interface name too long\n");
 		return -EINVAL;
 	}
-	if (OPTS_GET(opts, max_value_size, 0) > RC_VAL_MAX) {
-		pr_warn("redis_cache: max_value_size is at most %d\n", RC_VAL_MAX);
-		return -EINVAL;
-	}
 	return 0;
 }
 
@@ -153,11 +150,7 @@ static int rc_open_cgroup(struct ebpfaccel_redis_cache *rc,
 	char found[PATH_MAX];
 	int err;
 
-	if (OPTS_GET(opts, cgroup_fd, 0) > 0) {
-		rc->cgroup_fd = opts->cgroup_fd;
-		return 0;
-	}
-	if (!path) {
+	if (!path && OPTS_GET(opts, cgroup_fd, 0) <= 0) {
 		err = rc_listener_cgroup(rc->ports[0], OPTS_GET(opts, pid, 0), found,
 					 sizeof(found));
 		if (err)
@@ -167,12 +160,11 @@ static int rc_open_cgroup(struct ebpfaccel_redis_cache *rc,
 		path = found;
 		rc->discovered = true;
 	}
-	rc->cgroup_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rc->cgroup_fd < 0) {
-		pr_warn("redis_cache: cgroup %s: %s\n", path, strerror(errno));
-		return -errno;
-	}
-	rc->own_cgroup_fd = true;
+	err = rc_object__open_cgroup("redis_cache", OPTS_GET(opts, cgroup_fd, 0), path,
+				     &rc->own_cgroup_fd);
+	if (err < 0)
+		return err;
+	rc->cgroup_fd = err;
 	return 0;
 }
 
@@ -184,11 +176,7 @@ static int rc_copy_strings(struct ebpfaccel_redis_cache *rc,
 	const char *pass = OPTS_GET(opts, redis_password, NULL);
 
 	snprintf(rc->host, sizeof(rc->host), "%s", host ? host : "127.0.0.1");
-	rc->user = user ? strdup(user) : NULL;
-	rc->password = pass ? strdup(pass) : NULL;
-	if ((user && !rc->user) || (pass && !rc->password))
-		return -ENOMEM;
-	return 0;
+	return rc_object__dup_credentials(&rc->user, &rc->password, user, pass);
 }
 
 /* The programs see the tracking connection's server side, so they apply

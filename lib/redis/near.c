@@ -23,6 +23,7 @@
 #include "redis/commands.h"
 #include "redis/near.h"
 #include "redis/near.skel.h"
+#include "redis/object.h"
 
 #define NC_STALE_DEFAULT_MS	1000
 #define NC_STALE_MAX_MS		3600000
@@ -92,14 +93,10 @@ static int nc_check_opts(const struct ebpfaccel_near_cache_opts *opts)
 			NC_SERVERS_MAX);
 		return -EINVAL;
 	}
-	if (OPTS_GET(opts, cgroup_fd, 0) <= 0 && !OPTS_GET(opts, cgroup_path, NULL)) {
-		pr_warn("near_cache: a cgroup (path or fd) is required\n");
+	if (rc_object__check_opts("near_cache", OPTS_GET(opts, cgroup_fd, 0),
+				  OPTS_GET(opts, cgroup_path, NULL), NULL, false,
+				  OPTS_GET(opts, max_value_size, 0)))
 		return -EINVAL;
-	}
-	if (OPTS_GET(opts, max_value_size, 0) > RC_VAL_MAX) {
-		pr_warn("near_cache: max_value_size is at most %d\n", RC_VAL_MAX);
-		return -EINVAL;
-	}
 	if (OPTS_GET(opts, max_staleness_ms, 0) > NC_STALE_MAX_MS) {
 		pr_warn("near_cache: max_staleness_ms is at most %d\n", NC_STALE_MAX_MS);
 		return -EINVAL;
@@ -138,28 +135,18 @@ static int nc_copy_opts(struct ebpfaccel_near_cache *nc,
 		if (!i)
 			memcpy(nc->host, host, sizeof(nc->host));
 	}
-	nc->user = user ? strdup(user) : NULL;
-	nc->password = pass ? strdup(pass) : NULL;
-	if ((user && !nc->user) || (pass && !nc->password))
-		return -ENOMEM;
-	return 0;
+	return rc_object__dup_credentials(&nc->user, &nc->password, user, pass);
 }
 
 static int nc_open_cgroup(struct ebpfaccel_near_cache *nc,
 			  const struct ebpfaccel_near_cache_opts *opts)
 {
-	const char *path = OPTS_GET(opts, cgroup_path, NULL);
+	int fd = rc_object__open_cgroup("near_cache", OPTS_GET(opts, cgroup_fd, 0),
+					OPTS_GET(opts, cgroup_path, NULL), &nc->own_cgroup_fd);
 
-	if (OPTS_GET(opts, cgroup_fd, 0) > 0) {
-		nc->cgroup_fd = opts->cgroup_fd;
-		return 0;
-	}
-	nc->cgroup_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (nc->cgroup_fd < 0) {
-		pr_warn("near_cache: cgroup %s: %s\n", path, strerror(errno));
-		return -errno;
-	}
-	nc->own_cgroup_fd = true;
+	if (fd < 0)
+		return fd;
+	nc->cgroup_fd = fd;
 	return 0;
 }
 

@@ -7,6 +7,7 @@ import itertools
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 
 CLONE_NEWNET = 0x40000000
@@ -129,6 +130,61 @@ class RedisServer:
     def close(self):
         self.proc.terminate()
         self.proc.wait()
+
+
+def new_cgroup(test):
+    """A Cgroup removed by @test's (a unittest.TestCase) cleanups."""
+    cg = Cgroup()
+    test.addCleanup(cg.close)
+    return cg
+
+
+def private_redis(test, cgroup):
+    """A RedisServer in a new netns and in @cgroup for @test, both removed
+    by its cleanups (the server first): (ns, redis)."""
+    tmp = tempfile.TemporaryDirectory()
+    test.addCleanup(tmp.cleanup)
+    ns = NetNs()
+    test.addCleanup(ns.close)
+    redis = RedisServer(ns, cgroup, tmp.name)
+    test.addCleanup(redis.close)
+    return ns, redis
+
+
+@contextlib.contextmanager
+def in_cgroup(path):
+    """Run the block in cgroup @path: sockets made there stay its own."""
+    with open("/proc/self/cgroup") as f:
+        home = next(line.split("::", 1)[1].strip() for line in f if line.startswith("0::"))
+    with open(os.path.join(path, "cgroup.procs"), "w") as f:
+        f.write(str(os.getpid()))
+    try:
+        yield
+    finally:
+        with open(os.path.join(cgroup2_mount() + home, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+
+
+def resp(*args):
+    """A RESP command, as clients send it."""
+    out = f"*{len(args)}\r\n".encode()
+    for a in args:
+        a = a.encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+def command(sock, *args):
+    """Send one command on @sock, return its reply (a simple or bulk one)."""
+    sock.sendall(resp(*args))
+    reply = b""
+    while not reply.endswith(b"\r\n") or (reply.startswith(b"$") and reply.count(b"\r\n") < 2
+                                          and not reply.startswith(b"$-1")):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+    return reply
 
 
 def require(*programs):

@@ -2,33 +2,17 @@
 """The Redis near cache from Python: a private redis-server in its own netns,
 a client socket made in the near cache's cgroup; its GET hits are answered
 on the client's host and never reach Redis."""
-import contextlib
 import errno
 import os
 import socket
-import tempfile
 import time
 import unittest
 
 import ebpfaccel
 import fixtures
-from test_redis_cache import command
+from fixtures import command, in_cgroup
 
 MISSING = fixtures.require("redis-server", "redis-cli", "ip")
-
-
-@contextlib.contextmanager
-def in_cgroup(path):
-    """Run the block in cgroup @path: sockets made there stay its own."""
-    with open("/proc/self/cgroup") as f:
-        home = next(line.split("::", 1)[1].strip() for line in f if line.startswith("0::"))
-    with open(os.path.join(path, "cgroup.procs"), "w") as f:
-        f.write(str(os.getpid()))
-    try:
-        yield
-    finally:
-        with open(os.path.join(fixtures.cgroup2_mount() + home, "cgroup.procs"), "w") as f:
-            f.write(str(os.getpid()))
 
 
 @unittest.skipUnless(hasattr(ebpfaccel, "NearCache"), "near_cache.h is not part of this build")
@@ -36,16 +20,8 @@ def in_cgroup(path):
 @unittest.skipIf(MISSING, MISSING)
 class NearCacheTest(unittest.TestCase):
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(self.tmp.cleanup)
-        self.ns = fixtures.NetNs()
-        self.addCleanup(self.ns.close)
-        self.server_cg = fixtures.Cgroup()
-        self.addCleanup(self.server_cg.close)
-        self.clients = fixtures.Cgroup()
-        self.addCleanup(self.clients.close)
-        self.redis = fixtures.RedisServer(self.ns, self.server_cg, self.tmp.name)
-        self.addCleanup(self.redis.close)
+        self.clients = fixtures.new_cgroup(self)
+        self.ns, self.redis = fixtures.private_redis(self, fixtures.new_cgroup(self))
 
     def test_hits_answered_on_the_client_host(self):
         server = f"127.0.0.1:{self.redis.port}"

@@ -4,34 +4,14 @@ and cgroup; GETs answered by the kernel never reach Redis."""
 import errno
 import os
 import socket
-import tempfile
 import time
 import unittest
 
 import ebpfaccel
 import fixtures
+from fixtures import command
 
 MISSING = fixtures.require("redis-server", "redis-cli", "ip")
-
-
-def resp(*args):
-    out = f"*{len(args)}\r\n".encode()
-    for a in args:
-        a = a.encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
-
-
-def command(sock, *args):
-    sock.sendall(resp(*args))
-    reply = b""
-    while not reply.endswith(b"\r\n") or (reply.startswith(b"$") and reply.count(b"\r\n") < 2
-                                          and not reply.startswith(b"$-1")):
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        reply += chunk
-    return reply
 
 
 @unittest.skipUnless(hasattr(ebpfaccel, "RedisCache"), "redis_cache.h is not part of this build")
@@ -39,14 +19,8 @@ def command(sock, *args):
 @unittest.skipIf(MISSING, MISSING)
 class RedisCacheTest(unittest.TestCase):
     def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory()
-        self.addCleanup(self.tmp.cleanup)
-        self.ns = fixtures.NetNs()
-        self.addCleanup(self.ns.close)
-        self.cgroup = fixtures.Cgroup()
-        self.addCleanup(self.cgroup.close)
-        self.redis = fixtures.RedisServer(self.ns, self.cgroup, self.tmp.name)
-        self.addCleanup(self.redis.close)
+        self.cgroup = fixtures.new_cgroup(self)
+        self.ns, self.redis = fixtures.private_redis(self, self.cgroup)
 
     def warm(self, sock, key, value):
         """GET until the kernel answers (Redis' GET count stays put)."""
