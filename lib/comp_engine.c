@@ -55,6 +55,8 @@ struct comp_tx {
 	struct zstd_frame frame;	/* stream mode, fast levels */
 	LZ4_stream_t *l4;	/* block mode too: reset cheaply per record */
 	struct lz4_history hist;
+	bool lz4_in_place;	/* lz4 stream: this send() compresses from its buffer */
+	bool lz4_borrowed;	/* ... and lz4's dictionary is in that buffer now */
 	char *buf;		/* one encoded record waiting for the socket */
 	size_t cap, pos, len;
 };
@@ -282,13 +284,22 @@ static ssize_t zstd_stream_encode(struct comp_tx *tx, const void *src, size_t n,
 	return zstd_compress_all(tx->zc, &in, dst, cap, last ? ZSTD_e_end : ZSTD_e_flush);
 }
 
-/* LZ4 stream: the input joins the history so the next record can refer to it. */
+/*
+ * LZ4 stream: the input joins the history so the next record can refer to
+ * it, either by a copy into the history or, for a send() of several records,
+ * in the caller's buffer where lz4 continues from one record to the next.
+ */
 static ssize_t lz4_stream_encode(struct comp_tx *tx, const void *src, size_t n, char *dst,
 				 size_t cap)
 {
 	struct lz4_history *h = &tx->hist;
 	int ret;
 
+	if (tx->lz4_in_place) {
+		tx->lz4_borrowed = true;
+		ret = LZ4_compress_fast_continue(tx->l4, src, dst, n, cap, lz4_accel(tx->p.level));
+		return ret > 0 ? ret : -EIO;
+	}
 	/* saveDict moves the last 64 KiB to the front and tells the stream. */
 	if (h->len + n > h->cap)
 		h->len = LZ4_saveDict(tx->l4, h->buf, LZ4_HISTORY);
@@ -434,10 +445,32 @@ static ssize_t send_plain(struct ebpfaccel_comp_conn *c, const void *buf, size_t
 	return n;
 }
 
+static ssize_t send_records(struct ebpfaccel_comp_conn *c, const char *buf, size_t len)
+{
+	size_t done = 0, rec = record_size(&c->tx.p);
+	int err;
+
+	while (done < len) {
+		size_t n = len - done < rec ? len - done : rec;
+
+		err = encode_record(c, buf + done, n);
+		if (err)
+			return fail(c, err);
+		done += n;
+		err = ebpfaccel_comp_conn__flush(c);
+		if (err == -EAGAIN)
+			break;
+		if (err)
+			return err;
+	}
+	return done;
+}
+
 EBPFACCEL_API ssize_t ebpfaccel_comp_conn__send(struct ebpfaccel_comp_conn *c, const void *buf,
 						size_t len)
 {
-	size_t done = 0, rec;
+	struct comp_tx *tx;
+	ssize_t ret;
 	int err;
 
 	if (!c || (!buf && len))
@@ -449,21 +482,16 @@ EBPFACCEL_API ssize_t ebpfaccel_comp_conn__send(struct ebpfaccel_comp_conn *c, c
 	err = ebpfaccel_comp_conn__flush(c);
 	if (err)
 		return err;
-	rec = record_size(&c->tx.p);
-	while (done < len) {
-		size_t n = len - done < rec ? len - done : rec;
-
-		err = encode_record(c, (const char *)buf + done, n);
-		if (err)
-			return fail(c, err);
-		done += n;
-		err = ebpfaccel_comp_conn__flush(c);
-		if (err == -EAGAIN)
-			break;
-		if (err)
-			return err;
-	}
-	return done;
+	tx = &c->tx;
+	/* Copying into the history costs two copies per byte (in, and the
+	 * move when it fills); in place, one 64 KiB copy per call. */
+	tx->lz4_in_place = tx->l4 && tx->p.mode == TCP_COMP_MODE_STREAM &&
+			   len >= 2 * record_size(&tx->p);
+	ret = send_records(c, buf, len);
+	if (tx->lz4_borrowed)	/* the caller may reuse its buffer now */
+		tx->hist.len = LZ4_saveDict(tx->l4, tx->hist.buf, LZ4_HISTORY);
+	tx->lz4_in_place = tx->lz4_borrowed = false;
+	return ret;
 }
 
 EBPFACCEL_API ssize_t ebpfaccel_comp_conn__sendfile(struct ebpfaccel_comp_conn *c, int in_fd,

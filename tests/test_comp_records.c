@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -38,16 +39,17 @@ static const struct tcp_comp_params plain = { .version = TCP_COMP_VERSION };
 
 /* What the sender sends, one send() per piece. */
 struct corpus {
-	char data[16384];
+	char data[20000];
 	size_t pieces[5], n_pieces, len;
 };
 
 /* Text, then incompressible bytes (raw records in every mode but zstd
- * stream), then text repeating the first part (matches reach back across the
- * raw record into the history), then a few bytes. */
+ * stream), then a send of over two records (lz4 stream compresses those in
+ * the caller's buffer) repeating the first part (matches reach back across
+ * the raw record into the history), then two smaller sends. */
 static void corpus_make(struct corpus *c)
 {
-	static const size_t sizes[] = { 5000, 1500, 6000, 2000, 17 };
+	static const size_t sizes[] = { 5000, 1500, 9000, 2000, 17 };
 
 	c->len = 0;
 	for (size_t i = 0; i < 5; i++)
@@ -56,7 +58,7 @@ static void corpus_make(struct corpus *c)
 	comp_fill_text(c->data, 5000, 3);
 	comp_fill_random(c->data + 5000, 1500, 4);
 	memcpy(c->data + 6500, c->data, 5000);
-	comp_fill_text(c->data + 11500, 3017, 5);
+	comp_fill_text(c->data + 11500, c->len - 11500, 5);
 }
 
 static struct ebpfaccel_comp_conn *wrap(int fd, const struct tcp_comp_params *tx,
@@ -81,9 +83,18 @@ static char *encode(const struct tcp_comp_params *p, const struct corpus *c, siz
 	ck_assert_ptr_nonnull(wire);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	tx = wrap(sv[0], p, &plain);
-	/* A few KiB of wire: the socket holds all of it, no reader thread. */
+	/* A few KiB of wire: the socket holds all of it, no reader thread.
+	 * Each piece is sent from its own mapping, unmapped right after, as
+	 * callers reuse or free their buffers: an engine still reading one
+	 * faults. */
 	for (size_t i = 0; i < c->n_pieces; i++) {
-		ck_assert_int_eq(comp_send_all(tx, sv[0], c->data + off, c->pieces[i]), 0);
+		char *piece = mmap(NULL, c->pieces[i], PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		ck_assert_ptr_ne(piece, MAP_FAILED);
+		memcpy(piece, c->data + off, c->pieces[i]);
+		ck_assert_int_eq(comp_send_all(tx, sv[0], piece, c->pieces[i]), 0);
+		munmap(piece, c->pieces[i]);
 		off += c->pieces[i];
 	}
 	ebpfaccel_comp_conn__free(tx);
