@@ -268,3 +268,10 @@ taskset -c 0 "$top_builddir/bench/comp_engine_speed" "$DIR/text" "${COMP_BENCH_E
 tool_line() { "$@" 2>&1 | tr '\r' '\n' | grep 'MB/s' | tail -1; }
 echo "tools: zstd -b1: $(tool_line taskset -c 0 zstd -b1 -i3 "$DIR/text")"
 echo "       lz4 -b1:  $(tool_line taskset -c 0 lz4 -b1 -i3 "$DIR/text")"
+# The same in instructions per byte (callgrind: load does not change them),
+# over the first 16 MiB: a few minutes; COMP_BENCH_INSNS=0 skips it.
+[ "${COMP_BENCH_INSNS:-1}" = 1 ] || exit 0
+echo
+echo "engine vs the libraries in instructions, first 16 MiB of the text:"
+head -c $((16 << 20)) "$DIR/text" > "$DIR/text16"
+top_builddir=$top_builddir sh "$(dirname "$0")/comp_engine_insns.sh" "$DIR/text16"
