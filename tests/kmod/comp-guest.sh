@@ -33,6 +33,16 @@ if insmod /modules/tcp_comp.ko max_format=3 2>/dev/null; then
 fi
 insmod /modules/tcp_comp.ko max_format=1 || { echo "FAIL: insmod tcp_comp.ko max_format=1"; exit 1; }
 run_all "kmod_sockopt" "kmod_engine --negotiate" "kmod_sockopt --unload"
+
+# Installed (as DKMS does) but not loaded: the library has the kernel load
+# it before it offers a format, and negotiates format 2 for it.
+release=$(uname -r)
+mkdir -p "/lib/modules/$release"
+cp /modules/tcp_comp.ko "/lib/modules/$release/"
+depmod "$release"
+echo /bin/modprobe >/proc/sys/kernel/modprobe
+run_all "kmod_engine --negotiate"
+grep -q '^tcp_comp ' /proc/modules || { echo "FAIL: the library did not load tcp_comp"; exit 1; }
 if dmesg | grep -E 'BUG|WARNING|Oops|leak'; then
 	echo "FAIL: kernel complained"
 	exit 1
