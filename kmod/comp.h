@@ -17,7 +17,8 @@
 
 #include "compat.h"
 
-#define COMP_HDR_MAX		(TCP_COMP_REC_HDR_LEN + TCP_COMP_REC_CSUM_LEN)
+/* format 2's 8-byte check is the longest that follows a header */
+#define COMP_HDR_MAX		(TCP_COMP_REC_HDR_LEN + TCP_COMP_REC_XXH3_LEN)
 #define COMP_LZ4_HISTORY	(64U * 1024)
 #define COMP_ZSTD_WINDOW_MAX	(1U << TCP_COMP_ZSTD_WINDOWLOG_MAX)
 
@@ -96,6 +97,17 @@ static inline struct comp_ctx *comp_get_ctx(const struct sock *sk)
 }
 
 int comp_params_check(const struct tcp_comp_params *p);
+
+/* format 2: XXH3-64 of the record's payload, seeded with its header */
+u64 comp_rec_xxh3(const struct tcp_comp_rec_hdr *hdr, const void *payload);
+
+/* bytes of the check that follows a header with these flags */
+static inline u32 comp_check_len(u8 rec_flags)
+{
+	if (rec_flags & TCP_COMP_REC_F_XXH3)
+		return TCP_COMP_REC_XXH3_LEN;
+	return rec_flags & TCP_COMP_REC_F_CHECKSUM ? TCP_COMP_REC_CSUM_LEN : 0;
+}
 
 int comp_tx_enable(struct sock *sk, struct comp_ctx *ctx, const struct tcp_comp_params *p);
 void comp_tx_flush_final(struct sock *sk, struct comp_ctx *ctx);

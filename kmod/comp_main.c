@@ -20,6 +20,16 @@ static struct proto_ops comp_proto_ops[COMP_NUM_IP] __read_mostly;
 static const struct proto *comp_base_v6 __read_mostly;
 static DEFINE_MUTEX(comp_v6_mutex);
 
+/*
+ * The newest record format this module speaks.  The library reads it from
+ * /sys/module/tcp_comp/parameters/max_format to decide which format to
+ * offer in the handshake where this module will carry the data; loading
+ * with max_format=1 makes the host behave like one from before format 2.
+ */
+static unsigned int max_format = TCP_COMP_VERSION_2;
+module_param(max_format, uint, 0444);
+MODULE_PARM_DESC(max_format, "newest record format spoken and announced (1 or 2, default 2)");
+
 const struct comp_algo *comp_algo_get(u8 id)
 {
 	switch (id) {
@@ -36,12 +46,12 @@ int comp_params_check(const struct tcp_comp_params *p)
 {
 	const struct comp_algo *algo;
 
-	/* format 2 (per-record XXH3) is not implemented here yet: the library
-	 * negotiates format 1 with hosts where this module carries the data */
-	if (p->version != TCP_COMP_VERSION_1)
+	if (p->version < TCP_COMP_VERSION_1 || p->version > max_format)
 		return -EINVAL;
 	if (p->algo >= __TCP_COMP_ALGO_MAX || p->mode >= __TCP_COMP_MODE_MAX)
 		return -EINVAL;
+	/* F_CHECKSUM is format 1's optional check; format 2 checks every
+	 * record anyway and accepts it, as the user-space engine does */
 	if (p->flags & ~TCP_COMP_F_CHECKSUM)
 		return -EINVAL;
 	if (p->record_size > TCP_COMP_MAX_RECORD)
@@ -293,6 +303,8 @@ static struct tcp_ulp_ops comp_ulp_ops __read_mostly = {
 
 static int __init tcp_comp_init(void)
 {
+	if (max_format < TCP_COMP_VERSION_1 || max_format > TCP_COMP_VERSION_2)
+		return -EINVAL;
 	comp_build_proto(&comp_prots[COMP_IPV4], &comp_proto_ops[COMP_IPV4],
 			 &tcp_prot, &inet_stream_ops);
 	return tcp_register_ulp(&comp_ulp_ops);

@@ -21,21 +21,26 @@ static struct comp_ctx *comp_strp_ctx(struct strparser *strp)
 	return comp_get_ctx(strp->sk);
 }
 
-static int comp_hdr_check(const struct tcp_comp_rec_hdr *hdr, u32 *rec_len)
+static int comp_hdr_check(const struct comp_rx *rx, const struct tcp_comp_rec_hdr *hdr,
+			  u32 *rec_len)
 {
 	u32 orig = be32_to_cpu(hdr->orig_len), wire = be32_to_cpu(hdr->wire_len);
 	bool raw = hdr->flags & TCP_COMP_REC_F_RAW;
+	bool format2 = rx->params.version == TCP_COMP_VERSION_2;
 
 	if (hdr->magic != TCP_COMP_REC_MAGIC || hdr->type != TCP_COMP_REC_DATA)
 		return -EBADMSG;
-	if (hdr->flags & ~TCP_COMP_REC_F_KNOWN)
+	if (hdr->flags & ~(format2 ? TCP_COMP_REC_F_KNOWN_2 : TCP_COMP_REC_F_KNOWN))
+		return -EBADMSG;
+	/* format 2 checks every record: a header without its check (a flag
+	 * flipped on the way) is as wrong as a payload that fails it */
+	if (format2 && !(hdr->flags & TCP_COMP_REC_F_XXH3))
 		return -EBADMSG;
 	if (!orig || orig > TCP_COMP_MAX_RECORD || !wire || wire > TCP_COMP_MAX_WIRE)
 		return -EBADMSG;
 	if (raw ? (hdr->algo != TCP_COMP_ALGO_NONE || wire != orig) : !comp_algo_get(hdr->algo))
 		return -EBADMSG;
-	*rec_len = TCP_COMP_REC_HDR_LEN + wire +
-		   (hdr->flags & TCP_COMP_REC_F_CHECKSUM ? TCP_COMP_REC_CSUM_LEN : 0);
+	*rec_len = TCP_COMP_REC_HDR_LEN + comp_check_len(hdr->flags) + wire;
 	return 0;
 }
 
@@ -50,7 +55,7 @@ static int comp_parse_msg(struct strparser *strp, struct sk_buff *skb)
 		return 0;
 	if (skb_copy_bits(skb, rxm->offset, &hdr, sizeof(hdr)))
 		return -EBADMSG;
-	err = comp_hdr_check(&hdr, &rec_len);
+	err = comp_hdr_check(container_of(strp, struct comp_rx, strp), &hdr, &rec_len);
 	return err ?: rec_len;
 }
 
@@ -219,6 +224,11 @@ static int comp_rx_decode(struct sock *sk, struct comp_ctx *ctx)
 	orig = be32_to_cpu(hdr->orig_len);
 	wire = be32_to_cpu(hdr->wire_len);
 	hdr_len = rec_len - wire;
+	/* format 2: a damaged payload never reaches a decoder */
+	if ((hdr->flags & TCP_COMP_REC_F_XXH3) &&
+	    get_unaligned_be64(rx->wire + TCP_COMP_REC_HDR_LEN) !=
+	    comp_rec_xxh3(hdr, rx->wire + hdr_len))
+		return -EBADMSG;
 	err = comp_rx_decode_payload(rx, hdr, rx->wire + hdr_len, wire, orig);
 	if (err)
 		return err == -ENOMEM ? err : -EBADMSG;

@@ -104,12 +104,22 @@ static int comp_tx_encode(struct comp_tx *tx, u8 *payload, u8 *algo_id, u8 *flag
 	return tx->plain_len;
 }
 
+/* Which check follows the header: format 2's XXH3 on every record, else
+ * format 1's optional XXH32. */
+static u8 comp_tx_check_flag(const struct comp_tx *tx)
+{
+	if (tx->params.version == TCP_COMP_VERSION_2)
+		return TCP_COMP_REC_F_XXH3;
+	return tx->params.flags & TCP_COMP_F_CHECKSUM ? TCP_COMP_REC_F_CHECKSUM : 0;
+}
+
 static int comp_tx_seal(struct comp_ctx *ctx)
 {
 	struct comp_tx *tx = ctx->tx;
-	bool csum = tx->params.flags & TCP_COMP_F_CHECKSUM;
-	u32 hdr_len = TCP_COMP_REC_HDR_LEN + (csum ? TCP_COMP_REC_CSUM_LEN : 0);
+	u8 check = comp_tx_check_flag(tx);
+	u32 hdr_len = TCP_COMP_REC_HDR_LEN + comp_check_len(check);
 	struct tcp_comp_rec_hdr *hdr = (void *)tx->wire;
+	u8 *check_at = tx->wire + TCP_COMP_REC_HDR_LEN;
 	u8 algo_id, flags;
 	int n;
 
@@ -123,12 +133,15 @@ static int comp_tx_seal(struct comp_ctx *ctx)
 	hdr->magic = TCP_COMP_REC_MAGIC;
 	hdr->type = TCP_COMP_REC_DATA;
 	hdr->algo = algo_id;
-	hdr->flags = flags | (csum ? TCP_COMP_REC_F_CHECKSUM : 0);
+	hdr->flags = flags | check;
 	hdr->orig_len = cpu_to_be32(tx->plain_len);
 	hdr->wire_len = cpu_to_be32(n);
-	if (csum)
-		put_unaligned_be32(xxh32(tx->plain, tx->plain_len, 0),
-				   tx->wire + TCP_COMP_REC_HDR_LEN);
+	/* format 2 hashes the payload as it travels (and the header through
+	 * the seed); format 1 the original bytes */
+	if (check & TCP_COMP_REC_F_XXH3)
+		put_unaligned_be64(comp_rec_xxh3(hdr, tx->wire + hdr_len), check_at);
+	else if (check & TCP_COMP_REC_F_CHECKSUM)
+		put_unaligned_be32(xxh32(tx->plain, tx->plain_len, 0), check_at);
 
 	tx->pend_off = 0;
 	tx->pend_len = hdr_len + n;

@@ -32,4 +32,14 @@
 #define COMP_RECVMSG_ARGS	sk, msg, len, flags, addr_len
 #endif
 
+/*
+ * 6.12 moved <asm/unaligned.h> to <linux/unaligned.h> (commit 5f60d5f6bbc1);
+ * the record check reads the payload at any alignment.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#include <linux/unaligned.h>
+#else
+#include <asm/unaligned.h>
+#endif
+
 #endif /* TCP_COMP_COMPAT_H */

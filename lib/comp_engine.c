@@ -9,6 +9,7 @@
  * is allocated for it, and decoders are given exactly orig_len bytes of room.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1006,11 +1007,36 @@ EBPFACCEL_API size_t ebpfaccel_comp_conn__tx_pending(const struct ebpfaccel_comp
 
 #define KMOD_MAX_FORMAT "/sys/module/tcp_comp/parameters/max_format"
 
+/*
+ * An installed module that nobody loaded yet would only say which format it
+ * speaks after a socket is already committed to a path.  TCP_ULP on a
+ * throwaway socket has the kernel load it (request_module, with
+ * CAP_NET_ADMIN) before the ULP refuses the unconnected socket.  Once per
+ * process: a host without the module does not pay a modprobe per
+ * connection.
+ */
+static void kmod_autoload(void)
+{
+	static atomic_bool tried;
+	int fd;
+
+	if (atomic_exchange(&tried, true))
+		return;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (setsockopt(fd, SOL_TCP, TCP_ULP, TCP_COMP_ULP_NAME, sizeof(TCP_COMP_ULP_NAME)))
+		pr_debug("comp: loading the tcp_comp module: %s\n", strerror(errno));
+	close(fd);
+}
+
 int ebpfaccel__comp_kernel_format(void)
 {
 	FILE *f;
 	int v = TCP_COMP_VERSION_1;
 
+	if (!ebpfaccel__ulp_registered(TCP_COMP_ULP_NAME))
+		kmod_autoload();
 	if (!ebpfaccel__ulp_registered(TCP_COMP_ULP_NAME))
 		return 0;
 	/* A module without the parameter predates format 2. */
@@ -1031,7 +1057,8 @@ static bool kernel_speaks(const struct ebpfaccel_comp_conn *c)
 		need = c->tx.p.version;
 	if (dir_on(&c->rx.p) && c->rx.p.version > need)
 		need = c->rx.p.version;
-	/* Not loaded: setsockopt() may load it, and only then say what it speaks. */
+	/* Format 1 needs no question: any module speaks it, and setsockopt()
+	 * loads one that is installed. */
 	return need == TCP_COMP_VERSION_1 || ebpfaccel__comp_kernel_format() >= need;
 }
 

@@ -64,11 +64,24 @@ void guest_comp_pair(int family, const struct tcp_comp_params *p, int *client, i
 	guest_comp(*server, TCP_COMP_RX, p);
 }
 
+int guest_format = TCP_COMP_VERSION_2;
+
+int guest_module_max_format(void)
+{
+	FILE *f = fopen("/sys/module/tcp_comp/parameters/max_format", "r");
+	int v = 0;
+
+	CHECK(f, "tcp_comp's max_format parameter: %m");
+	CHECK(fscanf(f, "%d", &v) == 1, "max_format unreadable");
+	fclose(f);
+	return v;
+}
+
 struct tcp_comp_params guest_params(int algo, int mode, int level, uint32_t record_size,
 				    uint32_t flags)
 {
 	struct tcp_comp_params p = {
-		.version = TCP_COMP_VERSION_1, .algo = algo, .mode = mode, .level = level,
+		.version = guest_format, .algo = algo, .mode = mode, .level = level,
 		.record_size = record_size, .flags = flags,
 	};
 	return p;

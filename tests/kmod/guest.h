@@ -34,8 +34,13 @@ void guest_ulp(int fd);
 /* a pair whose client compresses what it sends with p and whose server
  * decodes it */
 void guest_comp_pair(int family, const struct tcp_comp_params *p, int *client, int *server);
+/* parameters of record format guest_format (TCP_COMP_VERSION_2 unless a
+ * test switches it) */
 struct tcp_comp_params guest_params(int algo, int mode, int level, uint32_t record_size,
 				    uint32_t flags);
+extern int guest_format;
+/* the newest format the loaded module speaks (its max_format parameter) */
+int guest_module_max_format(void);
 void guest_comp(int fd, int dir, const struct tcp_comp_params *p);
 struct tcp_comp_stats guest_stats(int fd);
 

@@ -4,9 +4,13 @@
  * (ebpfaccel_comp_conn with no_kernel) and the tcp_comp module talk to each
  * other in both directions, every algorithm and mode; and without
  * no_kernel the library finds the module and hands the socket to it.
- * Last, the whole path: the library's BPF program negotiates compression
- * in the TCP handshake inside the guest, and the library switches both
- * ends to the module.
+ * Record formats 2 and 1 (with and without XXH32), sendfile into the
+ * module included.  Last, the whole path: the library's BPF program
+ * negotiates compression in the TCP handshake inside the guest, in the
+ * newest format the module announces (max_format), and the library switches
+ * both ends to the module; with --negotiate only that (comp-guest.sh runs it
+ * again with the module loaded with max_format=1, and with the module
+ * installed but not loaded, which the library then loads).
  * The library is linked in statically from its sources (tests/kmod/
  * in mk/kmod.am): the guest has no shared libraries.
  */
@@ -17,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -103,13 +109,25 @@ static void to_module(int algo, int mode, int checksum, bool no_kernel)
 		exit(0);
 	}
 	close(cli);
-	snprintf(what, sizeof(what), "engine->module algo %d mode %d", algo, mode);
+	snprintf(what, sizeof(what), "engine->module algo %d mode %d format %d", algo, mode, p.version);
 	guest_expect_module_rx(srv, data, len, pid, what);
 	free(data);
 }
 
+/* the module's sendfile() path (whole records from page-sized chunks) */
+static void sendfile_all(int fd, const uint8_t *data, size_t len)
+{
+	int mfd = memfd_create("kmod_engine", 0);
+	off_t off = 0;
+
+	CHECK(mfd >= 0 && write(mfd, data, len) == (ssize_t)len, "memfd: %m");
+	while ((size_t)off < len)
+		CHECK(sendfile(fd, mfd, &off, len - off) > 0, "sendfile: %m");
+	close(mfd);
+}
+
 /* sender: the module; receiver: the engine */
-static void from_module(int algo, int mode, int checksum)
+static void from_module(int algo, int mode, int checksum, bool use_sendfile)
 {
 	struct tcp_comp_params p = guest_params(algo, mode, 0, 0, checksum ? TCP_COMP_F_CHECKSUM : 0);
 	struct tcp_comp_params off = guest_params(TCP_COMP_ALGO_NONE, mode, 0, 0, 0);
@@ -128,7 +146,9 @@ static void from_module(int algo, int mode, int checksum)
 	CHECK(pid >= 0, "fork: %m");
 	if (!pid) {
 		close(srv);
-		for (sent = 0, i = 0; sent < len; i++) {
+		if (use_sendfile)
+			sendfile_all(cli, data, len);
+		for (sent = 0, i = 0; sent < len && !use_sendfile; i++) {
 			size_t n = lens[i % 8] < len - sent ? lens[i % 8] : len - sent;
 
 			guest_write_all(cli, data + sent, n);
@@ -142,7 +162,8 @@ static void from_module(int algo, int mode, int checksum)
 	 * checks records against it */
 	c = engine(srv, &off, &p, true);
 	CHECK(engine_recv_all(c, got, len + 1) == len, "length");
-	CHECK(!memcmp(got, data, len), "module->engine algo %d mode %d: data differs", algo, mode);
+	CHECK(!memcmp(got, data, len), "module->engine algo %d mode %d format %d: data differs", algo,
+	      mode, p.version);
 	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status), "sender");
 	ebpfaccel_comp_conn__free(c);
 	close(srv);
@@ -190,8 +211,10 @@ static void exchange(struct ebpfaccel_comp_conn *from, struct ebpfaccel_comp_con
 	free(got);
 }
 
+/* both ends negotiate the newest format the module announces */
 static void test_negotiated(void)
 {
+	int want;
 	LIBEBPFACCEL_OPTS(ebpfaccel_comp_rule_opts, rule, .algo = TCP_COMP_ALGO_LZ4,
 			  .mode = TCP_COMP_MODE_STREAM);
 	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -204,6 +227,8 @@ static void test_negotiated(void)
 
 	policy = ebpfaccel_comp_policy__open(NULL);
 	CHECK(policy, "policy open: %m");
+	/* the policy asked the module (and had an installed one loaded) */
+	want = guest_module_max_format();
 	CHECK(!ebpfaccel_comp_policy__attach(policy, cg), "policy attach");
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	CHECK(lfd >= 0 && !bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) && !listen(lfd, 1) &&
@@ -224,6 +249,11 @@ static void test_negotiated(void)
 	ebpfaccel_comp_conn__params(cc, &tx, &rx);
 	CHECK(tx.algo == TCP_COMP_ALGO_LZ4 && rx.algo == TCP_COMP_ALGO_LZ4 &&
 	      tx.mode == TCP_COMP_MODE_STREAM, "negotiated tx %d rx %d mode %d", tx.algo, rx.algo, tx.mode);
+	CHECK(tx.version == want && rx.version == want, "format %d/%d negotiated, module's max %d",
+	      tx.version, rx.version, want);
+	ebpfaccel_comp_conn__params(sc, &tx, &rx);
+	CHECK(tx.version == want && rx.version == want, "server: format %d/%d, module's max %d",
+	      tx.version, rx.version, want);
 	CHECK(ebpfaccel_comp_conn__in_kernel(cc) && ebpfaccel_comp_conn__in_kernel(sc),
 	      "negotiated sockets not in the module");
 	exchange(cc, sc, 1);
@@ -237,22 +267,28 @@ static void test_negotiated(void)
 	close(lfd);
 	ebpfaccel_comp_policy__destroy(policy);
 	close(cg);
-	printf("ok BPF handshake negotiation in the guest switches both ends to the module\n");
+	printf("ok BPF handshake negotiation in the guest: format %d, both ends in the module\n", want);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	int algo, mode, n = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 1 && !strcmp(argv[1], "--negotiate")) {
+		test_negotiated();
+		return 0;
+	}
 	/* algo NONE means "direction off" to the library, raw records to the
 	 * module: nothing to compare there */
-	for (algo = TCP_COMP_ALGO_ZSTD; algo < __TCP_COMP_ALGO_MAX; algo++)
-		for (mode = 0; mode < __TCP_COMP_MODE_MAX; mode++, n++) {
-			to_module(algo, mode, n & 1, true);
-			from_module(algo, mode, !(n & 1));
-		}
-	printf("ok libebpfaccel engine <-> tcp_comp module: %d cases each way\n", n);
+	for (guest_format = TCP_COMP_VERSION_2; guest_format >= TCP_COMP_VERSION_1; guest_format--)
+		for (algo = TCP_COMP_ALGO_ZSTD; algo < __TCP_COMP_ALGO_MAX; algo++)
+			for (mode = 0; mode < __TCP_COMP_MODE_MAX; mode++, n++) {
+				to_module(algo, mode, n & 1, true);
+				from_module(algo, mode, !(n & 1), n % 3 == 0);
+			}
+	guest_format = TCP_COMP_VERSION_2;
+	printf("ok libebpfaccel engine <-> tcp_comp module, formats 2 and 1: %d cases each way\n", n);
 	to_module(TCP_COMP_ALGO_ZSTD, TCP_COMP_MODE_STREAM, 0, false);
 	printf("ok libebpfaccel hands the socket to the module when it is loaded\n");
 	test_negotiated();

@@ -2,7 +2,8 @@
 /*
  * Guest test: the module and an independent user-space implementation of
  * the record format (urec.c: libzstd, liblz4, libxxhash) understand each
- * other in both directions, for every algorithm, mode and the checksum.
+ * other in both directions, for every algorithm and mode, in record format
+ * 2 (XXH3 on every record) and in format 1 with and without its checksum.
  *
  * The library's own user-space engine (branch comp) is not linked here
  * yet; urec.c stands in for it, written from uapi.h alone.
@@ -26,9 +27,21 @@ static size_t next_len(size_t i, size_t left)
 	return n < left ? n : left;
 }
 
-static void user_to_module(int algo, int mode, int checksum, int compressible)
+/* module parameters for urec's check: format 2, or format 1 with XXH32 or
+ * without */
+static struct tcp_comp_params params_for(int algo, int mode, int check)
 {
-	struct tcp_comp_params p = guest_params(algo, mode, 0, 0, 0);
+	struct tcp_comp_params p;
+
+	guest_format = check == URC_FORMAT2 ? TCP_COMP_VERSION_2 : TCP_COMP_VERSION_1;
+	p = guest_params(algo, mode, 0, 0, check == URC_XXH32 ? TCP_COMP_F_CHECKSUM : 0);
+	guest_format = TCP_COMP_VERSION_2;
+	return p;
+}
+
+static void user_to_module(int algo, int mode, int check, int compressible)
+{
+	struct tcp_comp_params p = params_for(algo, mode, check);
 	size_t len = 1200000, off, i;
 	uint8_t *data = malloc(len), *rec = malloc(urec_bound(TCP_COMP_MAX_RECORD));
 	char what[64];
@@ -41,7 +54,7 @@ static void user_to_module(int algo, int mode, int checksum, int compressible)
 	guest_comp(srv, TCP_COMP_RX, &p);
 	pid = fork();
 	if (!pid) {
-		struct urec *u = urec_new(algo, mode, 0, checksum);
+		struct urec *u = urec_new(algo, mode, 0, check);
 
 		close(srv);
 		for (off = 0, i = 0; off < len; i++) {
@@ -54,18 +67,19 @@ static void user_to_module(int algo, int mode, int checksum, int compressible)
 		exit(0);
 	}
 	close(cli);
-	snprintf(what, sizeof(what), "user->module algo %d mode %d", algo, mode);
+	snprintf(what, sizeof(what), "user->module algo %d mode %d check %d", algo, mode, check);
 	guest_expect_module_rx(srv, data, len, pid, what);
 	free(data);
 	free(rec);
 }
 
-static void module_to_user(int algo, int mode, int checksum, int compressible)
+static void module_to_user(int algo, int mode, int check, int compressible)
 {
-	struct tcp_comp_params p = guest_params(algo, mode, 0, 0, checksum ? TCP_COMP_F_CHECKSUM : 0);
+	struct tcp_comp_params p = params_for(algo, mode, check);
 	size_t len = 1200000, off, i;
 	uint8_t *data = malloc(len), *got = malloc(len + TCP_COMP_MAX_RECORD);
-	struct urec *u = urec_new(algo, mode, 0, 0);
+	/* a format-1 reader takes records with or without the checksum */
+	struct urec *u = urec_new(algo, mode, 0, check == URC_FORMAT2 ? URC_FORMAT2 : URC_NONE);
 	int cli, srv, status;
 	pid_t pid;
 
@@ -93,8 +107,8 @@ static void module_to_user(int algo, int mode, int checksum, int compressible)
 		off += n;
 		CHECK(off <= len, "more than sent");
 	}
-	CHECK(off == len && !memcmp(got, data, len), "module->user algo %d mode %d: data differs",
-	      algo, mode);
+	CHECK(off == len && !memcmp(got, data, len),
+	      "module->user algo %d mode %d check %d: data differs", algo, mode, check);
 	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status), "sender");
 	close(srv);
 	urec_free(u);
@@ -112,12 +126,17 @@ int main(void)
 		for (mode = 0; mode < __TCP_COMP_MODE_MAX; mode++) {
 			if (v)
 				fprintf(stderr, "algo %d mode %d\n", algo, mode);
-			user_to_module(algo, mode, n & 1, 1);
-			user_to_module(algo, mode, !(n & 1), 0);
-			module_to_user(algo, mode, n & 1, 1);
-			module_to_user(algo, mode, !(n & 1), 0);
+			/* format 2 with both kinds of data; format 1 with
+			 * and without XXH32 in turn */
+			user_to_module(algo, mode, URC_FORMAT2, 1);
+			user_to_module(algo, mode, URC_FORMAT2, 0);
+			user_to_module(algo, mode, n & 1 ? URC_XXH32 : URC_NONE, n & 2);
+			module_to_user(algo, mode, URC_FORMAT2, 1);
+			module_to_user(algo, mode, URC_FORMAT2, 0);
+			module_to_user(algo, mode, n & 1 ? URC_NONE : URC_XXH32, !(n & 2));
 			n++;
 		}
-	printf("ok interop with the independent user-space codec: %d cases each way\n", 2 * n);
+	printf("ok interop with the independent user-space codec: %d cases each way (format 2 and 1)\n",
+	       3 * n);
 	return 0;
 }

@@ -21,6 +21,7 @@
 
 struct rt_case {
 	int family, algo, mode, level;
+	int format;		/* record format; 0 = guest_format (2) */
 	uint32_t record_size, flags;
 	size_t len, chunk;	/* chunk: bytes per write(), 0 = all at once */
 	int alternate;		/* writes of 1 and 999 bytes in turn */
@@ -133,6 +134,9 @@ static void rt_run(const struct rt_case *c)
 {
 	struct tcp_comp_params p = guest_params(c->algo, c->mode, c->level, c->record_size, c->flags);
 	uint8_t *data = malloc(c->len + 1), *got = malloc(c->len + 1);
+
+	if (c->format)
+		p.version = c->format;
 	struct tcp_comp_stats st;
 	int cli, srv, status;
 	pid_t pid;
@@ -201,13 +205,17 @@ static void test_matrix(void)
 							.algo = algo, .mode = mode,
 							.record_size = records[r],
 							.flags = n % 2 ? TCP_COMP_F_CHECKSUM : 0,
+							/* format 2, and format 1
+							 * with and without XXH32 */
+							.format = n / 2 % 2 ? TCP_COMP_VERSION_1
+									    : TCP_COMP_VERSION_2,
 							.len = sizes[s], .compressible = comp,
 							.chunk = n % 4 == 1 ? 777 : 0,
 						};
 						rt_run(&c);
 						n++;
 					}
-	printf("ok matrix: %u round trips (3 algos x 2 modes x sizes x record sizes)\n", n);
+	printf("ok matrix: %u round trips (3 algos x 2 modes x sizes x record sizes x formats 1/2)\n", n);
 }
 
 static void test_sendfile_nonblock(void)
@@ -437,10 +445,11 @@ static void test_bidirectional(void)
 
 /* MB/s through loopback with and without the module, same run; *ratio is
  * wire bytes per application byte */
-static double tput_one(int algo, int ulp, const uint8_t *data, size_t len, size_t total,
+static double tput_one(int algo, int format, const uint8_t *data, size_t len, size_t total,
 		       double *ratio)
 {
 	struct tcp_comp_params p = guest_params(algo, TCP_COMP_MODE_BLOCK, 0, 0, 0);
+	int ulp = format != 0;
 	uint8_t *buf = malloc(len);
 	struct tcp_comp_stats st;
 	int cli, srv, status;
@@ -449,6 +458,7 @@ static double tput_one(int algo, int ulp, const uint8_t *data, size_t len, size_
 	pid_t pid;
 
 	CHECK(buf, "malloc");
+	p.version = ulp ? format : TCP_COMP_VERSION_1;
 	if (ulp)
 		guest_comp_pair(AF_INET, &p, &cli, &srv);
 	else
@@ -482,6 +492,49 @@ static double tput_one(int algo, int ulp, const uint8_t *data, size_t len, size_
 	return total / t0 / 1e6;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * What format 2's check costs: format 2 (XXH3 of every payload) against
+ * format 1 without a check, in turns (which goes first alternates), so that
+ * both see the same load.  TCG timings are not absolute and a loaded host
+ * only ever slows a run down: the figure is the ratio of each format's
+ * best run, with the median of the pairwise ratios beside it.
+ */
+static void test_check_cost(const uint8_t *data, size_t len)
+{
+	static const char *const names[] = { "none", "zstd", "lz4" };
+	enum { REPS = 7 };
+	size_t total = 4 * 1048576;
+	double ratio, r[REPS];
+	int algo, i;
+
+	printf("format 2 check cost, 4 MiB x %d runs per format, in turns: format 2 / format 1 without check\n",
+	       REPS);
+	for (algo = 0; algo < __TCP_COMP_ALGO_MAX; algo++) {
+		double best1 = 0, best2 = 0;
+
+		for (i = 0; i < REPS; i++) {
+			int first = i % 2 ? TCP_COMP_VERSION_2 : TCP_COMP_VERSION_1;
+			double a = tput_one(algo, first, data, len, total, &ratio);
+			double b = tput_one(algo, 3 - first, data, len, total, &ratio);
+			double f1 = first == TCP_COMP_VERSION_1 ? a : b, f2 = a + b - f1;
+
+			best1 = f1 > best1 ? f1 : best1;
+			best2 = f2 > best2 ? f2 : best2;
+			r[i] = f2 / f1;
+		}
+		qsort(r, REPS, sizeof(r[0]), cmp_double);
+		printf("   comp %-4s block  best %.3f (%.1f / %.1f MB/s), median pair %.3f, pairs %.3f..%.3f\n",
+		       names[algo], best2 / best1, best2, best1, r[REPS / 2], r[0], r[REPS - 1]);
+	}
+}
+
 static void test_throughput(void)
 {
 	static const char *const names[] = { "none", "zstd", "lz4" };
@@ -496,7 +549,7 @@ static void test_throughput(void)
 	printf("throughput (qemu TCG, 2 vCPUs, shared host: NOT real speeds), 32 MiB text-like data, 64 KiB writes\n");
 	printf("   plain TCP        %8.1f MB/s\n", plain);
 	for (algo = 0; algo < __TCP_COMP_ALGO_MAX; algo++) {
-		double mbs = tput_one(algo, 1, data, len, total, &ratio);
+		double mbs = tput_one(algo, TCP_COMP_VERSION_2, data, len, total, &ratio);
 
 		printf("   comp %-4s block  %8.1f MB/s  (%.2fx plain, %.3f wire bytes per byte)\n",
 		       names[algo], mbs, mbs / plain, ratio);
@@ -504,9 +557,24 @@ static void test_throughput(void)
 	free(data);
 }
 
+static void check_cost_only(void)
+{
+	uint8_t *data = malloc(65536);
+
+	CHECK(data, "malloc");
+	guest_fill(data, 65536, 1, 99);
+	test_check_cost(data, 65536);
+	free(data);
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* the measurement alone, run by comp-guest.sh in the 6.1 guest */
+	if (argc > 1 && !strcmp(argv[1], "--check-cost")) {
+		check_cost_only();
+		return 0;
+	}
 	test_peek_and_small_reads();
 	test_peer_gone();
 	test_close_in_flight();

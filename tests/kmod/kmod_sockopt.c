@@ -52,8 +52,14 @@ static void test_set_errors(int fd, int dir)
 
 	p = good, p.version = 0;
 	CHECK_ERR(setsockopt(fd, SOL_TCP_COMP, dir, &p, sizeof(p)), EINVAL);
-	p = good, p.version = 2;
+	p = good, p.version = TCP_COMP_VERSION_2 + 1;
 	CHECK_ERR(setsockopt(fd, SOL_TCP_COMP, dir, &p, sizeof(p)), EINVAL);
+	/* a module loaded with max_format=1 refuses format 2, as one from
+	 * before it did */
+	if (guest_module_max_format() < TCP_COMP_VERSION_2) {
+		p = good, p.version = TCP_COMP_VERSION_2;
+		CHECK_ERR(setsockopt(fd, SOL_TCP_COMP, dir, &p, sizeof(p)), EINVAL);
+	}
 	p = good, p.algo = __TCP_COMP_ALGO_MAX;
 	CHECK_ERR(setsockopt(fd, SOL_TCP_COMP, dir, &p, sizeof(p)), EINVAL);
 	p = good, p.mode = __TCP_COMP_MODE_MAX;
@@ -177,11 +183,16 @@ static void test_unload(void)
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* parameters in the newest format the module takes */
+	guest_format = guest_module_max_format();
 	if (argc > 1 && !strcmp(argv[1], "--unload")) {
 		test_unload();
 		return 0;
 	}
+	CHECK(guest_format == TCP_COMP_VERSION_1 || guest_format == TCP_COMP_VERSION_2,
+	      "max_format %d", guest_format);
 	test_ulp_attach();
 	test_matrix();
+	printf("ok sockopt with max_format=%d\n", guest_format);
 	return 0;
 }

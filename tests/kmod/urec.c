@@ -13,7 +13,7 @@
 #define LZ4_HISTORY (64 * 1024)
 
 struct urec {
-	int algo, mode, level, checksum;
+	int algo, mode, level, check;
 	ZSTD_CCtx *cctx;
 	ZSTD_DCtx *dctx;
 	LZ4_stream_t *lz4;
@@ -23,12 +23,12 @@ struct urec {
 	uint8_t *wire;
 };
 
-struct urec *urec_new(int algo, int mode, int level, int checksum)
+struct urec *urec_new(int algo, int mode, int level, int check)
 {
 	struct urec *u = calloc(1, sizeof(*u));
 
 	CHECK(u, "calloc");
-	u->algo = algo, u->mode = mode, u->level = level, u->checksum = checksum;
+	u->algo = algo, u->mode = mode, u->level = level, u->check = check;
 	u->cctx = ZSTD_createCCtx();
 	u->dctx = ZSTD_createDCtx();
 	u->lz4 = LZ4_createStream();
@@ -68,6 +68,35 @@ void urec_hdr(uint8_t *out, int algo, int flags, uint32_t orig_len, uint32_t wir
 	memcpy(out + 4, &be, 4);
 	be = htonl(wire_len);
 	memcpy(out + 8, &be, 4);
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
+uint64_t urec_xxh3(const uint8_t *hdr, const uint8_t *payload)
+{
+	uint32_t wire = get_be32(hdr + 8);
+	uint64_t seed = (uint64_t)hdr[2] << 56 | (uint64_t)hdr[3] << 48 |
+			(uint64_t)get_be32(hdr + 4) << 24 | wire;
+
+	return XXH3_64bits_withSeed(payload, wire, seed);
+}
+
+static size_t check_len(int flags)
+{
+	if (flags & TCP_COMP_REC_F_XXH3)
+		return TCP_COMP_REC_XXH3_LEN;
+	return flags & TCP_COMP_REC_F_CHECKSUM ? TCP_COMP_REC_CSUM_LEN : 0;
+}
+
+static void put_be(uint8_t *p, uint64_t v, int n)
+{
+	while (n--) {
+		p[n] = (uint8_t)v;
+		v >>= 8;
+	}
 }
 
 static void hist_add(struct urec *u, const uint8_t *p, size_t len)
@@ -118,7 +147,9 @@ static size_t encode_payload(struct urec *u, const void *src, size_t len, uint8_
 
 size_t urec_encode(struct urec *u, const void *src, size_t len, uint8_t *out)
 {
-	size_t hdr = TCP_COMP_REC_HDR_LEN + (u->checksum ? TCP_COMP_REC_CSUM_LEN : 0);
+	int check = u->check == URC_FORMAT2 ? TCP_COMP_REC_F_XXH3 :
+		    u->check == URC_XXH32 ? TCP_COMP_REC_F_CHECKSUM : 0;
+	size_t hdr = TCP_COMP_REC_HDR_LEN + check_len(check);
 	int flags = u->mode == TCP_COMP_MODE_STREAM ? TCP_COMP_REC_F_STREAM : 0;
 	/* even 1 byte goes through the encoder: an LZ4 stream's history
 	 * must hold it, as the receiver's does */
@@ -131,13 +162,11 @@ size_t urec_encode(struct urec *u, const void *src, size_t len, uint8_t *out)
 		algo = TCP_COMP_ALGO_NONE;
 		flags |= TCP_COMP_REC_F_RAW;
 	}
-	if (u->checksum) {
-		uint32_t be = htonl(XXH32(src, len, 0));
-
-		memcpy(out + TCP_COMP_REC_HDR_LEN, &be, 4);
-		flags |= TCP_COMP_REC_F_CHECKSUM;
-	}
-	urec_hdr(out, algo, flags, len, n);
+	urec_hdr(out, algo, flags | check, len, n);
+	if (check == TCP_COMP_REC_F_XXH3)
+		put_be(out + TCP_COMP_REC_HDR_LEN, urec_xxh3(out, out + hdr), 8);
+	else if (check)
+		put_be(out + TCP_COMP_REC_HDR_LEN, XXH32(src, len, 0), 4);
 	return hdr + n;
 }
 
@@ -196,8 +225,9 @@ static void decode_payload(struct urec *u, const uint8_t *hdr, const uint8_t *sr
 
 size_t urec_read(struct urec *u, int fd, uint8_t *out)
 {
-	uint8_t hdr[TCP_COMP_REC_HDR_LEN], csum[4];
+	uint8_t hdr[TCP_COMP_REC_HDR_LEN], csum[TCP_COMP_REC_XXH3_LEN];
 	uint32_t orig, wire;
+	size_t clen;
 
 	if (!read_full(fd, hdr, sizeof(hdr)))
 		return 0;
@@ -206,14 +236,25 @@ size_t urec_read(struct urec *u, int fd, uint8_t *out)
 	orig = ntohl(orig);
 	wire = ntohl(wire);
 	CHECK(hdr[0] == TCP_COMP_REC_MAGIC && hdr[1] == TCP_COMP_REC_DATA, "bad magic/type");
-	CHECK(!(hdr[3] & ~TCP_COMP_REC_F_KNOWN), "unknown flags %#x", hdr[3]);
+	if (u->check == URC_FORMAT2)
+		CHECK(!(hdr[3] & ~TCP_COMP_REC_F_KNOWN_2) && (hdr[3] & TCP_COMP_REC_F_XXH3),
+		      "format 2 flags %#x", hdr[3]);
+	else
+		CHECK(!(hdr[3] & ~TCP_COMP_REC_F_KNOWN), "unknown flags %#x", hdr[3]);
 	CHECK(orig && orig <= TCP_COMP_MAX_RECORD && wire && wire <= TCP_COMP_MAX_WIRE,
 	      "lengths %u %u", orig, wire);
 	CHECK(!(hdr[3] & TCP_COMP_REC_F_RAW) || (hdr[2] == TCP_COMP_ALGO_NONE && wire == orig),
 	      "raw record with algo %d, %u/%u", hdr[2], orig, wire);
-	if (hdr[3] & TCP_COMP_REC_F_CHECKSUM)
-		CHECK(read_full(fd, csum, 4), "checksum");
+	clen = check_len(hdr[3]);
+	if (clen)
+		CHECK(read_full(fd, csum, clen), "check");
 	CHECK(read_full(fd, u->wire, wire), "payload");
+	if (hdr[3] & TCP_COMP_REC_F_XXH3) {
+		uint8_t be[8];
+
+		put_be(be, urec_xxh3(hdr, u->wire), 8);
+		CHECK(!memcmp(be, csum, 8), "XXH3 mismatch");
+	}
 	decode_payload(u, hdr, u->wire, wire, out, orig);
 	if (hdr[3] & TCP_COMP_REC_F_CHECKSUM) {
 		uint32_t be = htonl(XXH32(out, orig, 0));

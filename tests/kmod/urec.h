@@ -12,7 +12,11 @@
 
 struct urec;	/* one direction's encoder or decoder state */
 
-struct urec *urec_new(int algo, int mode, int level, int checksum);
+/* check: what follows each header: URC_NONE, URC_XXH32 (format 1 with
+ * F_CHECKSUM) or URC_FORMAT2 (format 2: XXH3 of the payload on every record,
+ * and a reader that requires it) */
+enum { URC_NONE, URC_XXH32, URC_FORMAT2 };
+struct urec *urec_new(int algo, int mode, int level, int check);
 void urec_free(struct urec *u);
 /* encodes len (1..TCP_COMP_MAX_RECORD) bytes as one record into out
  * (room for urec_bound(len)); returns the record's length */
@@ -25,5 +29,7 @@ size_t urec_read(struct urec *u, int fd, uint8_t *out);
 
 /* writes a record header (12 bytes) */
 void urec_hdr(uint8_t *out, int algo, int flags, uint32_t orig_len, uint32_t wire_len);
+/* format 2's check of a record: XXH3 of the payload seeded with the header */
+uint64_t urec_xxh3(const uint8_t *hdr, const uint8_t *payload);
 
 #endif
