@@ -1149,7 +1149,8 @@ static int show_stats(struct cli_ctx *ctx, const char *cmd, const char *dflt)
 		printf("tracking: %s (%s)\n",
 		       json_object_get_string(json_object_object_get(o, "tracking")),
 		       json_object_get_string(json_object_object_get(o, "tracking_why")));
-	print_following(o);
+	if (!is_near(o))	/* a near cache follows no listener */
+		print_following(o);
 	cnt = json_object_object_get(o, "counters");
 	json_object_object_foreach(cnt, key, val)
 		printf("%12s  %s\n", json_object_get_string(val), key);
