@@ -201,20 +201,38 @@ static int rcc_line(int fd, const void *req, size_t req_len, const char *prefix)
 }
 
 /* Sends COMMAND DOCS (what redis-cli asks at connect: a reply nested deeper
- * than any fixed stack) and reads its reply; the bytes read, once @fd has
- * stayed quiet for 300 ms. */
+ * than any fixed stack) and an ECHO of a marker behind it, and reads up to
+ * the marker's reply: the bytes of COMMAND DOCS' reply, 0 on a timeout (5 s
+ * without a byte: TCG guests are slow). */
 static size_t rcc_command_docs(int fd)
 {
-	static const char req[] = "*2\r\n$7\r\nCOMMAND\r\n$4\r\nDOCS\r\n";
-	static char sink[65536];
-	size_t total = 0;
-	ssize_t n;
+	static const char req[] = "*2\r\n$7\r\nCOMMAND\r\n$4\r\nDOCS\r\n"
+		"*2\r\n$4\r\nECHO\r\n$16\r\n<end-of-docs-4f>\r\n";
+	static const char end[] = "$16\r\n<end-of-docs-4f>\r\n";
+	char buf[65536 + sizeof(end)];
+	size_t total = 0, kept = 0, n = sizeof(end) - 1;
 
 	if (rcc_send(fd, req, sizeof(req) - 1))
 		return 0;
-	while (!rcc_quiet(fd, 300) && (n = recv(fd, sink, sizeof(sink), 0)) > 0)
-		total += n;
-	return total;
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t got;
+
+		if (poll(&pfd, 1, 5000) <= 0 ||
+		    (got = recv(fd, buf + kept, sizeof(buf) - kept, 0)) <= 0) {
+			fprintf(stderr, "COMMAND DOCS: no end after %zu bytes\n", total);
+			return 0;
+		}
+		kept += got;
+		total += got;
+		if (kept >= n && !memcmp(buf + kept - n, end, n))
+			return total - n;
+		/* keep what could be the start of the marker */
+		if (kept > n) {
+			memmove(buf, buf + kept - n, n);
+			kept = n;
+		}
+	}
 }
 
 /* EVAL returning @levels nested one-element tables around 1, then GET
@@ -248,8 +266,12 @@ static int rcc_nested_then_get(int fd, int levels, const char *key,
 static int rcc_deep_replies(int fd, const char *key, const char *value,
 			    const char *other, const char *ovalue)
 {
-	if (rcc_command_docs(fd) < 100000)
+	size_t docs = rcc_command_docs(fd);
+
+	if (docs < 100000) {
+		fprintf(stderr, "COMMAND DOCS: %zu bytes, want over 100000\n", docs);
 		return 0;
+	}
 	for (int levels = 1; levels <= 24; levels++)
 		if (!rcc_nested_then_get(fd, levels, key, value) ||
 		    !rcc_get_is(fd, other, ovalue))

@@ -39,13 +39,14 @@ for p in examples/feature_report tests/test_probe tests/test_resp tests/test_red
 done
 # The cache serves (hits from the kernel, every request form, split and
 # pipelined requests, one-segment answers) and stays coherent (other
-# writers, SELECT, write-through SET, the coherence connection's recovery).
+# writers, SELECT, write-through SET, the coherence connection's recovery);
+# replies of any nesting depth keep a connection served.
 # The first is the gate (redis-guest.sh): when the kernel does not serve
 # it, the others are not run.  The rest of test_redis_cache runs on the
 # host; a name missing from its table is an error, not a smaller run.
 cases=${GUEST_REDIS_CASES:-hit_comes_from_kernel get_request_forms split_and_pipelined \
 answer_is_one_segment invalidated_by_other_writers select_across_dbs set_write_through \
-coherence_connection_recovers}
+coherence_connection_recovers deeply_nested_replies}
 table=$(sed -n 's/^[[:space:]]*T(\([a-z0-9_]*\)),$/\1/p' "$srcdir/tests/test_redis_cache.c")
 for c in $cases; do
 	echo "$table" | grep -qx "$c" || { echo "FAIL: no case $c in tests/test_redis_cache.c"; exit 1; }
