@@ -668,7 +668,7 @@ static const struct {
 	{ "sets", "set_readbacks_total", NULL, "SETs of keys read from the cache, read back after +OK." },
 	{ "confirms", "confirms_total", NULL, "Fills confirmed as current and without a TTL." },
 	{ "readmits", "readmits_total", NULL,
-	  "Connections kept in step although reply bytes went out unseen (served again once idle)." },
+	  "Sends of replies that failed half-way after which the connection stayed in step." },
 };
 
 /* A label value as the text format wants it: \\, \" and \n escaped. */
