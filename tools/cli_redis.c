@@ -921,7 +921,7 @@ static const struct {
 	{ "sets", "set_readbacks_total", NULL, "SETs of keys read from the cache, read back after +OK." },
 	{ "confirms", "confirms_total", NULL, "Fills confirmed as current and without a TTL." },
 	{ "readmits", "readmits_total", NULL,
-	  "Connections kept in step although reply bytes went out unseen (served again once idle)." },
+	  "Sends of replies that failed half-way after which the connection stayed in step." },
 	{ "xdp_hits", "xdp_hits_total", NULL, "XDP mode: GETs answered in XDP (also in hits_total)." },
 	{ "xdp_retransmits", "xdp_retransmits_total", NULL,
 	  "XDP mode: answers sent again for a client's retransmitted request." },

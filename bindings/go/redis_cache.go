@@ -68,8 +68,9 @@ type RedisCacheStats struct {
 	Hits, HitBatches, Misses, Fills, FillRaces, Invalidations, PushInvalidations uint64
 	Flushes, BypassState, BypassMixed, BypassSize, BypassBad, Requests, Replies  uint64
 	Confirms                                                                     uint64
-	// Readmits counts connections kept in step although reply bytes went
-	// out unseen (served again once idle instead of given up).
+	// Readmits counts sends of replies that failed half-way after which
+	// the connection stayed in step (answered again once idle, where it
+	// used to be given up).
 	Readmits uint64
 	// XDP mode only: GETs answered in XDP (also in Hits), answers sent again,
 	// hits passed to carry an ACK, untranslatable segments dropped,

@@ -65,7 +65,7 @@ enum rc_stat {
 	RC_STAT_REQUESTS,	/* requests seen */
 	RC_STAT_REPLIES,	/* replies seen */
 	RC_STAT_SETS,		/* SETs of cached keys read back */
-	/* connections kept in step although reply bytes went out unseen;
+	/* half-failed sends after which the connection stayed in step;
 	 * after `confirms` in the public stats (appended) */
 	RC_STAT_READMITS,
 	RC_STAT_MAX,

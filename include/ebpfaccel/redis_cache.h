@@ -164,9 +164,10 @@ struct ebpfaccel_redis_cache_stats {
 	__u64 replies;		/**< replies Redis wrote */
 	__u64 sets;		/**< SETs of keys read from the cache, read back after +OK */
 	__u64 confirms;		/**< fills confirmed as having no TTL */
-	/** Connections kept in step although reply bytes went out unseen (a
-	 *  send that failed half-way in a large reply): served again once
-	 *  idle, where they used to be given up (bypass_bad). */
+	/** Sends of Redis' replies that failed half-way (a reply larger than
+	 *  the send buffer's room) after which the connection stayed in step:
+	 *  it is answered by the kernel again once idle, where it used to be
+	 *  given up (bypass_bad). */
 	__u64 readmits;
 	/* XDP mode only (0 otherwise); @ref hits includes xdp_hits */
 	__u64 xdp_hits;		/**< GETs answered in XDP */
