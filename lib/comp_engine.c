@@ -191,15 +191,6 @@ static int lz4_accel(int level)
 /* ---- transmit ---------------------------------------------------------- */
 
 /*
- * zstd's streaming compressor copies its input into a ring buffer of one
- * window plus one block; once the ring wraps, most blocks are matched in its
- * slower two-segment (extDict) mode.  Given a stable input buffer it keeps no
- * copy and matches in one segment, as over a whole file.  The buffer may only
- * grow within a frame, so a frame ends (ZSTD_e_end) when the next record
- * might not fit and the next record starts a new one: decoders see
- * concatenated frames, which every zstd stream decoder reads.
- */
-/*
  * For an input of one record zstd picks a smaller hash table and a shorter
  * minimum match than for a stream or a file.  The fast strategies' stream
  * values (level 1: minMatch 7, hashLog 14, as `zstd -b1` uses on a file) cost
@@ -216,6 +207,15 @@ static void zstd_block_params(struct comp_tx *tx)
 	ZSTD_CCtx_setParameter(tx->zc, ZSTD_c_hashLog, cp.hashLog);
 }
 
+/*
+ * zstd's streaming compressor copies its input into a ring buffer of one
+ * window plus one block; once the ring wraps, most blocks are matched in its
+ * slower two-segment (extDict) mode.  Given a stable input buffer it keeps no
+ * copy and matches in one segment, as over a whole file.  The buffer may only
+ * grow within a frame, so a frame ends (ZSTD_e_end) when the next record
+ * might not fit and the next record starts a new one: decoders see
+ * concatenated frames, which every zstd stream decoder reads.
+ */
 static int zstd_frame_init(struct comp_tx *tx)
 {
 	ZSTD_compressionParameters cp = ZSTD_getCParams(tx->p.level, 0, 0);
