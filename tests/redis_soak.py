@@ -31,7 +31,9 @@ KEYS = ["soak:%d" % i for i in range(40)]
 PAD = {k: b"x" * (8 if i % 4 else 300) for i, k in enumerate(KEYS)}
 
 committed = {}          # key -> last acknowledged sequence number
-totals = {"reads": 0, "stale": 0, "writes": 0, "errors": 0, "nil": 0}
+totals = {"reads": 0, "stale": 0, "writes": 0, "errors": 0, "nil": 0,
+          "first_stale": None, "last_stale": None}   # seconds since start
+START = time.monotonic()
 examples = []
 lock = threading.Lock()
 done = threading.Event()
@@ -87,8 +89,11 @@ def reader():
             with lock:
                 totals["stale"] += 1
                 totals["nil"] += got is None
+                totals["last_stale"] = round(time.monotonic() - START, 2)
+                totals["first_stale"] = totals["first_stale"] or totals["last_stale"]
                 if len(examples) < 5:
-                    examples.append("%s: got %r, %d acknowledged" % (key, got and got[:20], want))
+                    examples.append("%.2f s: %s: got %r, %d acknowledged" %
+                                    (time.monotonic() - START, key, got and got[:20], want))
         if reads == 100:
             count("reads", reads)
             reads = 0

@@ -74,6 +74,7 @@ hits_rise() {
 	echo "$h0 -> $h"; return 1
 }
 restart_into() { # cgroup description
+	phase "$2"
 	kill -9 "$redis_pid"; wait "$redis_pid" 2>/dev/null
 	start_redis "$1" || return
 	if wait_serving; then pass "$2: serving again"; else fail "$2: not serving ($(stats))"; fi
@@ -92,6 +93,8 @@ holder=$(field 's["pid"]')
 
 ip netns exec "$NS" "$PY" "$src/tests/redis_soak.py" 6379 "$DIR/status" "$DIR/stop" > "$DIR/soak.log" 2>&1 &
 soak=$!
+t0=$(date +%s.%N)
+phase() { echo "phase at $(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.2f", a - b }') s: $*"; }
 i=0; until [ -f "$DIR/status" ] && [ "$(soak_field reads)" -gt 0 ]; do
 	i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.1
 done
@@ -110,6 +113,7 @@ restart_into "$SVC2" "Redis SIGKILLed, started again in another cgroup"
 # connections).
 h0=$(field 's["counters"]["hits"]'); g0=$(gets); sleep 1; h1=$(field 's["counters"]["hits"]'); g1=$(gets)
 [ $((g1 - g0)) -gt 100 ] && pass "another cgroup: connections from before the follow go to Redis ($((g1 - g0)) GETs, kernel hits $h0 -> $h1)" 	|| fail "another cgroup: Redis saw $((g1 - g0)) GETs"
+phase "readers reconnect"
 recycle
 r=$(hits_rise) && pass "another cgroup: after the readers reconnected, kernel hits rise ($r)" || fail "another cgroup: no hits after reconnecting ($r)"
 [ "$(field 's["cgroup"]')" = "$SVC2" ] && [ "$(field 's["server_pid"]')" = "$redis_pid" ] \
@@ -163,6 +167,7 @@ else fail "stats --prometheus (metrics in $DIR/metrics)"; cat "$DIR/metrics"; fi
 
 # The holder dies under the soak: the programs go with its descriptors at
 # once, and the soak keeps reading, from Redis now.
+phase "holder SIGKILLed"
 kill -9 "$holder"
 i=0; while [ "$(bpftool cgroup show "$SVC2" | grep -c sock_ops)" != 0 ] && [ $i -lt 20 ]; do i=$((i + 1)); sleep 0.05; done
 [ $i -lt 20 ] && pass "holder SIGKILLed: nothing attached after $((i * 50)) ms" || fail "holder SIGKILLed: still attached"
@@ -173,7 +178,7 @@ touch "$DIR/stop"; wait "$soak"; soak=
 reads=$(soak_field reads); stale=$(soak_field stale); errors=$(soak_field errors); writes=$(soak_field writes)
 echo "soak: $reads reads, $writes writes, $stale stale, $errors client errors (restarts)"
 [ "$stale" = 0 ] && [ "$reads" -gt 1000 ] && pass "0 stale in $reads reads across two restarts and a killed holder" \
-	|| fail "soak: $stale stale of $reads: $(soak_field examples)"
+	|| fail "soak: $stale stale of $reads, from $(soak_field first_stale) s to $(soak_field last_stale) s: $(soak_field examples)"
 g0=$(rcli info commandstats | sed -n 's/^cmdstat_get:calls=\([0-9]*\),.*/\1/p')
 ip netns exec "$NS" "$PY" -c '
 import redis

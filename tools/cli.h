@@ -65,10 +65,6 @@ int cli_cgroup2_mount(char *buf, size_t len);
 /* Path of the cgroup v2 directory whose id (inode) is @id; 0 or -ENOENT. */
 int cli_cgroup_path(uint64_t id, char *buf, size_t len);
 
-/* Process holding the TCP socket listening on @port in this process' netns
- * (the first found); -ENOENT when there is none. */
-int cli_listener_pid(uint16_t port);
-
 /* How to show the "cgroup" of an attachment's JSON: its path, or why not. */
 const char *cli_cgroup_text(struct json_object *attachment);
 

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -237,22 +238,16 @@ static const struct {
 #undef C
 };
 
-/* The redis-server process on the port the cache follows; null if none
- * listens (restarting). */
-static struct json_object *server_pid_json(__u16 port)
-{
-	int pid = cli_listener_pid(port);
-
-	return pid > 0 ? json_object_new_int(pid) : NULL;
-}
-
 /* What the maps hold and the coherence state, counted now (a bounded walk
- * of the maps, see ebpfaccel_redis_cache__info()). */
-static struct json_object *info_json(struct ebpfaccel_redis_cache *rc)
+ * of the maps, see ebpfaccel_redis_cache__info()); the redis-server
+ * process on the port the cache follows goes to @pid (0: none listens,
+ * Redis restarting). */
+static struct json_object *info_json(struct ebpfaccel_redis_cache *rc, int *pid)
 {
 	struct ebpfaccel_redis_cache_info in = {};
 	struct json_object *o = json_object_new_object();
 
+	*pid = 0;
 	if (ebpfaccel_redis_cache__info(rc, &in, sizeof(in))) {
 		json_object_put(o);
 		return NULL;
@@ -264,6 +259,7 @@ static struct json_object *info_json(struct ebpfaccel_redis_cache *rc)
 	json_object_object_add(o, "tracking", json_object_new_string(
 		in.tracking == EBPFACCEL_REDIS_TRACK_KEYS ? "keys" : "all"));
 	json_object_object_add(o, "tracking_ok", json_object_new_boolean(in.tracking_ok));
+	*pid = in.server_pid;
 	return o;
 }
 
@@ -273,6 +269,8 @@ static struct json_object *stats_json(struct ebpfaccel_redis_cache *rc, const st
 	struct json_object *o = json_object_new_object(), *cnt = json_object_new_object();
 	struct json_object *ports = json_object_new_array();
 	char cgroup[PATH_MAX];
+	int pid;
+	struct json_object *info = info_json(rc, &pid);
 
 	ebpfaccel_redis_cache__stats(rc, &st, sizeof(st));
 	/* where the programs are now: a restarted server may have moved them */
@@ -289,8 +287,8 @@ static struct json_object *stats_json(struct ebpfaccel_redis_cache *rc, const st
 	json_object_object_add(o, "ports", ports);
 	/* found from the listener: a restart into another cgroup is followed */
 	json_object_object_add(o, "follows_listener", json_object_new_boolean(a->found_cgroup));
-	json_object_object_add(o, "server_pid", server_pid_json(a->ports[0]));
-	json_object_object_add(o, "cache", info_json(rc));
+	json_object_object_add(o, "server_pid", pid ? json_object_new_int(pid) : NULL);
+	json_object_object_add(o, "cache", info);
 	json_object_object_add(o, "serving", json_object_new_boolean(ebpfaccel_redis_cache__serving(rc) == 1));
 	json_object_object_add(o, "hit_rate", json_object_new_double(st.hits + st.misses
 						? (double)st.hits / (st.hits + st.misses) : 0));
@@ -733,37 +731,46 @@ static void print_family(const char *metric, const char *type, const char *help)
 	       metric, help, metric, type);
 }
 
-/* Gauges and counters of what the maps hold and of coherence (the holder's
- * "cache" object, counted at scrape time), and an info metric whose labels
- * say where the cache is and how it tracks writes. */
+/* Families of the holder's "cache" object (counted at scrape time): key,
+ * metric, type, label; help on a family's first sample. */
+static const struct {
+	const char *key, *metric, *type, *label, *help;
+} prom_info[] = {
+	{ "entries_small", "entries", "gauge", "class=\"small\"", "Values the cache holds of the "
+	  "current generation, by size class (small: up to 128 bytes, large: up to 4096)." },
+	{ "entries_large", "entries", "gauge", "class=\"large\"", NULL },
+	{ "entries_stale", "stale_entries", "gauge", NULL, "Entries of older generations (after a "
+	  "flush or a lost tracking stream): never served, their slots reused." },
+	{ "capacity_small", "capacity_entries", "gauge", "class=\"small\"",
+	  "Entries each size class can hold." },
+	{ "capacity_large", "capacity_entries", "gauge", "class=\"large\"", NULL },
+	{ "memory_bytes", "memory_bytes", "gauge", NULL, "Kernel memory of the cache's maps, "
+	  "allocated in full when the cache is loaded (preallocated LRU maps): held and may hold "
+	  "are the same." },
+	{ "tracking_ok", "tracking_ok", "gauge", NULL,
+	  "Whether Redis' invalidation stream is live (1) or lost (0)." },
+	{ "reconnects", "reconnects_total", "counter", NULL, "Times coherence with Redis was "
+	  "regained after a loss (Redis restarted, a connection killed); each flushed the cache." },
+};
+
+/* Those families, and an info metric whose labels say where the cache is
+ * and how it hears of writes. */
 static void print_prometheus_info(struct json_object *o, const char *name)
 {
 	struct json_object *in = json_object_object_get(o, "cache");
 	const char *cgroup = json_object_get_string(json_object_object_get(o, "cgroup"));
-#define V(k) json_object_get_string(json_object_object_get(in, k))
+	char value[32];
 
 	if (!in)
 		return;
-	print_family("entries", "gauge", "Values the cache holds of the current generation, by size class "
-		     "(small: up to 128 bytes, large: up to 4096).");
-	print_sample("entries", name, "class=\"small\"", V("entries_small"));
-	print_sample("entries", name, "class=\"large\"", V("entries_large"));
-	print_family("stale_entries", "gauge", "Entries of older generations (after a flush or a lost "
-		     "tracking stream): never served, their slots reused.");
-	print_sample("stale_entries", name, NULL, V("entries_stale"));
-	print_family("capacity_entries", "gauge", "Entries each size class can hold.");
-	print_sample("capacity_entries", name, "class=\"small\"", V("capacity_small"));
-	print_sample("capacity_entries", name, "class=\"large\"", V("capacity_large"));
-	print_family("memory_bytes", "gauge", "Kernel memory of the cache's maps, allocated in full when "
-		     "the cache is loaded (preallocated LRU maps): held and may hold are the same.");
-	print_sample("memory_bytes", name, NULL, V("memory_bytes"));
-	print_family("tracking_ok", "gauge", "Whether Redis' invalidation stream is live (1) or lost (0).");
-	print_sample("tracking_ok", name, NULL,
-		     json_object_get_boolean(json_object_object_get(in, "tracking_ok")) ? "1" : "0");
-	print_family("reconnects_total", "counter", "Times coherence with Redis was regained after a "
-		     "loss (Redis restarted, a connection killed); each flushed the cache.");
-	print_sample("reconnects_total", name, NULL, V("reconnects"));
-#undef V
+	for (size_t i = 0; i < sizeof(prom_info) / sizeof(prom_info[0]); i++) {
+		if (prom_info[i].help)
+			print_family(prom_info[i].metric, prom_info[i].type, prom_info[i].help);
+		/* numbers as they are, booleans as 1 or 0 */
+		snprintf(value, sizeof(value), "%" PRIu64,
+			 json_object_get_uint64(json_object_object_get(in, prom_info[i].key)));
+		print_sample(prom_info[i].metric, name, prom_info[i].label, value);
+	}
 	print_family("info", "gauge", "Always 1: the cgroup the cache is attached to now and how Redis "
 		     "reports writes to it (tracking all or keys).");
 	printf("ebpfaccel_redis_cache_info{cache=\"");

@@ -76,7 +76,8 @@ type RedisCacheInfo struct {
 	Reconnects                               uint64 // coherence regained after a loss
 	CgroupID                                 uint64 // the cgroup attached to now
 	Tracking                                 RedisTracking
-	TrackingOK                               bool // Redis' invalidation stream is live
+	TrackingOK                               bool   // Redis' invalidation stream is live
+	ServerPid                                int    // the process listening on Ports[0] now (0: none)
 }
 
 // RedisCache answers GETs of a redis-server from the kernel.
@@ -200,6 +201,7 @@ func (c *RedisCache) Info() (RedisCacheInfo, error) {
 		uint64(s.entries_small), uint64(s.entries_large), uint64(s.entries_stale),
 		uint64(s.capacity_small), uint64(s.capacity_large), uint64(s.memory_bytes),
 		uint64(s.reconnects), uint64(s.cgroup_id), RedisTracking(s.tracking), s.tracking_ok != 0,
+		int(s.server_pid),
 	}, err
 }
 

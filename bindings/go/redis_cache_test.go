@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -158,10 +159,18 @@ func TestRedisCacheFindsTheCgroup(t *testing.T) {
 	if now, err := cache.Cgroup(); err != nil || now != found {
 		t.Errorf("Cgroup: %q, %v; want %q", now, err, found)
 	}
-	info, err := cache.Info()
+	var info RedisCacheInfo
+	inNetns(t, ns, func() { info, err = cache.Info() }) // the listener is seen from its netns
+	pid := -1
+	for _, line := range strings.Split(redis.cli(t, "INFO", "server"), "\n") {
+		if strings.HasPrefix(line, "process_id:") {
+			pid, _ = strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "process_id:")))
+		}
+	}
 	if err != nil || !info.TrackingOK || info.Tracking != RedisTrackAll || info.CapacitySmall != 65536 ||
-		info.CapacityLarge != 4096 || info.MemoryBytes == 0 || info.CgroupID == 0 || info.EntriesSmall != 0 {
-		t.Errorf("Info: %+v, %v", info, err)
+		info.CapacityLarge != 4096 || info.MemoryBytes == 0 || info.CgroupID == 0 || info.EntriesSmall != 0 ||
+		info.ServerPid != pid {
+		t.Errorf("Info: %+v, %v (redis-server pid %d)", info, err, pid)
 	}
 }
 

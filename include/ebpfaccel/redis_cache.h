@@ -176,6 +176,9 @@ struct ebpfaccel_redis_cache_info {
 				     (its cgroup2 inode number) */
 	__u32 tracking;		/**< enum ebpfaccel_redis_tracking */
 	__u32 tracking_ok;	/**< 1 while Redis' invalidation stream is live */
+	__u32 server_pid;	/**< the process listening on the first port now
+				     (in the calling thread's netns; 0: none, e.g.
+				     while Redis restarts) */
 };
 
 /**

@@ -23,6 +23,7 @@
 #include "ebpfaccel/redis_cache.h"
 #include "redis/coherence.h"
 #include "redis/commands.h"
+#include "redis/guard.h"
 #include "redis/listener.h"
 #include "redis/occupancy.h"
 #include "redis/redis_cache.h"
@@ -45,6 +46,7 @@ struct ebpfaccel_redis_cache {
 	bool discovered;	/* the cgroup was found from the listener */
 	struct rc_shared shared;
 	struct rc_coherence *co;
+	struct rc_guard guard;	/* stops the serving if this process dies */
 	__u64 confirms;		/* of coherence engines stopped since open */
 	__u64 reconnects;	/* likewise */
 	int mode;		/* enum ebpfaccel_redis_cache_mode asked for */
@@ -420,6 +422,9 @@ EBPFACCEL_API int ebpfaccel_redis_cache__attach(struct ebpfaccel_redis_cache *rc
 			.track_all = rc->track_all,
 			.unseen = rc->discovered ? rc_follow_listener : NULL, .ctx = rc });
 	}
+	/* serving is on from here (rc_coherence__start): guard it at once */
+	if (!err)
+		err = rc_guard__start(&rc->guard, &rc->shared);
 	rc->attached = true;
 	if (err) {
 		pr_warn("redis_cache: attach: %s\n", strerror(-err));
@@ -450,6 +455,7 @@ EBPFACCEL_API int ebpfaccel_redis_cache__detach(struct ebpfaccel_redis_cache *rc
 	rc->reconnects += rc_coherence__reconnects(rc->co);
 	rc_coherence__stop(rc->co);
 	rc->co = NULL;
+	rc_guard__stop(&rc->guard);
 	rc->attached = false;
 	return 0;
 }
@@ -540,7 +546,7 @@ EBPFACCEL_API int ebpfaccel_redis_cache__info(const struct ebpfaccel_redis_cache
 	struct ebpfaccel_redis_cache_info info = { 0 };
 	struct rc_occupancy occ;
 	struct stat st;
-	int err;
+	int err, pid;
 
 	if (!rc || !out)
 		return -EINVAL;
@@ -559,6 +565,8 @@ EBPFACCEL_API int ebpfaccel_redis_cache__info(const struct ebpfaccel_redis_cache
 	pthread_mutex_unlock(rc_cgroup_lock(rc));
 	info.tracking = rc->track_all ? EBPFACCEL_REDIS_TRACK_ALL : EBPFACCEL_REDIS_TRACK_KEYS;
 	info.tracking_ok = __atomic_load_n(&rc->skel->bss->rc_tracking_ok, __ATOMIC_RELAXED);
+	pid = rc_listener_pid(rc->ports[0]);
+	info.server_pid = pid > 0 ? pid : 0;
 	memcpy(out, &info, sz < sizeof(info) ? sz : sizeof(info));
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -34,6 +35,7 @@ struct listener_query {
 	__u16 port;
 	int pid;
 	__u64 cgroup_id;	/* 0 until a listener matched */
+	__u32 inode;		/* of the first listener on the port */
 	int found;		/* listeners on the port (any pid) */
 	int err;
 };
@@ -69,7 +71,8 @@ static void listener_seen(struct listener_query *q, const struct inet_diag_msg *
 
 	if (ntohs(m->id.idiag_sport) != q->port)
 		return;
-	q->found++;
+	if (!q->found++)
+		q->inode = m->idiag_inode;
 	if (q->pid > 0 && !pid_owns_inode(q->pid, m->idiag_inode))
 		return;
 	for (; RTA_OK(a, alen); a = RTA_NEXT(a, alen))
@@ -140,20 +143,27 @@ static int listener_dump(int fd, int family, struct listener_query *q)
 	return err < 0 ? err : 0;
 }
 
-static int listener_cgroup_id(__u16 port, int pid, __u64 *id)
+/* Every TCP listener on @q's port, IPv4 and IPv6. */
+static int listener_query(struct listener_query *q)
 {
-	struct listener_query q = { .port = port, .pid = pid };
 	int fd, err;
 
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (fd < 0)
 		return -errno;
-	err = listener_dump(fd, AF_INET, &q);
+	err = listener_dump(fd, AF_INET, q);
 	if (!err)
-		err = listener_dump(fd, AF_INET6, &q);
+		err = listener_dump(fd, AF_INET6, q);
 	close(fd);
-	if (!err)
-		err = q.err;
+	return err;
+}
+
+static int listener_cgroup_id(__u16 port, int pid, __u64 *id)
+{
+	struct listener_query q = { .port = port, .pid = pid };
+	int err;
+
+	err = listener_query(&q) ?: q.err;
 	if (err)
 		return err;
 	if (!q.cgroup_id) {
@@ -239,6 +249,32 @@ int rc_listener_cgroup(__u16 port, int pid, char *path, size_t sz)
 	if (snprintf(path, sz, "%s", dir) >= (int)sz)
 		return -ENAMETOOLONG;
 	return 0;
+}
+
+int rc_listener_pid(__u16 port)
+{
+	struct listener_query q = { .port = port };
+	struct dirent *de;
+	int pid = -ENOENT, err;
+	DIR *d;
+
+	/* a listener without a cgroup id (kernel < 5.7) still has an inode */
+	err = listener_query(&q);
+	if (err)
+		return err;
+	if (!q.found)
+		return -ENOENT;
+	d = opendir("/proc");
+	if (!d)
+		return -errno;
+	while (pid < 0 && (de = readdir(d))) {
+		int p = atoi(de->d_name);
+
+		if (p > 0 && pid_owns_inode(p, q.inode))
+			pid = p;
+	}
+	closedir(d);
+	return pid;
 }
 
 EBPFACCEL_API int ebpfaccel_redis_cache__find_cgroup(__u16 port, int pid, char *buf,

@@ -12,4 +12,8 @@
  * -EOPNOTSUPP: kernel < 5.7, -ENOTUNIQ: listeners in several cgroups). */
 int rc_listener_cgroup(__u16 port, int pid, char *path, size_t sz);
 
+/* The process holding the TCP socket listening on @port (in the calling
+ * thread's netns; the first found), or -errno (-ENOENT: none). */
+int rc_listener_pid(__u16 port);
+
 #endif

@@ -105,7 +105,9 @@ class RedisCache(Handle):
         entries_small/large (current generation), entries_stale,
         capacity_small/large, memory_bytes (preallocated kernel memory of
         the maps), reconnects, cgroup_id, tracking (TRACK_ALL or
-        TRACK_KEYS), tracking_ok; a frozen dataclass."""
+        TRACK_KEYS), tracking_ok, server_pid (the process listening on
+        ports[0] now, in the calling thread's netns; 0: none); a frozen
+        dataclass."""
         s = _c.ebpfaccel_redis_cache_info()
         _c.ebpfaccel_redis_cache__info(self._handle(), s)
         return to_python(s)

@@ -86,6 +86,7 @@ class RedisCacheTest(unittest.TestCase):
         self.assertGreater(info.memory_bytes, 65536 * 128)
         self.assertEqual((info.tracking, info.tracking_ok), (ebpfaccel.redis_cache.TRACK_ALL, 1))
         self.assertEqual(info.cgroup_id, os.stat(cache.cgroup).st_ino)
+        self.assertEqual(info.server_pid, self.redis.proc.pid)
         self.assertEqual(os.path.realpath(cache.cgroup), os.path.realpath(self.cgroup.path))
         # A write through another connection is seen at once.
         self.redis.cli("SET", "greeting", "changed")
