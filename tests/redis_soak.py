@@ -11,7 +11,8 @@ the server's AOF, fsynced before every reply, keeps them across SIGKILL) is
 a stale read: a GET that reached the server side after a client had seen a
 newer write acknowledged. Progress goes to STATUS (JSON) every 0.2 s and at
 the end. When STOP.recycle appears, every reader opens a new connection
-once (as a pool does when it retires connections) and the file goes.
+once (as a pool does when it retires connections) and the file goes. The
+contents of STOP.phase (what the test is doing) label stale reads.
 
 usage: redis_soak.py PORT STATUS STOP [READERS]
 """
@@ -38,6 +39,7 @@ examples = []
 lock = threading.Lock()
 done = threading.Event()
 recycle = [0]           # readers reconnect when this changes
+phase = [""]            # STOP.phase, read by the main loop
 
 
 def client():
@@ -86,14 +88,23 @@ def reader():
         reads += 1
         seq = int(got.split(b":", 1)[0]) if got else -1
         if seq < want or (got and got != value(seq, key)):
+            # what Redis itself holds: a new connection's first GET is never
+            # answered by the kernel
+            try:
+                fresh = client()
+                now = fresh.get(key)
+                fresh.close()
+            except redis.RedisError as e:
+                now = repr(e).encode()
             with lock:
                 totals["stale"] += 1
                 totals["nil"] += got is None
                 totals["last_stale"] = round(time.monotonic() - START, 2)
                 totals["first_stale"] = totals["first_stale"] or totals["last_stale"]
                 if len(examples) < 5:
-                    examples.append("%.2f s: %s: got %r, %d acknowledged" %
-                                    (time.monotonic() - START, key, got and got[:20], want))
+                    examples.append("%.2f s (%s): %s: got %r, %d acknowledged, Redis has %r" %
+                                    (time.monotonic() - START, phase[0], key, got and got[:20], want,
+                                     now and now[:20]))
         if reads == 100:
             count("reads", reads)
             reads = 0
@@ -118,6 +129,11 @@ def main():
     for t in threads:
         t.start()
     while not os.path.exists(STOP):
+        try:
+            with open(STOP + ".phase") as f:
+                phase[0] = f.read().strip()
+        except OSError:
+            pass
         if os.path.exists(STOP + ".recycle"):
             recycle[0] += 1
             os.unlink(STOP + ".recycle")

@@ -94,10 +94,14 @@ holder=$(field 's["pid"]')
 ip netns exec "$NS" "$PY" "$src/tests/redis_soak.py" 6379 "$DIR/status" "$DIR/stop" > "$DIR/soak.log" 2>&1 &
 soak=$!
 t0=$(date +%s.%N)
-phase() { echo "phase at $(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.2f", a - b }') s: $*"; }
+phase() { # tells the soak too: it labels stale reads with it
+	echo "$*" > "$DIR/stop.phase"
+	echo "phase at $(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.2f", a - b }') s: $*"
+}
 i=0; until [ -f "$DIR/status" ] && [ "$(soak_field reads)" -gt 0 ]; do
 	i=$((i + 1)); [ $i -lt 100 ] || break; sleep 0.1
 done
+phase "attached, serving"
 r=$(hits_rise) && pass "soak: the kernel answers ($r)" || fail "soak: no hits ($r; $(cat "$DIR/soak.log"))"
 
 restart_into "$SVC" "Redis SIGKILLed, started again on the same port"
@@ -116,6 +120,7 @@ h0=$(field 's["counters"]["hits"]'); g0=$(gets); sleep 1; h1=$(field 's["counter
 phase "readers reconnect"
 recycle
 r=$(hits_rise) && pass "another cgroup: after the readers reconnected, kernel hits rise ($r)" || fail "another cgroup: no hits after reconnecting ($r)"
+phase "stats checks"
 [ "$(field 's["cgroup"]')" = "$SVC2" ] && [ "$(field 's["server_pid"]')" = "$redis_pid" ] \
 	&& [ "$(field 's["follows_listener"]')" = True ] \
 	&& pass "stats after the followed restart: the new cgroup and pid" || fail "stats after the restart: $(stats)"
@@ -171,6 +176,11 @@ phase "holder SIGKILLed"
 kill -9 "$holder"
 i=0; while [ "$(bpftool cgroup show "$SVC2" | grep -c sock_ops)" != 0 ] && [ $i -lt 20 ]; do i=$((i + 1)); sleep 0.05; done
 [ $i -lt 20 ] && pass "holder SIGKILLed: nothing attached after $((i * 50)) ms" || fail "holder SIGKILLed: still attached"
+# Its guard process (a fork of it, same arguments) turned serving off and exited.
+ours() { ps -eo pid,args | NAME="--name $N" awk 'index($0, ENVIRON["NAME"])'; }
+i=0; while [ -n "$(ours)" ] && [ $i -lt 40 ]; do i=$((i + 1)); sleep 0.05; done
+[ $i -lt 40 ] && pass "holder SIGKILLed: its guard exited too" || fail "a process of the cache is left: $(ours)"
+phase "after the holder died"
 r0=$(soak_field reads); sleep 2
 [ "$(soak_field reads)" -gt "$r0" ] && pass "soak goes on after the holder died" || fail "soak stalled after the holder died"
 

@@ -1232,7 +1232,8 @@ const struct cli_cmd cli_redis_cmds[] = {
 	  "(in XDP mode, connections XDP answered on are reset: their clients reconnect)",
 	  cmd_detach, false },
 	{ "redis stats", "[--name NAME] [--json|--prometheus]", "hits, misses, hit rate, invalidations, bypass "
-	  "reasons; --prometheus: in Prometheus' text exposition format",
+	  "reasons, entries and kernel memory, coherence state, the cgroup the cache is in now and the "
+	  "redis-server process it follows; --prometheus: in Prometheus' text exposition format",
 	  cmd_stats, true },
 	{ "redis flush", "[--name NAME]", "invalidate every cached value", cmd_flush, false },
 	{ "redis near attach", "--cgroup PATH --server ADDR:PORT [--server ...] [--prefix P ...] "

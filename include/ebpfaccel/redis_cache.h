@@ -311,9 +311,9 @@ EBPFACCEL_API int ebpfaccel_redis_cache__serving(const struct ebpfaccel_redis_ca
 /**
  * Reads what the cache holds (entries per size class, memory) and its
  * coherence state. Counting the entries walks the value maps in batches
- * (BPF_MAP_LOOKUP_BATCH): its cost grows with the entries held, tens of
- * milliseconds of one CPU for full default-sized maps (docs/redis-cache.md,
- * "Metrics"); call it at scrape intervals, not per request.
+ * (BPF_MAP_LOOKUP_BATCH): its cost grows with the entries held, about 25 ms
+ * of CPU for full default-sized maps (docs/redis-cache.md, "Metrics"); call
+ * it at scrape intervals, not per request.
  * @param rc the cache
  * @param out filled in
  * @param sz sizeof(*out) as the caller knows it (fields beyond are not
