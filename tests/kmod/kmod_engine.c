@@ -81,12 +81,13 @@ static size_t engine_recv_all(struct ebpfaccel_comp_conn *c, uint8_t *buf, size_
 	}
 }
 
-/* sender: the engine (or the module through the library); receiver: the module */
-static void to_module(int algo, int mode, int checksum, bool no_kernel)
+/* sender: the engine (or the module through the library); receiver: the
+ * module.  level 0 is the library's default. */
+static void to_module(int algo, int mode, int level, size_t len, int checksum, bool no_kernel)
 {
-	struct tcp_comp_params p = guest_params(algo, mode, 0, 0, checksum ? TCP_COMP_F_CHECKSUM : 0);
+	struct tcp_comp_params p = guest_params(algo, mode, level, 0,
+						checksum ? TCP_COMP_F_CHECKSUM : 0);
 	struct tcp_comp_params off = guest_params(TCP_COMP_ALGO_NONE, mode, 0, 0, 0);
-	size_t len = 1000000;
 	uint8_t *data = malloc(len);
 	char what[64];
 	int cli, srv;
@@ -109,7 +110,8 @@ static void to_module(int algo, int mode, int checksum, bool no_kernel)
 		exit(0);
 	}
 	close(cli);
-	snprintf(what, sizeof(what), "engine->module algo %d mode %d format %d", algo, mode, p.version);
+	snprintf(what, sizeof(what), "engine->module algo %d mode %d level %d format %d", algo, mode,
+		 level, p.version);
 	guest_expect_module_rx(srv, data, len, pid, what);
 	free(data);
 }
@@ -284,12 +286,18 @@ int main(int argc, char **argv)
 	for (guest_format = TCP_COMP_VERSION_2; guest_format >= TCP_COMP_VERSION_1; guest_format--)
 		for (algo = TCP_COMP_ALGO_ZSTD; algo < __TCP_COMP_ALGO_MAX; algo++)
 			for (mode = 0; mode < __TCP_COMP_MODE_MAX; mode++, n++) {
-				to_module(algo, mode, n & 1, true);
+				to_module(algo, mode, 0, 1000000, n & 1, true);
 				from_module(algo, mode, !(n & 1), n % 3 == 0);
 			}
 	guest_format = TCP_COMP_VERSION_2;
 	printf("ok libebpfaccel engine <-> tcp_comp module, formats 2 and 1: %d cases each way\n", n);
-	to_module(TCP_COMP_ALGO_ZSTD, TCP_COMP_MODE_STREAM, 0, false);
+	/* zstd:1 stream: the engine ends a frame every few MiB of input (the
+	 * frames are concatenated on the wire); the module must decode across
+	 * several frame ends, checked and unchecked */
+	to_module(TCP_COMP_ALGO_ZSTD, TCP_COMP_MODE_STREAM, 1, (9U << 20) + 4099, 0, true);
+	to_module(TCP_COMP_ALGO_ZSTD, TCP_COMP_MODE_STREAM, 1, (9U << 20) + 4099, 1, true);
+	printf("ok engine zstd:1 stream frames (9 MiB, several frame ends) -> module\n");
+	to_module(TCP_COMP_ALGO_ZSTD, TCP_COMP_MODE_STREAM, 0, 1000000, 0, false);
 	printf("ok libebpfaccel hands the socket to the module when it is loaded\n");
 	test_negotiated();
 	return 0;
