@@ -9,7 +9,8 @@
 # holder process SIGKILLed; in between, more restarts alternating between
 # the two cgroups (RESTART_SOAK_CYCLES, 3 by default) with the readers
 # reconnecting after each and 'redis stats' read in a loop (the phases in
-# which a stale read was once seen). Throughout: 0 stale reads; after each restart
+# which a stale read was once seen). Throughout: 0 stale reads (but for the
+# known open problem reported apart, see below); after each restart
 # the kernel serves again (its hits rise; after a restart into another
 # cgroup, on connections made once the cache followed) and 'redis stats'
 # shows where the cache is now; after the holder died nothing is attached and Redis
