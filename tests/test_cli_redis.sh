@@ -64,7 +64,7 @@ g1=$(gets)
 hits=$(counter hits)
 [ "$hits" -ge 1 ] && [ $((g1 - g0 + hits)) = 4 ] && pass "$hits of 4 GETs answered by the kernel (Redis saw $((g1 - g0)))" \
 	|| fail "hits $hits, Redis GETs $g0 -> $g1"
-if "$cli" redis stats --name $N --json | "$PY" -c '
+if "$cli" redis stats --name $N --json --entries | "$PY" -c '
 import json, sys
 s = json.load(sys.stdin)
 assert set(s) == {"name", "kind", "pid", "cgroup", "ports", "serving", "tracking", "tracking_why",
@@ -82,6 +82,17 @@ assert c["memory_bytes"] > 0 and c["tracking"] == "all" and c["tracking_ok"] is 
 assert c["reconnects"] == 0, c
 ' "$CG" "$redis_pid"; then pass "stats --json schema"; else fail "stats --json: $("$cli" redis stats --name $N --json)"; fi
 "$cli" redis stats --name $N | grep -qE "^cache $N on $CG .*serving, hit rate" && pass "stats text" || fail "stats text"
+# The entries are counted (a walk of the maps) only where asked: --entries
+# or a Prometheus scrape; the rest of the figures are there either way.
+"$cli" redis stats --name $N --json | "$PY" -c '
+import json, sys
+c = json.load(sys.stdin)["cache"]
+assert "entries_small" not in c and "entries_stale" not in c, c
+assert c["capacity_small"] == 65536 and c["memory_bytes"] > 0 and c["tracking_ok"] is True, c
+' && "$cli" redis stats --name $N | grep -qE "^capacity 65536 small, 4096 large; [0-9]+ bytes of kernel memory \(entries: --entries\)$" \
+	&& "$cli" redis stats --name $N --entries | grep -qE "^entries 1 small of 65536, 0 large of 4096, [0-9]+ stale;" \
+	&& pass "stats: entries counted only with --entries (text and JSON)" \
+	|| fail "stats --entries: $("$cli" redis stats --name $N; "$cli" redis stats --name $N --json)"
 # Prometheus' own parser reads the exposition; every family has HELP and TYPE,
 # and the figures are the holder's.
 if "$cli" redis stats --name $N --prometheus > "$DIR/metrics" && "$cli" redis stats --name $N --json | "$PY" -c '

@@ -6,7 +6,11 @@
 # write survives SIGKILL; 'ebpfaccel redis attach --port P' finds it there.
 # Under the soak: Redis SIGKILLed and started again on the same port, then
 # again into a DIFFERENT cgroup (the cache follows the listener), then the
-# holder process SIGKILLed. Throughout: 0 stale reads; after each restart
+# holder process SIGKILLed; in between, more restarts alternating between
+# the two cgroups (RESTART_SOAK_CYCLES, 3 by default) with the readers
+# reconnecting after each and 'redis stats' read in a loop (the phases in
+# which a stale read was once seen). Throughout: 0 stale reads (but for the
+# known open problem reported apart, see below); after each restart
 # the kernel serves again (its hits rise; after a restart into another
 # cgroup, on connections made once the cache followed) and 'redis stats'
 # shows where the cache is now; after the holder died nothing is attached and Redis
@@ -35,6 +39,7 @@ DIR=$(mktemp -d)
 DATA=$(mktemp -d /dev/shm/ebpfaccel-opsmisc.XXXXXX)	# tmpfs: fsync is cheap
 cleanup() {
 	touch "$DIR/stop"
+	[ -z "${statsloop:-}" ] || { kill "$statsloop"; wait "$statsloop"; } 2>/dev/null
 	[ -z "${soak:-}" ] || wait "$soak" 2>/dev/null
 	"$cli" redis detach --name "$N" >/dev/null 2>&1
 	[ -z "${holder:-}" ] || kill -9 "$holder" 2>/dev/null
@@ -91,11 +96,14 @@ holder=$(field 's["pid"]')
 [ "$(field 's["cgroup"]')" = "$SVC" ] && [ "$(field 's["server_pid"]')" = "$redis_pid" ] \
 	&& pass "stats: the service's cgroup and redis-server's pid" || fail "stats: $(stats)"
 
-# After the restart into another cgroup, 2 of 11 runs on a loaded machine
-# read one stale value each, with the holder alive: an open problem, not
-# root-caused (docs/redis-cache.md, "Restarts under load"). Those phases'
-# stale reads are reported apart; one anywhere else fails the test.
-KNOWN_OPEN="readers reconnect|stats checks"
+# Once the cache followed Redis into another cgroup, with the readers
+# reconnected (served again), loaded runs still read a stale value now and
+# then (2 reads of one key in 1 of 10 runs): an open problem, not
+# root-caused (docs/redis-cache.md, "As a service, and Redis restarts").
+# Those phases' stale reads are reported apart as KNOWN OPEN; one anywhere
+# else fails the test. RESTART_SOAK_STRICT=1 fails on those too.
+KNOWN_OPEN="readers reconnect|stats checks|restart [0-9]+ more: readers reconnect"
+[ "${RESTART_SOAK_STRICT:-0}" = 0 ] || KNOWN_OPEN=
 ip netns exec "$NS" env SOAK_KNOWN_OPEN_PHASES="$KNOWN_OPEN" "$PY" "$src/tests/redis_soak.py" 6379 "$DIR/status" "$DIR/stop" > "$DIR/soak.log" 2>&1 &
 soak=$!
 t0=$(date +%s.%N)
@@ -131,7 +139,7 @@ phase "stats checks"
 	&& pass "stats after the followed restart: the new cgroup and pid" || fail "stats after the restart: $(stats)"
 "$cli" redis stats --name "$N" | grep -qF "on $SVC2 " && "$cli" redis stats --name "$N" | grep -q "process $redis_pid (followed" \
 	&& pass "stats text: the new cgroup and pid" || fail "stats text: $("$cli" redis stats --name "$N")"
-[ "$(field 's["cache"]["reconnects"]')" -ge 2 ] && [ "$(field 's["cache"]["entries_small"] + s["cache"]["entries_large"]')" -gt 0 ] \
+[ "$(field 's["cache"]["reconnects"]')" -ge 2 ] && [ "$("$cli" redis stats --name "$N" --json --entries | "$PY" -c 'import json,sys; c=json.load(sys.stdin)["cache"]; print(c["entries_small"] + c["entries_large"])')" -gt 0 ] \
 	&& pass "stats: reconnects and entries counted" || fail "stats cache: $(stats)"
 
 # The text exposition, by Prometheus' rules and by its own parser.
@@ -175,11 +183,32 @@ PYEOF
 then pass "stats --prometheus: HELP/TYPE, _total counters, escaped labels, entries, memory, coherence"
 else fail "stats --prometheus (metrics in $DIR/metrics)"; cat "$DIR/metrics"; fi
 
+# More restarts, into the cgroup the server is not in each time (the cache
+# follows it back and forth), the readers reconnecting after each follow,
+# while 'redis stats' (text and Prometheus) is read in a loop.
+( while [ ! -e "$DIR/stop.stats" ]; do
+	"$cli" redis stats --name "$N" >/dev/null 2>&1
+	"$cli" redis stats --name "$N" --prometheus >/dev/null 2>&1
+done ) &
+statsloop=$!
+c=0; cg=$SVC2
+while [ $c -lt "${RESTART_SOAK_CYCLES:-3}" ]; do
+	c=$((c + 1)); [ "$cg" = "$SVC" ] && cg=$SVC2 || cg=$SVC
+	restart_into "$cg" "restart $c more, into ${cg##*/}"
+	phase "restart $c more: readers reconnect"
+	recycle
+	r=$(hits_rise) && [ "$(field 's["cgroup"]')" = "$cg" ] \
+		&& pass "restart $c more: followed into ${cg##*/}, kernel hits rise after the reconnect ($r)" \
+		|| fail "restart $c more: $r; $(stats)"
+done
+touch "$DIR/stop.stats"; wait "$statsloop"; statsloop=
+now=$cg		# where the server and the programs are now
+
 # The holder dies under the soak: the programs go with its descriptors at
 # once, and the soak keeps reading, from Redis now.
 phase "holder SIGKILLed"
 kill -9 "$holder"
-i=0; while [ "$(bpftool cgroup show "$SVC2" | grep -c sock_ops)" != 0 ] && [ $i -lt 20 ]; do i=$((i + 1)); sleep 0.05; done
+i=0; while [ "$(bpftool cgroup show "$now" | grep -c sock_ops)" != 0 ] && [ $i -lt 20 ]; do i=$((i + 1)); sleep 0.05; done
 [ $i -lt 20 ] && pass "holder SIGKILLed: nothing attached after $((i * 50)) ms" || fail "holder SIGKILLed: still attached"
 # Its guard process (a fork of it, same arguments) turned serving off and exited.
 ours() { ps -eo pid,args | NAME="--name $N" awk 'index($0, ENVIRON["NAME"])'; }
@@ -193,9 +222,9 @@ touch "$DIR/stop"; wait "$soak"; soak=
 reads=$(soak_field reads); stale=$(soak_field stale); errors=$(soak_field errors); writes=$(soak_field writes)
 known=$(soak_field stale_known)
 echo "soak: $reads reads, $writes writes, $stale stale ($known in phases with the known open problem), $errors client errors (restarts)"
-[ "$known" = 0 ] || echo "KNOWN OPEN (not counted as a failure, docs/redis-cache.md): $known stale after the restart into another cgroup: $(soak_field examples)"
+[ "$known" = 0 ] || echo "KNOWN OPEN (not counted as a failure, docs/redis-cache.md): $known stale after a restart into another cgroup: $(soak_field examples)"
 stale=$((stale - known))
-[ "$stale" = 0 ] && [ "$reads" -gt 1000 ] && pass "0 stale in $reads reads across two restarts and a killed holder" \
+[ "$stale" = 0 ] && [ "$reads" -gt 1000 ] && pass "0 stale in $reads reads across $((2 + ${RESTART_SOAK_CYCLES:-3})) restarts and a killed holder" \
 	|| fail "soak: $stale stale of $reads, from $(soak_field first_stale) s to $(soak_field last_stale) s: $(soak_field examples)"
 g0=$(rcli info commandstats | sed -n 's/^cmdstat_get:calls=\([0-9]*\),.*/\1/p')
 ip netns exec "$NS" "$PY" -c '

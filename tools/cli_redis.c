@@ -44,6 +44,7 @@ struct redis_args {
 	int tracking;		/* enum ebpfaccel_redis_tracking */
 	int pid;		/* --pid: redis-server's process */
 	bool prometheus;	/* stats --prometheus */
+	bool entries;		/* stats --entries */
 	bool foreground;	/* attach --foreground: hold in this process */
 	bool found_cgroup;	/* no --cgroup: found from the listener */
 	/* a near cache (the clients' host) instead of the server-side one */
@@ -145,6 +146,7 @@ static int redis_opt(int c, const char *arg, void *data)
 	case 'x': return add_to_list(a->prefixes, &a->nr_prefixes, arg, "--prefix options");
 	case 'S': return parse_staleness(arg, &a->max_staleness_ms);
 	case 'M': a->prometheus = true; break;
+	case 'E': a->entries = true; break;
 	case 'F': a->foreground = true; break;
 	case 'i':
 		a->pid = atoi(arg);
@@ -168,6 +170,7 @@ static int parse_args(struct cli_ctx *ctx, const char *cmd, const char *allowed,
 		{ "track", required_argument, NULL, 'T' },
 		{ "pid", required_argument, NULL, 'i' },
 		{ "prometheus", no_argument, NULL, 'M' },
+		{ "entries", no_argument, NULL, 'E' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "dev", required_argument, NULL, 'D' },
 		{ "foreground", no_argument, NULL, 'F' },
@@ -287,23 +290,27 @@ static void add_tracking(struct json_object *o, const struct ebpfaccel_redis_cac
 		t == EBPFACCEL_REDIS_TRACK_KEYS ? "keys" : "all"));
 	json_object_object_add(o, "tracking_why", json_object_new_string(why));
 }
-/* What the maps hold and the coherence state, counted now (a bounded walk
- * of the maps, see ebpfaccel_redis_cache__info()); the redis-server
+/* The maps' capacity and memory and the coherence state; with @entries
+ * also what the maps hold, counted now (a walk of the maps, see
+ * ebpfaccel_redis_cache__info(): only where asked). The redis-server
  * process on the port the cache follows goes to @pid (0: none listens,
  * Redis restarting). */
-static struct json_object *info_json(struct ebpfaccel_redis_cache *rc, int *pid)
+static struct json_object *info_json(struct ebpfaccel_redis_cache *rc, int *pid, bool entries)
 {
+	LIBEBPFACCEL_OPTS(ebpfaccel_redis_cache_info_opts, opts, .entries = entries);
 	struct ebpfaccel_redis_cache_info in = {};
 	struct json_object *o = json_object_new_object();
 
 	*pid = 0;
-	if (ebpfaccel_redis_cache__info(rc, &in, sizeof(in))) {
+	if (ebpfaccel_redis_cache__info_opts(rc, &in, sizeof(in), &opts)) {
 		json_object_put(o);
 		return NULL;
 	}
 #define U(f) json_object_object_add(o, #f, json_object_new_uint64(in.f))
-	U(entries_small); U(entries_large); U(entries_stale); U(capacity_small);
-	U(capacity_large); U(memory_bytes); U(reconnects);
+	if (entries) {
+		U(entries_small); U(entries_large); U(entries_stale);
+	}
+	U(capacity_small); U(capacity_large); U(memory_bytes); U(reconnects);
 #undef U
 	json_object_object_add(o, "tracking", json_object_new_string(
 		in.tracking == EBPFACCEL_REDIS_TRACK_KEYS ? "keys" : "all"));
@@ -312,14 +319,15 @@ static struct json_object *info_json(struct ebpfaccel_redis_cache *rc, int *pid)
 	return o;
 }
 
-static struct json_object *stats_json(struct ebpfaccel_redis_cache *rc, const struct redis_args *a)
+static struct json_object *stats_json(struct ebpfaccel_redis_cache *rc, const struct redis_args *a,
+				      bool entries)
 {
 	struct ebpfaccel_redis_cache_stats st = {};
 	struct json_object *o = json_object_new_object(), *cnt = json_object_new_object();
 	struct json_object *ports = json_object_new_array();
 	char cgroup[PATH_MAX];
 	int pid;
-	struct json_object *info = info_json(rc, &pid);
+	struct json_object *info = info_json(rc, &pid, entries);
 
 	ebpfaccel_redis_cache__stats(rc, &st, sizeof(st));
 	/* where the programs are now: a restarted server may have moved them */
@@ -399,9 +407,10 @@ static const char *held_kind(const struct held *h)
 	return h->nc ? "near" : "server";
 }
 
-static struct json_object *held_stats_json(const struct held *h, const struct redis_args *a)
+static struct json_object *held_stats_json(const struct held *h, const struct redis_args *a,
+					   bool entries)
 {
-	struct json_object *o = h->nc ? near_stats_json(h->nc, a) : stats_json(h->rc, a);
+	struct json_object *o = h->nc ? near_stats_json(h->nc, a) : stats_json(h->rc, a, entries);
 
 	json_object_object_add(o, "kind", json_object_new_string(held_kind(h)));
 	return o;
@@ -462,8 +471,9 @@ static void serve(int lfd, struct held *h, const struct redis_args *a)
 			continue;
 		n = read(fd, req, sizeof(req) - 1);
 		req[n > 0 ? n : 0] = 0;
-		if (!strcmp(req, "stats")) {
-			struct json_object *o = held_stats_json(h, a);
+		/* "stats entries": also count what the maps hold (a walk) */
+		if (!strcmp(req, "stats") || !strcmp(req, "stats entries")) {
+			struct json_object *o = held_stats_json(h, a, req[5] == ' ');
 
 			answer(fd, json_object_to_json_string(o));
 			json_object_put(o);
@@ -1044,9 +1054,13 @@ static void print_following(struct json_object *o)
 	       ? " (followed across restarts, also into another cgroup)" : "");
 	if (!in)
 		return;
-	printf("entries %s small of %s, %s large of %s, %s stale; %s bytes of kernel memory\n",
-	       V("entries_small"), V("capacity_small"), V("entries_large"), V("capacity_large"),
-	       V("entries_stale"), V("memory_bytes"));
+	if (json_object_object_get(in, "entries_small"))
+		printf("entries %s small of %s, %s large of %s, %s stale; %s bytes of kernel memory\n",
+		       V("entries_small"), V("capacity_small"), V("entries_large"), V("capacity_large"),
+		       V("entries_stale"), V("memory_bytes"));
+	else
+		printf("capacity %s small, %s large; %s bytes of kernel memory (entries: --entries)\n",
+		       V("capacity_small"), V("capacity_large"), V("memory_bytes"));
 	printf("tracking %s, %s, %s reconnects\n", V("tracking"),
 	       json_object_get_boolean(json_object_object_get(in, "tracking_ok")) ? "live" : "LOST",
 	       V("reconnects"));
@@ -1110,18 +1124,21 @@ static bool is_near(struct json_object *o)
 	return kind && !strcmp(kind, "near");
 }
 
-/* @dflt: the name without --name (NULL: the one cache attached). */
-static int show_stats(struct cli_ctx *ctx, const char *cmd, const char *dflt)
+/* @dflt: the name without --name (NULL: the one cache attached). The
+ * entries are counted (a walk of the maps) for a Prometheus scrape and for
+ * --entries only. */
+static int show_stats(struct cli_ctx *ctx, const char *cmd, const char *dflt, const char *allowed)
 {
 	struct json_object *o, *cnt;
 	struct redis_args a;
 	char reply[8192];
 	int rc;
 
-	rc = parse_args(ctx, cmd, "nM", &a);
+	rc = parse_args(ctx, cmd, allowed, &a);
 	if (!rc && a.prometheus && ctx->json)
 		return cli_error(-EINVAL, "'%s': --json or --prometheus, not both", cmd);
-	if (rc || (rc = ask_holder(a.name ?: dflt, "stats", reply, sizeof(reply))))
+	if (rc || (rc = ask_holder(a.name ?: dflt, a.prometheus || a.entries ? "stats entries" : "stats",
+				   reply, sizeof(reply))))
 		return rc;
 	o = json_tokener_parse(reply);
 	if (!o)
@@ -1158,8 +1175,8 @@ static int show_stats(struct cli_ctx *ctx, const char *cmd, const char *dflt)
 	return CLI_OK;
 }
 
-static int cmd_stats(struct cli_ctx *ctx) { return show_stats(ctx, "redis stats", NULL); }
-static int cmd_near_stats(struct cli_ctx *ctx) { return show_stats(ctx, "redis near stats", "near"); }
+static int cmd_stats(struct cli_ctx *ctx) { return show_stats(ctx, "redis stats", NULL, "nME"); }
+static int cmd_near_stats(struct cli_ctx *ctx) { return show_stats(ctx, "redis near stats", "near", "nM"); }
 
 /* cgroup, pid and serving from the holder, when it answers. */
 static struct json_object *holder_status(const char *name)
@@ -1231,9 +1248,11 @@ const struct cli_cmd cli_redis_cmds[] = {
 	{ "redis detach", "[--name NAME]", "detach the cache; Redis and its clients keep running "
 	  "(in XDP mode, connections XDP answered on are reset: their clients reconnect)",
 	  cmd_detach, false },
-	{ "redis stats", "[--name NAME] [--json|--prometheus]", "hits, misses, hit rate, invalidations, bypass "
-	  "reasons, entries and kernel memory, coherence state, the cgroup the cache is in now and the "
-	  "redis-server process it follows; --prometheus: in Prometheus' text exposition format",
+	{ "redis stats", "[--name NAME] [--json|--prometheus] [--entries]", "hits, misses, hit rate, "
+	  "invalidations, bypass reasons, capacity and kernel memory, coherence state, the cgroup the "
+	  "cache is in now and the redis-server process it follows; --entries: also count the entries "
+	  "(a walk of the maps, ~25 ms of CPU when full); --prometheus: in Prometheus' text exposition "
+	  "format, entries included",
 	  cmd_stats, true },
 	{ "redis flush", "[--name NAME]", "invalidate every cached value", cmd_flush, false },
 	{ "redis near attach", "--cgroup PATH --server ADDR:PORT [--server ...] [--prefix P ...] "

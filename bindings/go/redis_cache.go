@@ -223,12 +223,38 @@ func (c *RedisCache) Info() (RedisCacheInfo, error) {
 	_, err := callInt("ebpfaccel_redis_cache__info", func() C.int {
 		return C.ebpfaccel_redis_cache__info(c.rc, &s, C.sizeof_struct_ebpfaccel_redis_cache_info)
 	})
+	return redisCacheInfo(&s), err
+}
+
+// InfoOpts is Info, the entries counted only when entries is true (the
+// walk of the maps); otherwise they read 0 and nothing is walked.
+func (c *RedisCache) InfoOpts(entries bool) (RedisCacheInfo, error) {
+	var s C.struct_ebpfaccel_redis_cache_info
+	opts := C.struct_ebpfaccel_redis_cache_info_opts{
+		sz: C.sizeof_struct_ebpfaccel_redis_cache_info_opts, entries: C.bool(entries),
+	}
+	_, err := callInt("ebpfaccel_redis_cache__info_opts", func() C.int {
+		return C.ebpfaccel_redis_cache__info_opts(c.rc, &s, C.sizeof_struct_ebpfaccel_redis_cache_info, &opts)
+	})
+	return redisCacheInfo(&s), err
+}
+
+// ServerPid is the process listening on the first port now (the calling
+// thread's netns), 0 while none does.
+func (c *RedisCache) ServerPid() (int, error) {
+	ret, err := callInt("ebpfaccel_redis_cache__server_pid", func() C.int {
+		return C.ebpfaccel_redis_cache__server_pid(c.rc)
+	})
+	return int(ret), err
+}
+
+func redisCacheInfo(s *C.struct_ebpfaccel_redis_cache_info) RedisCacheInfo {
 	return RedisCacheInfo{
 		uint64(s.entries_small), uint64(s.entries_large), uint64(s.entries_stale),
 		uint64(s.capacity_small), uint64(s.capacity_large), uint64(s.memory_bytes),
 		uint64(s.reconnects), uint64(s.cgroup_id), RedisTracking(s.tracking), s.tracking_ok != 0,
 		int(s.server_pid),
-	}, err
+	}
 }
 
 // Cgroup is the cgroup v2 directory the programs are attached to now (a

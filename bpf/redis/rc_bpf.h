@@ -3,8 +3,8 @@
  * BPF helpers every Redis cache object that keeps its own copy of struct
  * rc_shared uses (redis_cache.bpf.c, near.bpf.c): the generation and
  * invalidation rules and the command classification. Include after the maps
- * rc_cache_small, rc_cache_large, rc_cmds and the global rc_gen_bucket[] are
- * defined. The RESP pieces written or matched (rc_get_header(),
+ * rc_cache_small, rc_cache_large, rc_cmds and the globals rc_gen_all and
+ * rc_gen_bucket[] are defined. The RESP pieces written or matched (rc_get_header(),
  * rc_bulk_header()) and the READ_ONCE/WRITE_ONCE/barrier/GLOBAL macros live
  * in redis_cache.h, which the XDP object shares too.
  */
@@ -16,19 +16,36 @@ GLOBAL __u32 key_bucket(const struct rc_key *k)
 	return k ? rc_key_hash(k) : 0;
 }
 
+#define RC_ENOENT 2
+
+/* Whether a delete left no entry behind: done, or there was none. */
+static __always_inline int rc_gone(long err)
+{
+	return !err || err == -RC_ENOENT;
+}
+
 /* Generation first, then delete: a fill that raced with us either sees the
- * new generation and removes itself, or is removed by the delete. Static:
- * @k stays a pointer to the caller's stack, which every kernel takes as a
- * map key (a global function would need a copy, and 6.1 allows 512 bytes
- * of stack along a whole call chain). */
+ * new generation and removes itself, or is removed by the delete. A delete
+ * can fail with the key present (the bucket lock: -EBUSY when it is taken
+ * on this CPU before 6.15, -EDEADLK/-ETIMEDOUT from the resilient lock
+ * since); the entry would then outlive its invalidation with its global
+ * generation and its confirmation intact, so everything goes instead.
+ * Returns 1 when it had to flush. Static: @k stays a pointer to the
+ * caller's stack, which every kernel takes as a map key (a global function
+ * would need a copy, and 6.1 allows 512 bytes of stack along a whole call
+ * chain). */
 static __noinline int invalidate_key(const struct rc_key *k)
 {
 	__u32 b = key_bucket(k);
+	long small, large;
 
 	__sync_fetch_and_add(&rc_gen_bucket[b & (RC_BUCKETS - 1)], 1);
-	bpf_map_delete_elem(&rc_cache_small, k);
-	bpf_map_delete_elem(&rc_cache_large, k);
-	return 0;
+	small = bpf_map_delete_elem(&rc_cache_small, k);
+	large = bpf_map_delete_elem(&rc_cache_large, k);
+	if (rc_gone(small) && rc_gone(large))
+		return 0;
+	__sync_fetch_and_add(&rc_gen_all, 1);
+	return 1;
 }
 
 static __always_inline void key_from_req(struct rc_key *k,

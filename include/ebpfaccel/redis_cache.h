@@ -308,12 +308,23 @@ EBPFACCEL_API int ebpfaccel_redis_cache__tracking(const struct ebpfaccel_redis_c
  */
 EBPFACCEL_API int ebpfaccel_redis_cache__serving(const struct ebpfaccel_redis_cache *rc);
 
+/** Options of ebpfaccel_redis_cache__info_opts(). */
+struct ebpfaccel_redis_cache_info_opts {
+	size_t sz;	/**< sizeof(struct ebpfaccel_redis_cache_info_opts) */
+	bool entries;	/**< count entries_small/large/stale: a walk of the
+			     value maps (see ebpfaccel_redis_cache__info());
+			     false leaves them 0 and costs no walk */
+	size_t :0;
+};
+#define ebpfaccel_redis_cache_info_opts__last_field entries
+
 /**
  * Reads what the cache holds (entries per size class, memory) and its
  * coherence state. Counting the entries walks the value maps in batches
  * (BPF_MAP_LOOKUP_BATCH): its cost grows with the entries held, about 25 ms
  * of CPU for full default-sized maps (docs/redis-cache.md, "Metrics"); call
- * it at scrape intervals, not per request.
+ * it at scrape intervals, not per request, or use
+ * ebpfaccel_redis_cache__info_opts() without entries for the rest.
  * @param rc the cache
  * @param out filled in
  * @param sz sizeof(*out) as the caller knows it (fields beyond are not
@@ -323,6 +334,33 @@ EBPFACCEL_API int ebpfaccel_redis_cache__serving(const struct ebpfaccel_redis_ca
 EBPFACCEL_API int ebpfaccel_redis_cache__info(const struct ebpfaccel_redis_cache *rc,
 					      struct ebpfaccel_redis_cache_info *out,
 					      size_t sz);
+
+/**
+ * ebpfaccel_redis_cache__info(), the entries counted only when
+ * @p opts asks (then the same walk); everything else costs no walk:
+ * capacity and memory are the maps' own figures, the server's pid is looked
+ * for among all processes only when the listener changed.
+ * @param rc the cache
+ * @param out filled in
+ * @param sz sizeof(*out) as the caller knows it
+ * @param opts NULL (no entries) or the options
+ * @return 0 or -errno
+ */
+EBPFACCEL_API int
+ebpfaccel_redis_cache__info_opts(const struct ebpfaccel_redis_cache *rc,
+				 struct ebpfaccel_redis_cache_info *out, size_t sz,
+				 const struct ebpfaccel_redis_cache_info_opts *opts);
+
+/**
+ * The process listening on the cache's first port now, in the calling
+ * thread's network namespace (what ebpfaccel_redis_cache__info() reports as
+ * server_pid). Finding it reads the descriptors of every process once per
+ * listener: later calls check that the same process still holds the same
+ * socket.
+ * @param rc the cache
+ * @return the pid, 0 when nothing listens (Redis restarting), or -errno
+ */
+EBPFACCEL_API int ebpfaccel_redis_cache__server_pid(const struct ebpfaccel_redis_cache *rc);
 
 /**
  * The cgroup v2 directory the programs are attached to now. A cache whose

@@ -39,6 +39,8 @@ struct ebpfaccel_redis_cache {
 	struct bpf_link *sockops_link;
 	int cgroup_fd;		/* swapped by rc_follow_listener(): under cgroup_lock */
 	pthread_mutex_t cgroup_lock;
+	struct rc_listener_memo listener;	/* under listener_lock */
+	pthread_mutex_t listener_lock;
 	bool own_cgroup_fd;
 	bool attached;
 	__u16 ports[RC_PORTS_MAX];
@@ -314,6 +316,7 @@ ebpfaccel_redis_cache__open(const struct ebpfaccel_redis_cache_opts *opts)
 		return ebpfaccel__err_ptr(-ENOMEM);
 	rc->cgroup_fd = -1;
 	pthread_mutex_init(&rc->cgroup_lock, NULL);
+	pthread_mutex_init(&rc->listener_lock, NULL);
 	rc->nr_ports = opts->nr_ports;
 	rc->track_all = OPTS_GET(opts, tracking, 0) == EBPFACCEL_REDIS_TRACK_ALL;
 	rc->track_auto = OPTS_GET(opts, tracking, 0) == EBPFACCEL_REDIS_TRACK_AUTO;
@@ -585,19 +588,47 @@ static pthread_mutex_t *rc_cgroup_lock(const struct ebpfaccel_redis_cache *rc)
 	return (pthread_mutex_t *)&rc->cgroup_lock;
 }
 
+EBPFACCEL_API int ebpfaccel_redis_cache__server_pid(const struct ebpfaccel_redis_cache *rc)
+{
+	/* the memo is a cache of the lookup, not the object's value */
+	struct ebpfaccel_redis_cache *m = (struct ebpfaccel_redis_cache *)rc;
+	int pid;
+
+	if (!rc)
+		return -EINVAL;
+	pthread_mutex_lock(&m->listener_lock);
+	pid = rc_listener_pid(rc->ports[0], &m->listener);
+	pthread_mutex_unlock(&m->listener_lock);
+	return pid == -ENOENT ? 0 : pid;
+}
+
 EBPFACCEL_API int ebpfaccel_redis_cache__info(const struct ebpfaccel_redis_cache *rc,
 					      struct ebpfaccel_redis_cache_info *out, size_t sz)
 {
+	LIBEBPFACCEL_OPTS(ebpfaccel_redis_cache_info_opts, opts, .entries = true);
+
+	return ebpfaccel_redis_cache__info_opts(rc, out, sz, &opts);
+}
+
+EBPFACCEL_API int
+ebpfaccel_redis_cache__info_opts(const struct ebpfaccel_redis_cache *rc,
+				 struct ebpfaccel_redis_cache_info *out, size_t sz,
+				 const struct ebpfaccel_redis_cache_info_opts *opts)
+{
 	struct ebpfaccel_redis_cache_info info = { 0 };
-	struct rc_occupancy occ;
+	struct rc_occupancy occ = { 0 };
 	struct stat st;
 	int err, pid;
 
-	if (!rc || !out)
+	if (!rc || !out || !OPTS_VALID(opts, ebpfaccel_redis_cache_info_opts))
 		return -EINVAL;
-	err = rc_occupancy__read(&rc->shared, &occ);
-	if (err)
-		return err;
+	if (OPTS_GET(opts, entries, false)) {
+		err = rc_occupancy__read(&rc->shared, &occ);
+		if (err)
+			return err;
+	} else {
+		occ.memory = rc_occupancy__memory(&rc->shared);
+	}
 	info.entries_small = occ.small;
 	info.entries_large = occ.large;
 	info.entries_stale = occ.stale;
@@ -613,7 +644,7 @@ EBPFACCEL_API int ebpfaccel_redis_cache__info(const struct ebpfaccel_redis_cache
 	info.tracking = pid >= 0 ? pid : rc->track_all || rc->track_auto ? EBPFACCEL_REDIS_TRACK_ALL
 									 : EBPFACCEL_REDIS_TRACK_KEYS;
 	info.tracking_ok = __atomic_load_n(&rc->skel->bss->rc_tracking_ok, __ATOMIC_RELAXED);
-	pid = rc_listener_pid(rc->ports[0]);
+	pid = ebpfaccel_redis_cache__server_pid(rc);
 	info.server_pid = pid > 0 ? pid : 0;
 	memcpy(out, &info, sz < sizeof(info) ? sz : sizeof(info));
 	return 0;
@@ -654,6 +685,7 @@ EBPFACCEL_API void ebpfaccel_redis_cache__destroy(struct ebpfaccel_redis_cache *
 	if (rc->own_cgroup_fd)
 		close(rc->cgroup_fd);
 	pthread_mutex_destroy(&rc->cgroup_lock);
+	pthread_mutex_destroy(&rc->listener_lock);
 	free(rc->user);
 	free(rc->password);
 	free(rc);

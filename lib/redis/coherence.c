@@ -67,15 +67,26 @@ void rc_shared__flush(const struct rc_shared *sh)
 	__atomic_fetch_add(sh->gen_all, 1, __ATOMIC_SEQ_CST);
 }
 
+/* Whether a delete left no entry behind: done, or there was none. */
+static bool rc_gone(int err)
+{
+	return !err || err == -ENOENT;
+}
+
 /* Generation first, then delete, as the programs do: a fill that raced with
- * us either sees the new generation or is deleted. */
+ * us either sees the new generation or is deleted. A delete that failed
+ * with the key present (the map's bucket lock) flushes everything, as in
+ * the programs: the entry must not outlive its invalidation. */
 static void rc_invalidate_key(const struct rc_shared *sh, const struct rc_key *k)
 {
 	__u32 h = rc_key_hash(k);
+	int small, large;
 
 	__atomic_fetch_add(&sh->gen_bucket[h], 1, __ATOMIC_SEQ_CST);
-	bpf_map__delete_elem(sh->cache_small, k, sizeof(*k), 0);
-	bpf_map__delete_elem(sh->cache_large, k, sizeof(*k), 0);
+	small = bpf_map__delete_elem(sh->cache_small, k, sizeof(*k), 0);
+	large = bpf_map__delete_elem(sh->cache_large, k, sizeof(*k), 0);
+	if (!rc_gone(small) || !rc_gone(large))
+		rc_shared__flush(sh);
 }
 
 /* Where the programs see the tracking connection they apply its pushes
@@ -331,11 +342,22 @@ static int rc_drain_pushes(struct rc_coherence *co)
 	return err == -ETIMEDOUT ? 0 : err;
 }
 
+/* The generations a stored value was read under still stand. */
+static bool rc_gens_stand(const struct rc_shared *sh, __u32 b, __u64 gen, __u64 bgen)
+{
+	return __atomic_load_n(sh->gen_all, __ATOMIC_SEQ_CST) == gen &&
+	       __atomic_load_n(&sh->gen_bucket[b], __ATOMIC_SEQ_CST) == bgen;
+}
+
 /* Reads a key back after Redis accepted a SET of it and caches what it read,
  * guarded like the programs' fills: it stands only if no invalidation of the
  * key (or of everything) came since before the GET was sent. The SET's own
  * invalidation (the key was tracked) is written after the SET's reply, which
- * is what sent us here: wait for it first, or every refill would look raced. */
+ * is what sent us here: wait for it first, or every refill would look raced.
+ * The value is confirmed (made servable) only once the guard held after it
+ * was stored: a write between the read and the store has deleted nothing
+ * yet, and a confirmed value would be answered until the check removed it
+ * (this thread can be preempted for milliseconds in between). */
 static int rc_refill(struct rc_coherence *co, const struct rc_fill_event *ev)
 {
 	__u32 b = rc_key_hash(&ev->key);
@@ -364,10 +386,12 @@ static int rc_refill(struct rc_coherence *co, const struct rc_fill_event *ev)
 							      : sizeof(struct rc_large),
 				   BPF_ANY);
 	bpf_map__delete_elem(other, &ev->key, sizeof(ev->key), 0);
-	if (!err)
+	if (!err && rc_gens_stand(&co->sh, b, gen, bgen))
 		err = rc_confirm_version(co, &ev->key, co->got.h.version);
-	if (err || __atomic_load_n(co->sh.gen_all, __ATOMIC_SEQ_CST) != gen ||
-	    __atomic_load_n(&co->sh.gen_bucket[b], __ATOMIC_SEQ_CST) != bgen)
+	else
+		err = err ?: -ESTALE;
+	/* an invalidation after the check deletes the entry itself */
+	if (err)
 		bpf_map__delete_elem(into, &ev->key, sizeof(ev->key), 0);
 	return 0;
 }

@@ -277,7 +277,7 @@ int rc_listener_cgroup(__u16 port, int pid, char *path, size_t sz)
 	return 0;
 }
 
-int rc_listener_pid(__u16 port)
+int rc_listener_pid(__u16 port, struct rc_listener_memo *memo)
 {
 	struct listener_query q = { .port = port };
 	struct dirent *de;
@@ -290,6 +290,11 @@ int rc_listener_pid(__u16 port)
 		return err;
 	if (!q.found)
 		return -ENOENT;
+	/* inode numbers of live sockets are unique: the same one still held
+	 * by the same process is the same listener */
+	if (memo && memo->pid > 0 && memo->inode == q.inode &&
+	    pid_owns_inode(memo->pid, q.inode))
+		return memo->pid;
 	d = opendir("/proc");
 	if (!d)
 		return -errno;
@@ -300,6 +305,8 @@ int rc_listener_pid(__u16 port)
 			pid = p;
 	}
 	closedir(d);
+	if (memo && pid > 0)
+		*memo = (struct rc_listener_memo){ .inode = q.inode, .pid = pid };
 	return pid;
 }
 

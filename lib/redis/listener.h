@@ -27,8 +27,17 @@ __u64 rc_diag_cgroup_id(const struct inet_diag_msg *m, unsigned int len);
 /* 1 when cgroup @id is the cgroup open at @cgroup_fd or below it (where
  * that cgroup's programs run too), 0 if not, -errno. */
 int rc_cgroup_contains(int cgroup_fd, __u64 id);
+/* The last listener found and its process: looking for the holder of a
+ * socket reads every process' descriptors, so an unchanged listener (same
+ * inode) still held by the same process is not looked for again. */
+struct rc_listener_memo {
+	__u32 inode;
+	int pid;
+};
+
 /* The process holding the TCP socket listening on @port (in the calling
- * thread's netns; the first found), or -errno (-ENOENT: none). */
-int rc_listener_pid(__u16 port);
+ * thread's netns; the first found), or -errno (-ENOENT: none). @memo (may
+ * be NULL) is read and updated. */
+int rc_listener_pid(__u16 port, struct rc_listener_memo *memo);
 
 #endif

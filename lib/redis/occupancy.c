@@ -89,6 +89,12 @@ static __u64 map_memory(const struct bpf_map *map)
 	return bytes;
 }
 
+__u64 rc_occupancy__memory(const struct rc_shared *sh)
+{
+	return map_memory(sh->cache_small) + map_memory(sh->cache_large) +
+	       map_memory(sh->confirmed);
+}
+
 int rc_occupancy__read(const struct rc_shared *sh, struct rc_occupancy *out)
 {
 	__u64 gen = __atomic_load_n(sh->gen_all, __ATOMIC_SEQ_CST);
@@ -100,7 +106,6 @@ int rc_occupancy__read(const struct rc_shared *sh, struct rc_occupancy *out)
 		err = walk_map(sh->cache_large, &(struct walk){ gen, &out->large, &out->stale });
 	if (err)
 		return err;
-	out->memory = map_memory(sh->cache_small) + map_memory(sh->cache_large) +
-		      map_memory(sh->confirmed);
+	out->memory = rc_occupancy__memory(sh);
 	return 0;
 }

@@ -17,6 +17,8 @@ struct rc_occupancy {
 	__u64 memory;		/* bytes of the maps' kernel memory */
 };
 
+/* The kernel memory of @sh's value maps (no walk: preallocated). */
+__u64 rc_occupancy__memory(const struct rc_shared *sh);
 /* Counts @sh's entries against the current generation; 0 or -errno. */
 int rc_occupancy__read(const struct rc_shared *sh, struct rc_occupancy *out);
 

@@ -107,17 +107,28 @@ class RedisCache(Handle):
         _c.ebpfaccel_redis_cache__stats(self._handle(), s)
         return to_python(s)
 
-    def info(self):
+    def info(self, entries=True):
         """What the cache holds and its coherence state, counted now:
         entries_small/large (current generation), entries_stale,
         capacity_small/large, memory_bytes (preallocated kernel memory of
         the maps), reconnects, cgroup_id, tracking (TRACK_ALL or
         TRACK_KEYS), tracking_ok, server_pid (the process listening on
         ports[0] now, in the calling thread's netns; 0: none); a frozen
-        dataclass."""
+        dataclass. entries=False skips counting the entries (a walk of
+        the maps; they read 0) and costs no walk."""
         s = _c.ebpfaccel_redis_cache_info()
-        _c.ebpfaccel_redis_cache__info(self._handle(), s)
+        if entries:
+            _c.ebpfaccel_redis_cache__info(self._handle(), s)
+        else:
+            opts = make_opts(_c.ebpfaccel_redis_cache_info_opts, entries=False)
+            _c.ebpfaccel_redis_cache__info_opts(self._handle(), s, opts)
         return to_python(s)
+
+    @property
+    def server_pid(self):
+        """The process listening on ports[0] now (calling thread's netns),
+        0 while none does."""
+        return _c.ebpfaccel_redis_cache__server_pid(self._handle())
 
     @property
     def cgroup(self):

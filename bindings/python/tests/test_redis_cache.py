@@ -67,6 +67,13 @@ class RedisCacheTest(unittest.TestCase):
         self.assertEqual((info.tracking, info.tracking_ok), (ebpfaccel.redis_cache.TRACK_ALL, 1))
         self.assertEqual(info.cgroup_id, os.stat(cache.cgroup).st_ino)
         self.assertEqual(info.server_pid, self.redis.proc.pid)
+        self.assertEqual(cache.server_pid, self.redis.proc.pid)
+        # without the walk: the same but the entries
+        brief = cache.info(entries=False)
+        self.assertEqual((brief.entries_small, brief.entries_large, brief.entries_stale), (0, 0, 0))
+        self.assertEqual(brief.server_pid, self.redis.proc.pid)
+        self.assertEqual((brief.memory_bytes, brief.capacity_small, brief.tracking_ok),
+                         (info.memory_bytes, info.capacity_small, info.tracking_ok))
         self.assertEqual(os.path.realpath(cache.cgroup), os.path.realpath(self.cgroup.path))
         # A write through another connection is seen at once.
         self.redis.cli("SET", "greeting", "changed")
