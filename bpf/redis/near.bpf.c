@@ -307,6 +307,16 @@ GLOBAL int record(struct nc_conn *c, __u32 kind, __u32 db,
 	return 0;
 }
 
+/* A GET of @k passed to Redis on a connection whose state is modelled:
+ * its reply fills the cache. */
+static __always_inline void record_get(struct nc_conn *c, const struct rc_key *k)
+{
+	if (!prefix_ok(k))
+		return;
+	stat_add(NC_STAT_MISSES, 1);
+	record(c, NC_SLOT_FILL, c->db, k);
+}
+
 static __noinline void apply_get(struct nc_conn *c, struct resp_req *r)
 {
 	struct rc_key k;
@@ -315,10 +325,7 @@ static __noinline void apply_get(struct nc_conn *c, struct resp_req *r)
 	    c->in_multi || c->select_inflight || c->other_user)
 		return;
 	key_from_req(&k, r);
-	if (!prefix_ok(&k))
-		return;
-	stat_add(NC_STAT_MISSES, 1);
-	record(c, NC_SLOT_FILL, c->db, &k);
+	record_get(c, &k);
 }
 
 /* Before the write leaves, and again when its reply arrives: a GET another
@@ -686,23 +693,21 @@ static __always_inline int rewrite(struct sk_msg_md *msg, struct nc_stage *st,
 	return 1;
 }
 
-/* Answers the message locally if it is one GET of a servable entry.
+/* Answers the message, one GET of @k, locally if its entry is servable.
  * Returns SK_PASS (answered: redirected to our own ingress), SK_DROP (the
  * message could not be restored) or -1 (untouched: go on as usual). */
-static __always_inline int answer(struct sk_msg_md *msg, struct nc_conn *c)
+static __always_inline int answer(struct sk_msg_md *msg, struct nc_conn *c,
+				  const struct rc_key *k)
 {
-	struct rc_key k = {};
 	struct nc_stage *st;
 	__u64 cookie = c->cookie;
 	__u32 want;
 	int done;
 
-	if (!one_get(msg, &k))
-		return -1;
 	st = bpf_map_lookup_elem(&nc_stages, &cookie);
 	if (!st)
 		return -1;
-	want = stage_reply(c, st, &k);
+	want = stage_reply(c, st, k);
 	if (!want)
 		return -1;
 	done = rewrite(msg, st, want);
@@ -716,6 +721,16 @@ static __always_inline int answer(struct sk_msg_md *msg, struct nc_conn *c)
 	}
 	stat_add(NC_STAT_HITS, 1);
 	return SK_PASS;
+}
+
+/* The message, exactly the GET of @k at a command boundary of a servable
+ * connection, goes to Redis: recorded as the scan would record it, without
+ * scanning the bytes one_get() already parsed. */
+static __noinline void pass_get(struct nc_conn *c, const struct rc_key *k)
+{
+	record_get(c, k);
+	c->req_seq++;
+	stat_add(NC_STAT_REQUESTS, 1);
 }
 
 /* Requests went out unseen (a send the program did not run on), or were
@@ -732,6 +747,7 @@ SEC("sk_msg")
 int nc_request(struct sk_msg_md *msg)
 {
 	struct mctx m = { .msg = msg };
+	struct rc_key k = {};
 	struct scan *sc;
 	struct tcp_sock *tp;
 	struct nc_conn *c;
@@ -769,10 +785,14 @@ int nc_request(struct sk_msg_md *msg)
 	__builtin_memset(sc, 0, sizeof(*sc));
 	sc->len = msg->size;
 	sc->servable = !seen && can_serve(c);
-	if (sc->servable) {
-		verdict = answer(msg, c);
+	if (sc->servable && one_get(msg, &k)) {
+		verdict = answer(msg, c, &k);
 		if (verdict >= 0)
 			return verdict;
+		c->req_end_seq = start + sc->len;
+		c->seq_valid = 1;
+		pass_get(c, &k);
+		return SK_PASS;
 	}
 	c->req_end_seq = start + sc->len;
 	c->seq_valid = 1;
