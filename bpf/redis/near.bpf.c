@@ -41,19 +41,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NC_REPLY_MAX (RC_VAL_MAX + 16)
 #define NC_STAGE_BYTES (NC_REPLY_MAX + 512)
 
+/* What request n expects from Redis' n-th reply (struct rc_slot's kind). */
 enum nc_slot_kind { NC_SLOT_NONE, NC_SLOT_FILL, NC_SLOT_SELECT, NC_SLOT_AUTH, NC_SLOT_WRITE,
 		    NC_SLOT_FLUSH };
-
-/* Remembered for request n until Redis' n-th reply: valid iff seq == n + 1. */
-struct nc_slot {
-	__u32 seq;
-	__u32 kind;
-	__u32 db;
-	__u32 bucket;
-	__u64 gen;
-	__u64 bgen;
-	struct rc_key key;
-};
 
 /* A message or segment scan's loop-carried state: scalars only, touched
  * only inside global functions (see bpf/redis/redis_cache.bpf.c, struct
@@ -89,7 +79,7 @@ struct nc_conn {
 	__u8 pushy;		/* replies do not follow requests 1:1 */
 	__u8 broken;		/* a stream not understood: never served */
 	__u8 other_user;	/* an ACL user other than default */
-	struct nc_slot slots[NC_SLOTS];
+	struct rc_slot slots[NC_SLOTS];
 };
 
 /* Per socket, used under its lock: a fill's value on its way into the
@@ -273,12 +263,12 @@ GLOBAL int prefix_ok(const struct rc_key *k)
 
 /* ---- requests (nc_request, sk_msg) -------------------------------------- */
 
-static __always_inline struct nc_slot *slot_for(struct nc_conn *c, __u32 seq)
+static __always_inline struct rc_slot *slot_for(struct nc_conn *c, __u32 seq)
 {
 	return &c->slots[seq & (NC_SLOTS - 1)];
 }
 
-static __always_inline int slot_is_write(const struct nc_slot *s)
+static __always_inline int slot_is_write(const struct rc_slot *s)
 {
 	return s->kind == NC_SLOT_WRITE || s->kind == NC_SLOT_FLUSH;
 }
@@ -291,7 +281,7 @@ static __always_inline int slot_is_write(const struct nc_slot *s)
 GLOBAL int record(struct nc_conn *c, __u32 kind, __u32 db,
 		  const struct rc_key *k)
 {
-	struct nc_slot *s;
+	struct rc_slot *s;
 	__u32 seq, old;
 
 	if (!c || c->pushy)
@@ -317,6 +307,16 @@ GLOBAL int record(struct nc_conn *c, __u32 kind, __u32 db,
 	return 0;
 }
 
+/* A GET of @k passed to Redis on a connection whose state is modelled:
+ * its reply fills the cache. */
+static __always_inline void record_get(struct nc_conn *c, const struct rc_key *k)
+{
+	if (!prefix_ok(k))
+		return;
+	stat_add(NC_STAT_MISSES, 1);
+	record(c, NC_SLOT_FILL, c->db, k);
+}
+
 static __noinline void apply_get(struct nc_conn *c, struct resp_req *r)
 {
 	struct rc_key k;
@@ -325,10 +325,7 @@ static __noinline void apply_get(struct nc_conn *c, struct resp_req *r)
 	    c->in_multi || c->select_inflight || c->other_user)
 		return;
 	key_from_req(&k, r);
-	if (!prefix_ok(&k))
-		return;
-	stat_add(NC_STAT_MISSES, 1);
-	record(c, NC_SLOT_FILL, c->db, &k);
+	record_get(c, &k);
 }
 
 /* Before the write leaves, and again when its reply arrives: a GET another
@@ -455,37 +452,14 @@ struct mctx {
 static __always_inline int request_refill(struct sk_msg_md *msg,
 					  struct nc_conn *c, struct scan *s)
 {
-	void *data, *end;
-	__u32 n, m;
+	__u32 skipped, n;
 
-	s->off += s->b.len;
-	s->b.pos = 0;
-	s->b.len = 0;
-	if (s->off >= s->len)
-		return 0;
-	n = s->len - s->off;
-	m = resp_req_skippable(&c->req);
-	if (m) {
-		if (m > n)
-			m = n;
-		resp_req_skip(&c->req, m);
-		s->off += m;
+	n = rc_refill_next(&s->off, s->len, &s->b, resp_req_skippable(&c->req), &skipped);
+	if (skipped) {
+		resp_req_skip(&c->req, skipped);
 		return 1;
 	}
-	if (n > RESP_CHUNK)
-		n = RESP_CHUNK;
-	n = ((n - 1) & (RESP_CHUNK - 1)) + 1;
-	if (bpf_msg_pull_data(msg, s->off, s->off + n, 0))
-		goto bad;
-	data = (void *)(long)msg->data;
-	end = (void *)(long)msg->data_end;
-	if (data + n > end || bpf_probe_read_kernel(s->b.data, n, data))
-		goto bad;
-	s->b.len = n;
-	return 1;
-bad:
-	s->bad = 1;
-	return 0;
+	return n && rc_refill_msg(msg, s->off, &s->b, n, &s->bad);
 }
 
 GLOBAL int request_chunk(struct sk_msg_md *msg, struct nc_conn *c,
@@ -719,23 +693,21 @@ static __always_inline int rewrite(struct sk_msg_md *msg, struct nc_stage *st,
 	return 1;
 }
 
-/* Answers the message locally if it is one GET of a servable entry.
+/* Answers the message, one GET of @k, locally if its entry is servable.
  * Returns SK_PASS (answered: redirected to our own ingress), SK_DROP (the
  * message could not be restored) or -1 (untouched: go on as usual). */
-static __always_inline int answer(struct sk_msg_md *msg, struct nc_conn *c)
+static __always_inline int answer(struct sk_msg_md *msg, struct nc_conn *c,
+				  const struct rc_key *k)
 {
-	struct rc_key k = {};
 	struct nc_stage *st;
 	__u64 cookie = c->cookie;
 	__u32 want;
 	int done;
 
-	if (!one_get(msg, &k))
-		return -1;
 	st = bpf_map_lookup_elem(&nc_stages, &cookie);
 	if (!st)
 		return -1;
-	want = stage_reply(c, st, &k);
+	want = stage_reply(c, st, k);
 	if (!want)
 		return -1;
 	done = rewrite(msg, st, want);
@@ -749,6 +721,16 @@ static __always_inline int answer(struct sk_msg_md *msg, struct nc_conn *c)
 	}
 	stat_add(NC_STAT_HITS, 1);
 	return SK_PASS;
+}
+
+/* The message, exactly the GET of @k at a command boundary of a servable
+ * connection, goes to Redis: recorded as the scan would record it, without
+ * scanning the bytes one_get() already parsed. */
+static __noinline void pass_get(struct nc_conn *c, const struct rc_key *k)
+{
+	record_get(c, k);
+	c->req_seq++;
+	stat_add(NC_STAT_REQUESTS, 1);
 }
 
 /* Requests went out unseen (a send the program did not run on), or were
@@ -765,6 +747,7 @@ SEC("sk_msg")
 int nc_request(struct sk_msg_md *msg)
 {
 	struct mctx m = { .msg = msg };
+	struct rc_key k = {};
 	struct scan *sc;
 	struct tcp_sock *tp;
 	struct nc_conn *c;
@@ -802,10 +785,14 @@ int nc_request(struct sk_msg_md *msg)
 	__builtin_memset(sc, 0, sizeof(*sc));
 	sc->len = msg->size;
 	sc->servable = !seen && can_serve(c);
-	if (sc->servable) {
-		verdict = answer(msg, c);
+	if (sc->servable && one_get(msg, &k)) {
+		verdict = answer(msg, c, &k);
 		if (verdict >= 0)
 			return verdict;
+		c->req_end_seq = start + sc->len;
+		c->seq_valid = 1;
+		pass_get(c, &k);
+		return SK_PASS;
 	}
 	c->req_end_seq = start + sc->len;
 	c->seq_valid = 1;
@@ -822,33 +809,16 @@ int nc_request(struct sk_msg_md *msg)
 /* ---- replies (nc_reply, sk_skb verdict) ---------------------------------- */
 
 static __always_inline int slot_take(struct nc_conn *c, __u32 seq,
-				     struct nc_slot *out)
+				     struct rc_slot *out)
 {
-	struct nc_slot *s = slot_for(c, seq);
-
-	if (s->seq != seq + 1)
-		return 0;
-	__builtin_memcpy(out, s, sizeof(*out));
-	return 1;
+	return rc_slot_take(slot_for(c, seq), seq, out);
 }
 
-static __always_inline void notify(struct nc_slot *s, __u64 version)
-{
-	struct rc_fill_event *ev = bpf_ringbuf_reserve(&rc_fills, sizeof(*ev), 0);
-
-	if (!ev)
-		return;
-	__builtin_memcpy(&ev->key, &s->key, sizeof(ev->key));
-	ev->version = version;
-	ev->db = s->db;
-	ev->kind = RC_EV_FILLED;
-	bpf_ringbuf_submit(ev, 0);
-}
 
 /* An entry of this generation holds the value and is young enough: keep
  * it and its confirmation (a new version waits for the engine again). Past
  * half the staleness bound it is refilled, so hot keys stay servable. */
-static __always_inline int entry_current(struct nc_slot *s,
+static __always_inline int entry_current(struct rc_slot *s,
 					 const struct rc_key *key, __u32 len)
 {
 	struct rc_hdr *h;
@@ -862,7 +832,7 @@ static __always_inline int entry_current(struct nc_slot *s,
 }
 
 /* Stores a GET reply's value (len bytes at @off of the segment). */
-GLOBAL int fill(struct __sk_buff *skb, struct nc_conn *c, struct nc_slot *s,
+GLOBAL int fill(struct __sk_buff *skb, struct nc_conn *c, struct rc_slot *s,
 		__u32 off, __u32 len)
 {
 	struct rc_large *v;
@@ -904,7 +874,7 @@ GLOBAL int fill(struct __sk_buff *skb, struct nc_conn *c, struct nc_slot *s,
 		return 0;
 	}
 	stat_add(NC_STAT_FILLS, 1);
-	notify(s, v->h.version);
+	rc_notify(s, v->h.version, RC_EV_FILLED);
 	return 0;
 }
 
@@ -912,7 +882,7 @@ GLOBAL int fill(struct __sk_buff *skb, struct nc_conn *c, struct nc_slot *s,
 GLOBAL int reply_bulk(struct __sk_buff *skb, struct nc_conn *c, __u32 at,
 		      __u32 size)
 {
-	struct nc_slot s;
+	struct rc_slot s;
 	__u32 len;
 
 	if (!c)
@@ -931,7 +901,7 @@ GLOBAL int reply_bulk(struct __sk_buff *skb, struct nc_conn *c, __u32 at,
 
 GLOBAL int reply_done(struct nc_conn *c)
 {
-	struct nc_slot s;
+	struct rc_slot s;
 	__u32 seq;
 
 	if (!c)
@@ -992,31 +962,14 @@ struct sctx {
 static __always_inline int reply_refill(struct __sk_buff *skb,
 					struct nc_conn *c, struct scan *s)
 {
-	__u32 n, m;
+	__u32 skipped, n;
 
-	s->off += s->b.len;
-	s->b.pos = 0;
-	s->b.len = 0;
-	if (s->off >= s->len)
-		return 0;
-	n = s->len - s->off;
-	m = resp_rep_skippable(&c->rep);
-	if (m) {
-		if (m > n)
-			m = n;
-		resp_rep_skip(&c->rep, m);
-		s->off += m;
+	n = rc_refill_next(&s->off, s->len, &s->b, resp_rep_skippable(&c->rep), &skipped);
+	if (skipped) {
+		resp_rep_skip(&c->rep, skipped);
 		return 1;
 	}
-	if (n > RESP_CHUNK)
-		n = RESP_CHUNK;
-	m = ((n - 1) & (RESP_CHUNK - 1)) + 1;
-	if (bpf_skb_load_bytes(skb, s->off, s->b.data, m)) {
-		s->bad = 1;
-		return 0;
-	}
-	s->b.len = m;
-	return 1;
+	return n && rc_refill_skb(skb, s->off, &s->b, n, &s->bad);
 }
 
 GLOBAL int reply_chunk(struct __sk_buff *skb, struct nc_conn *c,

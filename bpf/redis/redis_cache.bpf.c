@@ -524,31 +524,14 @@ static __always_inline int request_refill(struct __sk_buff *skb,
 					  struct rc_conn *c,
 					  struct req_scan *s)
 {
-	__u32 n, m;
+	__u32 skipped, n;
 
-	s->off += s->b.len;
-	s->b.pos = 0;
-	s->b.len = 0;
-	if (s->off >= s->len)
-		return 0;
-	n = s->len - s->off;
-	m = resp_req_skippable(&c->req);
-	if (m) {
-		if (m > n)
-			m = n;
-		resp_req_skip(&c->req, m);
-		s->off += m;
+	n = rc_refill_next(&s->off, s->len, &s->b, resp_req_skippable(&c->req), &skipped);
+	if (skipped) {
+		resp_req_skip(&c->req, skipped);
 		return 1;
 	}
-	if (n > RESP_CHUNK)
-		n = RESP_CHUNK;
-	m = ((n - 1) & (RESP_CHUNK - 1)) + 1;
-	if (bpf_skb_load_bytes(skb, s->off, s->b.data, m)) {
-		s->bad = 1;
-		return 0;
-	}
-	s->b.len = m;
-	return 1;
+	return n && rc_refill_skb(skb, s->off, &s->b, n, &s->bad);
 }
 
 /* One unit of the segment scan: a refill, or the scan of the buffered chunk
@@ -771,15 +754,7 @@ static __always_inline int entry_current(struct rc_slot *s,
 
 static __always_inline void notify(struct rc_slot *s, __u64 version, __u32 kind)
 {
-	struct rc_fill_event *ev = bpf_ringbuf_reserve(&rc_fills, sizeof(*ev), 0);
-
-	if (!ev)
-		return;
-	__builtin_memcpy(&ev->key, &s->key, sizeof(ev->key));
-	ev->version = version;
-	ev->db = s->db;
-	ev->kind = kind;
-	bpf_ringbuf_submit(ev, 0);
+	rc_notify(s, version, kind);
 	if (kind == RC_EV_REFILL)
 		stat_add(RC_STAT_SETS, 1);
 }
@@ -847,14 +822,7 @@ GLOBAL int fill(struct sk_msg_md *msg, struct rc_slot *s, __u32 off, __u32 len)
 static __always_inline int slot_take(struct rc_conn *c, __u32 seq,
 				     struct rc_slot *out)
 {
-	struct rc_slot *s = slot_for(c, seq);
-
-	if (READ_ONCE(s->seq) != seq + 1)
-		return 0;
-	barrier();
-	__builtin_memcpy(out, s, sizeof(*out));
-	barrier();
-	return READ_ONCE(s->seq) == seq + 1;
+	return rc_slot_take(slot_for(c, seq), seq, out);
 }
 
 GLOBAL int reply_done(struct rc_conn *c)
@@ -934,37 +902,14 @@ GLOBAL int push_key(struct rc_conn *c)
 static __always_inline int reply_refill(struct sk_msg_md *msg,
 					struct rc_conn *c, struct rep_scan *s)
 {
-	void *data, *end;
-	__u32 n, k;
+	__u32 skipped, n;
 
-	s->off += s->b.len;
-	s->b.pos = 0;
-	s->b.len = 0;
-	if (s->off >= s->len)
-		return 0;
-	n = s->len - s->off;
-	k = resp_rep_skippable(&c->rep);
-	if (k) {
-		if (k > n)
-			k = n;
-		resp_rep_skip(&c->rep, k);
-		s->off += k;
+	n = rc_refill_next(&s->off, s->len, &s->b, resp_rep_skippable(&c->rep), &skipped);
+	if (skipped) {
+		resp_rep_skip(&c->rep, skipped);
 		return 1;
 	}
-	if (n > RESP_CHUNK)
-		n = RESP_CHUNK;
-	n = ((n - 1) & (RESP_CHUNK - 1)) + 1;
-	if (bpf_msg_pull_data(msg, s->off, s->off + n, 0))
-		goto bad;
-	data = (void *)(long)msg->data;
-	end = (void *)(long)msg->data_end;
-	if (data + n > end || bpf_probe_read_kernel(s->b.data, n, data))
-		goto bad;
-	s->b.len = n;
-	return 1;
-bad:
-	s->bad = 1;
-	return 0;
+	return n && rc_refill_msg(msg, s->off, &s->b, n, &s->bad);
 }
 
 /* One unit of the message scan: a refill, or the buffered chunk up to the

@@ -341,38 +341,12 @@ ebpfaccel_redis_cache__open(const struct ebpfaccel_redis_cache_opts *opts)
 	return rc;
 }
 
-static void rc_clear_map(struct bpf_map *map, size_t key_sz)
+static struct rc_sock_progs rc_sock_progs(const struct ebpfaccel_redis_cache *rc)
 {
-	char key[128], next[128];
-	void *prev = NULL;
-
-	/* restart after each delete: deleting invalidates the cursor */
-	while (!bpf_map__get_next_key(map, prev, next, key_sz)) {
-		memcpy(key, next, key_sz);
-		if (bpf_map__delete_elem(map, key, key_sz, 0))
-			break;
-		prev = NULL;
-	}
-}
-
-static int rc_attach_progs(struct ebpfaccel_redis_cache *rc)
-{
-	int map_fd = bpf_map__fd(rc->skel->maps.rc_socks);
-	int err;
-
-	/* sockets take the map's programs when added: programs first */
-	err = bpf_prog_attach(bpf_program__fd(rc->skel->progs.rc_request), map_fd,
-			      BPF_SK_SKB_VERDICT, 0);
-	if (!err)
-		err = bpf_prog_attach(bpf_program__fd(rc->skel->progs.rc_reply), map_fd,
-				      BPF_SK_MSG_VERDICT, 0);
-	if (err)
-		return -errno;
-	rc->sockops_link = bpf_program__attach_cgroup(rc->skel->progs.rc_sockops,
-						      rc->cgroup_fd);
-	if (!rc->sockops_link)
-		return -errno;
-	return 0;
+	return (struct rc_sock_progs){
+		.socks = rc->skel->maps.rc_socks, .verdict = rc->skel->progs.rc_request,
+		.msg = rc->skel->progs.rc_reply, .sockops = rc->skel->progs.rc_sockops,
+	};
 }
 
 /*
@@ -448,7 +422,8 @@ EBPFACCEL_API int ebpfaccel_redis_cache__attach(struct ebpfaccel_redis_cache *rc
 	/* writes while detached were not seen */
 	rc_shared__flush(&rc->shared);
 	if (!rc->sockops_link)
-		err = rc_attach_progs(rc);
+		err = rc_object__attach_sockets(rc_sock_progs(rc), rc->cgroup_fd,
+						&rc->sockops_link);
 	if (!err)
 		err = rc_xdp_attach(rc);
 	if (!err) {
@@ -496,33 +471,6 @@ EBPFACCEL_API int ebpfaccel_redis_cache__detach(struct ebpfaccel_redis_cache *rc
 	rc_guard__stop(&rc->guard);
 	rc->attached = false;
 	return 0;
-}
-
-static void rc_wait_answers(struct ebpfaccel_redis_cache *rc)
-{
-	struct timespec ts = { 0, 20 * 1000 * 1000 };
-
-	/* let requests already passed to Redis be read and kernel answers
-	 * already on their way be sent before sockets leave the map */
-	nanosleep(&ts, NULL);
-}
-
-/* Takes every socket out of the programs' reach, then the programs off. */
-static void rc_release_sockets(struct ebpfaccel_redis_cache *rc)
-{
-	int map_fd;
-
-	if (!rc->sockops_link)
-		return;
-	rc_wait_answers(rc);
-	map_fd = bpf_map__fd(rc->skel->maps.rc_socks);
-	rc_clear_map(rc->skel->maps.rc_socks, sizeof(__u64));
-	bpf_prog_detach2(bpf_program__fd(rc->skel->progs.rc_request), map_fd,
-			 BPF_SK_SKB_VERDICT);
-	bpf_prog_detach2(bpf_program__fd(rc->skel->progs.rc_reply), map_fd,
-			 BPF_SK_MSG_VERDICT);
-	bpf_link__destroy(rc->sockops_link);
-	rc->sockops_link = NULL;
 }
 
 EBPFACCEL_API int ebpfaccel_redis_cache__flush(struct ebpfaccel_redis_cache *rc)
@@ -680,7 +628,7 @@ EBPFACCEL_API void ebpfaccel_redis_cache__destroy(struct ebpfaccel_redis_cache *
 		ebpfaccel_redis_cache__detach(rc);
 	rc_xdp__destroy(rc->xdp);
 	if (rc->skel)
-		rc_release_sockets(rc);
+		rc_object__release_sockets(rc_sock_progs(rc), &rc->sockops_link);
 	redis_cache_bpf__destroy(rc->skel);
 	if (rc->own_cgroup_fd)
 		close(rc->cgroup_fd);

@@ -257,24 +257,12 @@ ebpfaccel_near_cache__open(const struct ebpfaccel_near_cache_opts *opts)
 	return nc;
 }
 
-static int nc_attach_progs(struct ebpfaccel_near_cache *nc)
+static struct rc_sock_progs nc_sock_progs(const struct ebpfaccel_near_cache *nc)
 {
-	int map_fd = bpf_map__fd(nc->skel->maps.nc_socks);
-	int err;
-
-	/* sockets take the map's programs when added: programs first */
-	err = bpf_prog_attach(bpf_program__fd(nc->skel->progs.nc_reply), map_fd,
-			      BPF_SK_SKB_VERDICT, 0);
-	if (!err)
-		err = bpf_prog_attach(bpf_program__fd(nc->skel->progs.nc_request), map_fd,
-				      BPF_SK_MSG_VERDICT, 0);
-	if (err)
-		return -errno;
-	nc->sockops_link = bpf_program__attach_cgroup(nc->skel->progs.nc_sockops,
-						      nc->cgroup_fd);
-	if (!nc->sockops_link)
-		return -errno;
-	return 0;
+	return (struct rc_sock_progs){
+		.socks = nc->skel->maps.nc_socks, .verdict = nc->skel->progs.nc_reply,
+		.msg = nc->skel->progs.nc_request, .sockops = nc->skel->progs.nc_sockops,
+	};
 }
 
 EBPFACCEL_API int ebpfaccel_near_cache__attach(struct ebpfaccel_near_cache *nc)
@@ -288,7 +276,8 @@ EBPFACCEL_API int ebpfaccel_near_cache__attach(struct ebpfaccel_near_cache *nc)
 	/* writes while detached were not seen */
 	rc_shared__flush(&nc->shared);
 	if (!nc->sockops_link)
-		err = nc_attach_progs(nc);
+		err = rc_object__attach_sockets(nc_sock_progs(nc), nc->cgroup_fd,
+						&nc->sockops_link);
 	if (!err) {
 		nc->skel->bss->nc_accepting = 1;
 		err = rc_coherence__start(&nc->co, &nc->shared, &(struct rc_server){
@@ -318,37 +307,6 @@ EBPFACCEL_API int ebpfaccel_near_cache__detach(struct ebpfaccel_near_cache *nc)
 	nc->co = NULL;
 	nc->attached = false;
 	return 0;
-}
-
-static void nc_clear_socks(struct ebpfaccel_near_cache *nc)
-{
-	struct bpf_map *map = nc->skel->maps.nc_socks;
-	__u64 key;
-
-	/* restart after each delete: deleting invalidates the cursor */
-	while (!bpf_map__get_next_key(map, NULL, &key, sizeof(key)))
-		if (bpf_map__delete_elem(map, &key, sizeof(key), 0))
-			break;
-}
-
-/* Takes every socket out of the programs' reach, then the programs off. */
-static void nc_release_sockets(struct ebpfaccel_near_cache *nc)
-{
-	struct timespec settle = { 0, 20 * 1000 * 1000 };
-	int map_fd;
-
-	if (!nc->sockops_link)
-		return;
-	/* let replies already queued be read first */
-	nanosleep(&settle, NULL);
-	map_fd = bpf_map__fd(nc->skel->maps.nc_socks);
-	nc_clear_socks(nc);
-	bpf_prog_detach2(bpf_program__fd(nc->skel->progs.nc_reply), map_fd,
-			 BPF_SK_SKB_VERDICT);
-	bpf_prog_detach2(bpf_program__fd(nc->skel->progs.nc_request), map_fd,
-			 BPF_SK_MSG_VERDICT);
-	bpf_link__destroy(nc->sockops_link);
-	nc->sockops_link = NULL;
 }
 
 EBPFACCEL_API int ebpfaccel_near_cache__flush(struct ebpfaccel_near_cache *nc)
@@ -391,7 +349,7 @@ EBPFACCEL_API void ebpfaccel_near_cache__destroy(struct ebpfaccel_near_cache *nc
 	if (nc->attached)
 		ebpfaccel_near_cache__detach(nc);
 	if (nc->skel)
-		nc_release_sockets(nc);
+		rc_object__release_sockets(nc_sock_progs(nc), &nc->sockops_link);
 	near_bpf__destroy(nc->skel);
 	if (nc->own_cgroup_fd)
 		close(nc->cgroup_fd);

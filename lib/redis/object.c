@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* What the Redis cache objects do alike when opened (object.h). */
+/* What the Redis cache objects do alike (object.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "internal.h"
 #include "redis/object.h"
@@ -46,4 +49,45 @@ int rc_object__dup_credentials(char **user, char **password, const char *u, cons
 	*user = u ? strdup(u) : NULL;
 	*password = p ? strdup(p) : NULL;
 	return (u && !*user) || (p && !*password) ? -ENOMEM : 0;
+}
+
+int rc_object__attach_sockets(struct rc_sock_progs p, int cgroup_fd,
+			      struct bpf_link **link)
+{
+	int map_fd = bpf_map__fd(p.socks);
+
+	/* sockets take the map's programs when added: programs first */
+	if (bpf_prog_attach(bpf_program__fd(p.verdict), map_fd, BPF_SK_SKB_VERDICT, 0) ||
+	    bpf_prog_attach(bpf_program__fd(p.msg), map_fd, BPF_SK_MSG_VERDICT, 0))
+		return -errno;
+	*link = bpf_program__attach_cgroup(p.sockops, cgroup_fd);
+	return *link ? 0 : -errno;
+}
+
+static void rc_clear_socks(struct bpf_map *map)
+{
+	__u64 key;
+
+	/* restart after each delete: deleting invalidates the cursor */
+	while (!bpf_map__get_next_key(map, NULL, &key, sizeof(key)))
+		if (bpf_map__delete_elem(map, &key, sizeof(key), 0))
+			break;
+}
+
+void rc_object__release_sockets(struct rc_sock_progs p, struct bpf_link **link)
+{
+	/* let replies already queued be read, and answers already on their
+	 * way be sent, before the sockets leave the map */
+	struct timespec settle = { 0, 20 * 1000 * 1000 };
+	int map_fd;
+
+	if (!*link)
+		return;
+	nanosleep(&settle, NULL);
+	map_fd = bpf_map__fd(p.socks);
+	rc_clear_socks(p.socks);
+	bpf_prog_detach2(bpf_program__fd(p.verdict), map_fd, BPF_SK_SKB_VERDICT);
+	bpf_prog_detach2(bpf_program__fd(p.msg), map_fd, BPF_SK_MSG_VERDICT);
+	bpf_link__destroy(*link);
+	*link = NULL;
 }

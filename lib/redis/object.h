@@ -11,6 +11,10 @@
 #include <stdbool.h>
 #include <linux/types.h>
 
+struct bpf_link;
+struct bpf_map;
+struct bpf_program;
+
 /* The checks of the options every cache object has (@who names it in the
  * warning): a cgroup (@cgroup_fd > 0, @cgroup_path, or, for an object that
  * can find it, named by option @discover, @discovering), a largest value
@@ -24,5 +28,25 @@ int rc_object__open_cgroup(const char *who, int fd, const char *path, bool *own)
 
 /* Copies of the optional @user and @password. 0 or -ENOMEM. */
 int rc_object__dup_credentials(char **user, char **password, const char *u, const char *p);
+
+/* The programs of an object that works on a cgroup's connections: @verdict
+ * (sk_skb) and @msg (sk_msg) on the SOCKHASH @socks, into which @sockops
+ * puts the connections. */
+struct rc_sock_progs {
+	struct bpf_map *socks;
+	struct bpf_program *verdict;
+	struct bpf_program *msg;
+	struct bpf_program *sockops;
+};
+
+/* Attaches the programs of @p, the sock_ops one to @cgroup_fd as *@link.
+ * 0 or -errno (whatever was attached stays, for
+ * rc_object__release_sockets()). */
+int rc_object__attach_sockets(struct rc_sock_progs p, int cgroup_fd,
+			      struct bpf_link **link);
+
+/* Takes every socket out of the programs' reach, then the programs off,
+ * and destroys *@link (NULL after). Nothing to do when *@link is NULL. */
+void rc_object__release_sockets(struct rc_sock_progs p, struct bpf_link **link);
 
 #endif /* EBPFACCEL_REDIS_OBJECT_H */
