@@ -62,9 +62,23 @@ static void put_be64(void *p, uint64_t v)
 	memcpy(p, w, sizeof(w));
 }
 
+/*
+ * Records of the engine when the configuration leaves the size open: zstd's
+ * own block size (ZSTD_BLOCKSIZE_MAX), which it uses over a file.  At 64 KiB
+ * (the kernel module's default) every zstd record pays a block's headers and
+ * tables for half a block, and every block-mode record starts from an empty
+ * table twice as often.  bench/comp_engine_insns.sh, 8 MiB of text,
+ * instructions per byte against one library call over the file, compress /
+ * decompress, 64 KiB -> 128 KiB: zstd-1 block 0.88/0.88 -> 0.94/0.96,
+ * zstd-1 stream 0.91/0.79 -> 0.94/0.84, lz4 block 0.86/0.92 -> 0.89/0.92,
+ * lz4 stream 0.94/0.91 either way.  Any receiver takes records up to
+ * TCP_COMP_MAX_RECORD: no format change.
+ */
+#define ENGINE_DEFAULT_RECORD	(128U * 1024)
+
 size_t comp_record_size(const struct tcp_comp_params *p)
 {
-	return p->record_size ? p->record_size : TCP_COMP_DEFAULT_RECORD;
+	return p->record_size ? p->record_size : ENGINE_DEFAULT_RECORD;
 }
 
 static int history_init(struct lz4_history *h, size_t record)
