@@ -237,8 +237,9 @@ static int rx_init(struct comp_rx *rx, const struct tcp_comp_params *p)
 {
 	if (!dir_on(p))
 		return 0;
-	/* Sized for default records with read-ahead; grows (up to the
-	 * TCP_COMP_MAX_* bounds) only when the peer sends larger ones. */
+	/* Two of the module's default records, or one of the engine's
+	 * 128 KiB even when raw; grows (up to the TCP_COMP_MAX_* bounds) only
+	 * when the peer sends larger ones. */
 	rx->cap = 2 * (REC_HDR_MAX + TCP_COMP_DEFAULT_RECORD + TCP_COMP_DEFAULT_RECORD / 128);
 	rx->buf = malloc(rx->cap);
 	if (!rx->buf)
