@@ -537,9 +537,11 @@ int main(int argc, char **argv)
 	}
 	printf("goal: every format 2 path >= %.2fx of the library: %s\n", GOAL,
 	       below ? "NOT MET" : "met");
-	printf("\nthe same through a socketpair (ebpfaccel_comp_conn__send() / __recv(), a thread "
-	       "draining / feeding it on the same core):\n");
-	printf("%-19s %7s %7s | %s\n", "engine config", "comp", "dec", "vs library comp, dec");
+	if (socket_rounds) {
+		printf("\nthe same through a socketpair (ebpfaccel_comp_conn__send() / __recv(), a "
+		       "thread draining / feeding it on the same core):\n");
+		printf("%-19s %7s %7s | %s\n", "engine config", "comp", "dec", "vs library comp, dec");
+	}
 	for (size_t i = 0; i < N_CONFIGS && socket_rounds; i++)
 		if (!only || !strcmp(only, configs[i].name))
 			print_socket_row(configs[i].name, b.len, &sock[i], &ref[i]);
