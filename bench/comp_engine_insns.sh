@@ -3,10 +3,11 @@
 # The engine against the libraries in instructions, which a loaded machine
 # does not change (times do): bench/comp_engine_speed under callgrind, one
 # round per configuration, prints the instructions per input byte of the
-# engine's __send() / __recv() and of the one-call reference
+# engine's codec (mem_encode / mem_decode: what every connection of the
+# user-space engine runs, without the socket) and of the one-call reference
 # (ZSTD_compressCCtx / LZ4_compress_fast over the whole file and back), and
-# library/engine.  Instructions leave out the kernel's socket work and memory
-# stalls: read it next to comp_engine_speed's times.
+# library/engine.  Instructions leave out memory stalls: read it next to
+# comp_engine_speed's times.
 #
 #   bench/comp_engine_insns.sh FILE [CONFIG...]   (default: the four format 2 configurations)
 #   e.g. head -c 16M of the comp_link.sh text corpus: a few minutes.
@@ -34,9 +35,10 @@ insns() { # callgrind-file function -> inclusive instructions
 printf '%-16s %9s %9s | %9s %9s | %14s\n' "engine config" "comp_i/B" "dec_i/B" "lib_comp" "lib_dec" "library/engine"
 for cfg in "$@"; do
 	f=$OUT/cg.$(echo "$cfg" | tr ':/+' '___')
-	valgrind --tool=callgrind --callgrind-out-file="$f" "$BIN" "$FILE" 1 "$cfg" >/dev/null 2>&1
+	COMP_BENCH_SOCKET=0 valgrind --tool=callgrind --callgrind-out-file="$f" "$BIN" "$FILE" 1 "$cfg" \
+		>/dev/null 2>&1
 	case $cfg in zstd*) lib=zstd ;; *) lib=lz4 ;; esac
-	echo "$cfg $(insns "$f" ebpfaccel_comp_conn__send) $(insns "$f" ebpfaccel_comp_conn__recv)" \
+	echo "$cfg $(insns "$f" mem_encode) $(insns "$f" mem_decode)" \
 	     "$(insns "$f" ref_${lib}_compress) $(insns "$f" ref_${lib}_decompress)" |
 	awk -v b="$BYTES" '{ printf "%-16s %9.2f %9.2f | %9.2f %9.2f | %6.2fx %6.2fx\n", $1,
 		$2 / b, $3 / b, $4 / b, $5 / b, $4 / $2, $5 / $3 }'

@@ -259,9 +259,10 @@ if [ -n "$AUTO" ]; then
 fi
 
 [ "${COMP_BENCH_ENGINE:-1}" = 1 ] || exit 0
-# The engine against the libraries on one core (CPU time, best of
-# COMP_BENCH_ENGINE_REPS), then the command-line tools for reference: they
-# time wall clock, which a loaded machine stretches.
+# The engine's codec against the libraries on one core, in memory as the
+# tools time them (CPU time, best of COMP_BENCH_ENGINE_REPS after a warm-up
+# round), then the same through a socketpair, then the command-line tools
+# for reference: they time wall clock, which a loaded machine stretches.
 echo
 echo "engine (CPU 0) vs the libraries, same $SIZE_MB MiB of text, same run:"
 taskset -c 0 "$top_builddir/bench/comp_engine_speed" "$DIR/text" "${COMP_BENCH_ENGINE_REPS:-5}"

@@ -2,11 +2,7 @@
 /*
  * Compressed connection over a TCP socket: the tcp_comp kernel ULP when it
  * loads, else the same record format (include/ebpfaccel/uapi.h) in user
- * space with libzstd / liblz4.
- *
- * Memory per direction is bounded by TCP_COMP_MAX_RECORD / TCP_COMP_MAX_WIRE
- * whatever the peer sends: a record claiming more is refused before anything
- * is allocated for it, and decoders are given exactly orig_len bytes of room.
+ * space: the codec (comp_codec.c) over this socket's bytes.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -14,65 +10,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
-#include <lz4.h>
-#include <xxhash.h>
-#define ZSTD_STATIC_LINKING_ONLY	/* ZSTD_c_stableInBuffer, stable since 1.4.6 */
-#include <zstd.h>
 
+#include "comp_codec.h"
 #include "internal.h"
 #include "ebpfaccel/ebpfaccel.h"
 
 #define REC_HDR_MAX	(TCP_COMP_REC_HDR_LEN + TCP_COMP_REC_XXH3_LEN)
-#define LZ4_HISTORY	(64U * 1024)
-/* zstd stream mode keeps a frame's input itself (see zstd_frame_init) when
- * the level's window is at most ZSTD_FRAME_WINDOWLOG_MAX: frames of
- * ZSTD_FRAME_BYTES, four windows at level 1, which costs 0.3% of ratio at
- * each frame's cold start against 30% more instructions for zstd's own
- * ring buffer. */
-#define ZSTD_FRAME_BYTES	(2U << 20)
-#define ZSTD_FRAME_WINDOWLOG_MAX 20
-
-struct lz4_history {
-	char *buf;		/* LZ4_HISTORY + one record */
-	size_t cap;
-	size_t len;
-};
-
-/* The current zstd frame's original bytes, handed to zstd as one stable
- * input buffer that only grows: [0, len) */
-struct zstd_frame {
-	char *buf;
-	size_t cap, len;
-};
 
 struct comp_tx {
-	struct tcp_comp_params p;
-	ZSTD_CCtx *zc;
-	struct zstd_frame frame;	/* stream mode, fast levels */
-	LZ4_stream_t *l4;	/* block mode too: reset cheaply per record */
-	struct lz4_history hist;
-	bool lz4_in_place;	/* lz4 stream: this send() compresses from its buffer */
-	bool lz4_borrowed;	/* ... and lz4's dictionary is in that buffer now */
+	struct comp_encoder enc;
 	char *buf;		/* one encoded record waiting for the socket */
 	size_t cap, pos, len;
 };
 
 struct comp_rx {
-	struct tcp_comp_params p;
-	ZSTD_DCtx *zd;
-	struct lz4_history hist;	/* lz4 stream: the last 64 KiB decoded, and more */
-	LZ4_streamDecode_t l4d;		/* where lz4's dictionary is right now */
+	struct comp_decoder dec;
 	char *buf;		/* received bytes: [start, end) */
 	size_t cap, start, end;
-	char *out;		/* a decoded record larger than the caller's buffer */
-	size_t out_cap;
-	const char *pend;	/* decoded bytes not yet returned: [opos, olen), in out or hist */
-	size_t opos, olen;
 	bool eof;
 };
 
@@ -80,6 +38,7 @@ struct ebpfaccel_comp_conn {
 	int fd;
 	bool kernel;
 	int err;		/* sticky connection error (-errno) */
+	struct tcp_comp_params txp, rxp;
 	struct comp_tx tx;
 	struct comp_rx rx;
 	struct tcp_comp_stats stats;
@@ -97,329 +56,39 @@ static int params_valid(const struct tcp_comp_params *p)
 	return p->algo < __TCP_COMP_ALGO_MAX && p->mode < __TCP_COMP_MODE_MAX &&
 	       p->record_size <= TCP_COMP_MAX_RECORD && !(p->flags & ~TCP_COMP_F_CHECKSUM);
 }
-
-/* x86 builds of the shared libxxhash choose SSE2, AVX2 or AVX-512 at run time
- * in their *_dispatch entry points (4x the SSE2 speed on an AVX-512 machine);
- * other builds (static archives, other architectures) lack them. */
-XXH64_hash_t XXH3_64bits_withSeed_dispatch(const void *input, size_t len, XXH64_hash_t seed)
-	__attribute__((weak));
-
-/* Format 2 checks every record: XXH3 of the payload, seeded with the header
- * (include/ebpfaccel/uapi.h).  The payload is what travels, so the check
- * costs a fraction of the original bytes and runs before any decoder. */
-static uint64_t rec_xxh3(const struct tcp_comp_rec_hdr *h, const void *payload)
-{
-	uint32_t orig = ntohl(h->orig_len), wire = ntohl(h->wire_len);
-	uint64_t seed = (uint64_t)h->algo << 56 | (uint64_t)h->flags << 48 |
-			(uint64_t)orig << 24 | wire;
-
-	if (XXH3_64bits_withSeed_dispatch)
-		return XXH3_64bits_withSeed_dispatch(payload, wire, seed);
-	return XXH3_64bits_withSeed(payload, wire, seed);
-}
-
-static uint64_t get_be64(const void *p)
-{
-	uint32_t w[2];
-
-	memcpy(w, p, sizeof(w));
-	return (uint64_t)ntohl(w[0]) << 32 | ntohl(w[1]);
-}
-
-static void put_be64(void *p, uint64_t v)
-{
-	uint32_t w[2] = { htonl(v >> 32), htonl(v) };
-
-	memcpy(p, w, sizeof(w));
-}
-
-static size_t record_size(const struct tcp_comp_params *p)
-{
-	return p->record_size ? p->record_size : TCP_COMP_DEFAULT_RECORD;
-}
-
-static int history_init(struct lz4_history *h, size_t record)
-{
-	h->cap = LZ4_HISTORY + record;
-	h->len = 0;
-	h->buf = malloc(h->cap);
-	return h->buf ? 0 : -ENOMEM;
-}
-
-/* Room for @need more bytes after the history, keeping its last 64 KiB;
- * grows only for a record larger than any before (receiver side). */
-static int history_make_room(struct lz4_history *h, size_t need)
-{
-	char *bigger;
-
-	if (h->len + need <= h->cap)
-		return 0;
-	if (h->len > LZ4_HISTORY) {
-		memmove(h->buf, h->buf + h->len - LZ4_HISTORY, LZ4_HISTORY);
-		h->len = LZ4_HISTORY;
-	}
-	if (h->len + need <= h->cap)
-		return 0;
-	bigger = realloc(h->buf, h->len + need);
-	if (!bigger)
-		return -ENOMEM;
-	h->buf = bigger;
-	h->cap = h->len + need;
-	return 0;
-}
-
-/* Makes @buf hold at least @need bytes (content kept). */
-static int grow(char **buf, size_t *cap, size_t need)
-{
-	char *bigger;
-
-	if (need <= *cap)
-		return 0;
-	bigger = realloc(*buf, need);
-	if (!bigger)
-		return -ENOMEM;
-	*buf = bigger;
-	*cap = need;
-	return 0;
-}
-
-static int lz4_accel(int level)
-{
-	return level < 0 ? -level : 1;
-}
-
 /* ---- transmit ---------------------------------------------------------- */
 
-/*
- * For an input of one record zstd picks a smaller hash table and a shorter
- * minimum match than for a stream or a file.  The fast strategies' stream
- * values (level 1: minMatch 7, hashLog 14, as `zstd -b1` uses on a file) cost
- * 4% fewer instructions to compress 64 KiB text records and 7% fewer to
- * decode them, for 0.7% more bytes on the wire.
- */
-static void zstd_block_params(struct comp_tx *tx)
+static int tx_init(struct comp_tx *tx, const struct tcp_comp_params *p)
 {
-	ZSTD_compressionParameters cp = ZSTD_getCParams(tx->p.level, 0, 0);
+	int err;
 
-	if (cp.strategy > ZSTD_dfast)
-		return;
-	ZSTD_CCtx_setParameter(tx->zc, ZSTD_c_minMatch, cp.minMatch);
-	ZSTD_CCtx_setParameter(tx->zc, ZSTD_c_hashLog, cp.hashLog);
-}
-
-/*
- * zstd's streaming compressor copies its input into a ring buffer of one
- * window plus one block; once the ring wraps, most blocks are matched in its
- * slower two-segment (extDict) mode.  Given a stable input buffer it keeps no
- * copy and matches in one segment, as over a whole file.  The buffer may only
- * grow within a frame, so a frame ends (ZSTD_e_end) when the next record
- * might not fit and the next record starts a new one: decoders see
- * concatenated frames, which every zstd stream decoder reads.
- */
-static int zstd_frame_init(struct comp_tx *tx)
-{
-	ZSTD_compressionParameters cp = ZSTD_getCParams(tx->p.level, 0, 0);
-
-	/* Slow levels: zstd's own buffer, no frame of several windows here.
-	 * Growing a stable buffer's size is allowed from 1.5.4 on (tested). */
-	if (tx->p.level > 19 || cp.windowLog > ZSTD_FRAME_WINDOWLOG_MAX ||
-	    ZSTD_versionNumber() < 10504)
+	if (!dir_on(p))
 		return 0;
-	if (ZSTD_isError(ZSTD_CCtx_setParameter(tx->zc, ZSTD_c_stableInBuffer, 1)))
-		return 0;
-	tx->frame.cap = ZSTD_FRAME_BYTES;
-	tx->frame.buf = malloc(tx->frame.cap);
-	return tx->frame.buf ? 0 : -ENOMEM;
-}
-
-static int tx_init(struct comp_tx *tx)
-{
-	size_t rec = record_size(&tx->p);
-
-	if (!dir_on(&tx->p))
-		return 0;
-	tx->cap = REC_HDR_MAX + (tx->p.algo == TCP_COMP_ALGO_ZSTD ? ZSTD_compressBound(rec) + 64
-								   : (size_t)LZ4_compressBound(rec));
+	err = comp_encoder__init(&tx->enc, p);
+	if (err)
+		return err;
+	tx->cap = comp_encoder__max_record(&tx->enc);
 	tx->buf = malloc(tx->cap);
-	if (!tx->buf)
-		return -ENOMEM;
-	if (tx->p.algo == TCP_COMP_ALGO_ZSTD) {
-		tx->zc = ZSTD_createCCtx();
-		if (!tx->zc)
-			return -ENOMEM;
-		ZSTD_CCtx_setParameter(tx->zc, ZSTD_c_compressionLevel, tx->p.level);
-		if (tx->p.level > 19)
-			ZSTD_CCtx_setParameter(tx->zc, ZSTD_c_windowLog, TCP_COMP_ZSTD_WINDOWLOG_MAX);
-		if (tx->p.mode == TCP_COMP_MODE_STREAM)
-			return zstd_frame_init(tx);
-		zstd_block_params(tx);
-		return 0;
-	}
-	tx->l4 = LZ4_createStream();
-	if (!tx->l4)
-		return -ENOMEM;
-	if (tx->p.mode != TCP_COMP_MODE_STREAM)
-		return 0;
-	return history_init(&tx->hist, rec);
+	return tx->buf ? 0 : -ENOMEM;
 }
 
 static void tx_fini(struct comp_tx *tx)
 {
-	ZSTD_freeCCtx(tx->zc);
-	free(tx->frame.buf);
-	LZ4_freeStream(tx->l4);
-	free(tx->hist.buf);
+	comp_encoder__fini(&tx->enc);
 	free(tx->buf);
-}
-
-static ssize_t zstd_compress_all(ZSTD_CCtx *zc, ZSTD_inBuffer *in, char *dst, size_t cap,
-				 ZSTD_EndDirective how)
-{
-	ZSTD_outBuffer out = { dst, cap, 0 };
-	size_t left;
-
-	do {
-		left = ZSTD_compressStream2(zc, &out, in, how);
-		if (ZSTD_isError(left))
-			return -EIO;
-	} while (left && out.pos < out.size);
-	return left ? -EOVERFLOW : (ssize_t)out.pos;
-}
-
-static ssize_t zstd_stream_encode(struct comp_tx *tx, const void *src, size_t n, char *dst,
-				  size_t cap)
-{
-	struct zstd_frame *f = &tx->frame;
-	ZSTD_inBuffer in = { src, n, 0 };
-	bool last;
-
-	if (!f->buf)
-		return zstd_compress_all(tx->zc, &in, dst, cap, ZSTD_e_flush);
-	/* zstd has consumed all of [0, len) and expects to be handed it again. */
-	memcpy(f->buf + f->len, src, n);
-	in = (ZSTD_inBuffer){ f->buf, f->len + n, f->len };
-	f->len += n;
-	last = f->len + record_size(&tx->p) > f->cap;
-	if (last)
-		f->len = 0;
-	return zstd_compress_all(tx->zc, &in, dst, cap, last ? ZSTD_e_end : ZSTD_e_flush);
-}
-
-/*
- * LZ4 stream: the input joins the history so the next record can refer to
- * it, either by a copy into the history or, for a send() of several records,
- * in the caller's buffer where lz4 continues from one record to the next.
- */
-static ssize_t lz4_stream_encode(struct comp_tx *tx, const void *src, size_t n, char *dst,
-				 size_t cap)
-{
-	struct lz4_history *h = &tx->hist;
-	int ret;
-
-	if (tx->lz4_in_place) {
-		tx->lz4_borrowed = true;
-		ret = LZ4_compress_fast_continue(tx->l4, src, dst, n, cap, lz4_accel(tx->p.level));
-		return ret > 0 ? ret : -EIO;
-	}
-	/* saveDict moves the last 64 KiB to the front and tells the stream. */
-	if (h->len + n > h->cap)
-		h->len = LZ4_saveDict(tx->l4, h->buf, LZ4_HISTORY);
-	memcpy(h->buf + h->len, src, n);
-	ret = LZ4_compress_fast_continue(tx->l4, h->buf + h->len, dst, n, cap,
-					 lz4_accel(tx->p.level));
-	h->len += n;
-	return ret > 0 ? ret : -EIO;
-}
-
-static ssize_t encode_payload(struct comp_tx *tx, const void *src, size_t n, char *dst, size_t cap)
-{
-	bool stream = tx->p.mode == TCP_COMP_MODE_STREAM;
-	size_t z;
-	int l;
-
-	if (tx->p.algo == TCP_COMP_ALGO_ZSTD) {
-		if (stream)
-			return zstd_stream_encode(tx, src, n, dst, cap);
-		z = ZSTD_compress2(tx->zc, dst, cap, src, n);
-		return ZSTD_isError(z) ? -EIO : (ssize_t)z;
-	}
-	if (stream)
-		return lz4_stream_encode(tx, src, n, dst, cap);
-	/*
-	 * LZ4_compress_fast() would clear a 16 KiB table per record; a fast
-	 * reset of a kept stream with no dictionary gives the same block.
-	 * Measured (callgrind, 64 KiB text records): the one-shot call's 16-bit
-	 * table for inputs under 64 KiB + 11 takes 15% fewer instructions to
-	 * compress, but its blocks are 3% larger and take 19% more to decode.
-	 */
-	LZ4_resetStream_fast(tx->l4);
-	l = LZ4_compress_fast_continue(tx->l4, src, dst, n, cap, lz4_accel(tx->p.level));
-	return l > 0 ? l : -EIO;
-}
-
-/* zstd stream mode never sends raw: the context has already seen the data. */
-static bool may_send_raw(const struct comp_tx *tx)
-{
-	return !(tx->p.mode == TCP_COMP_MODE_STREAM && tx->p.algo == TCP_COMP_ALGO_ZSTD);
-}
-
-/* Header bytes before the payload for a record of @p's format. */
-static size_t tx_header_len(const struct tcp_comp_params *p)
-{
-	if (p->version == TCP_COMP_VERSION_2)
-		return TCP_COMP_REC_HDR_LEN + TCP_COMP_REC_XXH3_LEN;
-	return TCP_COMP_REC_HDR_LEN + (p->flags & TCP_COMP_F_CHECKSUM ? TCP_COMP_REC_CSUM_LEN : 0);
-}
-
-/* Fills the header and the check field in front of the payload at tx->buf + hlen. */
-static void seal_record(struct comp_tx *tx, struct tcp_comp_rec_hdr *hdr, const void *src,
-			size_t n, size_t wire)
-{
-	char *check = tx->buf + TCP_COMP_REC_HDR_LEN;
-
-	if (tx->p.mode == TCP_COMP_MODE_STREAM)
-		hdr->flags |= TCP_COMP_REC_F_STREAM;
-	if (tx->p.version == TCP_COMP_VERSION_2)
-		hdr->flags |= TCP_COMP_REC_F_XXH3;
-	else if (tx->p.flags & TCP_COMP_F_CHECKSUM)
-		hdr->flags |= TCP_COMP_REC_F_CHECKSUM;
-	hdr->orig_len = htonl(n);
-	hdr->wire_len = htonl(wire);
-	memcpy(tx->buf, hdr, sizeof(*hdr));
-	if (hdr->flags & TCP_COMP_REC_F_XXH3) {
-		put_be64(check, rec_xxh3(hdr, check + TCP_COMP_REC_XXH3_LEN));
-	} else if (hdr->flags & TCP_COMP_REC_F_CHECKSUM) {
-		uint32_t sum = htonl(XXH32(src, n, 0));
-
-		memcpy(check, &sum, sizeof(sum));
-	}
 }
 
 static int encode_record(struct ebpfaccel_comp_conn *c, const void *src, size_t n)
 {
 	struct comp_tx *tx = &c->tx;
-	size_t hlen = tx_header_len(&tx->p);
-	struct tcp_comp_rec_hdr hdr = { .magic = TCP_COMP_REC_MAGIC, .type = TCP_COMP_REC_DATA };
-	ssize_t wire = encode_payload(tx, src, n, tx->buf + hlen, tx->cap - hlen);
+	ssize_t len = comp_encoder__record(&tx->enc, src, n, tx->buf, &c->stats);
 
-	if (wire < 0) {
+	if (len < 0) {
 		pr_warn("comp: encoding a %zu byte record failed\n", n);
-		return wire;
+		return len;
 	}
-	hdr.algo = tx->p.algo;
-	if ((size_t)wire >= n && may_send_raw(tx)) {
-		memcpy(tx->buf + hlen, src, n);
-		wire = n;
-		hdr.algo = TCP_COMP_ALGO_NONE;
-		hdr.flags |= TCP_COMP_REC_F_RAW;
-		c->stats.tx_raw_records++;
-	}
-	seal_record(tx, &hdr, src, n, wire);
 	tx->pos = 0;
-	tx->len = hlen + wire;
-	c->stats.tx_bytes_in += n;
-	c->stats.tx_bytes_out += tx->len;
-	c->stats.tx_records++;
+	tx->len = len;
 	return 0;
 }
 
@@ -468,7 +137,7 @@ static ssize_t send_plain(struct ebpfaccel_comp_conn *c, const void *buf, size_t
 
 static ssize_t send_records(struct ebpfaccel_comp_conn *c, const char *buf, size_t len)
 {
-	size_t done = 0, rec = record_size(&c->tx.p);
+	size_t done = 0, rec = comp_record_size(&c->txp);
 	int err;
 
 	while (done < len) {
@@ -490,7 +159,6 @@ static ssize_t send_records(struct ebpfaccel_comp_conn *c, const char *buf, size
 EBPFACCEL_API ssize_t ebpfaccel_comp_conn__send(struct ebpfaccel_comp_conn *c, const void *buf,
 						size_t len)
 {
-	struct comp_tx *tx;
 	ssize_t ret;
 	int err;
 
@@ -498,20 +166,14 @@ EBPFACCEL_API ssize_t ebpfaccel_comp_conn__send(struct ebpfaccel_comp_conn *c, c
 		return -EINVAL;
 	if (c->err)
 		return c->err;
-	if (c->kernel || !dir_on(&c->tx.p))
+	if (c->kernel || !dir_on(&c->txp))
 		return send_plain(c, buf, len);
 	err = ebpfaccel_comp_conn__flush(c);
 	if (err)
 		return err;
-	tx = &c->tx;
-	/* Copying into the history costs two copies per byte (in, and the
-	 * move when it fills); in place, one 64 KiB copy per call. */
-	tx->lz4_in_place = tx->l4 && tx->p.mode == TCP_COMP_MODE_STREAM &&
-			   len >= 2 * record_size(&tx->p);
+	comp_encoder__begin(&c->tx.enc, len);
 	ret = send_records(c, buf, len);
-	if (tx->lz4_borrowed)	/* the caller may reuse its buffer now */
-		tx->hist.len = LZ4_saveDict(tx->l4, tx->hist.buf, LZ4_HISTORY);
-	tx->lz4_in_place = tx->lz4_borrowed = false;
+	comp_encoder__end(&c->tx.enc);
 	return ret;
 }
 
@@ -525,7 +187,7 @@ EBPFACCEL_API ssize_t ebpfaccel_comp_conn__sendfile(struct ebpfaccel_comp_conn *
 		return -EINVAL;
 	if (c->err)
 		return c->err;
-	if (c->kernel || !dir_on(&c->tx.p)) {
+	if (c->kernel || !dir_on(&c->txp)) {
 		ssize_t n = sendfile(c->fd, in_fd, offset, count);
 
 		if (n < 0)
@@ -534,7 +196,7 @@ EBPFACCEL_API ssize_t ebpfaccel_comp_conn__sendfile(struct ebpfaccel_comp_conn *
 		c->stats.tx_bytes_out += n;
 		return n;
 	}
-	chunk = record_size(&c->tx.p);
+	chunk = comp_record_size(&c->txp);
 	buf = malloc(chunk);
 	if (!buf)
 		return -ENOMEM;
@@ -571,163 +233,24 @@ EBPFACCEL_API ssize_t ebpfaccel_comp_conn__sendfile(struct ebpfaccel_comp_conn *
 
 /* ---- receive ----------------------------------------------------------- */
 
-/* lz4's decoder reads its dictionary from where it is now: the history's tail. */
-static void lz4_point_at_history(struct comp_rx *rx)
+static int rx_init(struct comp_rx *rx, const struct tcp_comp_params *p)
 {
-	struct lz4_history *h = &rx->hist;
-	size_t dict = h->len < LZ4_HISTORY ? h->len : LZ4_HISTORY;
-
-	LZ4_setStreamDecode(&rx->l4d, h->buf + h->len - dict, dict);
-}
-
-static int rx_init(struct comp_rx *rx)
-{
-	int err;
-
-	if (!dir_on(&rx->p))
+	if (!dir_on(p))
 		return 0;
-	/* Sized for default records with read-ahead; grows (up to the
-	 * TCP_COMP_MAX_* bounds) only when the peer sends larger ones. */
+	/* Two of the module's default records, or one of the engine's
+	 * 128 KiB even when raw; grows (up to the TCP_COMP_MAX_* bounds) only
+	 * when the peer sends larger ones. */
 	rx->cap = 2 * (REC_HDR_MAX + TCP_COMP_DEFAULT_RECORD + TCP_COMP_DEFAULT_RECORD / 128);
 	rx->buf = malloc(rx->cap);
 	if (!rx->buf)
 		return -ENOMEM;
-	if (rx->p.algo == TCP_COMP_ALGO_ZSTD) {
-		rx->zd = ZSTD_createDCtx();
-		if (!rx->zd)
-			return -ENOMEM;
-		ZSTD_DCtx_setParameter(rx->zd, ZSTD_d_windowLogMax, TCP_COMP_ZSTD_WINDOWLOG_MAX);
-		return 0;
-	}
-	err = history_init(&rx->hist, TCP_COMP_DEFAULT_RECORD);
-	if (!err)
-		lz4_point_at_history(rx);
-	return err;
+	return comp_decoder__init(&rx->dec, p);
 }
 
 static void rx_fini(struct comp_rx *rx)
 {
-	ZSTD_freeDCtx(rx->zd);
-	free(rx->hist.buf);
+	comp_decoder__fini(&rx->dec);
 	free(rx->buf);
-	free(rx->out);
-}
-
-struct rec {
-	struct tcp_comp_rec_hdr h;
-	uint32_t orig, wire;
-	uint64_t check;		/* XXH3 (format 2) or XXH32 (format 1, F_CHECKSUM) */
-	size_t hlen;
-	const char *payload;
-};
-
-static int bad(const char *why)
-{
-	pr_warn("comp: rejecting record: %s\n", why);
-	return -EBADMSG;
-}
-
-/* NULL when the header is acceptable, else why not. */
-static const char *header_problem(const struct comp_rx *rx, const char *p, struct rec *r)
-{
-	bool format2 = rx->p.version == TCP_COMP_VERSION_2;
-
-	memcpy(&r->h, p, sizeof(r->h));
-	r->orig = ntohl(r->h.orig_len);
-	r->wire = ntohl(r->h.wire_len);
-	r->hlen = TCP_COMP_REC_HDR_LEN +
-		  (r->h.flags & TCP_COMP_REC_F_CHECKSUM ? TCP_COMP_REC_CSUM_LEN : 0) +
-		  (r->h.flags & TCP_COMP_REC_F_XXH3 ? TCP_COMP_REC_XXH3_LEN : 0);
-	if (r->h.magic != TCP_COMP_REC_MAGIC || r->h.type != TCP_COMP_REC_DATA)
-		return "bad magic or type";
-	if (r->h.flags & ~(format2 ? TCP_COMP_REC_F_KNOWN_2 : TCP_COMP_REC_F_KNOWN))
-		return "unknown flags";
-	/* Format 2 checks every record: a header without its check (a flag
-	 * flipped on the way) is as wrong as a payload that fails it. */
-	if (format2 && !(r->h.flags & TCP_COMP_REC_F_XXH3))
-		return "format 2 record without its XXH3 check";
-	if (!r->orig || r->orig > TCP_COMP_MAX_RECORD || !r->wire || r->wire > TCP_COMP_MAX_WIRE)
-		return "length out of bounds";
-	if (!!(r->h.flags & TCP_COMP_REC_F_RAW) != (r->h.algo == TCP_COMP_ALGO_NONE))
-		return "raw flag and algorithm disagree";
-	if ((r->h.flags & TCP_COMP_REC_F_RAW) && r->wire != r->orig)
-		return "raw record with wire_len != orig_len";
-	if (r->h.algo != TCP_COMP_ALGO_NONE && r->h.algo != rx->p.algo)
-		return "algorithm not negotiated";
-	/* Block records would reset a zstd stream context: modes never mix. */
-	if (!!(r->h.flags & TCP_COMP_REC_F_STREAM) != (rx->p.mode == TCP_COMP_MODE_STREAM))
-		return "mode not negotiated";
-	return NULL;
-}
-
-static int zstd_stream_decode(struct comp_rx *rx, const struct rec *r, char *dst)
-{
-	ZSTD_outBuffer out = { dst, r->orig, 0 };
-	ZSTD_inBuffer in = { r->payload, r->wire, 0 };
-	char extra;
-
-	while (in.pos < in.size || out.pos < out.size) {
-		size_t before_in = in.pos, before_out = out.pos;
-		size_t ret = ZSTD_decompressStream(rx->zd, &out, &in);
-
-		if (ZSTD_isError(ret))
-			return bad(ZSTD_getErrorName(ret));
-		if (in.pos == before_in && out.pos == before_out)
-			return bad("zstd record does not decode to orig_len bytes");
-	}
-	/* Data beyond orig_len would otherwise wait inside the context. */
-	out = (ZSTD_outBuffer){ &extra, 1, 0 };
-	in = (ZSTD_inBuffer){ NULL, 0, 0 };
-	if (ZSTD_isError(ZSTD_decompressStream(rx->zd, &out, &in)) || out.pos)
-		return bad("zstd record longer than orig_len");
-	return 0;
-}
-
-/*
- * LZ4 stream: decodes at @dst with the dictionary rx->l4d points at, which
- * continues into @dst when @dst directly follows the previous record.  A raw
- * record's bytes are history too, but lz4 was not told: the caller points
- * the decoder at them (lz4_point_at_history) before the next record.
- */
-static int lz4_stream_decode(struct comp_rx *rx, const struct rec *r, char *dst)
-{
-	int n;
-
-	if (r->h.flags & TCP_COMP_REC_F_RAW) {
-		memcpy(dst, r->payload, r->orig);
-		return 0;
-	}
-	n = LZ4_decompress_safe_continue(&rx->l4d, r->payload, dst, r->wire, r->orig);
-	if (n < 0 || (uint32_t)n != r->orig)
-		return bad("lz4 record does not decode to orig_len bytes");
-	return 0;
-}
-
-/* Decodes into @dst, which has room for orig_len bytes. */
-static int decode_payload(struct comp_rx *rx, const struct rec *r, char *dst)
-{
-	bool stream = r->h.flags & TCP_COMP_REC_F_STREAM;
-	size_t z;
-	int n;
-
-	if (stream && rx->p.algo == TCP_COMP_ALGO_LZ4)
-		return lz4_stream_decode(rx, r, dst);
-	if (r->h.flags & TCP_COMP_REC_F_RAW) {
-		memcpy(dst, r->payload, r->orig);
-		return 0;
-	}
-	if (stream)
-		return zstd_stream_decode(rx, r, dst);
-	if (r->h.algo == TCP_COMP_ALGO_ZSTD) {
-		z = ZSTD_decompressDCtx(rx->zd, dst, r->orig, r->payload, r->wire);
-		if (ZSTD_isError(z) || z != r->orig)
-			return bad("zstd block does not decode to orig_len bytes");
-		return 0;
-	}
-	n = LZ4_decompress_safe(r->payload, dst, r->wire, r->orig);
-	if (n < 0 || (uint32_t)n != r->orig)
-		return bad("lz4 block does not decode to orig_len bytes");
-	return 0;
 }
 
 /* Makes room for a record of @need bytes starting at rx->start. */
@@ -738,7 +261,7 @@ static int rx_compact(struct comp_rx *rx, size_t need)
 	memmove(rx->buf, rx->buf + rx->start, rx->end - rx->start);
 	rx->end -= rx->start;
 	rx->start = 0;
-	return grow(&rx->buf, &rx->cap, need);
+	return comp_grow(&rx->buf, &rx->cap, need);
 }
 
 /* 1 = more bytes arrived, 0 = end of stream, <0 = -errno. */
@@ -759,191 +282,63 @@ static int rx_fill(struct ebpfaccel_comp_conn *c)
 	return 1;
 }
 
-/* 1 = rx->buf holds a whole record, now in *r; 0 = not yet, it takes *need
- * bytes from rx->start; <0 = its header is bad. */
-static int rx_peek_record(const struct comp_rx *rx, struct rec *r, size_t *need)
+/* The decoder's verdict on the stream, logged once. */
+static int rx_failed(struct ebpfaccel_comp_conn *c, int err)
 {
-	const char *p = rx->buf + rx->start, *why;
-	size_t avail = rx->end - rx->start;
-
-	*need = TCP_COMP_REC_HDR_LEN;
-	if (avail < TCP_COMP_REC_HDR_LEN)
-		return 0;
-	why = header_problem(rx, p, r);
-	if (why)
-		return bad(why);
-	*need = r->hlen + r->wire;
-	if (avail < *need)
-		return 0;
-	if (r->h.flags & TCP_COMP_REC_F_XXH3) {
-		r->check = get_be64(p + TCP_COMP_REC_HDR_LEN);
-	} else if (r->h.flags & TCP_COMP_REC_F_CHECKSUM) {
-		uint32_t sum;
-
-		memcpy(&sum, p + TCP_COMP_REC_HDR_LEN, sizeof(sum));
-		r->check = ntohl(sum);
-	}
-	r->payload = p + r->hlen;
-	return 1;
+	if (c->rx.dec.why)
+		pr_warn("comp: rejecting record: %s\n", c->rx.dec.why);
+	return fail(c, err);
 }
 
-/* Waits for a whole record in rx->buf.  1 = *r is complete, 0 = clean end. */
-static int rx_next_record(struct ebpfaccel_comp_conn *c, struct rec *r)
+/* Consumes @n received bytes. */
+static void rx_consume(struct comp_rx *rx, size_t n)
 {
-	struct comp_rx *rx = &c->rx;
-	size_t need;
-	int ret;
-
-	while (!(ret = rx_peek_record(rx, r, &need))) {
-		ret = rx_compact(rx, need);
-		if (ret)
-			return ret;
-		ret = rx_fill(c);
-		if (ret < 0)
-			return ret;
-		if (!ret) {
-			if (rx->end == rx->start)
-				return 0;
-			return bad("connection closed inside a record");
-		}
-	}
-	return ret;
-}
-
-/* Checks and decodes @r into @dst (room for orig_len) and consumes it. */
-static int rx_decode(struct ebpfaccel_comp_conn *c, const struct rec *r, char *dst)
-{
-	int err = 0;
-
-	if ((r->h.flags & TCP_COMP_REC_F_XXH3) && rec_xxh3(&r->h, r->payload) != r->check)
-		err = bad("XXH3 check mismatch");
-	if (!err)
-		err = decode_payload(&c->rx, r, dst);
-	if (!err && (r->h.flags & TCP_COMP_REC_F_CHECKSUM) && XXH32(dst, r->orig, 0) != r->check)
-		err = bad("checksum mismatch");
-	c->rx.start += r->hlen + r->wire;
-	if (c->rx.start == c->rx.end)
-		c->rx.start = c->rx.end = 0;
-	if (err)
-		return err;
-	c->stats.rx_records++;
-	c->stats.rx_bytes_out += r->orig;
-	return 0;
-}
-
-static bool lz4_stream(const struct comp_rx *rx)
-{
-	return rx->p.algo == TCP_COMP_ALGO_LZ4 && rx->p.mode == TCP_COMP_MODE_STREAM;
+	rx->start += n;
+	if (rx->start == rx->end)
+		rx->start = rx->end = 0;
 }
 
 /*
- * The last 64 KiB of lz4 stream output must outlive the caller's buffer:
- * @n bytes just decoded at @src join the history, once per call rather than
- * once per record.
- */
-static int lz4_keep_history(struct comp_rx *rx, const char *src, size_t n)
-{
-	struct lz4_history *h = &rx->hist;
-
-	if (n >= LZ4_HISTORY) {
-		memcpy(h->buf, src + n - LZ4_HISTORY, LZ4_HISTORY);
-		h->len = LZ4_HISTORY;
-	} else if (n) {
-		if (history_make_room(h, n))
-			return -ENOMEM;
-		memcpy(h->buf + h->len, src, n);
-		h->len += n;
-	}
-	lz4_point_at_history(rx);
-	return 0;
-}
-
-/* A record larger than the caller's buffer: decoded aside, returned in parts. */
-static int rx_decode_aside(struct ebpfaccel_comp_conn *c, const struct rec *r)
-{
-	struct comp_rx *rx = &c->rx;
-	struct lz4_history *h = &rx->hist;
-	char *dst;
-	int err;
-
-	if (lz4_stream(rx)) {
-		/* Decoded at the history's end, where it continues the dictionary. */
-		err = history_make_room(h, r->orig);
-		if (err)
-			return err;
-		lz4_point_at_history(rx);
-		dst = h->buf + h->len;
-	} else {
-		err = grow(&rx->out, &rx->out_cap, r->orig);
-		if (err)
-			return err;
-		dst = rx->out;
-	}
-	err = rx_decode(c, r, dst);
-	if (err)
-		return err;
-	if (lz4_stream(rx)) {
-		h->len += r->orig;
-		lz4_point_at_history(rx);
-	}
-	rx->pend = dst;
-	rx->opos = 0;
-	rx->olen = r->orig;
-	return 0;
-}
-
-static size_t copy_out(struct comp_rx *rx, void *buf, size_t len)
-{
-	size_t n = rx->olen - rx->opos < len ? rx->olen - rx->opos : len;
-
-	memcpy(buf, rx->pend + rx->opos, n);
-	rx->opos += n;
-	return n;
-}
-
-/*
- * Decodes straight into @buf every whole record that fits: all those already
- * received, waiting only for the first.  Bytes, 0 at the end, or -errno; an
- * error after some bytes is returned by the next call.
+ * Decodes into @buf every whole record already received that fits, waiting
+ * only for the first.  Bytes, 0 at the end, or -errno; an error after some
+ * bytes is returned by the next call.
  */
 static ssize_t rx_decode_into(struct ebpfaccel_comp_conn *c, char *buf, size_t len)
 {
 	struct comp_rx *rx = &c->rx;
-	size_t done = 0, run = 0;	/* run: lz4 stream bytes not in the history yet */
-	struct rec r;
-	size_t need;
+	struct comp_rec r;
+	size_t used, need;
+	ssize_t n;
 	int ret;
 
 	for (;;) {
-		ret = done ? rx_peek_record(rx, &r, &need) : rx_next_record(c, &r);
-		if (ret <= 0)
-			break;
-		if (r.orig > len - done) {
-			if (!done && !(ret = rx_decode_aside(c, &r)))
-				done = copy_out(rx, buf, len);
-			break;
+		n = comp_decoder__decode(&rx->dec, rx->buf + rx->start, rx->end - rx->start, &used,
+					 buf, len, &c->stats);
+		rx_consume(rx, used);
+		if (rx->dec.err)
+			rx_failed(c, rx->dec.err);
+		if (n)
+			return n;
+		/* Not a whole record yet: wait for the rest of it. */
+		comp_decoder__peek(&rx->dec, rx->buf + rx->start, rx->end - rx->start, &r, &need);
+		ret = rx_compact(rx, need);
+		if (!ret)
+			ret = rx_fill(c);
+		if (!ret && rx->end == rx->start) {
+			rx->eof = true;
+			return 0;
 		}
-		ret = rx_decode(c, &r, buf + done);
-		if (ret)
-			break;
-		done += r.orig;
-		run += r.orig;
-		if ((r.h.flags & TCP_COMP_REC_F_RAW) && lz4_stream(rx)) {
-			ret = lz4_keep_history(rx, buf + done - run, run);
-			run = 0;
-			if (ret)
-				break;
+		if (!ret) {
+			pr_warn("comp: rejecting record: connection closed inside a record\n");
+			c->stats.rx_errors++;
+			return fail(c, -EBADMSG);
+		}
+		if (ret < 0) {
+			if (ret != -EAGAIN)
+				c->stats.rx_errors++;
+			return fail(c, ret);
 		}
 	}
-	if (run && lz4_stream(rx) && ret >= 0)
-		ret = lz4_keep_history(rx, buf + done - run, run);
-	if (!ret && !done)
-		rx->eof = true;
-	if (ret < 0 && ret != -EAGAIN)
-		c->stats.rx_errors++;
-	if (ret < 0)
-		fail(c, ret);
-	return done ? (ssize_t)done : ret;
 }
 
 static ssize_t recv_plain(struct ebpfaccel_comp_conn *c, void *buf, size_t len)
@@ -968,11 +363,11 @@ EBPFACCEL_API ssize_t ebpfaccel_comp_conn__recv(struct ebpfaccel_comp_conn *c, v
 		return -EINVAL;
 	if (c->err)
 		return c->err;
-	if (c->kernel || !dir_on(&c->rx.p))
+	if (c->kernel || !dir_on(&c->rxp))
 		return recv_plain(c, buf, len);
 	rx = &c->rx;
-	if (rx->opos < rx->olen)
-		return copy_out(rx, buf, len);
+	if (comp_decoder__pending(&rx->dec))
+		return comp_decoder__copy_out(&rx->dec, buf, len);
 	if (!len || rx->eof)
 		return 0;
 	return rx_decode_into(c, buf, len);
@@ -981,21 +376,16 @@ EBPFACCEL_API ssize_t ebpfaccel_comp_conn__recv(struct ebpfaccel_comp_conn *c, v
 EBPFACCEL_API bool ebpfaccel_comp_conn__rx_pending(const struct ebpfaccel_comp_conn *c)
 {
 	const struct comp_rx *rx;
-	struct rec r;
-	size_t avail;
+	struct comp_rec r;
+	size_t need;
 
-	if (!c || c->kernel || !dir_on(&c->rx.p))
+	if (!c || c->kernel || !dir_on(&c->rxp))
 		return false;
 	rx = &c->rx;
-	if (c->err || rx->opos < rx->olen)
+	if (c->err || comp_decoder__pending(&rx->dec))
 		return true;
-	avail = rx->end - rx->start;
-	if (avail < TCP_COMP_REC_HDR_LEN)
-		return false;
 	/* A bad header is "ready" too: recv() reports it without waiting. */
-	if (header_problem(rx, rx->buf + rx->start, &r))
-		return true;
-	return avail >= r.hlen + r.wire;
+	return comp_decoder__peek(&rx->dec, rx->buf + rx->start, rx->end - rx->start, &r, &need);
 }
 
 EBPFACCEL_API size_t ebpfaccel_comp_conn__tx_pending(const struct ebpfaccel_comp_conn *c)
@@ -1053,10 +443,10 @@ static bool kernel_speaks(const struct ebpfaccel_comp_conn *c)
 {
 	int need = TCP_COMP_VERSION_1;
 
-	if (dir_on(&c->tx.p) && c->tx.p.version > need)
-		need = c->tx.p.version;
-	if (dir_on(&c->rx.p) && c->rx.p.version > need)
-		need = c->rx.p.version;
+	if (dir_on(&c->txp) && c->txp.version > need)
+		need = c->txp.version;
+	if (dir_on(&c->rxp) && c->rxp.version > need)
+		need = c->rxp.version;
 	/* Format 1 needs no question: any module speaks it, and setsockopt()
 	 * loads one that is installed. */
 	return need == TCP_COMP_VERSION_1 || ebpfaccel__comp_kernel_format() >= need;
@@ -1076,11 +466,11 @@ static int try_kernel(struct ebpfaccel_comp_conn *c)
 			 strerror(errno));
 		return 1;
 	}
-	if (dir_on(&c->tx.p) &&
-	    setsockopt(c->fd, SOL_TCP_COMP, TCP_COMP_TX, &c->tx.p, sizeof(c->tx.p)))
+	if (dir_on(&c->txp) &&
+	    setsockopt(c->fd, SOL_TCP_COMP, TCP_COMP_TX, &c->txp, sizeof(c->txp)))
 		return -errno;
-	if (dir_on(&c->rx.p) &&
-	    setsockopt(c->fd, SOL_TCP_COMP, TCP_COMP_RX, &c->rx.p, sizeof(c->rx.p)))
+	if (dir_on(&c->rxp) &&
+	    setsockopt(c->fd, SOL_TCP_COMP, TCP_COMP_RX, &c->rxp, sizeof(c->rxp)))
 		return -errno;
 	return 0;
 }
@@ -1133,10 +523,10 @@ ebpfaccel_comp_conn__new(int fd, const struct ebpfaccel_comp_conn_opts *opts)
 		return NULL;
 	}
 	c->fd = fd;
-	err = resolve_params(fd, opts, &c->tx.p, &c->rx.p);
+	err = resolve_params(fd, opts, &c->txp, &c->rxp);
 	if (err)
 		goto err_out;
-	if ((dir_on(&c->tx.p) || dir_on(&c->rx.p)) && !OPTS_GET(opts, no_kernel, false)) {
+	if ((dir_on(&c->txp) || dir_on(&c->rxp)) && !OPTS_GET(opts, no_kernel, false)) {
 		err = try_kernel(c);
 		if (err < 0) {
 			pr_warn("comp: configuring the kernel ULP failed: %s\n", strerror(-err));
@@ -1146,9 +536,9 @@ ebpfaccel_comp_conn__new(int fd, const struct ebpfaccel_comp_conn_opts *opts)
 	}
 	if (c->kernel)
 		return c;
-	err = tx_init(&c->tx);
+	err = tx_init(&c->tx, &c->txp);
 	if (!err)
-		err = rx_init(&c->rx);
+		err = rx_init(&c->rx, &c->rxp);
 	if (!err)
 		return c;
 err_out:
@@ -1162,9 +552,9 @@ EBPFACCEL_API void ebpfaccel_comp_conn__params(const struct ebpfaccel_comp_conn 
 					       struct tcp_comp_params *rx)
 {
 	if (tx)
-		*tx = c->tx.p;
+		*tx = c->txp;
 	if (rx)
-		*rx = c->rx.p;
+		*rx = c->rxp;
 }
 
 EBPFACCEL_API bool ebpfaccel_comp_conn__in_kernel(const struct ebpfaccel_comp_conn *c)

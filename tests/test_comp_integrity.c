@@ -54,7 +54,7 @@ static const char *name_of(const struct tcp_comp_params *p)
 	snprintf(buf, sizeof(buf), "%s/%s/%s/format %d",
 		 p->algo == TCP_COMP_ALGO_ZSTD ? "zstd" : "lz4",
 		 p->mode == TCP_COMP_MODE_STREAM ? "stream" : "block",
-		 p->record_size ? "4 KiB records" : "64 KiB records", p->version);
+		 p->record_size ? "4 KiB records" : "default records", p->version);
 	return buf;
 }
 

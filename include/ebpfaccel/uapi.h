@@ -113,8 +113,8 @@ struct tcp_comp_stats {
  * check     format 2: always TCP_COMP_REC_F_XXH3, 8 bytes (be):
  *           XXH3_64bits_withSeed(payload, wire_len, seed) with seed =
  *           algo << 56 | flags << 48 | orig_len << 24 | wire_len (u64), so a
- *           corrupted header fails like a corrupted payload; checked before
- *           the payload is decoded.
+ *           corrupted header fails like a corrupted payload; no byte of a
+ *           record that fails it reaches the application.
  *           format 1: only with TCP_COMP_REC_F_CHECKSUM, 4 bytes (be):
  *           XXH32(seed 0) of the original bytes.
  *
