@@ -331,6 +331,15 @@ static int rc_drain_pushes(struct rc_coherence *co)
 	return err == -ETIMEDOUT ? 0 : err;
 }
 
+/* A write of bucket @b (or of any key) that Redis has not answered yet: it
+ * may run after the read-back. Read before the generations, as the
+ * programs do: a write's release moves the generation before it ends. */
+static bool rc_write_pending(const struct rc_shared *sh, __u32 b)
+{
+	return sh->wpend && (__atomic_load_n(sh->wpend_all, __ATOMIC_SEQ_CST) ||
+			     __atomic_load_n(&sh->wpend[b], __ATOMIC_SEQ_CST));
+}
+
 /* Reads a key back after Redis accepted a SET of it and caches what it read,
  * guarded like the programs' fills: it stands only if no invalidation of the
  * key (or of everything) came since before the GET was sent. The SET's own
@@ -366,7 +375,8 @@ static int rc_refill(struct rc_coherence *co, const struct rc_fill_event *ev)
 	bpf_map__delete_elem(other, &ev->key, sizeof(ev->key), 0);
 	if (!err)
 		err = rc_confirm_version(co, &ev->key, co->got.h.version);
-	if (err || __atomic_load_n(co->sh.gen_all, __ATOMIC_SEQ_CST) != gen ||
+	if (err || rc_write_pending(&co->sh, b) ||
+	    __atomic_load_n(co->sh.gen_all, __ATOMIC_SEQ_CST) != gen ||
 	    __atomic_load_n(&co->sh.gen_bucket[b], __ATOMIC_SEQ_CST) != bgen)
 		bpf_map__delete_elem(into, &ev->key, sizeof(ev->key), 0);
 	return 0;
@@ -506,8 +516,8 @@ static int rc_auto_step(struct rc_coherence *co)
 	if (co->keys && snap != __atomic_load_n(co->sh.unseen_ok, __ATOMIC_SEQ_CST)) {
 		co->next_check = 0;
 		v = rc_switch(co, false, 0);
-		rc_set_why(co, "the programs saw a reconfiguring command or could not take "
-			   "a connection in");
+		rc_set_why(co, "the programs saw a reconfiguring command, could not take "
+			   "a connection in, or saw a write they cannot tie to its reply");
 		return v;
 	}
 	if (rc_now_ms() < co->next_check)
