@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +34,10 @@
 #include "redis/trackauto.h"
 
 #define RC_AUTO_PERIOD_MS 1000	/* automatic tracking re-checks this often */
+/* Push bytes that wake the engine where the programs apply pushes: far
+ * below what the receive buffer holds, so Redis' writes never wait (the
+ * 100 ms poll timeout drains the rest) */
+#define RC_TRACK_LOWAT	16384
 
 struct rc_coherence {
 	struct rc_shared sh;
@@ -406,6 +411,21 @@ static void rc_lost_coherence(struct rc_coherence *co, int err)
 			"too large to scan?): kernel answers off until it is back\n");
 }
 
+/* Where the programs apply the pushes inside Redis' write of them, this
+ * thread only keeps the tracking connection's receive side from filling
+ * up (Redis could then hold a push back unwritten) and notices its loss:
+ * woken per RC_TRACK_LOWAT bytes, or by the poll timeout, instead of per
+ * push (broadcast tracking writes one per event-loop turn with writes).
+ * A close or an error still wakes it at once. */
+static void rc_track_lowat(struct rc_coherence *co)
+{
+	int lowat = RC_TRACK_LOWAT;
+
+	if (co->sh.tracker_port &&
+	    setsockopt(co->track->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)))
+		pr_debug("redis_cache: SO_RCVLOWAT: %s\n", strerror(errno));
+}
+
 static void rc_close_conns(struct rc_coherence *co)
 {
 	rconn__free(co->track);
@@ -417,6 +437,8 @@ static void rc_close_conns(struct rc_coherence *co)
 /* The tracking connection (handshake done) and the query connection. */
 static int rc_open_conns(struct rc_coherence *co)
 {
+	int err;
+
 	co->query_db = 0;
 	co->track = rconn__connect(co->host, co->port, rc_tracker_bound, &co->sh);
 	if (!co->track)
@@ -428,7 +450,10 @@ static int rc_open_conns(struct rc_coherence *co)
 		return -errno;
 	co->query->on_push = rc_on_push;
 	co->query->push_ctx = &co->sh;
-	return rc_handshake(co) ?: rc_query_setup(co);
+	err = rc_handshake(co) ?: rc_query_setup(co);
+	if (!err)
+		rc_track_lowat(co);	/* no more replies to wait for on it */
+	return err;
 }
 
 /* Serving again is safe only from a new generation: values filled while no
