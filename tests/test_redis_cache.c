@@ -1259,6 +1259,25 @@ END_TEST
  * the kernel, and the key is again once the write is answered. A pending
  * write whose connection closes no longer holds its key. (No unix socket
  * here: Redis' own GET count cannot be read; the hit counter tells.) */
+/* Sends @set (of "k") on @w, which Redis holds (paused), then GETs "k" on
+ * @fd @n times: each reads @value from Redis, none is answered by the
+ * kernel. */
+static void held_write_not_served(struct env *e, int fd, int w, const char *const *set,
+				  const char *value, int n)
+{
+	__u64 hits = stats(e).hits;
+	char req[128];
+	size_t len = rcc_encode(req, sizeof(req), 3, set, NULL);
+
+	ck_assert_int_eq(rcc_send(w, req, len), 0);
+	ck_assert(rcc_quiet(w, 100));
+	for (int i = 0; i < n; i++) {
+		ck_assert(rcc_get_is(fd, "k", value));
+		sleep_ms(5);	/* time for the library to confirm a fill */
+	}
+	ck_assert_uint_eq(stats(e).hits, hits);
+}
+
 START_TEST(auto_delayed_write_not_filled)
 {
 	const char *set1[] = { "SET", "k", "v1" }, *set_o[] = { "SET", "o", "v1" };
@@ -1268,8 +1287,6 @@ START_TEST(auto_delayed_write_not_filled)
 	struct ebpfaccel_redis_cache_stats s0, s1;
 	struct env e = { 0 };
 	int fd, p, w, w2;
-	char req[128];
-	size_t n;
 
 	env_start_tracking(&e, tcp_only, NULL, EBPFACCEL_REDIS_TRACK_AUTO);
 	ck_assert_int_eq(wait_tracking(&e, EBPFACCEL_REDIS_TRACK_KEYS, NULL),
@@ -1282,16 +1299,9 @@ START_TEST(auto_delayed_write_not_filled)
 	ck_assert(rcc_ok(fd, 3, set_o));
 	ck_assert(rcc_ok(p, 4, pause));
 	/* the writer's SET waits in Redis; its reply comes at the unpause */
-	n = rcc_encode(req, sizeof(req), 3, set2, NULL);
-	ck_assert_int_eq(rcc_send(w, req, n), 0);
-	ck_assert(rcc_quiet(w, 100));
 	s0 = stats(&e);
-	for (int i = 0; i < 50; i++) {
-		ck_assert(rcc_get_is(fd, "k", "v1"));
-		sleep_ms(5);	/* time for the library to confirm a fill */
-	}
+	held_write_not_served(&e, fd, w, set2, "v1", 50);
 	s1 = stats(&e);
-	ck_assert_uint_eq(s1.hits, s0.hits);
 	ck_assert_uint_gt(s1.fill_races, s0.fill_races);
 	ck_assert_uint_eq(ebpfaccel_redis_cache__tracking(e.rc, NULL, 0),
 			  EBPFACCEL_REDIS_TRACK_KEYS);
@@ -1305,15 +1315,7 @@ START_TEST(auto_delayed_write_not_filled)
 	ck_assert(rcc_ok(p, 4, pause));
 	w2 = rcc_connect(e.ns, e.port);
 	ck_assert_int_ge(w2, 0);
-	n = rcc_encode(req, sizeof(req), 3, set3, NULL);
-	ck_assert_int_eq(rcc_send(w2, req, n), 0);
-	ck_assert(rcc_quiet(w2, 100));
-	s0 = stats(&e);
-	for (int i = 0; i < 10; i++) {
-		ck_assert(rcc_get_is(fd, "k", "v2"));
-		sleep_ms(5);
-	}
-	ck_assert_uint_eq(stats(&e).hits, s0.hits);
+	held_write_not_served(&e, fd, w2, set3, "v2", 10);
 	close(w2);
 	warm_hits(&e, fd, "k", "v2");
 	ck_assert(rcc_ok(p, 2, unpause));
