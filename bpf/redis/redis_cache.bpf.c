@@ -1398,9 +1398,6 @@ int rc_reply(struct sk_msg_md *msg)
 
 /* ---- connections -------------------------------------------------------- */
 
-/* @rport: the peer's port. Only the library's current connections cover
- * the cache: one it replaced (switching tracking modes) may close after
- * the new ones are up. */
 /* A connection going: the writes Redis has not answered are released (it
  * answers none of them now). */
 GLOBAL int release_writes(struct rc_conn *c)
@@ -1419,6 +1416,9 @@ GLOBAL int release_writes(struct rc_conn *c)
 	return 0;
 }
 
+/* @rport: the peer's port. Only the library's current connections cover
+ * the cache: one it replaced (switching tracking modes) may close after
+ * the new ones are up. */
 static __always_inline void conn_close(__u64 cookie, __u32 rport)
 {
 	struct rc_conn *c = bpf_map_lookup_elem(&rc_conns, &cookie);
