@@ -1252,6 +1252,117 @@ START_TEST(soak_auto_tcp_writers)
 }
 END_TEST
 
+/* A write Redis runs later than it arrives (CLIENT PAUSE WRITE): until
+ * Redis wrote its reply, GETs of its key read the value it replaces from
+ * Redis and none of them may fill the cache (with per-key tracking the
+ * write's push would follow its reply); other keys are still answered by
+ * the kernel, and the key is again once the write is answered. A pending
+ * write whose connection closes no longer holds its key. (No unix socket
+ * here: Redis' own GET count cannot be read; the hit counter tells.) */
+/* Sends @set (of "k") on @w, which Redis holds (paused), then GETs "k" on
+ * @fd @n times: each reads @value from Redis, none is answered by the
+ * kernel. */
+static void held_write_not_served(struct env *e, int fd, int w, const char *const *set,
+				  const char *value, int n)
+{
+	__u64 hits = stats(e).hits;
+	char req[128];
+	size_t len = rcc_encode(req, sizeof(req), 3, set, NULL);
+
+	ck_assert_int_eq(rcc_send(w, req, len), 0);
+	ck_assert(rcc_quiet(w, 100));
+	for (int i = 0; i < n; i++) {
+		ck_assert(rcc_get_is(fd, "k", value));
+		sleep_ms(5);	/* time for the library to confirm a fill */
+	}
+	ck_assert_uint_eq(stats(e).hits, hits);
+}
+
+START_TEST(auto_delayed_write_not_filled)
+{
+	const char *set1[] = { "SET", "k", "v1" }, *set_o[] = { "SET", "o", "v1" };
+	const char *pause[] = { "CLIENT", "PAUSE", "10000", "WRITE" };
+	const char *unpause[] = { "CLIENT", "UNPAUSE" };
+	const char *set2[] = { "SET", "k", "v2" }, *set3[] = { "SET", "k", "v3" };
+	struct ebpfaccel_redis_cache_stats s0, s1;
+	struct env e = { 0 };
+	int fd, p, w, w2;
+
+	env_start_tracking(&e, tcp_only, NULL, EBPFACCEL_REDIS_TRACK_AUTO);
+	ck_assert_int_eq(wait_tracking(&e, EBPFACCEL_REDIS_TRACK_KEYS, NULL),
+			 EBPFACCEL_REDIS_TRACK_KEYS);
+	fd = rcc_connect(e.ns, e.port);
+	p = rcc_connect(e.ns, e.port);
+	w = rcc_connect(e.ns, e.port);
+	ck_assert(fd >= 0 && p >= 0 && w >= 0);
+	ck_assert(rcc_ok(fd, 3, set1));
+	ck_assert(rcc_ok(fd, 3, set_o));
+	ck_assert(rcc_ok(p, 4, pause));
+	/* the writer's SET waits in Redis; its reply comes at the unpause */
+	s0 = stats(&e);
+	held_write_not_served(&e, fd, w, set2, "v1", 50);
+	s1 = stats(&e);
+	ck_assert_uint_gt(s1.fill_races, s0.fill_races);
+	ck_assert_uint_eq(ebpfaccel_redis_cache__tracking(e.rc, NULL, 0),
+			  EBPFACCEL_REDIS_TRACK_KEYS);
+	warm_hits(&e, fd, "o", "v1");
+	ck_assert(rcc_ok(p, 2, unpause));
+	ck_assert(rcc_line(w, "", 0, "+OK"));
+	ck_assert(rcc_get_is(fd, "k", "v2"));
+	warm_hits(&e, fd, "k", "v2");
+
+	/* pending again, then its connection goes without an answer */
+	ck_assert(rcc_ok(p, 4, pause));
+	w2 = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(w2, 0);
+	held_write_not_served(&e, fd, w2, set3, "v2", 10);
+	close(w2);
+	warm_hits(&e, fd, "k", "v2");
+	ck_assert(rcc_ok(p, 2, unpause));
+	close(w);
+	close(p);
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
+/* More writes in flight than the programs remember on one connection: its
+ * writes can no longer be tied to their replies, so automatic tracking
+ * goes broadcast while that connection lives, and per-key after. */
+START_TEST(auto_deep_write_pipeline)
+{
+	const char *pause[] = { "CLIENT", "PAUSE", "10000", "WRITE" };
+	const char *unpause[] = { "CLIENT", "UNPAUSE" };
+	struct env e = { 0 };
+	char req[4096], key[16];
+	const char *set[] = { "SET", key, "v" };
+	size_t n = 0;
+	int p, w;
+
+	env_start_tracking(&e, tcp_only, NULL, EBPFACCEL_REDIS_TRACK_AUTO);
+	ck_assert_int_eq(wait_tracking(&e, EBPFACCEL_REDIS_TRACK_KEYS, NULL),
+			 EBPFACCEL_REDIS_TRACK_KEYS);
+	p = rcc_connect(e.ns, e.port);
+	w = rcc_connect(e.ns, e.port);
+	ck_assert(p >= 0 && w >= 0);
+	ck_assert(rcc_ok(p, 4, pause));
+	for (int i = 0; i < 20; i++) {
+		snprintf(key, sizeof(key), "deep%d", i);
+		n += rcc_encode(req + n, sizeof(req) - n, 3, set, NULL);
+	}
+	ck_assert_int_eq(rcc_send(w, req, n), 0);
+	wait_tracking(&e, EBPFACCEL_REDIS_TRACK_ALL, "requests in flight");
+	ck_assert(rcc_ok(p, 2, unpause));
+	for (int i = 0; i < 20; i++)
+		ck_assert(rcc_line(w, "", 0, "+OK"));
+	close(w);
+	ck_assert_int_eq(wait_tracking(&e, EBPFACCEL_REDIS_TRACK_KEYS, NULL),
+			 EBPFACCEL_REDIS_TRACK_KEYS);
+	close(p);
+	env_stop(&e);
+}
+END_TEST
+
 /* ---- detach and re-attach while clients keep reading */
 
 struct loader {
@@ -1809,6 +1920,8 @@ int main(void)
 		T(auto_connection_before_attach),
 		T(soak_auto_unix_writer),
 		T(soak_auto_tcp_writers),
+		T(auto_delayed_write_not_filled),
+		T(auto_deep_write_pipeline),
 		T(detach_reattach_under_load),
 		T(real_clients),
 		T(set_write_through),

@@ -167,6 +167,16 @@ __u32 rc_reconf_lost;		/* one could not be noted in rc_reconf */
  * fill only stands if its key's bucket generation did not move. */
 __u64 rc_gen_all;
 __u64 rc_gen_bucket[RC_BUCKETS];
+/* Writes passed to Redis whose reply Redis has not written yet, by key
+ * bucket, and those that may change any key. A fill stands only while none
+ * is pending for its key: Redis may run a write later than it arrives
+ * (CLIENT PAUSE WRITE, behind a blocked client, deep in a pipeline), and a
+ * GET it answers meanwhile reads the value the write replaces. With per-key
+ * tracking the write's invalidation push then follows its reply (and the
+ * replies of that event-loop turn); here the bucket's generation moves
+ * once more before that reply leaves, and no fill stands in between. */
+__u32 rc_wpend[RC_BUCKETS];
+__u32 rc_wpend_all;
 
 #include "rc_bpf.h"
 
@@ -278,17 +288,35 @@ static __always_inline struct rc_slot *slot_for(struct rc_conn *c, __u32 seq)
 	return &c->slots[seq & (RC_SLOTS - 1)];
 }
 
-static __always_inline void record(struct rc_conn *c, __u32 kind, __u32 db,
-				   const struct resp_req *r)
+static __always_inline int slot_is_write(__u32 kind)
+{
+	return kind == SLOT_SET || kind == SLOT_WRITE || kind == SLOT_WRITE_ALL;
+}
+
+/* A write whose reply Redis has not written yet: only that reply (or the
+ * connection's close) may release its slot. */
+static __always_inline int slot_pending(const struct rc_slot *s, __u32 rep_seq)
+{
+	__u32 seq = READ_ONCE(s->seq);
+
+	return seq && slot_is_write(READ_ONCE(s->kind)) && (__s32)(seq - 1 - rep_seq) >= 0;
+}
+
+/* Returns 0 when the slot still holds a pending write (16 requests in
+ * flight): the request is then not remembered. */
+static __always_inline int record(struct rc_conn *c, __u32 kind, __u32 db,
+				  const struct resp_req *r)
 {
 	struct rc_slot *s = slot_for(c, c->req_seq);
 	__u32 seq = c->req_seq + 1;
 
+	if (slot_pending(s, READ_ONCE(c->rep_seq)))
+		return 0;
 	WRITE_ONCE(s->seq, 0);
 	barrier();
 	s->kind = kind;
 	s->db = db;
-	if (kind == SLOT_FILL || kind == SLOT_SET) {
+	if (kind == SLOT_FILL || kind == SLOT_SET || kind == SLOT_WRITE) {
 		key_from_req(&s->key, r);
 		s->bucket = key_bucket(&s->key);
 		s->gen = READ_ONCE(rc_gen_all);
@@ -296,6 +324,60 @@ static __always_inline void record(struct rc_conn *c, __u32 kind, __u32 db,
 	}
 	barrier();
 	WRITE_ONCE(s->seq, seq);
+	return 1;
+}
+
+static __always_inline void unseen_event(void)
+{
+	__sync_fetch_and_add(&rc_unseen, 1);
+}
+
+/* A write of @c may run with no reply to release it: per-key tracking can
+ * no longer cover it (see rc_conn.unprovable). */
+static __always_inline void unprovable(struct rc_conn *c)
+{
+	if (c->unprovable || c->tracker)
+		return;
+	c->unprovable = 1;
+	unseen_event();
+}
+
+/* A write passed to Redis, before it invalidates: pending from now until
+ * Redis writes its reply (rc_wpend). Inside MULTI, EXEC is that write. */
+static __always_inline void write_pending(struct rc_conn *c, __u32 kind,
+					  const struct resp_req *r)
+{
+	if (c->in_multi)
+		return;
+	if (c->pushy || !record(c, kind, READ_ONCE(c->db), r)) {
+		unprovable(c);
+		return;
+	}
+	if (kind == SLOT_WRITE_ALL)
+		__sync_fetch_and_add(&rc_wpend_all, 1);
+	else
+		__sync_fetch_and_add(&rc_wpend[slot_for(c, c->req_seq)->bucket &
+					       (RC_BUCKETS - 1)], 1);
+}
+
+/* Redis wrote a pending write's reply (or its connection went): the
+ * write's invalidation once more, then its key's fills may stand again. */
+static __always_inline void write_done(__u32 kind, __u32 bucket)
+{
+	if (kind == SLOT_WRITE_ALL) {
+		__sync_fetch_and_add(&rc_gen_all, 1);
+		__sync_fetch_and_add(&rc_wpend_all, -1);
+	} else if (kind == SLOT_SET || kind == SLOT_WRITE) {
+		__sync_fetch_and_add(&rc_gen_bucket[bucket & (RC_BUCKETS - 1)], 1);
+		__sync_fetch_and_add(&rc_wpend[bucket & (RC_BUCKETS - 1)], -1);
+	}
+}
+
+/* An unknown write: everything is invalidated, and pending until its reply. */
+static __always_inline void write_all(struct rc_conn *c)
+{
+	write_pending(c, SLOT_WRITE_ALL, NULL);
+	invalidate_all();
 }
 
 /* Served only as the default user, once Redis let the connection in: it
@@ -339,11 +421,14 @@ static __noinline void apply_write(struct rc_conn *c, struct resp_req *r,
 	struct rc_key k;
 
 	if (cls == RC_CMD_WRITEN && r->argc != 2) {
-		invalidate_all();
+		write_all(c);
 		return;
 	}
-	if (req_key(&k, r))
-		invalidate_one(&k);
+	/* a key too long to be cached: nothing to invalidate */
+	if (!req_key(&k, r))
+		return;
+	write_pending(c, SLOT_WRITE, r);
+	invalidate_one(&k);
 }
 
 /* The entry under @k was answered from since it was filled. */
@@ -367,11 +452,10 @@ static __noinline void apply_set(struct rc_conn *c, struct resp_req *r)
 
 	if (!req_key(&k, r))
 		return;
-	hot = served(&k);
+	hot = served(&k) && r->argc == 3 && !READ_ONCE(c->select_inflight) &&
+	      auth_ok(c);
+	write_pending(c, hot ? SLOT_SET : SLOT_WRITE, r);
 	invalidate_one(&k);
-	if (hot && r->argc == 3 && !c->pushy && !c->in_multi &&
-	    !READ_ONCE(c->select_inflight) && auth_ok(c))
-		record(c, SLOT_SET, READ_ONCE(c->db), r);
 }
 
 static __noinline void apply_client(struct rc_conn *c, struct resp_req *r)
@@ -395,11 +479,6 @@ static __noinline void apply_admin(struct rc_conn *c, struct resp_req *r)
 	    key_is(r, "HELP", 4) || key_is(r, "GENPASS", 7))
 		return;
 	invalidate_all();
-}
-
-static __always_inline void unseen_event(void)
-{
-	__sync_fetch_and_add(&rc_unseen, 1);
 }
 
 /* CONFIG SET, REPLICAOF, MODULE LOAD, ...: answers stop at once while
@@ -469,7 +548,7 @@ static __always_inline void apply(struct rc_conn *c, struct resp_req *r, __u32 c
 		break;
 	case RC_CMD_EXEC:
 		c->in_multi = 0;
-		invalidate_all();
+		write_all(c);
 		break;
 	case RC_CMD_PUSHY:
 		c->pushy = 1;
@@ -481,7 +560,7 @@ static __always_inline void apply(struct rc_conn *c, struct resp_req *r, __u32 c
 		apply_reconf(c, r);
 		break;
 	default:
-		invalidate_all();
+		write_all(c);
 	}
 	if (!c->pushy)
 		c->req_seq++;
@@ -710,6 +789,7 @@ int rc_request(struct __sk_buff *skb)
 		if (v.s.bad) {
 			/* framing lost: every later write is unknown */
 			c->broken = 1;
+			unprovable(c);
 			invalidate_all();
 			stat_add(RC_STAT_BYPASS_BAD, 1);
 			return SK_PASS;
@@ -763,7 +843,7 @@ GLOBAL int fill(struct sk_msg_md *msg, struct rc_slot *s, __u32 off, __u32 len)
 {
 	struct rc_large *v;
 	struct rc_key key;
-	__u32 zero = 0;
+	__u32 zero = 0, pend;
 	void *data, *end;
 	int rc;
 
@@ -806,8 +886,12 @@ GLOBAL int fill(struct sk_msg_md *msg, struct rc_slot *s, __u32 off, __u32 len)
 	}
 	if (rc)
 		return 0;
-	/* an invalidation since the GET was read: the value may be older */
-	if (READ_ONCE(rc_gen_all) != s->gen ||
+	/* a write pending (read first: its release moves the generation
+	 * before it ends), or an invalidation since the GET was read: the
+	 * value may be older */
+	pend = READ_ONCE(rc_wpend_all) | READ_ONCE(rc_wpend[s->bucket & (RC_BUCKETS - 1)]);
+	barrier();
+	if (pend || READ_ONCE(rc_gen_all) != s->gen ||
 	    READ_ONCE(rc_gen_bucket[s->bucket & (RC_BUCKETS - 1)]) != s->bgen) {
 		bpf_map_delete_elem(&rc_cache_small, &key);
 		bpf_map_delete_elem(&rc_cache_large, &key);
@@ -850,6 +934,7 @@ GLOBAL int reply_done(struct rc_conn *c)
 		} else if (s.kind == SLOT_SET && c->rep.top == '+') {
 			notify(&s, 0, RC_EV_REFILL);
 		}
+		write_done(s.kind, s.bucket);
 	}
 	__sync_fetch_and_add(&c->rep_seq, 1);
 	return 0;
@@ -1149,6 +1234,8 @@ static __always_inline int reply_lost(struct rc_conn *c)
 	stat_add(RC_STAT_BYPASS_BAD, 1);
 	c->rep_broken = 1;
 	c->pushy = 1;
+	/* its pending writes are released when it closes */
+	unprovable(c);
 	if (c->tracker) {
 		rc_tracking_ok = 0;
 		invalidate_all();
@@ -1258,6 +1345,24 @@ int rc_reply(struct sk_msg_md *msg)
 
 /* ---- connections -------------------------------------------------------- */
 
+/* A connection going: the writes Redis has not answered are released (it
+ * answers none of them now). */
+GLOBAL int release_writes(struct rc_conn *c)
+{
+	__u32 rep, i;
+
+	if (!c)
+		return 0;
+	rep = READ_ONCE(c->rep_seq);
+	for (i = 0; i < RC_SLOTS; i++) {
+		if (!slot_pending(&c->slots[i], rep))
+			continue;
+		WRITE_ONCE(c->slots[i].seq, 0);
+		write_done(c->slots[i].kind, c->slots[i].bucket);
+	}
+	return 0;
+}
+
 /* @rport: the peer's port. Only the library's current connections cover
  * the cache: one it replaced (switching tracking modes) may close after
  * the new ones are up. */
@@ -1267,6 +1372,7 @@ static __always_inline void conn_close(__u64 cookie, __u32 rport)
 
 	if (!c)
 		return;
+	release_writes(c);
 	if (c->tracker && (rport == READ_ONCE(rc_tracker_port) ||
 			   rport == READ_ONCE(rc_query_port))) {
 		rc_tracking_ok = 0;

@@ -97,7 +97,13 @@ struct rc_large {
 
 /* Per-connection state of the sockmap programs (rc_conns, by socket cookie);
  * the XDP programs read it to know when a connection may be answered. */
-enum rc_slot_kind { SLOT_NONE, SLOT_FILL, SLOT_SELECT, SLOT_AUTH, SLOT_SET };
+enum rc_slot_kind {
+	SLOT_NONE, SLOT_FILL, SLOT_SELECT, SLOT_AUTH,
+	/* writes: their key's bucket (SET, WRITE) or every key (WRITE_ALL) is
+	 * pending in rc_wpend until Redis writes their reply; a SET also asks
+	 * for a read-back */
+	SLOT_SET, SLOT_WRITE, SLOT_WRITE_ALL,
+};
 
 /* Remembered for request n until Redis' n-th reply: valid iff seq == n + 1. */
 struct rc_slot {
@@ -127,6 +133,11 @@ struct rc_conn {
 	__u8 tracker;		/* a coherence connection of the library */
 	__u8 other_user;	/* AUTH/HELLO as an ACL user other than default */
 	__u8 seq_valid;		/* rep_end_seq is known */
+	/* a write of it may run in Redis with no reply the programs can tie
+	 * it to (pushes, a stream not understood, slots full): automatic
+	 * tracking stays broadcast while it lives (lib/redis/seen.c) */
+	__u8 unprovable;
+	__u8 pad[3];
 	/* TCP sequence number just past the bytes rc_reply has scanned: a
 	 * send that fails half-way frees bytes the program already saw, and
 	 * Redis writes them again later */

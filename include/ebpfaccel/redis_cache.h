@@ -64,8 +64,11 @@ enum ebpfaccel_redis_tracking {
 	 *  re-checked every second, on reconnect, and at once when the
 	 *  programs see a reconfiguring command (CONFIG SET, REPLICAOF,
 	 *  MODULE, ...). See ebpfaccel_redis_cache__tracking() for the mode
-	 *  in effect and why. Per-key tracking still has a window for a seen
-	 *  write whose execution Redis delays behind other requests
+	 *  in effect and why. A write Redis runs later than it arrives
+	 *  (CLIENT PAUSE WRITE, deep pipelines) keeps its key from being
+	 *  filled until Redis wrote its reply; a connection whose writes
+	 *  cannot be tied to their replies (pushes, more than 16 requests
+	 *  in flight) keeps it broadcast while it lives
 	 *  (docs/redis-cache.md, "Automatic tracking"). */
 	EBPFACCEL_REDIS_TRACK_AUTO = 2,
 };

@@ -194,6 +194,8 @@ static void rc_share(struct ebpfaccel_redis_cache *rc)
 		.fills = skel->maps.rc_fills,
 		.gen_all = &skel->bss->rc_gen_all,
 		.gen_bucket = skel->bss->rc_gen_bucket,
+		.wpend = skel->bss->rc_wpend,
+		.wpend_all = &skel->bss->rc_wpend_all,
 		.tracking_ok = &skel->bss->rc_tracking_ok,
 		.tracker_port = &skel->bss->rc_tracker_port,
 		.tracker_seen = &skel->bss->rc_tracker_seen,

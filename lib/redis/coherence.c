@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +34,10 @@
 #include "redis/trackauto.h"
 
 #define RC_AUTO_PERIOD_MS 1000	/* automatic tracking re-checks this often */
+/* Push bytes that wake the engine where the programs apply pushes: far
+ * below what the receive buffer holds, so Redis' writes never wait (the
+ * 100 ms poll timeout drains the rest) */
+#define RC_TRACK_LOWAT	16384
 
 struct rc_coherence {
 	struct rc_shared sh;
@@ -349,6 +354,15 @@ static bool rc_gens_stand(const struct rc_shared *sh, __u32 b, __u64 gen, __u64 
 	       __atomic_load_n(&sh->gen_bucket[b], __ATOMIC_SEQ_CST) == bgen;
 }
 
+/* A write of bucket @b (or of any key) that Redis has not answered yet: it
+ * may run after the read-back. Read before the generations, as the
+ * programs do: a write's release moves the generation before it ends. */
+static bool rc_write_pending(const struct rc_shared *sh, __u32 b)
+{
+	return sh->wpend && (__atomic_load_n(sh->wpend_all, __ATOMIC_SEQ_CST) ||
+			     __atomic_load_n(&sh->wpend[b], __ATOMIC_SEQ_CST));
+}
+
 /* Reads a key back after Redis accepted a SET of it and caches what it read,
  * guarded like the programs' fills: it stands only if no invalidation of the
  * key (or of everything) came since before the GET was sent. The SET's own
@@ -386,12 +400,13 @@ static int rc_refill(struct rc_coherence *co, const struct rc_fill_event *ev)
 							      : sizeof(struct rc_large),
 				   BPF_ANY);
 	bpf_map__delete_elem(other, &ev->key, sizeof(ev->key), 0);
-	if (!err && rc_gens_stand(&co->sh, b, gen, bgen))
+	if (!err && !rc_write_pending(&co->sh, b) && rc_gens_stand(&co->sh, b, gen, bgen))
 		err = rc_confirm_version(co, &ev->key, co->got.h.version);
 	else
 		err = err ?: -ESTALE;
-	/* an invalidation after the check deletes the entry itself */
-	if (err)
+	/* an invalidation after the checks deletes the entry itself; checked
+	 * again for one that came between them and the confirmation */
+	if (err || rc_write_pending(&co->sh, b) || !rc_gens_stand(&co->sh, b, gen, bgen))
 		bpf_map__delete_elem(into, &ev->key, sizeof(ev->key), 0);
 	return 0;
 }
@@ -420,6 +435,21 @@ static void rc_lost_coherence(struct rc_coherence *co, int err)
 			"too large to scan?): kernel answers off until it is back\n");
 }
 
+/* Where the programs apply the pushes inside Redis' write of them, this
+ * thread only keeps the tracking connection's receive side from filling
+ * up (Redis could then hold a push back unwritten) and notices its loss:
+ * woken per RC_TRACK_LOWAT bytes, or by the poll timeout, instead of per
+ * push (broadcast tracking writes one per event-loop turn with writes).
+ * A close or an error still wakes it at once. */
+static void rc_track_lowat(struct rc_coherence *co)
+{
+	int lowat = RC_TRACK_LOWAT;
+
+	if (co->sh.tracker_port &&
+	    setsockopt(co->track->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)))
+		pr_debug("redis_cache: SO_RCVLOWAT: %s\n", strerror(errno));
+}
+
 static void rc_close_conns(struct rc_coherence *co)
 {
 	rconn__free(co->track);
@@ -431,6 +461,8 @@ static void rc_close_conns(struct rc_coherence *co)
 /* The tracking connection (handshake done) and the query connection. */
 static int rc_open_conns(struct rc_coherence *co)
 {
+	int err;
+
 	co->query_db = 0;
 	co->track = rconn__connect(co->host, co->port, rc_tracker_bound, &co->sh);
 	if (!co->track)
@@ -442,7 +474,10 @@ static int rc_open_conns(struct rc_coherence *co)
 		return -errno;
 	co->query->on_push = rc_on_push;
 	co->query->push_ctx = &co->sh;
-	return rc_handshake(co) ?: rc_query_setup(co);
+	err = rc_handshake(co) ?: rc_query_setup(co);
+	if (!err)
+		rc_track_lowat(co);	/* no more replies to wait for on it */
+	return err;
 }
 
 /* Serving again is safe only from a new generation: values filled while no
@@ -530,8 +565,8 @@ static int rc_auto_step(struct rc_coherence *co)
 	if (co->keys && snap != __atomic_load_n(co->sh.unseen_ok, __ATOMIC_SEQ_CST)) {
 		co->next_check = 0;
 		v = rc_switch(co, false, 0);
-		rc_set_why(co, "the programs saw a reconfiguring command or could not take "
-			   "a connection in");
+		rc_set_why(co, "the programs saw a reconfiguring command, could not take "
+			   "a connection in, or saw a write they cannot tie to its reply");
 		return v;
 	}
 	if (rc_now_ms() < co->next_check)

@@ -28,6 +28,10 @@ struct rc_shared {
 	__u64 *gen_all;
 	__u64 *gen_bucket;		/* RC_BUCKETS of them */
 	__u32 *tracking_ok;		/* the programs serve only while set */
+	/* Writes Redis has not answered yet, by bucket and of any key, where
+	 * the programs see them (NULL elsewhere): no fill stands meanwhile. */
+	__u32 *wpend;			/* RC_BUCKETS of them */
+	__u32 *wpend_all;
 	/* Where the programs see the tracking connection's server side and
 	 * apply its pushes themselves (sockmap mode); NULL elsewhere. */
 	__u32 *tracker_port;

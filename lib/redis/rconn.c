@@ -96,7 +96,10 @@ static int rconn_fill(struct rconn *c, int timeout_ms)
 		return -errno;
 	if (!r)
 		return -ETIMEDOUT;
-	n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+	/* poll() may call the socket readable below its SO_RCVLOWAT (memory
+	 * pressure, a small window), where a blocking recv() would wait for
+	 * the rest */
+	n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, MSG_DONTWAIT);
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 	if (!n)

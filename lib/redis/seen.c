@@ -106,6 +106,12 @@ static void seen_socket(void *ctx, const struct inet_diag_msg *m, unsigned int l
 	cookie = (__u64)m->id.idiag_cookie[1] << 32 | m->id.idiag_cookie[0];
 	if (bpf_map_lookup_elem(q->conns_fd, &cookie, q->conn))
 		return;		/* not held: its client will not match */
+	if (q->conn->unprovable) {
+		seen_fail(q, 0, "a connection whose writes may run with no reply "
+			  "the programs can tie them to (pushes, a stream not "
+			  "understood or more than %d requests in flight)", RC_SLOTS);
+		return;
+	}
 	if (!inet_ntop(m->idiag_family, m->id.idiag_dst, ip, sizeof(ip)))
 		return;
 	if (q->n == q->cap && peers_grow(q)) {
