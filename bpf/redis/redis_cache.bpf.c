@@ -410,8 +410,7 @@ static __always_inline int req_key(struct rc_key *k, const struct resp_req *r)
 
 static __always_inline void invalidate_one(const struct rc_key *k)
 {
-	if (invalidate_key(k))
-		stat_add(RC_STAT_FLUSHES, 1);
+	invalidate_key(k);
 	stat_add(RC_STAT_INVALIDATIONS, 1);
 }
 
@@ -978,8 +977,7 @@ GLOBAL int push_key(struct rc_conn *c)
 				       c->rep.cap))
 		return 0;
 	k.len = n;
-	if (invalidate_key(&k))
-		stat_add(RC_STAT_FLUSHES, 1);
+	invalidate_key(&k);
 	stat_add(RC_STAT_PUSH_INVALIDATIONS, 1);
 	return 0;
 }

@@ -80,8 +80,8 @@ static bool rc_gone(int err)
 
 /* Generation first, then delete, as the programs do: a fill that raced with
  * us either sees the new generation or is deleted. A delete that failed
- * with the key present (the map's bucket lock) flushes everything, as in
- * the programs: the entry must not outlive its invalidation. */
+ * with the key present (the map's bucket lock) flushes everything: the
+ * entry must not outlive its invalidation (docs/redis-cache.md, restart 5). */
 static void rc_invalidate_key(const struct rc_shared *sh, const struct rc_key *k)
 {
 	__u32 h = rc_key_hash(k);
