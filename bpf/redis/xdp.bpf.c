@@ -70,19 +70,7 @@ struct {
 	__type(value, struct rc_conn);
 } rc_conns SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, RC_PORTS_MAX);
-	__type(key, __u16);
-	__type(value, __u8);
-} rc_ports SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, RC_STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} rc_stats SEC(".maps");
+#include "rc_maps.h"
 
 /* The sockmap object's .bss; its size and the offsets below are set by
  * the library from that object's skeleton. */
