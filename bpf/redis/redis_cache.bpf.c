@@ -111,19 +111,7 @@ struct {
 	__type(value, __u32);
 } rc_cmds SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, RC_PORTS_MAX);
-	__type(key, __u16);
-	__type(value, __u8);
-} rc_ports SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, RC_STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} rc_stats SEC(".maps");
+#include "rc_maps.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

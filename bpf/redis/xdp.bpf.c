@@ -70,19 +70,7 @@ struct {
 	__type(value, struct rc_conn);
 } rc_conns SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, RC_PORTS_MAX);
-	__type(key, __u16);
-	__type(value, __u8);
-} rc_ports SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, RC_STAT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} rc_stats SEC(".maps");
+#include "rc_maps.h"
 
 /* The sockmap object's .bss; its size and the offsets below are set by
  * the library from that object's skeleton. */
@@ -810,7 +798,9 @@ GLOBAL int settle(const struct seg *g, const struct opts *o, __u32 staged,
 	x = bpf_map_lookup_elem(&xr_conns, &f);
 	if (!x)
 		return V_PASS;
-	now = bpf_ktime_get_ns();
+	/* only an answer reads the clock (rule 8's age): a segment passed
+	 * on, every pipelined batch or SET, need not pay for it */
+	now = staged ? bpf_ktime_get_ns() : 0;
 	bpf_spin_lock(&x->lock);
 	v = decide(x, g, o, staged, now, d);
 	bpf_spin_unlock(&x->lock);
