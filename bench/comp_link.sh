@@ -209,8 +209,8 @@ if [ -n "$AUTO" ]; then
 	make_mixed "$SIZE_MB"
 	echo
 	echo "auto policy ($AUTO) vs plain and every forced configuration: $ROUNDS rounds, order rotating; medians"
-	printf '%-7s %-6s %4s | %8s | %-14s %8s | %-14s %8s | %9s %10s %10s\n' link corpus MiB plain_s \
-		best_forced best_s auto_choice auto_s auto/best auto/plain best/plain > "$DIR/summary"
+	printf '%-7s %-6s %4s | %8s | %-14s %8s | %-14s %8s | %9s %10s %10s | %s\n' link corpus MiB plain_s \
+		best_forced best_s auto_choice auto_s auto/best auto/plain best/plain load1 > "$DIR/summary"
 	for rate in $AUTO_RATES; do
 		set_rate "$rate"
 		mb=$SIZE_MB; [ "$rate" != 100mbit ] || mb=$((SLOW_MB < SIZE_MB ? SLOW_MB : SIZE_MB))
@@ -244,17 +244,21 @@ if [ -n "$AUTO" ]; then
 			echo "auto chose: $(awk '{ c[$1]++; w += $2; t += $3 } END { for (k in c) printf "%s x%d ", k, c[k];
 				printf "(%.1f warm-up transfers and %.2f s controller CPU per round)", w / NR, t / NR }' "$DIR/auto.extra")"
 			echo "last decision: $(cat "$DIR/auto.settled")"
-			awk -v link="$rate" -v corpus="$data" -v mb="$mb" -v choice="$(awk '{ c[$1]++ } END { for (k in c) if (c[k] > n) { n = c[k]; b = k }; print b }' "$DIR/auto.extra")" '{
+			echo "spread (fastest-slowest round):$(for cfg in $configs; do
+				printf ' %s %s' "$cfg" "$(sort -g "$DIR/auto.$(echo "$cfg" | tr '/:' '_-').s" |
+					awk 'NR == 1 { a = $1 } { b = $1 } END { printf "%.3f-%.3f", a, b }')"; done)"
+			awk -v load="$(cut -d' ' -f1 /proc/loadavg)" -v link="$rate" -v corpus="$data" -v mb="$mb" -v choice="$(awk '{ c[$1]++ } END { for (k in c) if (c[k] > n) { n = c[k]; b = k }; print b }' "$DIR/auto.extra")" '{
 				for (i = 1; i < NF; i += 2) t[$i] = $(i + 1)
 				best = ""; for (i = 1; i < NF; i += 2) if ($i != "auto" && (best == "" || $(i + 1) < t[best])) best = $i
-				printf "%-7s %-6s %4d | %8.3f | %-14s %8.3f | %-14s %8.3f | %8.3fx %9.3fx %9.3fx\n",
+				printf "%-7s %-6s %4d | %8.3f | %-14s %8.3f | %-14s %8.3f | %8.3fx %9.3fx %9.3fx | %s\n",
 					link, corpus, mb, t["plain"], best, t[best], choice, t["auto"],
-					t[best] / t["auto"], t["plain"] / t["auto"], t["plain"] / t[best] }' \
+					t[best] / t["auto"], t["plain"] / t["auto"], t["plain"] / t[best], load }' \
 				"$DIR/auto.medians" >> "$DIR/summary"
 		done
 	done
 	echo
-	echo "summary (throughput ratios; times are medians of $ROUNDS rounds; shared machine: noisy):"
+	echo "summary (throughput ratios; times are medians of $ROUNDS rounds; load1: the one-minute load"
+	echo "average when the row ended, on $(nproc) CPUs; a shared machine is noisy):"
 	cat "$DIR/summary"
 fi
 

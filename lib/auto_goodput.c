@@ -6,12 +6,14 @@
  * Sender and receiver work as a pipeline (one core each) in front of the
  * link, so a configuration c delivers
  *
- *	G(c) = min(C(c), D(c), L * R(c))
+ *	G(c) = min(s * C(c), s * D(c), L * R(c))
  *
- * C and D: the engine's compression and decompression speed on this
- * machine, measured through its public API on the port's sample, times
- * the share of a core the measuring thread got (a shared machine gives a
- * connection's compressor no more);
+ * C and D: the engine's compression and decompression speed on one core
+ * of this machine, measured through its public API on the port's sample
+ * in thread CPU time; s: the share of a core each end gets, the smaller of
+ * what the measuring thread got and what the machine's load leaves a busy
+ * thread (lib/cpu_load.c): a shared machine gives a connection's
+ * compressor no more;
  * L: the link rate (payload bytes/s plain TCP delivers), estimated from
  * the highest delivered rate; R: the ratio c reaches on a connection's
  * stream.  Plain TCP delivers L.
@@ -56,24 +58,24 @@ double ebpfaccel__stream_ratio(const struct ebpfaccel_auto_candidate *c, double 
 	return c->ratio > 1 ? 1 + (c->ratio - 1) * gain : c->ratio;
 }
 
-double ebpfaccel__goodput_of(const struct ebpfaccel_auto_candidate *c, double link, double gain)
+double ebpfaccel__goodput_of(const struct ebpfaccel_auto_candidate *c, const struct ebpfaccel__goodput_env *env)
 {
-	double g = link * ebpfaccel__stream_ratio(c, gain);
+	double g = env->link * ebpfaccel__stream_ratio(c, env->gain);
 
 	if (!ebpfaccel__candidate_given(c))
 		return 0;
-	g = fmin(g, (double)c->comp_speed);
-	return fmin(g, (double)c->decomp_speed);
+	g = fmin(g, env->share * (double)c->comp_speed);
+	return fmin(g, env->share * (double)c->decomp_speed);
 }
 
-int ebpfaccel__goodput_best(const struct ebpfaccel_auto_candidate *c, size_t n, double link,
-			    double gain, double *best)
+int ebpfaccel__goodput_best(const struct ebpfaccel_auto_candidate *c, size_t n,
+			    const struct ebpfaccel__goodput_env *env, double *best)
 {
 	int idx = -1;
 
 	*best = 0;
 	for (size_t i = 0; i < n; i++) {
-		double g = ebpfaccel__goodput_of(&c[i], link, gain);
+		double g = ebpfaccel__goodput_of(&c[i], env);
 
 		if (g > *best) {
 			*best = g;
@@ -103,9 +105,8 @@ double ebpfaccel__measured_gain(const struct ebpfaccel_auto_candidate *c, double
 	return fmin(fmax((engine_ratio - 1) / (c->ratio - 1), 0.5), 20);
 }
 
-/* The share of a core the thread got while measuring: on a machine
- * shared with other work, a compressor gets that much of its CPU-time
- * speed per second, and so will the connection's. */
+/* The share of a core the thread got while measuring: a connection's
+ * compressor gets no more of its CPU-time speed per second. */
 static double cpu_share(uint64_t cpu_ns, uint64_t wall_ns)
 {
 	if (!cpu_ns || !wall_ns)
@@ -114,13 +115,13 @@ static double cpu_share(uint64_t cpu_ns, uint64_t wall_ns)
 }
 
 int ebpfaccel__goodput_measure(struct ebpfaccel_auto_candidate *c, size_t n,
-			       const struct tcp_comp_params *tmpl, const uint8_t *buf, size_t len)
+			       const struct tcp_comp_params *tmpl, const uint8_t *buf, size_t len,
+			       double *share)
 {
 	struct ebpfaccel__comp_calibration cal[EBPFACCEL__MAX_CANDIDATES];
 	uint64_t cpu_ns = 0, wall_ns = 0;
 	bool ok[EBPFACCEL__MAX_CANDIDATES] = { false };
 	int measured = 0;
-	double share;
 
 	for (size_t i = 0; i < n && i < EBPFACCEL__MAX_CANDIDATES; i++) {
 		struct tcp_comp_params p = *tmpl;
@@ -142,15 +143,15 @@ int ebpfaccel__goodput_measure(struct ebpfaccel_auto_candidate *c, size_t n,
 		ok[i] = true;
 		measured++;
 	}
-	share = cpu_share(cpu_ns, wall_ns);
+	*share = cpu_share(cpu_ns, wall_ns);
 	for (size_t i = 0; i < n && i < EBPFACCEL__MAX_CANDIDATES; i++) {
 		if (!ok[i])
 			continue;
-		c[i].comp_speed = (uint64_t)(cal[i].comp_speed * share);
-		c[i].decomp_speed = (uint64_t)(cal[i].decomp_speed * share);
+		c[i].comp_speed = cal[i].comp_speed;
+		c[i].decomp_speed = cal[i].decomp_speed;
 		c[i].ratio = cal[i].ratio;
 	}
 	if (measured)
-		pr_info("auto policy: measured with %.0f%% of a core\n", 100 * share);
+		pr_info("auto policy: measured with %.0f%% of a core\n", 100 * *share);
 	return measured ? measured : -EIO;
 }

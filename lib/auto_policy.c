@@ -67,6 +67,8 @@ struct port_state {
 	double link;			/* link estimate, payload bytes/s */
 	uint64_t link_at_ns;
 	double gain;			/* measured stream gain; 0 unknown */
+	double measured_share;		/* of a core, while measuring; 1 before */
+	double share;			/* the share judged with last */
 	int cur;			/* candidate in force, OFF */
 	int latest_want;		/* what the latest judged interval asked for */
 	int applied;			/* candidate last applied, OFF, NOT_APPLIED */
@@ -179,6 +181,7 @@ ebpfaccel_auto_policy__new(struct ebpfaccel_traffic_probe *probe,
 		.choose = OPTS_GET(opts, choose, false),
 		.stream_gain = OPTS_GET(opts, stream_gain, 0) ?: 2.0,
 		.link_rate = OPTS_GET(opts, link_rate, 0),
+		.cpu_share = OPTS_GET(opts, cpu_share, 0),
 	};
 	if (copy_comp_rule(&ap->comp_rule, OPTS_GET(opts, comp_rule, NULL))) {
 		free(ap);
@@ -188,10 +191,12 @@ ebpfaccel_auto_policy__new(struct ebpfaccel_traffic_probe *probe,
 	if ((ap->o.algo != TCP_COMP_ALGO_ZSTD && ap->o.algo != TCP_COMP_ALGO_LZ4) ||
 	    ap->o.on_ratio < ap->o.off_ratio || ap->o.off_ratio < 1.0 ||
 	    !isfinite(ap->o.stream_gain) || ap->o.stream_gain < 1.0 ||
+	    !(ap->o.cpu_share >= 0 && ap->o.cpu_share <= 1) ||
 	    set_candidates(ap, OPTS_GET(opts, candidates, NULL), OPTS_GET(opts, n_candidates, 0))) {
 		pr_warn("auto policy: bad options (algo %d, on_ratio %.2f, off_ratio %.2f, "
-			"stream_gain %.2f, %zu candidates)\n", ap->o.algo, ap->o.on_ratio,
-			ap->o.off_ratio, ap->o.stream_gain, (size_t)OPTS_GET(opts, n_candidates, 0));
+			"stream_gain %.2f, cpu_share %.2f, %zu candidates)\n", ap->o.algo, ap->o.on_ratio,
+			ap->o.off_ratio, ap->o.stream_gain, ap->o.cpu_share,
+			(size_t)OPTS_GET(opts, n_candidates, 0));
 		free(ap);
 		return ebpfaccel__err_ptr(-EINVAL);
 	}
@@ -224,6 +229,7 @@ static struct port_state *port_get(struct ebpfaccel_auto_policy *ap, uint16_t po
 	ps->d.port = port;
 	ps->cur = ps->latest_want = OFF;
 	ps->applied = NOT_APPLIED;
+	ps->measured_share = ps->share = 1;
 	memcpy(ps->cand, ap->cand, sizeof(ps->cand));
 	ps->d.reason = ps->d.latest = EBPFACCEL_AUTO_NO_DATA;
 	snprintf(ps->d.text, sizeof(ps->d.text), "no traffic judged yet");
@@ -334,7 +340,7 @@ static void measure_candidates(struct ebpfaccel_auto_policy *ap, struct port_sta
 	if (ebpfaccel__traffic_probe_sample(ap->probe, port, ps->d.busy_dir, &buf, &len))
 		return;
 	memcpy(ps->cand, ap->cand, sizeof(ps->cand));
-	if (ebpfaccel__goodput_measure(ps->cand, ap->n_cand, &tmpl, buf, len) > 0) {
+	if (ebpfaccel__goodput_measure(ps->cand, ap->n_cand, &tmpl, buf, len, &ps->measured_share) > 0) {
 		ps->measured = true;
 		ps->measured_ratio = s->sample_ratio;
 		ps->measured_at_ns = now;
@@ -347,6 +353,22 @@ static void measure_candidates(struct ebpfaccel_auto_policy *ap, struct port_sta
 static double gain_of(const struct ebpfaccel_auto_policy *ap, const struct port_state *ps)
 {
 	return ps->gain > 0 ? ps->gain : ap->o.stream_gain;
+}
+
+/* The model's view of the port now: the link, the stream gain and the
+ * share of a core a connection's ends get (opts.cpu_share, else the
+ * smaller of the measuring thread's and the machine's load's). */
+static struct ebpfaccel__goodput_env env_of(const struct ebpfaccel_auto_policy *ap, struct port_state *ps)
+{
+	if (ap->o.cpu_share)
+		ps->share = ap->o.cpu_share;
+	else
+		ps->share = fmin(ps->measured_share, ebpfaccel__cpu_load_share());
+	return (struct ebpfaccel__goodput_env){
+		.link = ap->o.link_rate ? (double)ap->o.link_rate : ps->link,
+		.gain = gain_of(ap, ps),
+		.share = ps->share,
+	};
 }
 
 static void describe(char *text, size_t len, const struct ebpfaccel_auto_candidate *c)
@@ -364,36 +386,39 @@ static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap
 						size_t len, int *want)
 {
 	enum ebpfaccel_auto_reason r = judge(ap, ps, s, text, len);
-	double link, gain, best_g, cur_g = 0, needed;
+	struct ebpfaccel__goodput_env env;
+	double best_g, cur_g = 0, needed;
+	const struct ebpfaccel_auto_candidate *c;
 	char name[48];
 	int best;
 
 	*want = OFF;
 	if (r != EBPFACCEL_AUTO_BULK_COMPRESSIBLE)
 		return r;
-	link = ap->o.link_rate ? (double)ap->o.link_rate : ps->link;
-	gain = gain_of(ap, ps);
-	best = ebpfaccel__goodput_best(ps->cand, ap->n_cand, link, gain, &best_g);
+	env = env_of(ap, ps);
+	best = ebpfaccel__goodput_best(ps->cand, ap->n_cand, &env, &best_g);
 	if (best < 0) {
 		snprintf(text, len, "compressible, no configuration measured yet");
 		return EBPFACCEL_AUTO_NO_DATA;
 	}
 	if (ps->cur != OFF)
-		cur_g = ebpfaccel__goodput_of(&ps->cand[ps->cur], link, gain);
-	needed = link * (ps->cur == OFF ? ON_GAIN : 1.0);
-	describe(name, sizeof(name), &ps->cand[best]);
+		cur_g = ebpfaccel__goodput_of(&ps->cand[ps->cur], &env);
+	needed = env.link * (ps->cur == OFF ? ON_GAIN : 1.0);
+	c = &ps->cand[best];
+	describe(name, sizeof(name), c);
 	if (best_g < needed) {
 		snprintf(text, len, "best %s would deliver %.1f MB/s, plain %.1f MB/s (ratio %.2f:1, "
-			 "compresses %.0f MB/s)", name, best_g / 1e6, link / 1e6,
-			 ebpfaccel__stream_ratio(&ps->cand[best], gain), ps->cand[best].comp_speed / 1e6);
+			 "compresses %.0f MB/s x %.0f%% of a core)", name, best_g / 1e6, env.link / 1e6,
+			 ebpfaccel__stream_ratio(c, env.gain), c->comp_speed / 1e6, 100 * env.share);
 		return EBPFACCEL_AUTO_RATE_ABOVE_COMP_SPEED;
 	}
 	*want = cur_g * SWITCH_GAIN >= best_g ? ps->cur : best;
-	describe(name, sizeof(name), &ps->cand[*want]);
-	snprintf(text, len, "%s delivers %.1f MB/s vs plain %.1f MB/s (ratio %.2f:1, compresses %.0f, "
-		 "decompresses %.0f MB/s)", name, ebpfaccel__goodput_of(&ps->cand[*want], link, gain) / 1e6,
-		 link / 1e6, ebpfaccel__stream_ratio(&ps->cand[*want], gain),
-		 ps->cand[*want].comp_speed / 1e6, ps->cand[*want].decomp_speed / 1e6);
+	c = &ps->cand[*want];
+	describe(name, sizeof(name), c);
+	snprintf(text, len, "%s delivers %.1f MB/s vs plain %.1f MB/s (ratio %.2f:1, %.0f%% of a core "
+		 "compressing %.0f, decompressing %.0f MB/s)", name, ebpfaccel__goodput_of(c, &env) / 1e6,
+		 env.link / 1e6, ebpfaccel__stream_ratio(c, env.gain), 100 * env.share,
+		 c->comp_speed / 1e6, c->decomp_speed / 1e6);
 	return r;
 }
 
@@ -452,8 +477,13 @@ static void fill_choice(const struct ebpfaccel_auto_policy *ap, struct port_stat
 		d->choice.comp_speed = ps->cur == OFF ? 0 : speed_of(ap, ps);
 		return;
 	}
-	d->goodput = ps->cur == OFF ? d->link_rate
-				    : (uint64_t)ebpfaccel__goodput_of(&ps->cand[ps->cur], link, gain_of(ap, ps));
+	if (ps->cur == OFF) {
+		d->goodput = d->link_rate;
+	} else {
+		struct ebpfaccel__goodput_env env = { link, gain_of(ap, ps), ps->share };
+
+		d->goodput = (uint64_t)ebpfaccel__goodput_of(&ps->cand[ps->cur], &env);
+	}
 }
 
 /* The one place decisions leave the policy: the compression policy's port

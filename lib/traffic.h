@@ -47,21 +47,32 @@ extern const size_t ebpfaccel__goodput_n_defaults;
 bool ebpfaccel__candidate_given(const struct ebpfaccel_auto_candidate *c);
 /* The ratio @c is expected to reach on a connection's stream. */
 double ebpfaccel__stream_ratio(const struct ebpfaccel_auto_candidate *c, double gain);
-/* Application bytes/s @c delivers over a link of @link bytes/s; 0 for a
- * candidate without figures. */
-double ebpfaccel__goodput_of(const struct ebpfaccel_auto_candidate *c, double link, double gain);
+/* What the model weighs a candidate's figures against. */
+struct ebpfaccel__goodput_env {
+	double link;	/* payload bytes/s plain TCP delivers */
+	double gain;	/* stream ratio gain over the sample's */
+	double share;	/* share of a core the connection's ends get, (0, 1] */
+};
+/* Application bytes/s @c delivers in @env; 0 for a candidate without figures. */
+double ebpfaccel__goodput_of(const struct ebpfaccel_auto_candidate *c, const struct ebpfaccel__goodput_env *env);
 /* Index of the candidate of highest goodput (*best), -1 if none has figures. */
-int ebpfaccel__goodput_best(const struct ebpfaccel_auto_candidate *c, size_t n, double link,
-			    double gain, double *best);
+int ebpfaccel__goodput_best(const struct ebpfaccel_auto_candidate *c, size_t n,
+			    const struct ebpfaccel__goodput_env *env, double *best);
 /* Folds a delivered @rate into the decaying link estimate; returns it. */
 double ebpfaccel__link_update(double *link, uint64_t *at_ns, double rate, uint64_t now_ns);
 /* The stream gain an engine ratio shows for @c; 0 if it cannot tell. */
 double ebpfaccel__measured_gain(const struct ebpfaccel_auto_candidate *c, double engine_ratio);
 /* Measures every candidate of @c without figures on @buf with the engine
- * (record size and flags from @tmpl), speeds scaled to the share of a core
- * the measuring thread got.  The number measured, or -EIO if none could be. */
+ * (record size and flags from @tmpl), speeds per core in thread CPU time;
+ * *share: the share of a core the measuring thread got.  The number
+ * measured, or -EIO if none could be. */
 int ebpfaccel__goodput_measure(struct ebpfaccel_auto_candidate *c, size_t n,
-			       const struct tcp_comp_params *tmpl, const uint8_t *buf, size_t len);
+			       const struct tcp_comp_params *tmpl, const uint8_t *buf, size_t len,
+			       double *share);
+/* The share of a core a busy thread gets among @load runnable tasks on
+ * @ncpu CPUs, and the same for this machine now (lib/cpu_load.c). */
+double ebpfaccel__cpu_share_of_load(double load, long ncpu);
+double ebpfaccel__cpu_load_share(void);
 
 /* The probe's held sample of @port in direction @dir, copied into a
  * malloc'd *buf (oldest byte first).  0, -ENOENT (no sample), -ENOMEM. */

@@ -240,7 +240,8 @@ START_TEST(choice_changes_at_next_connection)
 {
 	LIBEBPFACCEL_OPTS(ebpfaccel_comp_rule_opts, accept, .action = EBPFACCEL_COMP_ON);
 	LIBEBPFACCEL_OPTS(ebpfaccel_auto_policy_opts, opts, .comp_policy = pol_c, .choose = true,
-			  .candidates = link_cands, .n_candidates = 2, .stream_gain = 1.0);
+			  .candidates = link_cands, .n_candidates = 2, .stream_gain = 1.0,
+			  .cpu_share = 1.0);
 	struct ebpfaccel_traffic_probe *cprobe = ebpfaccel_traffic_probe__open(NULL);
 	uint8_t *text = tf_text(DATA_LEN);
 	struct ebpfaccel_auto_decision d;

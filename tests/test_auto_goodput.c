@@ -2,11 +2,13 @@
 /*
  * The goodput model of the auto policy (opts.choose), fed synthetic
  * intervals and candidates with given figures, so every expected choice
- * can be worked out by hand: G = min(compress, decompress, link * ratio)
- * (stream gain 1 here).  And the engine calibration on real data.
+ * can be worked out by hand: G = min(share * compress, share * decompress,
+ * link * ratio) (stream gain 1 here; a whole core unless a test says).
  */
 #include <check.h>
 #include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,14 +35,20 @@ static int record(const struct ebpfaccel_auto_decision *d, void *ctx)
 	return 0;
 }
 
-static struct ebpfaccel_auto_policy *new_policy(int *applied)
+static struct ebpfaccel_auto_policy *new_policy_share(int *applied, double share)
 {
 	LIBEBPFACCEL_OPTS(ebpfaccel_auto_policy_opts, o, .choose = true, .candidates = cands,
-			  .n_candidates = 3, .stream_gain = 1.0, .apply = record, .apply_ctx = applied);
+			  .n_candidates = 3, .stream_gain = 1.0, .apply = record, .apply_ctx = applied,
+			  .cpu_share = share);
 	struct ebpfaccel_auto_policy *p = ebpfaccel_auto_policy__new(NULL, &o);
 
 	ck_assert_ptr_nonnull(p);
 	return p;
+}
+
+static struct ebpfaccel_auto_policy *new_policy(int *applied)
+{
+	return new_policy_share(applied, 1.0);
 }
 
 /* One second of one-way bulk at @rate bytes/s whose sample compresses @ratio:1. */
@@ -221,11 +229,54 @@ START_TEST(random_data_is_off)
 }
 END_TEST
 
+/* A connection's ends get only their share of a core on a busy machine:
+ * the candidates' speeds scale with it.
+ *  125 MB/s, 25 %:  A min(175, 250), B 100, C 10      → A 175 > 1.1 × 125
+ *  125 MB/s, 10 %:  A 70 < 1.1 × 125                  → off
+ *   10 MB/s, 10 %:  A min(70, 20), B min(40, 30), C 4 → B (C on a whole core) */
+static const struct { uint64_t rate; double share; int want; uint64_t goodput; } by_share[] = {
+	{ 125 * MB, 0.25, A, 175 * MB },
+	{ 125 * MB, 0.10, NONE, 125 * MB },
+	{ 10 * MB, 0.10, B, 30 * MB },
+};
+
+START_TEST(choice_follows_the_cpu_share)
+{
+	int applied = 0;
+	struct ebpfaccel_auto_policy *p = new_policy_share(&applied, by_share[_i].share);
+	struct ebpfaccel_auto_decision d = feed(p, by_share[_i].rate, 3.0, 3);
+	char pct[32];
+
+	assert_choice(&d, by_share[_i].want);
+	ck_assert_uint_eq(d.goodput, by_share[_i].goodput);
+	/* The share behind the choice is in the decision's text. */
+	snprintf(pct, sizeof(pct), "%.0f%% of a core", 100 * by_share[_i].share);
+	ck_assert_msg(strstr(d.text, pct), "%s", d.text);
+	ebpfaccel_auto_policy__free(p);
+}
+END_TEST
+
+/* Without a configured share the machine's load sets it: never more than
+ * a whole core, so never more goodput than a whole core would give. */
+START_TEST(share_from_the_load)
+{
+	int applied = 0;
+	struct ebpfaccel_auto_policy *whole = new_policy(&applied);
+	struct ebpfaccel_auto_policy *p = new_policy_share(&applied, 0);
+	struct ebpfaccel_auto_decision d = feed(p, 10 * MB, 3.0, 3), w = feed(whole, 10 * MB, 3.0, 3);
+
+	ck_assert_uint_le(d.goodput, w.goodput);
+	ck_assert_msg(strstr(d.text, "% of a core"), "%s", d.text);
+	ebpfaccel_auto_policy__free(p);
+	ebpfaccel_auto_policy__free(whole);
+}
+END_TEST
+
 /* A configured link rate replaces the estimate. */
 START_TEST(configured_link_rate)
 {
 	LIBEBPFACCEL_OPTS(ebpfaccel_auto_policy_opts, o, .choose = true, .candidates = cands,
-			  .n_candidates = 3, .stream_gain = 1.0, .link_rate = 10 * MB);
+			  .n_candidates = 3, .stream_gain = 1.0, .link_rate = 10 * MB, .cpu_share = 1.0);
 	struct ebpfaccel_auto_policy *p = ebpfaccel_auto_policy__new(NULL, &o);
 	struct ebpfaccel_auto_decision d;
 
@@ -261,6 +312,12 @@ START_TEST(bad_options)
 	o.stream_gain = 0.5;
 	ck_assert_ptr_null(ebpfaccel_auto_policy__new(NULL, &o));
 	ck_assert_int_eq(errno, EINVAL);
+	o.stream_gain = 0;
+	for (int i = 0; i < 3; i++) {
+		o.cpu_share = (const double[]){ 1.5, -0.1, NAN }[i];
+		ck_assert_ptr_null(ebpfaccel_auto_policy__new(NULL, &o));
+		ck_assert_int_eq(errno, EINVAL);
+	}
 }
 END_TEST
 
@@ -294,6 +351,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, switch_needs_a_clear_gain);
 	tcase_add_test(tc, engine_ratio_redecides);
 	tcase_add_test(tc, random_data_is_off);
+	tcase_add_loop_test(tc, choice_follows_the_cpu_share, 0, sizeof(by_share) / sizeof(by_share[0]));
+	tcase_add_test(tc, share_from_the_load);
 	tcase_add_test(tc, configured_link_rate);
 	tcase_add_test(tc, bad_options);
 	tcase_add_test(tc, without_choose);

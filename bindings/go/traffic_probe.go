@@ -236,6 +236,9 @@ type AutoPolicyOpts struct {
 	Candidates []AutoCandidate
 	StreamGain float64
 	LinkRate   uint64 // payload bytes/s; 0 = estimated per port
+	// CPUShare is the share of a core (0, 1] each end of a connection
+	// gets; 0 = estimated from the machine's load.
+	CPUShare float64
 }
 
 // AutoCandidate is a compression configuration the goodput model weighs,
@@ -289,6 +292,7 @@ func NewAutoPolicy(probe *TrafficProbe, o *AutoPolicyOpts) (*AutoPolicy, error) 
 		opts.on_ratio, opts.off_ratio = C.double(o.OnRatio), C.double(o.OffRatio)
 		opts.min_run_bytes, opts.min_bytes, opts.hold = C.uint64_t(o.MinRunBytes), C.uint64_t(o.MinBytes), C.uint(o.Hold)
 		opts.choose, opts.stream_gain, opts.link_rate = C.bool(o.Choose), C.double(o.StreamGain), C.uint64_t(o.LinkRate)
+		opts.cpu_share = C.double(o.CPUShare)
 		if n := len(o.Candidates); n > 0 {
 			// C memory: the options struct may not point into Go memory.
 			cands := (*[1 << 16]C.struct_ebpfaccel_auto_candidate)(C.calloc(C.size_t(n), C.sizeof_struct_ebpfaccel_auto_candidate))[:n:n]

@@ -119,7 +119,7 @@ func TestAutoPolicyChoose(t *testing.T) {
 		{Algo: int(AlgoLZ4), Mode: int(ModeBlock), CompSpeed: 700e6, DecompSpeed: 3000e6, Ratio: 2},
 		{Algo: int(AlgoZstd), Level: 9, Mode: int(ModeStream), CompSpeed: 40e6, DecompSpeed: 1200e6, Ratio: 4},
 	}
-	policy, err := NewAutoPolicy(probe, &AutoPolicyOpts{Choose: true, Candidates: cands, StreamGain: 1})
+	policy, err := NewAutoPolicy(probe, &AutoPolicyOpts{Choose: true, Candidates: cands, StreamGain: 1, CPUShare: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -365,9 +365,15 @@ struct ebpfaccel_auto_policy_opts {
 	 *  delivered rate (highest seen, halving every 10 s without a new
 	 *  high). */
 	uint64_t link_rate;
+	/** Share of one core (0 to 1] that each end of a compressing
+	 *  connection gets, scaling the candidates' speeds; 0 estimates it
+	 *  at every judgement: the smaller of what the thread measuring the
+	 *  candidates got and what the machine's one-minute load average
+	 *  leaves a busy thread (online CPUs / (load + 1)). */
+	double cpu_share;
 	size_t :0;
 };
-#define ebpfaccel_auto_policy_opts__last_field link_rate
+#define ebpfaccel_auto_policy_opts__last_field cpu_share
 
 struct ebpfaccel_auto_policy;
 

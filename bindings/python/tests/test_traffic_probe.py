@@ -114,7 +114,8 @@ class AutoPolicyTest(unittest.TestCase):
                      mode=ebpfaccel._ebpfaccel.TCP_COMP_MODE_STREAM,
                      comp_speed=40 * 10**6, decomp_speed=1200 * 10**6, ratio=4.0)
         with ebpfaccel.TrafficProbe() as probe, ebpfaccel.AutoPolicy(
-                probe, choose=True, candidates=[lz4, zstd9], stream_gain=1.0) as policy:
+                probe, choose=True, candidates=[lz4, zstd9], stream_gain=1.0,
+                cpu_share=1.0) as policy:
             for _ in range(3):
                 policy.feed(8080, duration_ns=10**9, payload_bytes=(10**7, 100),
                             rate=10**7, sample_ratio=3.0, entropy=4.5)
