@@ -22,6 +22,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../tests/resp_io.h"
+
 struct conf {
 	int port, conns, gets, keys, every;
 	const char *large;
@@ -50,52 +52,6 @@ static int conn_open(int port)
 	return fd;
 }
 
-static int send_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= w;
-	}
-	return 0;
-}
-
-static int recv_all(int fd, char *p, size_t n)
-{
-	while (n) {
-		ssize_t r = recv(fd, p, n, 0);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= r;
-	}
-	return 0;
-}
-
-/* Reads a reply's first line into @line (NUL-terminated, CRLF kept). */
-static int recv_line(int fd, char *line, size_t cap)
-{
-	size_t n = 0;
-
-	while (n + 1 < cap) {
-		if (recv_all(fd, line + n, 1))
-			return -1;
-		if (line[n++] == '\n') {
-			line[n] = 0;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 /* GET @key; returns the value's length (-1 for a null), -2 on error. The
  * value is read into @buf (or discarded in pieces past @cap). */
 static long get(int fd, const char *key, char *buf, size_t cap)
@@ -105,7 +61,7 @@ static long get(int fd, const char *key, char *buf, size_t cap)
 			  strlen(key), key);
 	long len;
 
-	if (send_all(fd, req, rl) || recv_line(fd, line, sizeof(line)) || line[0] != '$')
+	if (rcc_send(fd, req, rl) || rcc_read_line(fd, line, sizeof(line)) || line[0] != '$')
 		return -2;
 	len = strtol(line + 1, NULL, 10);
 	if (len < 0)
@@ -113,7 +69,7 @@ static long get(int fd, const char *key, char *buf, size_t cap)
 	for (long left = len + 2; left > 0;) {
 		size_t n = (size_t)left < cap ? (size_t)left : cap;
 
-		if (recv_all(fd, buf, n))
+		if (rcc_read_exact(fd, buf, n))
 			return -2;
 		left -= n;
 	}
@@ -159,11 +115,11 @@ static long get_calls(int port)
 	long len, calls = -1;
 	int fd = conn_open(port);
 
-	if (fd < 0 || send_all(fd, req, strlen(req)) || recv_line(fd, line, sizeof(line)))
+	if (fd < 0 || rcc_send(fd, req, strlen(req)) || rcc_read_line(fd, line, sizeof(line)))
 		goto out;
 	len = strtol(line + 1, NULL, 10);
 	body = malloc(len + 3);
-	if (body && !recv_all(fd, body, len + 2)) {
+	if (body && !rcc_read_exact(fd, body, len + 2)) {
 		body[len + 2] = 0;
 		p = strstr(body, "cmdstat_get:calls=");
 		calls = p ? strtol(p + strlen("cmdstat_get:calls="), NULL, 10) : 0;

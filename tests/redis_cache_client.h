@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "fixtures.h"
+#include "resp_io.h"
 
 /* A TCP connection (TCP_NODELAY) to @sa made inside @ns; -errno on failure. */
 static inline int rcc_connect_sa(struct fx_netns *ns, const struct sockaddr *sa, socklen_t len)
@@ -58,45 +59,6 @@ static inline int rcc_connect_to6(struct fx_netns *ns, const char *ip6, int port
 static inline int rcc_connect(struct fx_netns *ns, int port)
 {
 	return rcc_connect_to(ns, "127.0.0.1", port);
-}
-
-static int rcc_send(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* Reads exactly @len bytes (2 s timeout); 0, or -1 on timeout/EOF/error. */
-static int rcc_read_exact(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&pfd, 1, 2000) <= 0)
-			return -1;
-		n = recv(fd, p, len, 0);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= n;
-	}
-	return 0;
 }
 
 /* True if nothing more arrives within @ms. */
@@ -182,17 +144,9 @@ static int rcc_ok(int fd, int argc, const char *const *argv)
 static int rcc_line(int fd, const void *req, size_t req_len, const char *prefix)
 {
 	char line[512];
-	size_t n = 0;
 
-	if (rcc_send(fd, req, req_len))
+	if (rcc_send(fd, req, req_len) || rcc_read_line(fd, line, sizeof(line)))
 		return 0;
-	while (n < sizeof(line) - 1) {
-		if (rcc_read_exact(fd, line + n, 1))
-			return 0;
-		if (line[n++] == '\n')
-			break;
-	}
-	line[n] = 0;
 	if (strncmp(line, prefix, strlen(prefix))) {
 		fprintf(stderr, "line mismatch: got '%s' want '%s...'\n", line, prefix);
 		return 0;

@@ -3,6 +3,7 @@
  * every chunk size from 1 byte to RESP_CHUNK, must report the same events. */
 #include <check.h>
 #include <stdlib.h>
+#include "fixtures.h"
 #include "resp_drive.h"
 
 typedef void (*resp_driver)(const unsigned char *, size_t, size_t, struct resp_log *);
@@ -344,8 +345,6 @@ int main(void)
 {
 	Suite *s = suite_create("resp");
 	TCase *tc = tcase_create("resp");
-	SRunner *sr;
-	int failed;
 
 	/* the generated cases cut their streams at every byte */
 	tcase_set_timeout(tc, 60);
@@ -358,9 +357,5 @@ int main(void)
 	tcase_add_test(tc, reply_generated);
 	tcase_add_test(tc, reply_malformed);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return fx_run_suite(s);
 }

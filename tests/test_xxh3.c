@@ -36,6 +36,7 @@ static inline uint64_t read64(const uint8_t *p)
 #define XXH3_READ32(p) read32(p)
 #define XXH3_READ64(p) read64(p)
 #include "../kmod/xxh3.h"
+#include "fixtures.h"
 
 /* +1: inputs also start at an odd address */
 #define BUF_LEN (TCP_COMP_MAX_WIRE + 1)
@@ -124,8 +125,6 @@ int main(void)
 {
 	Suite *s = suite_create("xxh3");
 	TCase *tc = tcase_create("xxh3");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
@@ -133,9 +132,5 @@ int main(void)
 	tcase_add_test(tc, random_lengths_to_max_wire);
 	tcase_add_test(tc, record_seeds);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return fx_run_suite(s);
 }
