@@ -213,6 +213,14 @@ static __always_inline int parse_opts(const struct opt_buf *b, struct opts *o)
 		      b->data[2] == 8 && b->data[3] == 10;
 	if (b->len > 40)
 		return -1;
+	/* what Linux sends on every segment of a timestamped connection:
+	 * read it without the walk */
+	if (o->plain_ts) {
+		o->ts_at = 4;
+		o->tsval = bpf_htonl(be32_at(b->data, 4));
+		o->tsecr = bpf_htonl(be32_at(b->data, 8));
+		return 0;
+	}
 	/* an option is at least a byte long */
 	for (int i = 0; i < 40; i++) {
 		r = parse_opt(b, o);
@@ -394,15 +402,9 @@ GLOBAL int stage_answer(struct xdp_md *ctx, __u32 at, __u32 plen, __u64 cookie)
 	__u64 *gen, *cv, ver;
 	__u8 h[20];
 
-	on = global_at(xr_off_enabled);
-	ok = global_at(xr_off_tracking_ok);
-	gen = global_at(xr_off_gen_all);
-	r = bpf_map_lookup_elem(&xr_scratch, &zero);
-	if (!on || !ok || !gen || !r || !READ_ONCE(*on) || !READ_ONCE(*ok))
-		return 0;
-	c = bpf_map_lookup_elem(&rc_conns, &cookie);
-	if (!c || !rc_conn_idle(c))
-		return 0;
+	/* cheapest first: what is not one GET, or misses, leaves before the
+	 * globals and the connection's entry are read (cache lines the
+	 * server's CPU writes on every request) */
 	if (plen < 20 || bpf_xdp_load_bytes(ctx, at, h, 20))
 		return 0;
 	hl = rc_get_header(h, &n);
@@ -414,6 +416,15 @@ GLOBAL int stage_answer(struct xdp_md *ctx, __u32 at, __u32 plen, __u64 cookie)
 		return 0;
 	e = bpf_map_lookup_elem(&rc_cache_small, &k);
 	if (!e)
+		return 0;
+	on = global_at(xr_off_enabled);
+	ok = global_at(xr_off_tracking_ok);
+	gen = global_at(xr_off_gen_all);
+	r = bpf_map_lookup_elem(&xr_scratch, &zero);
+	if (!on || !ok || !gen || !r || !READ_ONCE(*on) || !READ_ONCE(*ok))
+		return 0;
+	c = bpf_map_lookup_elem(&rc_conns, &cookie);
+	if (!c || !rc_conn_idle(c))
 		return 0;
 	ver = READ_ONCE(e->h.version);
 	barrier();
