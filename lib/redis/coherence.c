@@ -450,6 +450,35 @@ static void rc_track_lowat(struct rc_coherence *co)
 		pr_debug("redis_cache: SO_RCVLOWAT: %s\n", strerror(errno));
 }
 
+/* The programs saw a write on the tracking connection after which Redis
+ * may hold pushes back (a full send buffer, a burst larger than Redis
+ * writes per turn), while the replies of writes those pushes invalidate go
+ * out: answers are off. A PING there is answered behind every push Redis
+ * queued before it, so once its reply is read, all of them went through
+ * the programs and answers may resume, up to the backlog noted before. */
+static int rc_track_sync(struct rc_coherence *co)
+{
+	const char *ping[] = { "PING" };
+	int one = 1, lowat = RC_TRACK_LOWAT, err;
+	__u32 snap;
+
+	if (!co->sh.track_backlog)
+		return 0;
+	snap = __atomic_load_n(co->sh.track_backlog, __ATOMIC_SEQ_CST);
+	if (snap == __atomic_load_n(co->sh.track_synced, __ATOMIC_SEQ_CST))
+		return 0;
+	/* poll() would not wake for a reply below the low water mark */
+	if (setsockopt(co->track->fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one)))
+		return -errno;
+	err = rconn__command(co->track, 1, ping, NULL) ?:
+	      rconn__expect(co->track, "PING", '+');
+	if (!err && setsockopt(co->track->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)))
+		err = -errno;
+	if (!err)
+		__atomic_store_n(co->sh.track_synced, snap, __ATOMIC_SEQ_CST);
+	return err;
+}
+
 static void rc_close_conns(struct rc_coherence *co)
 {
 	rconn__free(co->track);
@@ -486,6 +515,11 @@ static int rc_open_conns(struct rc_coherence *co)
 static void rc_resume(struct rc_coherence *co)
 {
 	rc_shared__flush(&co->sh);
+	/* nothing is held back on a new tracking connection */
+	if (co->sh.track_backlog)
+		__atomic_store_n(co->sh.track_synced,
+				 __atomic_load_n(co->sh.track_backlog, __ATOMIC_SEQ_CST),
+				 __ATOMIC_SEQ_CST);
 	__atomic_store_n(co->sh.tracking_ok, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -634,6 +668,8 @@ static void *rc_thread(void *arg)
 			err = -ETIMEDOUT;
 		if (err == -ETIMEDOUT && ring_buffer__consume(co->fills) < 0)
 			err = -EIO;
+		if (err == -ETIMEDOUT)
+			err = rc_track_sync(co) ?: -ETIMEDOUT;
 		/* the programs turn answers off when they lose the stream */
 		if (err == -ETIMEDOUT &&
 		    !__atomic_load_n(co->sh.tracking_ok, __ATOMIC_SEQ_CST))
