@@ -61,6 +61,12 @@ i=0; until [ -f "$DIR/status" ] && [ "$(soak_field writes)" -gt 0 ]; do
 done
 expect_rc 0 "attach by port" "$cli" redis attach --port 6379 --netns "$NS" --name "$N"
 holder=$(field 's["pid"]')
+# Connections open before the attach pass untouched (sock_ops takes a
+# connection in only when it is accepted): every GET on them reaches Redis.
+h0=$(field 's["counters"]["hits"]'); g0=$(gets); sleep 1; h1=$(field 's["counters"]["hits"]'); g1=$(gets)
+[ "$h1" = "$h0" ] && [ $((g1 - g0)) -gt 100 ] \
+	&& pass "connections from before the attach pass untouched ($((g1 - g0)) GETs reached Redis, kernel hits $h0 -> $h1)" \
+	|| fail "connections from before the attach: Redis saw $((g1 - g0)) GETs, kernel hits $h0 -> $h1"
 # The readers reconnect (seen now); the writer stays on its unseen one.
 touch "$DIR/stop.recycle"
 r=$(hits_rise) && pass "the kernel answers the readers ($r)" || fail "no hits ($r; $(cat "$DIR/soak.log"))"
