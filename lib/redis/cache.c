@@ -235,6 +235,8 @@ static int rc_xdp_load(struct ebpfaccel_redis_cache *rc)
 		.off_enabled = (const char *)&skel->bss->rc_enabled - bss,
 		.off_tracking_ok = (const char *)&skel->bss->rc_tracking_ok - bss,
 		.off_gen_all = (const char *)&skel->bss->rc_gen_all - bss,
+		.off_track_backlog = (const char *)&skel->bss->rc_track_backlog - bss,
+		.off_track_synced = (const char *)&skel->bss->rc_track_synced - bss,
 	};
 	int err;
 
