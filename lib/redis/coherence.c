@@ -35,8 +35,8 @@
 
 #define RC_AUTO_PERIOD_MS 1000	/* automatic tracking re-checks this often */
 /* Push bytes that wake the engine where the programs apply pushes: far
- * below what the receive buffer holds, so Redis' writes never wait (the
- * 100 ms poll timeout drains the rest) */
+ * below what the receive buffer holds, so Redis' writes rarely wait (the
+ * 100 ms poll timeout drains the rest; when they do, rc_track_sync()) */
 #define RC_TRACK_LOWAT	16384
 
 struct rc_coherence {
