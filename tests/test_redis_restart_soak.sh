@@ -62,21 +62,8 @@ start_redis() { # cgroup
 		sleep 0.05
 	done
 }
-stats() { "$cli" redis stats --name "$N" --json 2>/dev/null; }
-field() { stats | "$PY" -c "import json,sys; s=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 serving() { [ "$(field 's["serving"]' 2>/dev/null)" = True ]; }
 wait_serving() { i=0; until serving; do i=$((i + 1)); [ $i -lt 200 ] || return 1; sleep 0.05; done; }
-soak_field() { "$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$DIR/status" "$1"; }
-# The kernel's hits rise by 200 within 10 s while the soak runs.
-hits_rise() {
-	h0=$(field 's["counters"]["hits"]'); i=0
-	while [ $i -lt 100 ]; do
-		h=$(field 's["counters"]["hits"]')
-		[ "$h" -lt $((h0 + 200)) ] || { echo "$h0 -> $h"; return 0; }
-		i=$((i + 1)); sleep 0.1
-	done
-	echo "$h0 -> $h"; return 1
-}
 restart_into() { # cgroup description
 	phase "$2"
 	kill -9 "$redis_pid"; wait "$redis_pid" 2>/dev/null

@@ -38,19 +38,6 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 mkdir "$CG"
 redis_start "$CG"
-stats() { "$cli" redis stats --name "$N" --json 2>/dev/null; }
-field() { stats | "$PY" -c "import json,sys; s=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
-soak_field() { "$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$DIR/status" "$1"; }
-# The kernel's hits rise by 200 within 10 s.
-hits_rise() {
-	h0=$(field 's["counters"]["hits"]'); i=0
-	while [ $i -lt 100 ]; do
-		h=$(field 's["counters"]["hits"]')
-		[ "$h" -lt $((h0 + 200)) ] || { echo "$h0 -> $h"; return 0; }
-		i=$((i + 1)); sleep 0.1
-	done
-	echo "$h0 -> $h"; return 1
-}
 
 # Every soak connection opens before the attach: all pass unseen.
 ip netns exec "$NS" "$PY" "$src/tests/redis_soak.py" 6379 "$DIR/status" "$DIR/stop" > "$DIR/soak.log" 2>&1 &
