@@ -68,7 +68,13 @@ c=0
 while [ $c -lt "${BACKLOG_STOPS:-3}" ]; do
 	c=$((c + 1))
 	sleep 1
-	kill -STOP "$holder"; sleep 3; kill -CONT "$holder"
+	kill -STOP "$holder"; sleep 3
+	# what Redis holds for the tracking connection (flags t: tracking on)
+	held=$(rcli client list | awk '/ flags=[A-Za-z]*t/ { for (i = 1; i <= NF; i++)
+		if (split($i, a, "=") == 2 && a[1] == "omem" && a[2] > m) m = a[2] } END { print m + 0 }')
+	kill -CONT "$holder"
+	[ "$held" -gt 0 ] && pass "stop $c: Redis held $held bytes of pushes back" \
+		|| fail "stop $c: Redis held no pushes back (the test did not fill the buffers)"
 	r=$(hits_rise) && pass "stop $c: the kernel answers again ($r)" || fail "stop $c: no hits after the engine ran again ($r; $(stats))"
 done
 kill "$bench"; wait "$bench" 2>/dev/null; bench=

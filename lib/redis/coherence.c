@@ -38,6 +38,10 @@
  * below what the receive buffer holds, so Redis' writes rarely wait (the
  * 100 ms poll timeout drains the rest; when they do, rc_track_sync()) */
 #define RC_TRACK_LOWAT	16384
+/* The tracking connection's receive buffer: a window that takes seconds
+ * of pushes at a high write rate while the engine thread waits for a CPU.
+ * Pushes Redis cannot send stop the kernel's answers (rc_track_sync()). */
+#define RC_TRACK_RCVBUF	(4 << 20)
 
 struct rc_coherence {
 	struct rc_shared sh;
@@ -443,11 +447,16 @@ static void rc_lost_coherence(struct rc_coherence *co, int err)
  * A close or an error still wakes it at once. */
 static void rc_track_lowat(struct rc_coherence *co)
 {
-	int lowat = RC_TRACK_LOWAT;
+	int lowat = RC_TRACK_LOWAT, rcvbuf = RC_TRACK_RCVBUF;
 
-	if (co->sh.tracker_port &&
-	    setsockopt(co->track->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)))
+	if (!co->sh.tracker_port)
+		return;
+	if (setsockopt(co->track->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)))
 		pr_debug("redis_cache: SO_RCVLOWAT: %s\n", strerror(errno));
+	/* beyond net.core.rmem_max where the process may (CAP_NET_ADMIN) */
+	if (setsockopt(co->track->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) &&
+	    setsockopt(co->track->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)))
+		pr_debug("redis_cache: SO_RCVBUF: %s\n", strerror(errno));
 }
 
 /* The programs saw a write on the tracking connection after which Redis
