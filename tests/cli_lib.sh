@@ -49,3 +49,18 @@ rcli() { ip netns exec "$NS" redis-cli -p 6379 "$@"; }
 gets() { rcli info commandstats | sed -n 's/^cmdstat_get:calls=\([0-9]*\),.*/\1/p'; }
 # sock_ops programs attached to $CG
 sock_ops() { bpftool cgroup show "$CG" | grep -c sock_ops; }
+# The attached cache $N's JSON stats, a field of them (a Python expression
+# over s), and a field of tests/redis_soak.py's status file $DIR/status.
+stats() { "$cli" redis stats --name "$N" --json 2>/dev/null; }
+field() { stats | "$PY" -c "import json,sys; s=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+soak_field() { "$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$DIR/status" "$1"; }
+# The kernel's hits rise by 200 within 10 s (a soak is running); prints them.
+hits_rise() {
+	h0=$(field 's["counters"]["hits"]'); i=0
+	while [ $i -lt 100 ]; do
+		h=$(field 's["counters"]["hits"]')
+		[ "$h" -lt $((h0 + 200)) ] || { echo "$h0 -> $h"; return 0; }
+		i=$((i + 1)); sleep 0.1
+	done
+	echo "$h0 -> $h"; return 1
+}

@@ -19,7 +19,6 @@ usage: redis_soak.py PORT STATUS STOP [READERS]
 import json
 import os
 import random
-import re
 import sys
 import threading
 import time
@@ -33,13 +32,8 @@ KEYS = ["soak:%d" % i for i in range(40)]
 PAD = {k: b"x" * (8 if i % 4 else 300) for i, k in enumerate(KEYS)}
 
 committed = {}          # key -> last acknowledged sequence number
-totals = {"reads": 0, "stale": 0, "stale_known": 0, "writes": 0, "errors": 0, "nil": 0,
+totals = {"reads": 0, "stale": 0, "writes": 0, "errors": 0, "nil": 0,
           "first_stale": None, "last_stale": None}   # seconds since start
-# Phases (STOP.phase, a regular expression over the whole phase name) with
-# a known, documented open problem: their stale reads are counted apart
-# (stale_known) so the test can report them without hiding a stale read
-# anywhere else.
-KNOWN_OPEN = re.compile(os.environ.get("SOAK_KNOWN_OPEN_PHASES") or "(?!)")
 START = time.monotonic()
 examples = []
 lock = threading.Lock()
@@ -104,7 +98,6 @@ def reader():
                 now = repr(e).encode()
             with lock:
                 totals["stale"] += 1
-                totals["stale_known"] += bool(KNOWN_OPEN.fullmatch(phase[0]))
                 totals["nil"] += got is None
                 totals["last_stale"] = round(time.monotonic() - START, 2)
                 totals["first_stale"] = totals["first_stale"] or totals["last_stale"]

@@ -142,6 +142,15 @@ __u32 rc_tracking_ok;		/* the invalidation connection is live */
 __u32 rc_tracker_port;		/* its local port, seen as remote port here */
 __u32 rc_tracker_seen;		/* set here when that connection arrives */
 __u32 rc_query_port;		/* the library's query connection's local port */
+/* Redis may hold pushes back in its own buffer, behind writes that reply
+ * to other clients (a write it cannot finish on the tracking connection, or
+ * more than it writes per event-loop turn). Bumped here when the tracking
+ * connection's last write suggests so; answers need it to equal
+ * rc_track_synced, which the library sets after a round trip on that
+ * connection (every push queued before its reply has passed this program). */
+__u32 rc_track_backlog;
+__u32 rc_track_synced;
+#define RC_TRACK_BURST	16384	/* Redis' reply chunk (PROTO_REPLY_CHUNK_BYTES) */
 __u32 rc_max_value = RC_VAL_MAX;
 /* Per-key tracking is trusted only while nothing unseen can write: with
  * rc_track_keys set, answers need rc_unseen == rc_unseen_ok, and the
@@ -631,6 +640,7 @@ static long request_step(__u32 i, struct vctx *v)
 static __always_inline int can_serve(struct rc_conn *c)
 {
 	return READ_ONCE(rc_enabled) && READ_ONCE(rc_tracking_ok) &&
+	       READ_ONCE(rc_track_backlog) == READ_ONCE(rc_track_synced) &&
 	       (!READ_ONCE(rc_track_keys) ||
 		READ_ONCE(rc_unseen) == READ_ONCE(rc_unseen_ok)) &&
 	       rc_conn_idle(c);
@@ -1230,6 +1240,29 @@ static __always_inline int reply_lost(struct rc_conn *c)
 }
 
 /*
+ * A write on the tracking connection after which Redis may hold pushes
+ * back: a send refused for want of buffer space is not seen here, so the
+ * last one it accepted must tell. Refused means the queue reached the send
+ * buffer's size; it grows only by sends, each seen here first, so a queue
+ * at half of it (with this message) comes first. Redis also stops after
+ * NET_MAX_WRITES_PER_EVENT (64 KiB) per connection and turn whatever the
+ * socket takes; such a write reaches this program in chunks of tens of
+ * KiB (as many page fragments as a message holds), so one of them is at
+ * least RC_TRACK_BURST. Either way the writer's reply may leave before the
+ * rest of the pushes: answers stop until the library's round trip.
+ */
+static __always_inline void tracker_backlog(struct sk_msg_md *msg, struct tcp_sock *tp)
+{
+	struct sock *sk = (struct sock *)tp;
+
+	if ((bpf_ntohl(msg->remote_port) & 0xffff) != READ_ONCE(rc_tracker_port))
+		return;		/* the query connection: no pushes */
+	if (msg->size >= RC_TRACK_BURST ||
+	    2 * ((__u64)sk->sk_wmem_queued + msg->size) >= (__u64)sk->sk_sndbuf)
+		__sync_fetch_and_add(&rc_track_backlog, 1);
+}
+
+/*
  * Not done: applying the verdict to half of a message that does not fit
  * the send buffer (bpf_msg_apply_bytes) to bound what a half-failed send
  * leaves unseen. A send that fails keeps the psock's unspent apply_bytes
@@ -1283,6 +1316,8 @@ int rc_reply(struct sk_msg_md *msg)
 	tp = tcp_of(msg->sk);
 	if (!tp)
 		return reply_lost(c);
+	if (c->tracker)
+		tracker_backlog(msg, tp);
 	/* nothing of this message is queued yet: it starts at write_seq */
 	start = tp->write_seq;
 	seen = c->seq_valid ? (__s32)(c->rep_end_seq - start) : 0;

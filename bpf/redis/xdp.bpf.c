@@ -85,6 +85,8 @@ struct {
 const volatile __u32 xr_off_enabled;
 const volatile __u32 xr_off_tracking_ok;
 const volatile __u32 xr_off_gen_all;
+const volatile __u32 xr_off_track_backlog;
+const volatile __u32 xr_off_track_synced;
 
 /* ---- this object's maps ------------------------------------------------ */
 
@@ -394,7 +396,7 @@ static __always_inline void *global_at(__u32 off)
  * length returned; 0 otherwise. */
 GLOBAL int stage_answer(struct xdp_md *ctx, __u32 at, __u32 plen, __u64 cookie)
 {
-	__u32 zero = 0, n = 0, hl, len, *on, *ok;
+	__u32 zero = 0, n = 0, hl, len, *on, *ok, *bl, *sy;
 	struct rc_key k = {};
 	struct rc_small *e;
 	struct xr_reply *r;
@@ -420,8 +422,11 @@ GLOBAL int stage_answer(struct xdp_md *ctx, __u32 at, __u32 plen, __u64 cookie)
 	on = global_at(xr_off_enabled);
 	ok = global_at(xr_off_tracking_ok);
 	gen = global_at(xr_off_gen_all);
+	bl = global_at(xr_off_track_backlog);	/* rc_reply's tracker_backlog() */
+	sy = global_at(xr_off_track_synced);
 	r = bpf_map_lookup_elem(&xr_scratch, &zero);
-	if (!on || !ok || !gen || !r || !READ_ONCE(*on) || !READ_ONCE(*ok))
+	if (!on || !ok || !gen || !bl || !sy || !r || !READ_ONCE(*on) || !READ_ONCE(*ok) ||
+	    READ_ONCE(*bl) != READ_ONCE(*sy))
 		return 0;
 	c = bpf_map_lookup_elem(&rc_conns, &cookie);
 	if (!c || !rc_conn_idle(c))

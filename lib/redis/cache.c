@@ -199,6 +199,8 @@ static void rc_share(struct ebpfaccel_redis_cache *rc)
 		.tracking_ok = &skel->bss->rc_tracking_ok,
 		.tracker_port = &skel->bss->rc_tracker_port,
 		.tracker_seen = &skel->bss->rc_tracker_seen,
+		.track_backlog = &skel->bss->rc_track_backlog,
+		.track_synced = &skel->bss->rc_track_synced,
 		.query_port = &skel->bss->rc_query_port,
 		.max_value = &skel->data->rc_max_value,
 		.track_keys = &skel->bss->rc_track_keys,
@@ -233,6 +235,8 @@ static int rc_xdp_load(struct ebpfaccel_redis_cache *rc)
 		.off_enabled = (const char *)&skel->bss->rc_enabled - bss,
 		.off_tracking_ok = (const char *)&skel->bss->rc_tracking_ok - bss,
 		.off_gen_all = (const char *)&skel->bss->rc_gen_all - bss,
+		.off_track_backlog = (const char *)&skel->bss->rc_track_backlog - bss,
+		.off_track_synced = (const char *)&skel->bss->rc_track_synced - bss,
 	};
 	int err;
 

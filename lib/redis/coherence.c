@@ -35,9 +35,13 @@
 
 #define RC_AUTO_PERIOD_MS 1000	/* automatic tracking re-checks this often */
 /* Push bytes that wake the engine where the programs apply pushes: far
- * below what the receive buffer holds, so Redis' writes never wait (the
- * 100 ms poll timeout drains the rest) */
+ * below what the receive buffer holds, so Redis' writes rarely wait (the
+ * 100 ms poll timeout drains the rest; when they do, rc_track_sync()) */
 #define RC_TRACK_LOWAT	16384
+/* The tracking connection's receive buffer: a window that takes seconds
+ * of pushes at a high write rate while the engine thread waits for a CPU.
+ * Pushes Redis cannot send stop the kernel's answers (rc_track_sync()). */
+#define RC_TRACK_RCVBUF	(4 << 20)
 
 struct rc_coherence {
 	struct rc_shared sh;
@@ -443,11 +447,45 @@ static void rc_lost_coherence(struct rc_coherence *co, int err)
  * A close or an error still wakes it at once. */
 static void rc_track_lowat(struct rc_coherence *co)
 {
-	int lowat = RC_TRACK_LOWAT;
+	int lowat = RC_TRACK_LOWAT, rcvbuf = RC_TRACK_RCVBUF;
 
-	if (co->sh.tracker_port &&
-	    setsockopt(co->track->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)))
+	if (!co->sh.tracker_port)
+		return;
+	if (setsockopt(co->track->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)))
 		pr_debug("redis_cache: SO_RCVLOWAT: %s\n", strerror(errno));
+	/* beyond net.core.rmem_max where the process may (CAP_NET_ADMIN) */
+	if (setsockopt(co->track->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) &&
+	    setsockopt(co->track->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)))
+		pr_debug("redis_cache: SO_RCVBUF: %s\n", strerror(errno));
+}
+
+/* The programs saw a write on the tracking connection after which Redis
+ * may hold pushes back (a full send buffer, a burst larger than Redis
+ * writes per turn), while the replies of writes those pushes invalidate go
+ * out: answers are off. A PING there is answered behind every push Redis
+ * queued before it, so once its reply is read, all of them went through
+ * the programs and answers may resume, up to the backlog noted before. */
+static int rc_track_sync(struct rc_coherence *co)
+{
+	const char *ping[] = { "PING" };
+	int one = 1, lowat = RC_TRACK_LOWAT, err;
+	__u32 snap;
+
+	if (!co->sh.track_backlog)
+		return 0;
+	snap = __atomic_load_n(co->sh.track_backlog, __ATOMIC_SEQ_CST);
+	if (snap == __atomic_load_n(co->sh.track_synced, __ATOMIC_SEQ_CST))
+		return 0;
+	/* poll() would not wake for a reply below the low water mark */
+	if (setsockopt(co->track->fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one)))
+		return -errno;
+	err = rconn__command(co->track, 1, ping, NULL) ?:
+	      rconn__expect(co->track, "PING", '+');
+	if (!err && setsockopt(co->track->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)))
+		err = -errno;
+	if (!err)
+		__atomic_store_n(co->sh.track_synced, snap, __ATOMIC_SEQ_CST);
+	return err;
 }
 
 static void rc_close_conns(struct rc_coherence *co)
@@ -486,6 +524,11 @@ static int rc_open_conns(struct rc_coherence *co)
 static void rc_resume(struct rc_coherence *co)
 {
 	rc_shared__flush(&co->sh);
+	/* nothing is held back on a new tracking connection */
+	if (co->sh.track_backlog)
+		__atomic_store_n(co->sh.track_synced,
+				 __atomic_load_n(co->sh.track_backlog, __ATOMIC_SEQ_CST),
+				 __ATOMIC_SEQ_CST);
 	__atomic_store_n(co->sh.tracking_ok, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -634,6 +677,8 @@ static void *rc_thread(void *arg)
 			err = -ETIMEDOUT;
 		if (err == -ETIMEDOUT && ring_buffer__consume(co->fills) < 0)
 			err = -EIO;
+		if (err == -ETIMEDOUT)
+			err = rc_track_sync(co) ?: -ETIMEDOUT;
 		/* the programs turn answers off when they lose the stream */
 		if (err == -ETIMEDOUT &&
 		    !__atomic_load_n(co->sh.tracking_ok, __ATOMIC_SEQ_CST))

@@ -36,6 +36,11 @@ struct rc_shared {
 	 * apply its pushes themselves (sockmap mode); NULL elsewhere. */
 	__u32 *tracker_port;
 	__u32 *tracker_seen;
+	/* There too: answers need *track_backlog == *track_synced; the
+	 * programs bump the first when Redis may hold pushes back, the engine
+	 * sets the second after a round trip on the tracking connection. */
+	__u32 *track_backlog;
+	__u32 *track_synced;
 	/* Where the programs see the query connection (its local port is
 	 * stored here before it connects): they must neither fill from nor
 	 * answer its GETs, which register keys for invalidation and confirm

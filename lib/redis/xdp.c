@@ -71,6 +71,8 @@ int rc_xdp__open(struct rc_xdp **out, const struct rc_xdp_share *sh)
 	x->skel->rodata->xr_off_enabled = sh->off_enabled;
 	x->skel->rodata->xr_off_tracking_ok = sh->off_tracking_ok;
 	x->skel->rodata->xr_off_gen_all = sh->off_gen_all;
+	x->skel->rodata->xr_off_track_backlog = sh->off_track_backlog;
+	x->skel->rodata->xr_off_track_synced = sh->off_track_synced;
 	err = rc_xdp_reuse(x->skel, sh);
 	if (!err)
 		err = xdp_bpf__load(x->skel);

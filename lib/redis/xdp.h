@@ -24,6 +24,8 @@ struct rc_xdp_share {
 	size_t off_enabled;		/* offsets of its variables there */
 	size_t off_tracking_ok;
 	size_t off_gen_all;
+	size_t off_track_backlog;
+	size_t off_track_synced;
 };
 
 struct rc_xdp;
