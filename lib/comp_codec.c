@@ -19,6 +19,9 @@
 
 #define REC_HDR_MAX	(TCP_COMP_REC_HDR_LEN + TCP_COMP_REC_XXH3_LEN)
 #define LZ4_HISTORY	(64U * 1024)
+/* Inputs from which LZ4_compress_fast() hashes into 32-bit positions
+ * (lz4.c: LZ4_64Klimit). */
+#define LZ4_ONESHOT_MIN	(64U * 1024 + 11)
 /* zstd stream mode keeps a frame's input itself (see zstd_frame_init) when
  * the level's window is at most ZSTD_FRAME_WINDOWLOG_MAX: frames of
  * ZSTD_FRAME_BYTES, four windows at level 1, which costs 0.3% of ratio at
@@ -290,14 +293,25 @@ static ssize_t encode_payload(struct comp_encoder *e, const void *src, size_t n,
 	if (stream)
 		return lz4_stream_encode(e, src, n, dst, cap);
 	/*
-	 * LZ4_compress_fast() would clear a 16 KiB table per record; a fast
-	 * reset of a kept stream with no dictionary gives the same block.
-	 * Measured (callgrind, 64 KiB text records): the one-shot call's 16-bit
-	 * table for inputs under 64 KiB + 11 takes 15% fewer instructions to
-	 * compress, but its blocks are 3% larger and take 19% more to decode.
+	 * One independent block in the kept stream (no allocation), two ways.
+	 * From LZ4_ONESHOT_MIN on, as LZ4_compress_fast() over a file makes it:
+	 * extState clears its 16 KiB table (0.2% of a 128 KiB record's time) and
+	 * runs lz4's no-dictionary loop; a fast reset followed by _continue()
+	 * keeps the table but runs the prefix-mode loop, which checks every
+	 * match against a low limit (bench/comp_engine_speed, 128 KiB records:
+	 * engine/library 0.89-0.90 that way, 0.99-1.03 this way).  Below it the
+	 * one-shot call switches to a 16-bit table whose blocks are 3% larger
+	 * and take 19% more instructions to decode (callgrind, 64 KiB text
+	 * records), so short records keep the fast reset.  The _fastReset()
+	 * variant of extState is static-only API that shared liblz4 builds do
+	 * not export.
 	 */
-	LZ4_resetStream_fast(e->l4);
-	l = LZ4_compress_fast_continue(e->l4, src, dst, n, cap, lz4_accel(e->p.level));
+	if (n >= LZ4_ONESHOT_MIN) {
+		l = LZ4_compress_fast_extState(e->l4, src, dst, n, cap, lz4_accel(e->p.level));
+	} else {
+		LZ4_resetStream_fast(e->l4);
+		l = LZ4_compress_fast_continue(e->l4, src, dst, n, cap, lz4_accel(e->p.level));
+	}
 	return l > 0 ? l : -EIO;
 }
 
