@@ -66,22 +66,31 @@ static void put_be64(void *p, uint64_t v)
 }
 
 /*
- * Records of the engine when the configuration leaves the size open: zstd's
- * own block size (ZSTD_BLOCKSIZE_MAX), which it uses over a file.  At 64 KiB
- * (the kernel module's default) every zstd record pays a block's headers and
- * tables for half a block, and every block-mode record starts from an empty
- * table twice as often.  bench/comp_engine_insns.sh, 8 MiB of text,
- * instructions per byte against one library call over the file, compress /
- * decompress, 64 KiB -> 128 KiB: zstd-1 block 0.88/0.88 -> 0.94/0.96,
- * zstd-1 stream 0.91/0.79 -> 0.94/0.84, lz4 block 0.86/0.92 -> 0.89/0.92,
- * lz4 stream 0.94/0.91 either way.  Any receiver takes records up to
- * TCP_COMP_MAX_RECORD: no format change.
+ * Records of the engine when the configuration leaves the size open.
+ * Stream mode: zstd's own block size (ZSTD_BLOCKSIZE_MAX), which it uses
+ * over a file.  At 64 KiB (the kernel module's default) every zstd record
+ * pays a block's headers and tables for half a block.  bench/
+ * comp_engine_insns.sh, 8 MiB of text, instructions per byte against one
+ * library call over the file, compress / decompress, 64 KiB -> 128 KiB:
+ * zstd-1 stream 0.91/0.79 -> 0.94/0.84, lz4 stream 0.94/0.91 either way.
+ * Block mode: the largest record any receiver takes (TCP_COMP_MAX_RECORD),
+ * since every block-mode record starts from empty match and entropy tables,
+ * which a file pays for once.  Instructions as above over 16 MiB, 128 KiB
+ * -> 256 KiB: zstd-1 block 0.94/0.97 -> 0.96/0.98, lz4 block 0.93/0.97 ->
+ * 0.96/0.97 (64 KiB -> 128 KiB was 0.88/0.88 -> 0.94/0.96 for zstd-1 over
+ * 8 MiB); bench/comp_engine_speed, 128 -> 256 KiB, two loaded runs each:
+ * zstd-1 block compress engine/library 0.87-0.89 -> 0.92, 2.9% fewer wire
+ * bytes.  The cost is latency (a record is decoded once whole: 2 ms
+ * at 1 Gbit/s) and one record of memory per direction.  No format change.
  */
-#define ENGINE_DEFAULT_RECORD	(128U * 1024)
+#define ENGINE_STREAM_RECORD	(128U * 1024)
+#define ENGINE_BLOCK_RECORD	TCP_COMP_MAX_RECORD
 
 size_t comp_record_size(const struct tcp_comp_params *p)
 {
-	return p->record_size ? p->record_size : ENGINE_DEFAULT_RECORD;
+	if (p->record_size)
+		return p->record_size;
+	return p->mode == TCP_COMP_MODE_STREAM ? ENGINE_STREAM_RECORD : ENGINE_BLOCK_RECORD;
 }
 
 static int history_init(struct lz4_history *h, size_t record)
