@@ -304,11 +304,12 @@ static ssize_t encode_payload(struct comp_encoder *e, const void *src, size_t n,
 	/*
 	 * One independent block in the kept stream (no allocation), two ways.
 	 * From LZ4_ONESHOT_MIN on, as LZ4_compress_fast() over a file makes it:
-	 * extState clears its 16 KiB table (0.2% of a 128 KiB record's time) and
-	 * runs lz4's no-dictionary loop; a fast reset followed by _continue()
-	 * keeps the table but runs the prefix-mode loop, which checks every
-	 * match against a low limit (bench/comp_engine_speed, 128 KiB records:
-	 * engine/library 0.89-0.90 that way, 0.99-1.03 this way).  Below it the
+	 * extState clears its 16 KiB table (a memset, well under 1% of
+	 * compressing a 128 KiB record) and runs lz4's no-dictionary loop; a
+	 * fast reset followed by _continue() keeps the table but runs the
+	 * prefix-mode loop, which checks every match against a low limit
+	 * (bench/comp_engine_speed, 128 KiB records: engine/library 0.89-0.90
+	 * that way, 0.99-1.03 this way, the same bytes).  Below it the
 	 * one-shot call switches to a 16-bit table whose blocks are 3% larger
 	 * and take 19% more instructions to decode (callgrind, 64 KiB text
 	 * records), so short records keep the fast reset.  The _fastReset()
