@@ -309,7 +309,7 @@ static ssize_t encode_payload(struct comp_encoder *e, const void *src, size_t n,
 	 * fast reset followed by _continue() keeps the table but runs the
 	 * prefix-mode loop, which checks every match against a low limit
 	 * (bench/comp_engine_speed, 128 KiB records: engine/library 0.89-0.90
-	 * that way, 0.99-1.03 this way, the same bytes).  Below it the
+	 * that way, 0.99-1.03 this way, wire size equal to 0.1%).  Below it the
 	 * one-shot call switches to a 16-bit table whose blocks are 3% larger
 	 * and take 19% more instructions to decode (callgrind, 64 KiB text
 	 * records), so short records keep the fast reset.  The _fastReset()
