@@ -35,7 +35,7 @@ insns() { # callgrind-file function -> inclusive instructions
 printf '%-16s %9s %9s | %9s %9s | %14s\n' "engine config" "comp_i/B" "dec_i/B" "lib_comp" "lib_dec" "library/engine"
 for cfg in "$@"; do
 	f=$OUT/cg.$(echo "$cfg" | tr ':/+' '___')
-	COMP_BENCH_SOCKET=0 valgrind --tool=callgrind --callgrind-out-file="$f" "$BIN" "$FILE" 1 "$cfg" \
+	COMP_BENCH_SOCKET=0 COMP_BENCH_TOOLS=0 valgrind --tool=callgrind --callgrind-out-file="$f" "$BIN" "$FILE" 1 "$cfg" \
 		>/dev/null 2>&1
 	case $cfg in zstd*) lib=zstd ;; *) lib=lz4 ;; esac
 	echo "$cfg $(insns "$f" mem_encode) $(insns "$f" mem_decode)" \

@@ -6,12 +6,20 @@
  *   comp_engine_speed FILE [REPS [CONFIG]]   (CONFIG: only the engine configuration so named)
  *   COMP_BENCH_RECORD=BYTES: the engine's record size (default: the library's)
  *   COMP_BENCH_SOCKET=0: leave out the socketpair rounds (profiling)
+ *   COMP_BENCH_TOOLS=SECS: `zstd -b1 -iSECS` / `lz4 -b1 -iSECS` after the
+ *   rounds (default 5; 0: not run)
  *
  * What `zstd -b1` / `lz4 -b1` time is the library in memory: the whole file
  * compressed and decompressed by one core, buffers allocated once and reused,
  * best of several runs.  The reference here is that: one ZSTD_compressCCtx()
  * / LZ4_compress_fast() call over the whole FILE and one decompression call
- * back, with the same contexts and buffers every round.
+ * back, with the same contexts and buffers every round.  That it is what the
+ * tools do is checked on every run: they are run on the same core after the
+ * rounds and must report the same compressed size to the byte (zstd 1.5.4's
+ * bench compresses the file single-threaded as one chunk unless given -B or
+ * -T; lz4 1.9.4's as one LZ4_compress_fast() block unless given -B), and
+ * their MB/s are printed beside the library's.  The tools time wall clock,
+ * which a loaded machine stretches; the rounds here time CPU.
  *
  * The engine is timed the same way (lib/comp_codec.c, the code every
  * connection of the user-space engine runs): FILE encoded as one send() of
@@ -42,6 +50,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <lz4.h>
 #include <zstd.h>
 #include <ebpfaccel/ebpfaccel.h>
@@ -458,6 +467,121 @@ static void *touched(size_t len)
 	return p;
 }
 
+/* One tool's result line: compressed size and MB/s both ways. */
+struct tool_result {
+	size_t size;
+	double comp, decomp;
+};
+
+/* The tools rewrite a "... -> SIZE (ratio), C MB/s, D MB/s" line in place
+ * (\r) as they go, showing their best run so far; the last line may be a
+ * new round's compression alone.  The best of all lines, as they print. */
+static bool parse_tool(char *out, struct tool_result *t)
+{
+	char *p, *q, *save;
+
+	*t = (struct tool_result){ 0 };
+	for (p = out; *p; p++)
+		if (*p == '\r')
+			*p = '\n';
+	for (p = strtok_r(out, "\n", &save); p; p = strtok_r(NULL, "\n", &save)) {
+		double c, d;
+
+		if (!strstr(p, "MB/s") || !strstr(p, "->") || !strchr(p, ')'))
+			continue;
+		t->size = strtoull(strstr(p, "->") + 2, NULL, 10);
+		c = strtod(strchr(p, ')') + 2, &q);
+		if (c > t->comp)
+			t->comp = c;
+		p = strstr(q, "MB/s");
+		if (!p)
+			continue;
+		p += 4 + strspn(p + 4, " ,");
+		d = strtod(p, &q);
+		if (q != p && d > t->decomp)
+			t->decomp = d;
+	}
+	return t->comp > 0 && t->decomp > 0;
+}
+
+/* Runs @argv (a tool's bench mode) with its output into @out; true if it
+ * printed a result line. */
+static bool run_tool(char *const argv[], struct tool_result *t)
+{
+	static char out[1 << 16];
+	size_t len = 0;
+	int fds[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(fds))
+		return false;
+	pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		dup2(fds[1], 2);
+		close(fds[0]);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (pid > 0 && (n = read(fds[0], out + len, sizeof(out) - 1 - len)) > 0)
+		if ((len += n) == sizeof(out) - 1)	/* keep the tail: the result is last */
+			len = 0;
+	close(fds[0]);
+	out[len] = 0;
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		return false;
+	return parse_tool(out, t);
+}
+
+/* The tools themselves on the same core and file, beside the library calls
+ * the rounds timed (@ref: a zstd and an lz4 row). */
+static void print_tools(const char *file, const char *secs, size_t len,
+			const struct speed *zref, const struct speed *lref)
+{
+	char iarg[32];
+	char *zstd[] = { "zstd", "-b1", iarg, (char *)file, NULL };
+	char *lz4[] = { "lz4", "-b1", iarg, (char *)file, NULL };
+	const struct {
+		const char *name;
+		char **argv;
+		const struct speed *ref;
+	} tools[] = { { "zstd -b1", zstd, zref }, { "lz4 -b1", lz4, lref } };
+
+	snprintf(iarg, sizeof(iarg), "-i%s", secs);
+	printf("\nthe tools on this core, same file (%s; wall clock), beside the library calls "
+	       "above (CPU time):\n", iarg);
+	printf("%-10s %10s %7s %7s | %10s %7s %7s | %s\n", "tool", "size", "comp", "dec",
+	       "lib size", "lib_c", "lib_d", "same bytes");
+	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++) {
+		struct tool_result t;
+
+		if (!tools[i].ref->wire) {
+			continue;
+		} else if (!run_tool(tools[i].argv, &t)) {
+			printf("%-10s (not run: %s missing or failed)\n", tools[i].name,
+			       tools[i].argv[0]);
+			continue;
+		}
+		printf("%-10s %10zu %7.1f %7.1f | %10zu %7.1f %7.1f | %s\n", tools[i].name, t.size,
+		       t.comp, t.decomp, tools[i].ref->wire, mbps(len, tools[i].ref->comp.best),
+		       mbps(len, tools[i].ref->decomp.best),
+		       t.size == tools[i].ref->wire ? "yes" : "NO: not the same computation");
+	}
+}
+
+/* The reference of the first configuration of @algo that ran, or one with wire 0. */
+static const struct speed *first_ref(const struct speed *ref, enum tcp_comp_algo algo)
+{
+	static const struct speed none;
+
+	for (size_t i = 0; i < N_CONFIGS; i++)
+		if (configs[i].p.algo == algo && ref[i].wire)
+			return &ref[i];
+	return &none;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: comp_engine_speed FILE [REPS [CONFIG]]\n");
@@ -467,11 +591,12 @@ static int usage(void)
 int main(int argc, char **argv)
 {
 	static struct mem_conn mem[N_CONFIGS];
-	struct speed eng[N_CONFIGS], sock[N_CONFIGS], ref[N_CONFIGS];
+	struct speed eng[N_CONFIGS] = { 0 }, sock[N_CONFIGS] = { 0 }, ref[N_CONFIGS] = { 0 };
 	int reps = argc > 2 ? atoi(argv[2]) : 5, in;
 	const char *only = argc > 3 ? argv[3] : NULL;
 	unsigned int record_size = getenv("COMP_BENCH_RECORD") ? atoi(getenv("COMP_BENCH_RECORD")) : 0;
 	bool socket_rounds = !getenv("COMP_BENCH_SOCKET") || atoi(getenv("COMP_BENCH_SOCKET"));
+	const char *tools = getenv("COMP_BENCH_TOOLS");
 	size_t rec, below = 0;
 	int seen[__TCP_COMP_ALGO_MAX] = { 0 };
 	struct drain d = { 0 };
@@ -556,6 +681,9 @@ int main(int argc, char **argv)
 			printf(" %s %.3f", configs[i].p.algo == ZSTD ? "zstd" : "lz4",
 			       (double)ref[i].wire / b.len);
 	printf("\n");
+	if (!tools || strcmp(tools, "0"))
+		print_tools(argv[1], tools ? tools : "5", b.len, first_ref(ref, ZSTD),
+			    first_ref(ref, LZ4));
 	for (size_t i = 0; i < N_CONFIGS; i++)
 		if (mem[i].ready) {
 			comp_encoder__fini(&mem[i].enc);

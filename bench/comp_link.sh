@@ -266,13 +266,11 @@ fi
 # The engine's codec against the libraries on one core, in memory as the
 # tools time them (CPU time, best of COMP_BENCH_ENGINE_REPS after a warm-up
 # round), then the same through a socketpair, then the command-line tools
-# for reference: they time wall clock, which a loaded machine stretches.
+# on the same core (the bench checks they compute what its reference does;
+# they time wall clock, which a loaded machine stretches).
 echo
 echo "engine (CPU 0) vs the libraries, same $SIZE_MB MiB of text, same run:"
 taskset -c 0 "$top_builddir/bench/comp_engine_speed" "$DIR/text" "${COMP_BENCH_ENGINE_REPS:-5}"
-tool_line() { "$@" 2>&1 | tr '\r' '\n' | grep 'MB/s' | tail -1; }
-echo "tools: zstd -b1: $(tool_line taskset -c 0 zstd -b1 -i3 "$DIR/text")"
-echo "       lz4 -b1:  $(tool_line taskset -c 0 lz4 -b1 -i3 "$DIR/text")"
 # The same in instructions per byte (callgrind: load does not change them),
 # over the first 16 MiB: a few minutes; COMP_BENCH_INSNS=0 skips it.
 [ "${COMP_BENCH_INSNS:-1}" = 1 ] || exit 0

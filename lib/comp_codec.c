@@ -19,6 +19,9 @@
 
 #define REC_HDR_MAX	(TCP_COMP_REC_HDR_LEN + TCP_COMP_REC_XXH3_LEN)
 #define LZ4_HISTORY	(64U * 1024)
+/* Inputs from which LZ4_compress_fast() hashes into 32-bit positions
+ * (lz4.c: LZ4_64Klimit). */
+#define LZ4_ONESHOT_MIN	(64U * 1024 + 11)
 /* zstd stream mode keeps a frame's input itself (see zstd_frame_init) when
  * the level's window is at most ZSTD_FRAME_WINDOWLOG_MAX: frames of
  * ZSTD_FRAME_BYTES, four windows at level 1, which costs 0.3% of ratio at
@@ -63,22 +66,31 @@ static void put_be64(void *p, uint64_t v)
 }
 
 /*
- * Records of the engine when the configuration leaves the size open: zstd's
- * own block size (ZSTD_BLOCKSIZE_MAX), which it uses over a file.  At 64 KiB
- * (the kernel module's default) every zstd record pays a block's headers and
- * tables for half a block, and every block-mode record starts from an empty
- * table twice as often.  bench/comp_engine_insns.sh, 8 MiB of text,
- * instructions per byte against one library call over the file, compress /
- * decompress, 64 KiB -> 128 KiB: zstd-1 block 0.88/0.88 -> 0.94/0.96,
- * zstd-1 stream 0.91/0.79 -> 0.94/0.84, lz4 block 0.86/0.92 -> 0.89/0.92,
- * lz4 stream 0.94/0.91 either way.  Any receiver takes records up to
- * TCP_COMP_MAX_RECORD: no format change.
+ * Records of the engine when the configuration leaves the size open.
+ * Stream mode: zstd's own block size (ZSTD_BLOCKSIZE_MAX), which it uses
+ * over a file.  At 64 KiB (the kernel module's default) every zstd record
+ * pays a block's headers and tables for half a block.  bench/
+ * comp_engine_insns.sh, 8 MiB of text, instructions per byte against one
+ * library call over the file, compress / decompress, 64 KiB -> 128 KiB:
+ * zstd-1 stream 0.91/0.79 -> 0.94/0.84, lz4 stream 0.94/0.91 either way.
+ * Block mode: the largest record any receiver takes (TCP_COMP_MAX_RECORD),
+ * since every block-mode record starts from empty match and entropy tables,
+ * which a file pays for once.  Instructions as above over 16 MiB, 128 KiB
+ * -> 256 KiB: zstd-1 block 0.94/0.97 -> 0.96/0.98, lz4 block 0.93/0.97 ->
+ * 0.96/0.97 (64 KiB -> 128 KiB was 0.88/0.88 -> 0.94/0.96 for zstd-1 over
+ * 8 MiB); bench/comp_engine_speed, 128 -> 256 KiB, two loaded runs each:
+ * zstd-1 block compress engine/library 0.87-0.89 -> 0.92, 2.9% fewer wire
+ * bytes.  The cost is latency (a record is decoded once whole: 2 ms
+ * at 1 Gbit/s) and one record of memory per direction.  No format change.
  */
-#define ENGINE_DEFAULT_RECORD	(128U * 1024)
+#define ENGINE_STREAM_RECORD	(128U * 1024)
+#define ENGINE_BLOCK_RECORD	TCP_COMP_MAX_RECORD
 
 size_t comp_record_size(const struct tcp_comp_params *p)
 {
-	return p->record_size ? p->record_size : ENGINE_DEFAULT_RECORD;
+	if (p->record_size)
+		return p->record_size;
+	return p->mode == TCP_COMP_MODE_STREAM ? ENGINE_STREAM_RECORD : ENGINE_BLOCK_RECORD;
 }
 
 static int history_init(struct lz4_history *h, size_t record)
@@ -290,14 +302,26 @@ static ssize_t encode_payload(struct comp_encoder *e, const void *src, size_t n,
 	if (stream)
 		return lz4_stream_encode(e, src, n, dst, cap);
 	/*
-	 * LZ4_compress_fast() would clear a 16 KiB table per record; a fast
-	 * reset of a kept stream with no dictionary gives the same block.
-	 * Measured (callgrind, 64 KiB text records): the one-shot call's 16-bit
-	 * table for inputs under 64 KiB + 11 takes 15% fewer instructions to
-	 * compress, but its blocks are 3% larger and take 19% more to decode.
+	 * One independent block in the kept stream (no allocation), two ways.
+	 * From LZ4_ONESHOT_MIN on, as LZ4_compress_fast() over a file makes it:
+	 * extState clears its 16 KiB table (a memset, well under 1% of
+	 * compressing a 128 KiB record) and runs lz4's no-dictionary loop; a
+	 * fast reset followed by _continue() keeps the table but runs the
+	 * prefix-mode loop, which checks every match against a low limit
+	 * (bench/comp_engine_speed, 128 KiB records: engine/library 0.89-0.90
+	 * that way, 0.99-1.03 this way, wire size equal to 0.1%).  Below it the
+	 * one-shot call switches to a 16-bit table whose blocks are 3% larger
+	 * and take 19% more instructions to decode (callgrind, 64 KiB text
+	 * records), so short records keep the fast reset.  The _fastReset()
+	 * variant of extState is static-only API that shared liblz4 builds do
+	 * not export.
 	 */
-	LZ4_resetStream_fast(e->l4);
-	l = LZ4_compress_fast_continue(e->l4, src, dst, n, cap, lz4_accel(e->p.level));
+	if (n >= LZ4_ONESHOT_MIN) {
+		l = LZ4_compress_fast_extState(e->l4, src, dst, n, cap, lz4_accel(e->p.level));
+	} else {
+		LZ4_resetStream_fast(e->l4);
+		l = LZ4_compress_fast_continue(e->l4, src, dst, n, cap, lz4_accel(e->p.level));
+	}
 	return l > 0 ? l : -EIO;
 }
 

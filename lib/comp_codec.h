@@ -36,7 +36,7 @@ struct comp_encoder {
 	struct tcp_comp_params p;
 	ZSTD_CCtx *zc;
 	struct zstd_frame frame;	/* stream mode, fast levels */
-	LZ4_stream_t *l4;	/* block mode too: reset cheaply per record */
+	LZ4_stream_t *l4;	/* block mode too: each record's state, no allocation */
 	struct lz4_history hist;
 	bool lz4_in_place;	/* lz4 stream: this call compresses from its buffer */
 	bool lz4_borrowed;	/* ... and lz4's dictionary is in that buffer now */

@@ -238,8 +238,9 @@ static int rx_init(struct comp_rx *rx, const struct tcp_comp_params *p)
 	if (!dir_on(p))
 		return 0;
 	/* Two of the module's default records, or one of the engine's
-	 * 128 KiB even when raw; grows (up to the TCP_COMP_MAX_* bounds) only
-	 * when the peer sends larger ones. */
+	 * 128 KiB stream records even when raw; grows (up to the
+	 * TCP_COMP_MAX_* bounds) only when the peer sends larger ones, as the
+	 * engine's 256 KiB block records. */
 	rx->cap = 2 * (REC_HDR_MAX + TCP_COMP_DEFAULT_RECORD + TCP_COMP_DEFAULT_RECORD / 128);
 	rx->buf = malloc(rx->cap);
 	if (!rx->buf)

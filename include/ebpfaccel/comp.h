@@ -44,8 +44,9 @@ struct ebpfaccel_comp_rule_opts {
 	enum tcp_comp_mode mode;		/* default TCP_COMP_MODE_BLOCK */
 	unsigned int dir;			/* EBPFACCEL_COMP_DIR_*; 0 = both */
 	int level;				/* 0 = algorithm default; lz4: <0 = acceleration */
-	unsigned int record_size;		/* 0 = the sender's default: 128 KiB in
-						 * user space, TCP_COMP_DEFAULT_RECORD
+	unsigned int record_size;		/* 0 = the sender's default: in user
+						 * space 256 KiB in block mode, 128 KiB
+						 * in stream mode; TCP_COMP_DEFAULT_RECORD
 						 * in the kernel module */
 	unsigned int flags;			/* TCP_COMP_F_* */
 	size_t :0;
