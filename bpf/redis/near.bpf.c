@@ -578,9 +578,14 @@ GLOBAL __u32 stage_reply(struct nc_conn *c, struct nc_stage *st,
 		stat_add(NC_STAT_EXPIRED, 1);
 		return 0;
 	}
-	cv = bpf_map_lookup_elem(&rc_confirmed, &key);
-	if (!cv || *cv != ver)
-		return 0;
+	/* a version the engine confirmed stays confirmed: the first answer
+	 * copies it into the entry, later ones skip the rc_confirmed lookup */
+	if (READ_ONCE(h->confirmed) != ver) {
+		cv = bpf_map_lookup_elem(&rc_confirmed, &key);
+		if (!cv || *cv != ver)
+			return 0;
+		WRITE_ONCE(h->confirmed, ver);
+	}
 	len = h->len;
 	if (len > RC_VAL_MAX)
 		return 0;
@@ -856,6 +861,8 @@ GLOBAL int fill(struct __sk_buff *skb, struct nc_conn *c, struct rc_slot *s,
 	v->h.db = s->db;
 	v->h.gen = s->gen;
 	v->h.version = version_new();
+	/* the stage held answers too: no stale bytes may pose as confirmed */
+	v->h.confirmed = 0;
 	if (len <= RC_SMALL_MAX) {
 		rc = bpf_map_update_elem(&rc_cache_small, &key, v, BPF_ANY);
 		bpf_map_delete_elem(&rc_cache_large, &key);

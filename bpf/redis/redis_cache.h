@@ -81,8 +81,18 @@ struct rc_hdr {
 	__u64 gen;		/* global generation the value belongs to */
 	__u32 len;
 	__u32 db;
-	__u32 served;		/* answered at least once since filled */
-	__u32 pad;
+	union {
+		struct {	/* the server cache's */
+			__u32 served;	/* answered at least once since filled */
+			__u32 pad;
+		};
+		/* the near cache's: the version the engine confirmed, copied
+		 * from rc_confirmed by the first local answer, so later
+		 * answers skip that lookup (a cache miss per hit). Fills
+		 * zero it; a stale copy landing on a reused element names
+		 * an older version, never the element's own. */
+		__u64 confirmed;
+	};
 };
 
 struct rc_small {

@@ -396,7 +396,7 @@ static int rc_refill(struct rc_coherence *co, const struct rc_fill_event *ev)
 	/* the programs' versions are ktime << 6 | cpu: CPU 63 is taken here */
 	co->got.h.version = ((__u64)now.tv_sec * 1000000000ull + now.tv_nsec) << 6 | 63;
 	co->got.h.gen = gen;
-	co->got.h.served = 0;
+	co->got.h.confirmed = 0;	/* clears served too: a union */
 	into = co->got.h.len <= RC_SMALL_MAX ? co->sh.cache_small : co->sh.cache_large;
 	other = into == co->sh.cache_small ? co->sh.cache_large : co->sh.cache_small;
 	err = bpf_map__update_elem(into, &ev->key, sizeof(ev->key), &co->got,
