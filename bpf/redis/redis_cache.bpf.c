@@ -291,9 +291,10 @@ static __always_inline int slot_pending(const struct rc_slot *s, __u32 rep_seq)
 }
 
 /* Returns 0 when the slot still holds a pending write (16 requests in
- * flight): the request is then not remembered. */
+ * flight): the request is then not remembered. @key (RESP_KEY_MAX bytes,
+ * zero padded) and @key_len matter for fills and keyed writes only. */
 static __always_inline int record(struct rc_conn *c, __u32 kind, __u32 db,
-				  const struct resp_req *r)
+				  const char *key, __u32 key_len)
 {
 	struct rc_slot *s = slot_for(c, c->req_seq);
 	__u32 seq = c->req_seq + 1;
@@ -304,8 +305,9 @@ static __always_inline int record(struct rc_conn *c, __u32 kind, __u32 db,
 	barrier();
 	s->kind = kind;
 	s->db = db;
-	if (kind == SLOT_FILL || kind == SLOT_SET || kind == SLOT_WRITE) {
-		key_from_req(&s->key, r);
+	if (key && (kind == SLOT_FILL || kind == SLOT_SET || kind == SLOT_WRITE)) {
+		s->key.len = key_len;
+		__builtin_memcpy(s->key.data, key, RESP_KEY_MAX);
 		s->bucket = key_bucket(&s->key);
 		s->gen = READ_ONCE(rc_gen_all);
 		s->bgen = READ_ONCE(rc_gen_bucket[s->bucket & (RC_BUCKETS - 1)]);
@@ -333,11 +335,12 @@ static __always_inline void unprovable(struct rc_conn *c)
 /* A write passed to Redis, before it invalidates: pending from now until
  * Redis writes its reply (rc_wpend). Inside MULTI, EXEC is that write. */
 static __always_inline void write_pending(struct rc_conn *c, __u32 kind,
-					  const struct resp_req *r)
+					  const struct rc_key *k)
 {
 	if (c->in_multi)
 		return;
-	if (c->pushy || !record(c, kind, READ_ONCE(c->db), r)) {
+	if (c->pushy || !record(c, kind, READ_ONCE(c->db), k ? k->data : NULL,
+				k ? k->len : 0)) {
 		unprovable(c);
 		return;
 	}
@@ -383,7 +386,7 @@ static __noinline void apply_get(struct rc_conn *c, struct resp_req *r)
 	    c->in_multi || READ_ONCE(c->select_inflight) || c->other_user)
 		return;
 	stat_add(RC_STAT_MISSES, 1);
-	record(c, SLOT_FILL, READ_ONCE(c->db), r);
+	record(c, SLOT_FILL, READ_ONCE(c->db), r->key, r->key_len);
 }
 
 /* The request's first argument, if the cache could hold it (keys longer
@@ -414,7 +417,7 @@ static __noinline void apply_write(struct rc_conn *c, struct resp_req *r,
 	/* a key too long to be cached: nothing to invalidate */
 	if (!req_key(&k, r))
 		return;
-	write_pending(c, SLOT_WRITE, r);
+	write_pending(c, SLOT_WRITE, &k);
 	invalidate_one(&k);
 }
 
@@ -428,21 +431,28 @@ static __always_inline int served(const struct rc_key *k)
 	return h && READ_ONCE(h->served);
 }
 
-/* A SET of a key read from the cache asks for a read-back once Redis
- * accepted it; keys only written cost nothing more. Calls no other
- * apply_*(): 6.1 allows 512 bytes of stack along a call chain, each frame
- * rounded up to 32. */
+/* A SET of @k (@plain: no options) passed to Redis. A SET of a key read
+ * from the cache asks for a read-back once Redis accepted it; keys only
+ * written cost nothing more. @k is on the caller's stack (a map key). */
+static __always_inline void set_key(struct rc_conn *c, const struct rc_key *k,
+				    int plain)
+{
+	int hot = plain && served(k) && !READ_ONCE(c->select_inflight) &&
+		  auth_ok(c);
+
+	write_pending(c, hot ? SLOT_SET : SLOT_WRITE, k);
+	invalidate_one(k);
+}
+
+/* Calls no other apply_*(): 6.1 allows 512 bytes of stack along a call
+ * chain, each frame rounded up to 32. */
 static __noinline void apply_set(struct rc_conn *c, struct resp_req *r)
 {
 	struct rc_key k;
-	int hot;
 
 	if (!req_key(&k, r))
 		return;
-	hot = served(&k) && r->argc == 3 && !READ_ONCE(c->select_inflight) &&
-	      auth_ok(c);
-	write_pending(c, hot ? SLOT_SET : SLOT_WRITE, r);
-	invalidate_one(&k);
+	set_key(c, &k, r->argc == 3);
 }
 
 static __noinline void apply_client(struct rc_conn *c, struct resp_req *r)
@@ -508,7 +518,7 @@ static __always_inline void apply(struct rc_conn *c, struct resp_req *r, __u32 c
 		if (c->pushy)
 			break;
 		__sync_fetch_and_add(&c->select_inflight, 1);
-		record(c, SLOT_SELECT, parse_db(r), r);
+		record(c, SLOT_SELECT, parse_db(r), NULL, 0);
 		break;
 	case RC_CMD_AUTH:
 		/* ACL users other than "default" may not read every key */
@@ -519,7 +529,7 @@ static __always_inline void apply(struct rc_conn *c, struct resp_req *r, __u32 c
 			c->other_user = 1;
 			break;
 		}
-		record(c, SLOT_AUTH, 0, r);
+		record(c, SLOT_AUTH, 0, NULL, 0);
 		break;
 	case RC_CMD_HELLO:
 		/* HELLO <ver> AUTH|SETNAME ...: the user is not parsed, so the
@@ -747,6 +757,68 @@ static __always_inline int fast_gets(struct vctx *v)
 	return 0;
 }
 
+/* ---- fast path: SETs at the start of a segment ---------------------------- */
+
+/* One canonical SET without options at s->off, its value inside the
+ * segment: records its effect as apply_set() would and moves past it (0),
+ * or stops (1) at the end of the segment or at anything else, which the
+ * generic scan then takes from s->off. Global for the same reason as
+ * request_chunk(). */
+GLOBAL int fast_set(struct __sk_buff *skb, struct rc_conn *c, struct req_scan *s)
+{
+	struct rc_key k = {};
+	__u32 n = 0, m = 0, hl, vl, off, end;
+	__u8 h[20];
+	__u16 crlf;
+
+	if (!skb || !c || !s)
+		return 1;
+	off = s->off;
+	if (off >= s->len || s->len - off < 20 || bpf_skb_load_bytes(skb, off, h, 20))
+		return 1;
+	hl = rc_set_header(h, &n);
+	/* the key, then "\r\n$<m>\r\n" (12 bytes loaded: values of 4 bytes
+	 * and more, shorter ones take the generic scan) */
+	if (!hl || n > RESP_KEY_MAX || off + hl + n + 12 > s->len)
+		return 1;
+	k.len = n;
+	if (bpf_skb_load_bytes(skb, off + hl, k.data,
+			       RESP_MASK(n - 1, RESP_KEY_MAX - 1) + 1) ||
+	    bpf_skb_load_bytes(skb, off + hl + n, h, 12))
+		return 1;
+	vl = rc_next_bulk(h, &m);
+	end = off + hl + n + vl + m + 2;
+	if (!vl || end > s->len || bpf_skb_load_bytes(skb, end - 2, &crlf, 2) ||
+	    crlf != ('\r' | '\n' << 8))
+		return 1;
+	set_key(c, &k, 1);
+	c->req_seq++;
+	stat_add(RC_STAT_REQUESTS, 1);
+	s->off = end;
+	return 0;
+}
+
+static long set_step(__u32 i, struct vctx *v)
+{
+	return fast_set(v->skb, v->c, &v->s) ? 1 : 0;
+}
+
+/* Takes the SETs a segment starts with (a client's SETs come one per
+ * segment, each whole) without the generic scan: no byte-wise walk of
+ * the header and key, no command lookup. Only between requests and where
+ * apply() would record the request the same way. The segment can then no
+ * longer be answered from the cache. */
+static __always_inline void fast_sets(struct vctx *v)
+{
+	struct rc_conn *c = v->c;
+
+	if (c->req.st != RQ_START || c->pushy || c->in_multi)
+		return;
+	bpf_loop(RC_BATCH_MAX, set_step, v, 0);
+	if (v->s.off)
+		v->s.serve = 0;
+}
+
 SEC("sk_skb")
 int rc_request(struct __sk_buff *skb)
 {
@@ -770,6 +842,9 @@ int rc_request(struct __sk_buff *skb)
 	/* a segment the fast path staged whole needs no scan: the scanner is
 	 * at a request boundary before and after it */
 	if (!v.s.serve || !fast_gets(&v)) {
+		fast_sets(&v);
+		if (v.s.off == v.s.len)
+			goto scanned;
 		bpf_loop(LOOP_BUDGET, request_step, &v, 0);
 		if (v.s.off + v.s.b.len < v.s.len || v.s.b.pos < v.s.b.len)
 			v.s.bad = 1;
@@ -782,6 +857,7 @@ int rc_request(struct __sk_buff *skb)
 			return SK_PASS;
 		}
 	}
+scanned:
 	if (v.s.serve && v.s.nhits && c->req.st == RQ_START && reflect(skb, &v))
 		return SK_PASS;
 	if (v.s.serve) {
