@@ -324,6 +324,76 @@ START_TEST(split_and_pipelined)
 }
 END_TEST
 
+/* Every form of SET a client may send invalidates the key it names, on
+ * the connection that reads it: canonical SETs (the verdict's fast path,
+ * the command in any case, several in one segment, a GET after them in
+ * the same segment), and the forms the generic scan takes (values under
+ * 4 bytes, a SET split across segments, options, the longest cacheable
+ * key). After each the next GET reads the new value, then the kernel
+ * serves it again. */
+START_TEST(set_forms_invalidate)
+{
+	static const char key64[] =
+		"k123456789012345678901234567890123456789012345678901234567890123";
+	struct env e = { 0 };
+	char req[1024];
+	size_t rl;
+	int fd;
+
+	env_start(&e, NULL, NULL);
+	ck_assert_uint_eq(strlen(key64), 64);
+	cli_unix(&e, "SET fk v000");
+	fd = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(fd, 0);
+	warm(&e, fd, "fk", "v000");
+	/* canonical */
+	rl = snprintf(req, sizeof(req), "*3\r\n$3\r\nSET\r\n$2\r\nfk\r\n$4\r\nv001\r\n");
+	ck_assert(rcc_roundtrip(fd, req, rl, "+OK\r\n", 5));
+	ck_assert(rcc_get_is(fd, "fk", "v001"));
+	warm(&e, fd, "fk", "v001");
+	/* the command in mixed case, a longer value */
+	rl = snprintf(req, sizeof(req), "*3\r\n$3\r\nsEt\r\n$2\r\nfk\r\n$11\r\nv002-longer\r\n");
+	ck_assert(rcc_roundtrip(fd, req, rl, "+OK\r\n", 5));
+	ck_assert(rcc_get_is(fd, "fk", "v002-longer"));
+	warm(&e, fd, "fk", "v002-longer");
+	/* two SETs and a GET in one segment: Redis answers all three */
+	rl = snprintf(req, sizeof(req),
+		      "*3\r\n$3\r\nSET\r\n$2\r\nfk\r\n$4\r\nv003\r\n"
+		      "*3\r\n$3\r\nSET\r\n$2\r\nfk\r\n$4\r\nv004\r\n"
+		      "*2\r\n$3\r\nGET\r\n$2\r\nfk\r\n");
+	ck_assert(rcc_roundtrip(fd, req, rl, "+OK\r\n+OK\r\n$4\r\nv004\r\n", 20));
+	ck_assert(rcc_get_is(fd, "fk", "v004"));
+	warm(&e, fd, "fk", "v004");
+	/* a value under 4 bytes */
+	rl = snprintf(req, sizeof(req), "*3\r\n$3\r\nSET\r\n$2\r\nfk\r\n$2\r\nv5\r\n");
+	ck_assert(rcc_roundtrip(fd, req, rl, "+OK\r\n", 5));
+	ck_assert(rcc_get_is(fd, "fk", "v5"));
+	warm(&e, fd, "fk", "v5");
+	/* split: the header in one segment, key and value in the next */
+	rl = snprintf(req, sizeof(req), "*3\r\n$3\r\nSET\r\n$2\r\nfk\r\n$4\r\nv006\r\n");
+	ck_assert_int_eq(rcc_send(fd, req, 10), 0);
+	sleep_ms(20);
+	ck_assert(rcc_roundtrip(fd, req + 10, rl - 10, "+OK\r\n", 5));
+	ck_assert(rcc_get_is(fd, "fk", "v006"));
+	warm(&e, fd, "fk", "v006");
+	/* with an option */
+	rl = snprintf(req, sizeof(req), "*4\r\n$3\r\nSET\r\n$2\r\nfk\r\n$4\r\nv007\r\n$7\r\nKEEPTTL\r\n");
+	ck_assert(rcc_roundtrip(fd, req, rl, "+OK\r\n", 5));
+	ck_assert(rcc_get_is(fd, "fk", "v007"));
+	warm(&e, fd, "fk", "v007");
+	/* the longest key the cache holds, through the fast path */
+	snprintf(req, sizeof(req), "SET %s l000", key64);
+	cli_unix(&e, req);
+	warm(&e, fd, key64, "l000");
+	rl = snprintf(req, sizeof(req), "*3\r\n$3\r\nSET\r\n$64\r\n%s\r\n$4\r\nl001\r\n", key64);
+	ck_assert(rcc_roundtrip(fd, req, rl, "+OK\r\n", 5));
+	ck_assert(rcc_get_is(fd, key64, "l001"));
+	ck_assert(rcc_quiet(fd, 50));
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
 /* Keys and values with CR, LF and NUL bytes round-trip exactly. */
 START_TEST(binary_safe)
 {
@@ -1915,6 +1985,7 @@ int main(void)
 		T(invalidated_by_other_writers),
 		T(select_across_dbs),
 		T(split_and_pipelined),
+		T(set_forms_invalidate),
 		T(binary_safe),
 		T(get_request_forms),
 		T(answer_is_one_segment),
