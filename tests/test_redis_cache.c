@@ -324,20 +324,50 @@ START_TEST(split_and_pipelined)
 }
 END_TEST
 
+/* Sends @req (split after @split bytes, 0: whole) on @fd, expects @reply,
+ * then that the next GET of @key reads @value, and that the kernel serves
+ * it again. */
+static void set_form(struct env *e, int fd, const char *req, size_t split,
+		     const char *reply, const char *key, const char *value)
+{
+	size_t rl = strlen(req);
+
+	if (split) {
+		ck_assert_int_eq(rcc_send(fd, req, split), 0);
+		sleep_ms(20);
+	}
+	ck_assert(rcc_roundtrip(fd, req + split, rl - split, reply, strlen(reply)));
+	ck_assert(rcc_get_is(fd, key, value));
+	warm(e, fd, key, value);
+}
+
 /* Every form of SET a client may send invalidates the key it names, on
  * the connection that reads it: canonical SETs (the verdict's fast path,
  * the command in any case, several in one segment, a GET after them in
- * the same segment), and the forms the generic scan takes (values under
- * 4 bytes, a SET split across segments, options, the longest cacheable
- * key). After each the next GET reads the new value, then the kernel
+ * the same segment, the longest cacheable key), and the forms the generic
+ * scan takes (values under 4 bytes, a SET split across segments,
+ * options). After each the next GET reads the new value, then the kernel
  * serves it again. */
 START_TEST(set_forms_invalidate)
 {
 	static const char key64[] =
 		"k123456789012345678901234567890123456789012345678901234567890123";
+	static const struct {
+		const char *req;
+		size_t split;
+		const char *reply, *value;
+	} forms[] = {
+		{ "*3\r\n$3\r\nSET\r\n$2\r\nfk\r\n$4\r\nv001\r\n", 0, "+OK\r\n", "v001" },
+		{ "*3\r\n$3\r\nsEt\r\n$2\r\nfk\r\n$11\r\nv002-longer\r\n", 0, "+OK\r\n", "v002-longer" },
+		{ "*3\r\n$3\r\nSET\r\n$2\r\nfk\r\n$4\r\nv003\r\n"
+		  "*3\r\n$3\r\nSET\r\n$2\r\nfk\r\n$4\r\nv004\r\n"
+		  "*2\r\n$3\r\nGET\r\n$2\r\nfk\r\n", 0, "+OK\r\n+OK\r\n$4\r\nv004\r\n", "v004" },
+		{ "*3\r\n$3\r\nSET\r\n$2\r\nfk\r\n$2\r\nv5\r\n", 0, "+OK\r\n", "v5" },
+		{ "*3\r\n$3\r\nSET\r\n$2\r\nfk\r\n$4\r\nv006\r\n", 10, "+OK\r\n", "v006" },
+		{ "*4\r\n$3\r\nSET\r\n$2\r\nfk\r\n$4\r\nv007\r\n$7\r\nKEEPTTL\r\n", 0, "+OK\r\n", "v007" },
+	};
 	struct env e = { 0 };
-	char req[1024];
-	size_t rl;
+	char req[256];
 	int fd;
 
 	env_start(&e, NULL, NULL);
@@ -346,48 +376,14 @@ START_TEST(set_forms_invalidate)
 	fd = rcc_connect(e.ns, e.port);
 	ck_assert_int_ge(fd, 0);
 	warm(&e, fd, "fk", "v000");
-	/* canonical */
-	rl = snprintf(req, sizeof(req), "*3\r\n$3\r\nSET\r\n$2\r\nfk\r\n$4\r\nv001\r\n");
-	ck_assert(rcc_roundtrip(fd, req, rl, "+OK\r\n", 5));
-	ck_assert(rcc_get_is(fd, "fk", "v001"));
-	warm(&e, fd, "fk", "v001");
-	/* the command in mixed case, a longer value */
-	rl = snprintf(req, sizeof(req), "*3\r\n$3\r\nsEt\r\n$2\r\nfk\r\n$11\r\nv002-longer\r\n");
-	ck_assert(rcc_roundtrip(fd, req, rl, "+OK\r\n", 5));
-	ck_assert(rcc_get_is(fd, "fk", "v002-longer"));
-	warm(&e, fd, "fk", "v002-longer");
-	/* two SETs and a GET in one segment: Redis answers all three */
-	rl = snprintf(req, sizeof(req),
-		      "*3\r\n$3\r\nSET\r\n$2\r\nfk\r\n$4\r\nv003\r\n"
-		      "*3\r\n$3\r\nSET\r\n$2\r\nfk\r\n$4\r\nv004\r\n"
-		      "*2\r\n$3\r\nGET\r\n$2\r\nfk\r\n");
-	ck_assert(rcc_roundtrip(fd, req, rl, "+OK\r\n+OK\r\n$4\r\nv004\r\n", 20));
-	ck_assert(rcc_get_is(fd, "fk", "v004"));
-	warm(&e, fd, "fk", "v004");
-	/* a value under 4 bytes */
-	rl = snprintf(req, sizeof(req), "*3\r\n$3\r\nSET\r\n$2\r\nfk\r\n$2\r\nv5\r\n");
-	ck_assert(rcc_roundtrip(fd, req, rl, "+OK\r\n", 5));
-	ck_assert(rcc_get_is(fd, "fk", "v5"));
-	warm(&e, fd, "fk", "v5");
-	/* split: the header in one segment, key and value in the next */
-	rl = snprintf(req, sizeof(req), "*3\r\n$3\r\nSET\r\n$2\r\nfk\r\n$4\r\nv006\r\n");
-	ck_assert_int_eq(rcc_send(fd, req, 10), 0);
-	sleep_ms(20);
-	ck_assert(rcc_roundtrip(fd, req + 10, rl - 10, "+OK\r\n", 5));
-	ck_assert(rcc_get_is(fd, "fk", "v006"));
-	warm(&e, fd, "fk", "v006");
-	/* with an option */
-	rl = snprintf(req, sizeof(req), "*4\r\n$3\r\nSET\r\n$2\r\nfk\r\n$4\r\nv007\r\n$7\r\nKEEPTTL\r\n");
-	ck_assert(rcc_roundtrip(fd, req, rl, "+OK\r\n", 5));
-	ck_assert(rcc_get_is(fd, "fk", "v007"));
-	warm(&e, fd, "fk", "v007");
-	/* the longest key the cache holds, through the fast path */
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
+		set_form(&e, fd, forms[i].req, forms[i].split, forms[i].reply, "fk",
+			 forms[i].value);
 	snprintf(req, sizeof(req), "SET %s l000", key64);
 	cli_unix(&e, req);
 	warm(&e, fd, key64, "l000");
-	rl = snprintf(req, sizeof(req), "*3\r\n$3\r\nSET\r\n$64\r\n%s\r\n$4\r\nl001\r\n", key64);
-	ck_assert(rcc_roundtrip(fd, req, rl, "+OK\r\n", 5));
-	ck_assert(rcc_get_is(fd, key64, "l001"));
+	snprintf(req, sizeof(req), "*3\r\n$3\r\nSET\r\n$64\r\n%s\r\n$4\r\nl001\r\n", key64);
+	set_form(&e, fd, req, 0, "+OK\r\n", key64, "l001");
 	ck_assert(rcc_quiet(fd, 50));
 	close(fd);
 	env_stop(&e);
