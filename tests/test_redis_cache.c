@@ -348,7 +348,7 @@ static void set_form(struct env *e, int fd, const char *req, size_t split,
  * scan takes (values under 4 bytes, a SET split across segments,
  * options). After each the next GET reads the new value, then the kernel
  * serves it again. */
-START_TEST(set_forms_invalidate)
+static void set_forms(int tracking)
 {
 	static const char key64[] =
 		"k123456789012345678901234567890123456789012345678901234567890123";
@@ -370,7 +370,7 @@ START_TEST(set_forms_invalidate)
 	char req[256];
 	int fd;
 
-	env_start(&e, NULL, NULL);
+	env_start_tracking(&e, NULL, NULL, tracking);
 	ck_assert_uint_eq(strlen(key64), 64);
 	cli_unix(&e, "SET fk v000");
 	fd = rcc_connect(e.ns, e.port);
@@ -387,6 +387,19 @@ START_TEST(set_forms_invalidate)
 	ck_assert(rcc_quiet(fd, 50));
 	close(fd);
 	env_stop(&e);
+}
+
+START_TEST(set_forms_invalidate)
+{
+	set_forms(EBPFACCEL_REDIS_TRACK_ALL);
+}
+END_TEST
+
+/* With per-key tracking Redis' push for a write follows its reply: only
+ * the verdict's own invalidation keeps the next GET exact. */
+START_TEST(set_forms_invalidate_keys)
+{
+	set_forms(EBPFACCEL_REDIS_TRACK_KEYS);
 }
 END_TEST
 
@@ -1982,6 +1995,7 @@ int main(void)
 		T(select_across_dbs),
 		T(split_and_pipelined),
 		T(set_forms_invalidate),
+		T(set_forms_invalidate_keys),
 		T(binary_safe),
 		T(get_request_forms),
 		T(answer_is_one_segment),
