@@ -47,7 +47,7 @@ done
 # host; a name missing from its table is an error, not a smaller run.
 cases=${GUEST_REDIS_CASES:-hit_comes_from_kernel get_request_forms split_and_pipelined \
 answer_is_one_segment invalidated_by_other_writers select_across_dbs set_write_through \
-coherence_connection_recovers deeply_nested_replies}
+coherence_connection_recovers deeply_nested_replies set_forms_invalidate_keys}
 table=$(sed -n 's/^[[:space:]]*T(\([a-z0-9_]*\)),$/\1/p' "$srcdir/tests/test_redis_cache.c")
 for c in $cases; do
 	echo "$table" | grep -qx "$c" || { echo "FAIL: no case $c in tests/test_redis_cache.c"; exit 1; }

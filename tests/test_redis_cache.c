@@ -324,6 +324,85 @@ START_TEST(split_and_pipelined)
 }
 END_TEST
 
+/* Sends @req (split after @split bytes, 0: whole) on @fd, expects @reply,
+ * then that the next GET of @key reads @value, and that the kernel serves
+ * it again. */
+static void set_form(struct env *e, int fd, const char *req, size_t split,
+		     const char *reply, const char *key, const char *value)
+{
+	size_t rl = strlen(req);
+
+	if (split) {
+		ck_assert_int_eq(rcc_send(fd, req, split), 0);
+		sleep_ms(20);
+	}
+	ck_assert(rcc_roundtrip(fd, req + split, rl - split, reply, strlen(reply)));
+	ck_assert(rcc_get_is(fd, key, value));
+	warm(e, fd, key, value);
+}
+
+/* Every form of SET a client may send invalidates the key it names, on
+ * the connection that reads it: canonical SETs (the verdict's fast path,
+ * the command in any case, several in one segment, a GET after them in
+ * the same segment, the longest cacheable key), and the forms the generic
+ * scan takes (values under 4 bytes, a SET split across segments,
+ * options). After each the next GET reads the new value, then the kernel
+ * serves it again. */
+static void set_forms(int tracking)
+{
+	static const char key64[] =
+		"k123456789012345678901234567890123456789012345678901234567890123";
+	static const struct {
+		const char *req;
+		size_t split;
+		const char *reply, *value;
+	} forms[] = {
+		{ "*3\r\n$3\r\nSET\r\n$2\r\nfk\r\n$4\r\nv001\r\n", 0, "+OK\r\n", "v001" },
+		{ "*3\r\n$3\r\nsEt\r\n$2\r\nfk\r\n$11\r\nv002-longer\r\n", 0, "+OK\r\n", "v002-longer" },
+		{ "*3\r\n$3\r\nSET\r\n$2\r\nfk\r\n$4\r\nv003\r\n"
+		  "*3\r\n$3\r\nSET\r\n$2\r\nfk\r\n$4\r\nv004\r\n"
+		  "*2\r\n$3\r\nGET\r\n$2\r\nfk\r\n", 0, "+OK\r\n+OK\r\n$4\r\nv004\r\n", "v004" },
+		{ "*3\r\n$3\r\nSET\r\n$2\r\nfk\r\n$2\r\nv5\r\n", 0, "+OK\r\n", "v5" },
+		{ "*3\r\n$3\r\nSET\r\n$2\r\nfk\r\n$4\r\nv006\r\n", 10, "+OK\r\n", "v006" },
+		{ "*4\r\n$3\r\nSET\r\n$2\r\nfk\r\n$4\r\nv007\r\n$7\r\nKEEPTTL\r\n", 0, "+OK\r\n", "v007" },
+	};
+	struct env e = { 0 };
+	char req[256];
+	int fd;
+
+	env_start_tracking(&e, NULL, NULL, tracking);
+	ck_assert_uint_eq(strlen(key64), 64);
+	cli_unix(&e, "SET fk v000");
+	fd = rcc_connect(e.ns, e.port);
+	ck_assert_int_ge(fd, 0);
+	warm(&e, fd, "fk", "v000");
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
+		set_form(&e, fd, forms[i].req, forms[i].split, forms[i].reply, "fk",
+			 forms[i].value);
+	snprintf(req, sizeof(req), "SET %s l000", key64);
+	cli_unix(&e, req);
+	warm(&e, fd, key64, "l000");
+	snprintf(req, sizeof(req), "*3\r\n$3\r\nSET\r\n$64\r\n%s\r\n$4\r\nl001\r\n", key64);
+	set_form(&e, fd, req, 0, "+OK\r\n", key64, "l001");
+	ck_assert(rcc_quiet(fd, 50));
+	close(fd);
+	env_stop(&e);
+}
+
+START_TEST(set_forms_invalidate)
+{
+	set_forms(EBPFACCEL_REDIS_TRACK_ALL);
+}
+END_TEST
+
+/* With per-key tracking Redis' push for a write follows its reply: only
+ * the verdict's own invalidation keeps the next GET exact. */
+START_TEST(set_forms_invalidate_keys)
+{
+	set_forms(EBPFACCEL_REDIS_TRACK_KEYS);
+}
+END_TEST
+
 /* Keys and values with CR, LF and NUL bytes round-trip exactly. */
 START_TEST(binary_safe)
 {
@@ -1915,6 +1994,8 @@ int main(void)
 		T(invalidated_by_other_writers),
 		T(select_across_dbs),
 		T(split_and_pipelined),
+		T(set_forms_invalidate),
+		T(set_forms_invalidate_keys),
 		T(binary_safe),
 		T(get_request_forms),
 		T(answer_is_one_segment),

@@ -300,9 +300,10 @@ static __always_inline int slot_pending(const struct rc_slot *s, __u32 rep_seq)
 }
 
 /* Returns 0 when the slot still holds a pending write (16 requests in
- * flight): the request is then not remembered. */
+ * flight): the request is then not remembered. @key (RESP_KEY_MAX bytes,
+ * zero padded) and @key_len matter for fills and keyed writes only. */
 static __always_inline int record(struct rc_conn *c, __u32 kind, __u32 db,
-				  const struct resp_req *r)
+				  const char *key, __u32 key_len)
 {
 	struct rc_slot *s = slot_for(c, c->req_seq);
 	__u32 seq = c->req_seq + 1;
@@ -313,8 +314,9 @@ static __always_inline int record(struct rc_conn *c, __u32 kind, __u32 db,
 	barrier();
 	s->kind = kind;
 	s->db = db;
-	if (kind == SLOT_FILL || kind == SLOT_SET || kind == SLOT_WRITE) {
-		key_from_req(&s->key, r);
+	if (key && (kind == SLOT_FILL || kind == SLOT_SET || kind == SLOT_WRITE)) {
+		s->key.len = key_len;
+		__builtin_memcpy(s->key.data, key, RESP_KEY_MAX);
 		s->bucket = key_bucket(&s->key);
 		s->gen = READ_ONCE(rc_gen_all);
 		s->bgen = READ_ONCE(rc_gen_bucket[s->bucket & (RC_BUCKETS - 1)]);
@@ -342,11 +344,12 @@ static __always_inline void unprovable(struct rc_conn *c)
 /* A write passed to Redis, before it invalidates: pending from now until
  * Redis writes its reply (rc_wpend). Inside MULTI, EXEC is that write. */
 static __always_inline void write_pending(struct rc_conn *c, __u32 kind,
-					  const struct resp_req *r)
+					  const struct rc_key *k)
 {
 	if (c->in_multi)
 		return;
-	if (c->pushy || !record(c, kind, READ_ONCE(c->db), r)) {
+	if (c->pushy || !record(c, kind, READ_ONCE(c->db), k ? k->data : NULL,
+				k ? k->len : 0)) {
 		unprovable(c);
 		return;
 	}
@@ -392,7 +395,7 @@ static __noinline void apply_get(struct rc_conn *c, struct resp_req *r)
 	    c->in_multi || READ_ONCE(c->select_inflight) || c->other_user)
 		return;
 	stat_add(RC_STAT_MISSES, 1);
-	record(c, SLOT_FILL, READ_ONCE(c->db), r);
+	record(c, SLOT_FILL, READ_ONCE(c->db), r->key, r->key_len);
 }
 
 /* The request's first argument, if the cache could hold it (keys longer
@@ -423,7 +426,7 @@ static __noinline void apply_write(struct rc_conn *c, struct resp_req *r,
 	/* a key too long to be cached: nothing to invalidate */
 	if (!req_key(&k, r))
 		return;
-	write_pending(c, SLOT_WRITE, r);
+	write_pending(c, SLOT_WRITE, &k);
 	invalidate_one(&k);
 }
 
@@ -437,21 +440,28 @@ static __always_inline int served(const struct rc_key *k)
 	return h && READ_ONCE(h->served);
 }
 
-/* A SET of a key read from the cache asks for a read-back once Redis
- * accepted it; keys only written cost nothing more. Calls no other
- * apply_*(): 6.1 allows 512 bytes of stack along a call chain, each frame
- * rounded up to 32. */
+/* A SET of @k (@plain: no options) passed to Redis. A SET of a key read
+ * from the cache asks for a read-back once Redis accepted it; keys only
+ * written cost nothing more. @k is on the caller's stack (a map key). */
+static __always_inline void set_key(struct rc_conn *c, const struct rc_key *k,
+				    int plain)
+{
+	int hot = plain && served(k) && !READ_ONCE(c->select_inflight) &&
+		  auth_ok(c);
+
+	write_pending(c, hot ? SLOT_SET : SLOT_WRITE, k);
+	invalidate_one(k);
+}
+
+/* Calls no other apply_*(): 6.1 allows 512 bytes of stack along a call
+ * chain, each frame rounded up to 32. */
 static __noinline void apply_set(struct rc_conn *c, struct resp_req *r)
 {
 	struct rc_key k;
-	int hot;
 
 	if (!req_key(&k, r))
 		return;
-	hot = served(&k) && r->argc == 3 && !READ_ONCE(c->select_inflight) &&
-	      auth_ok(c);
-	write_pending(c, hot ? SLOT_SET : SLOT_WRITE, r);
-	invalidate_one(&k);
+	set_key(c, &k, r->argc == 3);
 }
 
 static __noinline void apply_client(struct rc_conn *c, struct resp_req *r)
@@ -517,7 +527,7 @@ static __always_inline void apply(struct rc_conn *c, struct resp_req *r, __u32 c
 		if (c->pushy)
 			break;
 		__sync_fetch_and_add(&c->select_inflight, 1);
-		record(c, SLOT_SELECT, parse_db(r), r);
+		record(c, SLOT_SELECT, parse_db(r), NULL, 0);
 		break;
 	case RC_CMD_AUTH:
 		/* ACL users other than "default" may not read every key */
@@ -528,7 +538,7 @@ static __always_inline void apply(struct rc_conn *c, struct resp_req *r, __u32 c
 			c->other_user = 1;
 			break;
 		}
-		record(c, SLOT_AUTH, 0, r);
+		record(c, SLOT_AUTH, 0, NULL, 0);
 		break;
 	case RC_CMD_HELLO:
 		/* HELLO <ver> AUTH|SETNAME ...: the user is not parsed, so the
@@ -757,6 +767,68 @@ static __always_inline int fast_gets(struct vctx *v)
 	return 0;
 }
 
+/* ---- fast path: SETs at the start of a segment ---------------------------- */
+
+/* One canonical SET without options at s->off, its value inside the
+ * segment: records its effect as apply_set() would and moves past it (0),
+ * or stops (1) at the end of the segment or at anything else, which the
+ * generic scan then takes from s->off. Global for the same reason as
+ * request_chunk(). */
+GLOBAL int fast_set(struct __sk_buff *skb, struct rc_conn *c, struct req_scan *s)
+{
+	struct rc_key k = {};
+	__u32 n = 0, m = 0, hl, vl, off, end;
+	__u8 h[20];
+	__u16 crlf;
+
+	if (!skb || !c || !s)
+		return 1;
+	off = s->off;
+	if (off >= s->len || s->len - off < 20 || bpf_skb_load_bytes(skb, off, h, 20))
+		return 1;
+	hl = rc_set_header(h, &n);
+	/* the key, then "\r\n$<m>\r\n" (12 bytes loaded: values of 4 bytes
+	 * and more, shorter ones take the generic scan) */
+	if (!hl || n > RESP_KEY_MAX || off + hl + n + 12 > s->len)
+		return 1;
+	k.len = n;
+	if (bpf_skb_load_bytes(skb, off + hl, k.data,
+			       RESP_MASK(n - 1, RESP_KEY_MAX - 1) + 1) ||
+	    bpf_skb_load_bytes(skb, off + hl + n, h, 12))
+		return 1;
+	vl = rc_next_bulk(h, &m);
+	end = off + hl + n + vl + m + 2;
+	if (!vl || end > s->len || bpf_skb_load_bytes(skb, end - 2, &crlf, 2) ||
+	    crlf != ('\r' | '\n' << 8))
+		return 1;
+	set_key(c, &k, 1);
+	c->req_seq++;
+	stat_add(RC_STAT_REQUESTS, 1);
+	s->off = end;
+	return 0;
+}
+
+static long set_step(__u32 i, struct vctx *v)
+{
+	return fast_set(v->skb, v->c, &v->s) ? 1 : 0;
+}
+
+/* Takes the SETs a segment starts with (a client's SETs come one per
+ * segment, each whole) without the generic scan: no byte-wise walk of
+ * the header and key, no command lookup. Only between requests and where
+ * apply() would record the request the same way. The segment can then no
+ * longer be answered from the cache. */
+static __always_inline void fast_sets(struct vctx *v)
+{
+	struct rc_conn *c = v->c;
+
+	if (c->req.st != RQ_START || c->pushy || c->in_multi)
+		return;
+	bpf_loop(RC_BATCH_MAX, set_step, v, 0);
+	if (v->s.off)
+		v->s.serve = 0;
+}
+
 SEC("sk_skb")
 int rc_request(struct __sk_buff *skb)
 {
@@ -780,6 +852,9 @@ int rc_request(struct __sk_buff *skb)
 	/* a segment the fast path staged whole needs no scan: the scanner is
 	 * at a request boundary before and after it */
 	if (!v.s.serve || !fast_gets(&v)) {
+		fast_sets(&v);
+		if (v.s.off == v.s.len)
+			goto scanned;
 		bpf_loop(LOOP_BUDGET, request_step, &v, 0);
 		if (v.s.off + v.s.b.len < v.s.len || v.s.b.pos < v.s.b.len)
 			v.s.bad = 1;
@@ -792,6 +867,7 @@ int rc_request(struct __sk_buff *skb)
 			return SK_PASS;
 		}
 	}
+scanned:
 	if (v.s.serve && v.s.nhits && c->req.st == RQ_START && reflect(skb, &v))
 		return SK_PASS;
 	if (v.s.serve) {
@@ -1294,6 +1370,128 @@ static __always_inline int ok_reply(struct sk_msg_md *msg, struct rc_conn *c)
 	return 1;
 }
 
+/* ---- fast path: invalidation pushes on the tracking connection ------------ */
+
+/* With broadcast tracking Redis writes a push for the keys of every write
+ * to the tracking connection; the generic scan walks each byte of it. */
+#define PUSH_HDR	">2\r\n$10\r\ninvalidate\r\n*"
+#define PUSH_HDR_LEN	22
+#define PUSH_STEPS	(1 << 14)
+
+struct push_scan {
+	__u32 off;		/* message offset of the next element */
+	__u32 len;
+	__u32 keys;		/* keys of the current push still due */
+	__u32 nkeys;		/* keys invalidated */
+	__u32 bad;
+};
+
+struct pctx {
+	struct sk_msg_md *msg;
+	struct push_scan s;
+};
+
+/* Copies @n (1..RESP_KEY_MAX) bytes at @off of the message to @dst. */
+static __always_inline int msg_load(struct sk_msg_md *msg, __u32 off,
+				    void *dst, __u32 n)
+{
+	void *data, *end;
+
+	n = RESP_MASK(n - 1, RESP_KEY_MAX - 1) + 1;
+	if (bpf_msg_pull_data(msg, off, off + n, 0))
+		return -1;
+	data = (void *)(long)msg->data;
+	end = (void *)(long)msg->data_end;
+	if (data + n > end)
+		return -1;
+	return bpf_probe_read_kernel(dst, n, data) ? -1 : 0;
+}
+
+/* One element at s->off: a push header ">2 invalidate *<n>" or one of its
+ * keys ("$<n>\r\n<key>\r\n", 1..RESP_KEY_MAX bytes), which it invalidates.
+ * Returns 1 to stop: at the end of the message, or (s->bad) at anything
+ * else, which the generic scan then reads from the message's start. */
+GLOBAL int fast_push(struct sk_msg_md *msg, struct push_scan *s)
+{
+	struct rc_key k = {};
+	const char *w = PUSH_HDR;
+	__u32 n = 0, i, off;
+	__u8 b[28];
+	__u16 crlf;
+
+	if (!msg || !s)
+		return 1;
+	off = s->off;
+	if (!s->keys) {
+		if (off >= s->len)
+			return 1;
+		if (s->len - off < 28 || msg_load(msg, off, b, 28))
+			goto bad;
+		for (i = 0; i < PUSH_HDR_LEN; i++)
+			if (b[i] != w[i])
+				goto bad;
+		for (i = PUSH_HDR_LEN; i < PUSH_HDR_LEN + 4; i++) {
+			if (b[i] < '0' || b[i] > '9')
+				break;
+			n = n * 10 + b[i] - '0';
+		}
+		if (!n || b[PUSH_HDR_LEN] == '0' || b[i] != '\r' || b[i + 1] != '\n')
+			goto bad;
+		s->keys = n;
+		s->off = off + i + 2;
+		return 0;
+	}
+	/* "$1\r\nx\r\n" is the shortest key element */
+	if (s->len - off < 7 || msg_load(msg, off, b, 5) || b[0] != '$' ||
+	    b[1] < '1' || b[1] > '9')
+		goto bad;
+	n = b[1] - '0';
+	i = 2;
+	if (b[2] >= '0' && b[2] <= '9') {
+		n = n * 10 + b[2] - '0';
+		i = 3;
+	}
+	if (n > RESP_KEY_MAX || b[i] != '\r' || b[i + 1] != '\n' ||
+	    off + i + 2 + n + 2 > s->len)
+		goto bad;
+	k.len = n;
+	if (msg_load(msg, off + i + 2, k.data, n) ||
+	    msg_load(msg, off + i + 2 + n, &crlf, 2) || crlf != ('\r' | '\n' << 8))
+		goto bad;
+	invalidate_key(&k);
+	s->nkeys++;
+	s->keys--;
+	s->off = off + i + 2 + n + 2;
+	return 0;
+bad:
+	s->bad = 1;
+	return 1;
+}
+
+static long push_step(__u32 i, struct pctx *p)
+{
+	return fast_push(p->msg, &p->s) ? 1 : 0;
+}
+
+/* True when the message, starting at a reply boundary, is whole
+ * invalidation pushes of keys, all invalidated; the scanner's state is
+ * then the generic scan's after a push. Invalidation is idempotent: on
+ * false the generic scan reads the message again from its start. */
+static __always_inline int fast_pushes(struct sk_msg_md *msg, struct rc_conn *c)
+{
+	struct pctx p = { .msg = msg, .s.len = msg->size };
+
+	if (c->rep.st != RP_TYPE || c->rep.depth || c->rep.done_due)
+		return 0;
+	bpf_loop(PUSH_STEPS, push_step, &p, 0);
+	if (p.s.bad || p.s.keys || p.s.off != p.s.len || !p.s.nkeys)
+		return 0;
+	resp_rep_type(&c->rep, '>');
+	c->rep.st = RP_TYPE;
+	stat_add(RC_STAT_PUSH_INVALIDATIONS, p.s.nkeys);
+	return 1;
+}
+
 SEC("sk_msg")
 int rc_reply(struct sk_msg_md *msg)
 {
@@ -1349,6 +1547,8 @@ int rc_reply(struct sk_msg_md *msg)
 	WRITE_ONCE(c->seq_valid, 1);
 	barrier();
 	if (!seen && ok_reply(msg, c))
+		return SK_PASS;
+	if (!seen && c->tracker && fast_pushes(msg, c))
 		return SK_PASS;
 	m.s.off = seen;
 	m.c = c;

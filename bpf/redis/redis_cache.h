@@ -170,21 +170,25 @@ rc_conn_idle(const struct rc_conn *c)
 	       !*(volatile const __u32 *)&c->reflect_pending;
 }
 
-/* "*2\r\n$3\r\nGET\r\n$" with the command in any case, as words */
+/* "*2\r\n$3\r\nGET\r\n$" and "*3\r\n$3\r\nSET\r\n$", the command in any
+ * case, as words */
 #define GET_W0	0x0a0d33240a0d322aull	/* "*2\r\n$3\r\n" */
 #define GET_W1	0x0a0d544547u		/* "GET\r\n" (low 5 bytes) */
+#define SET_W0	0x0a0d33240a0d332aull	/* "*3\r\n$3\r\n" */
+#define SET_W1	0x0a0d544553u		/* "SET\r\n" (low 5 bytes) */
 
-/* Length of the canonical GET header "*2\r\n$3\r\nGET\r\n$<n>\r\n" in h[20]
- * and its key length in *n; 0 if h does not start with one. */
+/* Length of the canonical header "*<argc>\r\n$3\r\n<CMD>\r\n$<n>\r\n" in
+ * h[20] whose first 13 bytes are @w0 and @w1, and its key length in *n; 0
+ * if h does not start with one. */
 static inline __attribute__((always_inline)) __u32
-rc_get_header(const __u8 *h, __u32 *n)
+rc_cmd_header(const __u8 *h, __u32 *n, __u64 want0, __u64 want1)
 {
 	__u64 w0, w1;
 
 	__builtin_memcpy(&w0, h, 8);
 	__builtin_memcpy(&w1, h + 8, 8);
 	/* bytes 8-10 are letters: clearing 0x20 upper-cases them */
-	if (w0 != GET_W0 || ((w1 & ~0x202020ull) & 0xffffffffffull) != GET_W1 ||
+	if (w0 != want0 || ((w1 & ~0x202020ull) & 0xffffffffffull) != want1 ||
 	    h[13] != '$' || h[14] < '1' || h[14] > '9')
 		return 0;
 	*n = h[14] - '0';
@@ -194,6 +198,42 @@ rc_get_header(const __u8 *h, __u32 *n)
 		return 0;
 	*n = *n * 10 + h[15] - '0';
 	return 18;
+}
+
+/* A GET of one key (see rc_cmd_header()). */
+static inline __attribute__((always_inline)) __u32
+rc_get_header(const __u8 *h, __u32 *n)
+{
+	return rc_cmd_header(h, n, GET_W0, GET_W1);
+}
+
+/* A SET of a key to a value, without options (see rc_cmd_header()). */
+static inline __attribute__((always_inline)) __u32
+rc_set_header(const __u8 *h, __u32 *n)
+{
+	return rc_cmd_header(h, n, SET_W0, SET_W1);
+}
+
+/* Length of "\r\n$<m>\r\n" (the end of an argument, then the next one's
+ * bulk header, m of 1..7 digits without a leading zero) at v[12], and m
+ * in *m; 0 if v does not start with one. */
+static inline __attribute__((always_inline)) __u32
+rc_next_bulk(const __u8 *v, __u32 *m)
+{
+	__u32 len = 0;
+	int i;
+
+	if (v[0] != '\r' || v[1] != '\n' || v[2] != '$' || v[3] < '1' || v[3] > '9')
+		return 0;
+	for (i = 3; i < 10; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			break;
+		len = len * 10 + (v[i] - '0');
+	}
+	if (i == 3 || v[i] != '\r' || v[i + 1] != '\n')
+		return 0;
+	*m = len;
+	return i + 2;
 }
 
 /* FNV-1a over the whole zero-padded key: its invalidation bucket. */
