@@ -24,7 +24,8 @@ GLOBAL __u32 key_bucket(const struct rc_key *k)
  * guest's get_request_forms), for a reason not found yet. Static: @k stays
  * a pointer to the caller's stack, which every kernel takes as a map key (a
  * global function would need a copy, and 6.1 allows 512 bytes of stack
- * along a whole call chain). */
+ * along a whole call chain). Returns int although no caller uses it: a
+ * subprogram must set R0 before its exit, or older verifiers refuse it. */
 static __noinline int invalidate_key(const struct rc_key *k)
 {
 	__u32 b = key_bucket(k);
