@@ -65,7 +65,7 @@ struct port_state {
 	double measured_ratio;		/* the sample's ratio then */
 	uint64_t measured_at_ns;
 	double link;			/* link estimate, payload bytes/s */
-	uint64_t link_at_ns;
+	struct ebpfaccel__link_est lk;	/* what it is made of */
 	double gain;			/* measured stream gain; 0 unknown */
 	double measured_share;		/* of a core, while measuring; 1 before */
 	double share;			/* the share judged with last */
@@ -523,7 +523,8 @@ static double delivered_rate(const struct port_state *ps, const struct ebpfaccel
 }
 
 /* What the model learns from an interval before judging it: the link rate
- * (the busier direction's average rate; while on, the wire's) and, while
+ * (the busier direction's average rate; while on, the wire's; a quiet
+ * interval ends a busy run) and, while
  * a configuration is in force, its stream gain from the engine's ratio. */
 static void learn(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
 		  const struct ebpfaccel_auto_sample *s)
@@ -531,8 +532,10 @@ static void learn(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
 	double g;
 
 	if (s->payload_bytes[0] + s->payload_bytes[1] >= ap->o.min_bytes)
-		ebpfaccel__link_update(&ps->link, &ps->link_at_ns, delivered_rate(ps, s),
-				       ebpfaccel__monotonic_ns());
+		ps->link = ebpfaccel__link_add(&ps->lk, delivered_rate(ps, s), s->duration_ns,
+					       ebpfaccel__monotonic_ns());
+	else
+		ebpfaccel__link_quiet(&ps->lk);
 	if (ps->cur == OFF || !ap->o.choose)
 		return;
 	g = ebpfaccel__measured_gain(&ps->cand[ps->cur], ps->engine_ratio);
@@ -632,8 +635,12 @@ static int update_port(const struct ebpfaccel_port_stats *st, void *ctx)
 		ps->have_baseline = false;
 	}
 	interval_of(ps, st, &s);
-	if (s.payload_bytes[0] + s.payload_bytes[1] < w->ap->o.min_bytes && ps->have_baseline)
-		return 0;	/* keep accumulating until the interval has enough */
+	if (s.payload_bytes[0] + s.payload_bytes[1] < w->ap->o.min_bytes && ps->have_baseline) {
+		/* Keep accumulating until the interval has enough; the
+		 * port's busy run (if any) ended. */
+		ebpfaccel__link_quiet(&ps->lk);
+		return 0;
+	}
 	ps->have_baseline = true;
 	ps->payload[0] = st->dir[0].payload_bytes;
 	ps->payload[1] = st->dir[1].payload_bytes;

@@ -58,8 +58,23 @@ double ebpfaccel__goodput_of(const struct ebpfaccel_auto_candidate *c, const str
 /* Index of the candidate of highest goodput (*best), -1 if none has figures. */
 int ebpfaccel__goodput_best(const struct ebpfaccel_auto_candidate *c, size_t n,
 			    const struct ebpfaccel__goodput_env *env, double *best);
-/* Folds a delivered @rate into the decaying link estimate; returns it. */
-double ebpfaccel__link_update(double *link, uint64_t *at_ns, double rate, uint64_t now_ns);
+/* The link estimate of a port: the highest delivered rate over a window
+ * of busy intervals, decaying, without a busy run's first interval. */
+struct ebpfaccel__link_est {
+	double rate;		/* highest window's rate (at at_ns); 0: no window yet */
+	uint64_t at_ns;
+	double last;		/* latest later interval's rate: until a window is full */
+	double first;		/* latest run's first interval: until anything else is known */
+	double win_bytes;	/* the window being filled */
+	uint64_t win_ns;
+	unsigned int run;	/* busy intervals in a row */
+};
+/* Folds a busy interval (@rate delivered over @dur_ns) in; returns the estimate. */
+double ebpfaccel__link_add(struct ebpfaccel__link_est *e, double rate, uint64_t dur_ns, uint64_t now_ns);
+/* The port was quiet for an interval: the next busy one starts a run. */
+void ebpfaccel__link_quiet(struct ebpfaccel__link_est *e);
+/* The estimate at @now_ns; 0 while nothing is known. */
+double ebpfaccel__link_of(const struct ebpfaccel__link_est *e, uint64_t now_ns);
 /* The stream gain an engine ratio shows for @c; 0 if it cannot tell. */
 double ebpfaccel__measured_gain(const struct ebpfaccel_auto_candidate *c, double engine_ratio);
 /* Measures every candidate of @c without figures on @buf with the engine
