@@ -88,6 +88,26 @@ int ebpfaccel__goodput_measure(struct ebpfaccel_auto_candidate *c, size_t n,
  * @ncpu CPUs, and the same for this machine now (lib/cpu_load.c). */
 double ebpfaccel__cpu_share_of_load(double load, long ncpu);
 double ebpfaccel__cpu_load_share(void);
+/* A thread's scheduler counters (/proc/thread-self/schedstat). */
+struct ebpfaccel__schedstat {
+	uint64_t run_ns;	/* on a CPU */
+	uint64_t wait_ns;	/* runnable, waiting for one */
+	uint64_t slices;	/* times it was put on a CPU */
+};
+/* The calling thread's; 0, -ENOENT (no schedstat) or -EINVAL. */
+int ebpfaccel__thread_schedstat(struct ebpfaccel__schedstat *st);
+/* run / (run + wait) of one thread over its latest stretch of at least a
+ * few slices. */
+struct ebpfaccel__sched_share {
+	struct ebpfaccel__schedstat base;	/* counters where the stretch began */
+	bool have_base;
+	double share;				/* the latest stretch's; 0: none yet */
+};
+/* Folds the counters @now in; returns the share (0 while none is known). */
+double ebpfaccel__sched_share_add(struct ebpfaccel__sched_share *s, const struct ebpfaccel__schedstat *now);
+/* The calling thread's share of a core lately (@s tracks it between
+ * calls), or the load average's estimate while it is not known. */
+double ebpfaccel__cpu_share_now(struct ebpfaccel__sched_share *s);
 
 /* The probe's held sample of @port in direction @dir, copied into a
  * malloc'd *buf (oldest byte first).  0, -ENOENT (no sample), -ENOMEM. */
