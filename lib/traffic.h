@@ -113,6 +113,8 @@ double ebpfaccel__cpu_share_now(struct ebpfaccel__sched_share *s);
  * malloc'd *buf (oldest byte first).  0, -ENOENT (no sample), -ENOMEM. */
 int ebpfaccel__traffic_probe_sample(struct ebpfaccel_traffic_probe *probe, uint16_t port,
 				    int dir, uint8_t **buf, size_t *len);
+/* The bytes a port's full sample holds (opts.sample_window). */
+uint32_t ebpfaccel__traffic_probe_window(const struct ebpfaccel_traffic_probe *probe);
 
 /* cls_bpf filters on an interface's clsact hooks, added through libnl-route
  * and removed exactly.  The netlink socket stays open (and in the netns of
