@@ -63,16 +63,24 @@ static struct ebpfaccel_auto_sample bulk(uint64_t rate, double ratio)
 	};
 }
 
-/* Feeds @n intervals; returns the decision. */
-static struct ebpfaccel_auto_decision feed(struct ebpfaccel_auto_policy *p, uint64_t rate, double ratio, int n)
+/* Feeds @s @n times; returns the decision. */
+static struct ebpfaccel_auto_decision feed_sample(struct ebpfaccel_auto_policy *p,
+						  const struct ebpfaccel_auto_sample *s, int n)
 {
-	struct ebpfaccel_auto_sample s = bulk(rate, ratio);
 	struct ebpfaccel_auto_decision d;
 
 	for (int i = 0; i < n; i++)
-		ck_assert_int_ge(ebpfaccel_auto_policy__feed(p, 80, &s), 0);
+		ck_assert_int_ge(ebpfaccel_auto_policy__feed(p, 80, s), 0);
 	ck_assert_int_eq(ebpfaccel_auto_policy__decision(p, 80, &d), 0);
 	return d;
+}
+
+/* Feeds @n one-second intervals; returns the decision. */
+static struct ebpfaccel_auto_decision feed(struct ebpfaccel_auto_policy *p, uint64_t rate, double ratio, int n)
+{
+	struct ebpfaccel_auto_sample s = bulk(rate, ratio);
+
+	return feed_sample(p, &s, n);
 }
 
 static void assert_choice(const struct ebpfaccel_auto_decision *d, int want)
@@ -276,14 +284,10 @@ END_TEST
 static struct ebpfaccel_auto_decision feed_ms(struct ebpfaccel_auto_policy *p, uint64_t rate, int ms, int n)
 {
 	struct ebpfaccel_auto_sample s = bulk(rate, 3.0);
-	struct ebpfaccel_auto_decision d;
 
 	s.duration_ns = ms * 1000000ULL;
 	s.payload_bytes[0] = rate * ms / 1000;
-	for (int i = 0; i < n; i++)
-		ck_assert_int_ge(ebpfaccel_auto_policy__feed(p, 80, &s), 0);
-	ck_assert_int_eq(ebpfaccel_auto_policy__decision(p, 80, &d), 0);
-	return d;
+	return feed_sample(p, &s, n);
 }
 
 /* A busy run's first interval is what a shaper's bucket let through at
