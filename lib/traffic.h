@@ -102,11 +102,20 @@ struct ebpfaccel__sched_share {
 	struct ebpfaccel__schedstat base;	/* counters where the stretch began */
 	bool have_base;
 	double share;				/* the latest stretch's; 0: none yet */
+	double runnable_sum;			/* runnable threads summed over samples */
+	unsigned int runnable_n;		/* samples in the stretch */
+	double runnable_share;			/* CPUs / mean runnable; 0: none yet */
 };
 /* Folds the counters @now in; returns the share (0 while none is known). */
 double ebpfaccel__sched_share_add(struct ebpfaccel__sched_share *s, const struct ebpfaccel__schedstat *now);
-/* The calling thread's share of a core lately (@s tracks it between
- * calls), or the load average's estimate while it is not known. */
+/* Adds a sample of @running runnable threads (the caller included) on
+ * @ncpu CPUs; every 8 samples the share they leave a busy thread,
+ * CPUs / their mean, at most 1.  Returns it (0 while none is known). */
+double ebpfaccel__runnable_add(struct ebpfaccel__sched_share *s, unsigned int running, long ncpu);
+/* The share of a core a busy thread gets lately: the smaller of the
+ * calling thread's run / (run + wait) and the runnable threads' share
+ * (@s tracks both between calls), or the load average's estimate while
+ * neither is known. */
 double ebpfaccel__cpu_share_now(struct ebpfaccel__sched_share *s);
 
 /* The probe's held sample of @port in direction @dir, copied into a
