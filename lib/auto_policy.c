@@ -90,7 +90,7 @@ struct ebpfaccel_auto_policy {
 	struct ebpfaccel_auto_policy_opts o;	/* defaults filled in */
 	struct ebpfaccel_comp_rule_opts comp_rule; /* template of the rules written */
 	uint64_t comp_speed;			/* configured, or the last measured */
-	struct ebpfaccel__sched_share sched;	/* of the thread that judges */
+	struct ebpfaccel__cpu_share cpu;	/* what the machine leaves a busy thread */
 	struct ebpfaccel_auto_candidate cand[EBPFACCEL__MAX_CANDIDATES];
 	size_t n_cand;
 	struct port_state *ports[NPORTS];
@@ -369,14 +369,14 @@ static double gain_of(const struct ebpfaccel_auto_policy *ap, const struct port_
 
 /* The model's view of the port now: the link, the stream gain and the
  * share of a core a connection's ends get (opts.cpu_share, else the
- * smaller of the measuring thread's and what the judging thread got
- * lately, lib/cpu_load.c). */
+ * smaller of the measuring thread's and what the machine's runnable
+ * threads leave a busy one lately, lib/cpu_load.c). */
 static struct ebpfaccel__goodput_env env_of(struct ebpfaccel_auto_policy *ap, struct port_state *ps)
 {
 	if (ap->o.cpu_share)
 		ps->share = ap->o.cpu_share;
 	else
-		ps->share = fmin(ps->measured_share, ebpfaccel__cpu_share_now(&ap->sched));
+		ps->share = fmin(ps->measured_share, ebpfaccel__cpu_share_now(&ap->cpu));
 	return (struct ebpfaccel__goodput_env){
 		.link = ap->o.link_rate ? (double)ap->o.link_rate : ps->link,
 		.gain = gain_of(ap, ps),

@@ -88,35 +88,20 @@ int ebpfaccel__goodput_measure(struct ebpfaccel_auto_candidate *c, size_t n,
  * @ncpu CPUs, and the same for this machine now (lib/cpu_load.c). */
 double ebpfaccel__cpu_share_of_load(double load, long ncpu);
 double ebpfaccel__cpu_load_share(void);
-/* A thread's scheduler counters (/proc/thread-self/schedstat). */
-struct ebpfaccel__schedstat {
-	uint64_t run_ns;	/* on a CPU */
-	uint64_t wait_ns;	/* runnable, waiting for one */
-	uint64_t slices;	/* times it was put on a CPU */
+/* The share of a core the machine's runnable threads leave a busy one,
+ * over the latest few judgements. */
+struct ebpfaccel__cpu_share {
+	double sum;		/* runnable threads summed over the samples */
+	unsigned int n;		/* samples so far */
+	double share;		/* CPUs / mean runnable of the latest 8; 0: none yet */
 };
-/* The calling thread's; 0, -ENOENT (no schedstat) or -EINVAL. */
-int ebpfaccel__thread_schedstat(struct ebpfaccel__schedstat *st);
-/* run / (run + wait) of one thread over its latest stretch of at least a
- * few slices. */
-struct ebpfaccel__sched_share {
-	struct ebpfaccel__schedstat base;	/* counters where the stretch began */
-	bool have_base;
-	double share;				/* the latest stretch's; 0: none yet */
-	double runnable_sum;			/* runnable threads summed over samples */
-	unsigned int runnable_n;		/* samples in the stretch */
-	double runnable_share;			/* CPUs / mean runnable; 0: none yet */
-};
-/* Folds the counters @now in; returns the share (0 while none is known). */
-double ebpfaccel__sched_share_add(struct ebpfaccel__sched_share *s, const struct ebpfaccel__schedstat *now);
 /* Adds a sample of @running runnable threads (the caller included) on
  * @ncpu CPUs; every 8 samples the share they leave a busy thread,
  * CPUs / their mean, at most 1.  Returns it (0 while none is known). */
-double ebpfaccel__runnable_add(struct ebpfaccel__sched_share *s, unsigned int running, long ncpu);
-/* The share of a core a busy thread gets lately: the smaller of the
- * calling thread's run / (run + wait) and the runnable threads' share
- * (@s tracks both between calls), or the load average's estimate while
- * neither is known. */
-double ebpfaccel__cpu_share_now(struct ebpfaccel__sched_share *s);
+double ebpfaccel__runnable_add(struct ebpfaccel__cpu_share *s, unsigned int running, long ncpu);
+/* Samples the machine's runnable threads into @s; the share of a core a
+ * busy thread gets lately, or the load average's while not known. */
+double ebpfaccel__cpu_share_now(struct ebpfaccel__cpu_share *s);
 
 /* The probe's held sample of @port in direction @dir, copied into a
  * malloc'd *buf (oldest byte first).  0, -ENOENT (no sample), -ENOMEM. */
