@@ -12,19 +12,23 @@
 # compares plain, every forced configuration (COMP_BENCH_FORCED) and auto
 # per link (COMP_BENCH_AUTO_RATES, default 100mbit 1gbit 10gbit; 100mbit
 # moves COMP_BENCH_SLOW_MB, 24) and corpus (COMP_BENCH_CORPORA: text mixed
-# random) over COMP_BENCH_ROUNDS (default 3) rounds in rotating order, and
-# prints medians and auto/best; COMP_BENCH_CONFIGS="" skips the table of
+# random) over COMP_BENCH_ROUNDS (default 5) rounds in rotating order, and
+# prints medians, auto/best, auto/plain and plain's own spread over the rounds
+# (slowest/fastest: the noise the ratios stand in); COMP_BENCH_SMOKE=1 is a
+# quick iteration run (16 MiB, 100 Mbit/s 6 MiB, 1 round unless
+# COMP_BENCH_ROUNDS says); COMP_BENCH_CONFIGS="" skips the table of
 # forced configurations; COMP_BENCH_WARMUP_S and COMP_BENCH_TICK_MS: see the
 # auto section below.
 set -eu
 : "${top_builddir:=.}"
 XFER="$top_builddir/bench/comp_xfer"
-SIZE_MB=${COMP_BENCH_MB:-100}
+SMOKE=${COMP_BENCH_SMOKE:-0}
+[ "$SMOKE" = 1 ] && SIZE_MB=${COMP_BENCH_MB:-16} || SIZE_MB=${COMP_BENCH_MB:-100}
 RATES=${COMP_BENCH_RATES:-"1gbit 10gbit"}
 # zstd at level 1 to compare with `zstd -b1` (the library default is zstd's 3).
 CONFIGS=${COMP_BENCH_CONFIGS-"none/block zstd:1/block zstd:1/stream lz4/block lz4/stream"}
 AUTO=${COMP_BENCH_AUTO-"choose/block"}
-ROUNDS=${COMP_BENCH_ROUNDS:-3}
+[ "$SMOKE" = 1 ] && ROUNDS=${COMP_BENCH_ROUNDS:-1} || ROUNDS=${COMP_BENCH_ROUNDS:-5}
 TICK_MS=${COMP_BENCH_TICK_MS:-100}
 WARMUP_S=${COMP_BENCH_WARMUP_S:-0.6}
 
@@ -204,13 +208,13 @@ if [ -n "$AUTO" ]; then
 	FORCED=${COMP_BENCH_FORCED-"lz4/block lz4/stream zstd:1/block zstd:1/stream zstd:3/stream zstd:6/stream zstd:9/stream"}
 	AUTO_RATES=${COMP_BENCH_AUTO_RATES:-"100mbit 1gbit 10gbit"}
 	CORPORA=${COMP_BENCH_CORPORA:-"text mixed random"}
-	SLOW_MB=${COMP_BENCH_SLOW_MB:-24}
+	[ "$SMOKE" = 1 ] && SLOW_MB=${COMP_BENCH_SLOW_MB:-6} || SLOW_MB=${COMP_BENCH_SLOW_MB:-24}
 	mkdir "$CG_S" "$CG_C"
 	make_mixed "$SIZE_MB"
 	echo
 	echo "auto policy ($AUTO) vs plain and every forced configuration: $ROUNDS rounds, order rotating; medians"
-	printf '%-7s %-6s %4s | %8s | %-14s %8s | %-14s %8s | %9s %10s %10s | %s\n' link corpus MiB plain_s \
-		best_forced best_s auto_choice auto_s auto/best auto/plain best/plain load1 > "$DIR/summary"
+	printf '%-7s %-6s %4s | %8s %9s | %-14s %8s | %-14s %8s | %9s %10s %10s | %s\n' link corpus MiB plain_s \
+		plain_spr best_forced best_s auto_choice auto_s auto/best auto/plain best/plain load1 > "$DIR/summary"
 	for rate in $AUTO_RATES; do
 		set_rate "$rate"
 		mb=$SIZE_MB; [ "$rate" != 100mbit ] || mb=$((SLOW_MB < SIZE_MB ? SLOW_MB : SIZE_MB))
@@ -247,19 +251,25 @@ if [ -n "$AUTO" ]; then
 			echo "spread (fastest-slowest round):$(for cfg in $configs; do
 				printf ' %s %s' "$cfg" "$(sort -g "$DIR/auto.$(echo "$cfg" | tr '/:' '_-').s" |
 					awk 'NR == 1 { a = $1 } { b = $1 } END { printf "%.3f-%.3f", a, b }')"; done)"
-			awk -v load="$(cut -d' ' -f1 /proc/loadavg)" -v link="$rate" -v corpus="$data" -v mb="$mb" -v choice="$(awk '{ c[$1]++ } END { for (k in c) if (c[k] > n) { n = c[k]; b = k }; print b }' "$DIR/auto.extra")" '{
+			spread=$(sort -g "$DIR/auto.plain.s" | awk 'NR == 1 { a = $1 } { b = $1 } END { printf "%.3f", b / a }')
+			awk -v load="$(cut -d' ' -f1 /proc/loadavg)" -v spread="$spread" -v link="$rate" -v corpus="$data" -v mb="$mb" -v choice="$(awk '{ c[$1]++ } END { for (k in c) if (c[k] > n) { n = c[k]; b = k }; print b }' "$DIR/auto.extra")" '{
 				for (i = 1; i < NF; i += 2) t[$i] = $(i + 1)
 				best = ""; for (i = 1; i < NF; i += 2) if ($i != "auto" && (best == "" || $(i + 1) < t[best])) best = $i
-				printf "%-7s %-6s %4d | %8.3f | %-14s %8.3f | %-14s %8.3f | %8.3fx %9.3fx %9.3fx | %s\n",
-					link, corpus, mb, t["plain"], best, t[best], choice, t["auto"],
+				printf "%-7s %-6s %4d | %8.3f %8.3fx | %-14s %8.3f | %-14s %8.3f | %8.3fx %9.3fx %9.3fx | %s\n",
+					link, corpus, mb, t["plain"], spread, best, t[best], choice, t["auto"],
 					t[best] / t["auto"], t["plain"] / t["auto"], t["plain"] / t[best], load }' \
 				"$DIR/auto.medians" >> "$DIR/summary"
 		done
 	done
 	echo
 	echo "summary (throughput ratios; times are medians of $ROUNDS rounds; load1: the one-minute load"
-	echo "average when the row ended, on $(nproc) CPUs; a shared machine is noisy):"
+	echo "average when the row ended, on $(nproc) CPUs; a shared machine is noisy; plain_spr: plain's"
+	echo "slowest/fastest round, the noise any ratio of the row is read against):"
 	cat "$DIR/summary"
+	awk -F'|' 'NR > 1 { n++; split($5, r, "x"); ab = r[1] + 0; ap = r[2] + 0
+		if (ab >= 0.95) best++; if (ap >= 0.97) plain++ }
+		END { printf "goal: auto/best >= 0.95 on %d of %d rows, auto/plain >= 0.97 on %d of %d\n",
+			best, n, plain, n }' "$DIR/summary"
 fi
 
 [ "${COMP_BENCH_ENGINE:-1}" = 1 ] || exit 0

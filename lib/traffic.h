@@ -58,8 +58,23 @@ double ebpfaccel__goodput_of(const struct ebpfaccel_auto_candidate *c, const str
 /* Index of the candidate of highest goodput (*best), -1 if none has figures. */
 int ebpfaccel__goodput_best(const struct ebpfaccel_auto_candidate *c, size_t n,
 			    const struct ebpfaccel__goodput_env *env, double *best);
-/* Folds a delivered @rate into the decaying link estimate; returns it. */
-double ebpfaccel__link_update(double *link, uint64_t *at_ns, double rate, uint64_t now_ns);
+/* The link estimate of a port: the highest delivered rate over a window
+ * of busy intervals, decaying, without a busy run's first interval. */
+struct ebpfaccel__link_est {
+	double rate;		/* highest window's rate (at at_ns); 0: no window yet */
+	uint64_t at_ns;
+	double last;		/* latest later interval's rate: until a window is full */
+	double first;		/* latest run's first interval: until anything else is known */
+	double win_bytes;	/* the window being filled */
+	uint64_t win_ns;
+	unsigned int run;	/* busy intervals in a row */
+};
+/* Folds a busy interval (@rate delivered over @dur_ns) in; returns the estimate. */
+double ebpfaccel__link_add(struct ebpfaccel__link_est *e, double rate, uint64_t dur_ns, uint64_t now_ns);
+/* The port was quiet for an interval: the next busy one starts a run. */
+void ebpfaccel__link_quiet(struct ebpfaccel__link_est *e);
+/* The estimate at @now_ns; 0 while nothing is known. */
+double ebpfaccel__link_of(const struct ebpfaccel__link_est *e, uint64_t now_ns);
 /* The stream gain an engine ratio shows for @c; 0 if it cannot tell. */
 double ebpfaccel__measured_gain(const struct ebpfaccel_auto_candidate *c, double engine_ratio);
 /* Measures every candidate of @c without figures on @buf with the engine
@@ -73,11 +88,27 @@ int ebpfaccel__goodput_measure(struct ebpfaccel_auto_candidate *c, size_t n,
  * @ncpu CPUs, and the same for this machine now (lib/cpu_load.c). */
 double ebpfaccel__cpu_share_of_load(double load, long ncpu);
 double ebpfaccel__cpu_load_share(void);
+/* The share of a core the machine's runnable threads leave a busy one,
+ * over the latest few judgements. */
+struct ebpfaccel__cpu_share {
+	double sum;		/* runnable threads summed over the samples */
+	unsigned int n;		/* samples so far */
+	double share;		/* CPUs / mean runnable of the latest 8; 0: none yet */
+};
+/* Adds a sample of @running runnable threads (the caller included) on
+ * @ncpu CPUs; every 8 samples the share they leave a busy thread,
+ * CPUs / their mean, at most 1.  Returns it (0 while none is known). */
+double ebpfaccel__runnable_add(struct ebpfaccel__cpu_share *s, unsigned int running, long ncpu);
+/* Samples the machine's runnable threads into @s; the share of a core a
+ * busy thread gets lately, or the load average's while not known. */
+double ebpfaccel__cpu_share_now(struct ebpfaccel__cpu_share *s);
 
 /* The probe's held sample of @port in direction @dir, copied into a
  * malloc'd *buf (oldest byte first).  0, -ENOENT (no sample), -ENOMEM. */
 int ebpfaccel__traffic_probe_sample(struct ebpfaccel_traffic_probe *probe, uint16_t port,
 				    int dir, uint8_t **buf, size_t *len);
+/* The bytes a port's full sample holds (opts.sample_window). */
+uint32_t ebpfaccel__traffic_probe_window(const struct ebpfaccel_traffic_probe *probe);
 
 /* cls_bpf filters on an interface's clsact hooks, added through libnl-route
  * and removed exactly.  The netlink socket stays open (and in the netns of

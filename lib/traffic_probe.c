@@ -131,6 +131,11 @@ int ebpfaccel__traffic_probe_sample(struct ebpfaccel_traffic_probe *p, uint16_t 
 	return 0;
 }
 
+uint32_t ebpfaccel__traffic_probe_window(const struct ebpfaccel_traffic_probe *p)
+{
+	return p->sample_window;
+}
+
 EBPFACCEL_API int ebpfaccel_traffic_probe__poll(struct ebpfaccel_traffic_probe *probe, int timeout_ms)
 {
 	if (!probe)

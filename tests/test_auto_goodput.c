@@ -63,16 +63,24 @@ static struct ebpfaccel_auto_sample bulk(uint64_t rate, double ratio)
 	};
 }
 
-/* Feeds @n intervals; returns the decision. */
-static struct ebpfaccel_auto_decision feed(struct ebpfaccel_auto_policy *p, uint64_t rate, double ratio, int n)
+/* Feeds @s @n times; returns the decision. */
+static struct ebpfaccel_auto_decision feed_sample(struct ebpfaccel_auto_policy *p,
+						  const struct ebpfaccel_auto_sample *s, int n)
 {
-	struct ebpfaccel_auto_sample s = bulk(rate, ratio);
 	struct ebpfaccel_auto_decision d;
 
 	for (int i = 0; i < n; i++)
-		ck_assert_int_ge(ebpfaccel_auto_policy__feed(p, 80, &s), 0);
+		ck_assert_int_ge(ebpfaccel_auto_policy__feed(p, 80, s), 0);
 	ck_assert_int_eq(ebpfaccel_auto_policy__decision(p, 80, &d), 0);
 	return d;
+}
+
+/* Feeds @n one-second intervals; returns the decision. */
+static struct ebpfaccel_auto_decision feed(struct ebpfaccel_auto_policy *p, uint64_t rate, double ratio, int n)
+{
+	struct ebpfaccel_auto_sample s = bulk(rate, ratio);
+
+	return feed_sample(p, &s, n);
 }
 
 static void assert_choice(const struct ebpfaccel_auto_decision *d, int want)
@@ -272,6 +280,70 @@ START_TEST(share_from_the_load)
 }
 END_TEST
 
+/* @n intervals of @ms milliseconds at @rate bytes/s each; the decision. */
+static struct ebpfaccel_auto_decision feed_ms(struct ebpfaccel_auto_policy *p, uint64_t rate, int ms, int n)
+{
+	struct ebpfaccel_auto_sample s = bulk(rate, 3.0);
+
+	s.duration_ns = ms * 1000000ULL;
+	s.payload_bytes[0] = rate * ms / 1000;
+	return feed_sample(p, &s, n);
+}
+
+/* A busy run's first interval is what a shaper's bucket let through at
+ * once after a pause (tbf's burst), not the link: 30 MB/s first, then
+ * 10 MB/s, is a 10 MB/s link (C: 40 MB/s), not a 30 MB/s one (B: 90). */
+START_TEST(first_interval_is_not_the_link)
+{
+	int applied = 0;
+	struct ebpfaccel_auto_policy *p = new_policy(&applied);
+	struct ebpfaccel_auto_decision d = feed(p, 30 * MB, 3.0, 1);
+
+	/* Nothing else known yet: the first interval stands in. */
+	ck_assert_uint_eq(d.link_rate, 30 * MB);
+	d = feed(p, 10 * MB, 3.0, 3);
+	ck_assert_uint_eq(d.link_rate, 10 * MB);
+	assert_choice(&d, C);
+	ebpfaccel_auto_policy__free(p);
+}
+END_TEST
+
+/* A quiet interval (below min_bytes) ends the run: the burst that opens
+ * the next one does not raise the estimate either. */
+START_TEST(burst_after_a_pause_is_not_the_link)
+{
+	int applied = 0;
+	struct ebpfaccel_auto_policy *p = new_policy(&applied);
+	struct ebpfaccel_auto_decision d = feed(p, 10 * MB, 3.0, 4);
+
+	ck_assert_uint_eq(d.link_rate, 10 * MB);
+	d = feed_ms(p, 1000, 1000, 1);
+	d = feed(p, 30 * MB, 3.0, 1);
+	ck_assert_uint_lt(d.link_rate, 10 * MB + MB / 100);
+	ck_assert_uint_gt(d.link_rate, 10 * MB - MB / 100);
+	d = feed(p, 10 * MB, 3.0, 3);
+	assert_choice(&d, C);
+	ck_assert_uint_eq(d.changes, 1);
+	ebpfaccel_auto_policy__free(p);
+}
+END_TEST
+
+/* Short intervals jitter by a packet or two; the link is the rate over a
+ * window of them: 100 ms intervals at 12 and 8 MB/s are a 10 MB/s link,
+ * not a 12 MB/s one. */
+START_TEST(link_is_a_window_rate)
+{
+	int applied = 0;
+	struct ebpfaccel_auto_policy *p = new_policy(&applied);
+	struct ebpfaccel_auto_decision d = feed_ms(p, 30 * MB, 100, 1);
+
+	for (int i = 0; i < 4; i++)
+		d = feed_ms(p, i % 2 ? 8 * MB : 12 * MB, 100, 1);
+	ck_assert_uint_eq(d.link_rate, 10 * MB);
+	ebpfaccel_auto_policy__free(p);
+}
+END_TEST
+
 /* A configured link rate replaces the estimate. */
 START_TEST(configured_link_rate)
 {
@@ -353,6 +425,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, random_data_is_off);
 	tcase_add_loop_test(tc, choice_follows_the_cpu_share, 0, sizeof(by_share) / sizeof(by_share[0]));
 	tcase_add_test(tc, share_from_the_load);
+	tcase_add_test(tc, first_interval_is_not_the_link);
+	tcase_add_test(tc, burst_after_a_pause_is_not_the_link);
+	tcase_add_test(tc, link_is_a_window_rate);
 	tcase_add_test(tc, configured_link_rate);
 	tcase_add_test(tc, bad_options);
 	tcase_add_test(tc, without_choose);
