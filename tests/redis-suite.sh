@@ -2,10 +2,13 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # Redis' own test suite (the redis source package of this Debian release,
 # tests/ in external-server mode) against a private redis-server with the
-# in-kernel cache attached, and optionally without it, to tell what the cache
-# changes.  By hand, as root: it takes 20-40 minutes.
+# in-kernel cache attached (the server-side cache on redis-server's cgroup, or
+# the near cache on the cgroup of the suite's own clients), and optionally
+# without it, to tell what each cache changes.  By hand, as root: 20-40
+# minutes a mode.
 #
-#   make check-redis-suite        or   sh tests/redis-suite.sh [cache|plain|both] [runtest args]
+#   make check-redis-suite        or   sh tests/redis-suite.sh [cache|near|plain|both|all] [runtest args]
+#   (both: plain and cache; all: plain, cache and near)
 #
 # The source is fetched once with apt-get source, using deb-src entries
 # derived from the machine's own apt sources (in a private apt configuration,
@@ -56,37 +59,65 @@ fetch_source() {
 	echo "$dir"
 }
 
-run_mode() { # cache|plain [runtest args] -> log in $OUT/$1.log
+cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+live_ns= live_name= live_cmd= live_cg= live_ccg= live_tmp=
+# Leaves nothing behind, also when the suite is interrupted.
+mode_cleanup() {
+	[ -z "$live_cmd" ] || "$CLI" $live_cmd detach --name "$live_name" >/dev/null 2>&1 || true
+	if [ -n "$live_ns" ]; then
+		pids=$(ip netns pids "$live_ns" 2>/dev/null); [ -z "$pids" ] || kill $pids 2>/dev/null || true
+		sleep 0.5; ip netns del "$live_ns" 2>/dev/null || true
+	fi
+	for d in "$live_ccg" "$live_cg"; do [ -z "$d" ] || rmdir "$d" 2>/dev/null || true; done
+	[ -z "$live_tmp" ] || rm -rf "$live_tmp"
+	live_ns= live_name= live_cmd= live_cg= live_ccg= live_tmp=
+}
+trap mode_cleanup EXIT
+trap 'exit 1' INT TERM
+
+# plain: no cache; cache: the server-side cache on redis-server's cgroup;
+# near: the near cache on the cgroup of the suite's own client processes.
+run_mode() { # plain|cache|near [runtest args] -> log in $OUT/$1.log
 	mode=$1; shift
-	ns=ebpfaccel-rs-$$-$mode; name=rs$$$mode
-	cg=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)/$ns
-	tmp=$(mktemp -d)
-	mkdir "$cg"; ip netns add "$ns"; ip -n "$ns" link set lo up
+	live_ns=ebpfaccel-rs-$$-$mode; live_name=rs$$$mode
+	live_cg=$cg2/$live_ns; live_ccg=$cg2/$live_ns-clients
+	live_tmp=$(mktemp -d)
+	mkdir "$live_cg" "$live_ccg"; ip netns add "$live_ns"; ip -n "$live_ns" link set lo up
 	sh -c 'echo $$ > "$1/cgroup.procs"; exec ip netns exec "$2" redis-server --port 6379 --bind 127.0.0.1 --save "" --appendonly no --dir "$3" --enable-debug-command yes --enable-module-command yes' \
-		sh "$cg" "$ns" "$tmp" > "$tmp/redis.log" 2>&1 &
-	i=0; until ip netns exec "$ns" redis-cli ping >/dev/null 2>&1; do
+		sh "$live_cg" "$live_ns" "$live_tmp" > "$live_tmp/redis.log" 2>&1 &
+	i=0; until ip netns exec "$live_ns" redis-cli ping >/dev/null 2>&1; do
 		i=$((i + 1)); [ $i -lt 100 ] || { echo "redis-suite: redis-server did not start" >&2; return 1; }; sleep 0.1
 	done
-	[ "$mode" = plain ] || "$CLI" redis attach --cgroup "$cg" --port 6379 --netns "$ns" --name "$name"
-	(cd "$src" && ip netns exec "$ns" ./runtest --host 127.0.0.1 --port 6379 --clients 4 \
+	case $mode in
+	cache) live_cmd=redis
+		"$CLI" redis attach --cgroup "$live_cg" --port 6379 --netns "$live_ns" --name "$live_name" ;;
+	near) live_cmd="redis near"
+		"$CLI" redis near attach --cgroup "$live_ccg" --server 127.0.0.1:6379 --netns "$live_ns" --name "$live_name" ;;
+	esac
+	(cd "$src" && sh -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$live_ccg" \
+		ip netns exec "$live_ns" ./runtest --host 127.0.0.1 --port 6379 --clients 4 \
 		--timeout 600 --skiptest "$SKIP_TESTS" "$@") > "$OUT/$mode.log" 2>&1 || true
-	[ "$mode" = plain ] || "$CLI" redis stats --name "$name" > "$OUT/$mode.stats" 2>&1 || true
-	[ "$mode" = plain ] || "$CLI" redis detach --name "$name" >/dev/null 2>&1 || true
-	pids=$(ip netns pids "$ns"); [ -z "$pids" ] || kill $pids 2>/dev/null || true
-	sleep 0.5; ip netns del "$ns"; rmdir "$cg" 2>/dev/null || true; rm -rf "$tmp"
+	[ "$mode" = plain ] || "$CLI" $live_cmd stats --name "$live_name" > "$OUT/$mode.stats" 2>&1 || true
+	mode_cleanup
 	sed 's/\x1b\[[0-9;]*m//g' "$OUT/$mode.log" | grep -E '^\[(err|exception|timeout)\]' > "$OUT/$mode.failed" || true
 	printf '%s: %s tests ok, %s failed (%s)\n' "$mode" \
 		"$(sed 's/\x1b\[[0-9;]*m//g' "$OUT/$mode.log" | grep -c '^\[ok\]')" \
 		"$(wc -l < "$OUT/$mode.failed")" "$OUT/$mode.failed"
 }
 
+# Lists the tests that failed in mode $1 but not without a cache.
+only_with() {
+	sed 's/ ([0-9]* ms)$//' "$OUT/plain.failed" | sort > "$OUT/plain.f"
+	echo "failed with the $1 cache only:"
+	sed 's/ ([0-9]* ms)$//' "$OUT/$1.failed" | sort | comm -23 - "$OUT/plain.f" | sed 's/^/  /'
+}
+
 src=$(ls -d "$(fetch_source)"/redis-*/ | head -n1)
 mkdir -p "$OUT"
 case $MODE in
-cache|plain) run_mode "$MODE" "$@" ;;
-both) run_mode plain "$@"; run_mode cache "$@"
-	echo "failed with the cache only:"
-	sed 's/ ([0-9]* ms)$//' "$OUT/plain.failed" | sort > "$OUT/plain.f"
-	sed 's/ ([0-9]* ms)$//' "$OUT/cache.failed" | sort | comm -23 - "$OUT/plain.f" | sed 's/^/  /' ;;
-*) echo "usage: redis-suite.sh [cache|plain|both] [runtest args]" >&2; exit 2 ;;
+cache|plain|near) run_mode "$MODE" "$@" ;;
+both) run_mode plain "$@"; run_mode cache "$@"; only_with cache ;;
+all) run_mode plain "$@"; run_mode cache "$@"; run_mode near "$@"
+	only_with cache; only_with near ;;
+*) echo "usage: redis-suite.sh [cache|near|plain|both|all] [runtest args]" >&2; exit 2 ;;
 esac
