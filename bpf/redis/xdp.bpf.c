@@ -737,7 +737,8 @@ static __always_inline int decide(struct xr_conn *x, const struct seg *g,
 		return V_SERVE;
 	}
 pass:
-	if (!SEQ_LT(g->seq, rend))
+	/* rstart == rend: nothing consumed yet, so nothing to be part of */
+	if (rstart == rend || !SEQ_LT(g->seq, rend))
 		d->s.seq = g->seq - x->in_delta;
 	else if (SEQ_LE(end, rstart))
 		d->s.seq = g->seq - x->old_in_delta;
@@ -1086,6 +1087,9 @@ static __always_inline void conn_open(struct bpf_sock_ops *skops)
 	x->srv_nxt = skops->snd_nxt;
 	x->srv_ack = skops->rcv_nxt;
 	x->cli_nxt = skops->rcv_nxt;
+	/* the marks start where the streams do, not at sequence number 0 */
+	x->in_mark = skops->rcv_nxt;
+	x->out_mark = skops->snd_nxt;
 	x->fwd_ack = skops->snd_una;
 	x->flags = XR_FWD_KNOWN;
 	bpf_spin_unlock(&x->lock);
