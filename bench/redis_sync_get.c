@@ -12,9 +12,18 @@
  * each GET timed as redis-benchmark times it (from before its write to its
  * whole reply) but with the clock's resolution: redis-benchmark's own
  * histogram counts below 16 ms in 8 µs buckets and reports a bucket's top
- * (a p50 of "0.015" is anything from 8 to 15 µs).
+ * (a p50 of "0.015" is anything from 8 to 15 µs). It also prints, first, the
+ * p50 of each system call of the timed window, to say where a GET's time
+ * goes.
+ *
+ * -f (implies -l): the loop's floor. No Redis: the GET is formatted as
+ * before, but the write puts its reply into the peer of a unix socketpair
+ * whose other end the loop watches, so the reply is readable when write()
+ * returns and costs nothing to make. The same system calls, with no TCP, no
+ * cache and no server: what an event-loop GET costs on this host at best.
  *
  *   redis_sync_get -h HOST -p PORT -n GETS -r KEYS -k PREFIX (-e VALUE | -E) [-l]
+ *   redis_sync_get -f -n GETS -r KEYS -k PREFIX (-e VALUE | -E)
  *
  * Keys are PREFIX followed by a random n < KEYS in 12 digits, as
  * redis-benchmark's __rand_int__ makes them. -e: every reply is VALUE;
@@ -30,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,11 +49,26 @@ struct conf {
 	long gets;
 	int expect_nil;
 	int event_loop;
+	int floor;		/* -f: answers from a socketpair */
+	int peer;		/* -f: the end the replies are written into */
+	char *reply;		/* -f: the reply every GET gets */
+	size_t reply_len;
+};
+
+/* The system calls of -l's timed window, in order; each GET's µs in each
+ * ("write" includes hiredis formatting the GET). Timing them adds four vDSO
+ * clock reads (tens of ns) to every window, plain, near and floor alike. */
+enum step { ST_WRITE, ST_DEL, ST_ADD, ST_WAIT, ST_READ, ST_GET, ST_MAX };
+
+static const char *const step_names[ST_MAX] = {
+	"write", "epoll_ctl(DEL)", "epoll_ctl(ADD)", "epoll_wait", "read",
+	"GET",	/* the whole timed window, at the µs resolution the CSV lacks */
 };
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: redis_sync_get -h HOST -p PORT -n GETS -r KEYS -k PREFIX (-e VALUE | -E) [-l]\n");
+	fprintf(stderr, "usage: redis_sync_get -h HOST -p PORT -n GETS -r KEYS -k PREFIX (-e VALUE | -E) [-l]\n"
+			"       redis_sync_get -f -n GETS -r KEYS -k PREFIX (-e VALUE | -E)\n");
 	exit(2);
 }
 
@@ -63,7 +88,7 @@ static void parse(int argc, char **argv, struct conf *c)
 {
 	int o;
 
-	while ((o = getopt(argc, argv, "h:p:n:r:k:e:El")) != -1) {
+	while ((o = getopt(argc, argv, "h:p:n:r:k:e:Elf")) != -1) {
 		switch (o) {
 		case 'h': c->host = optarg; break;
 		case 'p': c->port = number(optarg, 1); break;
@@ -73,10 +98,11 @@ static void parse(int argc, char **argv, struct conf *c)
 		case 'e': c->value = optarg; break;
 		case 'E': c->expect_nil = 1; break;
 		case 'l': c->event_loop = 1; break;
+		case 'f': c->floor = c->event_loop = 1; break;
 		default: usage();
 		}
 	}
-	if (!c->host || !c->port || !c->gets || !c->keys || !c->prefix ||
+	if (!c->floor == !(c->host && c->port) || !c->gets || !c->keys || !c->prefix ||
 	    !c->value == !c->expect_nil || optind != argc)
 		usage();
 }
@@ -172,13 +198,43 @@ static int wait_for(int ep, uint32_t events)
 	return n == 1 && (ev.events & (events | EPOLLERR | EPOLLHUP)) ? 0 : -1;
 }
 
-/* One GET of @key through the loop; its reply into *@r (NULL on error). */
-static void loop_get(redisContext *rc, int ep, const char *key, redisReply **r,
-		     double *lat)
+/* µs since *@t, which moves to now. */
+static double lap(double *t)
+{
+	double t1 = now_us(), d = t1 - *t;
+
+	*t = t1;
+	return d;
+}
+
+/* Writes GET @key: to Redis, or (-f) its reply into the socketpair's peer. */
+static int send_get(redisContext *rc, const struct conf *c, const char *key)
+{
+	int done = 0;
+	char *cmd;
+
+	if (c->floor) {
+		/* formatted all the same, so the floor has hiredis' work too */
+		if (redisFormatCommand(&cmd, "GET %s", key) < 0)
+			return -1;
+		redisFreeCommand(cmd);
+		return write(c->peer, c->reply, c->reply_len) == (ssize_t)c->reply_len ? 0 : -1;
+	}
+	if (redisAppendCommand(rc, "GET %s", key) != REDIS_OK)
+		return -1;
+	while (!done)
+		if (redisBufferWrite(rc, &done) != REDIS_OK)
+			return -1;
+	return 0;
+}
+
+/* One GET of @key through the loop; its reply into *@r (NULL on error),
+ * its time into *@lat and each system call's into @steps. */
+static void loop_get(redisContext *rc, const struct conf *c, int ep, const char *key,
+		     redisReply **r, double *lat, double *steps)
 {
 	void *reply = NULL;
-	double t0;
-	int done = 0;
+	double t0, t;
 
 	*r = NULL;
 	/* redis-benchmark's resetClient(): drop the read interest (one call
@@ -186,26 +242,33 @@ static void loop_get(redisContext *rc, int ep, const char *key, redisReply **r,
 	if (interest(ep, rc->fd, EPOLLIN, EPOLLIN) || interest(ep, rc->fd, EPOLLIN, 0) ||
 	    interest(ep, rc->fd, 0, EPOLLOUT) || wait_for(ep, EPOLLOUT))
 		return;
-	t0 = now_us();
-	if (redisAppendCommand(rc, "GET %s", key) != REDIS_OK)
+	t0 = t = now_us();
+	if (send_get(rc, c, key))
 		return;
-	while (!done)
-		if (redisBufferWrite(rc, &done) != REDIS_OK)
-			return;
+	steps[ST_WRITE] = lap(&t);
 	/* its writeHandler(): write done, wait for the reply */
-	if (interest(ep, rc->fd, EPOLLOUT, 0) || interest(ep, rc->fd, 0, EPOLLIN))
+	if (interest(ep, rc->fd, EPOLLOUT, 0))
 		return;
+	steps[ST_DEL] = lap(&t);
+	if (interest(ep, rc->fd, 0, EPOLLIN))
+		return;
+	steps[ST_ADD] = lap(&t);
+	steps[ST_WAIT] = steps[ST_READ] = 0;
 	do {
-		if (wait_for(ep, EPOLLIN) || redisBufferRead(rc) != REDIS_OK ||
+		if (wait_for(ep, EPOLLIN))
+			return;
+		steps[ST_WAIT] += lap(&t);
+		if (redisBufferRead(rc) != REDIS_OK ||
 		    redisGetReplyFromReader(rc, &reply) != REDIS_OK)
 			return;
+		steps[ST_READ] += lap(&t);
 	} while (!reply);
-	*lat = now_us() - t0;
+	*lat = steps[ST_GET] = t - t0;
 	*r = reply;
 }
 
 /* -l: as run(), through the event loop. */
-static int run_loop(redisContext *rc, const struct conf *c, double *lat)
+static int run_loop(redisContext *rc, const struct conf *c, double *lat, double *steps)
 {
 	unsigned int seed = 1;
 	int ep, err = 0;
@@ -224,11 +287,30 @@ static int run_loop(redisContext *rc, const struct conf *c, double *lat)
 		redisReply *r;
 
 		next_key(c, &seed, key, sizeof(key));
-		loop_get(rc, ep, key, &r, &lat[i]);
+		loop_get(rc, c, ep, key, &r, &lat[i], &steps[i * ST_MAX]);
 		err = check(rc, c, key, r);
 	}
 	close(ep);
 	return err;
+}
+
+/* -l: "# p50 us: write W epoll_ctl(DEL) D ... GET G" (sorts @steps'
+ * columns). */
+static void report_steps(double *steps, long n)
+{
+	double *col = malloc(n * sizeof(*col));
+
+	if (!col)
+		return;
+	printf("# p50 us:");
+	for (int j = 0; j < ST_MAX; j++) {
+		for (long i = 0; i < n; i++)
+			col[i] = steps[i * ST_MAX + j];
+		qsort(col, n, sizeof(*col), cmp_double);
+		printf(" %s %.2f", step_names[j], col[n / 2]);
+	}
+	printf("\n");
+	free(col);
 }
 
 static void report(double *lat, long n, double wall_us)
@@ -243,30 +325,63 @@ static void report(double *lat, long n, double wall_us)
 	       lat[n * 95 / 100] / 1e3, lat[n * 99 / 100] / 1e3, lat[n - 1] / 1e3);
 }
 
+/* -f: the loop's end of a socketpair, and the reply every GET gets. */
+static redisContext *connect_floor(struct conf *c)
+{
+	int sv[2];
+	redisContext *rc;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return NULL;
+	c->peer = sv[1];
+	if (c->expect_nil)
+		c->reply = strdup("$-1\r\n");
+	else if (asprintf(&c->reply, "$%zu\r\n%s\r\n", strlen(c->value), c->value) < 0)
+		c->reply = NULL;
+	if (!c->reply)
+		return NULL;
+	c->reply_len = strlen(c->reply);
+	rc = redisConnectFd(sv[0]);
+	if (!rc)
+		close(sv[0]);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
-	struct conf c = { 0 };
+	struct conf c = { .peer = -1 };
 	redisContext *rc;
-	double *lat, t0;
+	double *lat, *steps, t0;
 	int err;
 
 	parse(argc, argv, &c);
 	lat = calloc(c.gets, sizeof(*lat));
-	if (!lat) {
+	steps = calloc(c.gets * ST_MAX, sizeof(*steps));
+	if (!lat || !steps) {
 		perror("redis_sync_get");
 		return 1;
 	}
-	rc = redisConnect(c.host, c.port);
+	rc = c.floor ? connect_floor(&c) : redisConnect(c.host, c.port);
 	if (!rc || rc->err) {
-		fprintf(stderr, "redis_sync_get: connect %s:%d: %s\n", c.host, c.port,
-			rc ? rc->errstr : "out of memory");
+		if (c.floor)
+			perror("redis_sync_get: socketpair");
+		else
+			fprintf(stderr, "redis_sync_get: connect %s:%d: %s\n", c.host, c.port,
+				rc ? rc->errstr : "out of memory");
 		return 1;
 	}
 	t0 = now_us();
-	err = c.event_loop ? run_loop(rc, &c, lat) : run(rc, &c, lat);
-	if (!err)
+	err = c.event_loop ? run_loop(rc, &c, lat, steps) : run(rc, &c, lat);
+	if (!err) {
+		if (c.event_loop)
+			report_steps(steps, c.gets);
 		report(lat, c.gets, now_us() - t0);
+	}
 	redisFree(rc);
+	if (c.peer >= 0)
+		close(c.peer);
+	free(c.reply);
+	free(steps);
 	free(lat);
 	return err ? 1 : 0;
 }
