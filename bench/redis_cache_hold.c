@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Benchmark helper: attaches the Redis cache to a port and cgroup (tracking
- * "all", the default, "keys" or "auto": then waits up to 3 s for automatic
- * tracking to settle; sockmap mode, or XDP mode on IFNAME), prints
+ * "default" (the library's: automatic), "all" (broadcast always), "keys" or
+ * "auto": automatic tracking is given up to 3 s to settle; sockmap mode, or
+ * XDP mode on IFNAME), prints
  * "attached", holds it until stdin closes, then prints the counters and the
  * tracking in effect. */
 #include <errno.h>
@@ -24,14 +25,16 @@ int main(int argc, char **argv)
 		ifname = argv[5];
 		argc = 4;
 	}
-	track = argc == 4 ? argv[3] : "all";
-	if (argc < 3 || argc > 4 || (strcmp(track, "all") && strcmp(track, "keys") &&
-				     strcmp(track, "auto"))) {
-		fprintf(stderr, "usage: %s PORT CGROUP_DIR [all|keys|auto [xdp IFNAME]]\n", argv[0]);
+	track = argc == 4 ? argv[3] : "default";
+	if (argc < 3 || argc > 4 || (strcmp(track, "default") && strcmp(track, "all") &&
+				     strcmp(track, "keys") && strcmp(track, "auto"))) {
+		fprintf(stderr, "usage: %s PORT CGROUP_DIR [default|all|keys|auto [xdp IFNAME]]\n",
+			argv[0]);
 		return 2;
 	}
 	tracking = !strcmp(track, "keys") ? EBPFACCEL_REDIS_TRACK_KEYS :
-		   !strcmp(track, "auto") ? EBPFACCEL_REDIS_TRACK_AUTO : EBPFACCEL_REDIS_TRACK_ALL;
+		   !strcmp(track, "auto") ? EBPFACCEL_REDIS_TRACK_AUTO :
+		   !strcmp(track, "all") ? EBPFACCEL_REDIS_TRACK_BCAST : EBPFACCEL_REDIS_TRACK_DEFAULT;
 	port = atoi(argv[1]);
 	{
 		LIBEBPFACCEL_OPTS(ebpfaccel_redis_cache_opts, opts,
@@ -51,7 +54,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "attach: %s\n", strerror(-err));
 		return 1;
 	}
-	for (int i = 0; tracking == EBPFACCEL_REDIS_TRACK_AUTO && i < 300 &&
+	for (int i = 0; (tracking == EBPFACCEL_REDIS_TRACK_AUTO ||
+			 tracking == EBPFACCEL_REDIS_TRACK_DEFAULT) && i < 300 &&
 	     ebpfaccel_redis_cache__tracking(rc, NULL, 0) != EBPFACCEL_REDIS_TRACK_KEYS; i++)
 		usleep(10000);
 	printf("attached\n");

@@ -68,7 +68,7 @@ static void env_start_tracking(struct env *e, const char *const *conf,
 
 static void env_start(struct env *e, const char *const *conf, const char *password)
 {
-	env_start_tracking(e, conf, password, EBPFACCEL_REDIS_TRACK_ALL);	/* the default */
+	env_start_tracking(e, conf, password, EBPFACCEL_REDIS_TRACK_DEFAULT);	/* automatic */
 }
 
 static void env_stop(struct env *e)
@@ -391,7 +391,7 @@ static void set_forms(int tracking)
 
 START_TEST(set_forms_invalidate)
 {
-	set_forms(EBPFACCEL_REDIS_TRACK_ALL);
+	set_forms(EBPFACCEL_REDIS_TRACK_BCAST);
 }
 END_TEST
 
@@ -1115,7 +1115,7 @@ static void soak_run(int tracking, size_t big_len)
 
 START_TEST(soak_writers_and_readers)
 {
-	soak_run(EBPFACCEL_REDIS_TRACK_ALL, 0);
+	soak_run(EBPFACCEL_REDIS_TRACK_BCAST, 0);
 }
 END_TEST
 
@@ -1129,7 +1129,7 @@ END_TEST
  * it fail half-way): still no stale read. */
 START_TEST(soak_large_values)
 {
-	soak_run(EBPFACCEL_REDIS_TRACK_ALL, 4 << 20);
+	soak_run(EBPFACCEL_REDIS_TRACK_DEFAULT, 4 << 20);
 }
 END_TEST
 

@@ -131,7 +131,7 @@ static int redis_opt(int c, const char *arg, void *data)
 	case 'N': a->netns = arg; break;
 	case 'T':
 		if (!strcmp(arg, "all"))
-			a->tracking = EBPFACCEL_REDIS_TRACK_ALL;
+			a->tracking = EBPFACCEL_REDIS_TRACK_BCAST;
 		else if (!strcmp(arg, "keys"))
 			a->tracking = EBPFACCEL_REDIS_TRACK_KEYS;
 		else if (!strcmp(arg, "auto"))
@@ -1238,10 +1238,11 @@ const struct cli_cmd cli_redis_cmds[] = {
 	  "the listening socket (held by PID if given) unless --cgroup PATH says it; a holder process keeps "
 	  "it coherent until 'redis detach' (--foreground: this process holds it, logging to stderr, until "
 	  "SIGTERM or 'redis detach': for a service manager); "
-	  "--track all (default): Redis pushes every write, answers are never stale; --track keys: Redis "
-	  "tracks only cached keys (writes at plain cost; a write the cache does not see can leave the "
-	  "replaced value answerable for microseconds, docs/redis-cache.md); --track auto: per-key while "
-	  "no write path the cache does not see exists, else all ('redis stats' says which and why); "
+	  "--track auto (default): Redis tracks only cached keys while no write path the cache does not "
+	  "see exists (writes at plain cost), else every write ('redis stats' says which and why); "
+	  "--track all: Redis pushes every write, always; --track keys: only cached keys, always (a write "
+	  "the cache does not see can leave the replaced value answerable for microseconds, "
+	  "docs/redis-cache.md); "
 	  "--mode xdp also answers GET hits in XDP on IFNAME, before the TCP stack (auto: when it can, "
 	  "else sockmap); 'redis detach' then resets the client connections XDP answered on",
 	  cmd_attach, false },

@@ -28,8 +28,8 @@ type RedisCacheOpts struct {
 	RedisHost       string // default "127.0.0.1"
 	RedisUser       string
 	RedisPassword   string
-	// Tracking is RedisTrackAll (default), RedisTrackKeys or
-	// RedisTrackAuto (enum ebpfaccel_redis_tracking).
+	// Tracking is RedisTrackDefault (automatic), RedisTrackKeys,
+	// RedisTrackAuto or RedisTrackBcast (enum ebpfaccel_redis_tracking).
 	Tracking RedisTracking
 	Mode     RedisCacheMode
 	Ifname   string // XDP mode: the interface clients reach redis-server through ...
@@ -41,7 +41,10 @@ type RedisCacheOpts struct {
 type RedisTracking int
 
 const (
-	// RedisTrackAll: Redis pushes every write (BCAST); never stale.
+	// RedisTrackDefault (the zero value): automatic tracking.
+	RedisTrackDefault RedisTracking = C.EBPFACCEL_REDIS_TRACK_DEFAULT
+	// RedisTrackAll: in effect, Redis pushes every write (BCAST). As an
+	// option it is the zero value, RedisTrackDefault.
 	RedisTrackAll RedisTracking = C.EBPFACCEL_REDIS_TRACK_ALL
 	// RedisTrackKeys: Redis tracks only the keys the cache holds (writes
 	// at plain cost, a microsecond window for writes the cache does not see).
@@ -49,6 +52,8 @@ const (
 	// RedisTrackAuto: per-key while no write path the programs do not
 	// see exists, broadcast otherwise (see Tracking).
 	RedisTrackAuto RedisTracking = C.EBPFACCEL_REDIS_TRACK_AUTO
+	// RedisTrackBcast: broadcast tracking always, whatever the server.
+	RedisTrackBcast RedisTracking = C.EBPFACCEL_REDIS_TRACK_BCAST
 )
 
 // RedisCacheMode is where GET hits are answered (enum ebpfaccel_redis_cache_mode).

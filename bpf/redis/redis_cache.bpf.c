@@ -342,22 +342,26 @@ static __always_inline void unprovable(struct rc_conn *c)
 }
 
 /* A write passed to Redis, before it invalidates: pending from now until
- * Redis writes its reply (rc_wpend). Inside MULTI, EXEC is that write. */
-static __always_inline void write_pending(struct rc_conn *c, __u32 kind,
-					  const struct rc_key *k)
+ * Redis writes its reply (rc_wpend). Inside MULTI, EXEC is that write.
+ * Returns the slot it is pending in, NULL if it is not remembered. */
+static __always_inline struct rc_slot *write_pending(struct rc_conn *c, __u32 kind,
+						     const struct rc_key *k)
 {
+	struct rc_slot *s;
+
 	if (c->in_multi)
-		return;
+		return NULL;
 	if (c->pushy || !record(c, kind, READ_ONCE(c->db), k ? k->data : NULL,
 				k ? k->len : 0)) {
 		unprovable(c);
-		return;
+		return NULL;
 	}
+	s = slot_for(c, c->req_seq);
 	if (kind == SLOT_WRITE_ALL)
 		__sync_fetch_and_add(&rc_wpend_all, 1);
 	else
-		__sync_fetch_and_add(&rc_wpend[slot_for(c, c->req_seq)->bucket &
-					       (RC_BUCKETS - 1)], 1);
+		__sync_fetch_and_add(&rc_wpend[s->bucket & (RC_BUCKETS - 1)], 1);
+	return s;
 }
 
 /* Redis wrote a pending write's reply (or its connection went): the
@@ -408,16 +412,57 @@ static __always_inline int req_key(struct rc_key *k, const struct resp_req *r)
 	return 1;
 }
 
-static __always_inline void invalidate_one(const struct rc_key *k)
+/* Invalidates @k, of bucket @b (rc_key_hash(), known to the caller), and
+ * says whether its entry was answered from since it was filled. Generation
+ * first, then delete what is there: a fill that raced with us either reads
+ * the new generation and removes itself, or inserted before that read, and
+ * then the lookups here see its entry. Both sides put a full barrier
+ * between the two: x86's locked add (the generation here, rc_wpend in
+ * fill()) and the engine's fence after its insert (the programs have no
+ * fetching atomics: "verifier" in docs/redis-cache.md). Only a key that is there is
+ * deleted: a delete takes the bucket's lock with interrupts off (a
+ * paravirtual call in a guest), a lookup takes nothing, and most written
+ * keys are not cached. Both maps are looked at: a fill that moves a key
+ * between them inserts in one before it deletes from the other. @k stays
+ * a pointer to the caller's stack (see invalidate_key()). */
+static __noinline int drop_key(const struct rc_key *k, __u32 b)
 {
-	invalidate_key(k);
+	struct rc_hdr *sm, *lg;
+	int was_served = 0;
+
+	__sync_fetch_and_add(&rc_gen_bucket[b & (RC_BUCKETS - 1)], 1);
+	sm = bpf_map_lookup_elem(&rc_cache_small, k);
+	lg = bpf_map_lookup_elem(&rc_cache_large, k);
+	if (sm) {
+		was_served |= READ_ONCE(sm->served);
+		bpf_map_delete_elem(&rc_cache_small, k);
+	}
+	if (lg) {
+		was_served |= READ_ONCE(lg->served);
+		bpf_map_delete_elem(&rc_cache_large, k);
+	}
 	stat_add(RC_STAT_INVALIDATIONS, 1);
+	return was_served;
+}
+
+/* A write of @k passed to Redis: pending, then invalidated. Returns the
+ * slot it is pending in (NULL if none) and in *@was_served what
+ * drop_key() said. */
+static __always_inline struct rc_slot *write_key(struct rc_conn *c,
+						 const struct rc_key *k,
+						 int *was_served)
+{
+	struct rc_slot *s = write_pending(c, SLOT_WRITE, k);
+
+	*was_served = drop_key(k, s ? s->bucket : key_bucket(k));
+	return s;
 }
 
 static __noinline void apply_write(struct rc_conn *c, struct resp_req *r,
 				   __u32 cls)
 {
 	struct rc_key k;
+	int was_served;
 
 	if (cls == RC_CMD_WRITEN && r->argc != 2) {
 		write_all(c);
@@ -426,31 +471,23 @@ static __noinline void apply_write(struct rc_conn *c, struct resp_req *r,
 	/* a key too long to be cached: nothing to invalidate */
 	if (!req_key(&k, r))
 		return;
-	write_pending(c, SLOT_WRITE, &k);
-	invalidate_one(&k);
-}
-
-/* The entry under @k was answered from since it was filled. */
-static __always_inline int served(const struct rc_key *k)
-{
-	struct rc_hdr *h = bpf_map_lookup_elem(&rc_cache_small, k);
-
-	if (!h)
-		h = bpf_map_lookup_elem(&rc_cache_large, k);
-	return h && READ_ONCE(h->served);
+	write_key(c, &k, &was_served);
 }
 
 /* A SET of @k (@plain: no options) passed to Redis. A SET of a key read
- * from the cache asks for a read-back once Redis accepted it; keys only
- * written cost nothing more. @k is on the caller's stack (a map key). */
+ * from the cache asks for a read-back once Redis accepted it (its slot
+ * becomes SLOT_SET: Redis cannot have read the request yet, so nothing
+ * took the slot); keys only written cost nothing more. @k is on the
+ * caller's stack (a map key). */
 static __always_inline void set_key(struct rc_conn *c, const struct rc_key *k,
 				    int plain)
 {
-	int hot = plain && served(k) && !READ_ONCE(c->select_inflight) &&
-		  auth_ok(c);
+	int was_served;
+	struct rc_slot *s = write_key(c, k, &was_served);
 
-	write_pending(c, hot ? SLOT_SET : SLOT_WRITE, k);
-	invalidate_one(k);
+	if (s && was_served && plain && !READ_ONCE(c->select_inflight) &&
+	    auth_ok(c))
+		WRITE_ONCE(s->kind, SLOT_SET);
 }
 
 /* Calls no other apply_*(): 6.1 allows 512 bytes of stack along a call
@@ -747,8 +784,13 @@ miss:
 	return 1;
 }
 
+/* The end of the segment is checked here, not only in fast_get(): every
+ * call and return pays for the return thunk on this kernel, and a run would
+ * otherwise end with a call that finds nothing. */
 static long fast_step(__u32 i, struct vctx *v)
 {
+	if (v->s.off >= v->s.len)
+		return 1;
 	return fast_get(v->skb, v->c, v->st, &v->s) ? 1 : 0;
 }
 
@@ -810,6 +852,8 @@ GLOBAL int fast_set(struct __sk_buff *skb, struct rc_conn *c, struct req_scan *s
 
 static long set_step(__u32 i, struct vctx *v)
 {
+	if (v->s.off >= v->s.len)	/* see fast_step() */
+		return 1;
 	return fast_set(v->skb, v->c, &v->s) ? 1 : 0;
 }
 
@@ -829,6 +873,23 @@ static __always_inline void fast_sets(struct vctx *v)
 		v->s.serve = 0;
 }
 
+/* The segment starts with "*3\r\n$3\r\nSET\r\n" (any case) in its linear
+ * head, read without a helper call (a head too short says no). Such a
+ * segment is never answered from the cache: the SET ends serving
+ * (request_done(), fast_sets()), so neither its stage nor the GET fast
+ * path is worth a lookup. */
+static __always_inline int starts_with_set(struct __sk_buff *skb)
+{
+	__u8 *h = (void *)(long)skb->data;
+	__u64 w0, w1;
+
+	if ((void *)(h + 16) > (void *)(long)skb->data_end)
+		return 0;
+	__builtin_memcpy(&w0, h, 8);
+	__builtin_memcpy(&w1, h + 8, 8);
+	return w0 == SET_W0 && ((w1 & ~0x202020ull) & 0xffffffffffull) == SET_W1;
+}
+
 SEC("sk_skb")
 int rc_request(struct __sk_buff *skb)
 {
@@ -845,9 +906,12 @@ int rc_request(struct __sk_buff *skb)
 	}
 	v.c = c;
 	if (can_serve(c)) {
-		v.st = bpf_map_lookup_elem(&rc_stages, &cookie);
-		v.s.serve = v.st != NULL;
-		v.s.eligible = v.s.serve;
+		v.s.eligible = 1;
+		if (!starts_with_set(skb)) {
+			v.st = bpf_map_lookup_elem(&rc_stages, &cookie);
+			v.s.serve = v.st != NULL;
+			v.s.eligible = v.s.serve;
+		}
 	}
 	/* a segment the fast path staged whole needs no scan: the scanner is
 	 * at a request boundary before and after it */
@@ -961,7 +1025,11 @@ GLOBAL int fill(struct sk_msg_md *msg, struct rc_slot *s, __u32 off, __u32 len)
 		return 0;
 	/* a write pending (read first: its release moves the generation
 	 * before it ends), or an invalidation since the GET was read: the
-	 * value may be older */
+	 * value may be older. First a locked add of 0, a full barrier on
+	 * x86: drop_key() deletes only what its lookups see, so the insert
+	 * must be visible before the counts and generations are read. */
+	barrier_var(zero);	/* an add of a constant 0 is dropped */
+	__sync_fetch_and_add(&rc_wpend[s->bucket & (RC_BUCKETS - 1)], zero);
 	pend = READ_ONCE(rc_wpend_all) | READ_ONCE(rc_wpend[s->bucket & (RC_BUCKETS - 1)]);
 	barrier();
 	if (pend || READ_ONCE(rc_gen_all) != s->gen ||

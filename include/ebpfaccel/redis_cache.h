@@ -42,11 +42,20 @@ struct ebpfaccel_redis_cache;
  * connections invalidate in the kernel before Redis runs them in both.
  */
 enum ebpfaccel_redis_tracking {
-	/** Broadcast tracking (default): Redis pushes every write of every
-	 *  key before it writes the writer's reply, so no GET reaching the
-	 *  kernel after any client saw a write's reply gets the value from
-	 *  before it: answers are never stale. Costs Redis a push per write
-	 *  (SET ~0.8x plain Redis' requests/s; docs/redis-cache.md). */
+	/** As an option (0, what zeroed opts hold): the default, automatic
+	 *  tracking (EBPFACCEL_REDIS_TRACK_AUTO). Earlier builds took 0 as
+	 *  broadcast tracking always (now EBPFACCEL_REDIS_TRACK_BCAST), which
+	 *  is no safer: automatic tracking is broadcast
+	 *  whenever a write path the programs do not see exists, and costs a
+	 *  write of an uncached key nothing otherwise. */
+	EBPFACCEL_REDIS_TRACK_DEFAULT = 0,
+	/** In effect (ebpfaccel_redis_cache__tracking(),
+	 *  ebpfaccel_redis_cache_stats.tracking): broadcast tracking. Redis
+	 *  pushes every write of every key before it writes the writer's
+	 *  reply, so no GET reaching the kernel after any client saw a
+	 *  write's reply gets the value from before it. Costs Redis a push
+	 *  per write (docs/redis-cache.md). As an option it is 0: the
+	 *  default, see EBPFACCEL_REDIS_TRACK_DEFAULT. */
 	EBPFACCEL_REDIS_TRACK_ALL = 0,
 	/** Redis tracks only the keys the cache holds (opt-in): a write of
 	 *  any other key costs Redis nothing. The invalidation of a write
@@ -71,6 +80,9 @@ enum ebpfaccel_redis_tracking {
 	 *  in flight) keeps it broadcast while it lives
 	 *  (docs/redis-cache.md, "Automatic tracking"). */
 	EBPFACCEL_REDIS_TRACK_AUTO = 2,
+	/** Broadcast tracking always, whatever the server (an option only;
+	 *  in effect it shows as EBPFACCEL_REDIS_TRACK_ALL). */
+	EBPFACCEL_REDIS_TRACK_BCAST = 3,
 };
 
 /** Where GET hits are answered (see docs/redis-cache.md). */
@@ -120,8 +132,9 @@ struct ebpfaccel_redis_cache_opts {
 	 *  is answered from the kernel only once Redis let it read, whatever
 	 *  this says (see ebpfaccel_redis_cache__attach()). */
 	const char *redis_password;
-	/** enum ebpfaccel_redis_tracking; default EBPFACCEL_REDIS_TRACK_ALL
-	 *  (the only one never stale, see docs/redis-cache.md). */
+	/** enum ebpfaccel_redis_tracking; default (0) automatic tracking,
+	 *  EBPFACCEL_REDIS_TRACK_BCAST for broadcast tracking always (see
+	 *  docs/redis-cache.md). */
 	int tracking;
 	/** With no cgroup given: find it at open from the TCP socket
 	 *  listening on ports[0] in the calling thread's netns, as

@@ -124,8 +124,8 @@ static int rc_check_opts(const struct ebpfaccel_redis_cache_opts *opts)
 		pr_warn("redis_cache: pid must be >= 0\n");
 		return -EINVAL;
 	}
-	if ((unsigned int)OPTS_GET(opts, tracking, 0) > EBPFACCEL_REDIS_TRACK_AUTO) {
-		pr_warn("redis_cache: tracking must be EBPFACCEL_REDIS_TRACK_ALL, _KEYS or _AUTO\n");
+	if ((unsigned int)OPTS_GET(opts, tracking, 0) > EBPFACCEL_REDIS_TRACK_BCAST) {
+		pr_warn("redis_cache: tracking must be EBPFACCEL_REDIS_TRACK_DEFAULT, _KEYS, _AUTO or _BCAST\n");
 		return -EINVAL;
 	}
 	if (OPTS_GET(opts, mode, 0) < EBPFACCEL_REDIS_CACHE_SOCKMAP ||
@@ -324,8 +324,9 @@ ebpfaccel_redis_cache__open(const struct ebpfaccel_redis_cache_opts *opts)
 	pthread_mutex_init(&rc->cgroup_lock, NULL);
 	pthread_mutex_init(&rc->listener_lock, NULL);
 	rc->nr_ports = opts->nr_ports;
-	rc->track_all = OPTS_GET(opts, tracking, 0) == EBPFACCEL_REDIS_TRACK_ALL;
-	rc->track_auto = OPTS_GET(opts, tracking, 0) == EBPFACCEL_REDIS_TRACK_AUTO;
+	rc->track_all = OPTS_GET(opts, tracking, 0) == EBPFACCEL_REDIS_TRACK_BCAST;
+	rc->track_auto = OPTS_GET(opts, tracking, 0) == EBPFACCEL_REDIS_TRACK_AUTO ||
+			 OPTS_GET(opts, tracking, 0) == EBPFACCEL_REDIS_TRACK_DEFAULT;
 	memcpy(rc->ports, opts->ports, rc->nr_ports * sizeof(__u16));
 	rc->mode = OPTS_GET(opts, mode, 0);
 	rc->ifindex = OPTS_GET(opts, ifindex, 0);

@@ -404,6 +404,9 @@ static int rc_refill(struct rc_coherence *co, const struct rc_fill_event *ev)
 							      : sizeof(struct rc_large),
 				   BPF_ANY);
 	bpf_map__delete_elem(other, &ev->key, sizeof(ev->key), 0);
+	/* the insert before the checks: the programs delete only the entries
+	 * their lookups see (drop_key() in redis_cache.bpf.c) */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!err && !rc_write_pending(&co->sh, b) && rc_gens_stand(&co->sh, b, gen, bgen))
 		err = rc_confirm_version(co, &ev->key, co->got.h.version);
 	else

@@ -14,9 +14,13 @@ from . import _ebpfaccel as _c
 from .core import Handle, make_opts, open_object, to_python
 
 
+# tracking= (enum ebpfaccel_redis_tracking): TRACK_DEFAULT (0, automatic),
+# TRACK_KEYS, TRACK_AUTO or TRACK_BCAST; in effect TRACK_ALL or TRACK_KEYS.
+TRACK_DEFAULT = _c.EBPFACCEL_REDIS_TRACK_DEFAULT
 TRACK_ALL = _c.EBPFACCEL_REDIS_TRACK_ALL
 TRACK_KEYS = _c.EBPFACCEL_REDIS_TRACK_KEYS
 TRACK_AUTO = _c.EBPFACCEL_REDIS_TRACK_AUTO
+TRACK_BCAST = _c.EBPFACCEL_REDIS_TRACK_BCAST
 
 
 def find_cgroup(port, pid=0):

@@ -34,7 +34,9 @@ class RedisCacheTest(unittest.TestCase):
 
     def test_hits_come_from_the_kernel(self):
         # In the netns: the library's coherence connection and our client.
-        with ebpfaccel.RedisCache([self.redis.port], self.cgroup.path) as cache, \
+        # broadcast asked for: the mode in effect cannot change under the test
+        with ebpfaccel.RedisCache([self.redis.port], self.cgroup.path,
+                                  tracking=ebpfaccel.redis_cache.TRACK_BCAST) as cache, \
                 self.ns.entered():
             self.assertFalse(cache.serving)
             with cache.attached():
