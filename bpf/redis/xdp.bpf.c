@@ -98,6 +98,21 @@ struct {
 	__type(value, struct xr_conn);
 } xr_conns SEC(".maps");
 
+/* A new connection's entry, all zero, never written: with its cache-line
+ * gaps an xr_conn no longer fits the stack, and the verifier refuses a
+ * value holding a bpf_spin_lock as a helper's source, so it is bytes. */
+struct xr_blank_val {
+	__u8 b[sizeof(struct xr_conn)];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_RDONLY_PROG);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xr_blank_val);
+} xr_blank SEC(".maps");
+
 /* Masks keep every index below 512 for the verifier. */
 struct xr_reply {
 	__u32 len;
@@ -315,6 +330,36 @@ static __always_inline __u16 csum_fold(__u64 s)
 	s = (s & 0xffff) + (s >> 16);
 	s = (s & 0xffff) + (s >> 16);
 	return ~s;
+}
+
+/* ---- lock-free recording (connections XDP never answered on) ----------- */
+
+/* Raises the two sequence numbers packed in *@p to at least @lo and, if
+ * @raise_hi, @hi, in one compare-and-swap. It is fully ordered even when
+ * nothing changes: the caller's read of xr_conn.shifted after it cannot
+ * pass its writes (see xdp_conn.h). -1 if racing writers kept winning. */
+static __always_inline int pair_raise(__u64 *p, __u32 lo, __u32 hi, int raise_hi)
+{
+	for (int i = 0; i < 4; i++) {
+		__u64 old = READ_ONCE(*p);
+		__u32 l = old, h = old >> 32;
+
+		l = SEQ_MAX(l, lo);
+		if (raise_hi)
+			h = SEQ_MAX(h, hi);
+		if (__sync_val_compare_and_swap(p, old, (__u64)h << 32 | l) == old)
+			return 0;
+	}
+	return -1;
+}
+
+/* Whether the connection is still unshifted after @x's line was written
+ * by a fully ordered operation: else the first answer may have read the
+ * line before the write, and the segment must be recorded again under
+ * the lock. */
+static __always_inline int still_unshifted(const struct xr_conn *x)
+{
+	return !READ_ONCE(x->shifted);
 }
 
 /* ---- XDP: parsing ------------------------------------------------------ */
@@ -682,12 +727,13 @@ static __always_inline int decide(struct xr_conn *x, const struct seg *g,
 	__u32 rstart = x->in_mark + x->old_in_delta;
 	__u32 rend = x->in_mark + x->in_delta;
 	__u32 end = g->seq + g->plen;
-	int ts_ok = x->flags & XR_TS ? o->plain_ts : !g->optlen;
+	__u32 sflags = x->srv.flags;
+	int ts_ok = sflags & XR_TS ? o->plain_ts : !g->optlen;
 
-	d->rh.ts = !!(x->flags & XR_TS);
-	d->rh.tsval = x->srv_tsval;
+	d->rh.ts = !!(sflags & XR_TS);
+	d->rh.tsval = x->srv.tsval;
 	d->rh.tsecr = o->tsval;
-	d->rh.win = x->srv_win;
+	d->rh.win = x->srv.win;
 	d->rh.plen = g->plen;
 	/* an exact (or longer, collapsed) retransmission of the request an
 	 * unacknowledged answer was for: answer it again */
@@ -706,31 +752,31 @@ static __always_inline int decide(struct xr_conn *x, const struct seg *g,
 	if (x->inj_pending && (g->flags & TH_ACK) &&
 	    !SEQ_LT(g->ack, x->inj_start + x->inj_len))
 		x->inj_pending = 0;
-	if (staged && ts_ok && (x->flags & XR_SRV_SEEN) &&
-	    !(x->flags & XR_CLOSING) && !x->inj_pending &&
+	if (staged && ts_ok && (sflags & XR_SRV_SEEN) &&
+	    !((sflags | x->cli.flags) & XR_CLOSING) && !x->inj_pending &&
 	    (g->flags & ~TH_PSH) == TH_ACK &&
-	    g->seq == x->cli_nxt && x->srv_ack + x->in_delta == g->seq &&
-	    g->ack == x->srv_nxt + x->out_delta) {
+	    g->seq == x->cli.nxt && x->srv.ack + x->in_delta == g->seq &&
+	    g->ack == x->srv.nxt + x->out_delta) {
 		/* the ACK this request carries has not reached the server for
 		 * a while: let the request carry it (rule 8) */
 		if (x->owed_since && now - x->owed_since > XR_OWE_NS)
 			goto pass;
-		if (!(x->flags & XR_FWD_KNOWN) || x->fwd_ack != x->srv_nxt) {
+		if (!(x->cli.flags & XR_FWD_KNOWN) || x->cli.fwd_ack != x->srv.nxt) {
 			if (!x->owed_since)
 				x->owed_since = now;
 		}
 		x->old_in_delta = x->in_delta;
-		x->in_mark = x->srv_ack;
+		x->in_mark = x->srv.ack;
 		x->in_delta += g->plen;
 		x->old_out_delta = x->out_delta;
-		x->out_mark = x->srv_nxt;
+		x->out_mark = x->srv.nxt;
 		x->out_delta += staged;
 		x->inj_pending = 1;
 		x->inj_req_seq = g->seq;
 		x->inj_req_len = g->plen;
-		x->inj_start = x->srv_nxt + x->old_out_delta;
+		x->inj_start = x->srv.nxt + x->old_out_delta;
 		x->inj_len = staged;
-		x->cli_nxt = end;
+		x->cli.nxt = end;
 		d->rh.seq = x->inj_start;
 		d->rh.ack = end;
 		d->stash_id = ++x->stash_id;
@@ -750,11 +796,11 @@ pass:
 	d->s.ack = g->ack;
 	if (g->flags & TH_ACK) {
 		d->s.ack = srv_bytes_in(&d->s, g->ack);
-		if ((x->flags & XR_FWD_KNOWN) && SEQ_LT(d->s.ack, x->fwd_ack))
-			d->s.ack = x->fwd_ack;	/* rule 3 */
-		x->fwd_ack = d->s.ack;
-		x->flags |= XR_FWD_KNOWN;
-		if (d->s.ack == x->srv_nxt)
+		if ((x->cli.flags & XR_FWD_KNOWN) && SEQ_LT(d->s.ack, x->cli.fwd_ack))
+			d->s.ack = x->cli.fwd_ack;	/* rule 3 */
+		x->cli.fwd_ack = d->s.ack;
+		x->cli.flags |= XR_FWD_KNOWN;
+		if (d->s.ack == x->srv.nxt)
 			x->owed_since = 0;
 		if (x->inj_pending &&
 		    !SEQ_LT(g->ack, x->inj_start + x->inj_len))
@@ -762,10 +808,27 @@ pass:
 		d->s.hold = x->inj_pending;
 	}
 	end += !!(g->flags & (TH_FIN | TH_SYN));
-	x->cli_nxt = SEQ_MAX(x->cli_nxt, end);
+	x->cli.nxt = SEQ_MAX(x->cli.nxt, end);
 	if (g->flags & (TH_FIN | TH_RST))
-		x->flags |= XR_CLOSING;
+		x->cli.flags |= XR_CLOSING;
 	return V_PASS;
+}
+
+/* A segment of a connection XDP never answered on (so nothing to
+ * translate) that it will not answer: records it on the XDP-owned line
+ * only. 1 if it may pass as it is, 0 if the connection got shifted
+ * meanwhile (take the locked path), -1 on a lost race (drop it). */
+static __always_inline int pass_unshifted(struct xr_conn *x, const struct seg *g)
+{
+	__u32 end = g->seq + g->plen + !!(g->flags & (TH_FIN | TH_SYN));
+
+	if (g->flags & (TH_FIN | TH_RST))
+		__sync_fetch_and_or(&x->cli.flags, XR_CLOSING);
+	/* rule 3 needs no rewrite here: with no shift an ACK below fwd_ack
+	 * is the client's own reordering, handed on as it is */
+	if (pair_raise(&x->cli.pair, end, g->ack, g->flags & TH_ACK))
+		return -1;
+	return still_unshifted(x);
 }
 
 /* Copies the stash into the scratch reply; -1 if it is being rewritten. */
@@ -818,6 +881,10 @@ GLOBAL int settle(const struct seg *g, const struct opts *o, __u32 staged,
 	/* only an answer reads the clock (rule 8's age): a segment passed
 	 * on, every pipelined batch or SET, need not pay for it */
 	now = staged ? bpf_ktime_get_ns() : 0;
+	/* the first answer: from here on every segment takes the lock; the
+	 * flag is set (fully ordered) before cli and srv are read below */
+	if (staged && !READ_ONCE(x->shifted))
+		__sync_val_compare_and_swap(&x->shifted, 0, 1);
 	bpf_spin_lock(&x->lock);
 	v = decide(x, g, o, staged, now, d);
 	bpf_spin_unlock(&x->lock);
@@ -848,6 +915,15 @@ int rc_xdp(struct xdp_md *ctx)
 	if (g.plen >= 20 && g.plen <= 20 + RESP_KEY_MAX && o.sack_at == ~0u)
 		staged = stage_answer(ctx, g.l4 + g.optlen + sizeof(struct tcphdr),
 				      g.plen, x->cookie);
+	/* SETs, misses, everything of a connection never answered on:
+	 * neither the lock nor a line rc_egress writes */
+	if (!staged && !READ_ONCE(x->shifted)) {
+		v = pass_unshifted(x, &g);
+		if (v > 0)
+			return XDP_PASS;
+		if (v < 0)
+			goto drop;
+	}
 	v = settle(&g, &o, staged, &d);
 	if (v == V_SERVE || v == V_AGAIN) {
 		/* on failure the client sends the request again */
@@ -975,6 +1051,36 @@ GLOBAL int rewrite_out(struct __sk_buff *skb, const struct shift *s,
 	return 0;
 }
 
+/* The srv.flags a segment of the server sets. */
+static __always_inline __u32 srv_flags_of(const struct seg *g, const struct opts *o)
+{
+	__u32 f = XR_SRV_SEEN;
+
+	if (o->ts_at != ~0u)
+		f |= XR_TS;
+	if (g->flags & (TH_FIN | TH_RST))
+		f |= XR_CLOSING;
+	return f;
+}
+
+/* record_out() of a connection never answered on: the egress-owned line
+ * only, lock-free. As pass_unshifted(). */
+static __always_inline int record_unshifted(struct xr_conn *x, const struct seg *g,
+					    const struct opts *o, __u16 win)
+{
+	__u32 f = srv_flags_of(g, o);
+
+	WRITE_ONCE(x->srv.win, win);
+	if (o->ts_at != ~0u)
+		WRITE_ONCE(x->srv.tsval, o->tsval);
+	if ((READ_ONCE(x->srv.flags) & f) != f)
+		__sync_fetch_and_or(&x->srv.flags, f);
+	if (pair_raise(&x->srv.pair, g->seq + g->plen + !!(g->flags & (TH_FIN | TH_SYN)),
+		       g->ack, g->flags & TH_ACK))
+		return -1;
+	return still_unshifted(x);
+}
+
 /* Records what the server sent; the shifts to apply go to @s. */
 static __always_inline void record_out(struct xr_conn *x, const struct seg *g,
 				       const struct opts *o, __u16 win,
@@ -982,19 +1088,14 @@ static __always_inline void record_out(struct xr_conn *x, const struct seg *g,
 {
 	__u32 end = g->seq + g->plen + !!(g->flags & (TH_FIN | TH_SYN));
 
-	if (!(x->flags & XR_SRV_SEEN))
-		x->srv_nxt = end;
-	x->srv_nxt = SEQ_MAX(x->srv_nxt, end);
+	/* srv.nxt starts at the socket's snd_nxt (conn_open()) */
+	x->srv.nxt = SEQ_MAX(x->srv.nxt, end);
 	if (g->flags & TH_ACK)
-		x->srv_ack = SEQ_MAX(x->srv_ack, g->ack);
-	x->srv_win = win;
-	if (o->ts_at != ~0u) {
-		x->srv_tsval = o->tsval;
-		x->flags |= XR_TS;
-	}
-	x->flags |= XR_SRV_SEEN;
-	if (g->flags & (TH_FIN | TH_RST))
-		x->flags |= XR_CLOSING;
+		x->srv.ack = SEQ_MAX(x->srv.ack, g->ack);
+	x->srv.win = win;
+	if (o->ts_at != ~0u)
+		x->srv.tsval = o->tsval;
+	x->srv.flags |= srv_flags_of(g, o);
 	shift_of(s, x);
 }
 
@@ -1013,6 +1114,14 @@ int rc_egress(struct __sk_buff *skb)
 	x = bpf_map_lookup_elem(&xr_conns, &g.flow);
 	if (!x || skb_opts(skb, &g, &o))
 		return TC_ACT_OK;
+	if (!READ_ONCE(x->shifted)) {
+		int v = record_unshifted(x, &g, &o, win);
+
+		if (v > 0)
+			return TC_ACT_OK;
+		if (v < 0)
+			goto shot;
+	}
 	bpf_spin_lock(&x->lock);
 	record_out(x, &g, &o, win, &s);
 	bpf_spin_unlock(&x->lock);
@@ -1022,11 +1131,11 @@ int rc_egress(struct __sk_buff *skb)
 	s.l4 = g.l4;
 	s.seq = g.seq;
 	s.ack = g.ack;
-	if (rewrite_out(skb, &s, &o)) {
-		stat_add(&xr_stats, XR_STAT_DROPS);
-		return TC_ACT_SHOT;
-	}
-	return TC_ACT_OK;
+	if (!rewrite_out(skb, &s, &o))
+		return TC_ACT_OK;
+shot:
+	stat_add(&xr_stats, XR_STAT_DROPS);
+	return TC_ACT_SHOT;
 }
 
 /* ---- connections ------------------------------------------------------- */
@@ -1070,28 +1179,32 @@ static __always_inline void flow_of(struct bpf_sock_ops *skops, struct xr_flow *
 static __always_inline void conn_open(struct bpf_sock_ops *skops)
 {
 	__u16 port = skops->local_port;
-	struct xr_conn zero = {};	/* a lock may not be copied from a map */
 	struct xr_flow f = {};
+	struct xr_blank_val *blank;
 	struct xr_conn *x;
+	__u32 zero = 0;
 
 	if (!bpf_map_lookup_elem(&rc_ports, &port))
 		return;
+	blank = bpf_map_lookup_elem(&xr_blank, &zero);
+	if (!blank)
+		return;
 	flow_of(skops, &f);
-	if (bpf_map_update_elem(&xr_conns, &f, &zero, BPF_NOEXIST))
+	if (bpf_map_update_elem(&xr_conns, &f, blank, BPF_NOEXIST))
 		return;
 	x = bpf_map_lookup_elem(&xr_conns, &f);
 	if (!x)
 		return;
 	x->cookie = bpf_get_socket_cookie(skops);
 	bpf_spin_lock(&x->lock);
-	x->srv_nxt = skops->snd_nxt;
-	x->srv_ack = skops->rcv_nxt;
-	x->cli_nxt = skops->rcv_nxt;
+	x->srv.nxt = skops->snd_nxt;
+	x->srv.ack = skops->rcv_nxt;
+	x->cli.nxt = skops->rcv_nxt;
+	x->cli.fwd_ack = skops->snd_una;
+	x->cli.flags = XR_FWD_KNOWN;
 	/* the marks start where the streams do, not at sequence number 0 */
 	x->in_mark = skops->rcv_nxt;
 	x->out_mark = skops->snd_nxt;
-	x->fwd_ack = skops->snd_una;
-	x->flags = XR_FWD_KNOWN;
 	bpf_spin_unlock(&x->lock);
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags |
 				  BPF_SOCK_OPS_STATE_CB_FLAG);

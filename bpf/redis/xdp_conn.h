@@ -25,10 +25,57 @@ struct xr_flow {
 };
 
 enum xr_flags {
+	/* xr_srv.flags */
 	XR_SRV_SEEN	= 1,	/* a segment of the server went out */
 	XR_TS		= 2,	/* the server sends timestamps */
-	XR_CLOSING	= 4,	/* FIN or RST seen: never answered again */
+	/* either side's flags: FIN or RST seen, never answered again */
+	XR_CLOSING	= 4,
+	/* xr_cli.flags */
 	XR_FWD_KNOWN	= 8,	/* fwd_ack is known */
+};
+
+/*
+ * Cache lines. The map value starts wherever the hash map puts it (after
+ * the kernel's element header and the key, an offset that differs between
+ * kernels and is not a multiple of 64), so no alignment attribute can give
+ * a field a line of its own. Instead every part one CPU writes per segment
+ * is kept XR_LINE bytes away from every part another CPU touches: then
+ * they cannot share a line wherever the value starts. Measured (session 5):
+ * with rc_xdp on the client's CPU (veth) and rc_egress on the server's, a
+ * line both write per segment cost ~1 us per program per request, ten
+ * times their instructions.
+ */
+#define XR_LINE		64
+
+/* What rc_xdp records of the client's segments. Only rc_xdp writes it
+ * (lock-free while the connection is not shifted, under the lock after). */
+struct xr_cli {
+	union {
+		__u64 pair;	/* both, updated together (cmpxchg) */
+		struct {
+			__u32 nxt;	/* client space: past the last byte seen */
+			__u32 fwd_ack;	/* server space: highest ACK handed on */
+		};
+	};
+	__u32 flags;
+	__u32 pad;
+};
+
+/* What rc_egress records of the server's segments. Only rc_egress writes
+ * it (lock-free while not shifted, under the lock after). */
+struct xr_srv {
+	union {
+		__u64 pair;
+		struct {
+			__u32 nxt;	/* server space: past the last byte sent */
+			__u32 ack;	/* server space: highest ACK it sent */
+		};
+	};
+	__u32 tsval;		/* last TSval it sent (network order) */
+	__u16 win;		/* last window it sent (network order) */
+	__u16 pad;
+	__u32 flags;
+	__u32 pad2;
 };
 
 /*
@@ -36,21 +83,22 @@ enum xr_flags {
  * and XDP; "server" numbers are those redis-server's socket uses. Client
  * bytes at or after in_mark (server space) are shifted by in_delta, older
  * ones by old_in_delta; the same for the server's bytes and out_*.
+ *
+ * "shifted" is set (once, for good) by the first segment XDP may answer,
+ * before it reads cli and srv under the lock. Until then the lock and
+ * every field before gap0 are only read, and each program writes only its
+ * own line lock-free, then reads "shifted" again (both with a full barrier
+ * between write and read): a segment racing the first answer sees the flag
+ * and records itself again under the lock, and the answer sees the
+ * segments that did not. See docs/redis-cache.md, XDP mode.
  */
 struct xr_conn {
 	struct bpf_spin_lock lock;
-	__u32 flags;
+	__u32 shifted;
+	__u64 cookie;		/* socket cookie, for the sockmap's rc_conns */
 	__u32 in_delta, old_in_delta, in_mark;
 	__u32 out_delta, old_out_delta, out_mark;
-	__u32 srv_nxt;		/* server space: past the last byte it sent */
-	__u32 srv_ack;		/* server space: highest ACK it sent */
-	__u32 srv_tsval;	/* last TSval it sent (network order) */
-	__u16 srv_win;		/* last window it sent (network order) */
-	__u16 pad;
-	__u32 cli_nxt;		/* client space: past the last byte seen */
-	__u32 fwd_ack;		/* server space: highest ACK handed to it */
 	__u64 owed_since;	/* an ACK kept from the server since then */
-	__u64 cookie;		/* socket cookie, for the sockmap's rc_conns */
 	/* the answer the client has not ACKed yet (retransmitted on an
 	 * exact retransmission of its request) */
 	__u32 inj_pending;
@@ -59,7 +107,12 @@ struct xr_conn {
 	__u32 inj_start;	/* client space of server bytes */
 	__u32 inj_len;
 	__u32 stash_id;		/* under the lock: id of the current answer */
-	/* outside the lock, written begin id, bytes, end id */
+	__u8 gap0[XR_LINE];
+	struct xr_cli cli;
+	__u8 gap1[XR_LINE];
+	struct xr_srv srv;
+	__u8 gap2[XR_LINE];
+	/* written by answers only; outside the lock: begin id, bytes, end id */
 	__u32 stash_begin;
 	__u32 stash_len;
 	__u8 stash[XR_REPLY_MAX];
