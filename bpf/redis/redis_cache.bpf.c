@@ -1386,7 +1386,8 @@ static __always_inline void tracker_backlog(struct sk_msg_md *msg, struct tcp_so
  * - Redis writes again only when poll() says the socket is writable,
  *   i.e. with at least a third of the send buffer free, so those A <=
  *   sndbuf/4 bytes are pushed whole, the budget is spent, and the program
- *   runs on everything after them.
+ *   runs on everything after them (a server that writes sooner than
+ *   that falls back to the gap handling below).
  * A push can still fail inside a piece that fits (TCP memory pressure):
  * what that leaves unseen goes to reply_resync(), or the connection is
  * given up. A message that fits is passed whole, as before.
