@@ -1388,9 +1388,11 @@ static __always_inline void tracker_backlog(struct sk_msg_md *msg, struct tcp_so
  *   sndbuf/4 bytes are pushed whole, the budget is spent, and the program
  *   runs on everything after them (a server that writes sooner than
  *   that falls back to the gap handling below).
- * A push can still fail inside a piece that fits (TCP memory pressure):
- * what that leaves unseen goes to reply_resync(), or the connection is
- * given up. A message that fits is passed whole, as before.
+ * A push can still fail inside a piece that fits (TCP memory pressure),
+ * or a write that does not wait for poll() (Redis writes again at once
+ * when its first write was short and under 64 KiB) can push the budget at
+ * low room: what that leaves unseen goes to reply_resync(), or the
+ * connection is given up. A message that fits is passed whole, as before.
  */
 static __always_inline void bound_unseen(struct sk_msg_md *msg,
 					 struct tcp_sock *tp)
