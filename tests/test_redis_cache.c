@@ -1847,7 +1847,6 @@ START_TEST(large_reply_in_flight_not_readmitted)
 	int rcvbuf = 64 << 10;
 	struct ebpfaccel_redis_cache_stats s0, s1;
 	char hdr[32], *big, *got = malloc(len + 2);
-	bool given_up = false;
 	size_t hl, at;
 	long calls;
 	int fd;
@@ -1884,22 +1883,24 @@ START_TEST(large_reply_in_flight_not_readmitted)
 		ck_assert_int_eq(get_calls(&e) - calls, 2);
 		ck_assert_uint_eq(s1.hits, s0.hits);
 		/* and once it was all written the connection is answered
-		 * again, or, when the unseen bytes of its half-failed sends
-		 * could not be accounted for (how Redis' partial writes fall
-		 * depends on the machine's load: seen with a CPU hog on 2 cores
-		 * in 2 of 3 runs), it is given up, visibly, and still exact */
+		 * again: the bytes its half-failed sends leave unseen stay
+		 * inside what was scanned (bound_unseen()). Still possible,
+		 * and then visible and exact: a gap past the scan (seen once
+		 * in 3 full-suite runs at load 17; never in 6 runs of this
+		 * case alone with a CPU hog on both cores): given up. */
 		for (int i = 0; i < 20; i++)
 			ck_assert(rcc_get_is(fd, "k", "v"));
 		s1 = stats(&e);
+		fprintf(stderr, "round %d: %ld of 20 GETs from the kernel, readmits %llu, bad %llu\n",
+			round, 20 - (get_calls(&e) - calls - 2), s1.readmits - s0.readmits,
+			s1.bypass_bad - s0.bypass_bad);
 		if (get_calls(&e) - calls > 2 + 2) {
 			ck_assert_msg(s1.bypass_bad > s0.bypass_bad,
 				      "round %d: neither answered again nor given up", round);
-			given_up = true;
+			printf("large_reply_in_flight_not_readmitted: given up, not readmitted\n");
 			break;
 		}
 	}
-	if (given_up)
-		printf("large_reply_in_flight_not_readmitted: given up, not readmitted\n");
 	ck_assert(rcc_quiet(fd, 50));
 	close(fd);
 	free(got);

@@ -21,6 +21,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 #include "redis_cache.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -693,11 +694,36 @@ static __always_inline int can_serve(struct rc_conn *c)
 	       rc_conn_idle(c);
 }
 
+/*
+ * Whether the socket's next message would be sent without rc_reply: a send
+ * that failed half-way leaves its verdict in the psock (tcp_bpf resets
+ * psock->eval only after a push that succeeds with no apply_bytes left;
+ * docs/redis-cache.md, "How reply bytes go out unseen"), and the message
+ * it then applies to may end exactly where rc_reply's scan did. A kernel
+ * answer's tagged request must never be that message: it would reach the
+ * client as it is. Read from the psock behind sk_user_data (its low bits
+ * are flags); anything unreadable counts as carried.
+ */
+static __always_inline int verdict_carried(struct sock *sk)
+{
+	struct sk_psock *psock;
+	__u64 ud = 0;
+	__u32 eval = 0;
+
+	if (bpf_core_read(&ud, sizeof(ud), &sk->sk_user_data))
+		return 1;
+	psock = (struct sk_psock *)(ud & ~7ULL);
+	if (!psock || bpf_core_read(&eval, sizeof(eval), &psock->eval))
+		return 1;
+	return eval != bpf_core_enum_value(enum __sk_action, __SK_NONE);
+}
+
 /* Nothing Redis wrote is still waiting to be sent (a send that failed
- * half-way: the rest comes again later and must not be overtaken), and the
- * answer fits the send buffer, so its own send cannot fail half-way.
- * Redis holds the socket lock from rc_reply's scan to the end of its send,
- * and the kernel answer's send takes it too. */
+ * half-way: the rest comes again later and must not be overtaken), the
+ * answer's own message will be seen by rc_reply, and it fits the send
+ * buffer, so its own send cannot fail half-way. Redis holds the socket
+ * lock from rc_reply's scan to the end of its send, and the kernel
+ * answer's send takes it too. */
 static __always_inline int send_clear(struct __sk_buff *skb,
 				      struct rc_conn *c, __u32 len)
 {
@@ -707,6 +733,8 @@ static __always_inline int send_clear(struct __sk_buff *skb,
 	if (!tp)
 		return 0;
 	if (READ_ONCE(c->seq_valid) && READ_ONCE(c->rep_end_seq) != tp->write_seq)
+		return 0;
+	if (verdict_carried(sk))
 		return 0;
 	return sk->sk_wmem_queued + len + 8192 <= sk->sk_sndbuf;
 }
@@ -1407,15 +1435,48 @@ static __always_inline void tracker_backlog(struct sk_msg_md *msg, struct tcp_so
 }
 
 /*
- * Not done: applying the verdict to half of a message that does not fit
- * the send buffer (bpf_msg_apply_bytes) to bound what a half-failed send
- * leaves unseen. A send that fails keeps the psock's unspent apply_bytes
- * (sk_msg_apply_bytes() runs only after a successful push), and on 6.1
- * and 6.12 a reflected request then went to the client with its tag,
- * unanswered: this program did not run on it (test_redis_xdp
- * pipeline_and_gso in the 6.1/6.12 guests). Gaps are left to
- * reply_resync(), or the connection is given up.
+ * Keeps what a send that fails half-way leaves unseen inside what this
+ * program scanned (docs/redis-cache.md, "How reply bytes go out unseen").
+ * Without it, the failed send's verdict stays in the psock and covers the
+ * whole first message of Redis' next write (up to 17 pages of 32 KiB):
+ * measured under load, that reached past a 16 MiB value into the replies
+ * queued behind it, and the connection was given up.
+ *
+ * A message that may not fit the room left in the send buffer gets the
+ * verdict for its first A = min(ceil(len/2), sndbuf/4) bytes only; the
+ * kernel runs the program again on the rest (already scanned: a skip),
+ * which is bounded the same way. The verdict's unspent bytes survive a
+ * failed push whole (apply_bytes is charged only after a push succeeds),
+ * so:
+ * - a push of A that fails k < A bytes in leaves the verdict on the next
+ *   A bytes Redis writes, which start where the push stopped: they end
+ *   k + A <= 2A - 1 <= len bytes into this message, inside the scan;
+ * - Redis writes again only when poll() says the socket is writable,
+ *   i.e. with at least a third of the send buffer free, so those A <=
+ *   sndbuf/4 bytes are pushed whole, the budget is spent, and the program
+ *   runs on everything after them (a server that writes sooner than
+ *   that falls back to the gap handling below).
+ * A push can still fail inside a piece that fits (TCP memory pressure),
+ * or a write that does not wait for poll() (Redis writes again at once
+ * when its first write was short and under 64 KiB) can push the budget at
+ * low room: what that leaves unseen goes to reply_resync(), or the
+ * connection is given up. A message that fits is passed whole, as before.
  */
+static __always_inline void bound_unseen(struct sk_msg_md *msg,
+					 struct tcp_sock *tp)
+{
+	struct sock *sk = (struct sock *)tp;
+	__s64 room = (__s64)sk->sk_sndbuf - sk->sk_wmem_queued;
+	__u32 len = msg->size, a;
+
+	/* skb overhead: a few hundred bytes per 64 KiB segment */
+	if (len < 2 || room >= (__s64)len + len / 32 + 8192)
+		return;
+	a = (len + 1) / 2;
+	if (a > (__u32)sk->sk_sndbuf / 4)
+		a = (__u32)sk->sk_sndbuf / 4;
+	bpf_msg_apply_bytes(msg, a ? a : 1);
+}
 
 /* "+OK\r\n" as a whole message at a reply boundary (every SET's reply):
  * counted without the scanner, leaving its state as the scanner would. */
@@ -1603,10 +1664,12 @@ int rc_reply(struct sk_msg_md *msg)
 	}
 	if (c->rep_broken)
 		return SK_PASS;
-	/* a send that failed half-way: skip what was scanned already. Marked
-	 * before replies are counted, see send_clear(). A message that starts
-	 * in scanned bytes and goes past them is Redis writing again after
-	 * such a failure: the connection stayed in step. */
+	bound_unseen(msg, tp);
+	/* a send that failed half-way, or the rest of a message bound_unseen()
+	 * cut: skip what was scanned already. Marked before replies are
+	 * counted, see send_clear(). A message that starts in scanned bytes
+	 * and goes past them is Redis writing again after such a failure: the
+	 * connection stayed in step. */
 	if (seen >= m.s.len)
 		return SK_PASS;
 	if (seen > 0)
