@@ -29,6 +29,12 @@
  * rounds, as one long connection.  What it leaves out is moving the wire
  * bytes, which the kernel does and which plain TCP pays for more bytes.
  *
+ * Decoding is also split in two: the engine's own records decoded by direct
+ * library calls, no check, each straight to its place in one buffer (the
+ * format's floor: what any decoder of these records pays), against the one
+ * call (floor/library: the format's cost) and against the engine
+ * (engine/floor: the cost of the engine's code, its check and copies).
+ *
  * The same through a socketpair (ebpfaccel_comp_conn__send() / __recv(), a
  * new connection per round, another thread draining / feeding it on the
  * same core) is printed apart: the engine plus the socket's copies and
