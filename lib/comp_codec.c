@@ -526,6 +526,7 @@ static int zstd_stream_record(struct comp_decoder *d, const struct comp_rec *r, 
 		err = comp_zstd_zc__record(&d->zc, r, dst, &why);
 		if (err != -EAGAIN)
 			return err == -EBADMSG ? bad(d, why) : err;
+		comp_zstd_zc__fini(&d->zc);	/* zstd's own ring from now on */
 		d->zc.streaming = true;
 		ZSTD_DCtx_reset(d->zd, ZSTD_reset_session_only);
 	}

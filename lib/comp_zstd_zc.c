@@ -46,6 +46,7 @@ int comp_zstd_zc__init(struct zstd_zc *z, ZSTD_DCtx *dctx)
 void comp_zstd_zc__fini(struct zstd_zc *z)
 {
 	free(z->h);
+	z->h = NULL;
 }
 
 bool comp_zstd_zc__history_ok(const struct zstd_zc *z)

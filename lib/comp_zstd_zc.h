@@ -36,7 +36,7 @@ struct zstd_zc {
 	size_t direct;		/* bytes of this call that go straight to the caller */
 };
 
-/* 0 or -ENOMEM; fini() is safe after a failed init(). */
+/* 0 or -ENOMEM; fini() is safe after a failed init() and twice. */
 int comp_zstd_zc__init(struct zstd_zc *z, ZSTD_DCtx *dctx);
 void comp_zstd_zc__fini(struct zstd_zc *z);
 /* True when zstd's current segment holds the window the next output may
