@@ -367,8 +367,8 @@ static __attribute__((noinline)) double mem_decode(struct mem_conn *m, struct bu
  * cannot beat without another record format.  lz4 stream: each record
  * against the 64 KiB before it in that buffer (lz4's prefix mode); zstd
  * stream: ZSTD_d_stableOutBuffer over the whole buffer, so zstd writes into
- * it instead of its window ring and a copy out (the engine cannot: the
- * caller's buffer changes from one recv() to the next).
+ * it instead of its window ring and a copy out (the engine does so for the
+ * part of a read that lies a window before its end: lib/comp_zstd_zc.c).
  */
 static ZSTD_DCtx *floor_dctx(bool stream)
 {
