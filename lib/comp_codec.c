@@ -407,7 +407,7 @@ int comp_decoder__init(struct comp_decoder *d, const struct tcp_comp_params *p)
 		if (!d->zd)
 			return -ENOMEM;
 		ZSTD_DCtx_setParameter(d->zd, ZSTD_d_windowLogMax, TCP_COMP_ZSTD_WINDOWLOG_MAX);
-		return 0;
+		return p->mode == TCP_COMP_MODE_STREAM ? comp_zstd_zc__init(&d->zc, d->zd) : 0;
 	}
 	/* d->l4d zeroed is lz4's empty dictionary (LZ4_createStreamDecode's calloc). */
 	return history_init(&d->hist, TCP_COMP_DEFAULT_RECORD);
@@ -416,6 +416,7 @@ int comp_decoder__init(struct comp_decoder *d, const struct tcp_comp_params *p)
 void comp_decoder__fini(struct comp_decoder *d)
 {
 	ZSTD_freeDCtx(d->zd);
+	comp_zstd_zc__fini(&d->zc);
 	free(d->hist.buf);
 	free(d->out);
 }
@@ -515,6 +516,55 @@ static int zstd_stream_decode(struct comp_decoder *d, const struct comp_rec *r, 
 	return 0;
 }
 
+/* zstd stream: in place where comp_zstd_zc.c can, else zstd's own ring. */
+static int zstd_stream_record(struct comp_decoder *d, const struct comp_rec *r, char *dst)
+{
+	const char *why = NULL;
+	int err;
+
+	if (!d->zc.streaming) {
+		err = comp_zstd_zc__record(&d->zc, r, dst, &why);
+		if (err != -EAGAIN)
+			return err == -EBADMSG ? bad(d, why) : err;
+		comp_zstd_zc__fini(&d->zc);	/* zstd's own ring from now on */
+		d->zc.streaming = true;
+		ZSTD_DCtx_reset(d->zd, ZSTD_reset_session_only);
+	}
+	return zstd_stream_decode(d, r, dst);
+}
+
+/*
+ * Before the records of one call (@avail input bytes at @in, @len bytes of
+ * room): how many leading output bytes go straight to the caller
+ * (comp_zstd_zc.c).  Reads the headers of the records that will fit.
+ */
+static void zstd_zc_plan(struct comp_decoder *d, const char *in, size_t avail, size_t len)
+{
+	struct zstd_zc *z = &d->zc;
+	size_t w = z->in_frame ? z->window : 0, total = 0, off = 0, direct = 0, need, fw;
+	const char *why;
+	struct comp_rec r;
+
+	z->direct = 0;
+	if (z->streaming || !comp_zstd_zc__history_ok(z))
+		return;
+	while (peek(d, in + off, avail - off, &r, &need, &why) > 0 && r.orig <= len - total) {
+		if (r.h.flags & TCP_COMP_REC_F_RAW)
+			return;		/* not zstd's output: would split its segment */
+		fw = comp_zstd_zc__frame_window(r.payload, r.wire);
+		w = fw > w ? fw : w;
+		total += r.orig;
+		off += r.hlen + r.wire;
+	}
+	if (!w || w > ZSTD_ZC_WINDOW_MAX || total < 2 * w)
+		return;
+	for (off = 0; peek(d, in + off, avail - off, &r, &need, &why) > 0 &&
+		      direct + r.orig <= total - w; off += r.hlen + r.wire)
+		direct += r.orig;
+	if (direct >= w)
+		z->direct = direct;
+}
+
 /*
  * LZ4 stream: decodes at @dst with the dictionary d->l4d points at, which
  * continues into @dst when @dst directly follows the previous record.  A raw
@@ -549,7 +599,7 @@ static int decode_payload(struct comp_decoder *d, const struct comp_rec *r, char
 		return 0;
 	}
 	if (stream)
-		return zstd_stream_decode(d, r, dst);
+		return zstd_stream_record(d, r, dst);
 	if (r->h.algo == TCP_COMP_ALGO_ZSTD) {
 		z = ZSTD_decompressDCtx(d->zd, dst, r->orig, r->payload, r->wire);
 		if (ZSTD_isError(z) || z != r->orig)
@@ -689,6 +739,8 @@ ssize_t comp_decoder__decode(struct comp_decoder *d, const char *in, size_t avai
 	*used = 0;
 	if (d->err)
 		return d->err;
+	if (d->zd && d->p.mode == TCP_COMP_MODE_STREAM)
+		zstd_zc_plan(d, in, avail, len);
 	while ((ret = peek(d, in + *used, avail - *used, &r, &need, &why)) > 0) {
 		if (r.orig > len - done) {
 			if (done)	/* for the next call */

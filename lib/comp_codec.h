@@ -18,6 +18,7 @@
 #include <zstd.h>
 
 #include "ebpfaccel/uapi.h"
+#include "comp_zstd_zc.h"
 
 struct lz4_history {
 	char *buf;		/* LZ4_HISTORY + one record */
@@ -54,6 +55,7 @@ struct comp_rec {
 struct comp_decoder {
 	struct tcp_comp_params p;
 	ZSTD_DCtx *zd;
+	struct zstd_zc zc;		/* zstd stream: into the caller's buffer */
 	struct lz4_history hist;	/* lz4 stream: the last 64 KiB decoded, and more */
 	LZ4_streamDecode_t l4d;		/* where lz4's dictionary is right now */
 	char *out;		/* a decoded record larger than the caller's buffer */
