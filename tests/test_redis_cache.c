@@ -940,6 +940,11 @@ static void *soak_unix_writer(void *arg)
 
 /* Reads one bulk reply: returns the version n of "v<n>", 0 for a null,
  * -1 on error. */
+/* soak_read_value()'s "no complete reply in time": the reader's stream is
+ * out of step from there (a later reply would be taken for this one's), so
+ * the reader stops and counts an error, not stale reads. */
+#define SOAK_NO_REPLY (-2)
+
 static long soak_read_value(int fd)
 {
 	char line[64], val[64];
@@ -948,7 +953,7 @@ static long soak_read_value(int fd)
 
 	while (n < sizeof(line) - 1) {
 		if (rcc_read_exact(fd, line + n, 1))
-			return -1;
+			return SOAK_NO_REPLY;
 		if (line[n++] == '\n')
 			break;
 	}
@@ -958,8 +963,10 @@ static long soak_read_value(int fd)
 	len = strtol(line + 1, NULL, 10);
 	if (len < 0)
 		return 0;
-	if (len > 60 || rcc_read_exact(fd, val, len + 2))
+	if (len > 60)
 		return -1;
+	if (rcc_read_exact(fd, val, len + 2))
+		return SOAK_NO_REPLY;
 	val[len] = 0;
 	return val[0] == 'v' ? strtol(val + 1, NULL, 10) : -1;
 }
@@ -1037,6 +1044,12 @@ static void *soak_reader(void *arg)
 		for (int b = 0; b < batch; b++) {
 			long got = soak_read_value(fd);
 
+			if (got == SOAK_NO_REPLY) {
+				fprintf(stderr, "soak reader: no complete reply to GET soak%d in time\n",
+					idx[b]);
+				s->errors++;
+				goto out;
+			}
 			s->reads++;
 			if (!soak_check(s, idx[b], lo[b], got) &&
 			    soak_window(s, idx[b], prev[b], got)) {
@@ -1048,6 +1061,7 @@ static void *soak_reader(void *arg)
 			}
 		}
 	}
+out:
 	close(fd);
 	return NULL;
 }
