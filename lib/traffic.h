@@ -34,8 +34,8 @@ struct ebpfaccel__comp_calibration {
 struct tcp_comp_params;
 /* Sends @buf through the engine's public connection API over a socket
  * pair with @p (sender and receiver in this thread), again until some
- * milliseconds of CPU were spent on each side.  0, or -errno (-EBADMSG if
- * the bytes did not come back exact). */
+ * milliseconds of CPU were spent; speeds of the fastest pass.  0, or
+ * -errno (-EBADMSG if the bytes did not come back exact). */
 int ebpfaccel__comp_calibrate(const struct tcp_comp_params *p, const uint8_t *buf, size_t len,
 			      struct ebpfaccel__comp_calibration *out);
 
