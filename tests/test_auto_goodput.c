@@ -184,15 +184,24 @@ START_TEST(no_flapping)
 }
 END_TEST
 
+/* A policy with B in force, chosen at 125 MB/s (A 250, B 375, C 40). */
+static struct ebpfaccel_auto_policy *b_in_force(int *applied)
+{
+	struct ebpfaccel_auto_policy *p = new_policy(applied);
+	struct ebpfaccel_auto_decision d = feed(p, 125 * MB, 3.0, 3);
+
+	assert_choice(&d, B);
+	return p;
+}
+
 /* The choice in force stays while another is better by less than 10 %:
  * B in force; at 210 MB/s A 420 < 1.1 × B 400; at 230 MB/s A 460 is not. */
 START_TEST(switch_needs_a_clear_gain)
 {
 	int applied = 0;
-	struct ebpfaccel_auto_policy *p = new_policy(&applied);
-	struct ebpfaccel_auto_decision d = feed(p, 125 * MB, 3.0, 3);
+	struct ebpfaccel_auto_policy *p = b_in_force(&applied);
+	struct ebpfaccel_auto_decision d;
 
-	assert_choice(&d, B);
 	d = feed(p, 210 * MB, 3.0, 5);
 	assert_choice(&d, B);
 	ck_assert_uint_eq(d.goodput, 400 * MB);
@@ -228,10 +237,9 @@ END_TEST
 START_TEST(close_to_the_best_stays)
 {
 	int applied = 0;
-	struct ebpfaccel_auto_policy *p = new_policy(&applied);
-	struct ebpfaccel_auto_decision d = feed(p, 125 * MB, 3.0, 3);
+	struct ebpfaccel_auto_policy *p = b_in_force(&applied);
+	struct ebpfaccel_auto_decision d;
 
-	assert_choice(&d, B);
 	d = feed(p, 205 * MB, 3.0, 30);
 	assert_choice(&d, B);
 	ck_assert_uint_eq(d.changes, 1);
@@ -246,10 +254,9 @@ END_TEST
 START_TEST(consistently_better_wins)
 {
 	int applied = 0;
-	struct ebpfaccel_auto_policy *p = new_policy(&applied);
-	struct ebpfaccel_auto_decision d = feed(p, 125 * MB, 3.0, 3);
+	struct ebpfaccel_auto_policy *p = b_in_force(&applied);
+	struct ebpfaccel_auto_decision d;
 
-	assert_choice(&d, B);
 	d = feed(p, 210 * MB, 3.0, 11);
 	assert_choice(&d, B);
 	d = feed(p, 210 * MB, 3.0, 1);
@@ -270,10 +277,9 @@ END_TEST
 START_TEST(better_must_be_in_a_row)
 {
 	int applied = 0;
-	struct ebpfaccel_auto_policy *p = new_policy(&applied);
-	struct ebpfaccel_auto_decision d = feed(p, 125 * MB, 3.0, 3);
+	struct ebpfaccel_auto_policy *p = b_in_force(&applied);
+	struct ebpfaccel_auto_decision d;
 
-	assert_choice(&d, B);
 	d = feed(p, 210 * MB, 3.0, 9);
 	ck_assert_int_eq(ebpfaccel_auto_policy__set_engine_ratio(p, 80, 2.6), 0);
 	d = feed(p, 210 * MB, 3.0, 1);
