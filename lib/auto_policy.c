@@ -52,10 +52,18 @@
  * where the whole stream compresses 2:1. */
 #define MEASURE_MIN_SAMPLE 32768
 /* choose: turning on needs this much more goodput than plain TCP, and
- * leaving a configuration in force for another needs this much more
- * than it delivers: estimates this close are noise. */
+ * leaving a configuration in force for another at once (after hold
+ * intervals) needs this much more than it delivers: a single estimate
+ * this close may be noise. */
 #define ON_GAIN		1.10
 #define SWITCH_GAIN	1.10
+/* choose: ... or this much more in every one of SWITCH_PERSIST judgements
+ * in a row: the estimates move (the link's, the share of a core) by more
+ * than this from one interval to the next, but not all the same way for a
+ * second.  A choice 3-10 % short of the best stayed for good before
+ * (comp_link: zstd-3 stream kept where zstd-1 stream was 12 % better). */
+#define SWITCH_CLOSE	1.03
+#define SWITCH_PERSIST	10
 #define OFF		(-1)
 #define NOT_APPLIED	(-2)
 
@@ -77,6 +85,7 @@ struct port_state {
 	double measured_share;		/* of a core, while measuring; 1 before */
 	double share;			/* the share judged with last */
 	int cur;			/* candidate in force, OFF */
+	unsigned int beaten;		/* judgements in a row another beat cur by SWITCH_CLOSE */
 	int latest_want;		/* what the latest judged interval asked for */
 	int applied;			/* candidate last applied, OFF, NOT_APPLIED */
 	uint64_t payload[2];		/* cumulative counters at the last update */
@@ -187,7 +196,7 @@ ebpfaccel_auto_policy__new(struct ebpfaccel_traffic_probe *probe,
 		.apply_ctx = OPTS_GET(opts, apply_ctx, NULL),
 		.comp_policy = OPTS_GET(opts, comp_policy, NULL),
 		.choose = OPTS_GET(opts, choose, false),
-		.stream_gain = OPTS_GET(opts, stream_gain, 0) ?: 2.0,
+		.stream_gain = OPTS_GET(opts, stream_gain, 0) ?: 2.2,
 		.link_rate = OPTS_GET(opts, link_rate, 0),
 		.cpu_share = OPTS_GET(opts, cpu_share, 0),
 	};
@@ -356,6 +365,11 @@ static void measure_candidates(struct ebpfaccel_auto_policy *ap, struct port_sta
 		ps->measured = true;
 		ps->measured_ratio = s->sample_ratio;
 		ps->measured_at_ns = now;
+		/* The next interval spans this measurement, which took
+		 * 0.1-0.5 s of a CPU the port's traffic needs too: what it
+		 * delivers meanwhile is no link rate (comp_link at 10 Gbit/s
+		 * took a 90 MB/s link from it where plain carried 320). */
+		ebpfaccel__link_quiet(&ps->lk);
 		pr_info("auto policy: port %u: %zu configurations measured on %zu sampled bytes (%.2f:1)\n",
 			port, ap->n_cand, len, s->sample_ratio);
 	}
@@ -390,10 +404,24 @@ static void describe(char *text, size_t len, const struct ebpfaccel_auto_candida
 		 c->mode == TCP_COMP_MODE_STREAM ? "stream" : "block");
 }
 
+/* choose: whether the configuration in force gives way to @best: at once
+ * if it beats it by SWITCH_GAIN, or if it, or any other, has beaten it by
+ * SWITCH_CLOSE for SWITCH_PERSIST judgements in a row. */
+static int keep_or_switch(struct port_state *ps, int best, double best_g, double cur_g)
+{
+	if (ps->cur == OFF || best == ps->cur || best_g <= cur_g * SWITCH_CLOSE) {
+		ps->beaten = 0;
+		return ps->cur == OFF ? best : ps->cur;
+	}
+	if (ps->beaten < SWITCH_PERSIST)
+		ps->beaten++;
+	return best_g > cur_g * SWITCH_GAIN || ps->beaten >= SWITCH_PERSIST ? best : ps->cur;
+}
+
 /* choose: after the checks every policy makes (enough data, bulk runs,
  * compressible), the candidate of highest expected goodput, if it beats
  * plain TCP by ON_GAIN (or, while on, at all).  The configuration in
- * force stays unless another beats it by SWITCH_GAIN. */
+ * force stays unless another beats it clearly (keep_or_switch()). */
 static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
 						const struct ebpfaccel_auto_sample *s, char *text,
 						size_t len, int *want)
@@ -425,7 +453,7 @@ static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap
 			 ebpfaccel__stream_ratio(c, env.gain), c->comp_speed / 1e6, 100 * env.share);
 		return EBPFACCEL_AUTO_RATE_ABOVE_COMP_SPEED;
 	}
-	*want = cur_g * SWITCH_GAIN >= best_g ? ps->cur : best;
+	*want = keep_or_switch(ps, best, best_g, cur_g);
 	c = &ps->cand[*want];
 	describe(name, sizeof(name), c);
 	snprintf(text, len, "%s delivers %.1f MB/s vs plain %.1f MB/s (ratio %.2f:1, %.0f%% of a core "
@@ -468,6 +496,7 @@ static int settle(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
 	if (d->agreeing < ap->o.hold)
 		return 0;
 	ps->cur = want;
+	ps->beaten = 0;
 	d->compress = want != OFF;
 	d->reason = latest;
 	d->changes++;

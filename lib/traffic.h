@@ -34,8 +34,8 @@ struct ebpfaccel__comp_calibration {
 struct tcp_comp_params;
 /* Sends @buf through the engine's public connection API over a socket
  * pair with @p (sender and receiver in this thread), again until some
- * milliseconds of CPU were spent on each side.  0, or -errno (-EBADMSG if
- * the bytes did not come back exact). */
+ * milliseconds of CPU were spent; speeds of the fastest pass.  0, or
+ * -errno (-EBADMSG if the bytes did not come back exact). */
 int ebpfaccel__comp_calibrate(const struct tcp_comp_params *p, const uint8_t *buf, size_t len,
 			      struct ebpfaccel__comp_calibration *out);
 
@@ -45,12 +45,14 @@ extern const struct ebpfaccel_auto_candidate ebpfaccel__goodput_defaults[];
 extern const size_t ebpfaccel__goodput_n_defaults;
 /* All three figures are known. */
 bool ebpfaccel__candidate_given(const struct ebpfaccel_auto_candidate *c);
+/* The stream gain of @c where zstd-1 in stream mode gains @gain. */
+double ebpfaccel__candidate_gain(const struct ebpfaccel_auto_candidate *c, double gain);
 /* The ratio @c is expected to reach on a connection's stream. */
 double ebpfaccel__stream_ratio(const struct ebpfaccel_auto_candidate *c, double gain);
 /* What the model weighs a candidate's figures against. */
 struct ebpfaccel__goodput_env {
 	double link;	/* payload bytes/s plain TCP delivers */
-	double gain;	/* stream ratio gain over the sample's */
+	double gain;	/* stream ratio gain over the sample's, of zstd-1 stream */
 	double share;	/* share of a core the connection's ends get, (0, 1] */
 };
 /* Application bytes/s @c delivers in @env; 0 for a candidate without figures. */
@@ -75,7 +77,8 @@ double ebpfaccel__link_add(struct ebpfaccel__link_est *e, double rate, uint64_t 
 void ebpfaccel__link_quiet(struct ebpfaccel__link_est *e);
 /* The estimate at @now_ns; 0 while nothing is known. */
 double ebpfaccel__link_of(const struct ebpfaccel__link_est *e, uint64_t now_ns);
-/* The stream gain an engine ratio shows for @c; 0 if it cannot tell. */
+/* The port's stream gain (of zstd-1 stream) that an engine ratio of @c
+ * shows; 0 if it cannot tell. */
 double ebpfaccel__measured_gain(const struct ebpfaccel_auto_candidate *c, double engine_ratio);
 /* Measures every candidate of @c without figures on @buf with the engine
  * (record size and flags from @tmpl), speeds per core in thread CPU time;

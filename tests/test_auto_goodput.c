@@ -184,15 +184,24 @@ START_TEST(no_flapping)
 }
 END_TEST
 
+/* A policy with B in force, chosen at 125 MB/s (A 250, B 375, C 40). */
+static struct ebpfaccel_auto_policy *b_in_force(int *applied)
+{
+	struct ebpfaccel_auto_policy *p = new_policy(applied);
+	struct ebpfaccel_auto_decision d = feed(p, 125 * MB, 3.0, 3);
+
+	assert_choice(&d, B);
+	return p;
+}
+
 /* The choice in force stays while another is better by less than 10 %:
  * B in force; at 210 MB/s A 420 < 1.1 × B 400; at 230 MB/s A 460 is not. */
 START_TEST(switch_needs_a_clear_gain)
 {
 	int applied = 0;
-	struct ebpfaccel_auto_policy *p = new_policy(&applied);
-	struct ebpfaccel_auto_decision d = feed(p, 125 * MB, 3.0, 3);
+	struct ebpfaccel_auto_policy *p = b_in_force(&applied);
+	struct ebpfaccel_auto_decision d;
 
-	assert_choice(&d, B);
 	d = feed(p, 210 * MB, 3.0, 5);
 	assert_choice(&d, B);
 	ck_assert_uint_eq(d.goodput, 400 * MB);
@@ -205,7 +214,8 @@ END_TEST
 
 /* The engine's ratio on real connections corrects the sample's: B in
  * force at 160 MB/s (A 320, B 400) reports 5:1 where its sample said 3:1,
- * a stream gain of 2, so A's 2:1 becomes 3:1: A 480 > 1.1 × B 400. */
+ * a stream gain of 2 for zstd-1 stream, of 1 + 0.82 for lz4 block, so
+ * A's 2:1 becomes 2.82:1: A 451.2 > 1.1 × B 400. */
 START_TEST(engine_ratio_redecides)
 {
 	int applied = 0;
@@ -216,9 +226,123 @@ START_TEST(engine_ratio_redecides)
 	ck_assert_int_eq(ebpfaccel_auto_policy__set_engine_ratio(p, 80, 5.0), 0);
 	d = feed(p, 160 * MB, 3.0, 3);
 	assert_choice(&d, A);
-	ck_assert_uint_eq(d.goodput, 480 * MB);
+	ck_assert_uint_eq(d.goodput, 4512 * MB / 10);
 	ck_assert_msg(strstr(d.text, "lz4-0 block"), "%s", d.text);
 	ebpfaccel_auto_policy__free(p);
+}
+END_TEST
+
+/* A choice within 3 % of the best is noise and stays for good: B in force,
+ * then 205 MB/s (A 410 vs B 400, 2.5 % better) for 30 intervals. */
+START_TEST(close_to_the_best_stays)
+{
+	int applied = 0;
+	struct ebpfaccel_auto_policy *p = b_in_force(&applied);
+	struct ebpfaccel_auto_decision d;
+
+	d = feed(p, 205 * MB, 3.0, 30);
+	assert_choice(&d, B);
+	ck_assert_uint_eq(d.changes, 1);
+	ebpfaccel_auto_policy__free(p);
+}
+END_TEST
+
+/* A candidate better by 3-10 % wins once it has been better in 10
+ * judgements in a row, then after hold (3) agreeing ones: B in force, at
+ * 210 MB/s A delivers 420 (5 % more): B for 11 intervals, A at the 12th,
+ * and it stays (B would need to beat A). */
+START_TEST(consistently_better_wins)
+{
+	int applied = 0;
+	struct ebpfaccel_auto_policy *p = b_in_force(&applied);
+	struct ebpfaccel_auto_decision d;
+
+	d = feed(p, 210 * MB, 3.0, 11);
+	assert_choice(&d, B);
+	d = feed(p, 210 * MB, 3.0, 1);
+	assert_choice(&d, A);
+	ck_assert_uint_eq(d.goodput, 420 * MB);
+	d = feed(p, 210 * MB, 3.0, 30);
+	assert_choice(&d, A);
+	ck_assert_uint_eq(d.changes, 2);
+	ebpfaccel_auto_policy__free(p);
+}
+END_TEST
+
+/* A judgement in which the challenger is not 3 % ahead starts the count
+ * again.  B in force at 210 MB/s (A 420, 5 % ahead) for 9 judgements; then
+ * B's engine ratio reads 2.6:1 where its sample said 3:1, a gain of 0.8
+ * for zstd-1 stream, 1 - 0.2 x 0.82 for lz4 block: A 385.6 is not ahead of
+ * B's 400 (its compressor's speed); back at 3:1, A needs 10 more in a row. */
+START_TEST(better_must_be_in_a_row)
+{
+	int applied = 0;
+	struct ebpfaccel_auto_policy *p = b_in_force(&applied);
+	struct ebpfaccel_auto_decision d;
+
+	d = feed(p, 210 * MB, 3.0, 9);
+	ck_assert_int_eq(ebpfaccel_auto_policy__set_engine_ratio(p, 80, 2.6), 0);
+	d = feed(p, 210 * MB, 3.0, 1);
+	assert_choice(&d, B);
+	ck_assert_int_eq(ebpfaccel_auto_policy__set_engine_ratio(p, 80, 3.0), 0);
+	d = feed(p, 210 * MB, 3.0, 11);
+	assert_choice(&d, B);
+	d = feed(p, 210 * MB, 3.0, 1);
+	assert_choice(&d, A);
+	ebpfaccel_auto_policy__free(p);
+}
+END_TEST
+
+/* Each configuration gets its own share of the stream's gain over the
+ * sample (all four sample 3:1 here, compress 1000 and decompress 2000 MB/s
+ * on a whole core, 10 MB/s link, zstd-1 stream's gain 2.2 by default):
+ * zstd-1 block 1 + 2 x (1 + 1.2 x 0.91) = 5.184:1, zstd-1 stream 5.4,
+ * lz4 stream 1 + 2 x (1 + 1.2 x 0.84) = 5.016, zstd-6 stream 5.928. */
+static const struct ebpfaccel_auto_candidate same_sample[] = {
+	{ TCP_COMP_ALGO_ZSTD, 1, TCP_COMP_MODE_BLOCK, 1000 * MB, 2000 * MB, 3.0 },
+	{ TCP_COMP_ALGO_ZSTD, 1, TCP_COMP_MODE_STREAM, 1000 * MB, 2000 * MB, 3.0 },
+	{ TCP_COMP_ALGO_LZ4, 0, TCP_COMP_MODE_STREAM, 1000 * MB, 2000 * MB, 3.0 },
+	{ TCP_COMP_ALGO_ZSTD, 6, TCP_COMP_MODE_STREAM, 1000 * MB, 2000 * MB, 3.0 },
+};
+
+static struct ebpfaccel_auto_decision choose_among(const struct ebpfaccel_auto_candidate *c, size_t n,
+						   double gain)
+{
+	LIBEBPFACCEL_OPTS(ebpfaccel_auto_policy_opts, o, .choose = true, .candidates = c, .n_candidates = n,
+			  .stream_gain = gain, .link_rate = 10 * MB, .cpu_share = 1.0);
+	struct ebpfaccel_auto_policy *p = ebpfaccel_auto_policy__new(NULL, &o);
+	struct ebpfaccel_auto_decision d;
+
+	ck_assert_ptr_nonnull(p);
+	d = feed(p, 10 * MB, 3.0, 3);
+	ebpfaccel_auto_policy__free(p);
+	ck_assert_msg(d.compress, "off: %s", d.text);
+	return d;
+}
+
+START_TEST(gain_per_configuration)
+{
+	struct ebpfaccel_auto_candidate slow6[4];
+	struct ebpfaccel_auto_decision d = choose_among(same_sample, 4, 0);
+
+	ck_assert_int_eq(d.choice.level, 6);
+	ck_assert_uint_eq(d.goodput, 5928 * MB / 100);
+	ck_assert_msg(strstr(d.text, "ratio 5.93:1"), "%s", d.text);
+	/* Without zstd-6, stream beats block at the same level. */
+	d = choose_among(same_sample, 3, 0);
+	ck_assert_int_eq(d.choice.mode, TCP_COMP_MODE_STREAM);
+	ck_assert_int_eq(d.choice.algo, TCP_COMP_ALGO_ZSTD);
+	ck_assert_uint_eq(d.goodput, 54 * MB);
+	/* A zstd-6 that compresses only 50 MB/s cannot feed its 59.28. */
+	memcpy(slow6, same_sample, sizeof(slow6));
+	slow6[3].comp_speed = 50 * MB;
+	d = choose_among(slow6, 4, 0);
+	ck_assert_int_eq(d.choice.level, 1);
+	ck_assert_int_eq(d.choice.mode, TCP_COMP_MODE_STREAM);
+	/* A stream no better than its sample (gain 1): all alike, the first. */
+	d = choose_among(same_sample, 4, 1.0);
+	ck_assert_int_eq(d.choice.mode, TCP_COMP_MODE_BLOCK);
+	ck_assert_uint_eq(d.goodput, 30 * MB);
 }
 END_TEST
 
@@ -422,6 +546,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, no_flapping);
 	tcase_add_test(tc, switch_needs_a_clear_gain);
 	tcase_add_test(tc, engine_ratio_redecides);
+	tcase_add_test(tc, close_to_the_best_stays);
+	tcase_add_test(tc, consistently_better_wins);
+	tcase_add_test(tc, better_must_be_in_a_row);
+	tcase_add_test(tc, gain_per_configuration);
 	tcase_add_test(tc, random_data_is_off);
 	tcase_add_loop_test(tc, choice_follows_the_cpu_share, 0, sizeof(by_share) / sizeof(by_share[0]));
 	tcase_add_test(tc, share_from_the_load);

@@ -356,9 +356,11 @@ struct ebpfaccel_auto_policy_opts {
 	 *  measured through the engine on each port's sample.  Copied. */
 	const struct ebpfaccel_auto_candidate *candidates;
 	size_t n_candidates;		/**< entries of @c candidates (at most 16) */
-	/** How many times better a connection's stream compresses than the
-	 *  probe's sample of 256-byte pieces (default 2.0); replaced per port
-	 *  by the measured factor once the engine's ratio is reported
+	/** How many times better (in its compressible part) a connection's
+	 *  stream compresses with zstd-1 in stream mode than the probe's
+	 *  sample of 256-byte pieces (default 2.2); the other candidates get
+	 *  their measured share of it (docs/traffic-probe.md).  Replaced per
+	 *  port by the factor measured once the engine's ratio is reported
 	 *  (ebpfaccel_auto_policy__set_engine_ratio()). */
 	double stream_gain;
 	/** Link rate in payload bytes/s; 0 estimates it per port from the
