@@ -100,12 +100,11 @@ run_mode() { # plain|cache|xdp|near [runtest args] -> log in $OUT/$1.log
 	live_tmp=$(mktemp -d)
 	mkdir "$live_cg" "$live_ccg"; ip netns add "$live_ns"; ip -n "$live_ns" link set lo up
 	host=127.0.0.1 bind=127.0.0.1 cns=$live_ns
-	skip2=$SKIP_TESTS
 	# Over the veth pair this test's stand-in listener is in the clients' netns,
 	# not the server's: the port is free there, Redis moves to it and the suite
 	# loses its server.  A matter of the topology, not of the cache.
 	[ "$mode" != xdp ] || { xdp_link; host=10.78.0.1 bind="10.78.0.1 127.0.0.1" cns=$live_nsc
-		skip2="CONFIG SET rollback on apply error"; }
+		set -- --skiptest "CONFIG SET rollback on apply error" "$@"; }
 	sh -c 'echo $$ > "$1/cgroup.procs"; exec ip netns exec "$2" redis-server --port 6379 --bind $4 --protected-mode no --save "" --appendonly no --dir "$3" --enable-debug-command yes --enable-module-command yes' \
 		sh "$live_cg" "$live_ns" "$live_tmp" "$bind" > "$live_tmp/redis.log" 2>&1 &
 	i=0; until ip netns exec "$cns" redis-cli -h $host ping >/dev/null 2>&1; do
@@ -121,7 +120,7 @@ run_mode() { # plain|cache|xdp|near [runtest args] -> log in $OUT/$1.log
 	esac
 	(cd "$src" && sh -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$live_ccg" \
 		ip netns exec "$cns" ./runtest --host $host --port 6379 --clients 4 \
-		--timeout 600 --skiptest "$SKIP_TESTS" --skiptest "$skip2" "$@") > "$OUT/$mode.log" 2>&1 || true
+		--timeout 600 --skiptest "$SKIP_TESTS" "$@") > "$OUT/$mode.log" 2>&1 || true
 	[ "$mode" = plain ] || "$CLI" $live_cmd stats --name "$live_name" > "$OUT/$mode.stats" 2>&1 || true
 	mode_cleanup
 	sed 's/\x1b\[[0-9;]*m//g' "$OUT/$mode.log" | grep -E '^\[(err|exception|timeout)\]' > "$OUT/$mode.failed" || true
