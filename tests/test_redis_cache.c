@@ -1998,6 +1998,53 @@ START_TEST(large_interleaved_pipelined)
 }
 END_TEST
 
+/* A connection whose reply stream the programs gave up (a push inside
+ * EXEC's array: "DEBUG PROTOCOL push" in RESP3, which the scanner refuses)
+ * counts bypass_bad once, not again at each later reply (issue 19: the
+ * resync of an abandoned stream failed, and counted, every time); its
+ * later GETs all go to Redis, answered right. */
+START_TEST(given_up_counted_once)
+{
+	static const char *const conf[] = { "enable-debug-command yes", NULL };
+	static const char req[] = "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n"
+		"*1\r\n$5\r\nMULTI\r\n"
+		"*3\r\n$5\r\nDEBUG\r\n$8\r\nPROTOCOL\r\n$4\r\npush\r\n"
+		"*1\r\n$4\r\nEXEC\r\n"
+		"*2\r\n$4\r\nECHO\r\n$16\r\n<end-of-exec-19>\r\n";
+	static const char end[] = "$16\r\n<end-of-exec-19>\r\n";
+	struct ebpfaccel_redis_cache_stats s0, s1;
+	struct env e = { 0 };
+	char buf[8192];
+	size_t got = 0;
+	long calls;
+	int fd;
+
+	env_start(&e, conf, NULL);
+	fd = connect_warm(&e, "k", "v");
+	s0 = stats(&e);
+	ck_assert_int_eq(rcc_send(fd, req, sizeof(req) - 1), 0);
+	/* up to the marker: HELLO's map, +OK, +QUEUED, EXEC's array, ECHO */
+	while (got < sizeof(end) - 1 || memcmp(buf + got - (sizeof(end) - 1), end, sizeof(end) - 1)) {
+		ck_assert_int_lt(got, sizeof(buf));
+		ck_assert_int_eq(rcc_read_exact(fd, buf + got, 1), 0);
+		got++;
+	}
+	buf[got] = 0;
+	ck_assert_msg(strstr(buf, ">2\r\n$16\r\nserver-cpu-usage\r\n"), "no push in '%s'", buf);
+	s1 = stats(&e);
+	ck_assert_uint_eq(s1.bypass_bad - s0.bypass_bad, 1);
+	calls = get_calls(&e);
+	for (int i = 0; i < 20; i++)
+		ck_assert(rcc_get_is(fd, "k", "v"));
+	ck_assert_int_eq(get_calls(&e) - calls, 20);
+	s1 = stats(&e);
+	ck_assert_uint_eq(s1.bypass_bad - s0.bypass_bad, 1);
+	ck_assert(rcc_quiet(fd, 50));
+	close(fd);
+	env_stop(&e);
+}
+END_TEST
+
 int main(void)
 {
 	const struct {
@@ -2042,6 +2089,7 @@ int main(void)
 		T(large_reply_in_flight_not_readmitted),
 		T(large_interleaved_pipelined),
 		T(soak_large_values),
+		T(given_up_counted_once),
 #undef T
 	};
 	Suite *s = suite_create("redis_cache");

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The near cache's attach points with programs that do nothing, for
- * bench/redis_near (NEAR_NOOP=1): what the sockmap itself costs a
- * connection, apart from what nc_request and nc_reply do. The kernel takes
- * the same paths as with the near cache passing everything: sendmsg through
- * tcp_bpf (the message copied into an sk_msg, the verdict run, then pushed
- * to TCP), every segment from the server through the verdict and the
- * psock's ingress queue, reads through tcp_bpf_recvmsg_parser.
+ * The sockmap attach points with programs that do nothing: what the
+ * sockmap itself costs a connection, apart from what the cache's programs
+ * do. For bench/redis_near (NEAR_NOOP=1: the near cache's attach points,
+ * the client's connections) and bench/redis_get (RC_NOOP=1: the server
+ * cache's, the connections redis-server accepts). The kernel takes the
+ * same paths as with a cache passing everything: sendmsg through tcp_bpf
+ * (the message copied into an sk_msg, the verdict run, then pushed to TCP),
+ * every received segment through the verdict and the psock's ingress
+ * queue, reads through tcp_bpf_recvmsg_parser.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -34,14 +36,16 @@ int noop_reply(struct __sk_buff *skb)
 	return SK_PASS;
 }
 
-/* every connection the cgroup's processes open: the bench's client cgroup
- * opens only the ones to its Redis */
+/* every connection the cgroup's processes open or accept: the benches'
+ * cgroups hold only their Redis clients (connections to the Redis) or
+ * their redis-server (connections from its clients) */
 SEC("sockops")
 int noop_sockops(struct bpf_sock_ops *skops)
 {
 	__u64 cookie;
 
-	if (skops->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
+	if (skops->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB ||
+	    skops->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB) {
 		cookie = bpf_get_socket_cookie(skops);
 		bpf_sock_hash_update(skops, &noop_socks, &cookie, BPF_NOEXIST);
 	}

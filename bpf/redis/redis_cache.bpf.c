@@ -1399,7 +1399,10 @@ GLOBAL int reply_resync(struct rc_conn *c, __u32 gap)
  * that went out unseen. */
 static __always_inline int reply_lost(struct rc_conn *c)
 {
-	stat_add(RC_STAT_BYPASS_BAD, 1);
+	/* counted once per connection given up: its later messages come
+	 * here again (their bytes are not followed any more) */
+	if (!c->rep_broken)
+		stat_add(RC_STAT_BYPASS_BAD, 1);
 	c->rep_broken = 1;
 	c->pushy = 1;
 	/* its pending writes are released when it closes */
@@ -1649,7 +1652,7 @@ int rc_reply(struct sk_msg_md *msg)
 	start = tp->write_seq;
 	seen = c->seq_valid ? (__s32)(c->rep_end_seq - start) : 0;
 	if (seen < 0) {		/* bytes went out unseen */
-		if (reply_resync(c, -seen))
+		if (c->rep_broken || reply_resync(c, -seen))
 			return reply_lost(c);
 		seen = 0;
 	}
