@@ -755,7 +755,7 @@ static void wait_acked(int fd)
  */
 START_TEST(test_auto_unseen)
 {
-	const char *pause[] = { "CLIENT", "PAUSE", "10000", "WRITE" };
+	const char *pause[] = { "CLIENT", "PAUSE", "120000", "WRITE" };
 	const char *unpause[] = { "CLIENT", "UNPAUSE" };
 	const char *set2[] = { "SET", "hot", "v2" }, *set_o[] = { "SET", "o", "vo" };
 	struct xenv e = { 0 };
@@ -777,6 +777,7 @@ START_TEST(test_auto_unseen)
 
 	p = xconnect(&e, AF_INET);
 	w = xconnect(&e, AF_INET6);
+	/* long enough for a TCG guest: the test ends it */
 	ck_assert(rcc_ok(p, 4, pause));
 	/* the pause invalidated everything: reads fill again meanwhile */
 	warm_xdp(&e, fd, "o", "vo");
