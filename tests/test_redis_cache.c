@@ -13,6 +13,7 @@
 
 #include <ebpfaccel/ebpfaccel.h>
 #include "redis_cache_client.h"
+#include "redis_tracking.h"
 #include "tcp_segs.h"
 
 struct env {
@@ -1152,24 +1153,9 @@ END_TEST
 /* the fixture's server without its unix socket: TCP on one port only */
 static const char *const tcp_only[] = { "unixsocket \"\"", NULL };
 
-/* Waits up to 6 s for the tracking in effect to be @want with a reason
- * containing @why_has (when not NULL); returns the last one read. */
 static int wait_tracking(struct env *e, int want, const char *why_has)
 {
-	char why[256] = "";
-	int t = -1;
-
-	for (int i = 0; i < 300; i++) {
-		t = ebpfaccel_redis_cache__tracking(e->rc, why, sizeof(why));
-		if (t == want && (!why_has || strstr(why, why_has)))
-			break;
-		sleep_ms(20);
-	}
-	fprintf(stderr, "tracking %s: %s\n", t == EBPFACCEL_REDIS_TRACK_KEYS ? "keys" :
-		t == EBPFACCEL_REDIS_TRACK_ALL ? "all" : "?", why);
-	if (why_has)
-		ck_assert_msg(strstr(why, why_has), "reason '%s' lacks '%s'", why, why_has);
-	return t;
+	return rtr_wait_tracking(e->rc, want, why_has);
 }
 
 /* A command on a new TCP connection (taken in by the programs). */
@@ -1201,15 +1187,7 @@ static void warm_hits(struct env *e, int fd, const char *key, const char *value)
  * tracking one prefix. */
 static long info_stat(struct env *e, const char *name)
 {
-	char *out = NULL, *p;
-	long v = -1;
-
-	ck_assert_int_eq(fx_run(e->ns, &out, "redis-cli -p %d INFO stats", e->port), 0);
-	p = strstr(out, name);
-	if (p && p[strlen(name)] == ':')
-		v = strtol(p + strlen(name) + 1, NULL, 10);
-	free(out);
-	return v;
+	return rtr_info_stat(e->ns, e->port, name);
 }
 
 START_TEST(auto_tcp_only_tracks_keys)

@@ -10,6 +10,8 @@
 #include <check.h>
 #include <net/if.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <time.h>
 
 #include <bpf/bpf.h>
@@ -18,6 +20,7 @@
 
 #include <ebpfaccel/ebpfaccel.h>
 #include "redis_cache_client.h"
+#include "redis_tracking.h"
 #include "tests/xdp_drop.skel.h"
 
 struct xenv {
@@ -30,7 +33,12 @@ struct xenv {
 	int port;
 };
 
-static void xenv_start(struct xenv *e)
+static int xconnect(struct xenv *e, int family);
+
+/* @conf: redis-server's extra configuration (NULL: the fixture's, with a
+ * unix socket); @early: when not NULL, a client connection made before the
+ * cache is attached, which the programs never see. */
+static void xenv_start_conf(struct xenv *e, const char *const *conf, int *early)
 {
 	__u16 port;
 	int prev, ifindex;
@@ -43,7 +51,7 @@ static void xenv_start(struct xenv *e)
 	ck_assert_int_eq(fx_veth_new(e->srv, e->cli, &e->veth), 0);
 	e->cg = fx_cgroup_new();
 	ck_assert_ptr_nonnull(e->cg);
-	e->redis = fx_redis_start_cg(e->srv, e->cg, NULL);
+	e->redis = fx_redis_start_cg(e->srv, e->cg, conf);
 	ck_assert_ptr_nonnull(e->redis);
 	e->port = port = fx_redis_port(e->redis);
 
@@ -59,6 +67,8 @@ static void xenv_start(struct xenv *e)
 	ck_assert_int_eq(bpf_xdp_attach(ifindex, bpf_program__fd(e->loss->progs.xdp_drop),
 					XDP_FLAGS_DRV_MODE, NULL), 0);
 	ck_assert_int_eq(fx_netns_return(prev), 0);
+	if (early)
+		*early = xconnect(e, AF_INET);
 	{
 		LIBEBPFACCEL_OPTS(ebpfaccel_redis_cache_opts, opts,
 			.ports = &port, .nr_ports = 1,
@@ -73,6 +83,11 @@ static void xenv_start(struct xenv *e)
 	ck_assert_int_ge(prev, 0);
 	ck_assert_int_eq(ebpfaccel_redis_cache__attach(e->rc), 0);
 	ck_assert_int_eq(fx_netns_return(prev), 0);
+}
+
+static void xenv_start(struct xenv *e)
+{
+	xenv_start_conf(e, NULL, NULL);
 }
 
 static void xenv_stop(struct xenv *e)
@@ -226,14 +241,36 @@ static long srv_rx(struct xenv *e, int fd)
 /* Three GETs of "hot" on @fd; true if XDP answered any. Not just one: the
  * first request after a pause carries the ACK XDP kept from the server
  * (docs/redis-cache.md, XDP mode, rule 8), so it goes to the socket. */
-static int xdp_answers(struct xenv *e, int fd)
+/* The bytes of a GET of @key */
+static long get_len(const char *key)
 {
-	static const char get[] = "*2\r\n$3\r\nGET\r\n$3\r\nhot\r\n";
+	const char *get[] = { "GET", key };
+	char req[128];
+
+	return rcc_encode(req, sizeof(req), 2, get, NULL);
+}
+
+static int xdp_answers_kv(struct xenv *e, int fd, const char *key, const char *value)
+{
 	long rx = srv_rx(e, fd);
 
 	for (int i = 0; i < 3; i++)
-		ck_assert(rcc_get_is(fd, "hot", "value-of-hot"));
-	return srv_rx(e, fd) - rx < 3 * (long)(sizeof(get) - 1);
+		ck_assert(rcc_get_is(fd, key, value));
+	return srv_rx(e, fd) - rx < 3 * get_len(key);
+}
+
+static int xdp_answers(struct xenv *e, int fd)
+{
+	return xdp_answers_kv(e, fd, "hot", "value-of-hot");
+}
+
+/* GETs @key (whose value is @value) on @fd until XDP answers one, 2 s at
+ * most (fills are confirmed by the library first). */
+static void warm_xdp(struct xenv *e, int fd, const char *key, const char *value)
+{
+	for (int i = 0; i < 200 && !xdp_answers_kv(e, fd, key, value); i++)
+		sleep_ms(10);
+	ck_assert_msg(xdp_answers_kv(e, fd, key, value), "XDP never answered %s", key);
 }
 
 /* SET and GET of a @len-byte value on @fd, byte-exact. */
@@ -564,10 +601,27 @@ START_TEST(test_pipeline_and_gso)
 }
 END_TEST
 
+/* ---- tracking: per-key while every write path is one the programs see */
+
+/* the fixture's server without its unix socket: TCP on one port only */
+static const char *const tcp_only[] = { "unixsocket \"\"", NULL };
+
+/* The tracking in effect becomes @want (with @why_has in its reason) */
+static void wait_tracking(struct xenv *e, int want, const char *why_has)
+{
+	ck_assert_int_eq(rtr_wait_tracking(e->rc, want, why_has), want);
+}
+
+static long info_stat(struct xenv *e, const char *name)
+{
+	return rtr_info_stat(e->srv, e->port, name);
+}
+
 /* Writers on other connections, readers whose hits XDP answers: a reader
  * asking after a write was acknowledged sees that write (the write
- * invalidates on its way in, before Redis answers it). */
-START_TEST(test_soak)
+ * invalidates on its way in, before Redis answers it), under the tracking
+ * @conf's server leads to (@want). */
+static void soak_run(const char *const *conf, int want)
 {
 	struct xenv e = { 0 };
 	long snap[2][NBAD], stale = 0, reads = 0;
@@ -575,14 +629,16 @@ START_TEST(test_soak)
 	char val[32];
 	const char *set[] = { "SET", "soak", val };
 	struct timespec t0, t;
-	__u64 h0;
+	__u64 h0, x0;
 
-	xenv_start(&e);
+	xenv_start_conf(&e, conf, NULL);
+	wait_tracking(&e, want, NULL);
 	bad_snapshot(&e, snap);
 	w = xconnect(&e, AF_INET);
 	r[0] = answered_conn(&e, AF_INET);
 	r[1] = xconnect(&e, AF_INET6);
 	h0 = hits(&e);
+	x0 = stats(&e).xdp_hits;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0;; i++) {
 		clock_gettime(CLOCK_MONOTONIC, &t);
@@ -598,14 +654,161 @@ START_TEST(test_soak)
 				stale++;
 		ck_assert(rcc_get_is(r[i & 1], "hot", "value-of-hot"));
 	}
-	fprintf(stderr, "soak: %ld reads, %ld stale, %llu hits\n", reads, stale,
-		(unsigned long long)(hits(&e) - h0));
+	fprintf(stderr, "soak (%s): %ld reads, %ld stale, %llu hits, %llu in XDP\n",
+		want == EBPFACCEL_REDIS_TRACK_KEYS ? "per-key" : "broadcast", reads, stale,
+		(unsigned long long)(hits(&e) - h0),
+		(unsigned long long)(stats(&e).xdp_hits - x0));
 	ck_assert_int_eq(stale, 0);
 	ck_assert_int_gt(hits(&e) - h0, 100);
+	ck_assert_uint_gt(stats(&e).xdp_hits - x0, 100);
+	/* still the same tracking: nothing in the soak opened a path */
+	ck_assert_int_eq(ebpfaccel_redis_cache__tracking(e.rc, NULL, 0), want);
 	close(w);
 	close(r[0]);
 	close(r[1]);
 	bad_none_since(&e, snap);
+	xenv_stop(&e);
+}
+
+/* The fixture's unix socket is a write path the programs do not see */
+START_TEST(test_soak)
+{
+	soak_run(NULL, EBPFACCEL_REDIS_TRACK_ALL);
+}
+END_TEST
+
+START_TEST(test_soak_keys)
+{
+	soak_run(tcp_only, EBPFACCEL_REDIS_TRACK_KEYS);
+}
+END_TEST
+
+/* A TCP-only server, clients over the veth: the default (automatic)
+ * tracking is per-key in XDP mode too, Redis tracks keys rather than a
+ * prefix, XDP answers, and a write on another connection is never
+ * answered stale. */
+START_TEST(test_auto_keys)
+{
+	const char *set2[] = { "SET", "hot", "v2" };
+	struct xenv e = { 0 };
+	int fd, w;
+
+	xenv_start_conf(&e, tcp_only, NULL);
+	wait_tracking(&e, EBPFACCEL_REDIS_TRACK_KEYS, "no write path");
+	fd = answered_conn(&e, AF_INET);
+	ck_assert_int_eq(info_stat(&e, "tracking_total_prefixes"), 0);
+	ck_assert_int_ge(info_stat(&e, "tracking_total_keys"), 1);
+	w = xconnect(&e, AF_INET6);
+	ck_assert(rcc_ok(w, 3, set2));
+	ck_assert(rcc_get_is(fd, "hot", "v2"));
+	ck_assert_int_eq(ebpfaccel_redis_cache__tracking(e.rc, NULL, 0),
+			 EBPFACCEL_REDIS_TRACK_KEYS);
+	close(w);
+	close(fd);
+	xenv_stop(&e);
+}
+END_TEST
+
+/* GETs of @key on @fd (whose value is @value) until the tracking in effect
+ * is @until (100k GETs at most), back to back: none answered in XDP, Redis' socket received
+ * every one. Returns how many. */
+static long xdp_silent_until(struct xenv *e, int fd, const char *key, const char *value,
+			     int until)
+{
+	long rx = srv_rx(e, fd), n = 0;
+	int t = -1;
+
+	for (int i = 0; i < 100000 && t != until; i++, n++) {
+		ck_assert(rcc_get_is(fd, key, value));
+		t = ebpfaccel_redis_cache__tracking(e->rc, NULL, 0);
+	}
+	ck_assert_int_eq(t, until);
+	ck_assert_int_eq(srv_rx(e, fd) - rx, n * get_len(key));
+	return n;
+}
+
+/* The server ACKed everything sent on @fd, 2 s at most: its TCP took it
+ * in, and the sockmap verdict, which runs as it is queued, saw it. */
+static void wait_acked(int fd)
+{
+	int outq = -1;
+
+	for (int i = 0; i < 20000; i++) {
+		ck_assert_int_eq(ioctl(fd, SIOCOUTQ, &outq), 0);
+		if (!outq)
+			return;
+		usleep(100);
+	}
+	ck_abort_msg("%d bytes never acknowledged", outq);
+}
+
+/*
+ * Write paths the programs do not see, in XDP mode:
+ * - a connection accepted before the attach keeps broadcast tracking (its
+ *   write is answered fresh at once); per-key once it closed;
+ * - under per-key tracking, a write the programs cannot tie to its reply
+ *   (more in flight than they remember, held by CLIENT PAUSE WRITE) stops
+ *   XDP's answers at once, before the library switches to broadcast (the
+ *   switch flushes: an answer after it needs a new fill); the key it
+ *   writes is read fresh after its reply; per-key again once that
+ *   connection closed.
+ */
+START_TEST(test_auto_unseen)
+{
+	const char *pause[] = { "CLIENT", "PAUSE", "120000", "WRITE" };
+	const char *unpause[] = { "CLIENT", "UNPAUSE" };
+	const char *set2[] = { "SET", "hot", "v2" }, *set_o[] = { "SET", "o", "vo" };
+	struct xenv e = { 0 };
+	char req[4096], key[16];
+	const char *set[] = { "SET", key, "v3" };
+	size_t n = 0;
+	int early, fd, p, w;
+	long quiet;
+
+	xenv_start_conf(&e, tcp_only, &early);
+	wait_tracking(&e, EBPFACCEL_REDIS_TRACK_ALL, "do not see");
+	fd = answered_conn(&e, AF_INET);
+	ck_assert(rcc_ok(early, 3, set2));
+	ck_assert(rcc_get_is(fd, "hot", "v2"));
+	close(early);
+	wait_tracking(&e, EBPFACCEL_REDIS_TRACK_KEYS, "no write path");
+	ck_assert(rcc_ok(fd, 3, set_o));
+	warm_xdp(&e, fd, "hot", "v2");
+
+	p = xconnect(&e, AF_INET);
+	w = xconnect(&e, AF_INET6);
+	/* long enough for a TCG guest: the test ends it */
+	ck_assert(rcc_ok(p, 4, pause));
+	/* the pause invalidated everything: reads fill again meanwhile */
+	warm_xdp(&e, fd, "o", "vo");
+	for (int i = 0; i < 20; i++) {
+		snprintf(key, sizeof(key), i ? "deep%d" : "hot", i);
+		n += rcc_encode(req + n, sizeof(req) - n, 3, set, NULL);
+	}
+	/* answered in XDP just before (the first may carry an ACK XDP kept,
+	 * rule 8; the socket statistics are not read in between: that takes
+	 * longer than the ACK is kept), so only the gate sends the next to Redis */
+	for (int i = 0; i < 3; i++)
+		ck_assert(rcc_get_is(fd, "o", "vo"));
+	ck_assert_int_eq(rcc_send(w, req, n), 0);
+	wait_acked(w);
+	/* "o", confirmed under per-key tracking and not written: not answered
+	 * in XDP from the moment the programs saw the write they cannot tie */
+	quiet = xdp_silent_until(&e, fd, "o", "vo", EBPFACCEL_REDIS_TRACK_ALL);
+	fprintf(stderr, "%ld GETs of o before broadcast tracking was in effect\n", quiet);
+	/* the write to "hot" (the first, remembered as pending: no fill of
+	 * "hot" stands until its reply) waits in Redis: its old value */
+	for (int i = 0; i < 20; i++)
+		ck_assert(!xdp_answers_kv(&e, fd, "hot", "v2"));
+	ck_assert(rcc_ok(p, 2, unpause));
+	for (int i = 0; i < 20; i++)
+		ck_assert(rcc_line(w, "", 0, "+OK"));
+	ck_assert(rcc_get_is(fd, "hot", "v3"));
+	close(w);
+	wait_tracking(&e, EBPFACCEL_REDIS_TRACK_KEYS, "no write path");
+	warm_xdp(&e, fd, "hot", "v3");
+	close(p);
+	close(fd);
 	xenv_stop(&e);
 }
 END_TEST
@@ -658,6 +861,9 @@ int main(void)
 	ADD(closes_ipv6);
 	ADD(pipeline_and_gso);
 	ADD(soak);
+	ADD(soak_keys);
+	ADD(auto_keys);
+	ADD(auto_unseen);
 	ADD(detach_destroy);
 	return fx_run_suite(s);
 }

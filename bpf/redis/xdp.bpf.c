@@ -87,6 +87,9 @@ const volatile __u32 xr_off_tracking_ok;
 const volatile __u32 xr_off_gen_all;
 const volatile __u32 xr_off_track_backlog;
 const volatile __u32 xr_off_track_synced;
+const volatile __u32 xr_off_track_keys;
+const volatile __u32 xr_off_unseen;
+const volatile __u32 xr_off_unseen_ok;
 
 /* ---- this object's maps ------------------------------------------------ */
 
@@ -428,12 +431,30 @@ static __always_inline int load_opts(struct xdp_md *ctx, const struct seg *g,
 
 /* ---- XDP: the answer --------------------------------------------------- */
 
-static __always_inline void *global_at(__u32 off)
+#define GLOBAL_U32(g, off)	READ_ONCE(*(__u32 *)((g) + (off)))
+
+/*
+ * The sockmap object's serve gate, can_serve() in redis_cache.bpf.c less
+ * the connection's part, read from its .bss: serving on, the tracking
+ * stream live with no pushes held back in Redis and, under per-key
+ * tracking, nothing seen since the engine's last check that may open a
+ * write path the programs do not see (a write there would be pushed after
+ * its reply: an answer meanwhile could be stale). Keep the two alike.
+ * 1 with the global generation entries must carry in *@gen, 0 to not serve.
+ */
+static __always_inline int serve_gen(__u64 *gen)
 {
 	__u32 zero = 0;
 	__u8 *g = bpf_map_lookup_elem(&rc_globals, &zero);
 
-	return g ? g + off : NULL;
+	if (!g || !GLOBAL_U32(g, xr_off_enabled) || !GLOBAL_U32(g, xr_off_tracking_ok) ||
+	    /* rc_reply's tracker_backlog() */
+	    GLOBAL_U32(g, xr_off_track_backlog) != GLOBAL_U32(g, xr_off_track_synced) ||
+	    (GLOBAL_U32(g, xr_off_track_keys) &&
+	     GLOBAL_U32(g, xr_off_unseen) != GLOBAL_U32(g, xr_off_unseen_ok)))
+		return 0;
+	*gen = READ_ONCE(*(__u64 *)(g + xr_off_gen_all));
+	return 1;
 }
 
 /* The GET in the payload, if the segment is exactly one, and its entry is
@@ -441,12 +462,12 @@ static __always_inline void *global_at(__u32 off)
  * length returned; 0 otherwise. */
 GLOBAL int stage_answer(struct xdp_md *ctx, __u32 at, __u32 plen, __u64 cookie)
 {
-	__u32 zero = 0, n = 0, hl, len, *on, *ok, *bl, *sy;
+	__u32 zero = 0, n = 0, hl, len;
 	struct rc_key k = {};
 	struct rc_small *e;
 	struct xr_reply *r;
 	struct rc_conn *c;
-	__u64 *gen, *cv, ver;
+	__u64 gen, *cv, ver;
 	__u8 h[20];
 
 	/* cheapest first: what is not one GET, or misses, leaves before the
@@ -464,14 +485,8 @@ GLOBAL int stage_answer(struct xdp_md *ctx, __u32 at, __u32 plen, __u64 cookie)
 	e = bpf_map_lookup_elem(&rc_cache_small, &k);
 	if (!e)
 		return 0;
-	on = global_at(xr_off_enabled);
-	ok = global_at(xr_off_tracking_ok);
-	gen = global_at(xr_off_gen_all);
-	bl = global_at(xr_off_track_backlog);	/* rc_reply's tracker_backlog() */
-	sy = global_at(xr_off_track_synced);
 	r = bpf_map_lookup_elem(&xr_scratch, &zero);
-	if (!on || !ok || !gen || !bl || !sy || !r || !READ_ONCE(*on) || !READ_ONCE(*ok) ||
-	    READ_ONCE(*bl) != READ_ONCE(*sy))
+	if (!r || !serve_gen(&gen))
 		return 0;
 	c = bpf_map_lookup_elem(&rc_conns, &cookie);
 	if (!c || !rc_conn_idle(c))
@@ -479,7 +494,7 @@ GLOBAL int stage_answer(struct xdp_md *ctx, __u32 at, __u32 plen, __u64 cookie)
 	ver = READ_ONCE(e->h.version);
 	barrier();
 	len = e->h.len;
-	if (e->h.db != READ_ONCE(c->db) || e->h.gen != READ_ONCE(*gen) ||
+	if (e->h.db != READ_ONCE(c->db) || e->h.gen != gen ||
 	    len > RC_SMALL_MAX)
 		return 0;
 	cv = bpf_map_lookup_elem(&rc_confirmed, &k);

@@ -237,6 +237,9 @@ static int rc_xdp_load(struct ebpfaccel_redis_cache *rc)
 		.off_gen_all = (const char *)&skel->bss->rc_gen_all - bss,
 		.off_track_backlog = (const char *)&skel->bss->rc_track_backlog - bss,
 		.off_track_synced = (const char *)&skel->bss->rc_track_synced - bss,
+		.off_track_keys = (const char *)&skel->bss->rc_track_keys - bss,
+		.off_unseen = (const char *)&skel->bss->rc_unseen - bss,
+		.off_unseen_ok = (const char *)&skel->bss->rc_unseen_ok - bss,
 	};
 	int err;
 
@@ -401,7 +404,8 @@ static int rc_follow_listener(void *ctx)
 
 /* The engine's thread, with automatic tracking: does every listener lead
  * to, and every client in @clients sit on, a connection the programs hold?
- * XDP answers without the programs' per-key gate: never per-key there. */
+ * In XDP mode too: XDP answers under the same per-key gate, and every
+ * other segment reaches the socket, where the sockmap programs see it. */
 static int rc_seen_all(void *ctx, const char *clients, size_t len, char *why,
 		       size_t why_sz)
 {
@@ -411,10 +415,6 @@ static int rc_seen_all(void *ctx, const char *clients, size_t len, char *why,
 		.conns_fd = bpf_map__fd(rc->skel->maps.rc_conns),
 	};
 
-	if (rc->xdp) {
-		snprintf(why, why_sz, "XDP mode answers without the per-key gate");
-		return 0;
-	}
 	return rc_seen__check(&s, clients, len, why, why_sz);
 }
 

@@ -73,6 +73,9 @@ int rc_xdp__open(struct rc_xdp **out, const struct rc_xdp_share *sh)
 	x->skel->rodata->xr_off_gen_all = sh->off_gen_all;
 	x->skel->rodata->xr_off_track_backlog = sh->off_track_backlog;
 	x->skel->rodata->xr_off_track_synced = sh->off_track_synced;
+	x->skel->rodata->xr_off_track_keys = sh->off_track_keys;
+	x->skel->rodata->xr_off_unseen = sh->off_unseen;
+	x->skel->rodata->xr_off_unseen_ok = sh->off_unseen_ok;
 	err = rc_xdp_reuse(x->skel, sh);
 	if (!err)
 		err = xdp_bpf__load(x->skel);

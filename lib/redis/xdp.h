@@ -26,6 +26,9 @@ struct rc_xdp_share {
 	size_t off_gen_all;
 	size_t off_track_backlog;
 	size_t off_track_synced;
+	size_t off_track_keys;		/* the per-key gate: can_serve()'s */
+	size_t off_unseen;
+	size_t off_unseen_ok;
 };
 
 struct rc_xdp;
