@@ -152,7 +152,7 @@ def floor_limits(runs, d, rounds):
         return
     print("    the loop's floor (its system calls, each reply readable when write() returns, no TCP,\n"
           "    cache or server): p50 %.2f / %.2f us (with the plain / near runs); near hit p50 %.2f us"
-          " = floor + %.2f us;" % (f[0], f[1], h, h - f[1]))
+          " = floor %+.2f us;" % (f[0], f[1], h, h - f[1]))
     print("    a hit 4x below plain's %.2f us needs <= %.2f us: %.2fx the floor (> 1.00x: a free cache"
           " could meet it)" % (p, p / 4, p / 4 / f[1]))
     if fc and pc:
