@@ -437,13 +437,8 @@ static __noinline void apply(struct nc_conn *c, struct resp_req *r, __u32 cls)
 		apply_flush(c);
 		break;
 	case RC_CMD_RECONF:
-		if (reconf_reads(r))
-			record(c, NC_SLOT_NONE, 0, NULL);
-		else
-			apply_flush(c);
-		break;
 	case RC_CMD_ADMIN:
-		if (admin_reads(r))
+		if (cls == RC_CMD_ADMIN ? admin_reads(r) : reconf_reads(r))
 			record(c, NC_SLOT_NONE, 0, NULL);
 		else
 			apply_flush(c);
