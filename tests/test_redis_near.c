@@ -551,6 +551,50 @@ START_TEST(connection_state_modelled)
 }
 END_TEST
 
+/* CONFIG GET (redis-benchmark sends it when it connects) and CONFIG HELP
+ * leave the cache as it is; CONFIG SET, which may open a write path (an
+ * eviction policy), flushes it. */
+START_TEST(config_reads_keep_cache)
+{
+	struct env e = { 0 };
+	const char get[] = "*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$16\r\nmaxmemory-policy\r\n";
+	const char want[] = "*2\r\n$16\r\nmaxmemory-policy\r\n$10\r\nnoeviction\r\n";
+	const char help[] = "*2\r\n$6\r\nconfig\r\n$4\r\nhelp\r\n";
+	const char *set[] = { "CONFIG", "SET", "maxmemory-policy", "noeviction" };
+	struct ebpfaccel_near_cache_stats s0, s1;
+	char line[512];
+	long rx;
+	int fd, cfd, hfd, u;
+
+	env_start(&e);
+	u = uconnect(&e);
+	uset(u, "k", "v");
+	fd = nconnect(&e);
+	cfd = nconnect(&e);
+	hfd = nconnect(&e);
+	warm(&e, fd, "k", "v");
+	s0 = stats(&e);
+	ck_assert(rcc_roundtrip(cfd, get, sizeof(get) - 1, want, sizeof(want) - 1));
+	/* lower case, as redis-cli users type it */
+	ck_assert_int_eq(rcc_send(hfd, help, sizeof(help) - 1), 0);
+	ck_assert_int_eq(rcc_read_line(hfd, line, sizeof(line)), 0);
+	ck_assert_msg(line[0] == '*', "CONFIG HELP: %s", line);
+	rx = tcp_data_segs_in(fd);
+	ck_assert(rcc_get_is(fd, "k", "v"));
+	s1 = stats(&e);
+	ck_assert_uint_eq(s1.flushes, s0.flushes);
+	ck_assert_uint_eq(tcp_data_segs_in(fd), rx);	/* still answered locally */
+	ck_assert(rcc_ok(cfd, 4, set));
+	s1 = stats(&e);
+	ck_assert_uint_gt(s1.flushes, s0.flushes);
+	close(hfd);
+	close(cfd);
+	close(fd);
+	close(u);
+	env_stop(&e);
+}
+END_TEST
+
 /* redis-cli and redis-py, unmodified, see exactly what Redis says. */
 START_TEST(unmodified_clients)
 {
@@ -721,6 +765,7 @@ int main(void)
 	tcase_add_test(tc, other_writer_within_bound);
 	tcase_add_test(tc, tracking_link_cut);
 	tcase_add_test(tc, connection_state_modelled);
+	tcase_add_test(tc, config_reads_keep_cache);
 	tcase_add_test(tc, unmodified_clients);
 	tcase_add_test(tc, ipv6_and_prefixes);
 	tcase_add_test(tc, deeply_nested_replies);

@@ -402,6 +402,21 @@ static __noinline void apply_state(struct nc_conn *c, struct resp_req *r,
 	record(c, NC_SLOT_NONE, 0, NULL);
 }
 
+/* CONFIG GET and CONFIG HELP only read: clients such as redis-benchmark
+ * send CONFIG GET when they connect, which must not flush everyone's cache.
+ * Only CONFIG's: "REPLICAOF GET 6379" names a host. */
+static __always_inline int reconf_reads(const struct resp_req *r)
+{
+	const char config[] = "CONFIG";
+
+	if (r->cmd_len != 6)
+		return 0;
+	for (int i = 0; i < 6; i++)
+		if (r->cmd[i] != config[i])
+			return 0;
+	return key_is(r, "GET", 3) || key_is(r, "HELP", 4);
+}
+
 /* Records what a request passed to Redis does to the cache. */
 static __noinline void apply(struct nc_conn *c, struct resp_req *r, __u32 cls)
 {
@@ -421,8 +436,9 @@ static __noinline void apply(struct nc_conn *c, struct resp_req *r, __u32 cls)
 		c->in_multi = 0;
 		apply_flush(c);
 		break;
+	case RC_CMD_RECONF:
 	case RC_CMD_ADMIN:
-		if (admin_reads(r))
+		if (cls == RC_CMD_ADMIN ? admin_reads(r) : reconf_reads(r))
 			record(c, NC_SLOT_NONE, 0, NULL);
 		else
 			apply_flush(c);
