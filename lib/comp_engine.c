@@ -20,8 +20,6 @@
 #include "ebpfaccel/ebpfaccel.h"
 
 #define REC_HDR_MAX	(TCP_COMP_REC_HDR_LEN + TCP_COMP_REC_XXH3_LEN)
-/* Received bytes buffered for one large read, at most (rx_top_up). */
-#define RX_TOP_UP_MAX	(1U << 20)
 
 struct comp_tx {
 	struct comp_encoder enc;
@@ -34,9 +32,6 @@ struct comp_rx {
 	char *buf;		/* received bytes: [start, end) */
 	size_t cap, start, end;
 	bool eof;
-	/* What a top-up (rx_top_up) saw, for the receive that waits. */
-	bool peer_closed;
-	int sock_err;
 };
 
 struct ebpfaccel_comp_conn {
@@ -271,15 +266,13 @@ static int rx_compact(struct comp_rx *rx, size_t need)
 }
 
 /* 1 = more bytes arrived, 0 = end of stream, <0 = -errno. */
-static int rx_fill(struct ebpfaccel_comp_conn *c, int flags)
+static int rx_fill(struct ebpfaccel_comp_conn *c)
 {
 	struct comp_rx *rx = &c->rx;
 	ssize_t n;
 
-	if (rx->sock_err || rx->peer_closed)	/* seen by a top-up: report it now */
-		return rx->sock_err;
 	do {
-		n = recv(c->fd, rx->buf + rx->end, rx->cap - rx->end, flags);
+		n = recv(c->fd, rx->buf + rx->end, rx->cap - rx->end, 0);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
@@ -288,36 +281,6 @@ static int rx_fill(struct ebpfaccel_comp_conn *c, int flags)
 	rx->end += n;
 	c->stats.rx_bytes_in += n;
 	return 1;
-}
-
-/*
- * Before decoding for a read of @len bytes: bytes that have arrived beyond
- * the buffer join it without waiting, the buffer grown towards @len (at
- * most RX_TOP_UP_MAX), when it holds fewer than @len bytes and at least one.
- * One large read then decodes many records in one call instead of one
- * buffer's worth, with one recv() less per buffer, and zstd stream records
- * go straight to the caller (comp_zstd_zc.c needs two windows of output in
- * one call; the 130 KiB buffer never held them).  An empty buffer is left
- * to the receive that waits.  An error or the end seen here is kept for it:
- * the kernel reports a socket error once.
- */
-static void rx_top_up(struct ebpfaccel_comp_conn *c, size_t len)
-{
-	struct comp_rx *rx = &c->rx;
-	size_t want = len < RX_TOP_UP_MAX ? len : RX_TOP_UP_MAX, held = rx->end - rx->start;
-	int ret;
-
-	if (!held || held >= want || rx->sock_err || rx->peer_closed)
-		return;
-	if (rx->cap - rx->start < want && rx_compact(rx, want))
-		return;		/* no memory for more: the buffer as it is */
-	if (rx->end == rx->cap)
-		return;
-	ret = rx_fill(c, MSG_DONTWAIT);
-	if (ret == 0)
-		rx->peer_closed = true;
-	else if (ret < 0 && ret != -EAGAIN && ret != -EWOULDBLOCK)
-		rx->sock_err = ret;
 }
 
 /* The decoder's verdict on the stream, logged once. */
@@ -349,7 +312,6 @@ static ssize_t rx_decode_into(struct ebpfaccel_comp_conn *c, char *buf, size_t l
 	ssize_t n;
 	int ret;
 
-	rx_top_up(c, len);
 	for (;;) {
 		n = comp_decoder__decode(&rx->dec, rx->buf + rx->start, rx->end - rx->start, &used,
 					 buf, len, &c->stats);
@@ -362,7 +324,7 @@ static ssize_t rx_decode_into(struct ebpfaccel_comp_conn *c, char *buf, size_t l
 		comp_decoder__peek(&rx->dec, rx->buf + rx->start, rx->end - rx->start, &r, &need);
 		ret = rx_compact(rx, need);
 		if (!ret)
-			ret = rx_fill(c, 0);
+			ret = rx_fill(c);
 		if (!ret && rx->end == rx->start) {
 			rx->eof = true;
 			return 0;
