@@ -589,8 +589,11 @@ static const struct config configs[] = {
 #define N_CONFIGS (sizeof(configs) / sizeof(configs[0]))
 #define GOAL 0.90
 #define CHECK_GOAL 3.0	/* percent */
-/* Below this share of the core the tools' wall-clock figures understate them. */
-#define TOOL_SHARE 0.97
+/* Below this share of the core the tools' wall-clock figures understate
+ * them: each reports its best of many short runs, which passes over a few
+ * interruptions, and loading the file or lz4's pause between runs are not
+ * interruptions of a run. */
+#define TOOL_SHARE 0.90
 
 static double mbps(size_t len, double t)
 {
