@@ -7,6 +7,8 @@
  *   COMP_BENCH_RECORD=BYTES: the engine's record size (default: the library's)
  *   COMP_BENCH_SOCKET=0: leave out the socketpair rounds (profiling)
  *   COMP_BENCH_CHECK=0: leave out the paired rounds that time the check
+ *   COMP_BENCH_CHECK_AA=1: and time each format 1 twin against itself beside
+ *   them (A/A: the method's own error; the goal line's noise)
  *   COMP_BENCH_TOOLS=SECS: `zstd -b1 -iSECS` / `lz4 -b1 -iSECS` after the
  *   rounds (default 5; 0: not run)
  *
@@ -624,6 +626,11 @@ static double dmax(double a, double b)
 	return a > b ? a : b;
 }
 
+static double dabs(double a)
+{
+	return a < 0 ? -a : a;
+}
+
 /* Median and range of @n values (n >= 1). */
 struct spread {
 	double med, lo, hi;
@@ -670,6 +677,7 @@ static void *touched(size_t len)
 #define CHECK_CHUNK	(2U << 20)
 
 struct check_result {
+	bool ran;
 	double comp, dec;		/* percent more time than the twin (chunk bests) */
 	struct spread rcomp, rdec;	/* the same per round */
 	double hcomp, hdec;		/* XXH3 alone, percent of the twin's time */
@@ -772,9 +780,11 @@ static double sum_of(const double *v, size_t n)
 	return sum;
 }
 
-/* The check's cost of format 2 row @i against its twin, @reps rounds after a warm-up. */
+/* The check's cost of format 2 row @i against its twin, @reps rounds after a
+ * warm-up; @control: the twin against itself (an A/A control: what the
+ * method reads where there is no difference). */
 static void check_pair(size_t i, const struct bufs *b, int reps, unsigned int record_size,
-		       struct check_result *res)
+		       bool control, struct check_result *res)
 {
 	size_t chunks = (b->len + CHECK_CHUNK - 1) / CHECK_CHUNK;
 	double rc[MAX_REPS], rd[MAX_REPS], *hash = malloc(chunks * sizeof(double));
@@ -783,7 +793,7 @@ static void check_pair(size_t i, const struct bufs *b, int reps, unsigned int re
 	if (!hash)
 		die("memory", ENOMEM);
 	for (int j = 0; j < 2; j++) {
-		struct tcp_comp_params p = configs[i + j].p;
+		struct tcp_comp_params p = configs[control ? i + 1 : i + j].p;
 
 		p.record_size = record_size;
 		side_init(&s[j], &p, chunks);
@@ -799,6 +809,7 @@ static void check_pair(size_t i, const struct bufs *b, int reps, unsigned int re
 		rc[r] = 100 * (s[0].round_enc / s[1].round_enc - 1);
 		rd[r] = 100 * (s[0].round_dec / s[1].round_dec - 1);
 	}
+	res->ran = true;
 	res->comp = 100 * (sum_of(s[0].enc, chunks) / sum_of(s[1].enc, chunks) - 1);
 	res->dec = 100 * (sum_of(s[0].dec, chunks) / sum_of(s[1].dec, chunks) - 1);
 	res->rcomp = spread_of(rc, reps);
@@ -810,41 +821,53 @@ static void check_pair(size_t i, const struct bufs *b, int reps, unsigned int re
 	free(hash);
 }
 
-static void print_check_costs(const struct check_result *res)
+static void print_check_row(const char *name, const char *what, const struct check_result *c)
 {
-	double worst = 0, noise = 0;
-	size_t costly = 0, rows = 0;
+	printf("%-19s%-7s %5.1f%% %5.1f%% (%5.1f..%5.1f)  %5.1f%% %5.1f%% (%5.1f..%5.1f)  | "
+	       "%4.1f%% %4.1f%%\n", name, what, c->comp, c->rcomp.med, c->rcomp.lo, c->rcomp.hi,
+	       c->dec, c->rdec.med, c->rdec.lo, c->rdec.hi, c->hcomp, c->hdec);
+}
+
+/* @res: format 2 rows against their twins; @aa: the twins against themselves. */
+static void print_check_costs(const struct check_result *res, const struct check_result *aa)
+{
+	double worst = 0, spread = 0, control = 0;
+	size_t costly = 0, rows = 0, controls = 0;
 
 	printf("\nthe check: format 2 (XXH3 on every record) against its format 1 twin without "
 	       "it, in memory, the two side by side through the file in %u MiB chunks (each "
 	       "chunk's best of the rounds; the rounds' own paired figures: median, range):\n",
 	       CHECK_CHUNK >> 20);
-	printf("%-19s %-30s %-30s | %s\n", "engine config", "comp: cost  rounds (range)",
+	printf("%-26s %-30s %-30s | %s\n", "engine config", "comp: cost  rounds (range)",
 	       "dec: cost  rounds (range)", "XXH3 alone, comp dec");
 	for (size_t i = 0; i < N_CONFIGS; i++) {
-		const struct check_result *c = &res[i];
-
-		if (!has_twin(i) || !c->rcomp.hi)
-			continue;
-		printf("%-19s %5.1f%% %5.1f%% (%5.1f..%5.1f)  %5.1f%% %5.1f%% (%5.1f..%5.1f)  | "
-		       "%4.1f%% %4.1f%%\n", configs[i].name, c->comp, c->rcomp.med, c->rcomp.lo,
-		       c->rcomp.hi, c->dec, c->rdec.med, c->rdec.lo, c->rdec.hi, c->hcomp, c->hdec);
+		if (res[i].ran)
+			print_check_row(configs[i].name, "", &res[i]);
+		if (aa[i].ran)
+			print_check_row(configs[i].name, " A/A", &aa[i]);
 	}
 	printf("goal: the check costs <= %.0f%% on every path (comp/dec):", CHECK_GOAL);
 	for (size_t i = 0; i < N_CONFIGS; i++) {
 		const struct check_result *c = &res[i];
 
-		if (!has_twin(i) || !c->rcomp.hi)
+		if (aa[i].ran) {
+			controls++;
+			control = dmax(control, dmax(dabs(aa[i].comp), dabs(aa[i].dec)));
+		}
+		if (!c->ran)
 			continue;
 		rows++;
 		costly += c->comp > CHECK_GOAL || c->dec > CHECK_GOAL;
 		worst = dmax(worst, dmax(c->comp, c->dec));
-		noise = dmax(noise, dmax(c->rcomp.hi - c->rcomp.lo, c->rdec.hi - c->rdec.lo) / 2);
+		spread = dmax(spread, dmax(c->rcomp.hi - c->rcomp.lo, c->rdec.hi - c->rdec.lo) / 2);
 		printf(" %s %.1f/%.1f%%", configs[i].name, c->comp, c->dec);
 	}
-	printf(" (noise: the rounds' figures spread up to +-%.1f%%): %s\n", noise,
+	printf(" (noise: ");
+	if (controls)
+		printf("the A/A controls read up to %.1f%%; ", control);
+	printf("the rounds' own figures spread up to +-%.1f%%): %s\n", spread,
 	       !rows ? "(no row)" : costly ? "NOT MET" :
-	       worst + noise > CHECK_GOAL ? "met, within the noise" : "met");
+	       worst + (controls ? control : spread) > CHECK_GOAL ? "met, within the noise" : "met");
 }
 
 /* Format 2 rows against @tool's MB/s (wall clock, best of its runs), or
@@ -1084,7 +1107,8 @@ int main(int argc, char **argv)
 	unsigned int record_size = getenv("COMP_BENCH_RECORD") ? atoi(getenv("COMP_BENCH_RECORD")) : 0;
 	bool socket_rounds = !getenv("COMP_BENCH_SOCKET") || atoi(getenv("COMP_BENCH_SOCKET"));
 	bool check_rounds = !getenv("COMP_BENCH_CHECK") || atoi(getenv("COMP_BENCH_CHECK"));
-	static struct check_result checks[N_CONFIGS];
+	bool check_control = getenv("COMP_BENCH_CHECK_AA") && atoi(getenv("COMP_BENCH_CHECK_AA"));
+	static struct check_result checks[N_CONFIGS], controls[N_CONFIGS];
 	const char *tools = getenv("COMP_BENCH_TOOLS");
 	size_t rec;
 	int seen[__TCP_COMP_ALGO_MAX] = { 0 };
@@ -1129,9 +1153,13 @@ int main(int argc, char **argv)
 				round_socket(&cfg, &b, &d, &ref[i], &sock[i]);
 		}
 	}
-	for (size_t i = 0; i < N_CONFIGS && check_rounds && !only; i++)
-		if (has_twin(i))
-			check_pair(i, &b, reps, record_size, &checks[i]);
+	for (size_t i = 0; i < N_CONFIGS && check_rounds && !only; i++) {
+		if (!has_twin(i))
+			continue;
+		check_pair(i, &b, reps, record_size, false, &checks[i]);
+		if (check_control)
+			check_pair(i, &b, reps, record_size, true, &controls[i]);
+	}
 	print_load("after ");
 	printf("\nthe engine's codec in memory vs the library (what zstd -b1 / lz4 -b1 time); "
 	       "CPU time, best of %d after a warm-up round:\n", reps);
@@ -1146,7 +1174,7 @@ int main(int argc, char **argv)
 		printf("\n");
 	}
 	if (!only && check_rounds)
-		print_check_costs(checks);
+		print_check_costs(checks, controls);
 	print_floor(b.len, eng, ref, only);
 	if (socket_rounds) {
 		printf("\nthe same through a socketpair (ebpfaccel_comp_conn__send() / __recv(), a "
