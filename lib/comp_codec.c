@@ -38,8 +38,8 @@ XXH64_hash_t XXH3_64bits_withSeed_dispatch(const void *input, size_t len, XXH64_
 
 /* Format 2 checks every record: XXH3 of the payload, seeded with the header
  * (include/ebpfaccel/uapi.h).  The payload is what travels, so the check
- * costs a fraction of the original bytes and runs before any decoder. */
-static uint64_t rec_xxh3(const struct tcp_comp_rec_hdr *h, const void *payload)
+ * costs a fraction of the original bytes. */
+uint64_t comp_rec_xxh3(const struct tcp_comp_rec_hdr *h, const void *payload)
 {
 	uint32_t orig = ntohl(h->orig_len), wire = ntohl(h->wire_len);
 	uint64_t seed = (uint64_t)h->algo << 56 | (uint64_t)h->flags << 48 |
@@ -355,7 +355,7 @@ static void seal_record(const struct comp_encoder *e, struct tcp_comp_rec_hdr *h
 	hdr->wire_len = htonl(wire);
 	memcpy(rec, hdr, sizeof(*hdr));
 	if (hdr->flags & TCP_COMP_REC_F_XXH3) {
-		put_be64(check, rec_xxh3(hdr, check + TCP_COMP_REC_XXH3_LEN));
+		put_be64(check, comp_rec_xxh3(hdr, check + TCP_COMP_REC_XXH3_LEN));
 	} else if (hdr->flags & TCP_COMP_REC_F_CHECKSUM) {
 		uint32_t sum = htonl(XXH32(src, n, 0));
 
@@ -627,7 +627,7 @@ static int decode_record(struct comp_decoder *d, const struct comp_rec *r, char 
 {
 	int err = decode_payload(d, r, dst);
 
-	if ((r->h.flags & TCP_COMP_REC_F_XXH3) && rec_xxh3(&r->h, r->payload) != r->check)
+	if ((r->h.flags & TCP_COMP_REC_F_XXH3) && comp_rec_xxh3(&r->h, r->payload) != r->check)
 		err = bad(d, "XXH3 check mismatch");
 	if (!err && (r->h.flags & TCP_COMP_REC_F_CHECKSUM) && XXH32(dst, r->orig, 0) != r->check)
 		err = bad(d, "checksum mismatch");

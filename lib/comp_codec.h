@@ -69,6 +69,10 @@ struct comp_decoder {
 /* Makes @buf hold at least @need bytes (content kept): 0 or -ENOMEM. */
 int comp_grow(char **buf, size_t *cap, size_t need);
 
+/* Format 2's check of the record with header @h (lengths in network
+ * order) and wire_len payload bytes at @payload. */
+uint64_t comp_rec_xxh3(const struct tcp_comp_rec_hdr *h, const void *payload);
+
 /* Original bytes per record that @p's sender cuts. */
 size_t comp_record_size(const struct tcp_comp_params *p);
 
