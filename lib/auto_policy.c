@@ -422,6 +422,16 @@ static void take_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps
 	pr_info("auto policy: port %u: ratios measured on a %zu-byte stretch\n", port, len);
 }
 
+/* The highest ratio a candidate reaches on the port's data. */
+static double best_ratio(const struct port_state *ps, size_t n)
+{
+	double best = 0;
+
+	for (size_t i = 0; i < n; i++)
+		best = fmax(best, ps->cand[i].ratio);
+	return best;
+}
+
 /* A stretch asked for and not yet here, while it may still come. */
 static bool stretch_awaited(const struct port_state *ps)
 {
@@ -455,6 +465,12 @@ static struct ebpfaccel__goodput_env env_of(struct ebpfaccel_auto_policy *ap, st
 	};
 }
 
+/* Where the ratio in a decision's text comes from. */
+static const char *ratio_source(const struct port_state *ps)
+{
+	return ps->contiguous ? " on a stretch" : "";
+}
+
 static void describe(char *text, size_t len, const struct ebpfaccel_auto_candidate *c)
 {
 	snprintf(text, len, "%s-%d %s", algo_name(c->algo), c->level,
@@ -483,7 +499,8 @@ static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap
 						const struct ebpfaccel_auto_sample *s, char *text,
 						size_t len, int *want)
 {
-	enum ebpfaccel_auto_reason r = judge(ap, ps, s, text, len);
+	struct ebpfaccel_auto_sample seen = *s;
+	enum ebpfaccel_auto_reason r;
 	struct ebpfaccel__goodput_env env;
 	double best_g, cur_g = 0, needed;
 	const struct ebpfaccel_auto_candidate *c;
@@ -491,6 +508,11 @@ static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap
 	int best;
 
 	*want = OFF;
+	/* Whether the data compresses at all, too, is the stretch's to say:
+	 * repeats further apart than the pieces see are the stream's. */
+	if (ps->contiguous && ps->cur == OFF && seen.entropy >= 0)
+		seen.sample_ratio = best_ratio(ps, ap->n_cand);
+	r = judge(ap, ps, &seen, text, len);
 	if (r != EBPFACCEL_AUTO_BULK_COMPRESSIBLE)
 		return r;
 	if (ps->cur == OFF && stretch_awaited(ps)) {
@@ -509,17 +531,18 @@ static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap
 	c = &ps->cand[best];
 	describe(name, sizeof(name), c);
 	if (best_g < needed) {
-		snprintf(text, len, "best %s would deliver %.1f MB/s, plain %.1f MB/s (ratio %.2f:1, "
+		snprintf(text, len, "best %s would deliver %.1f MB/s, plain %.1f MB/s (ratio %.2f:1%s, "
 			 "compresses %.0f MB/s x %.0f%% of a core)", name, best_g / 1e6, env.link / 1e6,
-			 ebpfaccel__stream_ratio(c, env.gain), c->comp_speed / 1e6, 100 * env.share);
+			 ebpfaccel__stream_ratio(c, env.gain), ratio_source(ps), c->comp_speed / 1e6,
+			 100 * env.share);
 		return EBPFACCEL_AUTO_RATE_ABOVE_COMP_SPEED;
 	}
 	*want = keep_or_switch(ps, best, best_g, cur_g);
 	c = &ps->cand[*want];
 	describe(name, sizeof(name), c);
-	snprintf(text, len, "%s delivers %.1f MB/s vs plain %.1f MB/s (ratio %.2f:1, %.0f%% of a core "
-		 "compressing %.0f, decompressing %.0f MB/s)", name, ebpfaccel__goodput_of(c, &env) / 1e6,
-		 env.link / 1e6, ebpfaccel__stream_ratio(c, env.gain), 100 * env.share,
+	snprintf(text, len, "%s delivers %.1f MB/s vs plain %.1f MB/s (ratio %.2f:1%s, %.0f%% of a core "
+		 "compressing %.0f, decoding %.0f MB/s)", name, ebpfaccel__goodput_of(c, &env) / 1e6,
+		 env.link / 1e6, ebpfaccel__stream_ratio(c, env.gain), ratio_source(ps), 100 * env.share,
 		 c->comp_speed / 1e6, c->decomp_speed / 1e6);
 	return r;
 }
