@@ -269,33 +269,42 @@ static __always_inline void account(struct tp_dir_stats *d, const struct pkt *p,
 	account_window(d, p->payload_len, now);
 }
 
-static __always_inline void sample(struct __sk_buff *skb, const struct pkt *p,
-				   __u16 port, enum tp_dir dir)
+/* A piece's port, direction and kind in one argument (a BPF call has
+ * five). */
+#define PIECE_META(port, dir, kind)	((__u32)(port) | (__u32)(dir) << 16 | (__u32)(kind) << 24)
+
+/* One record of @len payload bytes (at most TP_SAMPLE_MAX are copied) at
+ * @off: a sample's piece or a stretch's.  Global, so the verifier checks
+ * it once and the stretch's loop stays a few instructions an iteration.
+ * 0, or -1 if the ring is full (a sample's piece is counted dropped) or
+ * the bytes are not there. */
+__noinline int tp_piece(struct __sk_buff *skb, __u32 off, __u32 len, __u32 meta)
 {
 	struct tp_sample *s;
-	__u32 len = min_u32(p->payload_len, TP_SAMPLE_MAX);
 
-	if (!len)
-		return;
+	if (!skb || !len)
+		return -1;
 	s = bpf_ringbuf_reserve(&tp_samples, sizeof(*s), 0);
 	if (!s) {
-		__sync_fetch_and_add(&samples_dropped, 1);
-		return;
+		if ((__u8)(meta >> 24) == TP_PIECE)
+			__sync_fetch_and_add(&samples_dropped, 1);
+		return -1;
 	}
 	/* clang 14 may drop a plain bound check on a variable length; the
 	 * mask keeps 1..TP_SAMPLE_MAX visible to the verifier. */
-	len -= 1;
+	len = min_u32(len, TP_SAMPLE_MAX) - 1;
 	asm volatile("%0 &= %1" : "+r"(len) : "i"(TP_SAMPLE_MAX - 1));
 	len += 1;
-	if (bpf_skb_load_bytes(skb, p->payload_off, s->data, len)) {
+	if (bpf_skb_load_bytes(skb, off, s->data, len)) {
 		bpf_ringbuf_discard(s, 0);
-		return;
+		return -1;
 	}
-	s->port = port;
-	s->dir = dir;
-	s->kind = TP_PIECE;
+	s->port = (__u16)meta;
+	s->dir = (__u8)(meta >> 16);
+	s->kind = (__u8)(meta >> 24);
 	s->len = len;
 	bpf_ringbuf_submit(s, 0);
+	return 0;
 }
 
 /* Samples the first payload of each direction, then one segment per
@@ -337,38 +346,6 @@ static __always_inline bool stretch_take(struct tp_flow *f, const struct pkt *p,
 	return true;
 }
 
-/* A stretch piece's port, direction and kind in one argument (a BPF call
- * has five). */
-#define PIECE_META(port, dir, kind)	((__u32)(port) | (__u32)(dir) << 16 | (__u32)(kind) << 24)
-
-/* One piece of a stretch: @len bytes (at most TP_SAMPLE_MAX) of the
- * packet at @off into a record.  Global, so the verifier checks it once and
- * the loop that calls it stays a few instructions an iteration.  0, or -1
- * if the ring is full or the bytes are not there. */
-__noinline int tp_stretch_piece(struct __sk_buff *skb, __u32 off, __u32 len, __u32 meta)
-{
-	struct tp_sample *s;
-
-	if (!skb || !len)
-		return -1;
-	s = bpf_ringbuf_reserve(&tp_samples, sizeof(*s), 0);
-	if (!s)
-		return -1;
-	len = min_u32(len, TP_SAMPLE_MAX) - 1;
-	asm volatile("%0 &= %1" : "+r"(len) : "i"(TP_SAMPLE_MAX - 1));
-	len += 1;
-	if (bpf_skb_load_bytes(skb, off, s->data, len)) {
-		bpf_ringbuf_discard(s, 0);
-		return -1;
-	}
-	s->port = (__u16)meta;
-	s->dir = (__u8)(meta >> 16);
-	s->kind = (__u8)(meta >> 24);
-	s->len = len;
-	bpf_ringbuf_submit(s, 0);
-	return 0;
-}
-
 /* Copies the segment's payload (up to what the stretch still wants) in
  * TP_SAMPLE_MAX-byte records.  A segment that does not continue the
  * stretch where the last one ended (a retransmission, a gap, reordering),
@@ -388,7 +365,7 @@ static __always_inline void stretch_copy(struct __sk_buff *skb, struct tp_flow *
 
 		if (off >= want)
 			break;
-		if (tp_stretch_piece(skb, p->payload_off + off, want - off,
+		if (tp_piece(skb, p->payload_off + off, want - off,
 				     PIECE_META(f->server_port, f->stretch_dir, i ? TP_STRETCH : kind)))
 			goto broken;
 	}
@@ -437,7 +414,7 @@ static __always_inline int handle(struct __sk_buff *skb, enum tp_dir dir)
 			__sync_fetch_and_add(&ps->flows, 1);
 	}
 	if (want_sample(f, &p, dir))
-		sample(skb, &p, f->server_port, dir);
+		tp_piece(skb, p.payload_off, p.payload_len, PIECE_META(f->server_port, dir, TP_PIECE));
 	if (p.payload_len) {
 		bool first = !f->stretch_left && stretch_take(f, &p, dir);
 
