@@ -50,8 +50,7 @@ __u64 stretch_gen = 0;
 __u64 stretch_taken = 0;
 __u16 stretch_port = 0;
 __u8 stretch_dir = 0;
-/* Stretches cut short (a full ring) or started over (a gap or reordering
- * in the flow). */
+/* Stretches cut short: a gap or reordering in the flow, a full ring. */
 __u64 stretches_broken = 0;
 
 struct {
@@ -349,24 +348,18 @@ static __always_inline bool stretch_take(struct tp_flow *f, const struct pkt *p,
 
 /* Copies the segment's payload (up to what the stretch still wants) in
  * TP_SAMPLE_MAX-byte records.  A segment that does not continue the
- * stretch where the last one ended (a retransmission, a gap, reordering:
- * a shaped link drops) starts it over from itself; a full ring buffer or
- * a segment longer than TP_STRETCH_PIECES records ends it.  User space
- * only uses a stretch that reached stretch_bytes. */
+ * stretch where the last one ended (a retransmission, a gap, reordering),
+ * a full ring buffer or a segment longer than TP_STRETCH_PIECES records
+ * ends it: user space only uses a stretch that reached stretch_bytes. */
 static __always_inline void stretch_copy(struct __sk_buff *skb, struct tp_flow *f, const struct pkt *p,
 					 bool first)
 {
-	__u32 want;
+	__u32 want = min_u32(p->payload_len, f->stretch_left);
 	__u8 kind = first ? TP_STRETCH_FIRST : TP_STRETCH;
 	int i;
 
-	if (p->seq != f->stretch_seq) {
-		__sync_fetch_and_add(&stretches_broken, 1);
-		f->stretch_left = stretch_bytes;
-		f->stretch_seq = p->seq;
-		kind = TP_STRETCH_FIRST;
-	}
-	want = min_u32(p->payload_len, f->stretch_left);
+	if (p->seq != f->stretch_seq)
+		goto broken;
 	for (i = 0; i < TP_STRETCH_PIECES; i++) {
 		__u32 off = i * TP_SAMPLE_MAX;
 

@@ -55,11 +55,7 @@
  * measurement asked the probe for (2 MiB: 0.2 s at 100 Mbit/s) before the
  * sample's pieces alone decide (a connection that ended, a port whose
  * flows are shorter than a stretch). */
-#define STRETCH_WAIT_NS (3 * 1000000000ULL)
-/* ... and asks again when the stretch has not grown for this long: the
- * flow that took the request ended (a transfer's last megabyte), and the
- * next one would not take it. */
-#define STRETCH_STALL_NS (500 * 1000000ULL)
+#define STRETCH_WAIT_NS (2 * 1000000000ULL)
 /* choose: turning on needs this much more goodput than plain TCP, and
  * leaving a configuration in force for another at once (after hold
  * intervals) needs this much more than it delivers: a single estimate
@@ -87,8 +83,6 @@ struct port_state {
 	struct ebpfaccel_auto_candidate cand[EBPFACCEL__MAX_CANDIDATES];
 	bool measured;			/* choose: figures measured on a sample */
 	uint64_t stretch_asked_ns;	/* a stretch is awaited since; 0 none */
-	uint64_t stretch_moved_ns;	/* when it last grew, or was asked for */
-	size_t stretch_fill;		/* its bytes then */
 	bool contiguous;		/* ratios are a stretch's, not the pieces' */
 	double measured_ratio;		/* the sample's ratio then */
 	uint64_t measured_at_ns;
@@ -378,8 +372,6 @@ static void measure_candidates(struct ebpfaccel_auto_policy *ap, struct port_sta
 		ps->measured = true;
 		ps->contiguous = false;
 		ps->stretch_asked_ns = ebpfaccel__traffic_probe_want_stretch(ap->probe, port, ps->d.busy_dir) ? 0 : now;
-		ps->stretch_moved_ns = now;
-		ps->stretch_fill = 0;
 		ps->measured_ratio = s->sample_ratio;
 		ps->measured_at_ns = now;
 		/* The next interval spans this measurement, which took
@@ -393,21 +385,6 @@ static void measure_candidates(struct ebpfaccel_auto_policy *ap, struct port_sta
 	free(buf);
 }
 
-/* A stretch that stopped growing is asked for again. */
-static void stretch_stalled(struct ebpfaccel_auto_policy *ap, struct port_state *ps, uint16_t port, size_t fill)
-{
-	uint64_t now = ebpfaccel__monotonic_ns();
-
-	if (fill != ps->stretch_fill) {
-		ps->stretch_fill = fill;
-		ps->stretch_moved_ns = now;
-	} else if (now - ps->stretch_moved_ns >= STRETCH_STALL_NS &&
-		   !ebpfaccel__traffic_probe_want_stretch(ap->probe, port, ps->d.busy_dir)) {
-		ps->stretch_fill = 0;
-		ps->stretch_moved_ns = now;
-	}
-}
-
 /* choose: once the probe hands over the stretch of the port's stream its
  * measurement asked for, every candidate's ratio is the engine's on it, in
  * the candidate's mode with one connection: the ratio this data reaches
@@ -419,12 +396,9 @@ static void take_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps
 	const uint8_t *buf;
 	size_t len;
 
-	if (!ps->stretch_asked_ns || ps->cur != OFF)
+	if (!ps->stretch_asked_ns || ps->cur != OFF ||
+	    ebpfaccel__traffic_probe_stretch(ap->probe, port, ps->d.busy_dir, &buf, &len))
 		return;
-	if (ebpfaccel__traffic_probe_stretch(ap->probe, port, ps->d.busy_dir, &buf, &len)) {
-		stretch_stalled(ap, ps, port, len);
-		return;
-	}
 	ps->stretch_asked_ns = 0;
 	for (size_t i = 0; i < ap->n_cand; i++) {
 		struct tcp_comp_params p = {

@@ -123,8 +123,7 @@ int ebpfaccel__traffic_probe_sample(struct ebpfaccel_traffic_probe *probe, uint1
  * one in progress.  0, -EINVAL, -ENOMEM. */
 int ebpfaccel__traffic_probe_want_stretch(struct ebpfaccel_traffic_probe *probe, uint16_t port, int dir);
 /* The stretch the latest request asked for, once complete (*buf stays
- * the probe's until the next request); -EAGAIN while it is not, with
- * *len the bytes it holds so far. */
+ * the probe's until the next request); -EAGAIN while it is not. */
 int ebpfaccel__traffic_probe_stretch(struct ebpfaccel_traffic_probe *probe, uint16_t port, int dir,
 				     const uint8_t **buf, size_t *len);
 /* The bytes a port's full sample holds (opts.sample_window). */

@@ -205,12 +205,8 @@ int ebpfaccel__traffic_probe_stretch(struct ebpfaccel_traffic_probe *p, uint16_t
 	const struct stretch *st = &p->stretch;
 
 	ebpfaccel_traffic_probe__poll(p, 0);
-	*len = 0;
-	if (st->port != port || st->dir != dir ||
+	if (!st->complete || st->port != port || st->dir != dir ||
 	    st->gen != __atomic_load_n(&p->skel->bss->stretch_gen, __ATOMIC_RELAXED))
-		return -EAGAIN;
-	*len = st->fill;
-	if (!st->complete)
 		return -EAGAIN;
 	*buf = st->buf;
 	*len = st->size;
