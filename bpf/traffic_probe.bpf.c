@@ -7,7 +7,9 @@
  *
  * Work per packet is constant: two header reads, two hash lookups, a few
  * counter updates and, once per sample_every_bytes of a flow's payload, one
- * ring-buffer record of at most TP_SAMPLE_MAX bytes.  The programs never
+ * ring-buffer record of at most TP_SAMPLE_MAX bytes.  On user space's
+ * request (stretch_gen), one flow of a port copies a contiguous stretch of
+ * stretch_bytes of its payload, TP_STRETCH_PIECES records a segment at most.  The programs never
  * change or drop a packet: they always return TC_ACT_UNSPEC so the next
  * filter (or the default action) decides.
  */
@@ -37,6 +39,20 @@ const volatile __u64 sample_every_bytes = 65536;
 /* Samples the ring buffer had no room for (user space did not drain it). */
 __u64 samples_dropped = 0;
 
+#define READ_ONCE(x)	(*(volatile typeof(x) *)&(x))
+
+/* A stretch request, written by user space through the mmap'ed .bss (port
+ * and direction first, then stretch_gen): the next payload of a flow of
+ * stretch_port in direction stretch_dir starts a contiguous stretch of
+ * stretch_bytes.  stretch_taken is the request a flow took: one answers. */
+const volatile __u32 stretch_bytes = 2U << 20;
+__u64 stretch_gen = 0;
+__u64 stretch_taken = 0;
+__u16 stretch_port = 0;
+__u8 stretch_dir = 0;
+/* Stretches cut short: a gap or reordering in the flow, a full ring. */
+__u64 stretches_broken = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
@@ -53,12 +69,13 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, 4 << 20);	/* a stretch (2 MiB) and the pieces */
 } tp_samples SEC(".maps");
 
 /* What the parser found in one packet. */
 struct pkt {
 	struct tp_flow_key key;
+	__u32	seq;		/* TCP sequence number, host order */
 	__u32	l3_bytes;
 	__u32	payload_off;
 	__u32	payload_len;
@@ -111,6 +128,7 @@ static __always_inline int parse_tcp(struct __sk_buff *skb, __u32 l4_off, __u32 
 	p->src_port = bpf_ntohs(th->source);
 	p->dst_port = bpf_ntohs(th->dest);
 	p->tcp_flags = ((__u8 *)th)[13];
+	p->seq = bpf_ntohl(th->seq);
 	p->payload_off = l4_off + thl;
 	p->payload_len = payload_len(skb, p->payload_off, ip_end);
 	return 0;
@@ -251,33 +269,42 @@ static __always_inline void account(struct tp_dir_stats *d, const struct pkt *p,
 	account_window(d, p->payload_len, now);
 }
 
-static __always_inline void sample(struct __sk_buff *skb, const struct pkt *p,
-				   __u16 port, enum tp_dir dir)
+/* A piece's port, direction and kind in one argument (a BPF call has
+ * five). */
+#define PIECE_META(port, dir, kind)	((__u32)(port) | (__u32)(dir) << 16 | (__u32)(kind) << 24)
+
+/* One record of @len payload bytes (at most TP_SAMPLE_MAX are copied) at
+ * @off: a sample's piece or a stretch's.  Global, so the verifier checks
+ * it once and the stretch's loop stays a few instructions an iteration.
+ * 0, or -1 if the ring is full (a sample's piece is counted dropped) or
+ * the bytes are not there. */
+__noinline int tp_piece(struct __sk_buff *skb, __u32 off, __u32 len, __u32 meta)
 {
 	struct tp_sample *s;
-	__u32 len = min_u32(p->payload_len, TP_SAMPLE_MAX);
 
-	if (!len)
-		return;
+	if (!skb || !len)
+		return -1;
 	s = bpf_ringbuf_reserve(&tp_samples, sizeof(*s), 0);
 	if (!s) {
-		__sync_fetch_and_add(&samples_dropped, 1);
-		return;
+		if ((__u8)(meta >> 24) == TP_PIECE)
+			__sync_fetch_and_add(&samples_dropped, 1);
+		return -1;
 	}
 	/* clang 14 may drop a plain bound check on a variable length; the
 	 * mask keeps 1..TP_SAMPLE_MAX visible to the verifier. */
-	len -= 1;
+	len = min_u32(len, TP_SAMPLE_MAX) - 1;
 	asm volatile("%0 &= %1" : "+r"(len) : "i"(TP_SAMPLE_MAX - 1));
 	len += 1;
-	if (bpf_skb_load_bytes(skb, p->payload_off, s->data, len)) {
+	if (bpf_skb_load_bytes(skb, off, s->data, len)) {
 		bpf_ringbuf_discard(s, 0);
-		return;
+		return -1;
 	}
-	s->port = port;
-	s->dir = dir;
-	s->pad = 0;
+	s->port = (__u16)meta;
+	s->dir = (__u8)(meta >> 16);
+	s->kind = (__u8)(meta >> 24);
 	s->len = len;
 	bpf_ringbuf_submit(s, 0);
+	return 0;
 }
 
 /* Samples the first payload of each direction, then one segment per
@@ -301,6 +328,55 @@ static __always_inline bool want_sample(struct tp_flow *f, const struct pkt *p, 
 	if (f->sample_credit >= sample_every_bytes)
 		f->sample_credit = 0;
 	return true;
+}
+
+/* Whether @f takes the pending stretch request: the request's port and
+ * direction, and no other flow took it first. */
+static __always_inline bool stretch_take(struct tp_flow *f, const struct pkt *p, enum tp_dir dir)
+{
+	__u64 gen = READ_ONCE(stretch_gen), taken = READ_ONCE(stretch_taken);
+
+	if (gen == taken || f->server_port != READ_ONCE(stretch_port) || dir != READ_ONCE(stretch_dir))
+		return false;
+	if (__sync_val_compare_and_swap(&stretch_taken, taken, gen) != taken)
+		return false;
+	f->stretch_left = stretch_bytes;
+	f->stretch_seq = p->seq;
+	f->stretch_dir = dir;
+	return true;
+}
+
+/* Copies the segment's payload (up to what the stretch still wants) in
+ * TP_SAMPLE_MAX-byte records.  A segment that does not continue the
+ * stretch where the last one ended (a retransmission, a gap, reordering),
+ * a full ring buffer or a segment longer than TP_STRETCH_PIECES records
+ * ends it: user space only uses a stretch that reached stretch_bytes. */
+static __always_inline void stretch_copy(struct __sk_buff *skb, struct tp_flow *f, const struct pkt *p,
+					 bool first)
+{
+	__u32 want = min_u32(p->payload_len, f->stretch_left);
+	__u8 kind = first ? TP_STRETCH_FIRST : TP_STRETCH;
+	int i;
+
+	if (p->seq != f->stretch_seq)
+		goto broken;
+	for (i = 0; i < TP_STRETCH_PIECES; i++) {
+		__u32 off = i * TP_SAMPLE_MAX;
+
+		if (off >= want)
+			break;
+		if (tp_piece(skb, p->payload_off + off, want - off,
+				     PIECE_META(f->server_port, f->stretch_dir, i ? TP_STRETCH : kind)))
+			goto broken;
+	}
+	if (want > TP_STRETCH_PIECES * TP_SAMPLE_MAX)
+		goto broken;
+	f->stretch_left -= want;
+	f->stretch_seq += want;
+	return;
+broken:
+	f->stretch_left = 0;
+	__sync_fetch_and_add(&stretches_broken, 1);
 }
 
 static __always_inline int handle(struct __sk_buff *skb, enum tp_dir dir)
@@ -338,7 +414,13 @@ static __always_inline int handle(struct __sk_buff *skb, enum tp_dir dir)
 			__sync_fetch_and_add(&ps->flows, 1);
 	}
 	if (want_sample(f, &p, dir))
-		sample(skb, &p, f->server_port, dir);
+		tp_piece(skb, p.payload_off, p.payload_len, PIECE_META(f->server_port, dir, TP_PIECE));
+	if (p.payload_len) {
+		bool first = !f->stretch_left && stretch_take(f, &p, dir);
+
+		if (f->stretch_left && f->stretch_dir == dir)
+			stretch_copy(skb, f, &p, first);
+	}
 	return TC_ACT_UNSPEC;
 }
 

@@ -56,7 +56,10 @@ struct tp_flow {
 	__u16	server_port;	/* port the per-port stats are kept under */
 	__u8	last_dir;	/* direction of the last payload, TP_NDIR = none */
 	__u8	local_is_server;/* 1 if the SYN arrived here, 0 if it left, 2 unknown */
-	__u32	pad;
+	__u32	stretch_left;	/* payload bytes of a stretch still to copy */
+	__u32	stretch_seq;	/* the sequence number the stretch continues at */
+	__u8	stretch_dir;	/* the direction it copies */
+	__u8	pad[3];
 };
 
 struct tp_port {
@@ -67,11 +70,24 @@ struct tp_port {
 	__u64	flows;		/* flows first seen under this port */
 };
 
-/* One sampled payload prefix, sent through the ring buffer. */
+/* What a ring-buffer record carries (tp_sample.kind). */
+enum tp_sample_kind {
+	TP_PIECE = 0,		/* a sampled segment's payload prefix */
+	TP_STRETCH_FIRST = 1,	/* the first piece of a contiguous stretch */
+	TP_STRETCH = 2,		/* the next piece of the stretch in progress */
+};
+
+/* A contiguous stretch copies every payload byte of consecutive in-order
+ * segments of one flow, TP_SAMPLE_MAX bytes a record, this many records a
+ * segment at most (a 64 KiB GSO packet); a larger segment ends it. */
+#define TP_STRETCH_PIECES	256
+
+/* One sampled payload prefix, or a piece of a stretch, sent through the
+ * ring buffer. */
 struct tp_sample {
 	__u16	port;
 	__u8	dir;
-	__u8	pad;
+	__u8	kind;		/* enum tp_sample_kind */
 	__u32	len;		/* valid bytes in data, 1..TP_SAMPLE_MAX */
 	__u8	data[TP_SAMPLE_MAX];
 };

@@ -19,6 +19,10 @@
  * interval left out (ebpfaccel__link_add()); R: the ratio c reaches on a
  * connection's stream.  Plain TCP delivers L.
  *
+ * R is the engine's ratio of c on a contiguous stretch of the port's
+ * stream when the probe delivered one (lib/auto_policy.c, take_stretch():
+ * the candidates' ratio fields hold it and gain is 1).  Without one:
+ *
  * The probe's sample is made of 256-byte pieces 64 KiB apart, which lose
  * the matches that span pieces: a stream compresses better than its
  * sample.  Only the compressible part gains, so R = 1 + (r - 1) * g(c),

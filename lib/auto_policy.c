@@ -51,6 +51,11 @@
  * starts with JSON logs sampled 3.6:1 for lz4 after one 100 ms interval,
  * where the whole stream compresses 2:1. */
 #define MEASURE_MIN_SAMPLE 32768
+/* choose: how long a port's decision waits for the contiguous stretch its
+ * measurement asked the probe for (2 MiB: 0.2 s at 100 Mbit/s) before the
+ * sample's pieces alone decide (a connection that ended, a port whose
+ * flows are shorter than a stretch). */
+#define STRETCH_WAIT_NS (2 * 1000000000ULL)
 /* choose: turning on needs this much more goodput than plain TCP, and
  * leaving a configuration in force for another at once (after hold
  * intervals) needs this much more than it delivers: a single estimate
@@ -77,6 +82,8 @@ struct port_state {
 	 * the goodput model (opts.choose), with this port's figures. */
 	struct ebpfaccel_auto_candidate cand[EBPFACCEL__MAX_CANDIDATES];
 	bool measured;			/* choose: figures measured on a sample */
+	uint64_t stretch_asked_ns;	/* a stretch is awaited since; 0 none */
+	bool contiguous;		/* ratios are a stretch's, not the pieces' */
 	double measured_ratio;		/* the sample's ratio then */
 	uint64_t measured_at_ns;
 	double link;			/* link estimate, payload bytes/s */
@@ -363,6 +370,8 @@ static void measure_candidates(struct ebpfaccel_auto_policy *ap, struct port_sta
 	memcpy(ps->cand, ap->cand, sizeof(ps->cand));
 	if (ebpfaccel__goodput_measure(ps->cand, ap->n_cand, &tmpl, buf, len, &ps->measured_share) > 0) {
 		ps->measured = true;
+		ps->contiguous = false;
+		ps->stretch_asked_ns = ebpfaccel__traffic_probe_want_stretch(ap->probe, port, ps->d.busy_dir) ? 0 : now;
 		ps->measured_ratio = s->sample_ratio;
 		ps->measured_at_ns = now;
 		/* The next interval spans this measurement, which took
@@ -376,9 +385,67 @@ static void measure_candidates(struct ebpfaccel_auto_policy *ap, struct port_sta
 	free(buf);
 }
 
+/* choose: once the probe hands over the stretch of the port's stream its
+ * measurement asked for, every candidate's ratio is the engine's on it, in
+ * the candidate's mode with one connection: the ratio this data reaches
+ * with each configuration, not the pieces' scaled by a table.  Speeds stay
+ * the sample's (a stretch's one pass on a fresh pair times cold buffers). */
+static void take_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps, uint16_t port)
+{
+	double ratio[EBPFACCEL__MAX_CANDIDATES];
+	const uint8_t *buf;
+	size_t len;
+
+	if (!ps->stretch_asked_ns || ps->cur != OFF ||
+	    ebpfaccel__traffic_probe_stretch(ap->probe, port, ps->d.busy_dir, &buf, &len))
+		return;
+	ps->stretch_asked_ns = 0;
+	for (size_t i = 0; i < ap->n_cand; i++) {
+		struct tcp_comp_params p = {
+			.version = TCP_COMP_VERSION,
+			.record_size = ap->comp_rule.record_size,
+			.flags = ap->comp_rule.flags,
+			.algo = ps->cand[i].algo,
+			.level = ps->cand[i].level,
+			.mode = ps->cand[i].mode,
+		};
+
+		if (ebpfaccel__comp_engine_ratio(&p, buf, len, &ratio[i]))
+			return;
+	}
+	for (size_t i = 0; i < ap->n_cand; i++)
+		ps->cand[i].ratio = ratio[i];
+	ps->contiguous = true;
+	ps->gain = 0;
+	/* As for the pieces' measurement: the interval spans its CPU. */
+	ebpfaccel__link_quiet(&ps->lk);
+	pr_info("auto policy: port %u: ratios measured on a %zu-byte stretch\n", port, len);
+}
+
+/* The highest ratio a candidate reaches on the port's data. */
+static double best_ratio(const struct port_state *ps, size_t n)
+{
+	double best = 0;
+
+	for (size_t i = 0; i < n; i++)
+		best = fmax(best, ps->cand[i].ratio);
+	return best;
+}
+
+/* A stretch asked for and not yet here, while it may still come. */
+static bool stretch_awaited(const struct port_state *ps)
+{
+	return ps->stretch_asked_ns && ebpfaccel__monotonic_ns() - ps->stretch_asked_ns < STRETCH_WAIT_NS;
+}
+
+/* The stream's gain over the ratios the candidates carry: none over a
+ * stretch's (until the engine's ratio measures one), the configured prior
+ * over the pieces'. */
 static double gain_of(const struct ebpfaccel_auto_policy *ap, const struct port_state *ps)
 {
-	return ps->gain > 0 ? ps->gain : ap->o.stream_gain;
+	if (ps->gain > 0)
+		return ps->gain;
+	return ps->contiguous ? 1.0 : ap->o.stream_gain;
 }
 
 /* The model's view of the port now: the link, the stream gain and the
@@ -396,6 +463,12 @@ static struct ebpfaccel__goodput_env env_of(struct ebpfaccel_auto_policy *ap, st
 		.gain = gain_of(ap, ps),
 		.share = ps->share,
 	};
+}
+
+/* Where the ratio in a decision's text comes from. */
+static const char *ratio_source(const struct port_state *ps)
+{
+	return ps->contiguous ? " on a stretch" : "";
 }
 
 static void describe(char *text, size_t len, const struct ebpfaccel_auto_candidate *c)
@@ -426,7 +499,8 @@ static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap
 						const struct ebpfaccel_auto_sample *s, char *text,
 						size_t len, int *want)
 {
-	enum ebpfaccel_auto_reason r = judge(ap, ps, s, text, len);
+	struct ebpfaccel_auto_sample seen = *s;
+	enum ebpfaccel_auto_reason r;
 	struct ebpfaccel__goodput_env env;
 	double best_g, cur_g = 0, needed;
 	const struct ebpfaccel_auto_candidate *c;
@@ -434,8 +508,17 @@ static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap
 	int best;
 
 	*want = OFF;
+	/* Whether the data compresses at all, too, is the stretch's to say:
+	 * repeats further apart than the pieces see are the stream's. */
+	if (ps->contiguous && ps->cur == OFF && seen.entropy >= 0)
+		seen.sample_ratio = best_ratio(ps, ap->n_cand);
+	r = judge(ap, ps, &seen, text, len);
 	if (r != EBPFACCEL_AUTO_BULK_COMPRESSIBLE)
 		return r;
+	if (ps->cur == OFF && stretch_awaited(ps)) {
+		snprintf(text, len, "compressible, waiting for a contiguous stretch of the stream");
+		return EBPFACCEL_AUTO_NO_DATA;
+	}
 	env = env_of(ap, ps);
 	best = ebpfaccel__goodput_best(ps->cand, ap->n_cand, &env, &best_g);
 	if (best < 0) {
@@ -448,17 +531,18 @@ static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap
 	c = &ps->cand[best];
 	describe(name, sizeof(name), c);
 	if (best_g < needed) {
-		snprintf(text, len, "best %s would deliver %.1f MB/s, plain %.1f MB/s (ratio %.2f:1, "
+		snprintf(text, len, "best %s would deliver %.1f MB/s, plain %.1f MB/s (ratio %.2f:1%s, "
 			 "compresses %.0f MB/s x %.0f%% of a core)", name, best_g / 1e6, env.link / 1e6,
-			 ebpfaccel__stream_ratio(c, env.gain), c->comp_speed / 1e6, 100 * env.share);
+			 ebpfaccel__stream_ratio(c, env.gain), ratio_source(ps), c->comp_speed / 1e6,
+			 100 * env.share);
 		return EBPFACCEL_AUTO_RATE_ABOVE_COMP_SPEED;
 	}
 	*want = keep_or_switch(ps, best, best_g, cur_g);
 	c = &ps->cand[*want];
 	describe(name, sizeof(name), c);
-	snprintf(text, len, "%s delivers %.1f MB/s vs plain %.1f MB/s (ratio %.2f:1, %.0f%% of a core "
-		 "compressing %.0f, decompressing %.0f MB/s)", name, ebpfaccel__goodput_of(c, &env) / 1e6,
-		 env.link / 1e6, ebpfaccel__stream_ratio(c, env.gain), 100 * env.share,
+	snprintf(text, len, "%s delivers %.1f MB/s vs plain %.1f MB/s (ratio %.2f:1%s, %.0f%% of a core "
+		 "compressing %.0f, decoding %.0f MB/s)", name, ebpfaccel__goodput_of(c, &env) / 1e6,
+		 env.link / 1e6, ebpfaccel__stream_ratio(c, env.gain), ratio_source(ps), 100 * env.share,
 		 c->comp_speed / 1e6, c->decomp_speed / 1e6);
 	return r;
 }
@@ -599,6 +683,8 @@ static int feed(struct ebpfaccel_auto_policy *ap, uint16_t port, const struct eb
 	learn(ap, ps, s);
 	if (ap->o.choose) {
 		measure_candidates(ap, ps, port, s);
+		if (ap->probe)
+			take_stretch(ap, ps, port);
 		latest = judge_goodput(ap, ps, s, text, sizeof(text), &want);
 	} else {
 		refresh_speed(ap, ps, port, s);

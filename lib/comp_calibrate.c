@@ -235,3 +235,43 @@ int ebpfaccel__comp_calibrate(const struct tcp_comp_params *p, const uint8_t *bu
 	out->ratio = ratio;
 	return out->comp_speed && out->decomp_speed && ratio > 0 ? 0 : -EIO;
 }
+
+/* Chunks of a long buffer through a pair: one fits in the socket. */
+#define RATIO_CHUNK	(64 * 1024)
+
+int ebpfaccel__comp_engine_ratio(const struct tcp_comp_params *p, const uint8_t *buf, size_t len,
+				 double *ratio)
+{
+	struct tcp_comp_stats st;
+	struct calib_pair cp;
+	uint8_t *out;
+	int err;
+
+	if (!p || !buf || !len || !ratio)
+		return -EINVAL;
+	out = malloc(RATIO_CHUNK);
+	if (!out)
+		return -ENOMEM;
+	err = pair_open(&cp, p, RATIO_CHUNK);
+	if (err) {
+		free(out);
+		return err;
+	}
+	for (size_t off = 0; !err && off < len; off += RATIO_CHUNK) {
+		size_t n = len - off < RATIO_CHUNK ? len - off : RATIO_CHUNK;
+
+		err = send_all(cp.tx, buf + off, n) ?: recv_all(cp.rx, out, n);
+		if (!err && memcmp(out, buf + off, n))
+			err = -EBADMSG;
+	}
+	if (!err) {
+		err = ebpfaccel_comp_conn__stats(cp.tx, &st);
+		if (!err && !st.tx_bytes_out)
+			err = -EIO;
+		if (!err)
+			*ratio = (double)st.tx_bytes_in / st.tx_bytes_out;
+	}
+	pair_close(&cp);
+	free(out);
+	return err;
+}

@@ -39,6 +39,13 @@ struct tcp_comp_params;
 int ebpfaccel__comp_calibrate(const struct tcp_comp_params *p, const uint8_t *buf, size_t len,
 			      struct ebpfaccel__comp_calibration *out);
 
+/* The ratio (original / record bytes) the engine reaches on @buf sent
+ * through one connection with @p, in pieces a socket holds: a stream's,
+ * for the stretch of a connection @buf is.  0, or -errno (-EBADMSG if the
+ * bytes did not come back exact). */
+int ebpfaccel__comp_engine_ratio(const struct tcp_comp_params *p, const uint8_t *buf, size_t len,
+				 double *ratio);
+
 /* The goodput model (lib/auto_goodput.c). */
 #define EBPFACCEL__MAX_CANDIDATES 16
 extern const struct ebpfaccel_auto_candidate ebpfaccel__goodput_defaults[];
@@ -110,6 +117,15 @@ double ebpfaccel__cpu_share_now(struct ebpfaccel__cpu_share *s);
  * malloc'd *buf (oldest byte first).  0, -ENOENT (no sample), -ENOMEM. */
 int ebpfaccel__traffic_probe_sample(struct ebpfaccel_traffic_probe *probe, uint16_t port,
 				    int dir, uint8_t **buf, size_t *len);
+/* Asks the probe for a contiguous stretch of @port's payload in direction
+ * @dir: the next flow of the port to carry payload that way copies its
+ * next 2 MiB in order (bpf/traffic_probe.bpf.c).  A new request replaces
+ * one in progress.  0, -EINVAL, -ENOMEM. */
+int ebpfaccel__traffic_probe_want_stretch(struct ebpfaccel_traffic_probe *probe, uint16_t port, int dir);
+/* The stretch the latest request asked for, once complete (*buf stays
+ * the probe's until the next request); -EAGAIN while it is not. */
+int ebpfaccel__traffic_probe_stretch(struct ebpfaccel_traffic_probe *probe, uint16_t port, int dir,
+				     const uint8_t **buf, size_t *len);
 /* The bytes a port's full sample holds (opts.sample_window). */
 uint32_t ebpfaccel__traffic_probe_window(const struct ebpfaccel_traffic_probe *probe);
 

@@ -38,10 +38,22 @@ struct sample_ring {
 	double ratio;
 };
 
+/* The contiguous stretch being filled, or the last one that completed. */
+struct stretch {
+	uint8_t *buf;		/* stretch_bytes, allocated on first request */
+	uint32_t size;		/* stretch_bytes */
+	uint32_t fill;
+	uint16_t port;
+	uint8_t dir;
+	bool complete;		/* fill reached size */
+	uint64_t gen;		/* the request it answers; 0 none */
+};
+
 struct ebpfaccel_traffic_probe {
 	struct traffic_probe_bpf *skel;
 	struct ring_buffer *rb;
 	struct sample_ring *samples[NPORTS][2];	/* allocated on first sample */
+	struct stretch stretch;
 	uint32_t sample_window;
 	uint64_t window_ns;
 	uint16_t priority;
@@ -79,6 +91,31 @@ static void ring_put(struct sample_ring *r, uint32_t window, const uint8_t *data
 	r->stale = true;
 }
 
+/* A piece of the stretch in progress: its first one starts it over (the
+ * one before was cut short, or is replaced), the others follow in order
+ * (the BPF side ends a stretch rather than leave a gap in it). */
+static void on_stretch(struct ebpfaccel_traffic_probe *p, const struct tp_sample *s)
+{
+	struct stretch *st = &p->stretch;
+
+	if (!st->buf)
+		return;
+	if (s->kind == TP_STRETCH_FIRST) {
+		st->fill = 0;
+		st->port = s->port;
+		st->dir = s->dir;
+		st->complete = false;
+		st->gen = p->skel->bss->stretch_taken;
+	} else if (st->complete || st->port != s->port || st->dir != s->dir) {
+		return;
+	}
+	if (s->len > st->size - st->fill)
+		return;
+	memcpy(st->buf + st->fill, s->data, s->len);
+	st->fill += s->len;
+	st->complete = st->fill == st->size;
+}
+
 static int on_sample(void *ctx, void *data, size_t size)
 {
 	struct ebpfaccel_traffic_probe *p = ctx;
@@ -87,6 +124,10 @@ static int on_sample(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*s) || s->dir >= TP_NDIR || !s->len || s->len > TP_SAMPLE_MAX)
 		return 0;
+	if (s->kind != TP_PIECE) {
+		on_stretch(p, s);
+		return 0;
+	}
 	r = ring_get(p, s->port, s->dir);
 	if (!r)
 		return -ENOMEM;
@@ -134,6 +175,42 @@ int ebpfaccel__traffic_probe_sample(struct ebpfaccel_traffic_probe *p, uint16_t 
 uint32_t ebpfaccel__traffic_probe_window(const struct ebpfaccel_traffic_probe *p)
 {
 	return p->sample_window;
+}
+
+int ebpfaccel__traffic_probe_want_stretch(struct ebpfaccel_traffic_probe *p, uint16_t port, int dir)
+{
+	struct stretch *st = &p->stretch;
+	struct traffic_probe_bpf__bss *bss = p->skel->bss;
+
+	if (dir < 0 || dir >= TP_NDIR)
+		return -EINVAL;
+	if (!st->buf) {
+		st->size = p->skel->rodata->stretch_bytes;
+		st->buf = malloc(st->size);
+		if (!st->buf)
+			return -ENOMEM;
+	}
+	/* Port and direction before the generation a flow takes it by. */
+	bss->stretch_port = port;
+	bss->stretch_dir = (uint8_t)dir;
+	__atomic_store_n(&bss->stretch_gen, bss->stretch_gen + 1 ?: 1, __ATOMIC_RELEASE);
+	st->complete = false;
+	st->fill = 0;
+	return 0;
+}
+
+int ebpfaccel__traffic_probe_stretch(struct ebpfaccel_traffic_probe *p, uint16_t port, int dir,
+				     const uint8_t **buf, size_t *len)
+{
+	const struct stretch *st = &p->stretch;
+
+	ebpfaccel_traffic_probe__poll(p, 0);
+	if (!st->complete || st->port != port || st->dir != dir ||
+	    st->gen != __atomic_load_n(&p->skel->bss->stretch_gen, __ATOMIC_RELAXED))
+		return -EAGAIN;
+	*buf = st->buf;
+	*len = st->size;
+	return 0;
 }
 
 EBPFACCEL_API int ebpfaccel_traffic_probe__poll(struct ebpfaccel_traffic_probe *probe, int timeout_ms)
@@ -261,6 +338,7 @@ EBPFACCEL_API void ebpfaccel_traffic_probe__destroy(struct ebpfaccel_traffic_pro
 		return;
 	if (probe->attached)
 		ebpfaccel_traffic_probe__detach(probe);
+	free(probe->stretch.buf);
 	ring_buffer__free(probe->rb);
 	traffic_probe_bpf__destroy(probe->skel);
 	for (size_t i = 0; i < NPORTS; i++)

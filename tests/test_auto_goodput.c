@@ -346,6 +346,39 @@ START_TEST(gain_per_configuration)
 }
 END_TEST
 
+/* Ratios measured on a contiguous stretch are each configuration's own
+ * (gain 1): the benchmark's text after 14 MiB, 2 MiB stretches, at 10
+ * MB/s.  zstd-9 (16.2:1) is bound by its 72 MB/s of compression, zstd-3
+ * (14.0:1 at 330 MB/s) delivers 140, zstd-1 (5.2:1 at 400) 52, lz4 stream
+ * (3.5:1 at 1500) 35.  The pieces' table had put zstd-9 first. */
+START_TEST(stretch_ratios_pick_the_level)
+{
+	static const struct ebpfaccel_auto_candidate text[] = {
+		{ TCP_COMP_ALGO_LZ4, 0, TCP_COMP_MODE_STREAM, 1500 * MB, 3000 * MB, 3.5 },
+		{ TCP_COMP_ALGO_ZSTD, 1, TCP_COMP_MODE_STREAM, 400 * MB, 1500 * MB, 5.2 },
+		{ TCP_COMP_ALGO_ZSTD, 3, TCP_COMP_MODE_STREAM, 330 * MB, 1200 * MB, 14.0 },
+		{ TCP_COMP_ALGO_ZSTD, 9, TCP_COMP_MODE_STREAM, 72 * MB, 1000 * MB, 16.2 },
+	};
+	struct ebpfaccel_auto_decision d = choose_among(text, 4, 1.0);
+
+	ck_assert_int_eq(d.choice.level, 3);
+	ck_assert_uint_eq(d.goodput, 140 * MB);
+	/* Before the next level's window shows (the first 12 MiB: zstd-3
+	 * 6.8:1, zstd-9 8.4:1), zstd-9's 84 MB/s are bound at 72 and zstd-3
+	 * delivers 68: the speed bound decides. */
+	{
+		struct ebpfaccel_auto_candidate early[4];
+
+		memcpy(early, text, sizeof(early));
+		early[2].ratio = 6.8;
+		early[3].ratio = 8.4;
+		d = choose_among(early, 4, 1.0);
+		ck_assert_int_eq(d.choice.level, 9);
+		ck_assert_uint_eq(d.goodput, 72 * MB);
+	}
+}
+END_TEST
+
 /* Data that does not compress turns it off, whatever the link. */
 START_TEST(random_data_is_off)
 {
@@ -550,6 +583,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, consistently_better_wins);
 	tcase_add_test(tc, better_must_be_in_a_row);
 	tcase_add_test(tc, gain_per_configuration);
+	tcase_add_test(tc, stretch_ratios_pick_the_level);
 	tcase_add_test(tc, random_data_is_off);
 	tcase_add_loop_test(tc, choice_follows_the_cpu_share, 0, sizeof(by_share) / sizeof(by_share[0]));
 	tcase_add_test(tc, share_from_the_load);

@@ -149,6 +149,38 @@ START_TEST(bulk_text_turns_on)
 }
 END_TEST
 
+/* choose: the candidates' ratios come from a contiguous stretch of the
+ * stream, byte for byte.  The data repeats a 256 KiB block of random bytes:
+ * one connection's stream through zstd (a window of 512 KiB and more)
+ * finds every repeat, so 2 MiB of it compress about 8:1, while lz4 (64 KiB
+ * window) and block records find none.  A stretch with a gap, a reordered
+ * or a foreign piece would lose repeats; the probe's 256-byte pieces 64
+ * KiB apart would repeat every fourth piece and look far better. */
+START_TEST(choose_ratios_come_from_a_stretch)
+{
+	LIBEBPFACCEL_OPTS(ebpfaccel_auto_policy_opts, opts, .choose = true, .apply = count_apply);
+	const size_t period = 256 * 1024;
+	uint8_t *block = tf_random(period), *data = malloc(DATA_LEN);
+	struct ebpfaccel_auto_decision d;
+	struct tf_client *c;
+
+	ck_assert_ptr_nonnull(data);
+	for (size_t off = 0; off < DATA_LEN; off += period)
+		memcpy(data + off, block, period);
+	c = start_bulk(&opts, data);
+	d = wait_decision(true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE, 60);
+	tf_client_stop(c, NULL);
+	assert_decision(&d, true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE);
+	ck_assert_msg(strstr(d.text, "on a stretch"), "%s", d.text);
+	ck_assert_int_eq(d.choice.algo, TCP_COMP_ALGO_ZSTD);
+	ck_assert_int_eq(d.choice.mode, TCP_COMP_MODE_STREAM);
+	ck_assert_msg(d.choice.ratio > 7.0 && d.choice.ratio < 8.2, "stretch ratio %.2f: %s", d.choice.ratio,
+		      d.text);
+	free(block);
+	free(data);
+}
+END_TEST
+
 START_TEST(random_data_stays_off)
 {
 	struct ebpfaccel_auto_decision d;
@@ -400,6 +432,7 @@ static Suite *suite(void)
 	tcase_add_test(traffic, rate_above_comp_speed_stays_off);
 	tcase_add_test(traffic, engine_ratio_stands_in_while_on);
 	tcase_add_test(traffic, speed_follows_the_data);
+	tcase_add_test(traffic, choose_ratios_come_from_a_stretch);
 	suite_add_tcase(s, traffic);
 
 	tcase_add_test(fed, alternating_data_does_not_flap);
