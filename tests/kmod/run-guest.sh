@@ -221,12 +221,13 @@ boot
 # (an int3 Oops in the timer softirq while the kernel patches its own code
 # at boot, seen on 6.12 with two guests on two cores). Such a boot is tried
 # once more, and said so; a failure after init started is never retried.
-if ! tr -d '\r' <"$log" | grep -q "^$marker-BOOTED$"; then
+# (The marker may share its line with the firmware's last output.)
+if ! tr -d '\r' <"$log" | grep -q "$marker-BOOTED"; then
 	echo "run-guest.sh: the guest kernel died before its init ran; booting it once more:" >&2
 	tr -d '\r' <"$log" | grep -E 'Oops|BUG|panic|RIP:' | head -n 5 >&2 || true
 	boot
 fi
-tr -d '\r' <"$log" | sed "/^$marker=/d; /^$marker-BOOTED$/d"
+tr -d '\r' <"$log" | sed "/^$marker=/d; s/$marker-BOOTED//"
 rc=$(tr -d '\r' <"$log" | sed -n "s/^$marker=\([0-9]*\)$/\1/p" | tail -n1)
 if [ -z "$rc" ]; then
 	echo "run-guest.sh: no result from the guest (panic, oops or timeout after ${timeout_s}s)" >&2
