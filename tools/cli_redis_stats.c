@@ -161,11 +161,18 @@ struct json_object *redis_held_stats_json(const struct held *h, const struct red
 	return o;
 }
 
-/* Prometheus metric families of the counters: one family per metric name,
- * the bypass reasons and invalidation sources as labels of one family. */
-static const struct {
+/* A counter of the holder's JSON as a Prometheus sample: one family per
+ * metric name (help on its first sample), reasons and sources as labels. */
+struct prom_counter {
 	const char *counter, *metric, *label, *help;
-} prom[] = {
+};
+
+#define PROM_SERVER	"ebpfaccel_redis_cache_"
+#define PROM_NEAR	"ebpfaccel_redis_near_cache_"
+
+/* The server cache's counters: the bypass reasons and invalidation
+ * sources as labels of one family. */
+static const struct prom_counter prom[] = {
 	{ "hits", "hits_total", NULL, "GETs answered by the kernel." },
 	{ "hit_batches", "hit_batches_total", NULL, "Segments answered by the kernel." },
 	{ "misses", "misses_total", NULL, "GETs passed to Redis with a fill expected." },
@@ -210,17 +217,32 @@ static void print_label_value(const char *s)
 	}
 }
 
-static void print_sample(const char *metric, const char *name, const char *label, const char *value)
+static void print_sample(const char *prefix, const char *metric, const char *name, const char *label,
+			 const char *value)
 {
-	printf("ebpfaccel_redis_cache_%s{cache=\"", metric);
+	printf("%s%s{cache=\"", prefix, metric);
 	print_label_value(name);
 	printf("\"%s%s} %s\n", label ? "," : "", label ? label : "", value);
 }
 
-static void print_family(const char *metric, const char *type, const char *help)
+static void print_family(const char *prefix, const char *metric, const char *type, const char *help)
 {
-	printf("# HELP ebpfaccel_redis_cache_%s %s\n# TYPE ebpfaccel_redis_cache_%s %s\n",
-	       metric, help, metric, type);
+	printf("# HELP %s%s %s\n# TYPE %s%s %s\n", prefix, metric, help, prefix, metric, type);
+}
+
+/* @n counters of table @t from the holder's JSON @o, as families @prefix*. */
+static void print_counters(const char *prefix, const struct prom_counter *t, size_t n,
+			   struct json_object *o)
+{
+	struct json_object *cnt = json_object_object_get(o, "counters");
+	const char *name = json_object_get_string(json_object_object_get(o, "name"));
+
+	for (size_t i = 0; i < n; i++) {
+		if (t[i].help)
+			print_family(prefix, t[i].metric, "counter", t[i].help);
+		print_sample(prefix, t[i].metric, name, t[i].label,
+			     json_object_get_string(json_object_object_get(cnt, t[i].counter)));
+	}
 }
 
 /* Families of the holder's "cache" object (counted at scrape time): key,
@@ -257,13 +279,13 @@ static void print_prometheus_info(struct json_object *o, const char *name)
 		return;
 	for (size_t i = 0; i < sizeof(prom_info) / sizeof(prom_info[0]); i++) {
 		if (prom_info[i].help)
-			print_family(prom_info[i].metric, prom_info[i].type, prom_info[i].help);
+			print_family(PROM_SERVER, prom_info[i].metric, prom_info[i].type, prom_info[i].help);
 		/* numbers as they are, booleans as 1 or 0 */
 		snprintf(value, sizeof(value), "%" PRIu64,
 			 json_object_get_uint64(json_object_object_get(in, prom_info[i].key)));
-		print_sample(prom_info[i].metric, name, prom_info[i].label, value);
+		print_sample(PROM_SERVER, prom_info[i].metric, name, prom_info[i].label, value);
 	}
-	print_family("info", "gauge", "Always 1: the cgroup the cache is attached to now and how Redis "
+	print_family(PROM_SERVER, "info", "gauge", "Always 1: the cgroup the cache is attached to now and how Redis "
 		     "reports writes to it (tracking all or keys).");
 	printf("ebpfaccel_redis_cache_info{cache=\"");
 	print_label_value(name);
@@ -276,17 +298,11 @@ static void print_prometheus_info(struct json_object *o, const char *name)
 /* The Prometheus text exposition format (version 0.0.4). */
 static void print_prometheus(struct json_object *o)
 {
-	struct json_object *cnt = json_object_object_get(o, "counters");
 	const char *name = json_object_get_string(json_object_object_get(o, "name"));
 
-	for (size_t i = 0; i < sizeof(prom) / sizeof(prom[0]); i++) {
-		if (prom[i].help)
-			print_family(prom[i].metric, "counter", prom[i].help);
-		print_sample(prom[i].metric, name, prom[i].label,
-			     json_object_get_string(json_object_object_get(cnt, prom[i].counter)));
-	}
-	print_family("serving", "gauge", "Whether the kernel answers GETs now (1) or not (0).");
-	print_sample("serving", name, NULL,
+	print_counters(PROM_SERVER, prom, sizeof(prom) / sizeof(prom[0]), o);
+	print_family(PROM_SERVER, "serving", "gauge", "Whether the kernel answers GETs now (1) or not (0).");
+	print_sample(PROM_SERVER, "serving", name, NULL,
 		     json_object_get_boolean(json_object_object_get(o, "serving")) ? "1" : "0");
 	print_prometheus_info(o, name);
 }
@@ -324,9 +340,7 @@ static void print_following(struct json_object *o)
 
 /* The near cache's families: ebpfaccel_redis_near_cache_*, bypass
  * reasons as labels of one family, like the server cache's. */
-static const struct {
-	const char *counter, *metric, *label, *help;
-} near_prom[] = {
+static const struct prom_counter near_prom[] = {
 	{ "hits", "hits_total", NULL, "GETs answered on the clients' host." },
 	{ "misses", "misses_total", NULL, "GETs passed to Redis with a fill expected." },
 	{ "fills", "fills_total", NULL, "Values stored from Redis' GET replies." },
@@ -346,30 +360,14 @@ static const struct {
 	{ "confirms", "confirms_total", NULL, "Fills confirmed as current and without a TTL." },
 };
 
-static void print_near_sample(const char *metric, const char *name, const char *label, const char *value)
-{
-	printf("ebpfaccel_redis_near_cache_%s{cache=\"", metric);
-	print_label_value(name);
-	printf("\"%s%s} %s\n", label ? "," : "", label ? label : "", value);
-}
-
 static void print_near_prometheus(struct json_object *o)
 {
-	struct json_object *cnt = json_object_object_get(o, "counters");
 	const char *name = json_object_get_string(json_object_object_get(o, "name"));
 
-	for (size_t i = 0; i < sizeof(near_prom) / sizeof(near_prom[0]); i++) {
-		if (near_prom[i].help)
-			printf("# HELP ebpfaccel_redis_near_cache_%s %s\n"
-			       "# TYPE ebpfaccel_redis_near_cache_%s counter\n",
-			       near_prom[i].metric, near_prom[i].help, near_prom[i].metric);
-		print_near_sample(near_prom[i].metric, name, near_prom[i].label,
-				  json_object_get_string(json_object_object_get(cnt, near_prom[i].counter)));
-	}
-	printf("# HELP ebpfaccel_redis_near_cache_serving Whether GETs are answered on this host now "
-	       "(1) or not (0).\n# TYPE ebpfaccel_redis_near_cache_serving gauge\n");
-	print_near_sample("serving", name, NULL,
-			  json_object_get_boolean(json_object_object_get(o, "serving")) ? "1" : "0");
+	print_counters(PROM_NEAR, near_prom, sizeof(near_prom) / sizeof(near_prom[0]), o);
+	print_family(PROM_NEAR, "serving", "gauge", "Whether GETs are answered on this host now (1) or not (0).");
+	print_sample(PROM_NEAR, "serving", name, NULL,
+		     json_object_get_boolean(json_object_object_get(o, "serving")) ? "1" : "0");
 }
 
 static bool is_near(struct json_object *o)
