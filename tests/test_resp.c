@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include "fixtures.h"
 #include "resp_drive.h"
+#include "redis/resp_subcmd.h"
 
 typedef void (*resp_driver)(const unsigned char *, size_t, size_t, struct resp_log *);
 
@@ -341,6 +342,52 @@ START_TEST(reply_malformed)
 }
 END_TEST
 
+/* The one request in @in, scanned whole. */
+static struct resp_req one_request(const char *in)
+{
+	struct resp_buf c = { 0 };
+	struct resp_req r;
+	size_t n = strlen(in);
+
+	ck_assert_uint_le(n, sizeof(c.data));
+	resp_req_reset(&r);
+	memcpy(c.data, in, n);
+	c.len = n;
+	while (c.pos < n)
+		if (resp_req_feed_buf(&r, &c) == RESP_DONE)
+			return r;
+	ck_abort_msg("no complete request in %s", in);
+	return r;
+}
+
+#define READS(fn, in, want) do { \
+	struct resp_req req_ = one_request(in); \
+	ck_assert_msg(fn(&req_) == (want), "%s(%s) should be %d", #fn, in, want); \
+} while (0)
+
+/* The server's and the near cache's programs share these: a read that is
+ * taken for a change only costs a flush, a change taken for a read serves
+ * stale answers. */
+START_TEST(subcommands_that_read)
+{
+	READS(reconf_reads, "*3\r\n$6\r\nconfig\r\n$3\r\nget\r\n$6\r\nmaxmem\r\n", 1);
+	READS(reconf_reads, "*2\r\n$6\r\nCONFIG\r\n$4\r\nHelp\r\n", 1);
+	READS(reconf_reads, "*2\r\n$6\r\nMODULE\r\n$4\r\nLIST\r\n", 1);
+	READS(reconf_reads, "*4\r\n$6\r\nCONFIG\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\nb\r\n", 0);
+	READS(reconf_reads, "*2\r\n$6\r\nCONFIG\r\n$9\r\nRESETSTAT\r\n", 0);
+	READS(reconf_reads, "*2\r\n$6\r\nCONFIG\r\n$4\r\nGETX\r\n", 0);
+	/* a host name, not a subcommand */
+	READS(reconf_reads, "*3\r\n$9\r\nREPLICAOF\r\n$4\r\nlist\r\n$4\r\n6379\r\n", 0);
+	READS(reconf_reads, "*3\r\n$7\r\nSLAVEOF\r\n$3\r\nGET\r\n$4\r\n6379\r\n", 0);
+	READS(reconf_reads, "*2\r\n$5\r\nDEBUG\r\n$4\r\nHELP\r\n", 0);
+	READS(admin_reads, "*2\r\n$3\r\nacl\r\n$6\r\nwhoami\r\n", 1);
+	READS(admin_reads, "*3\r\n$3\r\nACL\r\n$7\r\nGETUSER\r\n$1\r\nu\r\n", 1);
+	READS(admin_reads, "*3\r\n$3\r\nACL\r\n$7\r\nSETUSER\r\n$1\r\nu\r\n", 0);
+	READS(admin_reads, "*2\r\n$3\r\nACL\r\n$4\r\nLOAD\r\n", 0);
+	READS(admin_reads, "*2\r\n$6\r\nCONFIG\r\n$4\r\nLIST\r\n", 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("resp");
@@ -356,6 +403,7 @@ int main(void)
 	tcase_add_test(tc, reply_any_depth);
 	tcase_add_test(tc, reply_generated);
 	tcase_add_test(tc, reply_malformed);
+	tcase_add_test(tc, subcommands_that_read);
 	suite_add_tcase(s, tc);
 	return fx_run_suite(s);
 }

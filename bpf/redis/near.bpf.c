@@ -358,15 +358,6 @@ static __noinline void apply_flush(struct nc_conn *c)
 	record(c, NC_SLOT_FLUSH, 0, NULL);
 }
 
-/* ACL commands that only read leave the cache alone. */
-static __always_inline int admin_reads(const struct resp_req *r)
-{
-	return key_is(r, "WHOAMI", 6) || key_is(r, "CAT", 3) ||
-	       key_is(r, "LIST", 4) || key_is(r, "USERS", 5) ||
-	       key_is(r, "GETUSER", 7) || key_is(r, "LOG", 3) ||
-	       key_is(r, "HELP", 4) || key_is(r, "GENPASS", 7);
-}
-
 static __noinline void apply_state(struct nc_conn *c, struct resp_req *r,
 				   __u32 cls)
 {
@@ -405,18 +396,6 @@ static __noinline void apply_state(struct nc_conn *c, struct resp_req *r,
 /* CONFIG GET and CONFIG HELP only read: clients such as redis-benchmark
  * send CONFIG GET when they connect, which must not flush everyone's cache.
  * Only CONFIG's: "REPLICAOF GET 6379" names a host. */
-static __always_inline int reconf_reads(const struct resp_req *r)
-{
-	const char config[] = "CONFIG";
-
-	if (r->cmd_len != 6)
-		return 0;
-	for (int i = 0; i < 6; i++)
-		if (r->cmd[i] != config[i])
-			return 0;
-	return key_is(r, "GET", 3) || key_is(r, "HELP", 4);
-}
-
 /* Records what a request passed to Redis does to the cache. */
 static __noinline void apply(struct nc_conn *c, struct resp_req *r, __u32 cls)
 {

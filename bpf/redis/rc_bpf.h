@@ -12,6 +12,8 @@
 #ifndef EBPFACCEL_REDIS_RC_BPF_H
 #define EBPFACCEL_REDIS_RC_BPF_H
 
+#include "resp_subcmd.h"
+
 GLOBAL __u32 key_bucket(const struct rc_key *k)
 {
 	return k ? rc_key_hash(k) : 0;
@@ -41,20 +43,6 @@ static __always_inline void key_from_req(struct rc_key *k,
 {
 	k->len = r->key_len;
 	__builtin_memcpy(k->data, r->key, RESP_KEY_MAX);
-}
-
-static __always_inline int key_is(const struct resp_req *r, const char *w,
-				  __u32 n)
-{
-	if (r->key_len != n)
-		return 0;
-	for (int i = 0; i < 16; i++) {
-		if (i >= n)
-			break;
-		if (resp_upper(r->key[i]) != w[i])
-			return 0;
-	}
-	return 1;
 }
 
 static __always_inline __u32 parse_db(const struct resp_req *r)

@@ -517,12 +517,8 @@ static __noinline void apply_client(struct rc_conn *c, struct resp_req *r)
  * was read under the old rules. */
 static __noinline void apply_admin(struct rc_conn *c, struct resp_req *r)
 {
-	if (key_is(r, "WHOAMI", 6) || key_is(r, "CAT", 3) ||
-	    key_is(r, "LIST", 4) || key_is(r, "USERS", 5) ||
-	    key_is(r, "GETUSER", 7) || key_is(r, "LOG", 3) ||
-	    key_is(r, "HELP", 4) || key_is(r, "GENPASS", 7))
-		return;
-	invalidate_all();
+	if (!admin_reads(r))
+		invalidate_all();
 }
 
 /* CONFIG SET, REPLICAOF, MODULE LOAD, ...: answers stop at once while
@@ -534,8 +530,7 @@ static __noinline void apply_reconf(struct rc_conn *c, struct resp_req *r)
 	struct rc_reconf v = { .seq = c->req_seq };
 	__u64 cookie = c->cookie;
 
-	if (c->tracker || key_is(r, "GET", 3) || key_is(r, "HELP", 4) ||
-	    key_is(r, "LIST", 4))
+	if (c->tracker || reconf_reads(r))
 		return;
 	invalidate_all();
 	v.unprovable = c->in_multi || c->pushy;
