@@ -469,10 +469,13 @@ int fx_veth_new(struct fx_netns *a, struct fx_netns *b, struct fx_veth *v)
 		return -EINVAL;
 	memset(v, 0, sizeof(*v));
 	v->index = n;
-	snprintf(v->name_a, sizeof(v->name_a), "ea%05d%03da", (int)getpid() % 100000, n);
-	snprintf(v->name_b, sizeof(v->name_b), "ea%05d%03db", (int)getpid() % 100000, n);
-	snprintf(v->ip4_a, sizeof(v->ip4_a), "198.18.%d.1", n);
-	snprintf(v->ip4_b, sizeof(v->ip4_b), "198.18.%d.2", n);
+	/* unsigned and bounded: the compiler sees that every name fits */
+	snprintf(v->name_a, sizeof(v->name_a), "ea%05u%03ua", (unsigned)getpid() % 100000u,
+		 (unsigned char)n);
+	snprintf(v->name_b, sizeof(v->name_b), "ea%05u%03ub", (unsigned)getpid() % 100000u,
+		 (unsigned char)n);
+	snprintf(v->ip4_a, sizeof(v->ip4_a), "198.18.%u.1", (unsigned char)n);
+	snprintf(v->ip4_b, sizeof(v->ip4_b), "198.18.%u.2", (unsigned char)n);
 	snprintf(v->ip6_a, sizeof(v->ip6_a), "2001:2:0:%x::1", n);
 	snprintf(v->ip6_b, sizeof(v->ip6_b), "2001:2:0:%x::2", n);
 	/* nodad: the addresses are usable at once, not after DAD's ~1 s. */
@@ -784,6 +787,28 @@ int fx_redis_port(const struct fx_redis *r) { return r->port; }
 pid_t fx_redis_pid(const struct fx_redis *r) { return r->pid; }
 const char *fx_redis_unixsock(const struct fx_redis *r) { return r->sock; }
 const char *fx_redis_logfile(const struct fx_redis *r) { return r->log; }
+
+long fx_redis_calls(const struct fx_redis *r, const char *cmd)
+{
+	char *out = NULL, field[64];
+	const char *p;
+	long n = 0;
+
+	ck_assert_int_eq(fx_run(NULL, &out, "redis-cli -s %s INFO commandstats", r->sock), 0);
+	snprintf(field, sizeof(field), "cmdstat_%s:calls=", cmd);
+	p = strstr(out, field);
+	if (p)
+		n = strtol(p + strlen(field), NULL, 10);
+	free(out);
+	return n;
+}
+
+void fx_sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
 
 void fx_redis_stop(struct fx_redis *r)
 {

@@ -70,6 +70,13 @@ pid_t fx_redis_pid(const struct fx_redis *r);
 const char *fx_redis_unixsock(const struct fx_redis *r);
 const char *fx_redis_logfile(const struct fx_redis *r);
 void fx_redis_stop(struct fx_redis *r);
+/* Redis' own count of calls of @cmd (lower case, e.g. "get") from INFO
+ * commandstats, asked over @r's unix socket (which no cache sees); 0 before
+ * the first call. Fails the test if Redis does not answer. */
+long fx_redis_calls(const struct fx_redis *r, const char *cmd);
+
+/* Sleeps @ms milliseconds. */
+void fx_sleep_ms(int ms);
 
 /* Run "/bin/sh -c <cmd>" in @ns (NULL: current), stdout into a malloc'd
  * NUL-terminated *out (if @out), stderr passed through.  Returns the exit

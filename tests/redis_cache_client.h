@@ -62,7 +62,7 @@ static inline int rcc_connect(struct fx_netns *ns, int port)
 }
 
 /* True if nothing more arrives within @ms. */
-static int rcc_quiet(int fd, int ms)
+static inline int rcc_quiet(int fd, int ms)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	char c;
@@ -73,15 +73,15 @@ static int rcc_quiet(int fd, int ms)
 }
 
 /* Sends @req and checks the reply is exactly @want (both binary-safe). */
-static int rcc_roundtrip(int fd, const void *req, size_t req_len,
+static inline int rcc_roundtrip(int fd, const void *req, size_t req_len,
 			 const void *want, size_t want_len)
 {
 	char *got = malloc(want_len + 1);
 	int ok;
 
 	if (!got || rcc_send(fd, req, req_len) || rcc_read_exact(fd, got, want_len)) {
-		fprintf(stderr, "no complete reply within 2 s (want '%.*s')\n",
-			(int)want_len, (const char *)want);
+		fprintf(stderr, "no complete reply within %d ms of silence (want '%.*s')\n",
+			rcc_read_timeout_ms, (int)want_len, (const char *)want);
 		free(got);
 		return 0;
 	}
@@ -94,7 +94,7 @@ static int rcc_roundtrip(int fd, const void *req, size_t req_len,
 }
 
 /* Encodes a command of @argc binary-safe arguments into @out. */
-static size_t rcc_encode(char *out, size_t cap, int argc, const char *const *argv,
+static inline size_t rcc_encode(char *out, size_t cap, int argc, const char *const *argv,
 			 const size_t *lens)
 {
 	size_t at = snprintf(out, cap, "*%d\r\n", argc);
@@ -113,7 +113,7 @@ static size_t rcc_encode(char *out, size_t cap, int argc, const char *const *arg
 }
 
 /* GET @key must answer "$len\r\nvalue\r\n" (or "$-1\r\n" for NULL). */
-static int rcc_get_is(int fd, const char *key, const char *value)
+static inline int rcc_get_is(int fd, const char *key, const char *value)
 {
 	const char *argv[] = { "GET", key };
 	size_t cap = (value ? strlen(value) : 0) + 32, rl, wl;
@@ -132,7 +132,7 @@ static int rcc_get_is(int fd, const char *key, const char *value)
 	return ok;
 }
 
-static int rcc_ok(int fd, int argc, const char *const *argv)
+static inline int rcc_ok(int fd, int argc, const char *const *argv)
 {
 	char req[16384];
 	size_t rl = rcc_encode(req, sizeof(req), argc, argv, NULL);
@@ -141,7 +141,7 @@ static int rcc_ok(int fd, int argc, const char *const *argv)
 }
 
 /* Sends @req; the reply must be one line starting with @prefix. */
-static int rcc_line(int fd, const void *req, size_t req_len, const char *prefix)
+static inline int rcc_line(int fd, const void *req, size_t req_len, const char *prefix)
 {
 	char line[512];
 
@@ -158,7 +158,7 @@ static int rcc_line(int fd, const void *req, size_t req_len, const char *prefix)
  * than any fixed stack) and an ECHO of a marker behind it, and reads up to
  * the marker's reply: the bytes of COMMAND DOCS' reply, 0 on a timeout (5 s
  * without a byte: TCG guests are slow). */
-static size_t rcc_command_docs(int fd)
+static inline size_t rcc_command_docs(int fd)
 {
 	static const char req[] = "*2\r\n$7\r\nCOMMAND\r\n$4\r\nDOCS\r\n"
 		"*2\r\n$4\r\nECHO\r\n$16\r\n<end-of-docs-4f>\r\n";
@@ -191,7 +191,7 @@ static size_t rcc_command_docs(int fd)
 
 /* EVAL returning @levels nested one-element tables around 1, then GET
  * @key, in one write: both replies must be byte-exact. */
-static int rcc_nested_then_get(int fd, int levels, const char *key,
+static inline int rcc_nested_then_get(int fd, int levels, const char *key,
 			       const char *value)
 {
 	static char req[1024], want[16384];
@@ -217,7 +217,7 @@ static int rcc_nested_then_get(int fd, int levels, const char *key,
  * 300, each followed by GET @key and GET @other. A reply end the scanner
  * lost would pair each later reply with the request before it and fill
  * @key with @other's value. */
-static int rcc_deep_replies(int fd, const char *key, const char *value,
+static inline int rcc_deep_replies(int fd, const char *key, const char *value,
 			    const char *other, const char *ovalue)
 {
 	size_t docs = rcc_command_docs(fd);

@@ -10,8 +10,12 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
-/* How long one read may wait for the next byte. */
+/* How long one read may wait for the next byte. A test that drops packets
+ * on purpose raises it: TCP's retransmission timeout doubles at each loss of
+ * the same segment (0.2 + 0.4 + 0.8 + 1.6 s), so a late reply there is
+ * slow, not lost. */
 #define RCC_READ_TIMEOUT_MS 2000
+static int rcc_read_timeout_ms = RCC_READ_TIMEOUT_MS;
 
 /* Sends all of @buf; 0, or -1 on error. */
 static inline int rcc_send(int fd, const void *buf, size_t len)
@@ -40,7 +44,7 @@ static inline int rcc_read_exact(int fd, void *buf, size_t len)
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
-		if (poll(&pfd, 1, RCC_READ_TIMEOUT_MS) <= 0)
+		if (poll(&pfd, 1, rcc_read_timeout_ms) <= 0)
 			return -1;
 		n = recv(fd, p, len, 0);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))

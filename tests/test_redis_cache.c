@@ -101,33 +101,10 @@ static void dump_stats(struct env *e, const char *when)
 		s.readmits);
 }
 
-/* Redis' own count of GET calls, read over the unix socket (never cached). */
-static long get_calls(struct env *e)
-{
-	char *out = NULL;
-	const char *p;
-	long n = 0;
-
-	ck_assert_int_eq(fx_run(e->ns, &out, "redis-cli -s %s INFO commandstats",
-				fx_redis_unixsock(e->redis)), 0);
-	p = strstr(out, "cmdstat_get:calls=");
-	if (p)
-		n = strtol(p + strlen("cmdstat_get:calls="), NULL, 10);
-	free(out);
-	return n;
-}
-
 static void cli_unix(struct env *e, const char *cmd)
 {
 	ck_assert_int_eq(fx_run(e->ns, NULL, "redis-cli -s %s %s >/dev/null",
 				fx_redis_unixsock(e->redis), cmd), 0);
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
 }
 
 /* GETs @key until it is served by the kernel (fill + TTL confirmation done);
@@ -135,12 +112,12 @@ static void sleep_ms(int ms)
 static void warm(struct env *e, int fd, const char *key, const char *value)
 {
 	for (int i = 0; i < 200; i++) {
-		long before = get_calls(e);
+		long before = fx_redis_calls(e->redis, "get");
 
 		ck_assert(rcc_get_is(fd, key, value));
-		if (get_calls(e) == before)
+		if (fx_redis_calls(e->redis, "get") == before)
 			return;
-		sleep_ms(10);
+		fx_sleep_ms(10);
 	}
 	dump_stats(e, "warm");
 	ck_abort_msg("key %s never served from the kernel", key);
@@ -169,11 +146,11 @@ START_TEST(hit_comes_from_kernel)
 	env_start(&e, NULL, NULL);
 	fd = connect_warm(&e, "greeting", "hello world");
 	s0 = stats(&e);
-	calls = get_calls(&e);
+	calls = fx_redis_calls(e.redis, "get");
 	for (int i = 0; i < 100; i++)
 		ck_assert(rcc_get_is(fd, "greeting", "hello world"));
 	s1 = stats(&e);
-	ck_assert_int_eq(get_calls(&e), calls);
+	ck_assert_int_eq(fx_redis_calls(e.redis, "get"), calls);
 	ck_assert_uint_ge(s1.hits - s0.hits, 100);
 	ck_assert(rcc_quiet(fd, 50));
 	close(fd);
@@ -214,13 +191,13 @@ START_TEST(invalidated_by_other_writers)
 	/* a key with a TTL is never served from the kernel (a TTL far beyond
 	 * the loop: each round spawns redis-cli, seconds on a loaded machine) */
 	for (i = 0; i < 5; i++) {
-		calls = get_calls(&e);
+		calls = fx_redis_calls(e.redis, "get");
 		ck_assert(rcc_get_is(fd, "k", "three"));
-		ck_assert_int_eq(get_calls(&e), calls + 1);
-		sleep_ms(5);
+		ck_assert_int_eq(fx_redis_calls(e.redis, "get"), calls + 1);
+		fx_sleep_ms(5);
 	}
 	cli_unix(&e, "PEXPIRE k 100");
-	sleep_ms(300);
+	fx_sleep_ms(300);
 	ck_assert(rcc_get_is(fd, "k", NULL));
 	cli_unix(&e, "SET k four");
 	warm(&e, fd, "k", "four");
@@ -236,7 +213,7 @@ START_TEST(invalidated_by_other_writers)
 	warm(&e, fd, "k", "five");
 	cli_unix(&e, "FLUSHALL");
 	for (i = 0; i < 100 && !rcc_get_is(fd, "k", NULL); i++)
-		sleep_ms(10);
+		fx_sleep_ms(10);
 	ck_assert_msg(i < 100, "a unix-socket FLUSHALL did not reach the cache within 1 s");
 	ck_assert_uint_ge(stats(&e).push_invalidations, 3);
 	close(w);
@@ -298,19 +275,19 @@ START_TEST(split_and_pipelined)
 	for (int round = 0; round < 3; round++) {
 		for (size_t i = 0; i < one; i++) {
 			ck_assert_int_eq(rcc_send(fd, req + i, 1), 0);
-			sleep_ms(1);
+			fx_sleep_ms(1);
 		}
 		ck_assert(rcc_roundtrip(fd, "", 0, "$15\r\npipelined-value\r\n", 22));
 	}
 	for (int i = 1; i < 16; i++)
 		memcpy(req + i * one, req, one);
 	s0 = stats(&e);
-	calls = get_calls(&e);
+	calls = fx_redis_calls(e.redis, "get");
 	for (int i = 0; i < 16; i++)
 		wl += snprintf(want + wl, sizeof(want) - wl, "$15\r\npipelined-value\r\n");
 	ck_assert(rcc_roundtrip(fd, req, 16 * one, want, wl));
 	s1 = stats(&e);
-	ck_assert_int_eq(get_calls(&e), calls);
+	ck_assert_int_eq(fx_redis_calls(e.redis, "get"), calls);
 	ck_assert_uint_ge(s1.hits - s0.hits, 16);
 	/* GET, SET, GET in one segment: Redis answers all three */
 	rl = rcc_encode(req, sizeof(req), 2, get, NULL);
@@ -318,7 +295,7 @@ START_TEST(split_and_pipelined)
 	rl += rcc_encode(req + rl, sizeof(req) - rl, 2, get, NULL);
 	ck_assert(rcc_roundtrip(fd, req, rl,
 		"$15\r\npipelined-value\r\n+OK\r\n$15\r\npipelined-value\r\n", 49));
-	ck_assert_int_eq(get_calls(&e), calls + 2);
+	ck_assert_int_eq(fx_redis_calls(e.redis, "get"), calls + 2);
 	ck_assert(rcc_quiet(fd, 50));
 	close(fd);
 	env_stop(&e);
@@ -335,7 +312,7 @@ static void set_form(struct env *e, int fd, const char *req, size_t split,
 
 	if (split) {
 		ck_assert_int_eq(rcc_send(fd, req, split), 0);
-		sleep_ms(20);
+		fx_sleep_ms(20);
 	}
 	ck_assert(rcc_roundtrip(fd, req + split, rl - split, reply, strlen(reply)));
 	ck_assert(rcc_get_is(fd, key, value));
@@ -430,16 +407,16 @@ START_TEST(binary_safe)
 	memcpy(want + wl + sizeof(val) - 1, "\r\n", 2);
 	wl += sizeof(val) + 1;
 	for (int i = 0; i < 100; i++) {
-		calls = get_calls(&e);
+		calls = fx_redis_calls(e.redis, "get");
 		ck_assert(rcc_roundtrip(fd, req, rl, want, wl));
-		if (get_calls(&e) == calls)
+		if (fx_redis_calls(e.redis, "get") == calls)
 			break;
-		sleep_ms(10);
+		fx_sleep_ms(10);
 	}
-	calls = get_calls(&e);
+	calls = fx_redis_calls(e.redis, "get");
 	for (int i = 0; i < 10; i++)
 		ck_assert(rcc_roundtrip(fd, req, rl, want, wl));
-	ck_assert_int_eq(get_calls(&e), calls);
+	ck_assert_int_eq(fx_redis_calls(e.redis, "get"), calls);
 	close(fd);
 	env_stop(&e);
 }
@@ -472,14 +449,14 @@ START_TEST(malformed_and_oversize)
 	big[sizeof(big) - 1] = 0;
 	ck_assert(rcc_ok(fd, 3, set));
 	rl = rcc_encode(req, sizeof(req), 2, get, NULL);
-	calls = get_calls(&e);
+	calls = fx_redis_calls(e.redis, "get");
 	out = malloc(sizeof(big) + 16);
 	wl = snprintf(out, 16, "$%zu\r\n", sizeof(big) - 1);
 	memcpy(out + wl, big, sizeof(big) - 1);
 	memcpy(out + wl + sizeof(big) - 1, "\r\n", 2);
 	for (int i = 0; i < 5; i++)
 		ck_assert(rcc_roundtrip(fd, req, rl, out, wl + sizeof(big) + 1));
-	ck_assert_int_eq(get_calls(&e), calls + 5);
+	ck_assert_int_eq(fx_redis_calls(e.redis, "get"), calls + 5);
 	free(out);
 	warm(&e, fd, "k", "v");
 	close(fd);
@@ -510,7 +487,7 @@ START_TEST(auth_required)
 	ck_assert(rcc_ok(a, 2, auth));
 	for (int i = 0; i < 200 && stats(&e).hits == 0; i++) {
 		ck_assert(rcc_get_is(a, "k", "v"));
-		sleep_ms(10);
+		fx_sleep_ms(10);
 	}
 	ck_assert_uint_gt(stats(&e).hits, 0);
 	b = rcc_connect(e.ns, e.port);
@@ -568,7 +545,7 @@ START_TEST(runtime_auth_and_acl)
 	ck_assert(rcc_ok(c, 3, admin));
 	for (int i = 0; i < 50; i++) {
 		ck_assert(rcc_get_is(c, "secret", "classified"));
-		sleep_ms(5);
+		fx_sleep_ms(5);
 	}
 	d = rcc_connect(e.ns, e.port);
 	ck_assert_int_ge(d, 0);
@@ -613,13 +590,13 @@ START_TEST(client_pause_holds_hits)
 	ck_assert_int_ge(p, 0);
 	ck_assert(rcc_ok(a, 3, set_k));
 	warm(&e, a, "k", "v");
-	calls = get_calls(&e);
+	calls = fx_redis_calls(e.redis, "get");
 	ck_assert(rcc_ok(p, 3, pause));
 	t0 = now_ms();
 	ck_assert(rcc_get_is(a, "k", "v"));
 	waited = now_ms() - t0;
 	ck_assert_msg(waited >= 250, "GET answered %.0f ms into a 400 ms pause", waited);
-	ck_assert_int_gt(get_calls(&e), calls);
+	ck_assert_int_gt(fx_redis_calls(e.redis, "get"), calls);
 	/* and the cache serves again afterwards */
 	warm(&e, a, "k", "v");
 	close(a);
@@ -651,10 +628,10 @@ START_TEST(big_reply_not_overtaken)
 	for (int round = 0; round < 3; round++) {
 		rl = rcc_encode(req, sizeof(req), 2, get_big, NULL);
 		ck_assert_int_eq(rcc_send(a, req, rl), 0);
-		sleep_ms(200);	/* Redis fills the send buffer meanwhile */
+		fx_sleep_ms(200);	/* Redis fills the send buffer meanwhile */
 		rl = rcc_encode(req, sizeof(req), 2, get_k, NULL);
 		ck_assert_int_eq(rcc_send(a, req, rl), 0);
-		sleep_ms(100);
+		fx_sleep_ms(100);
 		hl = snprintf(hdr, sizeof(hdr), "$%zu\r\n", big);
 		ck_assert_int_eq(rcc_read_exact(a, buf, hl), 0);
 		ck_assert(!memcmp(buf, hdr, hl));
@@ -690,10 +667,10 @@ START_TEST(coherence_connection_recovers)
 		fx_redis_unixsock(e.redis), fx_redis_unixsock(e.redis),
 		fx_redis_unixsock(e.redis)), 0);
 	for (int i = 0; i < 300 && !back; i++) {
-		calls = get_calls(&e);
+		calls = fx_redis_calls(e.redis, "get");
 		ck_assert(rcc_get_is(a, "k", "v2"));
-		back = get_calls(&e) == calls;
-		sleep_ms(10);
+		back = fx_redis_calls(e.redis, "get") == calls;
+		fx_sleep_ms(10);
 	}
 	ck_assert_msg(back, "kernel answers never resumed");
 	ck_assert_int_eq(ebpfaccel_redis_cache__serving(e.rc), 1);
@@ -733,18 +710,18 @@ START_TEST(get_request_forms)
 	for (int i = 0; i < 2; i++) {
 		rl = snprintf(req, sizeof(req), "*2\r\n$3\r\n%s\r\n$10\r\n%s\r\n",
 			      i ? "gEt" : "get", keys[2]);
-		calls = get_calls(&e);
+		calls = fx_redis_calls(e.redis, "get");
 		ck_assert(rcc_roundtrip(fd, req, rl, "$3\r\nval\r\n", 9));
-		ck_assert_int_eq(get_calls(&e), calls);
+		ck_assert_int_eq(fx_redis_calls(e.redis, "get"), calls);
 	}
 	/* "$010": Redis accepts it; the fast path leaves it to the scanner */
 	rl = snprintf(req, sizeof(req), "*2\r\n$3\r\nGET\r\n$010\r\n%s\r\n", keys[2]);
 	ck_assert(rcc_roundtrip(fd, req, rl, "$3\r\nval\r\n", 9));
 	/* 65 bytes: never cached, always Redis' answer */
-	calls = get_calls(&e);
+	calls = fx_redis_calls(e.redis, "get");
 	rl = snprintf(req, sizeof(req), "*2\r\n$3\r\nGET\r\n$65\r\n%s\r\n", keys[5]);
 	ck_assert(rcc_roundtrip(fd, req, rl, "$3\r\nval\r\n", 9));
-	ck_assert_int_eq(get_calls(&e), calls + 1);
+	ck_assert_int_eq(fx_redis_calls(e.redis, "get"), calls + 1);
 	/* a pipeline of every cacheable length, twice: one kernel answer */
 	rl = wl = 0;
 	for (int r = 0; r < 2; r++)
@@ -753,10 +730,10 @@ START_TEST(get_request_forms)
 				       lens[i], keys[i]);
 			wl += snprintf(want + wl, sizeof(want) - wl, "$3\r\nval\r\n");
 		}
-	calls = get_calls(&e);
+	calls = fx_redis_calls(e.redis, "get");
 	for (int i = 0; i < 5; i++)
 		ck_assert(rcc_roundtrip(fd, req, rl, want, wl));
-	ck_assert_int_eq(get_calls(&e), calls);
+	ck_assert_int_eq(fx_redis_calls(e.redis, "get"), calls);
 	/* the same with the 65-byte key in the middle: Redis answers all */
 	rl = wl = 0;
 	for (int i = 0; i < 6; i++) {
@@ -764,9 +741,9 @@ START_TEST(get_request_forms)
 			       lens[5 - i], keys[5 - i]);
 		wl += snprintf(want + wl, sizeof(want) - wl, "$3\r\nval\r\n");
 	}
-	calls = get_calls(&e);
+	calls = fx_redis_calls(e.redis, "get");
 	ck_assert(rcc_roundtrip(fd, req, rl, want, wl));
-	ck_assert_int_eq(get_calls(&e), calls + 6);
+	ck_assert_int_eq(fx_redis_calls(e.redis, "get"), calls + 6);
 	snprintf(cmd, sizeof(cmd), "DEL %s", keys[0]);
 	cli_unix(&e, cmd);
 	ck_assert(rcc_get_is(fd, keys[0], NULL));
@@ -796,12 +773,12 @@ START_TEST(answer_is_one_segment)
 		val[len] = 0;
 		ck_assert(rcc_ok(fd, 3, set));
 		warm(&e, fd, "k", val);
-		calls = get_calls(&e);
+		calls = fx_redis_calls(e.redis, "get");
 		segs = tcp_data_segs_in(fd);
 		ck_assert_int_ge(segs, 0);
 		for (int i = 0; i < 50; i++)
 			ck_assert(rcc_get_is(fd, "k", val));
-		ck_assert_int_eq(get_calls(&e), calls);
+		ck_assert_int_eq(fx_redis_calls(e.redis, "get"), calls);
 		ck_assert_int_eq(tcp_data_segs_in(fd) - segs, 50);
 		val[len] = 'x';
 	}
@@ -914,7 +891,7 @@ static void soak_write(struct soak *s, int fd, int base)
 			s->acked[i] = n;
 		}
 		/* leave readers time to be served from the kernel */
-		sleep_ms(1);
+		fx_sleep_ms(1);
 	}
 }
 
@@ -1015,7 +992,7 @@ static void *soak_reader(void *arg)
 				s->errors++;
 				break;
 			}
-			sleep_ms(rand_r(&seed) % 5);
+			fx_sleep_ms(rand_r(&seed) % 5);
 			if (!read_bulk_is(fd, s->big, s->big_len)) {
 				s->errors++;
 				break;
@@ -1100,7 +1077,7 @@ static void soak_run_conf(int tracking, const char *const *conf, int tcp_only,
 	pthread_create(&t[1], NULL, soak_unix_writer, &s);
 	for (int i = 2; i < 5; i++)
 		pthread_create(&t[i], NULL, soak_reader, &s);
-	sleep_ms(4000);
+	fx_sleep_ms(4000);
 	s.stop = 1;
 	for (int i = 0; i < 5; i++)
 		pthread_join(t[i], NULL);
@@ -1177,7 +1154,7 @@ static void warm_hits(struct env *e, int fd, const char *key, const char *value)
 		ck_assert(rcc_get_is(fd, key, value));
 		if (stats(e).hits > before)
 			return;
-		sleep_ms(10);
+		fx_sleep_ms(10);
 	}
 	dump_stats(e, "warm_hits");
 	ck_abort_msg("key %s never served from the kernel", key);
@@ -1344,7 +1321,7 @@ static void held_write_not_served(struct env *e, int fd, int w, const char *cons
 	ck_assert(rcc_quiet(w, 100));
 	for (int i = 0; i < n; i++) {
 		ck_assert(rcc_get_is(fd, "k", value));
-		sleep_ms(5);	/* time for the library to confirm a fill */
+		fx_sleep_ms(5);	/* time for the library to confirm a fill */
 	}
 	ck_assert_uint_eq(stats(e).hits, hits);
 }
@@ -1479,15 +1456,15 @@ START_TEST(detach_reattach_under_load)
 	for (int i = 0; i < 2; i++)
 		pthread_create(&t[i], NULL, load_loop, &l);
 	for (int round = 0; round < 3; round++) {
-		sleep_ms(300);
+		fx_sleep_ms(300);
 		ck_assert_int_eq(ebpfaccel_redis_cache__detach(e.rc), 0);
 		ck_assert_int_eq(ebpfaccel_redis_cache__serving(e.rc), 0);
-		sleep_ms(300);
+		fx_sleep_ms(300);
 		prev = fx_netns_enter(e.ns);
 		ck_assert_int_eq(ebpfaccel_redis_cache__attach(e.rc), 0);
 		fx_netns_return(prev);
 	}
-	sleep_ms(300);
+	fx_sleep_ms(300);
 	l.stop = 1;
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
@@ -1569,18 +1546,18 @@ START_TEST(set_write_through)
 	warm(&e, fd, "wt", "old");
 	ck_assert(rcc_ok(fd, 3, set));
 	for (int i = 0; i < 200 && stats(&e).confirms < 2; i++)
-		sleep_ms(10);
+		fx_sleep_ms(10);
 	ck_assert_uint_ge(stats(&e).sets, 1);
-	calls = get_calls(&e);
+	calls = fx_redis_calls(e.redis, "get");
 	for (int i = 0; i < 10; i++)
 		ck_assert(rcc_get_is(fd, "wt", "hello"));
-	ck_assert_int_eq(get_calls(&e), calls);
+	ck_assert_int_eq(fx_redis_calls(e.redis, "get"), calls);
 	ck_assert(rcc_ok(fd, 5, setex));
 	for (int i = 0; i < 5; i++) {
-		calls = get_calls(&e);
+		calls = fx_redis_calls(e.redis, "get");
 		ck_assert(rcc_get_is(fd, "wt2", "ttl"));
-		ck_assert_int_eq(get_calls(&e), calls + 1);
-		sleep_ms(5);
+		ck_assert_int_eq(fx_redis_calls(e.redis, "get"), calls + 1);
+		fx_sleep_ms(5);
 	}
 	cli_unix(&e, "CONFIG SET maxmemory 1");
 	rl = rcc_encode(req, sizeof(req), 3, set_new, NULL);
@@ -1633,10 +1610,10 @@ START_TEST(multi_and_resp3)
 		;
 	/* a connection's first GET goes to Redis: Redis lets it read */
 	ck_assert(rcc_get_is(r3, "mk", "mv"));
-	calls = get_calls(&e);
+	calls = fx_redis_calls(e.redis, "get");
 	for (int i = 0; i < 10; i++)
 		ck_assert(rcc_get_is(r3, "mk", "mv"));
-	ck_assert_int_eq(get_calls(&e), calls);
+	ck_assert_int_eq(fx_redis_calls(e.redis, "get"), calls);
 	close(r3);
 	close(fd);
 	env_stop(&e);
@@ -1663,23 +1640,23 @@ START_TEST(deeply_nested_replies)
 	ck_assert_int_ge(fd, 0);
 	ck_assert(rcc_deep_replies(fd, "deep", "dv", "other", "ov"));
 	warm(&e, fd, "deep", "dv");
-	calls = get_calls(&e);
+	calls = fx_redis_calls(e.redis, "get");
 	for (int i = 0; i < 50; i++)
 		ck_assert(rcc_get_is(fd, "deep", "dv"));
-	ck_assert_int_eq(get_calls(&e), calls);
+	ck_assert_int_eq(fx_redis_calls(e.redis, "get"), calls);
 	ck_assert_uint_eq(stats(&e).bypass_bad, 0);
 	close(fd);
 
 	/* a real redis-cli session (COMMAND DOCS at connect): its GETs of a
 	 * cached key are answered by the kernel after the first */
-	calls = get_calls(&e);
+	calls = fx_redis_calls(e.redis, "get");
 	ck_assert_int_eq(fx_run(e.ns, &out,
 		"for i in $(seq 200); do echo GET deep; done | redis-cli -p %d | sort | uniq -c",
 		e.port), 0);
 	ck_assert_msg(strstr(out, "200 dv"), "redis-cli saw: %s", out);
 	free(out);
 	dump_stats(&e, "redis-cli");
-	ck_assert_int_le(get_calls(&e) - calls, 5);
+	ck_assert_int_le(fx_redis_calls(e.redis, "get") - calls, 5);
 	env_stop(&e);
 }
 END_TEST
@@ -1704,10 +1681,10 @@ START_TEST(large_class_value)
 	for (int i = 0; i < 16; i++)
 		wl += snprintf(want + wl, sizeof(want) - wl, "$%zu\r\n%s\r\n",
 			       sizeof(val) - 1, val);
-	calls = get_calls(&e);
+	calls = fx_redis_calls(e.redis, "get");
 	for (int i = 0; i < 5; i++)
 		ck_assert(rcc_roundtrip(fd, req, 16 * one, want, wl));
-	ck_assert_int_eq(get_calls(&e), calls);
+	ck_assert_int_eq(fx_redis_calls(e.redis, "get"), calls);
 	close(fd);
 	env_stop(&e);
 }
@@ -1730,7 +1707,7 @@ static void get_big_slowly(int fd, const char *key, const char *want, size_t len
 			   int delay_ms)
 {
 	send_get(fd, key);
-	sleep_ms(delay_ms);
+	fx_sleep_ms(delay_ms);
 	ck_assert(read_bulk_is(fd, want, len));
 }
 
@@ -1751,14 +1728,14 @@ START_TEST(large_reply_readmitted)
 	for (int round = 0; round < 3; round++) {
 		s0 = stats(&e);
 		get_big_slowly(fd, "big", big, len, 100);
-		calls = get_calls(&e);
+		calls = fx_redis_calls(e.redis, "get");
 		for (int i = 0; i < 100; i++)
 			ck_assert(rcc_get_is(fd, "k", "v"));
 		s1 = stats(&e);
 		fprintf(stderr, "round %d: %lld of 100 GETs from the kernel, readmits %llu, bad %llu\n",
-			round, (long long)(100 - (get_calls(&e) - calls)),
+			round, (long long)(100 - (fx_redis_calls(e.redis, "get") - calls)),
 			s1.readmits - s0.readmits, s1.bypass_bad - s0.bypass_bad);
-		ck_assert_int_le(get_calls(&e) - calls, 5);
+		ck_assert_int_le(fx_redis_calls(e.redis, "get") - calls, 5);
 		ck_assert_uint_ge(s1.hits - s0.hits, 95);
 		ck_assert_uint_eq(s1.bypass_bad, s0.bypass_bad);
 	}
@@ -1806,17 +1783,17 @@ START_TEST(large_aggregate_readmitted)
 		s0 = stats(&e);
 		rl = rcc_encode(req, sizeof(req), 4, lrange, NULL);
 		ck_assert_int_eq(rcc_send(fd, req, rl), 0);
-		sleep_ms(100);
+		fx_sleep_ms(100);
 		ck_assert_int_eq(rcc_read_exact(fd, got, wl), 0);
 		ck_assert_msg(!memcmp(got, want, wl), "round %d: LRANGE reply differs", round);
-		calls = get_calls(&e);
+		calls = fx_redis_calls(e.redis, "get");
 		for (int i = 0; i < 100; i++)
 			ck_assert(rcc_get_is(fd, "k", "v"));
 		s1 = stats(&e);
 		fprintf(stderr, "round %d: %ld of 100 GETs from the kernel, readmits %llu, bad %llu\n",
-			round, 100 - (get_calls(&e) - calls), s1.readmits - s0.readmits,
+			round, 100 - (fx_redis_calls(e.redis, "get") - calls), s1.readmits - s0.readmits,
 			s1.bypass_bad - s0.bypass_bad);
-		ck_assert_int_le(get_calls(&e) - calls, 5);
+		ck_assert_int_le(fx_redis_calls(e.redis, "get") - calls, 5);
 		ck_assert_uint_eq(s1.bypass_bad, s0.bypass_bad);
 	}
 	ck_assert(rcc_quiet(fd, 50));
@@ -1849,10 +1826,10 @@ START_TEST(large_reply_in_flight_not_readmitted)
 	fd = connect_warm(&e, "k", "v");
 	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)), 0);
 	for (int round = 0; round < 3; round++) {
-		calls = get_calls(&e);
+		calls = fx_redis_calls(e.redis, "get");
 		s0 = stats(&e);
 		send_get(fd, "big");
-		sleep_ms(100);
+		fx_sleep_ms(100);
 		/* copying 16 MiB can take Redis a while on a loaded machine */
 		ck_assert_int_eq(poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, 20000), 1);
 		hl = snprintf(hdr, sizeof(hdr), "$%zu\r\n", len);
@@ -1861,9 +1838,9 @@ START_TEST(large_reply_in_flight_not_readmitted)
 		/* 1 MiB of it read: sends failed half-way and went on */
 		for (at = 0; at < 1 << 20; at += 256 << 10)
 			ck_assert_int_eq(rcc_read_exact(fd, got + at, 256 << 10), 0);
-		sleep_ms(50);
+		fx_sleep_ms(50);
 		send_get(fd, "k");
-		sleep_ms(50);
+		fx_sleep_ms(50);
 		ck_assert_int_eq(rcc_read_exact(fd, got + at, len + 2 - at), 0);
 		ck_assert_msg(!memcmp(got, big, len) && !memcmp(got + len, "\r\n", 2),
 			      "round %d: the large value is not exact", round);
@@ -1872,7 +1849,7 @@ START_TEST(large_reply_in_flight_not_readmitted)
 			      round, got);
 		s1 = stats(&e);
 		/* both GETs reached Redis: the kernel answered nothing meanwhile */
-		ck_assert_int_eq(get_calls(&e) - calls, 2);
+		ck_assert_int_eq(fx_redis_calls(e.redis, "get") - calls, 2);
 		ck_assert_uint_eq(s1.hits, s0.hits);
 		/* and once it was all written the connection is answered
 		 * again: the bytes its half-failed sends leave unseen stay
@@ -1884,9 +1861,9 @@ START_TEST(large_reply_in_flight_not_readmitted)
 			ck_assert(rcc_get_is(fd, "k", "v"));
 		s1 = stats(&e);
 		fprintf(stderr, "round %d: %ld of 20 GETs from the kernel, readmits %llu, bad %llu\n",
-			round, 20 - (get_calls(&e) - calls - 2), s1.readmits - s0.readmits,
+			round, 20 - (fx_redis_calls(e.redis, "get") - calls - 2), s1.readmits - s0.readmits,
 			s1.bypass_bad - s0.bypass_bad);
-		if (get_calls(&e) - calls > 2 + 2) {
+		if (fx_redis_calls(e.redis, "get") - calls > 2 + 2) {
 			ck_assert_msg(s1.bypass_bad > s0.bypass_bad,
 				      "round %d: neither answered again nor given up", round);
 			printf("large_reply_in_flight_not_readmitted: given up, not readmitted\n");
@@ -1949,7 +1926,7 @@ START_TEST(large_interleaved_pipelined)
 		if (rl)
 			ck_assert_int_eq(rcc_send(fd, req, rl), 0);
 		if (rand_r(&seed) % 2)
-			sleep_ms(30);
+			fx_sleep_ms(30);
 		for (int i = 0; i < n; i++) {
 			if (which[i] < 0) {
 				ck_assert_msg(read_bulk_is(fd, big[-1 - which[i]], lens[-1 - which[i]]),
@@ -2011,10 +1988,10 @@ START_TEST(given_up_counted_once)
 	ck_assert_msg(strstr(buf, ">2\r\n$16\r\nserver-cpu-usage\r\n"), "no push in '%s'", buf);
 	s1 = stats(&e);
 	ck_assert_uint_eq(s1.bypass_bad - s0.bypass_bad, 1);
-	calls = get_calls(&e);
+	calls = fx_redis_calls(e.redis, "get");
 	for (int i = 0; i < 20; i++)
 		ck_assert(rcc_get_is(fd, "k", "v"));
-	ck_assert_int_eq(get_calls(&e) - calls, 20);
+	ck_assert_int_eq(fx_redis_calls(e.redis, "get") - calls, 20);
 	s1 = stats(&e);
 	ck_assert_uint_eq(s1.bypass_bad - s0.bypass_bad, 1);
 	ck_assert(rcc_quiet(fd, 50));

@@ -131,28 +131,6 @@ static int uconnect(struct env *e)
 	return fd;
 }
 
-static long get_calls(struct env *e)
-{
-	char *out = NULL;
-	const char *p;
-	long n = 0;
-
-	ck_assert_int_eq(fx_run(e->srv_ns, &out, "redis-cli -s %s INFO commandstats",
-				fx_redis_unixsock(e->redis)), 0);
-	p = strstr(out, "cmdstat_get:calls=");
-	if (p)
-		n = strtol(p + strlen("cmdstat_get:calls="), NULL, 10);
-	free(out);
-	return n;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -170,7 +148,7 @@ static void warm(struct env *e, int fd, const char *key, const char *value)
 		ck_assert(rcc_get_is(fd, key, value));
 		if (tcp_data_segs_in(fd) == before)
 			return;
-		sleep_ms(5);
+		fx_sleep_ms(5);
 	}
 	dump_stats(e, "warm");
 	ck_abort_msg("key %s never answered on the client's host", key);
@@ -200,12 +178,12 @@ START_TEST(hit_answered_on_client_host)
 	fd = nconnect(&e);
 	warm(&e, fd, "greeting", "hello world");
 	s0 = stats(&e);
-	calls = get_calls(&e);
+	calls = fx_redis_calls(e.redis, "get");
 	rx = tcp_data_segs_in(fd);
 	for (int i = 0; i < 1000; i++)
 		ck_assert(rcc_get_is(fd, "greeting", "hello world"));
 	s1 = stats(&e);
-	ck_assert_int_eq(get_calls(&e), calls);
+	ck_assert_int_eq(fx_redis_calls(e.redis, "get"), calls);
 	ck_assert_uint_eq(tcp_data_segs_in(fd), rx);
 	ck_assert_uint_ge(s1.hits - s0.hits, 1000);
 	ck_assert(rcc_quiet(fd, 50));
@@ -380,7 +358,7 @@ static void *soak_writer(void *arg)
 		s->acked_at[v] = now_ms();
 		atomic_store(&s->acked, v);
 		s->writes = v;
-		sleep_ms(1);
+		fx_sleep_ms(1);
 	}
 	close(u);
 	return NULL;
@@ -485,10 +463,10 @@ START_TEST(tracking_link_cut)
 	/* written while no invalidation can reach the host */
 	uset(u, "k", "after");
 	for (int i = 0; i < 50 && ebpfaccel_near_cache__serving(e.nc); i++)
-		sleep_ms(2);
+		fx_sleep_ms(2);
 	ck_assert(rcc_get_is(fd, "k", "after"));
 	for (int i = 0; i < 200 && !ebpfaccel_near_cache__serving(e.nc); i++)
-		sleep_ms(10);
+		fx_sleep_ms(10);
 	ck_assert_int_eq(ebpfaccel_near_cache__serving(e.nc), 1);
 	ck_assert(rcc_get_is(fd, "k", "after"));
 	warm(&e, fd, "k", "after");
@@ -724,18 +702,18 @@ START_TEST(deeply_nested_replies)
 	ck_assert(rcc_deep_replies(fd, "deep", "dv", "other", "ov"));
 	warm(&e, fd, "deep", "dv");
 	s0 = stats(&e);
-	calls = get_calls(&e);
+	calls = fx_redis_calls(e.redis, "get");
 	for (int i = 0; i < 50; i++)
 		ck_assert(rcc_get_is(fd, "deep", "dv"));
 	s1 = stats(&e);
 	ck_assert_uint_eq(s1.hits - s0.hits, 50);
-	ck_assert_int_eq(get_calls(&e), calls);
+	ck_assert_int_eq(fx_redis_calls(e.redis, "get"), calls);
 	ck_assert_uint_eq(s1.bypass_bad, 0);
 	close(fd);
 
 	/* a real redis-cli session: after its first GET, answered locally */
 	s0 = stats(&e);
-	calls = get_calls(&e);
+	calls = fx_redis_calls(e.redis, "get");
 	ck_assert_int_eq(fx_run(e.cli_ns, &out,
 		"for i in $(seq 200); do echo GET deep; done | redis-cli -h %s -p %d | sort | uniq -c",
 		e.veth.ip4_b, e.port), 0);
@@ -746,7 +724,7 @@ START_TEST(deeply_nested_replies)
 	/* its first GET goes to Redis (a connection is answered once Redis
 	 * let it read); every GET is either answered locally or seen there */
 	ck_assert_uint_ge(s1.hits - s0.hits, 190);
-	ck_assert_int_eq(get_calls(&e) - calls, 200 - (long)(s1.hits - s0.hits));
+	ck_assert_int_eq(fx_redis_calls(e.redis, "get") - calls, 200 - (long)(s1.hits - s0.hits));
 	close(u);
 	env_stop(&e);
 }

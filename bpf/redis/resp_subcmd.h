@@ -21,7 +21,7 @@ RESP_API int cmd_is(const struct resp_req *r, const char *w, __u32 n)
 	if (r->cmd_len != n)
 		return 0;
 	for (int i = 0; i < RESP_CMD_MAX; i++) {
-		if (i >= n)
+		if (i >= (int)n)
 			break;
 		if (r->cmd[i] != w[i])
 			return 0;
@@ -35,7 +35,7 @@ RESP_API int key_is(const struct resp_req *r, const char *w, __u32 n)
 	if (r->key_len != n)
 		return 0;
 	for (int i = 0; i < 16; i++) {
-		if (i >= n)
+		if (i >= (int)n)
 			break;
 		if (resp_upper(r->key[i]) != w[i])
 			return 0;
