@@ -1058,18 +1058,25 @@ static double wall_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Wall-clock MB/s each way, and the core it had: CPU time over wall time. */
+/* Wall-clock MB/s each way, the core it had (CPU time over wall time), and
+ * MB/s each way in CPU time. */
 struct rate {
 	double comp, dec, core;
+	double cpu_comp, cpu_dec;
+};
+
+/* Seconds of one pass each way, wall clock and CPU. */
+struct pass_time {
+	double comp, dec, cpu_comp, cpu_dec;
 };
 
 /* One whole-file pass each way: the engine's codec, or (@m NULL) the one
- * library call; *tc, *td: wall seconds.  Each pass decodes what it encoded:
- * a stream's encoder and decoder stay in step across passes. */
-static void file_pass(enum tcp_comp_algo algo, struct mem_conn *m, struct bufs *b, double *tc,
-		      double *td)
+ * library call, added to @t.  Each pass decodes what it encoded: a stream's
+ * encoder and decoder stay in step across passes. */
+static void file_pass(enum tcp_comp_algo algo, struct mem_conn *m, struct bufs *b,
+		      struct pass_time *t)
 {
-	double t0 = wall_now(), t1;
+	double t0 = wall_now(), c0 = cpu_now(), t1, c1;
 	size_t back = b->len;
 
 	if (m) {
@@ -1080,13 +1087,16 @@ static void file_pass(enum tcp_comp_algo algo, struct mem_conn *m, struct bufs *
 					  : ref_lz4_compress(b->data, b->len, b->tmp, b->tmp_cap);
 	}
 	t1 = wall_now();
+	c1 = cpu_now();
 	if (m)
 		decode_range(m, b->wire, b->wire_len, b->out, b->len);
 	else
 		back = algo == ZSTD ? ref_zstd_decompress(b->tmp, b->tmp_len, b->out, b->len)
 				    : ref_lz4_decompress(b->tmp, b->tmp_len, b->out, b->len);
-	*td = wall_now() - t1;
-	*tc = t1 - t0;
+	t->cpu_dec += cpu_now() - c1;
+	t->dec += wall_now() - t1;
+	t->comp += t1 - t0;
+	t->cpu_comp += c1 - c0;
 	if (back != b->len)
 		die("reference decode", EILSEQ);
 }
@@ -1115,22 +1125,20 @@ static struct rate timed_window(enum tcp_comp_algo algo, struct mem_conn *m, str
 				double secs)
 {
 	const struct timespec settle = { 0, 1000000 };
-	double wc = 0, wd = 0, c0, tc, td;
+	struct pass_time t = { 0 };
 	int n = 0;
 
 	warm(b, m != NULL);
 	nanosleep(&settle, NULL);	/* as the tools: a fresh time slice */
-	c0 = cpu_now();
 	do {
-		file_pass(algo, m, b, &tc, &td);
-		wc += tc;
-		wd += td;
+		file_pass(algo, m, b, &t);
 		n++;
-	} while (wc < secs || n < 2);
+	} while (t.comp < secs || n < 2);
 	if (memcmp(b->out, b->data, b->len))
 		die(m ? "engine decode" : "reference decode", EILSEQ);
-	return (struct rate){ mbps(b->len, wc / n), mbps(b->len, wd / n),
-			      (cpu_now() - c0) / (wc + wd) };
+	return (struct rate){ mbps(b->len, t.comp / n), mbps(b->len, t.dec / n),
+			      (t.cpu_comp + t.cpu_dec) / (t.comp + t.dec),
+			      mbps(b->len, t.cpu_comp / n), mbps(b->len, t.cpu_dec / n) };
 }
 
 /* A row of the interleaved rounds: a tool (TOOL_ROW), the library call
@@ -1164,7 +1172,7 @@ static bool tool_round(int algo, const char *file, const char *secs, size_t size
 	snprintf(iarg, sizeof(iarg), "-i%s", secs);
 	if (!run_tool(argv, &t) || t.size != size)
 		return false;
-	*r = (struct rate){ t.comp, t.decomp, t.share };
+	*r = (struct rate){ .comp = t.comp, .dec = t.decomp, .core = t.share };
 	return true;
 }
 
@@ -1226,12 +1234,23 @@ static void vs_run(struct vs_tools *v, int reps, const char *secs, const char *f
 /* Medians and ranges of row @w over the rounds, and of its ratios to the tool row @t. */
 struct vs_fig {
 	struct spread comp, dec, core, rc, rd;
+	struct spread lc, ld;	/* to the library row of the same round, in CPU time */
 };
 
-static struct vs_fig vs_figures(const struct vs_tools *v, const struct vs_row *w,
-				const struct vs_row *t)
+static const struct vs_row *vs_row_of(const struct vs_tools *v, int algo, int what)
+{
+	for (int i = 0; i < v->rows; i++)
+		if (v->row[i].algo == algo && v->row[i].what == what)
+			return &v->row[i];
+	return NULL;
+}
+
+static struct vs_fig vs_figures(const struct vs_tools *v, const struct vs_row *w)
 {
 	double c[MAX_REPS], d[MAX_REPS], k[MAX_REPS], rc[MAX_REPS], rd[MAX_REPS];
+	double lc[MAX_REPS], ld[MAX_REPS];
+	const struct vs_row *t = vs_row_of(v, w->algo, TOOL_ROW);
+	const struct vs_row *l = vs_row_of(v, w->algo, LIB_ROW);
 	int n = v->rounds;
 
 	for (int r = 0; r < n; r++) {
@@ -1240,17 +1259,12 @@ static struct vs_fig vs_figures(const struct vs_tools *v, const struct vs_row *w
 		k[r] = w->r[r].core;
 		rc[r] = w->r[r].comp / t->r[r].comp;
 		rd[r] = w->r[r].dec / t->r[r].dec;
+		lc[r] = w->r[r].cpu_comp / l->r[r].cpu_comp;
+		ld[r] = w->r[r].cpu_dec / l->r[r].cpu_dec;
 	}
 	return (struct vs_fig){ spread_of(c, n), spread_of(d, n), spread_of(k, n),
-				spread_of(rc, n), spread_of(rd, n) };
-}
-
-static const struct vs_row *vs_tool_row(const struct vs_tools *v, int algo)
-{
-	for (int i = 0; i < v->rows; i++)
-		if (v->row[i].algo == algo && v->row[i].what == TOOL_ROW)
-			return &v->row[i];
-	return NULL;
+				spread_of(rc, n), spread_of(rd, n), spread_of(lc, n),
+				spread_of(ld, n) };
 }
 
 static const char *vs_name(const struct vs_row *w)
@@ -1266,11 +1280,13 @@ static void print_vs(const struct vs_tools *v, double tool[2][3])
 	       "library call and the engine's format 2 rows timed as the tools time (wall clock; "
 	       "whole-file passes repeated for >= %s s of compression; the average pass); "
 	       "medians of the rounds, ratios to the same round's tool (median, range); core: "
-	       "CPU time over wall time:\n", v->rounds, v->secs, v->secs, v->secs);
-	printf("%-19s %8s %8s %5s | %-18s %-18s\n", "row", "comp", "dec", "core",
-	       "vs tool: comp", "dec");
+	       "CPU time over wall time; vs library: the engine's CPU time against the library "
+	       "call's in the same round (median), which load stretches less:\n", v->rounds,
+	       v->secs, v->secs, v->secs);
+	printf("%-19s %8s %8s %5s | %-18s %-18s | %s\n", "row", "comp", "dec", "core",
+	       "vs tool: comp", "dec", "vs library: comp, dec");
 	for (int i = 0; i < v->rows; i++) {
-		const struct vs_row *w = &v->row[i], *t = vs_tool_row(v, w->algo);
+		const struct vs_row *w = &v->row[i];
 		struct vs_fig f;
 
 		if (!v->tool_ok[w->algo]) {
@@ -1279,7 +1295,7 @@ static void print_vs(const struct vs_tools *v, double tool[2][3])
 				       "bytes)\n", vs_name(w));
 			continue;
 		}
-		f = vs_figures(v, w, t);
+		f = vs_figures(v, w);
 		printf("%-19s %8.1f %8.1f %4.0f%% |", vs_name(w), f.comp.med, f.dec.med,
 		       100 * f.core.med);
 		if (w->what == TOOL_ROW) {
@@ -1289,8 +1305,11 @@ static void print_vs(const struct vs_tools *v, double tool[2][3])
 			printf("\n");
 			continue;
 		}
-		printf(" %5.2fx %4.2f-%4.2f   %5.2fx %4.2f-%4.2f\n", f.rc.med, f.rc.lo, f.rc.hi,
+		printf(" %5.2fx %4.2f-%4.2f   %5.2fx %4.2f-%4.2f", f.rc.med, f.rc.lo, f.rc.hi,
 		       f.rd.med, f.rd.lo, f.rd.hi);
+		if (w->what >= 0)
+			printf(" | %5.2fx %5.2fx", f.lc.med, f.ld.med);
+		printf("\n");
 	}
 }
 
@@ -1308,7 +1327,7 @@ static void print_vs_goal(const struct vs_tools *v)
 
 		if (w->what < 0 || !v->tool_ok[w->algo])
 			continue;
-		f = vs_figures(v, w, vs_tool_row(v, w->algo));
+		f = vs_figures(v, w);
 		core = dmin(core, f.core.lo);
 		low = dmin(low, dmin(f.rc.lo, f.rd.lo));
 		rows++;
@@ -1316,10 +1335,10 @@ static void print_vs_goal(const struct vs_tools *v)
 		printf(" %s %.2f/%.2f", configs[w->what].name, f.rc.med, f.rd.med);
 	}
 	for (int a = 0; a < 2; a++) {
-		const struct vs_row *t = vs_tool_row(v, a);
+		const struct vs_row *t = vs_row_of(v, a, TOOL_ROW);
 
 		if (t && v->tool_ok[a])
-			core = dmin(core, vs_figures(v, t, t).core.lo);
+			core = dmin(core, vs_figures(v, t).core.lo);
 	}
 	if (!rows) {
 		printf(": (no row: the tools did not run)\n");
