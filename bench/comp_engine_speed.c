@@ -74,8 +74,6 @@
 #include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-
-extern char **environ;
 #include <arpa/inet.h>
 #include <lz4.h>
 #define ZSTD_STATIC_LINKING_ONLY	/* ZSTD_d_stableOutBuffer, stable since 1.4.6 */
@@ -83,6 +81,8 @@ extern char **environ;
 #include <ebpfaccel/ebpfaccel.h>
 
 #include "comp_codec.h"
+
+extern char **environ;	/* the tools inherit it (posix_spawnp) */
 
 #define READ_SIZE (1u << 20)
 
@@ -527,6 +527,25 @@ struct config {
 	struct tcp_comp_params p;
 };
 
+/*
+ * As the tools before each window (and here before each round's passes):
+ * every page the passes touch written or read once from user space first.
+ * On this VM (a PVM guest) the first user access to a page after
+ * MAP_POPULATE is slow: one lz4 decompression of 100 MiB into fresh
+ * populated memory took 0.22 s of CPU, 0.03 s the next time.  @engine: the
+ * engine's wire buffer (as long as its last pass wrote), else the library's.
+ */
+static void warm(struct bufs *b, bool engine)
+{
+	volatile const char *src = b->data;
+	size_t wire = engine ? b->wire_len : b->tmp_len;
+
+	memset(engine ? b->wire : b->tmp, 0xE5, wire ? wire : b->len);
+	memset(b->out, 0xD6, b->len);
+	for (size_t off = 0; off < b->len; off += 4096)
+		(void)src[off];
+}
+
 /* One round of one configuration: reference and engine back to back. */
 static void round_mem(const struct config *cfg, struct mem_conn *m, struct bufs *b,
 		      struct speed *eng, struct speed *ref)
@@ -539,7 +558,9 @@ static void round_mem(const struct config *cfg, struct mem_conn *m, struct bufs 
 			die("codec", ENOMEM);
 		m->ready = true;
 	}
+	warm(b, false);
 	rc = ref_compress(algo, b);
+	warm(b, true);
 	ec = mem_encode(m, b);
 	rd = ref_decompress(algo, b);
 	ed = mem_decode(m, b);
@@ -1099,24 +1120,6 @@ static void file_pass(enum tcp_comp_algo algo, struct mem_conn *m, struct bufs *
 	t->cpu_comp += c1 - c0;
 	if (back != b->len)
 		die("reference decode", EILSEQ);
-}
-
-/*
- * As the tools before each window: every page the passes touch written or
- * read once from user space first.  On this VM (a PVM guest) the first user
- * access to a page after MAP_POPULATE is slow: one lz4 decompression of
- * 100 MiB into fresh populated memory took 0.22 s of CPU, 0.03 s the next
- * time.  @engine: the engine's wire buffer, else the library's.
- */
-static void warm(struct bufs *b, bool engine)
-{
-	volatile const char *src = b->data;
-	size_t wire = engine ? b->wire_len : b->tmp_len;
-
-	memset(engine ? b->wire : b->tmp, 0xE5, wire ? wire : b->len);
-	memset(b->out, 0xD6, b->len);
-	for (size_t off = 0; off < b->len; off += 4096)
-		(void)src[off];
 }
 
 /* Passes until compression has run @secs of wall clock (and at least two):
