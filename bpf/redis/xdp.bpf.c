@@ -367,6 +367,17 @@ static __always_inline int still_unshifted(const struct xr_conn *x)
 
 /* ---- XDP: parsing ------------------------------------------------------ */
 
+/* The numbers of a TCP header either program parsed; @plen payload bytes. */
+static __always_inline void tcp_fields(struct seg *g, const struct tcphdr *th,
+				       __u32 plen)
+{
+	g->seq = bpf_ntohl(th->seq);
+	g->ack = bpf_ntohl(th->ack_seq);
+	g->flags = ((__u8 *)th)[13];
+	g->optlen = th->doff * 4 - sizeof(*th);
+	g->plen = plen;
+}
+
 static __always_inline int parse_xdp(struct xdp_md *ctx, struct seg *g)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
@@ -410,11 +421,7 @@ static __always_inline int parse_xdp(struct xdp_md *ctx, struct seg *g)
 	g->l4 = (void *)th - data;
 	g->flow.cli_port = th->source;
 	g->flow.srv_port = th->dest;
-	g->seq = bpf_ntohl(th->seq);
-	g->ack = bpf_ntohl(th->ack_seq);
-	g->flags = ((__u8 *)th)[13];
-	g->optlen = th->doff * 4 - sizeof(*th);
-	g->plen = tot - th->doff * 4;
+	tcp_fields(g, th, tot - th->doff * 4);
 	return 0;
 }
 
@@ -925,6 +932,12 @@ GLOBAL int settle(const struct seg *g, const struct opts *o, __u32 staged,
 	return v;
 }
 
+/* Whether the payload's length is one GET's that rc_xdp may answer. */
+static __always_inline int one_get_size(const struct seg *g)
+{
+	return g->plen >= 20 && g->plen <= 20 + RESP_KEY_MAX;
+}
+
 /* A segment that cannot be passed on correctly; the client sends it again. */
 static __always_inline int dropped(void)
 {
@@ -940,19 +953,18 @@ int rc_xdp(struct xdp_md *ctx)
 	struct seg g = {};
 	struct xr_conn *x;
 	__u32 staged = 0;
-	int one_get, v;
+	int v;
 
 	if (parse_xdp(ctx, &g))
 		return XDP_PASS;
 	x = bpf_map_lookup_elem(&xr_conns, &g.flow);
 	if (!x)
 		return XDP_PASS;
-	one_get = g.plen >= 20 && g.plen <= 20 + RESP_KEY_MAX;
 	/* A segment that cannot be one GET (a pure ACK, a pipeline, a SET)
 	 * of a connection never answered on needs nothing of its options:
 	 * pass_unshifted() records sequence numbers only. The client's ACKs
 	 * of long replies are most of what reaches rc_xdp under -P16. */
-	if (!one_get && !READ_ONCE(x->shifted)) {
+	if (!one_get_size(&g) && !READ_ONCE(x->shifted)) {
 		v = pass_unshifted(x, &g);
 		if (v)
 			return v > 0 ? XDP_PASS : dropped();
@@ -960,7 +972,7 @@ int rc_xdp(struct xdp_md *ctx)
 	}
 	if (load_opts(ctx, &g, &o))
 		return XDP_PASS;
-	if (one_get && o.sack_at == ~0u)
+	if (one_get_size(&g) && o.sack_at == ~0u)
 		staged = stage_answer(ctx, g.l4 + g.optlen + sizeof(struct tcphdr),
 				      g.plen, x->cookie);
 	/* misses, everything else of a connection never answered on:
@@ -1057,11 +1069,7 @@ static __always_inline int parse_linear(struct __sk_buff *skb, struct seg *g,
 		return -1;
 	g->flow.srv_port = th->source;
 	g->flow.cli_port = th->dest;
-	g->seq = bpf_ntohl(th->seq);
-	g->ack = bpf_ntohl(th->ack_seq);
-	g->flags = ((__u8 *)th)[13];
-	g->optlen = th->doff * 4 - sizeof(*th);
-	g->plen = skb->len - g->l4 - th->doff * 4;
+	tcp_fields(g, th, skb->len - g->l4 - th->doff * 4);
 	b->len = g->optlen;
 	if (g->optlen && opts_direct(th + 1, end, b) &&
 	    bpf_skb_load_bytes(skb, (g->l4 & 127) + sizeof(*th), b->data,
