@@ -367,6 +367,17 @@ static __always_inline int still_unshifted(const struct xr_conn *x)
 
 /* ---- XDP: parsing ------------------------------------------------------ */
 
+/* The numbers of a TCP header either program parsed; @plen payload bytes. */
+static __always_inline void tcp_fields(struct seg *g, const struct tcphdr *th,
+				       __u32 plen)
+{
+	g->seq = bpf_ntohl(th->seq);
+	g->ack = bpf_ntohl(th->ack_seq);
+	g->flags = ((__u8 *)th)[13];
+	g->optlen = th->doff * 4 - sizeof(*th);
+	g->plen = plen;
+}
+
 static __always_inline int parse_xdp(struct xdp_md *ctx, struct seg *g)
 {
 	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
@@ -410,21 +421,32 @@ static __always_inline int parse_xdp(struct xdp_md *ctx, struct seg *g)
 	g->l4 = (void *)th - data;
 	g->flow.cli_port = th->source;
 	g->flow.srv_port = th->dest;
-	g->seq = bpf_ntohl(th->seq);
-	g->ack = bpf_ntohl(th->ack_seq);
-	g->flags = ((__u8 *)th)[13];
-	g->optlen = th->doff * 4 - sizeof(*th);
-	g->plen = tot - th->doff * 4;
+	tcp_fields(g, th, tot - th->doff * 4);
+	return 0;
+}
+
+/* Copies the options from @p when they are the 12 bytes Linux puts on
+ * every segment of a timestamped connection and lie before @end: the
+ * common case then costs no helper call. 0 if copied. */
+static __always_inline int opts_direct(const void *p, const void *end,
+				       struct opt_buf *b)
+{
+	if (b->len != 12 || p + 12 > end)
+		return -1;
+	__builtin_memcpy(b->data, p, 12);
 	return 0;
 }
 
 static __always_inline int load_opts(struct xdp_md *ctx, const struct seg *g,
 				     struct opts *o)
 {
+	void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+	/* parse_xdp() put the TCP header at most 54 bytes in */
+	__u32 at = (g->l4 & 127) + sizeof(struct tcphdr);
 	struct opt_buf b = { .len = g->optlen };
 
-	if (g->optlen && bpf_xdp_load_bytes(ctx, g->l4 + sizeof(struct tcphdr),
-					    b.data, ((g->optlen - 1) & 63) + 1))
+	if (g->optlen && opts_direct(data + at, end, &b) &&
+	    bpf_xdp_load_bytes(ctx, at, b.data, ((g->optlen - 1) & 63) + 1))
 		return -1;
 	return parse_opts(&b, o);
 }
@@ -910,6 +932,19 @@ GLOBAL int settle(const struct seg *g, const struct opts *o, __u32 staged,
 	return v;
 }
 
+/* Whether the payload's length is one GET's that rc_xdp may answer. */
+static __always_inline int one_get_size(const struct seg *g)
+{
+	return g->plen >= 20 && g->plen <= 20 + RESP_KEY_MAX;
+}
+
+/* A segment that cannot be passed on correctly; the client sends it again. */
+static __always_inline int dropped(void)
+{
+	stat_add(&xr_stats, XR_STAT_DROPS);
+	return XDP_DROP;
+}
+
 SEC("xdp")
 int rc_xdp(struct xdp_md *ctx)
 {
@@ -925,19 +960,27 @@ int rc_xdp(struct xdp_md *ctx)
 	x = bpf_map_lookup_elem(&xr_conns, &g.flow);
 	if (!x)
 		return XDP_PASS;
+	/* A segment that cannot be one GET (a pure ACK, a pipeline, a SET)
+	 * of a connection never answered on needs nothing of its options:
+	 * pass_unshifted() records sequence numbers only. The client's ACKs
+	 * of long replies are most of what reaches rc_xdp under -P16. */
+	if (!one_get_size(&g) && !READ_ONCE(x->shifted)) {
+		v = pass_unshifted(x, &g);
+		if (v)
+			return v > 0 ? XDP_PASS : dropped();
+		/* shifted meanwhile: the locked path, with the options */
+	}
 	if (load_opts(ctx, &g, &o))
 		return XDP_PASS;
-	if (g.plen >= 20 && g.plen <= 20 + RESP_KEY_MAX && o.sack_at == ~0u)
+	if (one_get_size(&g) && o.sack_at == ~0u)
 		staged = stage_answer(ctx, g.l4 + g.optlen + sizeof(struct tcphdr),
 				      g.plen, x->cookie);
-	/* SETs, misses, everything of a connection never answered on:
+	/* misses, everything else of a connection never answered on:
 	 * neither the lock nor a line rc_egress writes */
 	if (!staged && !READ_ONCE(x->shifted)) {
 		v = pass_unshifted(x, &g);
-		if (v > 0)
-			return XDP_PASS;
-		if (v < 0)
-			goto drop;
+		if (v)
+			return v > 0 ? XDP_PASS : dropped();
 	}
 	v = settle(&g, &o, staged, &d);
 	if (v == V_SERVE || v == V_AGAIN) {
@@ -963,70 +1006,93 @@ int rc_xdp(struct xdp_md *ctx)
 	if (!rewrite_in(ctx, &d.s, &o))
 		return XDP_PASS;
 drop:
-	stat_add(&xr_stats, XR_STAT_DROPS);
-	return XDP_DROP;
+	return dropped();
 }
 
 /* ---- tc egress: the server's segments ---------------------------------- */
 
-static __always_inline int parse_skb(struct __sk_buff *skb, struct seg *g)
+/* What parse_linear() returns when the headers are not all in the skb's
+ * linear part. */
+#define NOT_LINEAR	(-2)
+
+/*
+ * Reads the headers and options of a server segment straight from the
+ * skb's linear part, where the stack puts them on every segment it sends:
+ * no helper call (each costs a call and a thunked return here; egress runs
+ * on every segment and GSO packet redis-server sends). Only reads: a
+ * direct write would make the verifier unclone every skb first. Returns
+ * the window (kept apart until recorded), -1 if not a TCP segment to
+ * translate, NOT_LINEAR if the headers are not all there.
+ */
+static __always_inline int parse_linear(struct __sk_buff *skb, struct seg *g,
+					struct opt_buf *b)
 {
-	struct tcphdr th;
-	__u32 tot;
-	__u16 proto;
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct tcphdr *th;
 
-	if (bpf_skb_load_bytes(skb, 12, &proto, 2))
-		return -1;
-	g->l3 = sizeof(struct ethhdr);
-	if (proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr ip;
+	if ((void *)(eth + 1) > end)
+		return NOT_LINEAR;
+	g->l3 = sizeof(*eth);
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
 
-		if (bpf_skb_load_bytes(skb, g->l3, &ip, sizeof(ip)) ||
-		    ip.ihl != 5 || ip.protocol != IPPROTO_TCP)
+		if ((void *)(ip + 1) > end)
+			return NOT_LINEAR;
+		if (ip->ihl != 5 || ip->protocol != IPPROTO_TCP)
 			return -1;
 		g->flow.family = 4;
-		g->flow.srv[0] = ip.saddr;
-		g->flow.cli[0] = ip.daddr;
-		g->l4 = g->l3 + sizeof(ip);
-	} else if (proto == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr ip6;
+		g->flow.srv[0] = ip->saddr;
+		g->flow.cli[0] = ip->daddr;
+		th = (void *)(ip + 1);
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
 
-		if (bpf_skb_load_bytes(skb, g->l3, &ip6, sizeof(ip6)) ||
-		    ip6.nexthdr != IPPROTO_TCP)
+		if ((void *)(ip6 + 1) > end)
+			return NOT_LINEAR;
+		if (ip6->nexthdr != IPPROTO_TCP)
 			return -1;
 		g->flow.family = 6;
-		__builtin_memcpy(g->flow.srv, &ip6.saddr, 16);
-		__builtin_memcpy(g->flow.cli, &ip6.daddr, 16);
-		g->l4 = g->l3 + sizeof(ip6);
+		__builtin_memcpy(g->flow.srv, &ip6->saddr, 16);
+		__builtin_memcpy(g->flow.cli, &ip6->daddr, 16);
+		th = (void *)(ip6 + 1);
 	} else {
 		return -1;
 	}
-	if (bpf_skb_load_bytes(skb, g->l4, &th, sizeof(th)) || th.doff < 5)
+	if ((void *)(th + 1) > end)
+		return NOT_LINEAR;
+	if (th->doff < 5)
 		return -1;
+	g->l4 = (void *)th - data;
 	/* GSO packets: the payload of every segment they become */
-	tot = skb->len;
-	if (tot < g->l4 + th.doff * 4)
+	if (skb->len < g->l4 + th->doff * 4)
 		return -1;
-	g->flow.srv_port = th.source;
-	g->flow.cli_port = th.dest;
-	g->seq = bpf_ntohl(th.seq);
-	g->ack = bpf_ntohl(th.ack_seq);
-	g->flags = ((__u8 *)&th)[13];
-	g->optlen = th.doff * 4 - sizeof(th);
-	g->plen = tot - g->l4 - th.doff * 4;
-	/* the window, kept in ack's place until recorded */
-	return th.window;
+	g->flow.srv_port = th->source;
+	g->flow.cli_port = th->dest;
+	tcp_fields(g, th, skb->len - g->l4 - th->doff * 4);
+	b->len = g->optlen;
+	if (g->optlen && opts_direct(th + 1, end, b) &&
+	    bpf_skb_load_bytes(skb, (g->l4 & 127) + sizeof(*th), b->data,
+			       ((g->optlen - 1) & 63) + 1))
+		return -1;
+	return th->window;
 }
 
-static __always_inline int skb_opts(struct __sk_buff *skb, const struct seg *g,
-				    struct opts *o)
+/* parse_linear(), after pulling the headers into the linear part if they
+ * were not all there (not seen from the stack; then the skb is
+ * uncloned). */
+static __always_inline int parse_skb(struct __sk_buff *skb, struct seg *g,
+				     struct opt_buf *b)
 {
-	struct opt_buf b = { .len = g->optlen };
+	int win = parse_linear(skb, g, b);
 
-	if (g->optlen && bpf_skb_load_bytes(skb, g->l4 + sizeof(struct tcphdr),
-					    b.data, ((g->optlen - 1) & 63) + 1))
+	if (win != NOT_LINEAR)
+		return win;
+	/* Ethernet, IPv6 and a TCP header with every option */
+	if (bpf_skb_pull_data(skb, skb->len < 114 ? skb->len : 114))
 		return -1;
-	return parse_opts(&b, o);
+	win = parse_linear(skb, g, b);
+	return win == NOT_LINEAR ? -1 : win;
 }
 
 static __always_inline int put32(struct __sk_buff *skb, __u32 l4, __u32 at,
@@ -1117,17 +1183,18 @@ static __always_inline void record_out(struct xr_conn *x, const struct seg *g,
 SEC("tc")
 int rc_egress(struct __sk_buff *skb)
 {
+	struct opt_buf b = {};
 	struct shift s = {};
 	struct opts o = {};
 	struct seg g = {};
 	struct xr_conn *x;
 	int win;
 
-	win = parse_skb(skb, &g);
+	win = parse_skb(skb, &g, &b);
 	if (win < 0)
 		return TC_ACT_OK;
 	x = bpf_map_lookup_elem(&xr_conns, &g.flow);
-	if (!x || skb_opts(skb, &g, &o))
+	if (!x || parse_opts(&b, &o))
 		return TC_ACT_OK;
 	if (!READ_ONCE(x->shifted)) {
 		int v = record_unshifted(x, &g, &o, win);
