@@ -602,31 +602,33 @@ static __always_inline __u32 reply_header(__u32 len, __u64 *word)
 
 struct copy_ctx {
 	struct sk_msg_md *msg;
-	const struct rc_large *lg;
-	__u32 at;		/* the value's offset in the message */
-	__u32 len;		/* value bytes */
+	const __u8 *src;	/* the entry's value */
+	__u64 at;		/* the value's offset in the message */
 };
 
-/* Copies block i of a large entry's value into the message; the last block
- * is moved back to end at the value's end, overlapping the one before with
- * the same bytes. One bpf_loop() iteration per block. */
+/* Bytes pushed past the reply: whole blocks are copied, never a clamped
+ * last one (on paths a clamp makes impossible, 6.1's verifier meets
+ * ranges with min > max and refuses the pointer). The pop that drops the
+ * request drops them too. */
+#define NC_SLACK 256
+
+/* Copies block i of the entry's value (a map value of @max bytes, a
+ * multiple of @bytes) into the message. One bpf_loop() iteration per
+ * block. */
 static __always_inline long copy_block(__u32 i, struct copy_ctx *x,
-				       const __u32 bytes)
+				       const __u32 bytes, const __u32 max)
 {
 	__u8 *data = msg_data(x->msg);
 	__u8 *end = msg_end(x->msg);
 	/* 64-bit: no zero extension after the bound check, which clang
 	 * would apply to a copy the verifier knows no bound of */
-	__u64 off = (__u64)i * bytes, at = x->at, len = x->len;
+	__u64 off = RESP_MASK((__u64)i * bytes, max - 1), at = x->at;
 	const __u8 *src;
 	__u8 *dst;
 
-	if (off + bytes > len)
-		off = len - bytes;
-	if (off > RC_VAL_MAX - bytes || at > 8)
+	if (off > max - bytes || at > 8)
 		return 1;
-	barrier_var(off);	/* every use below is the checked register */
-	src = x->lg->data + off;
+	src = x->src + off;
 	dst = data + at + off;
 	if (dst + bytes > end)
 		return 1;
@@ -636,99 +638,57 @@ static __always_inline long copy_block(__u32 i, struct copy_ctx *x,
 	return 0;
 }
 
-static long copy_256(__u32 i, struct copy_ctx *x)
+static long copy_large_256(__u32 i, struct copy_ctx *x)
 {
-	return copy_block(i, x, 256);
+	return copy_block(i, x, 256, RC_VAL_MAX);
 }
 
-static long copy_32(__u32 i, struct copy_ctx *x)
+static long copy_small_32(__u32 i, struct copy_ctx *x)
 {
-	return copy_block(i, x, 32);
+	return copy_block(i, x, 32, RC_SMALL_MAX);
 }
 
-/* Writes a small entry's value at @at of the message in words, straight
- * through: no loop callback per word (each an indirect call). */
-static __always_inline int put_small(__u8 *data, __u8 *end, __u64 at,
-				     const __u8 *val, __u64 len)
+static long copy_small_8(__u32 i, struct copy_ctx *x)
 {
-	__u64 off;
-	__u8 *dst;
-
-	if (at > 8 || len > RC_SMALL_MAX)
-		return -1;
-	if (len < 8) {
-		/* a bounded loop of at most 7 bytes */
-		for (__u32 i = 0; i < 7; i++) {
-			if (i >= len)
-				break;
-			dst = data + at + i;
-			if (dst + 1 > end)
-				return -1;
-			*dst = val[i];
-		}
-		return 0;
-	}
-#pragma unroll
-	for (__u32 i = 0; i < RC_SMALL_MAX / 8; i++) {
-		off = (__u64)i * 8;
-		if (off >= len)
-			break;
-		if (off + 8 > len)
-			off = len - 8;
-		if (off > RC_SMALL_MAX - 8)
-			return -1;
-		barrier_var(off);
-		dst = data + at + off;
-		if (dst + 8 > end)
-			return -1;
-		*(__u64 *)dst = *(const __u64 *)(val + off);
-	}
-	return 0;
+	return copy_block(i, x, 8, RC_SMALL_MAX);
 }
 
 /* Writes "$<len>\r\n<value>\r\n" (@want bytes) at the start of the message,
- * whose first element holds them (bpf_msg_push_data() made it). */
+ * whose first element holds them and NC_SLACK bytes more
+ * (bpf_msg_push_data() made it). */
 static __always_inline int put_reply(struct sk_msg_md *msg,
 				     const struct rc_small *sm,
-				     const struct rc_large *lg, __u32 len,
-				     __u32 want)
+				     const struct rc_large *lg, __u32 len)
 {
-	struct copy_ctx x = { .msg = msg, .len = len };
+	struct copy_ctx x = { .msg = msg };
 	__u8 *data = msg_data(msg);
 	__u8 *end = msg_end(msg);
-	__u32 n, i;
 	__u64 word;
+	__u32 n, i;
 
 	n = reply_header(len, &word);
-	if (want >= 8) {
-		if (data + 8 > end)
-			return -1;
-		*(__u64 *)data = word;
-	} else {
-		/* "$0\r\n\r\n", "$1\r\nx\r\n" */
-		for (i = 0; i < 4; i++) {
-			if (data + i + 1 > end)
-				return -1;
-			data[i] = ((__u8 *)&word)[i];
-		}
-	}
+	if (data + 8 > end)
+		return -1;
+	*(__u64 *)data = word;
+	x.at = n;
 	if (sm) {
-		if (put_small(data, end, n, sm->data, len))
-			return -1;
-	} else if (lg) {
-		x.lg = lg;
-		x.at = n;
-		if (len >= 256)
-			bpf_loop((len + 255) / 256, copy_256, &x, 0);
+		x.src = sm->data;
+		if (len >= 32)
+			bpf_loop((len + 31) / 32, copy_small_32, &x, 0);
 		else
-			bpf_loop((len + 31) / 32, copy_32, &x, 0);
+			bpf_loop((len + 7) / 8, copy_small_8, &x, 0);
+	} else if (lg) {
+		x.src = lg->data;
+		bpf_loop((len + 255) / 256, copy_large_256, &x, 0);
 	} else {
 		return -1;
 	}
-	/* the loop's callbacks may stop early: the message is re-read */
+	/* the message is re-read after the loop */
 	data = msg_data(msg);
 	end = msg_end(msg);
-	i = n + len;
+	/* masked in the register used below: 6.1's verifier loses the bound
+	 * of the spilled len across the loop */
+	i = RESP_MASK(n + len, 2 * RC_VAL_MAX - 1);
 	if (i > RC_VAL_MAX + 8)
 		return -1;
 	data += i;
@@ -800,17 +760,17 @@ static __noinline int answer(struct sk_msg_md *msg, struct nc_conn *c,
 		return -1;
 	want = reply_header(len, &word) + len + 2;
 	have = msg->size;
-	if (bpf_msg_push_data(msg, 0, want, 0))
+	if (bpf_msg_push_data(msg, 0, want + NC_SLACK, 0))
 		return -1;
-	if (msg_data(msg) + want > msg_end(msg) &&
-	    bpf_msg_pull_data(msg, 0, want, 0))
+	if (msg_data(msg) + want + NC_SLACK > msg_end(msg) &&
+	    bpf_msg_pull_data(msg, 0, want + NC_SLACK, 0))
 		goto restore;
-	if (put_reply(msg, sm, lg, len, want))
+	if (put_reply(msg, sm, lg, len))
 		goto restore;
 	barrier();
 	if (READ_ONCE(h->version) != ver)
 		goto restore;
-	if (bpf_msg_pop_data(msg, want, have, 0))
+	if (bpf_msg_pop_data(msg, want, NC_SLACK + have, 0))
 		goto spoilt;
 	cookie = c->cookie;
 	if (bpf_msg_redirect_hash(msg, &nc_socks, &cookie, BPF_F_INGRESS) != SK_PASS)
@@ -818,7 +778,7 @@ static __noinline int answer(struct sk_msg_md *msg, struct nc_conn *c,
 	stat_add(NC_STAT_HITS, 1);
 	return SK_PASS;
 restore:
-	if (!bpf_msg_pop_data(msg, 0, want, 0))
+	if (!bpf_msg_pop_data(msg, 0, want + NC_SLACK, 0))
 		return -1;
 spoilt:
 	c->broken = 1;
