@@ -193,6 +193,53 @@ START_TEST(hit_answered_on_client_host)
 }
 END_TEST
 
+/* Every size class and header width of a local answer, byte for byte:
+ * empty and sub-word values, each side of a word, of the small class'
+ * 128 bytes, of the large class' 32- and 256-byte blocks, 1-4 digit
+ * lengths up to the largest value cached; and replies shorter than their
+ * request (a key of RESP_KEY_MAX bytes, a 1-byte value). Each is answered
+ * on the client's host: no segment comes back from Redis. */
+START_TEST(every_reply_size)
+{
+	static const unsigned int sizes[] = { 0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33,
+		63, 64, 65, 100, 127, 128, 129, 255, 256, 257, 511, 999, 1000, 1001,
+		4095, 4096 };
+	static char val[4097];
+	char key[80], long_key[65];
+	struct env e = { .stale_ms = 60000 };
+	int fd, u;
+
+	env_start(&e);
+	u = uconnect(&e);
+	fd = nconnect(&e);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		unsigned int n = sizes[i];
+		long rx;
+
+		for (unsigned int j = 0; j < n; j++)
+			val[j] = 'A' + (i + j * 7) % 26;
+		val[n] = '\0';
+		snprintf(key, sizeof(key), "size:%u", n);
+		uset(u, key, val);
+		warm(&e, fd, key, val);
+		rx = tcp_data_segs_in(fd);
+		for (int k = 0; k < 20; k++)
+			ck_assert_msg(rcc_get_is(fd, key, val), "value of %u bytes", n);
+		ck_assert_msg(tcp_data_segs_in(fd) == rx, "value of %u bytes went to Redis", n);
+	}
+	memset(long_key, 'k', sizeof(long_key) - 1);
+	long_key[sizeof(long_key) - 1] = '\0';
+	uset(u, long_key, "v");
+	warm(&e, fd, long_key, "v");
+	for (int k = 0; k < 20; k++)
+		ck_assert(rcc_get_is(fd, long_key, "v"));
+	ck_assert(rcc_quiet(fd, 50));
+	close(fd);
+	close(u);
+	env_stop(&e);
+}
+END_TEST
+
 /* The expected reply of GET against the model. */
 static size_t expect_get(char *out, const char *v)
 {
@@ -739,6 +786,7 @@ int main(void)
 	tcase_add_test(tc, bad_options);
 	tcase_add_test(tc, hit_answered_on_client_host);
 	tcase_add_test(tc, exact_bytes_mixed);
+	tcase_add_test(tc, every_reply_size);
 	tcase_add_test(tc, owed_reply_ordering);
 	tcase_add_test(tc, other_writer_within_bound);
 	tcase_add_test(tc, tracking_link_cut);

@@ -36,10 +36,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define AF_INET 2
 #define AF_INET6 10
 #define LOOP_BUDGET (1 << 17)	/* bytes scanned per segment or message */
-/* longest local answer, "$4096\r\n<value>\r\n", and the bytes the copy may
- * touch past an offset it has checked */
-#define NC_REPLY_MAX (RC_VAL_MAX + 16)
-#define NC_STAGE_BYTES (NC_REPLY_MAX + 512)
 
 /* What request n expects from Redis' n-th reply (struct rc_slot's kind). */
 enum nc_slot_kind { NC_SLOT_NONE, NC_SLOT_FILL, NC_SLOT_SELECT, NC_SLOT_AUTH, NC_SLOT_WRITE,
@@ -82,15 +78,6 @@ struct nc_conn {
 	struct rc_slot slots[NC_SLOTS];
 };
 
-/* Per socket, used under its lock: a fill's value on its way into the
- * cache, or a local answer being built. Per-CPU scratch would not do: a
- * softirq can interrupt a program running in process context. */
-struct nc_stage {
-	__u8 buf[NC_STAGE_BYTES];
-};
-
-_Static_assert(sizeof(struct rc_large) <= NC_STAGE_BYTES, "a fill fits the stage");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKHASH);
 	__uint(max_entries, 65536);
@@ -106,12 +93,16 @@ struct {
 	__type(value, struct nc_conn);
 } nc_conns SEC(".maps");
 
+/* Per socket, used under its lock: a fill's value on its way into the
+ * cache (local answers are written straight from the entry). Per-CPU
+ * scratch would not do: a softirq can interrupt a program running in
+ * process context. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
-	__type(value, struct nc_stage);
+	__type(value, struct rc_large);
 } nc_stages SEC(".maps");
 
 /* sk_msg has no socket-cookie helper: it finds the cookie here */
@@ -134,7 +125,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct nc_stage);
+	__type(value, struct rc_large);
 } nc_stage_zero SEC(".maps");
 
 /* The maps struct rc_shared names: the coherence engine works on them. */
@@ -518,11 +509,17 @@ GLOBAL int one_get(struct sk_msg_md *msg, struct rc_key *k)
 	if (!msg || !k)
 		return 0;
 	size = msg->size;
-	if (size < 20 || size > 18 + RESP_KEY_MAX + 2 ||
-	    bpf_msg_pull_data(msg, 0, size, 0))
+	if (size < 20 || size > 18 + RESP_KEY_MAX + 2)
 		return 0;
 	data = (void *)(long)msg->data;
 	end = (void *)(long)msg->data_end;
+	/* a write of one GET is one element already: no pull to call */
+	if (data + size > end) {
+		if (bpf_msg_pull_data(msg, 0, size, 0))
+			return 0;
+		data = (void *)(long)msg->data;
+		end = (void *)(long)msg->data_end;
+	}
 	if (data + 20 > end)
 		return 0;
 	__builtin_memcpy(h, data, 20);
@@ -539,34 +536,155 @@ GLOBAL int one_get(struct sk_msg_md *msg, struct rc_key *k)
 	return 1;
 }
 
-/* Builds the reply for a servable entry of @k in the stage; its length, or
- * 0 (with the reason counted) when the GET must go to Redis. */
-GLOBAL __u32 stage_reply(struct nc_conn *c, struct nc_stage *st,
-			 const struct rc_key *k)
+/* msg->data and msg->data_end, each loaded at its constant context offset:
+ * clang otherwise may form the field's address from a register that holds
+ * the offset, and the verifier refuses a modified context pointer. */
+static __always_inline __u8 *msg_data(struct sk_msg_md *msg)
 {
-	struct rc_small *sm;
-	struct rc_large *lg;
-	struct rc_key key;
-	struct rc_hdr *h;
-	const __u8 *data;
-	__u64 *cv, ver;
-	__u32 len, n, end;
+	__u8 *p;
 
-	if (!c || !st || !k)
-		return 0;
-	__builtin_memcpy(&key, k, sizeof(key));
-	sm = bpf_map_lookup_elem(&rc_cache_small, &key);
+	asm volatile("%0 = *(u64 *)(%1 + 0)" : "=r"(p) : "r"(msg));
+	return p;
+}
+
+static __always_inline __u8 *msg_end(struct sk_msg_md *msg)
+{
+	__u8 *p;
+
+	asm volatile("%0 = *(u64 *)(%1 + 8)" : "=r"(p) : "r"(msg));
+	return p;
+}
+
+_Static_assert(__builtin_offsetof(struct sk_msg_md, data) == 0 &&
+	       __builtin_offsetof(struct sk_msg_md, data_end) == 8, "sk_msg_md layout");
+
+/* The reply's first word: "$<len>\r\n" (len < 10000) in its low bytes, in
+ * registers (rc_bulk_header() writes a buffer: on the stack clang forms
+ * its byte addresses with OR, which the verifier refuses on a pointer).
+ * Returns the header's length; the value's copy writes over the rest. */
+static __always_inline __u32 reply_header(__u32 len, __u64 *word)
+{
+	__u64 w = '$';
+	__u32 n = 1;
+
+	if (len >= 1000)
+		w |= (__u64)('0' + len / 1000 % 10) << (8 * n++);
+	if (len >= 100)
+		w |= (__u64)('0' + len / 100 % 10) << (8 * n++);
+	if (len >= 10)
+		w |= (__u64)('0' + len / 10 % 10) << (8 * n++);
+	w |= (__u64)('0' + len % 10) << (8 * n++);
+	w |= (__u64)('\r' | '\n' << 8) << (8 * n);
+	*word = w;
+	return n + 2;
+}
+
+struct copy_ctx {
+	struct sk_msg_md *msg;
+	const __u8 *src;	/* the entry's value */
+	__u64 at;		/* the value's offset in the message */
+};
+
+/* Bytes pushed past the reply: whole blocks are copied, never a clamped
+ * last one (on paths a clamp makes impossible, 6.1's verifier meets
+ * ranges with min > max and refuses the pointer). The pop that drops the
+ * request drops them too. */
+#define NC_SLACK 256
+
+/* Copies block i of the entry's value (a map value of @max bytes, a
+ * multiple of @bytes) into the message. One bpf_loop() iteration per
+ * block. */
+static __always_inline long copy_block(__u32 i, struct copy_ctx *x,
+				       const __u32 bytes, const __u32 max)
+{
+	__u8 *data = msg_data(x->msg);
+	__u8 *end = msg_end(x->msg);
+	/* 64-bit: no zero extension after the bound check, which clang
+	 * would apply to a copy the verifier knows no bound of */
+	__u64 off = RESP_MASK((__u64)i * bytes, max - 1), at = x->at;
+	const __u8 *src;
+	__u8 *dst;
+
+	if (off > max - bytes || at > 8)
+		return 1;
+	src = x->src + off;
+	dst = data + at + off;
+	if (dst + bytes > end)
+		return 1;
+#pragma unroll
+	for (int k = 0; k < bytes / 8; k++)
+		((__u64 *)dst)[k] = ((const __u64 *)src)[k];
+	return 0;
+}
+
+static long copy_large_256(__u32 i, struct copy_ctx *x)
+{
+	return copy_block(i, x, 256, RC_VAL_MAX);
+}
+
+static long copy_small_32(__u32 i, struct copy_ctx *x)
+{
+	return copy_block(i, x, 32, RC_SMALL_MAX);
+}
+
+static long copy_small_8(__u32 i, struct copy_ctx *x)
+{
+	return copy_block(i, x, 8, RC_SMALL_MAX);
+}
+
+/* Writes "$<len>\r\n<value>\r\n" (@want bytes) at the start of the message,
+ * whose first element holds them and NC_SLACK bytes more
+ * (bpf_msg_push_data() made it). */
+static __always_inline int put_reply(struct sk_msg_md *msg,
+				     const struct rc_small *sm,
+				     const struct rc_large *lg, __u32 len)
+{
+	struct copy_ctx x = { .msg = msg };
+	__u8 *data = msg_data(msg);
+	__u8 *end = msg_end(msg);
+	__u64 word;
+	__u32 n, i;
+
+	n = reply_header(len, &word);
+	if (data + 8 > end)
+		return -1;
+	*(__u64 *)data = word;
+	x.at = n;
 	if (sm) {
-		h = &sm->h;
-		data = sm->data;
+		x.src = sm->data;
+		if (len >= 32)
+			bpf_loop((len + 31) / 32, copy_small_32, &x, 0);
+		else
+			bpf_loop((len + 7) / 8, copy_small_8, &x, 0);
+	} else if (lg) {
+		x.src = lg->data;
+		bpf_loop((len + 255) / 256, copy_large_256, &x, 0);
 	} else {
-		lg = bpf_map_lookup_elem(&rc_cache_large, &key);
-		if (!lg)
-			return 0;
-		h = &lg->h;
-		data = lg->data;
+		return -1;
 	}
-	ver = READ_ONCE(h->version);
+	/* the message is re-read after the loop */
+	data = msg_data(msg);
+	end = msg_end(msg);
+	/* masked in the register used below: 6.1's verifier loses the bound
+	 * of the spilled len across the loop */
+	i = RESP_MASK(n + len, 2 * RC_VAL_MAX - 1);
+	if (i > RC_VAL_MAX + 8)
+		return -1;
+	data += i;
+	if (data + 2 > end)
+		return -1;
+	data[0] = '\r';
+	data[1] = '\n';
+	return 0;
+}
+
+/* Whether an entry may answer a GET on @c now: this generation, the
+ * connection's db, young enough, the version confirmed by the engine. */
+static __always_inline int entry_servable(struct nc_conn *c, struct rc_hdr *h,
+					  __u64 ver, const struct rc_key *key)
+{
+	__u64 *cv;
+
 	if (h->db != c->db || h->gen != READ_ONCE(rc_gen_all))
 		return 0;
 	if (version_age(ver) > READ_ONCE(nc_max_stale_ns)) {
@@ -576,151 +694,75 @@ GLOBAL __u32 stage_reply(struct nc_conn *c, struct nc_stage *st,
 	/* a version the engine confirmed stays confirmed: the first answer
 	 * copies it into the entry, later ones skip the rc_confirmed lookup */
 	if (READ_ONCE(h->confirmed) != ver) {
-		cv = bpf_map_lookup_elem(&rc_confirmed, &key);
+		cv = bpf_map_lookup_elem(&rc_confirmed, key);
 		if (!cv || *cv != ver)
 			return 0;
 		WRITE_ONCE(h->confirmed, ver);
 	}
-	len = h->len;
-	if (len > RC_VAL_MAX)
-		return 0;
-	n = rc_bulk_header(len, (char *)st->buf);
-	if (len && bpf_probe_read_kernel(st->buf + n,
-					 RESP_MASK(len - 1, RC_VAL_MAX - 1) + 1,
-					 data))
-		return 0;
-	end = RESP_MASK(n + len, 2 * RC_VAL_MAX - 1);
-	if (end > RC_VAL_MAX + 8)
-		return 0;
-	st->buf[end] = '\r';
-	st->buf[end + 1] = '\n';
-	/* an LRU element can be reused under us: its version then moved */
-	if (READ_ONCE(h->version) != ver)
-		return 0;
-	return end + 2;
-}
-
-struct copy_ctx {
-	struct sk_msg_md *msg;
-	struct nc_stage *st;
-	__u32 want;		/* bytes to copy, from offset 0 */
-};
-
-/* Copies block i of @bytes from the stage into the message; the last block
- * is moved back to end at x->want, overlapping the one before with the same
- * bytes. One bpf_loop() iteration per block: each is an indirect call. */
-static __always_inline long copy_block(__u32 i, struct copy_ctx *x,
-				       const __u32 bytes)
-{
-	__u8 *data = (void *)(long)x->msg->data;
-	__u8 *end = (void *)(long)x->msg->data_end;
-	__u32 off = i * bytes;
-	__u8 *dst, *src;
-
-	if (off + bytes > x->want)
-		off = x->want - bytes;
-	if (off > NC_REPLY_MAX)
-		return 1;
-	src = x->st->buf + off;
-	dst = data + off;
-	if (dst + bytes > end)
-		return 1;
-#pragma unroll
-	for (int k = 0; k < bytes / 8; k++)
-		((__u64 *)dst)[k] = ((__u64 *)src)[k];
-	return 0;
-}
-
-static long copy_256(__u32 i, struct copy_ctx *x)
-{
-	return copy_block(i, x, 256);
-}
-
-static long copy_32(__u32 i, struct copy_ctx *x)
-{
-	return copy_block(i, x, 32);
-}
-
-static long copy_8(__u32 i, struct copy_ctx *x)
-{
-	return copy_block(i, x, 8);
-}
-
-/* Replies shorter than a word: "$0\r\n\r\n", "$1\r\nx\r\n". */
-static long copy_byte(__u32 i, struct copy_ctx *x)
-{
-	__u8 *data = (void *)(long)x->msg->data;
-	__u8 *end = (void *)(long)x->msg->data_end;
-
-	if (i >= 8 || data + i + 1 > end)
-		return 1;
-	data[i] = x->st->buf[i];
-	return 0;
-}
-
-/* Turns the request message into the staged reply of @want bytes. Returns
- * 1 done, 0 message untouched (pass it on), -1 message spoilt. The only
- * step that can fail on a healthy system, the push (it allocates), comes
- * before anything is written. */
-static __always_inline int rewrite(struct sk_msg_md *msg, struct nc_stage *st,
-				   __u32 want)
-{
-	struct copy_ctx x = { .msg = msg, .st = st, .want = want };
-	__u32 have = msg->size;
-
-	if (!want || want > NC_REPLY_MAX)
-		return 0;
-	/* one element: the longer answer in a fresh one in front of the
-	 * request, which is dropped whole; a shorter one cut from it */
-	if (want > have) {
-		if (bpf_msg_push_data(msg, 0, want, 0))
-			return 0;
-		if (bpf_msg_pop_data(msg, want, have, 0))
-			return -1;
-	} else if (want < have && bpf_msg_pop_data(msg, want, have - want, 0)) {
-		return 0;
-	}
-	if (bpf_msg_pull_data(msg, 0, want, 0))
-		return -1;
-	if (want >= 256)
-		bpf_loop((want + 255) / 256, copy_256, &x, 0);
-	else if (want >= 32)
-		bpf_loop((want + 31) / 32, copy_32, &x, 0);
-	else if (want >= 8)
-		bpf_loop((want + 7) / 8, copy_8, &x, 0);
-	else
-		bpf_loop(want, copy_byte, &x, 0);
-	return 1;
+	return h->len <= RC_VAL_MAX;
 }
 
 /* Answers the message, one GET of @k, locally if its entry is servable.
- * Returns SK_PASS (answered: redirected to our own ingress), SK_DROP (the
- * message could not be restored) or -1 (untouched: go on as usual). */
-static __always_inline int answer(struct sk_msg_md *msg, struct nc_conn *c,
-				  const struct rc_key *k)
+ * The reply is written straight from the entry into an element pushed in
+ * front of the request (the push, which allocates, is the one step that
+ * can fail on a healthy system, and comes before anything is written);
+ * then the entry's version is read again: an LRU element reused under us
+ * has moved on, and popping the pushed element restores the request.
+ * Only then is the request dropped. Returns SK_PASS (answered: redirected
+ * to our own ingress), SK_DROP (the message could not be restored) or -1
+ * (untouched: go on as usual). */
+static __noinline int answer(struct sk_msg_md *msg, struct nc_conn *c,
+			     struct rc_key *k)
 {
-	struct nc_stage *st;
-	__u64 cookie = c->cookie;
-	__u32 want;
-	int done;
+	struct rc_small *sm;
+	struct rc_large *lg = NULL;
+	struct rc_hdr *h;
+	__u64 cookie, ver, word;
+	__u32 len, want, have;
 
-	st = bpf_map_lookup_elem(&nc_stages, &cookie);
-	if (!st)
+	if (!msg || !c || !k)
 		return -1;
-	want = stage_reply(c, st, k);
-	if (!want)
-		return -1;
-	done = rewrite(msg, st, want);
-	if (!done)
-		return -1;
-	if (done < 0 ||
-	    bpf_msg_redirect_hash(msg, &nc_socks, &cookie, BPF_F_INGRESS) != SK_PASS) {
-		c->broken = 1;
-		stat_add(NC_STAT_BYPASS_BAD, 1);
-		return SK_DROP;
+	sm = bpf_map_lookup_elem(&rc_cache_small, k);
+	if (sm) {
+		h = &sm->h;
+	} else {
+		lg = bpf_map_lookup_elem(&rc_cache_large, k);
+		if (!lg)
+			return -1;
+		h = &lg->h;
 	}
+	ver = READ_ONCE(h->version);
+	if (!entry_servable(c, h, ver, k))
+		return -1;
+	len = h->len;
+	if (len > RC_VAL_MAX || (sm && len > RC_SMALL_MAX))
+		return -1;
+	want = reply_header(len, &word) + len + 2;
+	have = msg->size;
+	if (bpf_msg_push_data(msg, 0, want + NC_SLACK, 0))
+		return -1;
+	if (msg_data(msg) + want + NC_SLACK > msg_end(msg) &&
+	    bpf_msg_pull_data(msg, 0, want + NC_SLACK, 0))
+		goto restore;
+	if (put_reply(msg, sm, lg, len))
+		goto restore;
+	barrier();
+	if (READ_ONCE(h->version) != ver)
+		goto restore;
+	if (bpf_msg_pop_data(msg, want, NC_SLACK + have, 0))
+		goto spoilt;
+	cookie = c->cookie;
+	if (bpf_msg_redirect_hash(msg, &nc_socks, &cookie, BPF_F_INGRESS) != SK_PASS)
+		goto spoilt;
 	stat_add(NC_STAT_HITS, 1);
 	return SK_PASS;
+restore:
+	if (!bpf_msg_pop_data(msg, 0, want + NC_SLACK, 0))
+		return -1;
+spoilt:
+	c->broken = 1;
+	stat_add(NC_STAT_BYPASS_BAD, 1);
+	return SK_DROP;
 }
 
 /* The message, exactly the GET of @k at a command boundary of a servable
