@@ -175,6 +175,14 @@ __u64 rc_gen_bucket[RC_BUCKETS];
  * once more before that reply leaves, and no fill stands in between. */
 __u32 rc_wpend[RC_BUCKETS];
 __u32 rc_wpend_all;
+/* An upper bound of the entries each bucket holds in rc_cache_small and
+ * rc_cache_large: raised before every insert (fill(), the engine's
+ * read-back), lowered after a delete that removed one. LRU evictions and
+ * replacing updates leave it high, never low, so 0 says the bucket holds no
+ * entry and a write of one of its keys need not look (drop_key()): most
+ * written keys are not cached, and each lookup is a cold walk of a large
+ * hash table's buckets. */
+__u32 rc_occupied[RC_BUCKETS];
 
 #include "rc_bpf.h"
 
@@ -413,6 +421,16 @@ static __always_inline int req_key(struct rc_key *k, const struct resp_req *r)
 	return 1;
 }
 
+/* Deletes @k from @map; true if that removed an entry, whose bucket @b
+ * then holds one fewer (rc_occupied). */
+static __always_inline int drop_entry(void *map, const struct rc_key *k, __u32 b)
+{
+	if (bpf_map_delete_elem(map, k))
+		return 0;
+	__sync_fetch_and_add(&rc_occupied[b & (RC_BUCKETS - 1)], -1);
+	return 1;
+}
+
 /* Invalidates @k, of bucket @b (rc_key_hash(), known to the caller), and
  * says whether its entry was answered from since it was filled. Generation
  * first, then delete what is there: a fill that raced with us either reads
@@ -425,24 +443,33 @@ static __always_inline int req_key(struct rc_key *k, const struct resp_req *r)
  * paravirtual call in a guest), a lookup takes nothing, and most written
  * keys are not cached. Both maps are looked at: a fill that moves a key
  * between them inserts in one before it deletes from the other. @k stays
- * a pointer to the caller's stack (see invalidate_key()). */
+ * a pointer to the caller's stack (see invalidate_key()).
+ *
+ * A bucket whose rc_occupied reads 0 after the generation moved holds
+ * nothing to look for: every insert raises it (a locked add, ordered
+ * before the insert) before the inserter reads the generations, so an
+ * entry this read missed is one whose fill then sees the new generation
+ * and removes itself, as above. */
 static __noinline int drop_key(const struct rc_key *k, __u32 b)
 {
 	struct rc_hdr *sm, *lg;
 	int was_served = 0;
 
-	__sync_fetch_and_add(&rc_gen_bucket[b & (RC_BUCKETS - 1)], 1);
+	b &= RC_BUCKETS - 1;
+	__sync_fetch_and_add(&rc_gen_bucket[b], 1);
+	stat_add(RC_STAT_INVALIDATIONS, 1);
+	if (!READ_ONCE(rc_occupied[b]))
+		return 0;
 	sm = bpf_map_lookup_elem(&rc_cache_small, k);
 	lg = bpf_map_lookup_elem(&rc_cache_large, k);
 	if (sm) {
 		was_served |= READ_ONCE(sm->served);
-		bpf_map_delete_elem(&rc_cache_small, k);
+		drop_entry(&rc_cache_small, k, b);
 	}
 	if (lg) {
 		was_served |= READ_ONCE(lg->served);
-		bpf_map_delete_elem(&rc_cache_large, k);
+		drop_entry(&rc_cache_large, k, b);
 	}
-	stat_add(RC_STAT_INVALIDATIONS, 1);
 	return was_served;
 }
 
@@ -1042,12 +1069,14 @@ GLOBAL int fill(struct sk_msg_md *msg, struct rc_slot *s, __u32 off, __u32 len)
 	/* unique without a fetching atomic: time, then CPU */
 	v->h.version = (bpf_ktime_get_ns() << 6) |
 		       (bpf_get_smp_processor_id() & 63);
+	/* before the insert: see drop_key() */
+	__sync_fetch_and_add(&rc_occupied[s->bucket & (RC_BUCKETS - 1)], 1);
 	if (len <= RC_SMALL_MAX) {
 		rc = bpf_map_update_elem(&rc_cache_small, &key, v, BPF_ANY);
-		bpf_map_delete_elem(&rc_cache_large, &key);
+		drop_entry(&rc_cache_large, &key, s->bucket);
 	} else {
 		rc = bpf_map_update_elem(&rc_cache_large, &key, v, BPF_ANY);
-		bpf_map_delete_elem(&rc_cache_small, &key);
+		drop_entry(&rc_cache_small, &key, s->bucket);
 	}
 	if (rc)
 		return 0;
@@ -1062,8 +1091,8 @@ GLOBAL int fill(struct sk_msg_md *msg, struct rc_slot *s, __u32 off, __u32 len)
 	barrier();
 	if (pend || READ_ONCE(rc_gen_all) != s->gen ||
 	    READ_ONCE(rc_gen_bucket[s->bucket & (RC_BUCKETS - 1)]) != s->bgen) {
-		bpf_map_delete_elem(&rc_cache_small, &key);
-		bpf_map_delete_elem(&rc_cache_large, &key);
+		drop_entry(&rc_cache_small, &key, s->bucket);
+		drop_entry(&rc_cache_large, &key, s->bucket);
 		stat_add(RC_STAT_FILL_RACES, 1);
 		return 0;
 	}
