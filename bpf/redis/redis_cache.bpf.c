@@ -61,14 +61,6 @@ struct {
 	__type(value, struct rc_stage);
 } rc_stages SEC(".maps");
 
-/* sk_msg has no socket-cookie helper: it finds the cookie here */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, __u64);
-} rc_sk_cookie SEC(".maps");
-
 /* zeroed templates for new entries (too large for the stack) */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -181,8 +173,9 @@ __u32 rc_wpend_all;
  * replacing updates leave it high, never low, so 0 says the bucket holds no
  * entry and a write of one of its keys need not look (drop_key()): most
  * written keys are not cached, and each lookup is a cold walk of a large
- * hash table's buckets. */
-__u32 rc_occupied[RC_BUCKETS];
+ * hash table's buckets. 64 bits: what evictions leave behind only grows,
+ * and a count that wrapped to 0 would hide an entry. */
+__u64 rc_occupied[RC_BUCKETS];
 
 #include "rc_bpf.h"
 
@@ -1659,22 +1652,21 @@ int rc_reply(struct sk_msg_md *msg)
 	struct mctx m = { .msg = msg, .s.len = msg->size };
 	struct tcp_sock *tp;
 	struct rc_conn *c;
-	__u64 *cookie;
+	__u64 cookie;
 	__u32 start;
 	__s32 seen;
 	int verdict;
 
-	if (!msg->sk)
-		return SK_PASS;
-	cookie = bpf_sk_storage_get(&rc_sk_cookie, msg->sk, 0, 0);
-	if (!cookie)
-		return SK_PASS;
-	c = bpf_map_lookup_elem(&rc_conns, cookie);
-	if (!c)
-		return SK_PASS;
 	tp = tcp_of(msg->sk);
 	if (!tp)
-		return reply_lost(c);
+		return SK_PASS;
+	/* sk_msg has no socket-cookie helper: the cookie rc_sockops' helper
+	 * stored in the socket (sock_gen_cookie()), read where it lies
+	 * instead of from socket storage, a second lookup per message */
+	cookie = ((struct sock *)tp)->__sk_common.skc_cookie.counter;
+	c = bpf_map_lookup_elem(&rc_conns, &cookie);
+	if (!c)
+		return SK_PASS;
 	if (c->tracker)
 		tracker_backlog(msg, tp);
 	/* nothing of this message is queued yet: it starts at write_seq */
@@ -1771,7 +1763,6 @@ static __always_inline void conn_open(struct bpf_sock_ops *skops)
 {
 	__u64 cookie = bpf_get_socket_cookie(skops);
 	__u16 port = skops->local_port;
-	struct bpf_sock *sk;
 	__u32 rport;
 	__u32 zero = 0;
 	struct rc_conn *c;
@@ -1791,13 +1782,6 @@ static __always_inline void conn_open(struct bpf_sock_ops *skops)
 	if (!c)
 		return;
 	c->cookie = cookie;
-	sk = skops->sk;
-	if (sk) {
-		__u64 *ck = bpf_sk_storage_get(&rc_sk_cookie, sk, 0,
-					       BPF_SK_STORAGE_GET_F_CREATE);
-		if (ck)
-			*ck = cookie;
-	}
 	rport = bpf_ntohl(skops->remote_port) & 0xffff;
 	if (rc_tracker_port && rport == rc_tracker_port) {
 		c->tracker = 1;
