@@ -167,7 +167,7 @@ __u64 rc_gen_bucket[RC_BUCKETS];
  * once more before that reply leaves, and no fill stands in between. */
 __u32 rc_wpend[RC_BUCKETS];
 __u32 rc_wpend_all;
-/* An upper bound of the entries each bucket holds in rc_cache_small and
+/* An upper bound of the entries each hash bucket (rc_occ_index()) holds in rc_cache_small and
  * rc_cache_large: raised before every insert (fill(), the engine's
  * read-back), lowered after a delete that removed one. LRU evictions and
  * replacing updates leave it high, never low, so 0 says the bucket holds no
@@ -175,9 +175,16 @@ __u32 rc_wpend_all;
  * written keys are not cached, and each lookup is a cold walk of a large
  * hash table's buckets. 64 bits: what evictions leave behind only grows,
  * and a count that wrapped to 0 would hide an entry. */
-__u64 rc_occupied[RC_BUCKETS];
+__u64 rc_occupied[RC_OCC_BUCKETS];
 
 #include "rc_bpf.h"
+
+/* The key's whole hash (rc_key_hash32()); global: inlined, each caller
+ * would pay the unrolled hash in instructions to verify. */
+GLOBAL __u32 key_hash(const struct rc_key *k)
+{
+	return k ? rc_key_hash32(k) : 0;
+}
 
 /* The TCP socket behind a program's socket pointer (NULL if it is not). */
 static __always_inline struct tcp_sock *tcp_of(struct bpf_sock *sk)
@@ -319,7 +326,7 @@ static __always_inline int record(struct rc_conn *c, __u32 kind, __u32 db,
 	if (key && (kind == SLOT_FILL || kind == SLOT_SET || kind == SLOT_WRITE)) {
 		s->key.len = key_len;
 		__builtin_memcpy(s->key.data, key, RESP_KEY_MAX);
-		s->bucket = key_bucket(&s->key);
+		s->bucket = key_hash(&s->key);
 		s->gen = READ_ONCE(rc_gen_all);
 		s->bgen = READ_ONCE(rc_gen_bucket[s->bucket & (RC_BUCKETS - 1)]);
 	}
@@ -414,17 +421,17 @@ static __always_inline int req_key(struct rc_key *k, const struct resp_req *r)
 	return 1;
 }
 
-/* Deletes @k from @map; true if that removed an entry, whose bucket @b
- * then holds one fewer (rc_occupied). */
-static __always_inline int drop_entry(void *map, const struct rc_key *k, __u32 b)
+/* Deletes @k, of hash @h, from @map; true if that removed an entry (its
+ * rc_occupied count is then one lower). */
+static __always_inline int drop_entry(void *map, const struct rc_key *k, __u32 h)
 {
 	if (bpf_map_delete_elem(map, k))
 		return 0;
-	__sync_fetch_and_add(&rc_occupied[b & (RC_BUCKETS - 1)], -1);
+	__sync_fetch_and_add(&rc_occupied[rc_occ_index(h)], -1);
 	return 1;
 }
 
-/* Invalidates @k, of bucket @b (rc_key_hash(), known to the caller), and
+/* Invalidates @k, of hash @h (key_hash(), known to the caller), and
  * says whether its entry was answered from since it was filled. Generation
  * first, then delete what is there: a fill that raced with us either reads
  * the new generation and removes itself, or inserted before that read, and
@@ -443,25 +450,24 @@ static __always_inline int drop_entry(void *map, const struct rc_key *k, __u32 b
  * before the insert) before the inserter reads the generations, so an
  * entry this read missed is one whose fill then sees the new generation
  * and removes itself, as above. */
-static __noinline int drop_key(const struct rc_key *k, __u32 b)
+static __noinline int drop_key(const struct rc_key *k, __u32 h)
 {
 	struct rc_hdr *sm, *lg;
 	int was_served = 0;
 
-	b &= RC_BUCKETS - 1;
-	__sync_fetch_and_add(&rc_gen_bucket[b], 1);
+	__sync_fetch_and_add(&rc_gen_bucket[h & (RC_BUCKETS - 1)], 1);
 	stat_add(RC_STAT_INVALIDATIONS, 1);
-	if (!READ_ONCE(rc_occupied[b]))
+	if (!READ_ONCE(rc_occupied[rc_occ_index(h)]))
 		return 0;
 	sm = bpf_map_lookup_elem(&rc_cache_small, k);
 	lg = bpf_map_lookup_elem(&rc_cache_large, k);
 	if (sm) {
 		was_served |= READ_ONCE(sm->served);
-		drop_entry(&rc_cache_small, k, b);
+		drop_entry(&rc_cache_small, k, h);
 	}
 	if (lg) {
 		was_served |= READ_ONCE(lg->served);
-		drop_entry(&rc_cache_large, k, b);
+		drop_entry(&rc_cache_large, k, h);
 	}
 	return was_served;
 }
@@ -475,7 +481,7 @@ static __always_inline struct rc_slot *write_key(struct rc_conn *c,
 {
 	struct rc_slot *s = write_pending(c, SLOT_WRITE, k);
 
-	*was_served = drop_key(k, s ? s->bucket : key_bucket(k));
+	*was_served = drop_key(k, s ? s->bucket : key_hash(k));
 	return s;
 }
 
@@ -1063,7 +1069,7 @@ GLOBAL int fill(struct sk_msg_md *msg, struct rc_slot *s, __u32 off, __u32 len)
 	v->h.version = (bpf_ktime_get_ns() << 6) |
 		       (bpf_get_smp_processor_id() & 63);
 	/* before the insert: see drop_key() */
-	__sync_fetch_and_add(&rc_occupied[s->bucket & (RC_BUCKETS - 1)], 1);
+	__sync_fetch_and_add(&rc_occupied[rc_occ_index(s->bucket)], 1);
 	if (len <= RC_SMALL_MAX) {
 		rc = bpf_map_update_elem(&rc_cache_small, &key, v, BPF_ANY);
 		drop_entry(&rc_cache_large, &key, s->bucket);

@@ -35,7 +35,7 @@ struct rc_shared {
 	/* An upper bound of the entries each bucket holds, where the programs
 	 * skip the lookups of a write when it is 0 (NULL elsewhere): raised
 	 * before every insert, lowered after a delete that removed one. */
-	__u64 *occupied;		/* RC_BUCKETS of them */
+	__u64 *occupied;		/* RC_OCC_BUCKETS of them */
 	/* Where the programs see the tracking connection's server side and
 	 * apply its pushes themselves (sockmap mode); NULL elsewhere. */
 	__u32 *tracker_port;
