@@ -226,6 +226,7 @@ struct req_scan {
 	__u32 nhits;
 	__u32 stage_len;
 	__u32 bad;
+	__u32 missed;		/* the segment was one GET, passed (fast_miss()) */
 	struct resp_buf b;
 };
 
@@ -797,9 +798,26 @@ static __always_inline int reflect(struct __sk_buff *skb, struct vctx *v)
 
 /* ---- fast path: segments of nothing but GETs ------------------------------ */
 
+/* The segment is exactly one canonical GET, of @k, and its entry cannot be
+ * answered: recorded as apply_get() would (the connection is idle, so
+ * every condition it checks holds), without the generic scan. The
+ * request scanner stays between requests. */
+static __always_inline int fast_miss(struct rc_conn *c, struct req_scan *s,
+				     const struct rc_key *k)
+{
+	stat_add(RC_STAT_MISSES, 1);
+	record(c, SLOT_FILL, READ_ONCE(c->db), k->data, k->len);
+	c->req_seq++;
+	stat_add(RC_STAT_REQUESTS, 1);
+	s->off = s->len;
+	s->missed = 1;
+	return 1;
+}
+
 /* One canonical GET at s->off: stages its reply and moves past it (0), or
- * stops (1) at the end of the segment or at anything else (s->bad). Global
- * for the same reason as request_chunk(). */
+ * stops (1) at the end of the segment, at a miss of a segment's only GET
+ * (fast_miss()) or at anything else (s->bad). Global for the same reason
+ * as request_chunk(). */
 GLOBAL int fast_get(struct __sk_buff *skb, struct rc_conn *c,
 		    struct rc_stage *st, struct req_scan *s)
 {
@@ -827,6 +845,8 @@ GLOBAL int fast_get(struct __sk_buff *skb, struct rc_conn *c,
 	    crlf != ('\r' | '\n' << 8))
 		goto miss;
 	got = stage_hit(c, st, s->stage_len, &k);
+	if (got <= 0 && !off && hl + n + 2 == s->len)
+		return fast_miss(c, s, &k);
 	if (got <= 0)
 		goto miss;
 	s->stage_len += got;
@@ -848,13 +868,14 @@ static long fast_step(__u32 i, struct vctx *v)
 	return fast_get(v->skb, v->c, v->st, &v->s) ? 1 : 0;
 }
 
-/* True when the whole segment is GETs of confirmed entries, staged. Leaves
- * the connection's scanner untouched: on false the generic path starts
- * over (what was staged is overwritten). */
+/* True when the whole segment is GETs of confirmed entries, staged, or one
+ * GET passed on a miss (s.missed). Leaves the connection's scanner
+ * untouched: on false the generic path starts over (what was staged is
+ * overwritten). */
 static __always_inline int fast_gets(struct vctx *v)
 {
 	bpf_loop(RC_BATCH_MAX + 1, fast_step, v, 0);
-	if (!v->s.bad && v->s.nhits && v->s.off == v->s.len)
+	if (v->s.missed || (!v->s.bad && v->s.nhits && v->s.off == v->s.len))
 		return 1;
 	v->s.off = 0;
 	v->s.bad = 0;
