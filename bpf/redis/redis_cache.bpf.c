@@ -61,14 +61,6 @@ struct {
 	__type(value, struct rc_stage);
 } rc_stages SEC(".maps");
 
-/* sk_msg has no socket-cookie helper: it finds the cookie here */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, __u64);
-} rc_sk_cookie SEC(".maps");
-
 /* zeroed templates for new entries (too large for the stack) */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -175,8 +167,24 @@ __u64 rc_gen_bucket[RC_BUCKETS];
  * once more before that reply leaves, and no fill stands in between. */
 __u32 rc_wpend[RC_BUCKETS];
 __u32 rc_wpend_all;
+/* An upper bound of the entries each hash bucket (rc_occ_index()) holds in rc_cache_small and
+ * rc_cache_large: raised before every insert (fill(), the engine's
+ * read-back), lowered after a delete that removed one. LRU evictions and
+ * replacing updates leave it high, never low, so 0 says the bucket holds no
+ * entry and a write of one of its keys need not look (drop_key()): most
+ * written keys are not cached, and each lookup is a cold walk of a large
+ * hash table's buckets. 64 bits: what evictions leave behind only grows,
+ * and a count that wrapped to 0 would hide an entry. */
+__u64 rc_occupied[RC_OCC_BUCKETS];
 
 #include "rc_bpf.h"
+
+/* The key's whole hash (rc_key_hash32()); global: inlined, each caller
+ * would pay the unrolled hash in instructions to verify. */
+GLOBAL __u32 key_hash(const struct rc_key *k)
+{
+	return k ? rc_key_hash32(k) : 0;
+}
 
 /* The TCP socket behind a program's socket pointer (NULL if it is not). */
 static __always_inline struct tcp_sock *tcp_of(struct bpf_sock *sk)
@@ -218,6 +226,7 @@ struct req_scan {
 	__u32 nhits;
 	__u32 stage_len;
 	__u32 bad;
+	__u32 missed;		/* the segment was one GET, passed (fast_miss()) */
 	struct resp_buf b;
 };
 
@@ -318,7 +327,7 @@ static __always_inline int record(struct rc_conn *c, __u32 kind, __u32 db,
 	if (key && (kind == SLOT_FILL || kind == SLOT_SET || kind == SLOT_WRITE)) {
 		s->key.len = key_len;
 		__builtin_memcpy(s->key.data, key, RESP_KEY_MAX);
-		s->bucket = key_bucket(&s->key);
+		s->bucket = key_hash(&s->key);
 		s->gen = READ_ONCE(rc_gen_all);
 		s->bgen = READ_ONCE(rc_gen_bucket[s->bucket & (RC_BUCKETS - 1)]);
 	}
@@ -413,7 +422,17 @@ static __always_inline int req_key(struct rc_key *k, const struct resp_req *r)
 	return 1;
 }
 
-/* Invalidates @k, of bucket @b (rc_key_hash(), known to the caller), and
+/* Deletes @k, of hash @h, from @map; true if that removed an entry (its
+ * rc_occupied count is then one lower). */
+static __always_inline int drop_entry(void *map, const struct rc_key *k, __u32 h)
+{
+	if (bpf_map_delete_elem(map, k))
+		return 0;
+	__sync_fetch_and_add(&rc_occupied[rc_occ_index(h)], -1);
+	return 1;
+}
+
+/* Invalidates @k, of hash @h (key_hash(), known to the caller), and
  * says whether its entry was answered from since it was filled. Generation
  * first, then delete what is there: a fill that raced with us either reads
  * the new generation and removes itself, or inserted before that read, and
@@ -425,24 +444,32 @@ static __always_inline int req_key(struct rc_key *k, const struct resp_req *r)
  * paravirtual call in a guest), a lookup takes nothing, and most written
  * keys are not cached. Both maps are looked at: a fill that moves a key
  * between them inserts in one before it deletes from the other. @k stays
- * a pointer to the caller's stack (see invalidate_key()). */
-static __noinline int drop_key(const struct rc_key *k, __u32 b)
+ * a pointer to the caller's stack (see invalidate_key()).
+ *
+ * A bucket whose rc_occupied reads 0 after the generation moved holds
+ * nothing to look for: every insert raises it (a locked add, ordered
+ * before the insert) before the inserter reads the generations, so an
+ * entry this read missed is one whose fill then sees the new generation
+ * and removes itself, as above. */
+static __noinline int drop_key(const struct rc_key *k, __u32 h)
 {
 	struct rc_hdr *sm, *lg;
 	int was_served = 0;
 
-	__sync_fetch_and_add(&rc_gen_bucket[b & (RC_BUCKETS - 1)], 1);
+	__sync_fetch_and_add(&rc_gen_bucket[h & (RC_BUCKETS - 1)], 1);
+	stat_add(RC_STAT_INVALIDATIONS, 1);
+	if (!READ_ONCE(rc_occupied[rc_occ_index(h)]))
+		return 0;
 	sm = bpf_map_lookup_elem(&rc_cache_small, k);
 	lg = bpf_map_lookup_elem(&rc_cache_large, k);
 	if (sm) {
 		was_served |= READ_ONCE(sm->served);
-		bpf_map_delete_elem(&rc_cache_small, k);
+		drop_entry(&rc_cache_small, k, h);
 	}
 	if (lg) {
 		was_served |= READ_ONCE(lg->served);
-		bpf_map_delete_elem(&rc_cache_large, k);
+		drop_entry(&rc_cache_large, k, h);
 	}
-	stat_add(RC_STAT_INVALIDATIONS, 1);
 	return was_served;
 }
 
@@ -455,7 +482,7 @@ static __always_inline struct rc_slot *write_key(struct rc_conn *c,
 {
 	struct rc_slot *s = write_pending(c, SLOT_WRITE, k);
 
-	*was_served = drop_key(k, s ? s->bucket : key_bucket(k));
+	*was_served = drop_key(k, s ? s->bucket : key_hash(k));
 	return s;
 }
 
@@ -766,9 +793,26 @@ static __always_inline int reflect(struct __sk_buff *skb, struct vctx *v)
 
 /* ---- fast path: segments of nothing but GETs ------------------------------ */
 
+/* The segment is exactly one canonical GET, of @k, and its entry cannot be
+ * answered: recorded as apply_get() would (the connection is idle, so
+ * every condition it checks holds), without the generic scan. The
+ * request scanner stays between requests. */
+static __always_inline int fast_miss(struct rc_conn *c, struct req_scan *s,
+				     const struct rc_key *k)
+{
+	stat_add(RC_STAT_MISSES, 1);
+	record(c, SLOT_FILL, READ_ONCE(c->db), k->data, k->len);
+	c->req_seq++;
+	stat_add(RC_STAT_REQUESTS, 1);
+	s->off = s->len;
+	s->missed = 1;
+	return 1;
+}
+
 /* One canonical GET at s->off: stages its reply and moves past it (0), or
- * stops (1) at the end of the segment or at anything else (s->bad). Global
- * for the same reason as request_chunk(). */
+ * stops (1) at the end of the segment, at a miss of a segment's only GET
+ * (fast_miss()) or at anything else (s->bad). Global for the same reason
+ * as request_chunk(). */
 GLOBAL int fast_get(struct __sk_buff *skb, struct rc_conn *c,
 		    struct rc_stage *st, struct req_scan *s)
 {
@@ -796,6 +840,8 @@ GLOBAL int fast_get(struct __sk_buff *skb, struct rc_conn *c,
 	    crlf != ('\r' | '\n' << 8))
 		goto miss;
 	got = stage_hit(c, st, s->stage_len, &k);
+	if (got <= 0 && !off && hl + n + 2 == s->len)
+		return fast_miss(c, s, &k);
 	if (got <= 0)
 		goto miss;
 	s->stage_len += got;
@@ -817,13 +863,14 @@ static long fast_step(__u32 i, struct vctx *v)
 	return fast_get(v->skb, v->c, v->st, &v->s) ? 1 : 0;
 }
 
-/* True when the whole segment is GETs of confirmed entries, staged. Leaves
- * the connection's scanner untouched: on false the generic path starts
- * over (what was staged is overwritten). */
+/* True when the whole segment is GETs of confirmed entries, staged, or one
+ * GET passed on a miss (s.missed). Leaves the connection's scanner
+ * untouched: on false the generic path starts over (what was staged is
+ * overwritten). */
 static __always_inline int fast_gets(struct vctx *v)
 {
 	bpf_loop(RC_BATCH_MAX + 1, fast_step, v, 0);
-	if (!v->s.bad && v->s.nhits && v->s.off == v->s.len)
+	if (v->s.missed || (!v->s.bad && v->s.nhits && v->s.off == v->s.len))
 		return 1;
 	v->s.off = 0;
 	v->s.bad = 0;
@@ -1037,12 +1084,14 @@ GLOBAL int fill(struct sk_msg_md *msg, struct rc_slot *s, __u32 off, __u32 len)
 	/* unique without a fetching atomic: time, then CPU */
 	v->h.version = (bpf_ktime_get_ns() << 6) |
 		       (bpf_get_smp_processor_id() & 63);
+	/* before the insert: see drop_key() */
+	__sync_fetch_and_add(&rc_occupied[rc_occ_index(s->bucket)], 1);
 	if (len <= RC_SMALL_MAX) {
 		rc = bpf_map_update_elem(&rc_cache_small, &key, v, BPF_ANY);
-		bpf_map_delete_elem(&rc_cache_large, &key);
+		drop_entry(&rc_cache_large, &key, s->bucket);
 	} else {
 		rc = bpf_map_update_elem(&rc_cache_large, &key, v, BPF_ANY);
-		bpf_map_delete_elem(&rc_cache_small, &key);
+		drop_entry(&rc_cache_small, &key, s->bucket);
 	}
 	if (rc)
 		return 0;
@@ -1057,8 +1106,8 @@ GLOBAL int fill(struct sk_msg_md *msg, struct rc_slot *s, __u32 off, __u32 len)
 	barrier();
 	if (pend || READ_ONCE(rc_gen_all) != s->gen ||
 	    READ_ONCE(rc_gen_bucket[s->bucket & (RC_BUCKETS - 1)]) != s->bgen) {
-		bpf_map_delete_elem(&rc_cache_small, &key);
-		bpf_map_delete_elem(&rc_cache_large, &key);
+		drop_entry(&rc_cache_small, &key, s->bucket);
+		drop_entry(&rc_cache_large, &key, s->bucket);
 		stat_add(RC_STAT_FILL_RACES, 1);
 		return 0;
 	}
@@ -1625,22 +1674,21 @@ int rc_reply(struct sk_msg_md *msg)
 	struct mctx m = { .msg = msg, .s.len = msg->size };
 	struct tcp_sock *tp;
 	struct rc_conn *c;
-	__u64 *cookie;
+	__u64 cookie;
 	__u32 start;
 	__s32 seen;
 	int verdict;
 
-	if (!msg->sk)
-		return SK_PASS;
-	cookie = bpf_sk_storage_get(&rc_sk_cookie, msg->sk, 0, 0);
-	if (!cookie)
-		return SK_PASS;
-	c = bpf_map_lookup_elem(&rc_conns, cookie);
-	if (!c)
-		return SK_PASS;
 	tp = tcp_of(msg->sk);
 	if (!tp)
-		return reply_lost(c);
+		return SK_PASS;
+	/* sk_msg has no socket-cookie helper: the cookie rc_sockops' helper
+	 * stored in the socket (sock_gen_cookie()), read where it lies
+	 * instead of from socket storage, a second lookup per message */
+	cookie = ((struct sock *)tp)->__sk_common.skc_cookie.counter;
+	c = bpf_map_lookup_elem(&rc_conns, &cookie);
+	if (!c)
+		return SK_PASS;
 	if (c->tracker)
 		tracker_backlog(msg, tp);
 	/* nothing of this message is queued yet: it starts at write_seq */
@@ -1737,7 +1785,6 @@ static __always_inline void conn_open(struct bpf_sock_ops *skops)
 {
 	__u64 cookie = bpf_get_socket_cookie(skops);
 	__u16 port = skops->local_port;
-	struct bpf_sock *sk;
 	__u32 rport;
 	__u32 zero = 0;
 	struct rc_conn *c;
@@ -1757,13 +1804,6 @@ static __always_inline void conn_open(struct bpf_sock_ops *skops)
 	if (!c)
 		return;
 	c->cookie = cookie;
-	sk = skops->sk;
-	if (sk) {
-		__u64 *ck = bpf_sk_storage_get(&rc_sk_cookie, sk, 0,
-					       BPF_SK_STORAGE_GET_F_CREATE);
-		if (ck)
-			*ck = cookie;
-	}
 	rport = bpf_ntohl(skops->remote_port) & 0xffff;
 	if (rc_tracker_port && rport == rc_tracker_port) {
 		c->tracker = 1;

@@ -25,6 +25,10 @@
 #define RC_BATCH_MAX	32	/* GETs one kernel answer may carry */
 #define RC_SLOTS	16	/* requests remembered per connection */
 #define RC_BUCKETS	1024	/* invalidation generations, by key hash */
+/* entry counts (rc_occupied), by key hash: finer than the generations, so
+ * that a bucket without an entry is the rule while the cache holds fewer
+ * keys than there are of them */
+#define RC_OCC_BUCKETS	65536
 #define RC_PORTS_MAX	16
 #define RC_TAG		0xA1CCE5FFu	/* stamped over a request answered in kernel */
 
@@ -120,7 +124,7 @@ struct rc_slot {
 	__u32 seq;
 	__u32 kind;
 	__u32 db;
-	__u32 bucket;
+	__u32 bucket;		/* a hash of key: masked where it is used */
 	__u64 gen;
 	__u64 bgen;
 	struct rc_key key;
@@ -236,11 +240,11 @@ rc_next_bulk(const __u8 *v, __u32 *m)
 	return i + 2;
 }
 
-/* The whole zero-padded key's invalidation bucket: FNV over 8-byte words
+/* The whole zero-padded key's hash: FNV over 8-byte words
  * (every write and fill hashes its key, and a multiply per byte is a chain
  * of 64 multiplies), then murmur3's finaliser, since a product's low bits
  * depend only on its factors' low bits. */
-static inline __u32 rc_key_hash(const struct rc_key *k)
+static inline __u32 rc_key_hash32(const struct rc_key *k)
 {
 	/* data follows len, so it is 4-byte aligned: word loads (a copy
 	 * from the char array is byte loads and their spills to the stack,
@@ -255,7 +259,19 @@ static inline __u32 rc_key_hash(const struct rc_key *k)
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
 	h ^= h >> 33;
-	return (__u32)h & (RC_BUCKETS - 1);
+	return (__u32)h;
+}
+
+/* The key's invalidation bucket (rc_gen_bucket[], rc_wpend[]). */
+static inline __u32 rc_key_hash(const struct rc_key *k)
+{
+	return rc_key_hash32(k) & (RC_BUCKETS - 1);
+}
+
+/* The key's rc_occupied[] index, from its rc_key_hash32(). */
+static inline __u32 rc_occ_index(__u32 hash)
+{
+	return hash & (RC_OCC_BUCKETS - 1);
 }
 
 /* Writes "$<len>\r\n" (len <= 9999) into hdr[16]; returns its length.

@@ -196,6 +196,7 @@ static void rc_share(struct ebpfaccel_redis_cache *rc)
 		.gen_bucket = skel->bss->rc_gen_bucket,
 		.wpend = skel->bss->rc_wpend,
 		.wpend_all = &skel->bss->rc_wpend_all,
+		.occupied = skel->bss->rc_occupied,
 		.tracking_ok = &skel->bss->rc_tracking_ok,
 		.tracker_port = &skel->bss->rc_tracker_port,
 		.tracker_seen = &skel->bss->rc_tracker_seen,

@@ -82,6 +82,28 @@ static bool rc_gone(int err)
 	return !err || err == -ENOENT;
 }
 
+/* @k's hash bucket may hold one more entry (before an insert; see
+ * rc_occupied in bpf/redis/redis_cache.bpf.c). A full barrier: the insert
+ * comes after. */
+static void rc_occupy(const struct rc_shared *sh, const struct rc_key *k)
+{
+	if (sh->occupied)
+		__atomic_fetch_add(&sh->occupied[rc_occ_index(rc_key_hash32(k))], 1,
+				   __ATOMIC_SEQ_CST);
+}
+
+/* Deletes @k from @map; the libbpf result. One fewer in its hash bucket
+ * when that removed an entry. */
+static int rc_delete(const struct rc_shared *sh, struct bpf_map *map, const struct rc_key *k)
+{
+	int err = bpf_map__delete_elem(map, k, sizeof(*k), 0);
+
+	if (!err && sh->occupied)
+		__atomic_fetch_sub(&sh->occupied[rc_occ_index(rc_key_hash32(k))], 1,
+				   __ATOMIC_SEQ_CST);
+	return err;
+}
+
 /* Generation first, then delete, as the programs do: a fill that raced with
  * us either sees the new generation or is deleted. A delete that failed
  * with the key present (the map's bucket lock) flushes everything: the
@@ -92,8 +114,8 @@ static void rc_invalidate_key(const struct rc_shared *sh, const struct rc_key *k
 	int small, large;
 
 	__atomic_fetch_add(&sh->gen_bucket[h], 1, __ATOMIC_SEQ_CST);
-	small = bpf_map__delete_elem(sh->cache_small, k, sizeof(*k), 0);
-	large = bpf_map__delete_elem(sh->cache_large, k, sizeof(*k), 0);
+	small = rc_delete(sh, sh->cache_small, k);
+	large = rc_delete(sh, sh->cache_large, k);
 	if (!rc_gone(small) || !rc_gone(large))
 		rc_shared__flush(sh);
 }
@@ -399,11 +421,12 @@ static int rc_refill(struct rc_coherence *co, const struct rc_fill_event *ev)
 	co->got.h.confirmed = 0;	/* clears served too: a union */
 	into = co->got.h.len <= RC_SMALL_MAX ? co->sh.cache_small : co->sh.cache_large;
 	other = into == co->sh.cache_small ? co->sh.cache_large : co->sh.cache_small;
+	rc_occupy(&co->sh, &ev->key);
 	err = bpf_map__update_elem(into, &ev->key, sizeof(ev->key), &co->got,
 				   into == co->sh.cache_small ? sizeof(struct rc_small)
 							      : sizeof(struct rc_large),
 				   BPF_ANY);
-	bpf_map__delete_elem(other, &ev->key, sizeof(ev->key), 0);
+	rc_delete(&co->sh, other, &ev->key);
 	/* the insert before the checks: the programs delete only the entries
 	 * their lookups see (drop_key() in redis_cache.bpf.c) */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -414,7 +437,7 @@ static int rc_refill(struct rc_coherence *co, const struct rc_fill_event *ev)
 	/* an invalidation after the checks deletes the entry itself; checked
 	 * again for one that came between them and the confirmation */
 	if (err || rc_write_pending(&co->sh, b) || !rc_gens_stand(&co->sh, b, gen, bgen))
-		bpf_map__delete_elem(into, &ev->key, sizeof(ev->key), 0);
+		rc_delete(&co->sh, into, &ev->key);
 	return 0;
 }
 

@@ -32,6 +32,10 @@ struct rc_shared {
 	 * the programs see them (NULL elsewhere): no fill stands meanwhile. */
 	__u32 *wpend;			/* RC_BUCKETS of them */
 	__u32 *wpend_all;
+	/* An upper bound of the entries each bucket holds, where the programs
+	 * skip the lookups of a write when it is 0 (NULL elsewhere): raised
+	 * before every insert, lowered after a delete that removed one. */
+	__u64 *occupied;		/* RC_OCC_BUCKETS of them */
 	/* Where the programs see the tracking connection's server side and
 	 * apply its pushes themselves (sockmap mode); NULL elsewhere. */
 	__u32 *tracker_port;
