@@ -157,22 +157,13 @@ void ebpfaccel__link_quiet(struct ebpfaccel__link_est *e)
 	e->run = 0;
 	e->win_bytes = 0;
 	e->win_ns = 0;
+	e->pend_rate = 0;
+	e->pend_ns = 0;
 }
 
-/* A busy run's first interval carries what the queue let through at once
- * after the pause (tbf's bucket refills while the port is quiet: 256 KB on
- * top of 1.2 MB in 100 ms at 100 Mbit/s) and TCP's slow start: it says
- * nothing about the rate the link sustains, so it only stands in while
- * nothing else is known.  Later intervals fill windows of LINK_WINDOW_NS;
- * the highest window's rate, decaying, is the link. */
-double ebpfaccel__link_add(struct ebpfaccel__link_est *e, double rate, uint64_t dur_ns, uint64_t now_ns)
+/* A busy interval of a run that went on into the window being filled. */
+static void link_commit(struct ebpfaccel__link_est *e, double rate, uint64_t dur_ns, uint64_t now_ns)
 {
-	if (!(rate > 0))
-		return ebpfaccel__link_of(e, now_ns);
-	if (e->run++ == 0) {
-		e->first = rate;
-		return ebpfaccel__link_of(e, now_ns);
-	}
 	e->last = rate;
 	e->win_bytes += rate * dur_ns / 1e9;
 	e->win_ns += dur_ns;
@@ -184,6 +175,30 @@ double ebpfaccel__link_add(struct ebpfaccel__link_est *e, double rate, uint64_t 
 		e->win_bytes = 0;
 		e->win_ns = 0;
 	}
+}
+
+/* A busy run's first interval carries what the queue let through at once
+ * after the pause (tbf's bucket refills while the port is quiet: 256 KB on
+ * top of 1.2 MB in 100 ms at 100 Mbit/s) and TCP's slow start; its last
+ * one may hold the end of a flow and then idle time (a short transfer
+ * that ended 10 ms into a 100 ms interval read as 2-9 MB/s on a 1 Gbit/s
+ * link, and the decision took it).  Neither says what the link sustains,
+ * so the first only stands in while nothing else is known, and an
+ * interval counts once the next one is busy too, which the last never
+ * is.  Counted intervals fill windows of LINK_WINDOW_NS; the highest
+ * window's rate, decaying, is the link. */
+double ebpfaccel__link_add(struct ebpfaccel__link_est *e, double rate, uint64_t dur_ns, uint64_t now_ns)
+{
+	if (!(rate > 0))
+		return ebpfaccel__link_of(e, now_ns);
+	if (e->run++ == 0) {
+		e->first = rate;
+		return ebpfaccel__link_of(e, now_ns);
+	}
+	if (e->run > 2)
+		link_commit(e, e->pend_rate, e->pend_ns, now_ns);
+	e->pend_rate = rate;
+	e->pend_ns = dur_ns;
 	return ebpfaccel__link_of(e, now_ns);
 }
 
@@ -199,7 +214,7 @@ double ebpfaccel__measured_gain(const struct ebpfaccel_auto_candidate *c, double
 
 /* The share of a core the thread got while measuring: a connection's
  * compressor gets no more of its CPU-time speed per second. */
-static double cpu_share(uint64_t cpu_ns, uint64_t wall_ns)
+double ebpfaccel__cpu_share(uint64_t cpu_ns, uint64_t wall_ns)
 {
 	if (!cpu_ns || !wall_ns)
 		return 1;
@@ -235,7 +250,7 @@ int ebpfaccel__goodput_measure(struct ebpfaccel_auto_candidate *c, size_t n,
 		ok[i] = true;
 		measured++;
 	}
-	*share = cpu_share(cpu_ns, wall_ns);
+	*share = ebpfaccel__cpu_share(cpu_ns, wall_ns);
 	for (size_t i = 0; i < n && i < EBPFACCEL__MAX_CANDIDATES; i++) {
 		if (!ok[i])
 			continue;
@@ -246,4 +261,41 @@ int ebpfaccel__goodput_measure(struct ebpfaccel_auto_candidate *c, size_t n,
 	if (measured)
 		pr_info("auto policy: measured with %.0f%% of a core\n", 100 * *share);
 	return measured ? measured : -EIO;
+}
+
+int ebpfaccel__stretch_add(struct ebpfaccel__stretch_sum *sum, const struct tcp_comp_params *p,
+			   const uint8_t *buf, size_t len)
+{
+	struct ebpfaccel__comp_calibration cal;
+	int err = ebpfaccel__comp_engine_stretch(p, buf, len, &cal);
+
+	if (err)
+		return err;
+	sum->in += len;
+	sum->out += len / cal.ratio;
+	sum->comp_ns += len * 1e9 / cal.comp_speed;
+	sum->decomp_ns += len * 1e9 / cal.decomp_speed;
+	sum->cpu_ns += cal.cpu_ns;
+	sum->wall_ns += cal.wall_ns;
+	return 0;
+}
+
+void ebpfaccel__stretch_figures(const struct ebpfaccel__stretch_sum *sum, struct ebpfaccel_auto_candidate *c)
+{
+	if (!(sum->in > 0 && sum->out > 0 && sum->comp_ns > 0 && sum->decomp_ns > 0))
+		return;
+	c->ratio = sum->in / sum->out;
+	c->comp_speed = (uint64_t)(sum->in * 1e9 / sum->comp_ns);
+	c->decomp_speed = (uint64_t)(sum->in * 1e9 / sum->decomp_ns);
+}
+
+double ebpfaccel__stretch_share(const struct ebpfaccel__stretch_sum *sum, size_t n, double dflt)
+{
+	uint64_t cpu_ns = 0, wall_ns = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		cpu_ns += sum[i].cpu_ns;
+		wall_ns += sum[i].wall_ns;
+	}
+	return wall_ns ? ebpfaccel__cpu_share(cpu_ns, wall_ns) : dflt;
 }
