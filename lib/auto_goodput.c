@@ -149,14 +149,20 @@ double ebpfaccel__link_of(const struct ebpfaccel__link_est *e, uint64_t now_ns)
 {
 	if (e->rate > 0)
 		return link_decayed(e, now_ns);
-	return e->last > 0 ? e->last : e->first;
+	if (e->last > 0)
+		return e->last;
+	/* Nothing counted yet: a run's first interval or its latest, whichever
+	 * read higher (one may be a burst, the other an idle tail). */
+	return fmax(e->first, e->pend_rate);
 }
 
+/* The window being filled keeps what it holds: its intervals were all
+ * inside runs, and short runs (a measurement's interval ends one, and
+ * the benchmark's warm-up transfers last a few intervals) would never
+ * fill one otherwise. */
 void ebpfaccel__link_quiet(struct ebpfaccel__link_est *e)
 {
 	e->run = 0;
-	e->win_bytes = 0;
-	e->win_ns = 0;
 	e->pend_rate = 0;
 	e->pend_ns = 0;
 }

@@ -519,6 +519,26 @@ static int keep_or_switch(struct port_state *ps, int best, double best_g, double
 	return best_g > cur_g * SWITCH_GAIN || ps->beaten >= SWITCH_PERSIST ? best : ps->cur;
 }
 
+/* choose: every candidate's expected goodput and its inputs at each
+ * judgement, at debug level: what to hold against the configurations' own
+ * transfers (bench/comp_link.sh prints both) to tell which input misled. */
+static void log_model(const struct ebpfaccel_auto_policy *ap, const struct port_state *ps,
+		      const struct ebpfaccel__goodput_env *env)
+{
+	char name[48];
+
+	for (size_t i = 0; i < ap->n_cand; i++) {
+		const struct ebpfaccel_auto_candidate *c = &ps->cand[i];
+
+		describe(name, sizeof(name), c);
+		pr_debug("auto policy: port %u: model %s: goodput %.1f MB/s (compress %.0f, decode %.0f MB/s, "
+			"ratio %.2f:1%s, %.0f%% of a core, link %.1f MB/s)\n", ps->d.port, name,
+			ebpfaccel__goodput_of(c, env) / 1e6, c->comp_speed / 1e6, c->decomp_speed / 1e6,
+			ebpfaccel__stream_ratio(c, env->gain), ratio_source(ps), 100 * env->share,
+			env->link / 1e6);
+	}
+}
+
 /* choose: after the checks every policy makes (enough data, bulk runs,
  * compressible), the candidate of highest expected goodput, if it beats
  * plain TCP by ON_GAIN (or, while on, at all).  The configuration in
@@ -548,6 +568,7 @@ static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap
 		return EBPFACCEL_AUTO_NO_DATA;
 	}
 	env = env_of(ap, ps);
+	log_model(ap, ps, &env);
 	best = ebpfaccel__goodput_best(ps->cand, ap->n_cand, &env, &best_g);
 	if (best < 0) {
 		snprintf(text, len, "compressible, no configuration measured yet");
