@@ -99,6 +99,7 @@ struct port_state {
 	uint64_t measured_at_ns;
 	double link;			/* link estimate, payload bytes/s */
 	struct ebpfaccel__link_est lk;	/* what it is made of */
+	bool link_skip;			/* the next interval spans a measurement */
 	double gain;			/* measured stream gain; 0 unknown */
 	double measured_share;		/* of a core, while measuring; 1 before */
 	double share;			/* the share judged with last */
@@ -391,7 +392,7 @@ static void measure_candidates(struct ebpfaccel_auto_policy *ap, struct port_sta
 		 * 0.1-0.5 s of a CPU the port's traffic needs too: what it
 		 * delivers meanwhile is no link rate (comp_link at 10 Gbit/s
 		 * took a 90 MB/s link from it where plain carried 320). */
-		ebpfaccel__link_quiet(&ps->lk);
+		ps->link_skip = true;
 		pr_info("auto policy: port %u: %zu configurations measured on %zu sampled bytes (%.2f:1)\n",
 			port, ap->n_cand, len, s->sample_ratio);
 	}
@@ -442,7 +443,7 @@ static void take_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps
 	ps->contiguous = true;
 	ps->gain = 0;
 	/* As for the pieces' measurement: the interval spans its CPU. */
-	ebpfaccel__link_quiet(&ps->lk);
+	ps->link_skip = true;
 	pr_info("auto policy: port %u: candidates measured on stretch %u of %u (%zu bytes)\n", port,
 		ps->stretches + 1, STRETCHES, len);
 	if (++ps->stretches < STRETCHES)
@@ -706,11 +707,17 @@ static void learn(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
 {
 	double g;
 
-	if (s->payload_bytes[0] + s->payload_bytes[1] >= ap->o.min_bytes)
+	/* An interval that spans a measurement is left out whole, not even
+	 * the first of a run that stands in while nothing else is known: on
+	 * the loaded machine the measurements took seconds, a warm-up
+	 * transfer ended inside one, and its 0.4 MB/s became the 1 Gbit/s
+	 * link's estimate. */
+	if (s->payload_bytes[0] + s->payload_bytes[1] >= ap->o.min_bytes && !ps->link_skip)
 		ps->link = ebpfaccel__link_add(&ps->lk, delivered_rate(ps, s), s->duration_ns,
 					       ebpfaccel__monotonic_ns());
 	else
 		ebpfaccel__link_quiet(&ps->lk);
+	ps->link_skip = false;
 	if (ps->cur == OFF || !ap->o.choose)
 		return;
 	g = ebpfaccel__measured_gain(&ps->cand[ps->cur], ps->engine_ratio);
