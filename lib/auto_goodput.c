@@ -149,27 +149,30 @@ double ebpfaccel__link_of(const struct ebpfaccel__link_est *e, uint64_t now_ns)
 {
 	if (e->rate > 0)
 		return link_decayed(e, now_ns);
-	if (e->last > 0)
-		return e->last;
-	/* Nothing counted yet: a run's first interval or its latest, whichever
-	 * read higher (one may be a burst, the other an idle tail). */
-	return fmax(e->first, e->pend_rate);
+	return e->last > 0 ? e->last : e->first;
 }
 
-/* The window being filled keeps what it holds: its intervals were all
- * inside runs, and short runs (a measurement's interval ends one, and
- * the benchmark's warm-up transfers last a few intervals) would never
- * fill one otherwise. */
 void ebpfaccel__link_quiet(struct ebpfaccel__link_est *e)
 {
 	e->run = 0;
-	e->pend_rate = 0;
-	e->pend_ns = 0;
+	e->win_bytes = 0;
+	e->win_ns = 0;
 }
 
-/* A busy interval of a run that went on into the window being filled. */
-static void link_commit(struct ebpfaccel__link_est *e, double rate, uint64_t dur_ns, uint64_t now_ns)
+/* A busy run's first interval carries what the queue let through at once
+ * after the pause (tbf's bucket refills while the port is quiet: 256 KB on
+ * top of 1.2 MB in 100 ms at 100 Mbit/s) and TCP's slow start: it says
+ * nothing about the rate the link sustains, so it only stands in while
+ * nothing else is known.  Later intervals fill windows of LINK_WINDOW_NS;
+ * the highest window's rate, decaying, is the link. */
+double ebpfaccel__link_add(struct ebpfaccel__link_est *e, double rate, uint64_t dur_ns, uint64_t now_ns)
 {
+	if (!(rate > 0))
+		return ebpfaccel__link_of(e, now_ns);
+	if (e->run++ == 0) {
+		e->first = rate;
+		return ebpfaccel__link_of(e, now_ns);
+	}
 	e->last = rate;
 	e->win_bytes += rate * dur_ns / 1e9;
 	e->win_ns += dur_ns;
@@ -181,30 +184,6 @@ static void link_commit(struct ebpfaccel__link_est *e, double rate, uint64_t dur
 		e->win_bytes = 0;
 		e->win_ns = 0;
 	}
-}
-
-/* A busy run's first interval carries what the queue let through at once
- * after the pause (tbf's bucket refills while the port is quiet: 256 KB on
- * top of 1.2 MB in 100 ms at 100 Mbit/s) and TCP's slow start; its last
- * one may hold the end of a flow and then idle time (a short transfer
- * that ended 10 ms into a 100 ms interval read as 2-9 MB/s on a 1 Gbit/s
- * link, and the decision took it).  Neither says what the link sustains,
- * so the first only stands in while nothing else is known, and an
- * interval counts once the next one is busy too, which the last never
- * is.  Counted intervals fill windows of LINK_WINDOW_NS; the highest
- * window's rate, decaying, is the link. */
-double ebpfaccel__link_add(struct ebpfaccel__link_est *e, double rate, uint64_t dur_ns, uint64_t now_ns)
-{
-	if (!(rate > 0))
-		return ebpfaccel__link_of(e, now_ns);
-	if (e->run++ == 0) {
-		e->first = rate;
-		return ebpfaccel__link_of(e, now_ns);
-	}
-	if (e->run > 2)
-		link_commit(e, e->pend_rate, e->pend_ns, now_ns);
-	e->pend_rate = rate;
-	e->pend_ns = dur_ns;
 	return ebpfaccel__link_of(e, now_ns);
 }
 

@@ -78,8 +78,6 @@ struct ebpfaccel__link_est {
 	double first;		/* latest run's first interval: until anything else is known */
 	double win_bytes;	/* the window being filled */
 	uint64_t win_ns;
-	double pend_rate;	/* the run's latest interval: counts once the next is busy too */
-	uint64_t pend_ns;
 	unsigned int run;	/* busy intervals in a row */
 };
 /* Folds a busy interval (@rate delivered over @dur_ns) in; returns the estimate. */
