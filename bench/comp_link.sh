@@ -159,7 +159,26 @@ auto_run() { # file -> "seconds wire cpu_send cpu_recv tx_algo tx_level tx_mode 
 	m=$(RUN_CG_R=$CG_S RUN_CG_S=$CG_C run_one "$rate" "$1" neg block)
 	kill $ctl_pid; wait $ctl_pid || true; ctl_pid=""
 	grep settled "$DIR/ctl.out" | sed 's/^settled //' > "$DIR/auto.settled"
+	sed 's/^settled //' "$DIR/auto.settled" >> "$DIR/auto.decisions"
+	# The settled judgement's: the last one, a line per candidate.
+	grep '^model ' "$DIR/ctl.out" | tail -n "$(echo $FORCED | wc -w)" > "$DIR/auto.model" || true
 	echo "$m $warm $(sed -n 's/^cpu_ctl=\([0-9.]*\).*/\1/p' "$DIR/ctl.out")"
+}
+
+# The model's expected goodput per configuration (the last round's settled
+# judgement) beside what the configuration's own transfers
+# delivered (the median time of its rounds): which input misled a choice.
+model_vs_forced() { # MiB
+	[ -s "$DIR/auto.model" ] || return 0
+	echo "model (last round) vs forced, MB/s of application data:"
+	for cfg in $FORCED; do
+		printf '%s %s\n' "$cfg" "$(median < "$DIR/auto.$(echo "$cfg" | tr '/:' '_-').s")"
+	done > "$DIR/auto.forced"
+	awk -v bytes="$(($1 << 20))" 'FNR == NR { t[$1] = $2; next }
+		{ split($2, a, "-"); name = (a[1] == "lz4" ? "lz4" : a[1] ":" a[2]) "/" substr($3, 1, length($3) - 1)
+		  line = $0; sub(/^model [^:]*: /, "", line)
+		  printf "  %-14s %s | forced %7.1f\n", name, line, (t[name] > 0 ? bytes / t[name] / 1e6 : 0) }' \
+		"$DIR/auto.forced" "$DIR/auto.model"
 }
 
 cfg_name() { # tx_algo tx_level tx_mode -> the configuration's name, as in $FORCED
@@ -248,6 +267,8 @@ if [ -n "$AUTO" ]; then
 			echo "auto chose: $(awk '{ c[$1]++; w += $2; t += $3 } END { for (k in c) printf "%s x%d ", k, c[k];
 				printf "(%.1f warm-up transfers and %.2f s controller CPU per round)", w / NR, t / NR }' "$DIR/auto.extra")"
 			echo "last decision: $(cat "$DIR/auto.settled")"
+			echo "every round's decision:"; sed 's/^/  /' "$DIR/auto.decisions"
+			model_vs_forced "$mb"
 			echo "spread (fastest-slowest round):$(for cfg in $configs; do
 				printf ' %s %s' "$cfg" "$(sort -g "$DIR/auto.$(echo "$cfg" | tr '/:' '_-').s" |
 					awk 'NR == 1 { a = $1 } { b = $1 } END { printf "%.3f-%.3f", a, b }')"; done)"

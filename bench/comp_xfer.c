@@ -282,6 +282,21 @@ static void judge_until_settled(struct ebpfaccel_auto_policy *ap, uint16_t port,
 	}
 }
 
+/* The policy's model lines (every candidate's expected goodput at each
+ * judgement, debug level) on stdout as "model ...": the benchmark prints
+ * the settled judgement's beside the configurations' own transfers. */
+static int print_model(enum ebpfaccel_print_level level, const char *fmt, va_list ap)
+{
+	char line[512];
+	const char *m;
+
+	if (!strstr(fmt, ": model "))
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	m = strstr(line, ": model ");
+	return m ? printf("model%s", m + 7) : 0;
+}
+
 static int do_autoctl(char **arg)
 {
 	bool choose = !strcmp(arg[4], "choose");
@@ -318,6 +333,7 @@ static int do_autoctl(char **arg)
 	}
 	signal(SIGTERM, on_term);
 	signal(SIGINT, on_term);
+	ebpfaccel_set_print(print_model);
 	printf("ready\n");
 	fflush(stdout);
 	judge_until_settled(ap, port, tick_ms);

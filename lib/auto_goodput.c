@@ -199,7 +199,7 @@ double ebpfaccel__measured_gain(const struct ebpfaccel_auto_candidate *c, double
 
 /* The share of a core the thread got while measuring: a connection's
  * compressor gets no more of its CPU-time speed per second. */
-static double cpu_share(uint64_t cpu_ns, uint64_t wall_ns)
+double ebpfaccel__cpu_share(uint64_t cpu_ns, uint64_t wall_ns)
 {
 	if (!cpu_ns || !wall_ns)
 		return 1;
@@ -235,7 +235,7 @@ int ebpfaccel__goodput_measure(struct ebpfaccel_auto_candidate *c, size_t n,
 		ok[i] = true;
 		measured++;
 	}
-	*share = cpu_share(cpu_ns, wall_ns);
+	*share = ebpfaccel__cpu_share(cpu_ns, wall_ns);
 	for (size_t i = 0; i < n && i < EBPFACCEL__MAX_CANDIDATES; i++) {
 		if (!ok[i])
 			continue;
@@ -246,4 +246,41 @@ int ebpfaccel__goodput_measure(struct ebpfaccel_auto_candidate *c, size_t n,
 	if (measured)
 		pr_info("auto policy: measured with %.0f%% of a core\n", 100 * *share);
 	return measured ? measured : -EIO;
+}
+
+int ebpfaccel__stretch_add(struct ebpfaccel__stretch_sum *sum, const struct tcp_comp_params *p,
+			   const uint8_t *buf, size_t len)
+{
+	struct ebpfaccel__comp_calibration cal;
+	int err = ebpfaccel__comp_engine_stretch(p, buf, len, &cal);
+
+	if (err)
+		return err;
+	sum->in += len;
+	sum->out += len / cal.ratio;
+	sum->comp_ns += len * 1e9 / cal.comp_speed;
+	sum->decomp_ns += len * 1e9 / cal.decomp_speed;
+	sum->cpu_ns += cal.cpu_ns;
+	sum->wall_ns += cal.wall_ns;
+	return 0;
+}
+
+void ebpfaccel__stretch_figures(const struct ebpfaccel__stretch_sum *sum, struct ebpfaccel_auto_candidate *c)
+{
+	if (!(sum->in > 0 && sum->out > 0 && sum->comp_ns > 0 && sum->decomp_ns > 0))
+		return;
+	c->ratio = sum->in / sum->out;
+	c->comp_speed = (uint64_t)(sum->in * 1e9 / sum->comp_ns);
+	c->decomp_speed = (uint64_t)(sum->in * 1e9 / sum->decomp_ns);
+}
+
+double ebpfaccel__stretch_share(const struct ebpfaccel__stretch_sum *sum, size_t n, double dflt)
+{
+	uint64_t cpu_ns = 0, wall_ns = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		cpu_ns += sum[i].cpu_ns;
+		wall_ns += sum[i].wall_ns;
+	}
+	return wall_ns ? ebpfaccel__cpu_share(cpu_ns, wall_ns) : dflt;
 }

@@ -39,12 +39,14 @@ struct tcp_comp_params;
 int ebpfaccel__comp_calibrate(const struct tcp_comp_params *p, const uint8_t *buf, size_t len,
 			      struct ebpfaccel__comp_calibration *out);
 
-/* The ratio (original / record bytes) the engine reaches on @buf sent
- * through one connection with @p, in pieces a socket holds: a stream's,
- * for the stretch of a connection @buf is.  0, or -errno (-EBADMSG if the
- * bytes did not come back exact). */
-int ebpfaccel__comp_engine_ratio(const struct tcp_comp_params *p, const uint8_t *buf, size_t len,
-				 double *ratio);
+/* What the engine achieves with @p on @buf, the stretch of a connection's
+ * stream: @buf sent once through one connection, in 256 KiB writes a
+ * socket holds, after a write of noise that sets the connection up; each
+ * side's speed in thread CPU time over the whole stretch, the ratio the
+ * stretch reaches in @p's mode (a stream's, with its history).  0, or
+ * -errno (-EBADMSG if the bytes did not come back exact). */
+int ebpfaccel__comp_engine_stretch(const struct tcp_comp_params *p, const uint8_t *buf, size_t len,
+				   struct ebpfaccel__comp_calibration *out);
 
 /* The goodput model (lib/auto_goodput.c). */
 #define EBPFACCEL__MAX_CANDIDATES 16
@@ -87,6 +89,25 @@ double ebpfaccel__link_of(const struct ebpfaccel__link_est *e, uint64_t now_ns);
 /* The port's stream gain (of zstd-1 stream) that an engine ratio of @c
  * shows; 0 if it cannot tell. */
 double ebpfaccel__measured_gain(const struct ebpfaccel_auto_candidate *c, double engine_ratio);
+/* One candidate's engine figures summed over the stretches of a port's
+ * stream measured so far. */
+struct ebpfaccel__stretch_sum {
+	double in, out;			/* original and record bytes */
+	double comp_ns, decomp_ns;	/* each side's thread CPU time */
+	uint64_t cpu_ns, wall_ns;	/* the measurements' */
+};
+
+/* Measures @buf (a stretch) with @p into @sum: 0, or -errno. */
+int ebpfaccel__stretch_add(struct ebpfaccel__stretch_sum *sum, const struct tcp_comp_params *p,
+			   const uint8_t *buf, size_t len);
+/* The ratio and speeds of @sum into @c (unchanged while @sum is empty). */
+void ebpfaccel__stretch_figures(const struct ebpfaccel__stretch_sum *sum, struct ebpfaccel_auto_candidate *c);
+/* The share of a core the measuring thread got over @n sums; @dflt if
+ * none measured anything. */
+double ebpfaccel__stretch_share(const struct ebpfaccel__stretch_sum *sum, size_t n, double dflt);
+/* The share of a core a thread got: @cpu_ns of CPU time in @wall_ns, in
+ * [0.01, 1]; 1 if either is 0. */
+double ebpfaccel__cpu_share(uint64_t cpu_ns, uint64_t wall_ns);
 /* Measures every candidate of @c without figures on @buf with the engine
  * (record size and flags from @tmpl), speeds per core in thread CPU time;
  * *share: the share of a core the measuring thread got.  The number
