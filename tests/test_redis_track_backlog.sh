@@ -46,7 +46,11 @@ i=0; until [ -f "$DIR/status" ] && [ "$(soak_field writes)" -gt 0 ]; do
 	i=$((i + 1)); [ $i -lt 100 ] || { fail "the soak did not start: $(cat "$DIR/soak.log")"; finish; exit 1; }
 	sleep 0.1
 done
-expect_rc 0 "attach by port" "$cli" redis attach --port 6379 --netns "$NS" --name "$N"
+# Broadcast tracking, always: the stops below need pushes for every write.
+# (Automatic tracking is broadcast too while the writer stays unseen, but
+# per-key once every write path is seen, and then the random keys written
+# below produce no pushes at all: a run left Redis nothing to hold back.)
+expect_rc 0 "attach by port" "$cli" redis attach --port 6379 --netns "$NS" --name "$N" --track all
 holder=$(field 's["pid"]')
 # Connections open before the attach pass untouched (sock_ops takes a
 # connection in only when it is accepted): every GET on them reaches Redis.
