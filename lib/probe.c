@@ -44,6 +44,7 @@ static const char *const feature_names[__EBPFACCEL_FEAT_MAX] = {
 	[EBPFACCEL_FEAT_REDIS_CACHE]	= "redis_cache",
 	[EBPFACCEL_FEAT_COMP_NEGOTIATE]	= "comp_negotiate",
 	[EBPFACCEL_FEAT_TRAFFIC_PROBE]	= "traffic_probe",
+	[EBPFACCEL_FEAT_NEAR_CACHE]	= "near_cache",
 };
 
 __attribute__((format(printf, 4, 5)))
@@ -217,6 +218,21 @@ static int load_traffic_probe(struct ebpfaccel_load_error *why)
 	return 0;
 }
 
+static int load_near_cache(struct ebpfaccel_load_error *why)
+{
+	static const char *const server[] = { "127.0.0.1:6379" };
+	/* Small maps; nothing is attached or connected before attach. */
+	LIBEBPFACCEL_OPTS(ebpfaccel_near_cache_opts, opts, .servers = server, .nr_servers = 1,
+			  .cgroup_path = "/", .max_entries = 64, .max_large_entries = 64,
+			  .load_error = why);
+	struct ebpfaccel_near_cache *nc = ebpfaccel_near_cache__open(&opts);
+
+	if (!nc)
+		return -errno;
+	ebpfaccel_near_cache__destroy(nc);
+	return 0;
+}
+
 static const struct object_probe object_probes[] = {
 	{ EBPFACCEL_FEAT_REDIS_CACHE, "the Redis cache's BPF programs load",
 	  CAPMASK(CAP_BPF) | CAPMASK(CAP_NET_ADMIN) | CAPMASK(CAP_SYS_ADMIN), load_redis_cache },
@@ -224,6 +240,8 @@ static const struct object_probe object_probes[] = {
 	  CAPMASK(CAP_BPF) | CAPMASK(CAP_NET_ADMIN), load_comp_negotiate },
 	{ EBPFACCEL_FEAT_TRAFFIC_PROBE, "the traffic probe's BPF programs load",
 	  CAPMASK(CAP_BPF), load_traffic_probe },
+	{ EBPFACCEL_FEAT_NEAR_CACHE, "the Redis near cache's BPF programs load",
+	  CAPMASK(CAP_BPF) | CAPMASK(CAP_NET_ADMIN) | CAPMASK(CAP_SYS_ADMIN), load_near_cache },
 };
 
 static void probe_object(struct ebpfaccel_probe *p, const struct object_probe *op)

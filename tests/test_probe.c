@@ -68,6 +68,73 @@ START_TEST(bpf_features_match_libbpf)
 }
 END_TEST
 
+/* The open a probe stands for: the object, or NULL with @why filled. */
+static void *open_object(enum ebpfaccel_feature f, struct ebpfaccel_load_error *why)
+{
+	static const char *const server[] = { "127.0.0.1:6379" };
+	__u16 port = 6379;
+
+	if (f == EBPFACCEL_FEAT_NEAR_CACHE) {
+		LIBEBPFACCEL_OPTS(ebpfaccel_near_cache_opts, o, .servers = server, .nr_servers = 1,
+				  .cgroup_path = "/", .load_error = why);
+		return ebpfaccel_near_cache__open(&o);
+	}
+	LIBEBPFACCEL_OPTS(ebpfaccel_redis_cache_opts, o, .ports = &port, .nr_ports = 1,
+			  .cgroup_path = "/", .load_error = why);
+	return ebpfaccel_redis_cache__open(&o);
+}
+
+static void close_object(enum ebpfaccel_feature f, void *obj)
+{
+	if (f == EBPFACCEL_FEAT_NEAR_CACHE)
+		ebpfaccel_near_cache__destroy(obj);
+	else
+		ebpfaccel_redis_cache__destroy(obj);
+}
+
+/* An application opening the object learns what the probe says, in the
+ * same words, from the struct ebpfaccel_load_error it passed. */
+START_TEST(object_features_agree_with_open)
+{
+	static const enum ebpfaccel_feature objects[] = {
+		EBPFACCEL_FEAT_REDIS_CACHE, EBPFACCEL_FEAT_NEAR_CACHE,
+	};
+
+	for (size_t i = 0; i < sizeof(objects) / sizeof(objects[0]); i++) {
+		enum ebpfaccel_feature f = objects[i];
+		LIBEBPFACCEL_OPTS(ebpfaccel_load_error, why, .err = 1, .reason = "x");
+		void *obj = open_object(f, &why);
+		const char *name = ebpfaccel_feature__name(f);
+
+		ck_assert_msg(feat(f) == (obj != NULL), "%s: probe %d, open %s (%s)", name, feat(f),
+			      obj ? "loaded" : strerror(errno), why.reason);
+		if (obj) {
+			ck_assert_int_eq(why.err, 0);
+			ck_assert_str_eq(why.reason, "");
+			close_object(f, obj);
+		} else {
+			ck_assert_int_eq(why.err, -errno);
+			ck_assert_str_eq(why.reason, ebpfaccel_probe__reason(probe, f));
+		}
+	}
+}
+END_TEST
+
+/* A refusal before anything loads says so: no stale reason is left. */
+START_TEST(near_cache_bad_options_clear_the_load_error)
+{
+	static const char *const bad[] = { "no-port" };
+	LIBEBPFACCEL_OPTS(ebpfaccel_load_error, why, .err = 1, .reason = "x");
+	LIBEBPFACCEL_OPTS(ebpfaccel_near_cache_opts, o, .servers = bad, .nr_servers = 1,
+			  .cgroup_path = "/", .load_error = &why);
+
+	ck_assert_ptr_null(ebpfaccel_near_cache__open(&o));
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(why.err, -EINVAL);
+	ck_assert_str_eq(why.reason, "");
+}
+END_TEST
+
 START_TEST(system_features_match_mounts)
 {
 	char *out = NULL;
@@ -204,7 +271,11 @@ int main(void)
 	/* One probe for every case (forked from this process): a probe loads
 	 * the library's objects, which takes the verifier seconds. */
 	tcase_add_unchecked_fixture(tc, setup, teardown);
+	/* opening the objects takes the verifier seconds, more on a busy machine */
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, bpf_features_match_libbpf);
+	tcase_add_test(tc, object_features_agree_with_open);
+	tcase_add_test(tc, near_cache_bad_options_clear_the_load_error);
 	tcase_add_test(tc, system_features_match_mounts);
 	tcase_add_test(tc, kmod_state_is_explained);
 	tcase_add_test(tc, root_has_capabilities);

@@ -31,7 +31,7 @@ type NearCacheOpts struct {
 
 // NearCacheStats are the near cache's counters (struct ebpfaccel_near_cache_stats).
 type NearCacheStats struct {
-	Hits, Misses, Fills, FillRaces, Invalidations, Flushes, Expired      uint64
+	Hits, Misses, Fills, FillRaces, Invalidations, Flushes, Expired    uint64
 	BypassState, BypassSize, BypassBad, Requests, Replies, Connections uint64
 	Confirms                                                           uint64
 }
@@ -66,13 +66,15 @@ func OpenNearCache(o NearCacheOpts) (*NearCache, error) {
 	opts.max_value_size = C.__u32(o.MaxValueSize)
 	opts.redis_user = cString(o.RedisUser, &allocs)
 	opts.redis_password = cString(o.RedisPassword, &allocs)
+	opts.load_error = newLoadError()
+	allocs = append(allocs, unsafe.Pointer(opts.load_error))
 
 	nc, err := callPtr("ebpfaccel_near_cache__open", func() (*C.struct_ebpfaccel_near_cache, error) {
 		ptr, errno := C.ebpfaccel_near_cache__open(opts)
 		return ptr, errno
 	})
 	if err != nil {
-		return nil, err
+		return nil, withLoadError(err, opts.load_error)
 	}
 	return &NearCache{nc: nc}, nil
 }

@@ -30,6 +30,7 @@ const (
 	FeatRedisCache    Feature = C.EBPFACCEL_FEAT_REDIS_CACHE
 	FeatCompNegotiate Feature = C.EBPFACCEL_FEAT_COMP_NEGOTIATE
 	FeatTrafficProbe  Feature = C.EBPFACCEL_FEAT_TRAFFIC_PROBE
+	FeatNearCache     Feature = C.EBPFACCEL_FEAT_NEAR_CACHE
 )
 
 // Features lists every feature the library knows, in the C enum's order

@@ -92,8 +92,8 @@ type RedisCacheInfo struct {
 	Reconnects                               uint64 // coherence regained after a loss
 	CgroupID                                 uint64 // the cgroup attached to now
 	Tracking                                 RedisTracking
-	TrackingOK                               bool   // Redis' invalidation stream is live
-	ServerPid                                int    // the process listening on Ports[0] now (0: none)
+	TrackingOK                               bool // Redis' invalidation stream is live
+	ServerPid                                int  // the process listening on Ports[0] now (0: none)
 }
 
 // RedisCache answers GETs of a redis-server from the kernel.

@@ -127,8 +127,7 @@ enum ebpfaccel_error {
  * LIBEBPFACCEL_OPTS(ebpfaccel_load_error, why);
  * opts.load_error = &why;
  * if (!ebpfaccel_redis_cache__open(&opts) && why.reason[0])
- *         fprintf(stderr, "%s
-", why.reason);
+ *         fprintf(stderr, "%s\n", why.reason);
  * @endcode
  */
 struct ebpfaccel_load_error {

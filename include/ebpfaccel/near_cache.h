@@ -76,9 +76,12 @@ struct ebpfaccel_near_cache_opts {
 	/** Password for the library's connections (default: none). Client
 	 *  connections are answered locally only once Redis let them read. */
 	const char *redis_password;
+	/** Filled when open fails: which BPF program the kernel refused and
+	 *  why (optional; see struct ebpfaccel_load_error). */
+	struct ebpfaccel_load_error *load_error;
 	size_t :0;
 };
-#define ebpfaccel_near_cache_opts__last_field redis_password
+#define ebpfaccel_near_cache_opts__last_field load_error
 
 /** Counters summed over CPUs since open. */
 struct ebpfaccel_near_cache_stats {

@@ -58,6 +58,9 @@ enum ebpfaccel_feature {
 	EBPFACCEL_FEAT_COMP_NEGOTIATE	= 13,
 	/** The traffic probe's BPF object loads. */
 	EBPFACCEL_FEAT_TRAFFIC_PROBE	= 14,
+	/** The Redis near cache's BPF object loads (the client-host cache of
+	 *  include/ebpfaccel/near_cache.h). */
+	EBPFACCEL_FEAT_NEAR_CACHE	= 15,
 	__EBPFACCEL_FEAT_MAX,
 };
 

@@ -285,6 +285,7 @@ static int rc_load(struct ebpfaccel_redis_cache *rc,
 {
 	__u32 small = OPTS_GET(opts, max_entries, 0) ?: 65536;
 	__u32 large = OPTS_GET(opts, max_large_entries, 0) ?: 4096;
+	struct ebpfaccel_load_error *why = OPTS_GET(opts, load_error, NULL);
 	int err;
 
 	ebpfaccel__load_begin();
@@ -296,15 +297,19 @@ static int rc_load(struct ebpfaccel_redis_cache *rc,
 		bpf_map__set_max_entries(rc->skel->maps.rc_confirmed, small + large);
 		err = redis_cache_bpf__load(rc->skel);
 	}
-	err = ebpfaccel__load_end(err, "redis_cache", OPTS_GET(opts, load_error, NULL));
+	err = ebpfaccel__load_end(err, "redis_cache", why);
 	if (err)
 		return err;
 	rc->skel->data->rc_max_value = OPTS_GET(opts, max_value_size, 0) ?: RC_VAL_MAX;
 	rc_share(rc);
 	err = rc_fill_tables(rc);
-	if (!err)
-		err = rc_xdp_load(rc);
-	return err;
+	if (err) {
+		ebpfaccel__load_error_clear(why, err);
+		return err;
+	}
+	/* XDP mode's own object: a refusal is explained like the sockmap's */
+	ebpfaccel__load_begin();
+	return ebpfaccel__load_end(rc_xdp_load(rc), "redis_cache (XDP)", why);
 }
 
 EBPFACCEL_API struct ebpfaccel_redis_cache *

@@ -211,19 +211,25 @@ static int nc_load(struct ebpfaccel_near_cache *nc,
 	__u32 stale = OPTS_GET(opts, max_staleness_ms, 0) ?: NC_STALE_DEFAULT_MS;
 	int err;
 
+	ebpfaccel__load_begin();
 	nc->skel = near_bpf__open();
-	if (!nc->skel)
-		return -errno;
-	bpf_map__set_max_entries(nc->skel->maps.rc_cache_small, small);
-	bpf_map__set_max_entries(nc->skel->maps.rc_cache_large, large);
-	bpf_map__set_max_entries(nc->skel->maps.rc_confirmed, small + large);
-	err = near_bpf__load(nc->skel);
+	err = nc->skel ? 0 : -errno;
+	if (!err) {
+		bpf_map__set_max_entries(nc->skel->maps.rc_cache_small, small);
+		bpf_map__set_max_entries(nc->skel->maps.rc_cache_large, large);
+		bpf_map__set_max_entries(nc->skel->maps.rc_confirmed, small + large);
+		err = near_bpf__load(nc->skel);
+	}
+	err = ebpfaccel__load_end(err, "near_cache", OPTS_GET(opts, load_error, NULL));
 	if (err)
 		return err;
 	nc->skel->data->rc_max_value = OPTS_GET(opts, max_value_size, 0) ?: RC_VAL_MAX;
 	nc->skel->data->nc_max_stale_ns = (__u64)stale * 1000000;
 	nc_share(nc);
-	return nc_fill_tables(nc, opts);
+	err = nc_fill_tables(nc, opts);
+	if (err)
+		ebpfaccel__load_error_clear(OPTS_GET(opts, load_error, NULL), err);
+	return err;
 }
 
 EBPFACCEL_API struct ebpfaccel_near_cache *
@@ -233,12 +239,13 @@ ebpfaccel_near_cache__open(const struct ebpfaccel_near_cache_opts *opts)
 	int err;
 
 	err = nc_check_opts(opts);
-	if (err)
+	if (!err)
+		err = ebpfaccel__need_caps("the Redis near cache", CAPMASK(CAP_BPF) |
+					   CAPMASK(CAP_NET_ADMIN) | CAPMASK(CAP_SYS_ADMIN));
+	if (err) {
+		ebpfaccel__load_error_clear(OPTS_GET(opts, load_error, NULL), err);
 		return ebpfaccel__err_ptr(err);
-	err = ebpfaccel__need_caps("the Redis near cache", CAPMASK(CAP_BPF) |
-				   CAPMASK(CAP_NET_ADMIN) | CAPMASK(CAP_SYS_ADMIN));
-	if (err)
-		return ebpfaccel__err_ptr(err);
+	}
 	nc = calloc(1, sizeof(*nc));
 	if (!nc)
 		return ebpfaccel__err_ptr(-ENOMEM);
@@ -248,7 +255,9 @@ ebpfaccel_near_cache__open(const struct ebpfaccel_near_cache_opts *opts)
 	err = nc_copy_opts(nc, opts);
 	if (!err)
 		err = nc_open_cgroup(nc, opts);
-	if (!err)
+	if (err)
+		ebpfaccel__load_error_clear(OPTS_GET(opts, load_error, NULL), err);
+	else
 		err = nc_load(nc, opts);
 	if (err) {
 		ebpfaccel_near_cache__destroy(nc);

@@ -11,7 +11,7 @@ import contextlib
 import os
 
 from . import _ebpfaccel as _c
-from .core import Handle, make_opts, to_python
+from .core import Handle, make_opts, open_object, to_python
 
 
 class NearCache(Handle):
@@ -24,7 +24,8 @@ class NearCache(Handle):
     keywords are the fields of struct ebpfaccel_near_cache_opts
     (max_staleness_ms, max_entries, max_large_entries, max_value_size,
     redis_user, redis_password). Needs CAP_BPF, CAP_NET_ADMIN and
-    CAP_SYS_ADMIN. Closing detaches and unloads.
+    CAP_SYS_ADMIN. Closing detaches and unloads. When the kernel refuses a
+    program, the Error raised has a ``load_error`` saying which and why.
     """
     _free = staticmethod(_c.ebpfaccel_near_cache__destroy)
 
@@ -41,7 +42,7 @@ class NearCache(Handle):
             opts.cgroup_fd = cgroup
         else:
             opts.cgroup_path = os.fsdecode(cgroup)
-        super().__init__(_c.ebpfaccel_near_cache__open(opts))
+        super().__init__(open_object(_c.ebpfaccel_near_cache__open, opts))
 
     def attach(self):
         """Accelerate the cgroup's connections to the server opened from now

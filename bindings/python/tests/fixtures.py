@@ -190,3 +190,30 @@ def command(sock, *args):
 def require(*programs):
     missing = [p for p in programs if shutil.which(p) is None]
     return f"needs {', '.join(missing)}" if missing else None
+
+
+def check_open_agrees_with_probe(test, feature, open_object):
+    """open_object() fails exactly when the probe says @feature's BPF object
+    does not load on this kernel; the Error then says which program and
+    why, as the probe does, and the library logged that one line at
+    WARNING (the verifier's log only at DEBUG)."""
+    import ebpfaccel
+
+    with ebpfaccel.Probe() as probe:
+        status = probe[feature]
+    if status.supported:
+        open_object().close()
+        return
+    with test.assertLogs("ebpfaccel", "DEBUG") as logs, \
+            test.assertRaises(ebpfaccel.Error) as raised:
+        open_object()
+    why = raised.exception.load_error
+    test.assertIsInstance(why, ebpfaccel.LoadError)
+    test.assertEqual(why.reason, status.reason)
+    warnings = [r.getMessage() for r in logs.records if r.levelname == "WARNING"]
+    test.assertEqual(len(warnings), 1, warnings)
+    test.assertIn(why.reason, warnings[0])
+    if why.verifier:
+        test.assertEqual(raised.exception.errno, ebpfaccel._ebpfaccel.EBPFACCEL_ERR_VERIFY)
+        test.assertTrue(why.reason.startswith(f"BPF program {why.prog} refused by the kernel's verifier: "))
+        test.assertTrue(any("BEGIN PROG LOAD LOG" in r.getMessage() for r in logs.records))

@@ -72,5 +72,16 @@ class NearCacheTest(unittest.TestCase):
             ebpfaccel.NearCache(["127.0.0.1:6379"], self.clients.path, max_stalenes_ms=5)
 
 
+@unittest.skipUnless(hasattr(ebpfaccel, "NearCache"), "near_cache.h is not part of this build")
+@unittest.skipUnless(os.geteuid() == 0, "needs root: cgroup and BPF")
+class NearCacheLoadTest(unittest.TestCase):
+    def test_open_agrees_with_the_probe(self):
+        cgroup = fixtures.Cgroup()
+        self.addCleanup(cgroup.close)
+        fixtures.check_open_agrees_with_probe(
+            self, ebpfaccel.Feature.NEAR_CACHE,
+            lambda: ebpfaccel.NearCache(["127.0.0.1:6379"], cgroup.path))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -129,35 +129,16 @@ class RedisCacheTest(unittest.TestCase):
                 self.assertFalse(cache.serving)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 @unittest.skipUnless(hasattr(ebpfaccel, "RedisCache"), "redis_cache.h is not part of this build")
 @unittest.skipUnless(os.geteuid() == 0, "needs root: cgroup and BPF")
 class RedisCacheLoadTest(unittest.TestCase):
     def test_open_agrees_with_the_probe(self):
-        """Opening fails exactly when the probe says the cache's object does
-        not load on this kernel; the Error then says which program and why,
-        as the probe does, and the library logged that one line at WARNING
-        (the verifier's log only at DEBUG)."""
-        with ebpfaccel.Probe() as probe:
-            status = probe[ebpfaccel.Feature.REDIS_CACHE]
         cgroup = fixtures.Cgroup()
         self.addCleanup(cgroup.close)
-        if status.supported:
-            ebpfaccel.RedisCache([6379], cgroup.path).close()
-            return
-        with self.assertLogs("ebpfaccel", "DEBUG") as logs, \
-                self.assertRaises(ebpfaccel.Error) as raised:
-            ebpfaccel.RedisCache([6379], cgroup.path)
-        why = raised.exception.load_error
-        self.assertIsInstance(why, ebpfaccel.LoadError)
-        self.assertEqual(why.reason, status.reason)
-        warnings = [r.getMessage() for r in logs.records if r.levelname == "WARNING"]
-        self.assertEqual(len(warnings), 1, warnings)
-        self.assertIn(why.reason, warnings[0])
-        if why.verifier:
-            self.assertEqual(raised.exception.errno, ebpfaccel._ebpfaccel.EBPFACCEL_ERR_VERIFY)
-            self.assertTrue(why.reason.startswith(f"BPF program {why.prog} refused by the kernel's verifier: "))
-            self.assertTrue(any("BEGIN PROG LOAD LOG" in r.getMessage() for r in logs.records))
+        fixtures.check_open_agrees_with_probe(
+            self, ebpfaccel.Feature.REDIS_CACHE,
+            lambda: ebpfaccel.RedisCache([6379], cgroup.path))
+
+
+if __name__ == "__main__":
+    unittest.main()
