@@ -305,6 +305,7 @@ static struct ebpfaccel_near_cache *attach_near(const struct redis_args *a, stru
 		.prefixes = a->prefixes, .nr_prefixes = a->nr_prefixes,
 		.max_staleness_ms = a->max_staleness_ms,
 		.redis_user = a->user, .redis_password = a->password,
+		.load_error = &r->why,
 	};
 	struct ebpfaccel_near_cache *nc;
 
