@@ -65,9 +65,11 @@ int main(int argc, char **argv)
 	ebpfaccel_redis_cache__stats(rc, &s, sizeof(s));
 	tracking = ebpfaccel_redis_cache__tracking(rc, why, sizeof(why));
 	printf("hits %llu misses %llu fills %llu bypass_mixed %llu bypass_state %llu "
-	       "bypass_bad %llu readmits %llu | xdp_hits %llu xdp_retransmits %llu "
+	       "bypass_bad %llu readmits %llu read_backs %llu confirms %llu "
+	       "push_invalidations %llu | xdp_hits %llu xdp_retransmits %llu "
 	       "xdp_ack_passes %llu xdp_drops %llu | tracking %s (%s)\n", s.hits, s.misses,
-	       s.fills, s.bypass_mixed, s.bypass_state, s.bypass_bad, s.readmits, s.xdp_hits,
+	       s.fills, s.bypass_mixed, s.bypass_state, s.bypass_bad, s.readmits, s.sets, s.confirms,
+	       s.push_invalidations, s.xdp_hits,
 	       s.xdp_retransmits, s.xdp_ack_passes, s.xdp_drops,
 	       tracking == EBPFACCEL_REDIS_TRACK_KEYS ? "keys" : "all", why);
 	ebpfaccel_redis_cache__destroy(rc);

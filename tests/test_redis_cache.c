@@ -897,9 +897,18 @@ static void soak_write(struct soak *s, int fd, int base)
 
 static void *soak_tcp_writer(void *arg)
 {
+	static const char get[] = "*2\r\n$3\r\nGET\r\n$9\r\nsoak:none\r\n";
 	struct soak *s = arg;
 	int fd = rcc_connect(s->e->ns, s->e->port);
 
+	/* Redis answering a GET lets the connection in (auth_ok() in the
+	 * programs): its SETs of keys read from the cache are then read back
+	 * by the engine, under the soak's readers and the other writer */
+	if (!rcc_line(fd, get, sizeof(get) - 1, "$-1")) {
+		s->errors++;
+		close(fd);
+		return NULL;
+	}
 	soak_write(s, fd, 0);
 	close(fd);
 	return NULL;

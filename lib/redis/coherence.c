@@ -42,6 +42,9 @@
  * of pushes at a high write rate while the engine thread waits for a CPU.
  * Pushes Redis cannot send stop the kernel's answers (rc_track_sync()). */
 #define RC_TRACK_RCVBUF	(4 << 20)
+/* Read-backs that share one round trip to Redis' write of their SETs'
+ * invalidations (rc_refill_batch()) */
+#define RC_REFILL_BATCH	64
 
 struct rc_coherence {
 	struct rc_shared sh;
@@ -65,6 +68,9 @@ struct rc_coherence {
 	__u32 query_db;
 	struct rc_large got;	/* the value the last rc_fetch() read */
 	struct ring_buffer *fills;
+	/* read-backs taken from the ring, waiting for rc_refill_batch() */
+	struct rc_fill_event refills[RC_REFILL_BATCH];
+	unsigned int nrefills;
 	pthread_t thread;
 	int stop_fd;
 	__u64 confirms;
@@ -393,7 +399,8 @@ static bool rc_write_pending(const struct rc_shared *sh, __u32 b)
  * guarded like the programs' fills: it stands only if no invalidation of the
  * key (or of everything) came since before the GET was sent. The SET's own
  * invalidation (the key was tracked) is written after the SET's reply, which
- * is what sent us here: wait for it first, or every refill would look raced.
+ * is what sent us here: rc_refill_batch() waited for it, or every refill
+ * would look raced.
  * The value is confirmed (made servable) only once the guard held after it
  * was stored: a write between the read and the store has deleted nothing
  * yet, and a confirmed value would be answered until the check removed it
@@ -406,9 +413,6 @@ static int rc_refill(struct rc_coherence *co, const struct rc_fill_event *ev)
 	__u64 gen, bgen;
 	int got, err;
 
-	err = rc_query_sync(co) ?: rc_drain_pushes(co);
-	if (err)
-		return err;
 	gen = __atomic_load_n(co->sh.gen_all, __ATOMIC_SEQ_CST);
 	bgen = __atomic_load_n(&co->sh.gen_bucket[b], __ATOMIC_SEQ_CST);
 	got = rc_fetch(co, ev);
@@ -441,6 +445,25 @@ static int rc_refill(struct rc_coherence *co, const struct rc_fill_event *ev)
 	return 0;
 }
 
+/* The read-backs taken from the ring so far, after one round trip for all
+ * of them: every one was emitted (its SET's +OK written) before the PING
+ * was sent, so its SET's invalidation has landed once the PING's reply is
+ * read (rc_refill()). One PING per read-back made a SET of a key read from
+ * the cache cost Redis three commands and the engine two round trips. */
+static int rc_refill_batch(struct rc_coherence *co)
+{
+	unsigned int i, n = co->nrefills;
+	int err;
+
+	if (!n)
+		return 0;
+	co->nrefills = 0;
+	err = rc_query_sync(co) ?: rc_drain_pushes(co);
+	for (i = 0; !err && i < n; i++)
+		err = rc_refill(co, &co->refills[i]);
+	return err;
+}
+
 static int rc_on_fill(void *ctx, void *data, size_t size)
 {
 	struct rc_coherence *co = ctx;
@@ -448,13 +471,27 @@ static int rc_on_fill(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*ev))
 		return 0;
-	if (ev->kind == RC_EV_REFILL)
-		return rc_refill(co, ev) < 0 ? -1 : 0;
-	return rc_confirm(co, ev) < 0 ? -1 : 0;
+	if (ev->kind != RC_EV_REFILL)
+		return rc_confirm(co, ev) < 0 ? -1 : 0;
+	co->refills[co->nrefills++] = *ev;
+	if (co->nrefills < RC_REFILL_BATCH)
+		return 0;
+	return rc_refill_batch(co) < 0 ? -1 : 0;
+}
+
+/* Everything the ring holds: confirmations as they come, read-backs in
+ * batches. -EIO when a connection failed. */
+static int rc_consume_fills(struct rc_coherence *co)
+{
+	if (ring_buffer__consume(co->fills) < 0 || rc_refill_batch(co) < 0)
+		return -EIO;
+	return 0;
 }
 
 static void rc_lost_coherence(struct rc_coherence *co, int err)
 {
+	/* the flush below makes every entry the read-backs would replace go */
+	co->nrefills = 0;
 	__atomic_store_n(co->sh.tracking_ok, 0, __ATOMIC_SEQ_CST);
 	rc_shared__flush(&co->sh);
 	if (err)
@@ -701,7 +738,7 @@ static void *rc_thread(void *arg)
 		err = pfd[1].revents ? rc_drain_pushes(co) : 0;
 		if (!err)
 			err = -ETIMEDOUT;
-		if (err == -ETIMEDOUT && ring_buffer__consume(co->fills) < 0)
+		if (err == -ETIMEDOUT && rc_consume_fills(co))
 			err = -EIO;
 		if (err == -ETIMEDOUT)
 			err = rc_track_sync(co) ?: -ETIMEDOUT;
