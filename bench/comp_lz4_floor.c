@@ -27,7 +27,9 @@
  * records (LZ4_compress_fast_continue()) of 128 and 256 KiB, each against
  * the output before it; and 128 KiB stream records read as the engine reads
  * them, 1 MiB per call: the first record of each call against a 64 KiB copy
- * of the previous call's end, that copy made after the call.
+ * of the previous call's end, that copy made after the call; then each of
+ * the two alone (the copy made, every record decoded in prefix mode; the
+ * first record of a call against the same bytes where they already are).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +65,8 @@ enum how {
 	HUGE,		/* as its twin, into memory madvise()d for huge pages */
 	STREAM,		/* stream records, each against the output before it */
 	READS,		/* stream records, 1 MiB reads with a 64 KiB history copy */
+	READS_COPY,	/* ... the copy alone: every record in prefix mode */
+	READS_EXTDICT,	/* ... the extDict record alone: a history not copied */
 };
 
 struct variant {
@@ -87,8 +91,16 @@ static const struct variant variants[] = {
 	{ "stream records 128 KiB", STREAM, 128 << 10 },
 	{ "stream records 256 KiB", STREAM, 256 << 10 },
 	{ "stream 128 KiB, 1 MiB reads", READS, 128 << 10 },
+	{ "  their history copies alone", READS_COPY, 128 << 10 },
+	{ "  their extDict records alone", READS_EXTDICT, 128 << 10 },
 };
 #define N_VARIANTS (sizeof(variants) / sizeof(variants[0]))
+
+static bool stream_records(const struct variant *v)
+{
+	return v->how == STREAM || v->how == READS || v->how == READS_COPY ||
+	       v->how == READS_EXTDICT;
+}
 
 /* One span's compressed records, back to back (each payload's offset kept). */
 struct records {
@@ -203,11 +215,15 @@ static double decode(struct bench *b, size_t k, const struct variant *v, const s
 			break;
 		case STREAM:
 		case READS:
+		case READS_COPY:
+		case READS_EXTDICT:
+			if (v->how == READS_EXTDICT && i && off % READ_SIZE == 0)
+				LZ4_setStreamDecode(&sd, b->data + k * SPAN + off - HISTORY, HISTORY);
 			ok = decoded(LZ4_decompress_safe_continue(&sd, in, to, r->len[i], m), m);
-			if (v->how == READS && (off + m) % READ_SIZE == 0) {
+			if ((v->how == READS || v->how == READS_COPY) && (off + m) % READ_SIZE == 0)
 				memcpy(b->history, to + m - HISTORY, HISTORY);
+			if (v->how == READS && (off + m) % READ_SIZE == 0)
 				LZ4_setStreamDecode(&sd, b->history, HISTORY);
-			}
 			break;
 		default:
 			ok = decoded(LZ4_decompress_safe(in, to, r->len[i], m), m);
@@ -329,7 +345,7 @@ static void setup(struct bench *b, const char *path, size_t mib)
 			const struct variant *v = &variants[i];
 
 			compress(&b->rec[k][i + 1], data + k * SPAN, span_len(b, k), v->record,
-				 v->how == STREAM || v->how == READS);
+				 stream_records(v));
 			b->best[k][i][0] = b->best[k][i][1] = 1e9;
 		}
 	}
