@@ -810,7 +810,8 @@ ssize_t comp_decoder__decode(struct comp_decoder *d, const char *in, size_t avai
 	}
 	if (ret == -EBADMSG && !d->why)		/* from peek(): the header */
 		d->why = why;
-	if (run && lz4_stream(d) && ret >= 0)
+	/* lz4 must not refer to the caller's buffer once the call returns. */
+	if (lz4_stream(d) && ret >= 0 && done && !d->lz4_at_history)
 		ret = lz4_keep_history(d, buf + done - run, run);
 	if (ret < 0) {
 		st->rx_errors++;

@@ -153,6 +153,55 @@ START_TEST(codec_reads_of_changing_size)
 }
 END_TEST
 
+/* Reads of one record (128 KiB) or a record and a part, and the others. */
+static const size_t record_reads[] = {
+	131072, 131072, 200000, 131072, 65536, 65536, 131072, 1U << 20, 131072, 4097,
+};
+
+/* Every read into one buffer that the caller overwrites once it has taken
+ * the bytes: nothing of a stream's history may stay in the caller's memory
+ * (lz4 stream decodes the first record of a read after its own history). */
+START_TEST(codec_reads_into_a_reused_buffer)
+{
+	const size_t room = 1U << 20;
+	struct comp_decoder d;
+	struct tcp_comp_stats st = { 0 };
+	char *data = corpus(), *out = malloc(CORPUS), *buf = malloc(room), *wire;
+	size_t wire_len, off = 0, got = 0, used, i = 0;
+
+	ck_assert_ptr_nonnull(out);
+	ck_assert_ptr_nonnull(buf);
+	wire = encode(&cfgs[_i], data, &wire_len);
+	ck_assert_int_eq(comp_decoder__init(&d, &cfgs[_i]), 0);
+	while (got < CORPUS) {
+		size_t want = record_reads[i++ % (sizeof(record_reads) / sizeof(record_reads[0]))];
+		ssize_t n;
+
+		want = want < room ? want : room;
+		want = want < CORPUS - got ? want : CORPUS - got;
+		if (comp_decoder__pending(&d)) {
+			n = comp_decoder__copy_out(&d, buf, want);
+		} else {
+			n = comp_decoder__decode(&d, wire + off, wire_len - off, &used, buf, want,
+						 &st);
+			ck_assert_msg(n > 0, "decode at %zu of %zu: %zd (%s)", got, (size_t)CORPUS,
+				      n, d.why ? d.why : "");
+			off += used;
+		}
+		memcpy(out + got, buf, n);
+		memset(buf, 0xA5, n);
+		got += n;
+	}
+	ck_assert_uint_eq(off, wire_len);
+	ck_assert_msg(!memcmp(out, data, CORPUS), "decoded bytes differ");
+	comp_decoder__fini(&d);
+	free(wire);
+	free(buf);
+	free(out);
+	free(data);
+}
+END_TEST
+
 START_TEST(reads_of_changing_size)
 {
 	LIBEBPFACCEL_OPTS(ebpfaccel_comp_conn_opts, o, .tx = &plain, .rx = &cfgs[_i],
@@ -201,6 +250,7 @@ static Suite *stream_reads_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, codec_reads_of_changing_size, 0, N_CFGS);
+	tcase_add_loop_test(tc, codec_reads_into_a_reused_buffer, 0, N_CFGS);
 	tcase_add_loop_test(tc, reads_of_changing_size, 0, N_CFGS);
 	suite_add_tcase(s, tc);
 	return s;
