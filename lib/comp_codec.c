@@ -661,9 +661,9 @@ static bool lz4_after_history(const struct comp_decoder *d, const struct comp_re
  * its extDict mode, which copies every match reaching into the dictionary
  * with a memmove() call (bench/comp_lz4_floor, 128 KiB records read 1 MiB at
  * a time: those first records alone 0.83-0.86x of one call, the history
- * copies alone 0.88-0.90x).  Paired against the extDict way, loaded: 4-7 %
- * faster with 128 KiB reads (a record each), within the noise at 1 MiB
- * (docs/compression.md, session 9).
+ * copies alone 0.88-0.90x).  Paired against the extDict way, loaded: 2-6 %
+ * faster by chunk bests with 128 KiB reads (a record each), less at 1 MiB;
+ * within the noise by the rounds' medians (docs/compression.md, session 9).
  */
 static int decode_after_history(struct comp_decoder *d, const struct comp_rec *r, char *dst,
 				struct tcp_comp_stats *st)
