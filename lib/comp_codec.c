@@ -656,11 +656,13 @@ static bool lz4_after_history(const struct comp_decoder *d, const struct comp_re
  * An lz4 stream record whose dictionary is the history kept aside (the first
  * of a call): decoded right after the history, where lz4 continues its
  * prefix, and copied to @dst, where the next record continues from it (its
- * 64 KiB); the history then ends with it, so a call of this record alone
- * keeps no more history than the copy out.  At @dst directly, against the history elsewhere, lz4 would run
- * its extDict mode, which copies every match reaching into the dictionary
- * with a memmove() call (bench/comp_lz4_floor, 128 KiB records read 1 MiB at
- * a time: those first records alone 0.83-0.86x of one call, the history
+ * 64 KiB).  The history then ends with it: a call of this record alone
+ * copies nothing more at its end (the next one moves the history's last
+ * 64 KiB to the front of its buffer when the record would not fit after it).
+ * At @dst directly, against the history elsewhere, lz4 would run its extDict
+ * mode, which copies every match reaching into the dictionary with a
+ * memmove() call (bench/comp_lz4_floor, 128 KiB records read 1 MiB at a
+ * time: those first records alone 0.83-0.86x of one call, the history
  * copies alone 0.88-0.90x).  Paired against the extDict way, loaded: 2-6 %
  * faster by chunk bests with 128 KiB reads (a record each), less at 1 MiB;
  * within the noise by the rounds' medians (docs/compression.md, session 9).
