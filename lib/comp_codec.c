@@ -396,6 +396,7 @@ static void lz4_point_at_history(struct comp_decoder *d)
 	size_t dict = h->len < LZ4_HISTORY ? h->len : LZ4_HISTORY;
 
 	LZ4_setStreamDecode(&d->l4d, h->buf + h->len - dict, dict);
+	d->lz4_at_history = true;
 }
 
 int comp_decoder__init(struct comp_decoder *d, const struct tcp_comp_params *p)
@@ -582,6 +583,7 @@ static int lz4_stream_decode(struct comp_decoder *d, const struct comp_rec *r, c
 	n = LZ4_decompress_safe_continue(&d->l4d, r->payload, dst, r->wire, r->orig);
 	if (n < 0 || (uint32_t)n != r->orig)
 		return bad(d, "lz4 record does not decode to orig_len bytes");
+	d->lz4_at_history = false;	/* lz4 continues from @dst now */
 	return 0;
 }
 
@@ -641,6 +643,46 @@ static int decode_record(struct comp_decoder *d, const struct comp_rec *r, char 
 static bool lz4_stream(const struct comp_decoder *d)
 {
 	return d->p.algo == TCP_COMP_ALGO_LZ4 && d->p.mode == TCP_COMP_MODE_STREAM;
+}
+
+/* Whether @r, next, is better decoded after the history than at its place. */
+static bool lz4_after_history(const struct comp_decoder *d, const struct comp_rec *r)
+{
+	return lz4_stream(d) && d->lz4_at_history && !(r->h.flags & TCP_COMP_REC_F_RAW) &&
+	       r->orig >= LZ4_HISTORY;
+}
+
+/*
+ * An lz4 stream record whose dictionary is the history kept aside (the first
+ * of a call): decoded right after the history, where lz4 continues its
+ * prefix, and copied to @dst, where the next record continues from it (its
+ * 64 KiB).  The history then ends with it: a call of this record alone
+ * copies nothing more at its end (the next one moves the history's last
+ * 64 KiB to the front of its buffer when the record would not fit after it).
+ * At @dst directly, against the history elsewhere, lz4 would run its extDict
+ * mode, which copies every match reaching into the dictionary with a
+ * memmove() call (bench/comp_lz4_floor, 128 KiB records read 1 MiB at a
+ * time: those first records alone 0.83-0.86x of one call, the history
+ * copies alone 0.88-0.90x).  Paired against the extDict way, loaded: 2-6 %
+ * faster by chunk bests with 128 KiB reads (a record each), less at 1 MiB;
+ * within the noise by the rounds' medians (docs/compression.md, session 9).
+ */
+static int decode_after_history(struct comp_decoder *d, const struct comp_rec *r, char *dst,
+				struct tcp_comp_stats *st)
+{
+	struct lz4_history *h = &d->hist;
+	int err = history_make_room(h, r->orig);
+
+	if (err)
+		return err;
+	lz4_point_at_history(d);	/* the room may have moved it */
+	err = decode_record(d, r, h->buf + h->len, st);
+	if (err)
+		return err;
+	memcpy(dst, h->buf + h->len, r->orig);
+	h->len += r->orig;
+	LZ4_setStreamDecode(&d->l4d, dst, r->orig);
+	return 0;
 }
 
 /*
@@ -731,6 +773,7 @@ ssize_t comp_decoder__decode(struct comp_decoder *d, const char *in, size_t avai
 			     char *buf, size_t len, struct tcp_comp_stats *st)
 {
 	size_t done = 0, run = 0;	/* run: lz4 stream bytes not in the history yet */
+	bool after_history;
 	struct comp_rec r;
 	const char *why = NULL;
 	size_t need;
@@ -751,12 +794,15 @@ ssize_t comp_decoder__decode(struct comp_decoder *d, const char *in, size_t avai
 				done = comp_decoder__copy_out(d, buf, len);
 			break;
 		}
-		ret = decode_record(d, &r, buf + done, st);
+		after_history = lz4_after_history(d, &r);
+		ret = after_history ? decode_after_history(d, &r, buf + done, st)
+				    : decode_record(d, &r, buf + done, st);
 		*used += r.hlen + r.wire;
 		if (ret)
 			break;
 		done += r.orig;
-		run += r.orig;
+		/* A record decoded after the history is in it already. */
+		run = after_history ? 0 : run + r.orig;
 		if ((r.h.flags & TCP_COMP_REC_F_RAW) && lz4_stream(d)) {
 			ret = lz4_keep_history(d, buf + done - run, run);
 			run = 0;
@@ -766,7 +812,8 @@ ssize_t comp_decoder__decode(struct comp_decoder *d, const char *in, size_t avai
 	}
 	if (ret == -EBADMSG && !d->why)		/* from peek(): the header */
 		d->why = why;
-	if (run && lz4_stream(d) && ret >= 0)
+	/* lz4 must not refer to the caller's buffer once the call returns. */
+	if (lz4_stream(d) && ret >= 0 && done && !d->lz4_at_history)
 		ret = lz4_keep_history(d, buf + done - run, run);
 	if (ret < 0) {
 		st->rx_errors++;

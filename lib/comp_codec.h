@@ -58,6 +58,7 @@ struct comp_decoder {
 	struct zstd_zc zc;		/* zstd stream: into the caller's buffer */
 	struct lz4_history hist;	/* lz4 stream: the last 64 KiB decoded, and more */
 	LZ4_streamDecode_t l4d;		/* where lz4's dictionary is right now */
+	bool lz4_at_history;		/* ... the history's tail, not before the next record */
 	char *out;		/* a decoded record larger than the caller's buffer */
 	size_t out_cap;
 	const char *pend;	/* decoded bytes not yet returned: [opos, olen), in out or hist */

@@ -11,6 +11,7 @@
  * a sender thread.
  */
 #include <check.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -118,38 +119,72 @@ static char *encode(const struct tcp_comp_params *p, const char *data, size_t *w
 	return wire;
 }
 
-START_TEST(codec_reads_of_changing_size)
+/*
+ * The corpus's records decoded by the codec alone in reads of @sizes in
+ * turn, byte-exact.  @reuse: every read into one buffer that the caller
+ * overwrites once it has taken the bytes, so nothing of a stream's history
+ * may stay in the caller's memory; else each read lands at its place.
+ */
+static void codec_reads(const struct tcp_comp_params *p, const size_t *sizes, size_t n_sizes,
+			bool reuse)
 {
+	const size_t room = 3U << 20;
 	struct comp_decoder d;
 	struct tcp_comp_stats st = { 0 };
-	char *data = corpus(), *out = malloc(CORPUS), *wire;
+	char *data = corpus(), *out = malloc(CORPUS), *buf = malloc(room), *wire, *to;
 	size_t wire_len, off = 0, got = 0, used, i = 0;
 
 	ck_assert_ptr_nonnull(out);
-	wire = encode(&cfgs[_i], data, &wire_len);
-	ck_assert_int_eq(comp_decoder__init(&d, &cfgs[_i]), 0);
+	ck_assert_ptr_nonnull(buf);
+	wire = encode(p, data, &wire_len);
+	ck_assert_int_eq(comp_decoder__init(&d, p), 0);
 	while (got < CORPUS) {
-		size_t want = reads[i++ % (sizeof(reads) / sizeof(reads[0]))];
+		size_t want = sizes[i++ % n_sizes];
 		ssize_t n;
 
-		if (want > CORPUS - got)
-			want = CORPUS - got;
+		want = want < room ? want : room;
+		want = want < CORPUS - got ? want : CORPUS - got;
+		to = reuse ? buf : out + got;
 		if (comp_decoder__pending(&d)) {
-			got += comp_decoder__copy_out(&d, out + got, want);
-			continue;
+			n = comp_decoder__copy_out(&d, to, want);
+		} else {
+			n = comp_decoder__decode(&d, wire + off, wire_len - off, &used, to, want, &st);
+			ck_assert_msg(n > 0, "decode at %zu of %zu: %zd (%s)", got, (size_t)CORPUS,
+				      n, d.why ? d.why : "");
+			off += used;
 		}
-		n = comp_decoder__decode(&d, wire + off, wire_len - off, &used, out + got, want, &st);
-		ck_assert_msg(n > 0, "decode at %zu of %zu: %zd (%s)", got, (size_t)CORPUS, n,
-			      d.why ? d.why : "");
-		off += used;
+		if (reuse) {
+			memcpy(out + got, buf, n);
+			memset(buf, 0xA5, n);
+		}
 		got += n;
 	}
 	ck_assert_uint_eq(off, wire_len);
 	ck_assert_msg(!memcmp(out, data, CORPUS), "decoded bytes differ");
 	comp_decoder__fini(&d);
 	free(wire);
+	free(buf);
 	free(out);
 	free(data);
+}
+
+START_TEST(codec_reads_of_changing_size)
+{
+	codec_reads(&cfgs[_i], reads, sizeof(reads) / sizeof(reads[0]), false);
+}
+END_TEST
+
+/* Reads of one record (128 KiB) or a record and a part, and the others. */
+static const size_t record_reads[] = {
+	131072, 131072, 200000, 131072, 65536, 65536, 131072, 1U << 20, 131072, 4097,
+};
+
+/* lz4 stream decodes the first record of a read after its own history and
+ * copies it out: the caller's copy must not be what the next read uses. */
+START_TEST(codec_reads_into_a_reused_buffer)
+{
+	codec_reads(&cfgs[_i], record_reads, sizeof(record_reads) / sizeof(record_reads[0]), true);
+	codec_reads(&cfgs[_i], reads, sizeof(reads) / sizeof(reads[0]), true);
 }
 END_TEST
 
@@ -201,6 +236,7 @@ static Suite *stream_reads_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, codec_reads_of_changing_size, 0, N_CFGS);
+	tcase_add_loop_test(tc, codec_reads_into_a_reused_buffer, 0, N_CFGS);
 	tcase_add_loop_test(tc, reads_of_changing_size, 0, N_CFGS);
 	suite_add_tcase(s, tc);
 	return s;
