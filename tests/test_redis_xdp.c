@@ -21,6 +21,7 @@
 #include <ebpfaccel/ebpfaccel.h>
 #include "redis_cache_client.h"
 #include "redis_tracking.h"
+#include "redis/xdp_conn.h"
 #include "tests/xdp_drop.skel.h"
 
 struct xenv {
@@ -34,6 +35,7 @@ struct xenv {
 };
 
 static int xconnect(struct xenv *e, int family);
+static int answered_conn(struct xenv *e, int family);
 
 /* @conf: redis-server's extra configuration (NULL: the fixture's, with a
  * unix socket); @early: when not NULL, a client connection made before the
@@ -371,6 +373,110 @@ START_TEST(test_mixed_ipv6)
 }
 END_TEST
 
+
+/* The map named @name of the XDP program on the server's veth (other
+ * sessions may run the same object on this machine); its max_entries in
+ * *@max. */
+static int xdp_map_fd(struct xenv *e, const char *name, __u32 *max)
+{
+	struct bpf_prog_info pi = { 0 };
+	__u32 ids[32], len = sizeof(pi), prog_id = 0;
+	int prev, pfd, fd = -1;
+
+	prev = fx_netns_enter(e->srv);
+	ck_assert_int_ge(prev, 0);
+	ck_assert_int_eq(bpf_xdp_query_id(if_nametoindex(e->veth.name_a), 0, &prog_id), 0);
+	ck_assert_int_eq(fx_netns_return(prev), 0);
+	pfd = bpf_prog_get_fd_by_id(prog_id);
+	ck_assert_int_ge(pfd, 0);
+	pi.nr_map_ids = 32;
+	pi.map_ids = (__u64)(unsigned long)ids;
+	ck_assert_int_eq(bpf_obj_get_info_by_fd(pfd, &pi, &len), 0);
+	for (__u32 i = 0; i < pi.nr_map_ids && i < 32 && fd < 0; i++) {
+		struct bpf_map_info mi = { 0 };
+		__u32 ml = sizeof(mi);
+		int mfd = bpf_map_get_fd_by_id(ids[i]);
+
+		ck_assert_int_ge(mfd, 0);
+		ck_assert_int_eq(bpf_obj_get_info_by_fd(mfd, &mi, &ml), 0);
+		if (!strcmp(mi.name, name)) {
+			fd = mfd;
+			*max = mi.max_entries;
+		} else {
+			close(mfd);
+		}
+	}
+	close(pfd);
+	ck_assert_msg(fd >= 0, "no map %s on program %u", name, prog_id);
+	return fd;
+}
+
+static long map_entries(int fd)
+{
+	struct xr_flow key, next;
+	void *prev = NULL;
+	long n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		n++;
+	}
+	return n;
+}
+
+/* Connections beyond the first table's room (its first XR_HOT_CONNS, see
+ * xdp.bpf.c) live in the second: filled with flows that never come, the
+ * next connection is taken into the other and answered as any, byte
+ * exact, and its entry goes at close. */
+START_TEST(test_second_table)
+{
+	struct ebpfaccel_redis_cache_stats s0, s;
+	struct xr_conn *blank = calloc(1, sizeof(*blank));
+	struct xenv e = { 0 };
+	long snap[2][NBAD], rest0, unseen;
+	__u32 hot_max, rest_max, i;
+	int hot, rest, fd;
+
+	ck_assert_ptr_nonnull(blank);
+	xenv_start(&e);
+	hot = xdp_map_fd(&e, "xr_hot", &hot_max);
+	rest = xdp_map_fd(&e, "xr_conns", &rest_max);
+	ck_assert_uint_gt(rest_max, hot_max);
+	/* 198.18.0.0/15 (benchmarking): flows no one here sends */
+	for (i = 0; i < 2 * hot_max; i++) {
+		struct xr_flow f = { .cli = { htonl(0xc6120000 + i) }, .srv = { htonl(0xc6130001) },
+				     .cli_port = htons(40000), .srv_port = htons(e.port), .family = 4 };
+
+		if (bpf_map_update_elem(hot, &f, blank, BPF_NOEXIST)) {
+			ck_assert_int_eq(errno, E2BIG);
+			break;
+		}
+	}
+	ck_assert_int_eq(map_entries(hot), hot_max);
+	rest0 = map_entries(rest);
+	bad_snapshot(&e, snap);
+	s0 = stats(&e);
+	fd = answered_conn(&e, AF_INET);
+	ck_assert_int_eq(map_entries(rest), rest0 + 1);
+	ck_assert_int_eq(map_entries(hot), hot_max);
+	unseen = mixed_run(&e, AF_INET, 3000, 0);
+	s = stats(&e);
+	ck_assert_int_gt(unseen, 3000 / 20);
+	ck_assert_uint_gt(s.xdp_hits - s0.xdp_hits, 3000 / 20);
+	ck_assert_uint_eq(s.xdp_drops, s0.xdp_drops);
+	close(fd);
+	/* mixed_run()'s connection and this one: deleted at TCP_CLOSE */
+	for (i = 0; i < 200 && map_entries(rest) != rest0; i++)
+		fx_sleep_ms(10);
+	ck_assert_int_eq(map_entries(rest), rest0);
+	bad_none_since(&e, snap);
+	close(hot);
+	close(rest);
+	free(blank);
+	xenv_stop(&e);
+}
+END_TEST
 
 /* A connection on which XDP has answered: its numbers are shifted. */
 static int answered_conn(struct xenv *e, int family)
@@ -844,5 +950,6 @@ int main(void)
 	ADD(auto_keys);
 	ADD(auto_unseen);
 	ADD(detach_destroy);
+	ADD(second_table);
 	return fx_run_suite(s);
 }

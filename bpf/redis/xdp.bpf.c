@@ -93,6 +93,27 @@ const volatile __u32 xr_off_unseen_ok;
 
 /* ---- this object's maps ------------------------------------------------ */
 
+/*
+ * The connections' entries, in two tables: the first XR_HOT_CONNS open
+ * connections in xr_hot, the rest in xr_conns; each lives in one of them
+ * for its life. Every segment either way looks its connection up, and a
+ * hash map's bucket heads (16 bytes per bucket, one per entry it may
+ * hold) are one block: up to 32 KiB it is kmalloc'ed (the kernel's
+ * linear map, huge pages), above that vmalloc'ed in 4 KiB pages. With
+ * 65,536 entries (1 MiB of heads) nearly every lookup of one of the
+ * bench's 50 connections paid a TLB miss and a cache miss for its bucket
+ * head on a busy machine (docs/redis-cache.md, XDP mode, "Measured").
+ */
+#define XR_HOT_CONNS	2048
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, XR_HOT_CONNS);
+	__type(key, struct xr_flow);
+	__type(value, struct xr_conn);
+} xr_hot SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -100,6 +121,14 @@ struct {
 	__type(key, struct xr_flow);
 	__type(value, struct xr_conn);
 } xr_conns SEC(".maps");
+
+/* @f's entry, NULL if XDP does not know its connection. */
+static __always_inline struct xr_conn *conn_of(const struct xr_flow *f)
+{
+	struct xr_conn *x = bpf_map_lookup_elem(&xr_hot, f);
+
+	return x ? x : bpf_map_lookup_elem(&xr_conns, f);
+}
 
 /* A new connection's entry, all zero, never written: with its cache-line
  * gaps an xr_conn no longer fits the stack, and the verifier refuses a
@@ -912,7 +941,7 @@ GLOBAL int settle(const struct seg *g, const struct opts *o, __u32 staged,
 	if (!g || !o || !d)
 		return V_PASS;
 	__builtin_memcpy(&f, &g->flow, sizeof(f));
-	x = bpf_map_lookup_elem(&xr_conns, &f);
+	x = conn_of(&f);
 	if (!x)
 		return V_PASS;
 	/* only an answer reads the clock (rule 8's age): a segment passed
@@ -957,7 +986,7 @@ int rc_xdp(struct xdp_md *ctx)
 
 	if (parse_xdp(ctx, &g))
 		return XDP_PASS;
-	x = bpf_map_lookup_elem(&xr_conns, &g.flow);
+	x = conn_of(&g.flow);
 	if (!x)
 		return XDP_PASS;
 	/* A segment that cannot be one GET (a pure ACK, a pipeline, a SET)
@@ -1193,7 +1222,7 @@ int rc_egress(struct __sk_buff *skb)
 	win = parse_skb(skb, &g, &b);
 	if (win < 0)
 		return TC_ACT_OK;
-	x = bpf_map_lookup_elem(&xr_conns, &g.flow);
+	x = conn_of(&g.flow);
 	if (!x || parse_opts(&b, &o))
 		return TC_ACT_OK;
 	if (!READ_ONCE(x->shifted)) {
@@ -1265,6 +1294,7 @@ static __always_inline void conn_open(struct bpf_sock_ops *skops)
 	struct xr_blank_val *blank;
 	struct xr_conn *x;
 	__u32 zero = 0;
+	long err;
 
 	if (!bpf_map_lookup_elem(&rc_ports, &port))
 		return;
@@ -1272,9 +1302,16 @@ static __always_inline void conn_open(struct bpf_sock_ops *skops)
 	if (!blank)
 		return;
 	flow_of(skops, &f);
-	if (bpf_map_update_elem(&xr_conns, &f, blank, BPF_NOEXIST))
+	/* a flow known already keeps its entry; else the hot table while
+	 * it has room */
+	if (conn_of(&f))
 		return;
-	x = bpf_map_lookup_elem(&xr_conns, &f);
+	err = bpf_map_update_elem(&xr_hot, &f, blank, BPF_NOEXIST);
+	if (err)
+		err = bpf_map_update_elem(&xr_conns, &f, blank, BPF_NOEXIST);
+	if (err)
+		return;
+	x = conn_of(&f);
 	if (!x)
 		return;
 	x->cookie = bpf_get_socket_cookie(skops);
@@ -1306,6 +1343,7 @@ int rc_xsockops(struct bpf_sock_ops *skops)
 		/* the last segments are out: nothing to translate any more */
 		if (skops->args[1] == BPF_TCP_CLOSE) {
 			flow_of(skops, &f);
+			bpf_map_delete_elem(&xr_hot, &f);
 			bpf_map_delete_elem(&xr_conns, &f);
 		}
 		break;

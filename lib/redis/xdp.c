@@ -201,31 +201,40 @@ static bool rc_xdp_shifted(const struct xr_conn *c)
 	return c->in_delta || c->old_in_delta || c->out_delta || c->old_out_delta;
 }
 
+/* Aborts the connections of the table @fd that XDP answered on; how many. */
+static int rc_xdp_reset_table(struct rc_xdp *x, int fd, struct xr_conn *c)
+{
+	struct xr_flow key, next;
+	void *prev = NULL;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, c) || !rc_xdp_shifted(c))
+			continue;
+		if (rc_xdp_abort(x->diag, &key) > 0)
+			n++;
+	}
+	return n;
+}
+
 int rc_xdp__reset_shifted(struct rc_xdp *x)
 {
-	int fd, n = 0, err;
-	struct xr_flow key, next;
 	struct xr_conn *c;
-	void *prev = NULL;
+	int n;
 
 	if (!x || !x->diag || x->ifindex <= 0)
 		return 0;
 	/* an answer that passed the enabled check before it was cleared is
 	 * out of XDP long before this (programs run for microseconds) */
 	nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
-	fd = bpf_map__fd(x->skel->maps.xr_conns);
 	c = malloc(sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, c) || !rc_xdp_shifted(c))
-			continue;
-		err = rc_xdp_abort(x->diag, &key);
-		if (err > 0)
-			n++;
-	}
+	/* a connection lives in one of the two tables (xdp.bpf.c) */
+	n = rc_xdp_reset_table(x, bpf_map__fd(x->skel->maps.xr_hot), c) +
+	    rc_xdp_reset_table(x, bpf_map__fd(x->skel->maps.xr_conns), c);
 	free(c);
 	if (n)
 		pr_info("redis_cache: reset %d connection(s) XDP had answered on\n", n);
