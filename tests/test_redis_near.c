@@ -576,6 +576,142 @@ START_TEST(connection_state_modelled)
 }
 END_TEST
 
+/* Closes @fd with a RST (SO_LINGER 0): TCP_CLOSE at once, so the socket's
+ * index in the near cache's map is free for the next connection. */
+static void close_rst(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	close(fd);
+}
+
+#define CHURN_LONG	4
+#define CHURN_ROUNDS	300
+#define CHURN_HELD	6
+
+static void churn_key(int i, char *key, char *val)
+{
+	sprintf(key, "churn:%d", i);
+	sprintf(val, "value-of-%d", i);
+}
+
+/* Each long-lived connection GETs its own key: answered on the client's
+ * host, exactly its value, nothing left over. */
+static void churn_check_long(const int *lfd)
+{
+	char key[32], val[32];
+
+	for (int i = 0; i < CHURN_LONG; i++) {
+		churn_key(i, key, val);
+		ck_assert_msg(rcc_get_is(lfd[i], key, val), "connection %d: not its answer", i);
+	}
+}
+
+/* Connections that come and go take the map indices others left (the
+ * last one freed is tried first): every answer still reaches the socket
+ * that asked. Long-lived connections GET their own keys between short
+ * ones, which GET a shared key twice (the first reaches Redis, the second
+ * is answered here) and close, half with a RST, half with a FIN. Then,
+ * past Redis' maxclients, connections Redis refuses come and go too. */
+START_TEST(connection_churn)
+{
+	struct env e = { .stale_ms = 60000 };
+	const char maxc[] = "*4\r\n$6\r\nCONFIG\r\n$3\r\nSET\r\n$10\r\nmaxclients\r\n";
+	const char getshort[] = "*2\r\n$3\r\nGET\r\n$5\r\nshort\r\n";
+	struct ebpfaccel_near_cache_stats s0, s1;
+	int lfd[CHURN_LONG], held[CHURN_HELD], u, refused = 0;
+	char key[32], val[32], req[128];
+	size_t n;
+
+	env_start(&e);
+	u = uconnect(&e);
+	uset(u, "short", "shared");
+	for (int i = 0; i < CHURN_LONG; i++) {
+		churn_key(i, key, val);
+		uset(u, key, val);
+		lfd[i] = nconnect(&e);
+		warm(&e, lfd[i], key, val);
+	}
+	s0 = stats(&e);
+	for (int r = 0; r < CHURN_ROUNDS; r++) {
+		int fd = nconnect(&e);
+		long rx;
+
+		if (r == 0)
+			warm(&e, fd, "short", "shared");
+		ck_assert(rcc_get_is(fd, "short", "shared"));
+		rx = tcp_data_segs_in(fd);
+		ck_assert(rcc_get_is(fd, "short", "shared"));
+		ck_assert_msg(tcp_data_segs_in(fd) == rx, "round %d: not answered locally", r);
+		churn_check_long(lfd);
+		if (r % 2)
+			close_rst(fd);
+		else
+			close(fd);
+	}
+	s1 = stats(&e);
+	ck_assert_uint_ge(s1.connections - s0.connections, CHURN_ROUNDS);
+	ck_assert_uint_ge(s1.hits - s0.hits, CHURN_ROUNDS * (1 + CHURN_LONG));
+	/* room for two more clients: the rest are refused by Redis at once */
+	{
+		const char *info[] = { "CLIENT", "LIST" };
+		char list[8192];
+		size_t rl = rcc_encode(req, sizeof(req), 2, info, NULL);
+		int clients = 0, len;
+
+		ck_assert_int_eq(rcc_send(u, req, rl), 0);
+		ck_assert(!rcc_read_line(u, list, sizeof(list)));
+		ck_assert_int_eq(list[0], '$');
+		len = atoi(list + 1);
+		ck_assert_int_lt(len, (int)sizeof(list));
+		ck_assert(!rcc_read_exact(u, list, len + 2));
+		for (int i = 0; i < len; i++)
+			clients += list[i] == '\n';
+		snprintf(val, sizeof(val), "%d", clients + 2);
+	}
+	n = sprintf(req, "%s$%zu\r\n%s\r\n", maxc, strlen(val), val);
+	ck_assert(rcc_roundtrip(u, req, n, "+OK\r\n", 5));
+	for (int i = 0; i < CHURN_HELD; i++) {
+		char line[128];
+
+		held[i] = nconnect(&e);
+		/* Redis writes its error and closes, unread GET and all: the
+		 * RST may come first, and the socket leaving the map drops
+		 * what was queued for it */
+		if (rcc_send(held[i], getshort, sizeof(getshort) - 1) ||
+		    rcc_read_line(held[i], line, sizeof(line)) ||
+		    !strncmp(line, "-ERR max number of clients", 26)) {
+			refused++;
+		} else {
+			ck_assert_str_eq(line, "$6\r\n");
+			ck_assert(!rcc_read_exact(held[i], line, 8));
+			ck_assert(!memcmp(line, "shared\r\n", 8));
+		}
+		churn_check_long(lfd);
+	}
+	ck_assert_int_ge(refused, CHURN_HELD - 2);
+	for (int i = 0; i < CHURN_HELD; i++)
+		close_rst(held[i]);
+	n = sprintf(req, "%s$5\r\n10000\r\n", maxc);
+	ck_assert(rcc_roundtrip(u, req, n, "+OK\r\n", 5));
+	/* the refused connections' indices go to new ones */
+	for (int r = 0; r < 20; r++) {
+		int fd = nconnect(&e);
+
+		warm(&e, fd, "short", "shared");
+		churn_check_long(lfd);
+		close_rst(fd);
+	}
+	for (int i = 0; i < CHURN_LONG; i++) {
+		ck_assert(rcc_quiet(lfd[i], 20));
+		close(lfd[i]);
+	}
+	close(u);
+	env_stop(&e);
+}
+END_TEST
+
 /* CONFIG GET (redis-benchmark sends it when it connects) and CONFIG HELP
  * leave the cache as it is; CONFIG SET, which may open a write path (an
  * eviction policy), flushes it. */
@@ -791,6 +927,7 @@ int main(void)
 	tcase_add_test(tc, other_writer_within_bound);
 	tcase_add_test(tc, tracking_link_cut);
 	tcase_add_test(tc, connection_state_modelled);
+	tcase_add_test(tc, connection_churn);
 	tcase_add_test(tc, config_reads_keep_cache);
 	tcase_add_test(tc, unmodified_clients);
 	tcase_add_test(tc, ipv6_and_prefixes);

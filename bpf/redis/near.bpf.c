@@ -4,7 +4,7 @@
  * unmodified clients (sockmap on the client's sockets).
  *
  * nc_sockops  puts the client connections of the cgroup's processes to the
- *             chosen Redis server into a SOCKHASH (ACTIVE_ESTABLISHED).
+ *             chosen Redis server into a SOCKMAP (ACTIVE_ESTABLISHED).
  * nc_request  sk_msg on every request the application writes. A message
  *             that is exactly one GET at a command boundary, on a
  *             connection that owes no reply and whose state is modelled,
@@ -62,6 +62,7 @@ struct nc_conn {
 	struct scan req_scan;	/* nc_request's */
 	struct scan rep_scan;	/* nc_reply's */
 	__u64 cookie;
+	__u32 sock_slot;	/* the socket's index in nc_socks */
 	__u32 req_seq;		/* requests passed to Redis */
 	__u32 rep_seq;		/* replies Redis sent */
 	__u32 select_inflight;	/* SELECTs whose reply is still owed */
@@ -78,10 +79,19 @@ struct nc_conn {
 	struct rc_slot slots[NC_SLOTS];
 };
 
+/* The connections, each at an index of its own: a local answer's redirect
+ * indexes an array instead of hashing a key. sock_ops takes a free index
+ * (BPF_NOEXIST) and the kernel frees it when the socket leaves the map
+ * (close, unhash), which also ends the programs' runs on that socket: an
+ * index in a connection's state is its own socket's for as long as
+ * nc_request can run on it. */
+#define NC_SOCK_SLOTS	65536
+#define NC_SLOT_PROBES	8	/* indices tried per connection */
+
 struct {
-	__uint(type, BPF_MAP_TYPE_SOCKHASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, NC_SOCK_SLOTS);
+	__type(key, __u32);
 	__type(value, __u64);
 } nc_socks SEC(".maps");
 
@@ -104,14 +114,6 @@ struct {
 	__type(key, __u64);
 	__type(value, struct rc_large);
 } nc_stages SEC(".maps");
-
-/* sk_msg has no socket-cookie helper: it finds the cookie here */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, __u64);
-} nc_sk_cookie SEC(".maps");
 
 /* zeroed templates for new entries (too large for the stack) */
 struct {
@@ -190,6 +192,9 @@ __u32 nc_nr_prefixes;		/* 0: every key is cached */
 __u32 rc_tracking_ok;		/* the engine's invalidation stream is live */
 __u32 rc_max_value = RC_VAL_MAX;
 __u64 nc_max_stale_ns = 1000000000ull;
+/* The index the last closed connection left: tried first, so indices are
+ * reused at once (and closing/opening is what the tests exercise). */
+__u32 nc_slot_hint;
 /* Bumped by both sides: a value belongs to one global generation, and a
  * fill only stands if its key's bucket generation did not move. */
 __u64 rc_gen_all;
@@ -717,7 +722,7 @@ static __noinline int answer(struct sk_msg_md *msg, struct nc_conn *c,
 	struct rc_small *sm;
 	struct rc_large *lg = NULL;
 	struct rc_hdr *h;
-	__u64 cookie, ver, word;
+	__u64 ver, word;
 	__u32 len, want, have;
 
 	if (!msg || !c || !k)
@@ -751,8 +756,7 @@ static __noinline int answer(struct sk_msg_md *msg, struct nc_conn *c,
 		goto restore;
 	if (bpf_msg_pop_data(msg, want, NC_SLACK + have, 0))
 		goto spoilt;
-	cookie = c->cookie;
-	if (bpf_msg_redirect_hash(msg, &nc_socks, &cookie, BPF_F_INGRESS) != SK_PASS)
+	if (bpf_msg_redirect_map(msg, &nc_socks, c->sock_slot, BPF_F_INGRESS) != SK_PASS)
 		goto spoilt;
 	stat_add(NC_STAT_HITS, 1);
 	return SK_PASS;
@@ -793,17 +797,21 @@ int nc_request(struct sk_msg_md *msg)
 	struct scan *sc;
 	struct tcp_sock *tp;
 	struct nc_conn *c;
-	__u64 *cookie;
+	__u64 cookie;
 	__u32 start;
 	__s32 seen;
 	int verdict;
 
 	if (!msg->sk)
 		return SK_PASS;
-	cookie = bpf_sk_storage_get(&nc_sk_cookie, msg->sk, 0, 0);
-	if (!cookie)
+	tp = bpf_skc_to_tcp_sock(msg->sk);
+	if (!tp)
 		return SK_PASS;
-	c = bpf_map_lookup_elem(&nc_conns, cookie);
+	/* sk_msg has no socket-cookie helper: the cookie is read where the
+	 * kernel keeps it (nc_sockops asked for it before the socket could
+	 * send through this program) */
+	cookie = tp->inet_conn.icsk_inet.sk.__sk_common.skc_cookie.counter;
+	c = bpf_map_lookup_elem(&nc_conns, &cookie);
 	if (!c)
 		return SK_PASS;
 	if (c->broken) {
@@ -811,9 +819,6 @@ int nc_request(struct sk_msg_md *msg)
 		invalidate_all();
 		return SK_PASS;
 	}
-	tp = bpf_skc_to_tcp_sock(msg->sk);
-	if (!tp)
-		return request_lost(c);
 	/* nothing of this message is queued yet: it starts at write_seq. A
 	 * send that failed half-way freed bytes the program saw, and the
 	 * application writes them again. */
@@ -1123,13 +1128,42 @@ static __always_inline void conn_close(__u64 cookie)
 	bpf_map_delete_elem(&nc_conns, &cookie);
 }
 
+/* TCP_CLOSE: the socket leaves nc_socks (the kernel removes it right after
+ * this callback, or did at close()); its index is the next one tried. */
+static __always_inline void conn_closed(struct bpf_sock_ops *skops)
+{
+	__u64 cookie = bpf_get_socket_cookie(skops);
+	struct nc_conn *c = bpf_map_lookup_elem(&nc_conns, &cookie);
+
+	if (c)
+		WRITE_ONCE(nc_slot_hint, c->sock_slot);
+	conn_close(cookie);
+}
+
+/* Puts the socket at a free index of nc_socks: the last one freed, then a
+ * few from its cookie on (cookies grow by one per socket that asks). */
+static __always_inline int sock_slot_take(struct bpf_sock_ops *skops,
+					  __u64 cookie, __u32 *slot)
+{
+	__u32 i, s;
+
+	for (i = 0; i < NC_SLOT_PROBES; i++) {
+		s = i ? (__u32)cookie + i : READ_ONCE(nc_slot_hint);
+		s &= NC_SOCK_SLOTS - 1;
+		if (!bpf_sock_map_update(skops, &nc_socks, &s, BPF_NOEXIST)) {
+			*slot = s;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 static __always_inline void conn_open(struct bpf_sock_ops *skops)
 {
 	__u64 cookie = bpf_get_socket_cookie(skops);
 	struct bpf_sock *sk = skops->sk;
 	__u32 zero = 0;
 	struct nc_conn *c;
-	__u64 *ck;
 	void *tmpl;
 
 	if (!READ_ONCE(nc_accepting) || !sk || !is_server(skops))
@@ -1141,13 +1175,13 @@ static __always_inline void conn_open(struct bpf_sock_ops *skops)
 	if (!tmpl || bpf_map_update_elem(&nc_conns, &cookie, tmpl, BPF_NOEXIST))
 		goto fail;
 	c = bpf_map_lookup_elem(&nc_conns, &cookie);
-	ck = bpf_sk_storage_get(&nc_sk_cookie, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!c || !ck)
+	if (!c)
 		goto fail;
 	c->cookie = cookie;
-	*ck = cookie;
 	bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
-	if (bpf_sock_hash_update(skops, &nc_socks, &cookie, BPF_NOEXIST))
+	/* the slot is written before any message can run nc_request: this
+	 * callback holds the socket's lock */
+	if (sock_slot_take(skops, cookie, &c->sock_slot))
 		goto fail;
 	stat_add(NC_STAT_CONNS, 1);
 	return;
@@ -1164,7 +1198,7 @@ int nc_sockops(struct bpf_sock_ops *skops)
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
 		if (skops->args[1] == BPF_TCP_CLOSE)
-			conn_close(bpf_get_socket_cookie(skops));
+			conn_closed(skops);
 		break;
 	}
 	return 1;

@@ -68,6 +68,12 @@ static void rc_clear_socks(struct bpf_map *map)
 {
 	__u64 key;
 
+	/* a SOCKMAP's every index exists: empty ones refuse the delete */
+	if (bpf_map__type(map) == BPF_MAP_TYPE_SOCKMAP) {
+		for (__u32 i = 0; i < bpf_map__max_entries(map); i++)
+			bpf_map__delete_elem(map, &i, sizeof(i), 0);
+		return;
+	}
 	/* restart after each delete: deleting invalidates the cursor */
 	while (!bpf_map__get_next_key(map, NULL, &key, sizeof(key)))
 		if (bpf_map__delete_elem(map, &key, sizeof(key), 0))
