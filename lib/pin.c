@@ -69,6 +69,26 @@ static int mkdir_0700(const char *path)
 	return 0;
 }
 
+/*
+ * The last reference of a pinned link goes with its inode, which bpffs
+ * frees after an RCU grace period, and the link leaves its cgroup later
+ * still, from a workqueue: measured, a sock_ops program was still attached
+ * after the unlink returned.  Detaching first makes removing a pin mean it
+ * is gone when this returns (for a pinned map, the detach fails: ignored).
+ */
+static void detach_pinned(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	bpf_link_detach(fd);
+	close(fd);
+}
+
 int ebpfaccel__unpin_dir(const char *dir)
 {
 	struct dirent *de;
@@ -77,10 +97,13 @@ int ebpfaccel__unpin_dir(const char *dir)
 
 	if (!d)
 		return -errno;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    unlinkat(dirfd(d), de->d_name, 0) && !err)
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		detach_pinned(dir, de->d_name);
+		if (unlinkat(dirfd(d), de->d_name, 0) && !err)
 			err = -errno;
+	}
 	closedir(d);
 	if (rmdir(dir) && !err)
 		err = -errno;
