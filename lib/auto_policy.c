@@ -105,6 +105,7 @@ struct port_state {
 	bool measured;			/* choose: figures measured on a sample */
 	uint64_t stretch_asked_ns;	/* a stretch is awaited since; 0 none */
 	uint64_t stretch_next_ns;	/* the next one is asked for then; 0 none */
+	uint64_t stretch_broken;	/* the probe's broken stretches when asked */
 	bool contiguous;		/* ratios are a stretch's, not the pieces' */
 	unsigned int stretches;		/* stretches measured since the pieces */
 	struct ebpfaccel__stretch_sum sum[EBPFACCEL__MAX_CANDIDATES]; /* over them */
@@ -366,6 +367,19 @@ static enum ebpfaccel_auto_reason judge(struct ebpfaccel_auto_policy *ap, struct
 	return EBPFACCEL_AUTO_BULK_COMPRESSIBLE;
 }
 
+/* choose: asks the probe for a stretch of the port's busier direction;
+ * @since is when the decision started waiting for it.  False if the probe
+ * cannot take the request. */
+static bool ask_for_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps, uint16_t port,
+			    uint64_t since)
+{
+	ps->stretch_broken = ebpfaccel__traffic_probe_stretches_broken(ap->probe);
+	if (ebpfaccel__traffic_probe_want_stretch(ap->probe, port, ps->d.busy_dir))
+		return false;
+	ps->stretch_asked_ns = since;
+	return true;
+}
+
 /* choose: measures the port's candidates on its sample of plain traffic,
  * when there are none yet or the data changed.  While the port is on, the
  * wire carries records and the figures measured before stay. */
@@ -399,7 +413,8 @@ static void measure_candidates(struct ebpfaccel_auto_policy *ap, struct port_sta
 		ps->stretches = 0;
 		ps->stretch_next_ns = 0;
 		memset(ps->sum, 0, sizeof(ps->sum));
-		ps->stretch_asked_ns = ebpfaccel__traffic_probe_want_stretch(ap->probe, port, ps->d.busy_dir) ? 0 : now;
+		if (!ask_for_stretch(ap, ps, port, now))
+			ps->stretch_asked_ns = 0;
 		ps->measured_ratio = s->sample_ratio;
 		ps->measured_at_ns = now;
 		/* The next interval spans this measurement, which took
@@ -411,6 +426,17 @@ static void measure_candidates(struct ebpfaccel_auto_policy *ap, struct port_sta
 			port, ap->n_cand, len, s->sample_ratio);
 	}
 	free(buf);
+}
+
+/* choose: a stretch the probe's programs ended short (a retransmission
+ * or gap in the flow that took it, a full ring) will never complete:
+ * asked for again at once, within the same STRETCH_WAIT_NS. */
+static void retry_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps, uint16_t port)
+{
+	if (ps->stretch_asked_ns && ps->cur == OFF &&
+	    ebpfaccel__traffic_probe_stretches_broken(ap->probe) != ps->stretch_broken &&
+	    !ask_for_stretch(ap, ps, port, ps->stretch_asked_ns))
+		ps->stretch_asked_ns = 0;
 }
 
 /* choose: once the probe hands over a stretch of the port's stream that
@@ -430,9 +456,12 @@ static void take_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps
 	const uint8_t *buf;
 	size_t len;
 
-	if (!ps->stretch_asked_ns || ps->cur != OFF ||
-	    ebpfaccel__traffic_probe_stretch(ap->probe, port, ps->d.busy_dir, &buf, &len))
+	if (!ps->stretch_asked_ns || ps->cur != OFF)
 		return;
+	if (ebpfaccel__traffic_probe_stretch(ap->probe, port, ps->d.busy_dir, &buf, &len)) {
+		retry_stretch(ap, ps, port);
+		return;
+	}
 	ps->stretch_asked_ns = 0;
 	memcpy(sum, ps->sum, sizeof(sum));
 	for (size_t i = 0; i < ap->n_cand; i++) {
@@ -466,15 +495,15 @@ static void take_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps
 
 /* choose: the next stretch, once STRETCH_GAP_NS of the stream went by
  * after the last one. */
-static void ask_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps, uint16_t port)
+static void next_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps, uint16_t port)
 {
 	uint64_t now = ebpfaccel__monotonic_ns();
 
 	if (!ps->stretch_next_ns || now < ps->stretch_next_ns)
 		return;
 	ps->stretch_next_ns = 0;
-	if (ps->cur == OFF && !ebpfaccel__traffic_probe_want_stretch(ap->probe, port, ps->d.busy_dir))
-		ps->stretch_asked_ns = now;
+	if (ps->cur == OFF)
+		ask_for_stretch(ap, ps, port, now);
 }
 
 /* The highest ratio a candidate reaches on the port's data. */
@@ -777,7 +806,7 @@ static int feed(struct ebpfaccel_auto_policy *ap, uint16_t port, const struct eb
 		measure_candidates(ap, ps, port, s);
 		if (ap->probe) {
 			take_stretch(ap, ps, port);
-			ask_stretch(ap, ps, port);
+			next_stretch(ap, ps, port);
 		}
 		latest = judge_goodput(ap, ps, s, text, sizeof(text), &want);
 	} else {
