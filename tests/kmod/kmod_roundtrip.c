@@ -130,6 +130,17 @@ static size_t rt_recv(int fd, uint8_t *buf, size_t cap, int nonblock)
 	return got;
 }
 
+/* which case failed, in the guest log */
+static const char *rt_describe(const struct rt_case *c, char *buf, size_t size)
+{
+	snprintf(buf, size, "IPv%d algo %d mode %d format %d record %u flags %#x, %zu bytes in writes of %zu%s%s%s%s%s",
+		 c->family == AF_INET6 ? 6 : 4, c->algo, c->mode, c->format, c->record_size, c->flags,
+		 c->len, c->chunk ?: c->len, c->alternate ? ", alternating" : "",
+		 c->compressible ? ", compressible" : "", c->use_sendfile ? ", sendfile" : "",
+		 c->use_splice ? ", splice" : "", c->nonblock ? ", non-blocking" : "");
+	return buf;
+}
+
 static void rt_run(const struct rt_case *c)
 {
 	struct tcp_comp_params p = guest_params(c->algo, c->mode, c->level, c->record_size, c->flags);
@@ -137,18 +148,23 @@ static void rt_run(const struct rt_case *c)
 
 	if (c->format)
 		p.version = c->format;
-	struct tcp_comp_stats st;
-	int cli, srv, status;
+	struct tcp_comp_stats st, tx;
+	int cli, srv, status, report[2];
+	char desc[160];
+	size_t n;
 	pid_t pid;
 
 	CHECK(data && got, "malloc");
 	guest_fill(data, c->len, c->compressible, c->len ^ c->algo);
 	guest_comp_pair(c->family, &p, &cli, &srv);
+	/* the sender's stats come back for a failure's report */
+	CHECK(!pipe(report), "pipe: %m");
 
 	pid = fork();
 	CHECK(pid >= 0, "fork: %m");
 	if (!pid) {
 		close(srv);
+		close(report[0]);
 		if (c->use_sendfile)
 			rt_sendfile(cli, data, c->len);
 		else if (c->use_splice)
@@ -172,13 +188,24 @@ static void rt_run(const struct rt_case *c)
 			CHECK(st.tx_records <= (c->len + c->record_size - 1) / c->record_size + 1,
 			      "%llu records for %zu bytes in records of %u",
 			      (unsigned long long)st.tx_records, c->len, c->record_size);
+		CHECK(write(report[1], &st, sizeof(st)) == sizeof(st), "report: %m");
 		close(cli);
 		exit(0);
 	}
 	close(cli);
-	CHECK(rt_recv(srv, got, c->len + 1, c->nonblock) == c->len, "length differs");
-	CHECK(!memcmp(data, got, c->len), "data differs");
+	close(report[1]);
+	n = rt_recv(srv, got, c->len + 1, c->nonblock);
 	st = guest_stats(srv);
+	if (read(report[0], &tx, sizeof(tx)) != sizeof(tx))
+		memset(&tx, 0, sizeof(tx));
+	close(report[0]);
+	CHECK(n == c->len,
+	      "%zu bytes read of %zu (%s); sender: %llu records, %llu bytes out; receiver: %llu records, %llu bytes in, %llu out, %llu errors",
+	      n, c->len, rt_describe(c, desc, sizeof(desc)), (unsigned long long)tx.tx_records,
+	      (unsigned long long)tx.tx_bytes_out, (unsigned long long)st.rx_records,
+	      (unsigned long long)st.rx_bytes_in, (unsigned long long)st.rx_bytes_out,
+	      (unsigned long long)st.rx_errors);
+	CHECK(!memcmp(data, got, c->len), "data differs (%s)", rt_describe(c, desc, sizeof(desc)));
 	CHECK(st.rx_bytes_out == c->len && !st.rx_errors, "rx stats %llu %llu",
 	      (unsigned long long)st.rx_bytes_out, (unsigned long long)st.rx_errors);
 	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status),
@@ -573,6 +600,14 @@ int main(int argc, char **argv)
 	/* the measurement alone, run by comp-guest.sh in the 6.1 guest */
 	if (argc > 1 && !strcmp(argv[1], "--check-cost")) {
 		check_cost_only();
+		return 0;
+	}
+	/* the matrix alone, again and again: a race's reproducer */
+	if (argc > 2 && !strcmp(argv[1], "--matrix")) {
+		int i;
+
+		for (i = 0; i < atoi(argv[2]); i++)
+			test_matrix();
 		return 0;
 	}
 	test_peek_and_small_reads();
