@@ -221,7 +221,8 @@ static bool rc_wants_xdp(const struct ebpfaccel_redis_cache *rc)
 	       (rc->mode == EBPFACCEL_REDIS_CACHE_AUTO && (rc->ifindex > 0 || rc->ifname[0]));
 }
 
-/* The XDP programs work on this object's maps and read its globals. */
+/* The XDP programs work on this object's maps and read its globals
+ * (for an object that wants them). */
 static int rc_xdp_load(struct ebpfaccel_redis_cache *rc)
 {
 	struct redis_cache_bpf *skel = rc->skel;
@@ -244,8 +245,6 @@ static int rc_xdp_load(struct ebpfaccel_redis_cache *rc)
 	};
 	int err;
 
-	if (!rc_wants_xdp(rc))
-		return 0;
 	err = rc_xdp__open(&rc->xdp, &sh);
 	if (err && rc->mode == EBPFACCEL_REDIS_CACHE_AUTO) {
 		pr_info("redis_cache: XDP unavailable (%s): sockmap mode\n", strerror(-err));
@@ -305,6 +304,8 @@ static int rc_load(struct ebpfaccel_redis_cache *rc,
 		ebpfaccel__load_error_clear(why, err);
 		return err;
 	}
+	if (!rc_wants_xdp(rc))
+		return 0;
 	/* XDP mode's own object: a refusal is explained like the sockmap's */
 	ebpfaccel__load_begin();
 	return ebpfaccel__load_end(rc_xdp_load(rc), "redis_cache (XDP)", why);
