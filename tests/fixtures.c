@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <check.h>
 
 #include "fixtures.h"
@@ -844,4 +845,40 @@ static void fx_cleanup_all(void)
 			}
 		}
 	}
+}
+
+long fx_own_map_max_entries(const char *name)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	long max = -1;
+
+	ck_assert_ptr_nonnull(d);
+	while (max < 0 && (de = readdir(d))) {
+		struct bpf_map_info info = { 0 };
+		__u32 len = sizeof(info);
+		char path[PATH_MAX], target[32];
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n < 0)
+			continue;
+		target[n] = '\0';
+		/* a program's info has another layout: maps only */
+		if (strcmp(target, "anon_inode:bpf-map"))
+			continue;
+		if (!bpf_obj_get_info_by_fd(atoi(de->d_name), &info, &len) &&
+		    !strcmp(info.name, name))
+			max = info.max_entries;
+	}
+	closedir(d);
+	return max;
+}
+
+void fx_assert_cache_maps(long small, long large)
+{
+	ck_assert_int_eq(fx_own_map_max_entries("rc_cache_small"), small);
+	ck_assert_int_eq(fx_own_map_max_entries("rc_cache_large"), large);
+	ck_assert_int_eq(fx_own_map_max_entries("rc_confirmed"), small + large);
 }

@@ -87,4 +87,14 @@ int fx_run(struct fx_netns *ns, char **out, const char *fmt, ...);
 /* A TCP socket created inside @ns (then usable from anywhere). */
 int fx_socket_in(struct fx_netns *ns, int family, int type);
 
+/* max_entries of the BPF map named @name among this process' file
+ * descriptors (other processes' maps of the same name do not count);
+ * -1 if it holds none. */
+long fx_own_map_max_entries(const char *name);
+
+/* Fails the test unless this process' Redis cache object (either kind)
+ * holds value caches of @small and @large entries and confirmations of
+ * @small + @large. */
+void fx_assert_cache_maps(long small, long large);
+
 #endif

@@ -136,6 +136,30 @@ static int connect_warm(struct env *e, const char *key, const char *value)
 	return fd;
 }
 
+/* max_entries and max_large_entries size the two value classes, the
+ * confirmations get one entry a value; 0 gives the defaults. Nothing is
+ * attached: the maps are sized when the object loads. */
+START_TEST(map_sizes_follow_options)
+{
+	static const __u32 asked[][2] = { { 64, 32 }, { 0, 0 } }, sized[][2] = {
+		{ 64, 32 }, { 65536, 4096 } };
+	__u16 port = 6379;
+
+	fx_require_root();
+	for (size_t i = 0; i < 2; i++) {
+		LIBEBPFACCEL_OPTS(ebpfaccel_redis_cache_opts, o, .ports = &port, .nr_ports = 1,
+				  .cgroup_path = "/", .max_entries = asked[i][0],
+				  .max_large_entries = asked[i][1]);
+		struct ebpfaccel_redis_cache *rc = ebpfaccel_redis_cache__open(&o);
+
+		ck_assert_msg(rc, "open: %s", strerror(errno));
+		fx_assert_cache_maps(sized[i][0], sized[i][1]);
+		ebpfaccel_redis_cache__destroy(rc);
+		ck_assert_int_eq(fx_own_map_max_entries("rc_cache_small"), -1);
+	}
+}
+END_TEST
+
 START_TEST(hit_comes_from_kernel)
 {
 	struct env e = { 0 };
@@ -2016,6 +2040,7 @@ int main(void)
 		const TTest *test;
 	} tests[] = {
 #define T(x) { #x, x }
+		T(map_sizes_follow_options),
 		T(hit_comes_from_kernel),
 		T(invalidated_by_other_writers),
 		T(select_across_dbs),

@@ -865,6 +865,30 @@ START_TEST(bad_options)
 }
 END_TEST
 
+/* max_entries and max_large_entries size the two value classes, the
+ * confirmations get one entry a value; 0 gives the defaults. Nothing is
+ * attached: the maps are sized when the object loads. */
+START_TEST(map_sizes_follow_options)
+{
+	static const __u32 asked[][2] = { { 64, 32 }, { 0, 0 } }, sized[][2] = {
+		{ 64, 32 }, { 65536, 4096 } };
+	static const char *const server[] = { "127.0.0.1:6379" };
+
+	fx_require_root();
+	for (size_t i = 0; i < 2; i++) {
+		LIBEBPFACCEL_OPTS(ebpfaccel_near_cache_opts, o, .servers = server, .nr_servers = 1,
+				  .cgroup_path = "/", .max_entries = asked[i][0],
+				  .max_large_entries = asked[i][1]);
+		struct ebpfaccel_near_cache *nc = ebpfaccel_near_cache__open(&o);
+
+		ck_assert_msg(nc, "open: %s", strerror(errno));
+		fx_assert_cache_maps(sized[i][0], sized[i][1]);
+		ebpfaccel_near_cache__destroy(nc);
+		ck_assert_int_eq(fx_own_map_max_entries("rc_cache_small"), -1);
+	}
+}
+END_TEST
+
 /* redis-cli asks COMMAND DOCS first, a reply nested far deeper than the
  * scanner's stack; EVAL can nest replies to any depth. Neither costs the
  * connection its local answers. */
@@ -920,6 +944,7 @@ int main(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, bad_options);
+	tcase_add_test(tc, map_sizes_follow_options);
 	tcase_add_test(tc, hit_answered_on_client_host);
 	tcase_add_test(tc, exact_bytes_mixed);
 	tcase_add_test(tc, every_reply_size);

@@ -221,7 +221,8 @@ static bool rc_wants_xdp(const struct ebpfaccel_redis_cache *rc)
 	       (rc->mode == EBPFACCEL_REDIS_CACHE_AUTO && (rc->ifindex > 0 || rc->ifname[0]));
 }
 
-/* The XDP programs work on this object's maps and read its globals. */
+/* The XDP programs work on this object's maps and read its globals
+ * (for an object that wants them). */
 static int rc_xdp_load(struct ebpfaccel_redis_cache *rc)
 {
 	struct redis_cache_bpf *skel = rc->skel;
@@ -244,8 +245,6 @@ static int rc_xdp_load(struct ebpfaccel_redis_cache *rc)
 	};
 	int err;
 
-	if (!rc_wants_xdp(rc))
-		return 0;
 	err = rc_xdp__open(&rc->xdp, &sh);
 	if (err && rc->mode == EBPFACCEL_REDIS_CACHE_AUTO) {
 		pr_info("redis_cache: XDP unavailable (%s): sockmap mode\n", strerror(-err));
@@ -280,24 +279,22 @@ static int rc_xdp_attach(struct ebpfaccel_redis_cache *rc)
 	return err;
 }
 
+static struct bpf_object_skeleton *rc_open_skel(void *ctx)
+{
+	struct ebpfaccel_redis_cache *rc = ctx;
+
+	rc->skel = redis_cache_bpf__open();
+	return rc->skel ? rc->skel->skeleton : NULL;
+}
+
 static int rc_load(struct ebpfaccel_redis_cache *rc,
 		   const struct ebpfaccel_redis_cache_opts *opts)
 {
-	__u32 small = OPTS_GET(opts, max_entries, 0) ?: 65536;
-	__u32 large = OPTS_GET(opts, max_large_entries, 0) ?: 4096;
 	struct ebpfaccel_load_error *why = OPTS_GET(opts, load_error, NULL);
 	int err;
 
-	ebpfaccel__load_begin();
-	rc->skel = redis_cache_bpf__open();
-	err = rc->skel ? 0 : -errno;
-	if (!err) {
-		bpf_map__set_max_entries(rc->skel->maps.rc_cache_small, small);
-		bpf_map__set_max_entries(rc->skel->maps.rc_cache_large, large);
-		bpf_map__set_max_entries(rc->skel->maps.rc_confirmed, small + large);
-		err = redis_cache_bpf__load(rc->skel);
-	}
-	err = ebpfaccel__load_end(err, "redis_cache", why);
+	err = rc_object__load("redis_cache", rc_open_skel, rc, OPTS_GET(opts, max_entries, 0),
+			      OPTS_GET(opts, max_large_entries, 0), why);
 	if (err)
 		return err;
 	rc->skel->data->rc_max_value = OPTS_GET(opts, max_value_size, 0) ?: RC_VAL_MAX;
@@ -307,6 +304,8 @@ static int rc_load(struct ebpfaccel_redis_cache *rc,
 		ebpfaccel__load_error_clear(why, err);
 		return err;
 	}
+	if (!rc_wants_xdp(rc))
+		return 0;
 	/* XDP mode's own object: a refusal is explained like the sockmap's */
 	ebpfaccel__load_begin();
 	return ebpfaccel__load_end(rc_xdp_load(rc), "redis_cache (XDP)", why);

@@ -203,24 +203,23 @@ static void nc_share(struct ebpfaccel_near_cache *nc)
 	};
 }
 
+static struct bpf_object_skeleton *nc_open_skel(void *ctx)
+{
+	struct ebpfaccel_near_cache *nc = ctx;
+
+	nc->skel = near_bpf__open();
+	return nc->skel ? nc->skel->skeleton : NULL;
+}
+
 static int nc_load(struct ebpfaccel_near_cache *nc,
 		   const struct ebpfaccel_near_cache_opts *opts)
 {
-	__u32 small = OPTS_GET(opts, max_entries, 0) ?: 65536;
-	__u32 large = OPTS_GET(opts, max_large_entries, 0) ?: 4096;
 	__u32 stale = OPTS_GET(opts, max_staleness_ms, 0) ?: NC_STALE_DEFAULT_MS;
+	struct ebpfaccel_load_error *why = OPTS_GET(opts, load_error, NULL);
 	int err;
 
-	ebpfaccel__load_begin();
-	nc->skel = near_bpf__open();
-	err = nc->skel ? 0 : -errno;
-	if (!err) {
-		bpf_map__set_max_entries(nc->skel->maps.rc_cache_small, small);
-		bpf_map__set_max_entries(nc->skel->maps.rc_cache_large, large);
-		bpf_map__set_max_entries(nc->skel->maps.rc_confirmed, small + large);
-		err = near_bpf__load(nc->skel);
-	}
-	err = ebpfaccel__load_end(err, "near_cache", OPTS_GET(opts, load_error, NULL));
+	err = rc_object__load("near_cache", nc_open_skel, nc, OPTS_GET(opts, max_entries, 0),
+			      OPTS_GET(opts, max_large_entries, 0), why);
 	if (err)
 		return err;
 	nc->skel->data->rc_max_value = OPTS_GET(opts, max_value_size, 0) ?: RC_VAL_MAX;
@@ -228,7 +227,7 @@ static int nc_load(struct ebpfaccel_near_cache *nc,
 	nc_share(nc);
 	err = nc_fill_tables(nc, opts);
 	if (err)
-		ebpfaccel__load_error_clear(OPTS_GET(opts, load_error, NULL), err);
+		ebpfaccel__load_error_clear(why, err);
 	return err;
 }
 

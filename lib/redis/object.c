@@ -51,6 +51,37 @@ int rc_object__dup_credentials(char **user, char **password, const char *u, cons
 	return (u && !*user) || (p && !*password) ? -ENOMEM : 0;
 }
 
+static int rc_size_map(struct bpf_object *obj, const char *name, __u32 entries)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, name);
+
+	return map ? bpf_map__set_max_entries(map, entries) : -ENOENT;
+}
+
+int rc_object__load(const char *who, struct bpf_object_skeleton *(*open)(void *ctx),
+		    void *ctx, __u32 small, __u32 large, struct ebpfaccel_load_error *why)
+{
+	struct bpf_object_skeleton *s;
+	int err;
+
+	small = small ?: 65536;
+	large = large ?: 4096;
+	/* open's complaints (a bad BTF, no memory) explain a failure too */
+	ebpfaccel__load_begin();
+	s = open(ctx);
+	err = s ? 0 : -errno;
+	if (!err)
+		err = rc_size_map(*s->obj, "rc_cache_small", small);
+	if (!err)
+		err = rc_size_map(*s->obj, "rc_cache_large", large);
+	if (!err)
+		err = rc_size_map(*s->obj, "rc_confirmed", small + large);
+	/* the skeleton's load also maps its globals for the caller */
+	if (!err)
+		err = bpf_object__load_skeleton(s);
+	return ebpfaccel__load_end(err, who, why);
+}
+
 int rc_object__attach_sockets(struct rc_sock_progs p, int cgroup_fd,
 			      struct bpf_link **link)
 {

@@ -13,7 +13,9 @@
 
 struct bpf_link;
 struct bpf_map;
+struct bpf_object_skeleton;
 struct bpf_program;
+struct ebpfaccel_load_error;
 
 /* The checks of the options every cache object has (@who names it in the
  * warning): a cgroup (@cgroup_fd > 0, @cgroup_path, or, for an object that
@@ -28,6 +30,15 @@ int rc_object__open_cgroup(const char *who, int fd, const char *path, bool *own)
 
 /* Copies of the optional @user and @password. 0 or -ENOMEM. */
 int rc_object__dup_credentials(char **user, char **password, const char *u, const char *p);
+
+/* Loads a cache object, libbpf's messages watched from its open on
+ * (internal.h): @open opens the object's skeleton into @ctx and returns
+ * its bpf_object_skeleton (NULL and errno on failure); its value caches
+ * get @small and @large entries (0: 65536 and 4096), the confirmations
+ * one a value. Returns ebpfaccel__load_end()'s result, the reason in @why
+ * and the WARN line under @who. */
+int rc_object__load(const char *who, struct bpf_object_skeleton *(*open)(void *ctx),
+		    void *ctx, __u32 small, __u32 large, struct ebpfaccel_load_error *why);
 
 /* The programs of an object that works on a cgroup's connections: @verdict
  * (sk_skb) and @msg (sk_msg) on the SOCKHASH @socks, into which @sockops
