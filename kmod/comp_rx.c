@@ -98,10 +98,38 @@ static void comp_abort_parser(struct strparser *strp, int err)
 	comp_rx_fail(strp->sk, comp_strp_ctx(strp), -EBADMSG);
 }
 
+/*
+ * The parser refuses a message larger than sk_rcvbuf (-EMSGSIZE, which
+ * would end the stream with EBADMSG), and the application may shrink the
+ * buffer with SO_RCVBUF at any time (servers tune accepted sockets).  So
+ * the floor of two maximal records is restored wherever the parser is
+ * about to read: in data_ready (softirq or backlog) and in its work item,
+ * which takes the socket lock through comp_strp_lock().
+ */
+#define COMP_RCVBUF_FLOOR	((int)(2 * (COMP_HDR_MAX + TCP_COMP_MAX_WIRE)))
+
+static void comp_rx_keep_rcvbuf(struct sock *sk)
+{
+	if (READ_ONCE(sk->sk_rcvbuf) < COMP_RCVBUF_FLOOR)
+		WRITE_ONCE(sk->sk_rcvbuf, COMP_RCVBUF_FLOOR);
+}
+
+static void comp_strp_lock(struct strparser *strp)
+{
+	lock_sock(strp->sk);
+	comp_rx_keep_rcvbuf(strp->sk);
+}
+
+static void comp_strp_unlock(struct strparser *strp)
+{
+	release_sock(strp->sk);
+}
+
 static void comp_data_ready(struct sock *sk)
 {
 	struct comp_ctx *ctx = comp_get_ctx(sk);
 
+	comp_rx_keep_rcvbuf(sk);
 	strp_data_ready(&ctx->rx->strp);
 }
 
@@ -112,6 +140,8 @@ int comp_rx_enable(struct sock *sk, struct comp_ctx *ctx, const struct tcp_comp_
 		.rcv_msg	= comp_rcv_msg,
 		.read_sock_done	= comp_read_sock_done,
 		.abort_parser	= comp_abort_parser,
+		.lock		= comp_strp_lock,
+		.unlock		= comp_strp_unlock,
 	};
 	struct comp_rx *rx;
 	int err = -ENOMEM;
@@ -135,8 +165,7 @@ int comp_rx_enable(struct sock *sk, struct comp_ctx *ctx, const struct tcp_comp_
 	if (err)
 		goto err_free;
 
-	/* the parser refuses messages larger than sk_rcvbuf */
-	WRITE_ONCE(sk->sk_rcvbuf, max_t(int, sk->sk_rcvbuf, 2 * (COMP_HDR_MAX + TCP_COMP_MAX_WIRE)));
+	comp_rx_keep_rcvbuf(sk);
 	ctx->rx = rx;
 	write_lock_bh(&sk->sk_callback_lock);
 	sk->sk_data_ready = comp_data_ready;

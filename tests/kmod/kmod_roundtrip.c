@@ -470,6 +470,47 @@ static void test_bidirectional(void)
 	printf("ok both directions at once (zstd stream one way, lz4 stream the other)\n");
 }
 
+/* A receiver that shrinks SO_RCVBUF after the switch (servers tune
+ * accepted sockets) still gets whole records of the largest size: the
+ * parser refuses a message larger than sk_rcvbuf. */
+static void test_small_rcvbuf(void)
+{
+	int algo, small = 4096;
+
+	for (algo = 0; algo < __TCP_COMP_ALGO_MAX; algo++) {
+		struct tcp_comp_params p = guest_params(algo, TCP_COMP_MODE_BLOCK, 0,
+							TCP_COMP_MAX_RECORD, 0);
+		size_t len = 2 * 1048576 + 11;
+		uint8_t *data = malloc(len), *got = malloc(len);
+		int cli, srv, status;
+		pid_t pid;
+
+		CHECK(data && got, "malloc");
+		/* random data: records go raw, a full TCP_COMP_MAX_RECORD each */
+		guest_fill(data, len, 0, 5 + algo);
+		guest_comp_pair(AF_INET, &p, &cli, &srv);
+		CHECK(!setsockopt(srv, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), "SO_RCVBUF: %m");
+		pid = fork();
+		CHECK(pid >= 0, "fork: %m");
+		if (!pid) {
+			close(srv);
+			guest_write_all(cli, data, len);
+			close(cli);
+			exit(0);
+		}
+		close(cli);
+		CHECK(rt_recv(srv, got, len, 0) == len, "length differs with SO_RCVBUF %d", small);
+		CHECK(!memcmp(data, got, len), "data differs with SO_RCVBUF %d", small);
+		CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status),
+		      "sender failed");
+		close(srv);
+		free(data);
+		free(got);
+	}
+	printf("ok a receiver that set SO_RCVBUF to %d after the switch gets records of %u bytes\n",
+	       small, TCP_COMP_MAX_RECORD);
+}
+
 /* MB/s through loopback with and without the module, same run; *ratio is
  * wire bytes per application byte */
 static double tput_one(int algo, int format, const uint8_t *data, size_t len, size_t total,
@@ -616,6 +657,7 @@ int main(int argc, char **argv)
 	test_small_writes();
 	test_bidirectional();
 	test_concurrent_writers();
+	test_small_rcvbuf();
 	test_sendfile_nonblock();
 	test_matrix();
 	if (argc > 1 && !strcmp(argv[1], "--throughput"))
