@@ -57,17 +57,32 @@
  * flows are shorter than a stretch). */
 #define STRETCH_WAIT_NS (2 * 1000000000ULL)
 /* choose: the candidates' figures are the engine's over this many
- * stretches of the port's stream, asked for one after the other (a tick
- * or more apart, so at other places of the stream).  One 2 MiB stretch of
- * the benchmark's mixed corpus, which cycles through 1 MiB of JSON logs,
- * HTML and compressed files, holds two of the three (zstd-1/3 stream
- * compressed 2 MiB stretches of it 1.90/1.89:1 at one place and
- * 2.18/3.04:1 at another, where the whole stream compresses 2.65/2.82:1),
- * but three cost three intervals left out of the link estimate (each
- * spans a measurement) and a run cut each time: at 1 Gbit/s the decisions
- * then judged the link from stand-ins at 16-27 MB/s.  One, until the link
- * estimate does without cutting runs. */
-#define STRETCHES	1
+ * stretches of the port's stream, asked for STRETCH_GAP_NS or more apart,
+ * so at places of the stream far apart.  A stream's data changes over tens
+ * of MiB, and with it what a configuration makes of it: zstd-3 stream
+ * compresses the benchmark's text (a tar of /usr/include and
+ * /usr/share/doc) 30-300:1 and 3x faster from 16 to 58 MiB, where a second
+ * copy of headers lies within its 2 MiB window, and mostly 4-7:1
+ * elsewhere (10.7:1 over the 100 MiB), while zstd-1 (512 KiB window) and
+ * lz4 read there what they read over the whole (5.4:1 / 3.5:1).  One stretch at 14 MiB gave zstd-3
+ * 13.9:1 at 650-780 MB/s, and the 1 Gbit/s link's decision took it over
+ * lz4 block, where zstd-3's transfers of the whole corpus ran at 340-370
+ * MB/s and lz4's at 450-500.  One stretch of the mixed corpus, which
+ * cycles through 1 MiB of JSON logs, HTML and compressed files, holds two
+ * of the three (zstd-1/3 stream compressed 2 MiB stretches of it
+ * 1.90/1.89:1 at one place and 2.18/3.04:1 at another, where the whole
+ * stream compresses 2.65/2.82:1).  The figures are sums over the
+ * stretches (bytes over CPU time), so the slow places weigh as much as
+ * they cost the sender.  Each stretch's measurement leaves its interval
+ * out of the link estimate without cutting the busy run (learn()). */
+#define STRETCHES	4
+#define STRETCH_GAP_NS	(250 * 1000000ULL)
+/* choose: ... but the decision waits for them no longer than this after
+ * the first was asked for: then the stretches so far decide, and the rest
+ * still come while the port stays off.  At 10 Gbit/s, comp_link's warm-up
+ * (0.6 s transfers, 0.3 s pauses) took 7 transfers to collect four, and
+ * once more than its limit of 12. */
+#define STRETCHES_WAIT_NS (3 * 1000000000ULL)
 /* choose: turning on needs this much more goodput than plain TCP, and
  * leaving a configuration in force for another at once (after hold
  * intervals) needs this much more than it delivers: a single estimate
@@ -95,6 +110,9 @@ struct port_state {
 	struct ebpfaccel_auto_candidate cand[EBPFACCEL__MAX_CANDIDATES];
 	bool measured;			/* choose: figures measured on a sample */
 	uint64_t stretch_asked_ns;	/* a stretch is awaited since; 0 none */
+	uint64_t stretch_next_ns;	/* the next one is asked for then; 0 none */
+	uint64_t stretches_asked_ns;	/* the first of them was asked for then */
+	uint64_t stretch_broken;	/* the probe's broken stretches when asked */
 	bool contiguous;		/* ratios are a stretch's, not the pieces' */
 	unsigned int stretches;		/* stretches measured since the pieces */
 	struct ebpfaccel__stretch_sum sum[EBPFACCEL__MAX_CANDIDATES]; /* over them */
@@ -356,6 +374,19 @@ static enum ebpfaccel_auto_reason judge(struct ebpfaccel_auto_policy *ap, struct
 	return EBPFACCEL_AUTO_BULK_COMPRESSIBLE;
 }
 
+/* choose: asks the probe for a stretch of the port's busier direction;
+ * @since is when the decision started waiting for it.  False if the probe
+ * cannot take the request. */
+static bool ask_for_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps, uint16_t port,
+			    uint64_t since)
+{
+	ps->stretch_broken = ebpfaccel__traffic_probe_stretches_broken(ap->probe);
+	if (ebpfaccel__traffic_probe_want_stretch(ap->probe, port, ps->d.busy_dir))
+		return false;
+	ps->stretch_asked_ns = since;
+	return true;
+}
+
 /* choose: measures the port's candidates on its sample of plain traffic,
  * when there are none yet or the data changed.  While the port is on, the
  * wire carries records and the figures measured before stay. */
@@ -387,8 +418,11 @@ static void measure_candidates(struct ebpfaccel_auto_policy *ap, struct port_sta
 		ps->measured = true;
 		ps->contiguous = false;
 		ps->stretches = 0;
+		ps->stretch_next_ns = 0;
 		memset(ps->sum, 0, sizeof(ps->sum));
-		ps->stretch_asked_ns = ebpfaccel__traffic_probe_want_stretch(ap->probe, port, ps->d.busy_dir) ? 0 : now;
+		if (!ask_for_stretch(ap, ps, port, now))
+			ps->stretch_asked_ns = 0;
+		ps->stretches_asked_ns = now;
 		ps->measured_ratio = s->sample_ratio;
 		ps->measured_at_ns = now;
 		/* The next interval spans this measurement, which took
@@ -400,6 +434,17 @@ static void measure_candidates(struct ebpfaccel_auto_policy *ap, struct port_sta
 			port, ap->n_cand, len, s->sample_ratio);
 	}
 	free(buf);
+}
+
+/* choose: a stretch the probe's programs ended short (a retransmission
+ * or gap in the flow that took it, a full ring) will never complete:
+ * asked for again at once, within the same STRETCH_WAIT_NS. */
+static void retry_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps, uint16_t port)
+{
+	if (ps->stretch_asked_ns && ps->cur == OFF &&
+	    ebpfaccel__traffic_probe_stretches_broken(ap->probe) != ps->stretch_broken &&
+	    !ask_for_stretch(ap, ps, port, ps->stretch_asked_ns))
+		ps->stretch_asked_ns = 0;
 }
 
 /* choose: once the probe hands over a stretch of the port's stream that
@@ -419,9 +464,12 @@ static void take_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps
 	const uint8_t *buf;
 	size_t len;
 
-	if (!ps->stretch_asked_ns || ps->cur != OFF ||
-	    ebpfaccel__traffic_probe_stretch(ap->probe, port, ps->d.busy_dir, &buf, &len))
+	if (!ps->stretch_asked_ns || ps->cur != OFF)
 		return;
+	if (ebpfaccel__traffic_probe_stretch(ap->probe, port, ps->d.busy_dir, &buf, &len)) {
+		retry_stretch(ap, ps, port);
+		return;
+	}
 	ps->stretch_asked_ns = 0;
 	memcpy(sum, ps->sum, sizeof(sum));
 	for (size_t i = 0; i < ap->n_cand; i++) {
@@ -450,8 +498,20 @@ static void take_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps
 	pr_info("auto policy: port %u: candidates measured on stretch %u of %u (%zu bytes)\n", port,
 		ps->stretches + 1, STRETCHES, len);
 	if (++ps->stretches < STRETCHES)
-		ps->stretch_asked_ns = ebpfaccel__traffic_probe_want_stretch(ap->probe, port, ps->d.busy_dir)
-				       ? 0 : ebpfaccel__monotonic_ns();
+		ps->stretch_next_ns = ebpfaccel__monotonic_ns() + STRETCH_GAP_NS;
+}
+
+/* choose: the next stretch, once STRETCH_GAP_NS of the stream went by
+ * after the last one. */
+static void next_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps, uint16_t port)
+{
+	uint64_t now = ebpfaccel__monotonic_ns();
+
+	if (!ps->stretch_next_ns || now < ps->stretch_next_ns)
+		return;
+	ps->stretch_next_ns = 0;
+	if (ps->cur == OFF)
+		ask_for_stretch(ap, ps, port, now);
 }
 
 /* The highest ratio a candidate reaches on the port's data. */
@@ -464,10 +524,15 @@ static double best_ratio(const struct port_state *ps, size_t n)
 	return best;
 }
 
-/* A stretch asked for and not yet here, while it may still come. */
+/* A stretch asked for and not yet here, while it may still come, or one
+ * still to be asked for. */
 static bool stretch_awaited(const struct port_state *ps)
 {
-	return ps->stretch_asked_ns && ebpfaccel__monotonic_ns() - ps->stretch_asked_ns < STRETCH_WAIT_NS;
+	uint64_t now = ebpfaccel__monotonic_ns();
+
+	if (ps->stretches && now - ps->stretches_asked_ns >= STRETCHES_WAIT_NS)
+		return false;
+	return ps->stretch_next_ns || (ps->stretch_asked_ns && now - ps->stretch_asked_ns < STRETCH_WAIT_NS);
 }
 
 /* The stream's gain over the ratios the candidates carry: none over a
@@ -500,7 +565,12 @@ static struct ebpfaccel__goodput_env env_of(struct ebpfaccel_auto_policy *ap, st
 /* Where the ratio in a decision's text comes from. */
 static const char *ratio_source(const struct port_state *ps)
 {
-	return ps->contiguous ? " on a stretch" : "";
+	static const char *const on[] = { "", " on a stretch", " on 2 stretches", " on 3 stretches",
+					  " on 4 stretches" };
+
+	if (!ps->contiguous)
+		return "";
+	return ps->stretches < sizeof(on) / sizeof(on[0]) ? on[ps->stretches] : " on stretches";
 }
 
 static void describe(char *text, size_t len, const struct ebpfaccel_auto_candidate *c)
@@ -714,12 +784,15 @@ static void learn(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
 	 * the first of a run that stands in while nothing else is known: on
 	 * the loaded machine the measurements took seconds, a warm-up
 	 * transfer ended inside one, and its 0.4 MB/s became the 1 Gbit/s
-	 * link's estimate. */
-	if (s->payload_bytes[0] + s->payload_bytes[1] >= ap->o.min_bytes && !ps->link_skip)
+	 * link's estimate.  It does not end the busy run, though: the
+	 * traffic went on, and with a run cut at every measurement of a
+	 * stretch no interval was left to count (rounds at load 1.5-3.5
+	 * judged the 1 Gbit/s link from stand-ins at 4.5-20 MB/s). */
+	if (s->payload_bytes[0] + s->payload_bytes[1] < ap->o.min_bytes)
+		ebpfaccel__link_quiet(&ps->lk);
+	else if (!ps->link_skip)
 		ps->link = ebpfaccel__link_add(&ps->lk, delivered_rate(ps, s), s->duration_ns,
 					       ebpfaccel__monotonic_ns());
-	else
-		ebpfaccel__link_quiet(&ps->lk);
 	ps->link_skip = false;
 	if (ps->cur == OFF || !ap->o.choose)
 		return;
@@ -742,8 +815,10 @@ static int feed(struct ebpfaccel_auto_policy *ap, uint16_t port, const struct eb
 	learn(ap, ps, s);
 	if (ap->o.choose) {
 		measure_candidates(ap, ps, port, s);
-		if (ap->probe)
+		if (ap->probe) {
 			take_stretch(ap, ps, port);
+			next_stretch(ap, ps, port);
+		}
 		latest = judge_goodput(ap, ps, s, text, sizeof(text), &want);
 	} else {
 		refresh_speed(ap, ps, port, s);
