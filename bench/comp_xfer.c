@@ -229,10 +229,13 @@ static struct ebpfaccel_comp_rule_opts rule_of(const char *algo, const char *mod
 }
 
 /* hold intervals agree with the decision in force (a decision that flips
- * has just been asked for hold times). */
+ * has just been asked for hold times).  Only "bulk-compressible" asks for
+ * on: with the goodput model, hold intervals may ask for it while the flip
+ * still waits for the port's stretches. */
 static bool settled(const struct ebpfaccel_auto_decision *d, unsigned int hold)
 {
-	return d->latest != EBPFACCEL_AUTO_NO_DATA && d->agreeing >= hold;
+	return d->latest != EBPFACCEL_AUTO_NO_DATA && d->agreeing >= hold &&
+	       d->compress == (d->latest == EBPFACCEL_AUTO_BULK_COMPRESSIBLE);
 }
 
 struct both_policies {

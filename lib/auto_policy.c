@@ -57,8 +57,9 @@
  * flows are shorter than a stretch). */
 #define STRETCH_WAIT_NS (2 * 1000000000ULL)
 /* choose: the candidates' figures are the engine's over this many
- * stretches of the port's stream, asked for STRETCH_GAP_NS or more apart,
- * so at places of the stream far apart.  A stream's data changes over tens
+ * stretches of the port's stream, each asked for STRETCH_GAP_NS or more
+ * after the last was (in the update that takes it, if that is later), so
+ * at places of the stream far apart.  A stream's data changes over tens
  * of MiB, and with it what a configuration makes of it: zstd-3 stream
  * compresses the benchmark's text (a tar of /usr/include and
  * /usr/share/doc) 30-300:1 and 3x faster from 16 to 58 MiB, where a second
@@ -77,11 +78,14 @@
  * out of the link estimate without cutting the busy run (learn()). */
 #define STRETCHES	4
 #define STRETCH_GAP_NS	(250 * 1000000ULL)
-/* choose: ... but the decision waits for them no longer than this after
+/* choose: ... but a flip to "on" waits for them no longer than this after
  * the first was asked for: then the stretches so far decide, and the rest
  * still come while the port stays off.  At 10 Gbit/s, comp_link's warm-up
  * (0.6 s transfers, 0.3 s pauses) took 7 transfers to collect four, and
- * once more than its limit of 12. */
+ * once more than its limit of 12.  Meanwhile every interval is judged on
+ * the figures so far and counts towards opts.hold (settle()): a flow of
+ * 3 s at 200 Mbit/s (test_traffic_cli.sh) ended with the decision still
+ * off when intervals only counted once the fourth stretch was in. */
 #define STRETCHES_WAIT_NS (3 * 1000000000ULL)
 /* choose: turning on needs this much more goodput than plain TCP, and
  * leaving a configuration in force for another at once (after hold
@@ -111,6 +115,7 @@ struct port_state {
 	bool measured;			/* choose: figures measured on a sample */
 	uint64_t stretch_asked_ns;	/* a stretch is awaited since; 0 none */
 	uint64_t stretch_next_ns;	/* the next one is asked for then; 0 none */
+	uint64_t stretch_sent_ns;	/* the probe was last asked then */
 	uint64_t stretches_asked_ns;	/* the first of them was asked for then */
 	uint64_t stretch_broken;	/* the probe's broken stretches when asked */
 	bool contiguous;		/* ratios are a stretch's, not the pieces' */
@@ -384,6 +389,7 @@ static bool ask_for_stretch(struct ebpfaccel_auto_policy *ap, struct port_state 
 	if (ebpfaccel__traffic_probe_want_stretch(ap->probe, port, ps->d.busy_dir))
 		return false;
 	ps->stretch_asked_ns = since;
+	ps->stretch_sent_ns = ebpfaccel__monotonic_ns();
 	return true;
 }
 
@@ -497,12 +503,15 @@ static void take_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps
 	ps->link_skip = true;
 	pr_info("auto policy: port %u: candidates measured on stretch %u of %u (%zu bytes)\n", port,
 		ps->stretches + 1, STRETCHES, len);
+	/* The next place: STRETCH_GAP_NS of the stream after this one's
+	 * start, not after its measurement, which took up to a tick
+	 * itself (at 250 ms ticks, three ticks a stretch before). */
 	if (++ps->stretches < STRETCHES)
-		ps->stretch_next_ns = ebpfaccel__monotonic_ns() + STRETCH_GAP_NS;
+		ps->stretch_next_ns = ps->stretch_sent_ns + STRETCH_GAP_NS;
 }
 
 /* choose: the next stretch, once STRETCH_GAP_NS of the stream went by
- * after the last one. */
+ * after the start of the last one. */
 static void next_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps, uint16_t port)
 {
 	uint64_t now = ebpfaccel__monotonic_ns();
@@ -616,10 +625,12 @@ static void log_model(const struct ebpfaccel_auto_policy *ap, const struct port_
 /* choose: after the checks every policy makes (enough data, bulk runs,
  * compressible), the candidate of highest expected goodput, if it beats
  * plain TCP by ON_GAIN (or, while on, at all).  The configuration in
- * force stays unless another beats it clearly (keep_or_switch()). */
+ * force stays unless another beats it clearly (keep_or_switch()).  While
+ * the port's stretches are still to come, the figures so far judge, and
+ * *wait tells settle() that a flip to "on" must wait for the rest. */
 static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
 						const struct ebpfaccel_auto_sample *s, char *text,
-						size_t len, int *want)
+						size_t len, int *want, bool *wait)
 {
 	struct ebpfaccel_auto_sample seen = *s;
 	enum ebpfaccel_auto_reason r;
@@ -630,6 +641,7 @@ static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap
 	int best;
 
 	*want = OFF;
+	*wait = false;
 	/* Whether the data compresses at all, too, is the stretch's to say:
 	 * repeats further apart than the pieces see are the stream's. */
 	if (ps->contiguous && ps->cur == OFF && seen.entropy >= 0)
@@ -637,10 +649,6 @@ static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap
 	r = judge(ap, ps, &seen, text, len);
 	if (r != EBPFACCEL_AUTO_BULK_COMPRESSIBLE)
 		return r;
-	if (ps->cur == OFF && stretch_awaited(ps)) {
-		snprintf(text, len, "compressible, waiting for a contiguous stretch of the stream");
-		return EBPFACCEL_AUTO_NO_DATA;
-	}
 	env = env_of(ap, ps);
 	log_model(ap, ps, &env);
 	best = ebpfaccel__goodput_best(ps->cand, ap->n_cand, &env, &best_g);
@@ -661,6 +669,7 @@ static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap
 		return EBPFACCEL_AUTO_RATE_ABOVE_COMP_SPEED;
 	}
 	*want = keep_or_switch(ps, best, best_g, cur_g);
+	*wait = ps->cur == OFF && stretch_awaited(ps);
 	c = &ps->cand[*want];
 	describe(name, sizeof(name), c);
 	snprintf(text, len, "%s delivers %.1f MB/s vs plain %.1f MB/s (ratio %.2f:1%s, %.0f%% of a core "
@@ -682,16 +691,36 @@ static bool same_ask(const struct port_state *ps, int want)
 	return ps->latest_want == want;
 }
 
-/* Hysteresis: the decision follows the latest verdict only after
- * opts.hold consecutive intervals ask for it (same_ask()); it then takes
- * the latest interval's choice.  Returns 1 on a change. */
-static int settle(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
-		  enum ebpfaccel_auto_reason latest, int want, const char *text)
+/* The text of a port that no verdict has decided yet (its first
+ * decision, off for want of data, in force): what holds it, then what the
+ * latest interval says. */
+static void undecided_text(const struct ebpfaccel_auto_policy *ap, struct port_state *ps, bool wait,
+			   const char *text)
 {
 	struct ebpfaccel_auto_decision *d = &ps->d;
 
-	if (latest == EBPFACCEL_AUTO_NO_DATA)
+	if (d->agreeing < ap->o.hold)
+		snprintf(d->text, sizeof(d->text), "waiting, %u/%u in a row: %s", d->agreeing, ap->o.hold,
+			 text);
+	else if (wait)
+		snprintf(d->text, sizeof(d->text), "waiting for stretch %u/%u: %s", ps->stretches + 1,
+			 STRETCHES, text);
+}
+
+/* Hysteresis: the decision follows the latest verdict only after
+ * opts.hold consecutive intervals ask for it (same_ask()), and, with
+ * @wait, not before the port's stretches are in; it then takes the latest
+ * interval's choice.  Returns 1 on a change. */
+static int settle(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
+		  enum ebpfaccel_auto_reason latest, int want, bool wait, const char *text)
+{
+	struct ebpfaccel_auto_decision *d = &ps->d;
+
+	if (latest == EBPFACCEL_AUTO_NO_DATA) {
+		if (d->latest == EBPFACCEL_AUTO_NO_DATA)
+			snprintf(d->text, sizeof(d->text), "%s", text);
 		return 0;
+	}
 	d->agreeing = same_ask(ps, want) ? d->agreeing + 1 : 1;
 	d->latest = latest;
 	ps->latest_want = want;
@@ -700,8 +729,11 @@ static int settle(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
 		snprintf(d->text, sizeof(d->text), "%s", text);
 		return 0;
 	}
-	if (d->agreeing < ap->o.hold)
+	if (d->agreeing < ap->o.hold || wait) {
+		if (d->reason == EBPFACCEL_AUTO_NO_DATA)
+			undecided_text(ap, ps, wait, text);
 		return 0;
+	}
 	ps->cur = want;
 	ps->beaten = 0;
 	d->compress = want != OFF;
@@ -807,6 +839,7 @@ static int feed(struct ebpfaccel_auto_policy *ap, uint16_t port, const struct eb
 	enum ebpfaccel_auto_reason latest;
 	char text[sizeof(ps->d.text)];
 	int flipped, err, want;
+	bool wait = false;
 
 	if (!ps)
 		return -ENOMEM;
@@ -819,13 +852,13 @@ static int feed(struct ebpfaccel_auto_policy *ap, uint16_t port, const struct eb
 			take_stretch(ap, ps, port);
 			next_stretch(ap, ps, port);
 		}
-		latest = judge_goodput(ap, ps, s, text, sizeof(text), &want);
+		latest = judge_goodput(ap, ps, s, text, sizeof(text), &want, &wait);
 	} else {
 		refresh_speed(ap, ps, port, s);
 		latest = judge(ap, ps, s, text, sizeof(text));
 		want = latest == EBPFACCEL_AUTO_BULK_COMPRESSIBLE ? 0 : OFF;
 	}
-	flipped = settle(ap, ps, latest, want, text);
+	flipped = settle(ap, ps, latest, want, wait, text);
 	fill_choice(ap, ps);
 	if (latest == EBPFACCEL_AUTO_NO_DATA || ps->applied == ps->cur)
 		return flipped;
