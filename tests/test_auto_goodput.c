@@ -128,6 +128,33 @@ START_TEST(choice_follows_the_link)
 }
 END_TEST
 
+/* A port no verdict has decided yet says what holds it, not that nothing
+ * was judged (a short flow ended like this in test_traffic_cli.sh: off,
+ * "no traffic judged yet", two intervals asking for on). */
+START_TEST(undecided_port_says_why)
+{
+	int applied = 0;
+	struct ebpfaccel_auto_policy *p = new_policy(&applied);
+	struct ebpfaccel_auto_sample little = bulk(1000, 3.0);
+	struct ebpfaccel_auto_decision d = feed_sample(p, &little, 1);
+
+	ck_assert_int_eq(d.reason, EBPFACCEL_AUTO_NO_DATA);
+	ck_assert_msg(strstr(d.text, "too little traffic to judge"), "%s", d.text);
+	d = feed(p, 125 * MB, 3.0, 2);
+	ck_assert(!d.compress);
+	ck_assert_int_eq(d.reason, EBPFACCEL_AUTO_NO_DATA);
+	ck_assert_int_eq(d.latest, EBPFACCEL_AUTO_BULK_COMPRESSIBLE);
+	ck_assert_int_eq(d.agreeing, 2);
+	ck_assert_msg(!strncmp(d.text, "waiting, 2/3 in a row: zstd-1 stream delivers 375.0 MB/s", 56), "%s",
+		      d.text);
+	ck_assert_int_eq(applied, 1);	/* off, the first judged interval's */
+	d = feed(p, 125 * MB, 3.0, 1);
+	assert_choice(&d, B);
+	ck_assert_msg(!strncmp(d.text, "zstd-1 stream delivers", 22), "%s", d.text);
+	ebpfaccel_auto_policy__free(p);
+}
+END_TEST
+
 /* A new choice needs hold (3) agreeing intervals, like on/off. */
 START_TEST(change_needs_hold_intervals)
 {
@@ -618,6 +645,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("model");
 
 	tcase_add_loop_test(tc, choice_follows_the_link, 0, sizeof(by_link) / sizeof(by_link[0]));
+	tcase_add_test(tc, undecided_port_says_why);
 	tcase_add_test(tc, change_needs_hold_intervals);
 	tcase_add_test(tc, on_needs_agreement_not_the_same_best);
 	tcase_add_test(tc, no_flapping);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
@@ -178,6 +179,83 @@ START_TEST(choose_ratios_come_from_a_stretch)
 		      d.text);
 	free(block);
 	free(data);
+}
+END_TEST
+
+/* Sends @len bytes of @text (DATA_LEN, from offset *off, wrapping) on
+ * @fd and waits until the sink has everything sent so far (*sent). */
+static void send_step(int fd, const uint8_t *text, size_t *off, size_t len, uint64_t *sent)
+{
+	while (len) {
+		size_t n = DATA_LEN - *off < len ? DATA_LEN - *off : len;
+
+		tf_write_all(fd, text + *off, n);
+		*off = (*off + n) % DATA_LEN;
+		len -= n;
+		*sent += n;
+	}
+	while (tf_server_received(srv) < *sent)
+		usleep(10000);
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
+}
+
+/* choose: a short flow is decided while it lasts.  One connection sends
+ * text in steps of STEP_LEN, and the policy judges each step once the sink
+ * has it, STEP_MIN_US or more after the last judgement (the stretches are
+ * asked for 250 ms apart): the test's intervals are the flow's steps,
+ * whatever the machine's load makes of their time.  The candidates are
+ * measured once the probe's sample holds 8 MiB of traffic, then one
+ * stretch comes a step, and every step judged counts towards the hold,
+ * so the port is on by the ninth step or so; SHORT_FLOW_STEPS leaves room
+ * for a stretch broken by a retransmission.  Before, each stretch took
+ * three steps, and the hold only counted once the fourth was in: 4 + 3 x
+ * 4 + 2 steps.  Meanwhile the text says what the decision waits for. */
+#define STEP_LEN		(3 * 1024 * 1024)
+#define STEP_MIN_US		260000
+#define SHORT_FLOW_STEPS	12
+START_TEST(short_flow_is_decided_while_it_lasts)
+{
+	LIBEBPFACCEL_OPTS(ebpfaccel_auto_policy_opts, opts, .choose = true, .apply = count_apply);
+	uint8_t *text = tf_text(DATA_LEN);
+	struct ebpfaccel_auto_decision d = { 0 };
+	uint64_t sent = 0, first_judged = 0, before, last = 0;
+	size_t off = 0;
+	int fd, step;
+
+	start(&opts, TF_SINK, 0, 0, AF_INET);
+	fd = tf_connect(&link_, srv, AF_INET);
+	for (step = 0; step < SHORT_FLOW_STEPS && !d.compress; step++) {
+		send_step(fd, text, &off, STEP_LEN, &sent);
+		while (now_us() - last < STEP_MIN_US)
+			usleep(10000);
+		before = last = now_us();
+		ck_assert_int_ge(ebpfaccel_auto_policy__update(policy), 0);
+		if (ebpfaccel_auto_policy__decision(policy, tf_server_port(srv), &d))
+			continue;
+		if (d.latest == EBPFACCEL_AUTO_NO_DATA)
+			continue;
+		if (!first_judged)
+			first_judged = before;
+		if (!d.compress)
+			ck_assert_msg(!strncmp(d.text, "waiting", 7), "step %d, %u in a row: %s", step,
+				      d.agreeing, d.text);
+	}
+	close(fd);
+	assert_decision(&d, true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE);
+	/* All four stretches decided, unless one was waited for up to the
+	 * bound (STRETCH_WAIT_NS: 2 s; a loaded machine's steps are long). */
+	if (now_us() - first_judged < 2000000)
+		ck_assert_msg(strstr(d.text, "on 4 stretches"), "step %d: %s", step, d.text);
+	ck_assert_int_eq(applied_on, 1);
+	ck_assert_int_eq(applied_off, 1);
+	free(text);
 }
 END_TEST
 
@@ -433,6 +511,7 @@ static Suite *suite(void)
 	tcase_add_test(traffic, engine_ratio_stands_in_while_on);
 	tcase_add_test(traffic, speed_follows_the_data);
 	tcase_add_test(traffic, choose_ratios_come_from_a_stretch);
+	tcase_add_test(traffic, short_flow_is_decided_while_it_lasts);
 	suite_add_tcase(s, traffic);
 
 	tcase_add_test(fed, alternating_data_does_not_flap);
