@@ -627,7 +627,8 @@ static void log_model(const struct ebpfaccel_auto_policy *ap, const struct port_
  * plain TCP by ON_GAIN (or, while on, at all).  The configuration in
  * force stays unless another beats it clearly (keep_or_switch()).  While
  * the port's stretches are still to come, the figures so far judge, and
- * *wait tells settle() that a flip to "on" must wait for the rest. */
+ * *wait tells settle() that the verdict may change with the rest: a flip
+ * to "on" waits for them. */
 static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
 						const struct ebpfaccel_auto_sample *s, char *text,
 						size_t len, int *want, bool *wait)
@@ -641,7 +642,7 @@ static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap
 	int best;
 
 	*want = OFF;
-	*wait = false;
+	*wait = ps->cur == OFF && stretch_awaited(ps);
 	/* Whether the data compresses at all, too, is the stretch's to say:
 	 * repeats further apart than the pieces see are the stream's. */
 	if (ps->contiguous && ps->cur == OFF && seen.entropy >= 0)
@@ -669,7 +670,6 @@ static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap
 		return EBPFACCEL_AUTO_RATE_ABOVE_COMP_SPEED;
 	}
 	*want = keep_or_switch(ps, best, best_g, cur_g);
-	*wait = ps->cur == OFF && stretch_awaited(ps);
 	c = &ps->cand[*want];
 	describe(name, sizeof(name), c);
 	snprintf(text, len, "%s delivers %.1f MB/s vs plain %.1f MB/s (ratio %.2f:1%s, %.0f%% of a core "
@@ -691,26 +691,31 @@ static bool same_ask(const struct port_state *ps, int want)
 	return ps->latest_want == want;
 }
 
-/* The text of a port that no verdict has decided yet (its first
- * decision, off for want of data, in force): what holds it, then what the
- * latest interval says. */
-static void undecided_text(const struct ebpfaccel_auto_policy *ap, struct port_state *ps, bool wait,
-			   const char *text)
+/* The decision's text while it waits for more agreeing intervals
+ * (@in_a_row) or for the port's stretches: that, then what the latest
+ * interval says.  It starts with "waiting" (bench/comp_xfer.c reads it). */
+static void waiting_text(const struct ebpfaccel_auto_policy *ap, struct port_state *ps, bool in_a_row,
+			 const char *text)
 {
 	struct ebpfaccel_auto_decision *d = &ps->d;
+	int n;
 
-	if (d->agreeing < ap->o.hold)
-		snprintf(d->text, sizeof(d->text), "waiting, %u/%u in a row: %s", d->agreeing, ap->o.hold,
-			 text);
-	else if (wait)
-		snprintf(d->text, sizeof(d->text), "waiting for stretch %u/%u: %s", ps->stretches + 1,
-			 STRETCHES, text);
+	if (in_a_row)
+		n = snprintf(d->text, sizeof(d->text), "waiting, %u/%u in a row: ", d->agreeing, ap->o.hold);
+	else
+		n = snprintf(d->text, sizeof(d->text), "waiting for stretch %u/%u: ", ps->stretches + 1,
+			     STRETCHES);
+	/* The verdict's end is cut where the line is full. */
+	snprintf(d->text + n, sizeof(d->text) - n, "%s", text);
 }
 
 /* Hysteresis: the decision follows the latest verdict only after
  * opts.hold consecutive intervals ask for it (same_ask()), and, with
  * @wait, not before the port's stretches are in; it then takes the latest
- * interval's choice.  Returns 1 on a change. */
+ * interval's choice.  A verdict for the decision in force is its reason at
+ * once, and says whether stretches are still to come.  The text of a port
+ * no verdict has decided yet (its first decision, off for want of data,
+ * in force) says what holds it.  Returns 1 on a change. */
 static int settle(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
 		  enum ebpfaccel_auto_reason latest, int want, bool wait, const char *text)
 {
@@ -726,12 +731,15 @@ static int settle(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
 	ps->latest_want = want;
 	if (want == ps->cur) {
 		d->reason = latest;
-		snprintf(d->text, sizeof(d->text), "%s", text);
+		if (wait)
+			waiting_text(ap, ps, false, text);
+		else
+			snprintf(d->text, sizeof(d->text), "%s", text);
 		return 0;
 	}
 	if (d->agreeing < ap->o.hold || wait) {
 		if (d->reason == EBPFACCEL_AUTO_NO_DATA)
-			undecided_text(ap, ps, wait, text);
+			waiting_text(ap, ps, d->agreeing < ap->o.hold, text);
 		return 0;
 	}
 	ps->cur = want;
