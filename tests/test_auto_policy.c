@@ -257,7 +257,7 @@ static void assert_four_stretches(const struct step_flow *f, const struct ebpfac
 }
 
 /* A short flow is decided while it lasts: every step judged counts
- * towards the hold, so the port is on by the eighth step or so;
+ * towards the hold, so the port is on by the seventh step or so;
  * FLOW_STEPS leaves room for a stretch broken by a retransmission.
  * Before, each stretch took three steps, and the hold only counted once
  * the fourth was in: 3 + 3 x 4 + 2 steps.  Meanwhile the text says what
