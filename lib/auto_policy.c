@@ -51,9 +51,9 @@
  * starts with JSON logs sampled 3.6:1 for lz4 after one 100 ms interval,
  * where the whole stream compresses 2:1. */
 #define MEASURE_MIN_SAMPLE 32768
-/* choose: how long a port's decision waits for the contiguous stretch its
- * measurement asked the probe for (2 MiB: 0.2 s at 100 Mbit/s) before the
- * sample's pieces alone decide (a connection that ended, a port whose
+/* choose: how long a port's flip to on waits for the contiguous stretch
+ * its measurement asked the probe for (2 MiB: 0.2 s at 100 Mbit/s) before
+ * the figures so far decide (a connection that ended, a port whose
  * flows are shorter than a stretch). */
 #define STRETCH_WAIT_NS (2 * 1000000000ULL)
 /* choose: the candidates' figures are the engine's over this many
