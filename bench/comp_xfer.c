@@ -229,10 +229,14 @@ static struct ebpfaccel_comp_rule_opts rule_of(const char *algo, const char *mod
 }
 
 /* hold intervals agree with the decision in force (a decision that flips
- * has just been asked for hold times). */
+ * has just been asked for hold times), and the goodput model has all the
+ * port's stretches: while it waits for them, hold intervals may ask for
+ * on with the flip still to come, or agree with off on a verdict the rest
+ * may change, and the decision's text starts with "waiting". */
 static bool settled(const struct ebpfaccel_auto_decision *d, unsigned int hold)
 {
-	return d->latest != EBPFACCEL_AUTO_NO_DATA && d->agreeing >= hold;
+	return d->latest != EBPFACCEL_AUTO_NO_DATA && d->agreeing >= hold && d->reason == d->latest &&
+	       strncmp(d->text, "waiting", 7);
 }
 
 struct both_policies {

@@ -51,23 +51,42 @@
  * starts with JSON logs sampled 3.6:1 for lz4 after one 100 ms interval,
  * where the whole stream compresses 2:1. */
 #define MEASURE_MIN_SAMPLE 32768
-/* choose: how long a port's decision waits for the contiguous stretch its
- * measurement asked the probe for (2 MiB: 0.2 s at 100 Mbit/s) before the
- * sample's pieces alone decide (a connection that ended, a port whose
+/* choose: how long a port's flip to on waits for the contiguous stretch
+ * its measurement asked the probe for (2 MiB: 0.2 s at 100 Mbit/s) before
+ * the figures so far decide (a connection that ended, a port whose
  * flows are shorter than a stretch). */
 #define STRETCH_WAIT_NS (2 * 1000000000ULL)
 /* choose: the candidates' figures are the engine's over this many
- * stretches of the port's stream, asked for one after the other (a tick
- * or more apart, so at other places of the stream).  One 2 MiB stretch of
- * the benchmark's mixed corpus, which cycles through 1 MiB of JSON logs,
- * HTML and compressed files, holds two of the three (zstd-1/3 stream
- * compressed 2 MiB stretches of it 1.90/1.89:1 at one place and
- * 2.18/3.04:1 at another, where the whole stream compresses 2.65/2.82:1),
- * but three cost three intervals left out of the link estimate (each
- * spans a measurement) and a run cut each time: at 1 Gbit/s the decisions
- * then judged the link from stand-ins at 16-27 MB/s.  One, until the link
- * estimate does without cutting runs. */
-#define STRETCHES	1
+ * stretches of the port's stream, each asked for STRETCH_GAP_NS or more
+ * after the last was (in the update that takes it, if that is later), so
+ * at places of the stream far apart.  A stream's data changes over tens
+ * of MiB, and with it what a configuration makes of it: zstd-3 stream
+ * compresses the benchmark's text (a tar of /usr/include and
+ * /usr/share/doc) 30-300:1 and 3x faster from 16 to 58 MiB, where a second
+ * copy of headers lies within its 2 MiB window, and mostly 4-7:1
+ * elsewhere (10.7:1 over the 100 MiB), while zstd-1 (512 KiB window) and
+ * lz4 read there what they read over the whole (5.4:1 / 3.5:1).  One stretch at 14 MiB gave zstd-3
+ * 13.9:1 at 650-780 MB/s, and the 1 Gbit/s link's decision took it over
+ * lz4 block, where zstd-3's transfers of the whole corpus ran at 340-370
+ * MB/s and lz4's at 450-500.  One stretch of the mixed corpus, which
+ * cycles through 1 MiB of JSON logs, HTML and compressed files, holds two
+ * of the three (zstd-1/3 stream compressed 2 MiB stretches of it
+ * 1.90/1.89:1 at one place and 2.18/3.04:1 at another, where the whole
+ * stream compresses 2.65/2.82:1).  The figures are sums over the
+ * stretches (bytes over CPU time), so the slow places weigh as much as
+ * they cost the sender.  Each stretch's measurement leaves its interval
+ * out of the link estimate without cutting the busy run (learn()). */
+#define STRETCHES	4
+#define STRETCH_GAP_NS	(250 * 1000000ULL)
+/* choose: ... but a flip to "on" waits for them no longer than this after
+ * the first was asked for: then the stretches so far decide, and the rest
+ * still come while the port stays off.  At 10 Gbit/s, comp_link's warm-up
+ * (0.6 s transfers, 0.3 s pauses) took 7 transfers to collect four, and
+ * once more than its limit of 12.  Meanwhile every interval is judged on
+ * the figures so far and counts towards opts.hold (settle()): a flow of
+ * 3 s at 200 Mbit/s (test_traffic_cli.sh) ended with the decision still
+ * off when intervals only counted once the fourth stretch was in. */
+#define STRETCHES_WAIT_NS (3 * 1000000000ULL)
 /* choose: turning on needs this much more goodput than plain TCP, and
  * leaving a configuration in force for another at once (after hold
  * intervals) needs this much more than it delivers: a single estimate
@@ -95,6 +114,10 @@ struct port_state {
 	struct ebpfaccel_auto_candidate cand[EBPFACCEL__MAX_CANDIDATES];
 	bool measured;			/* choose: figures measured on a sample */
 	uint64_t stretch_asked_ns;	/* a stretch is awaited since; 0 none */
+	uint64_t stretch_next_ns;	/* the next one is asked for then; 0 none */
+	uint64_t stretch_sent_ns;	/* the probe was last asked then */
+	uint64_t stretches_asked_ns;	/* the first of them was asked for then */
+	uint64_t stretch_broken;	/* the probe's broken stretches when asked */
 	bool contiguous;		/* ratios are a stretch's, not the pieces' */
 	unsigned int stretches;		/* stretches measured since the pieces */
 	struct ebpfaccel__stretch_sum sum[EBPFACCEL__MAX_CANDIDATES]; /* over them */
@@ -356,6 +379,20 @@ static enum ebpfaccel_auto_reason judge(struct ebpfaccel_auto_policy *ap, struct
 	return EBPFACCEL_AUTO_BULK_COMPRESSIBLE;
 }
 
+/* choose: asks the probe for a stretch of the port's busier direction;
+ * @since is when the decision started waiting for it.  False if the probe
+ * cannot take the request. */
+static bool ask_for_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps, uint16_t port,
+			    uint64_t since)
+{
+	ps->stretch_broken = ebpfaccel__traffic_probe_stretches_broken(ap->probe);
+	if (ebpfaccel__traffic_probe_want_stretch(ap->probe, port, ps->d.busy_dir))
+		return false;
+	ps->stretch_asked_ns = since;
+	ps->stretch_sent_ns = ebpfaccel__monotonic_ns();
+	return true;
+}
+
 /* choose: measures the port's candidates on its sample of plain traffic,
  * when there are none yet or the data changed.  While the port is on, the
  * wire carries records and the figures measured before stay. */
@@ -387,8 +424,11 @@ static void measure_candidates(struct ebpfaccel_auto_policy *ap, struct port_sta
 		ps->measured = true;
 		ps->contiguous = false;
 		ps->stretches = 0;
+		ps->stretch_next_ns = 0;
 		memset(ps->sum, 0, sizeof(ps->sum));
-		ps->stretch_asked_ns = ebpfaccel__traffic_probe_want_stretch(ap->probe, port, ps->d.busy_dir) ? 0 : now;
+		if (!ask_for_stretch(ap, ps, port, now))
+			ps->stretch_asked_ns = 0;
+		ps->stretches_asked_ns = now;
 		ps->measured_ratio = s->sample_ratio;
 		ps->measured_at_ns = now;
 		/* The next interval spans this measurement, which took
@@ -400,6 +440,17 @@ static void measure_candidates(struct ebpfaccel_auto_policy *ap, struct port_sta
 			port, ap->n_cand, len, s->sample_ratio);
 	}
 	free(buf);
+}
+
+/* choose: a stretch the probe's programs ended short (a retransmission
+ * or gap in the flow that took it, a full ring) will never complete:
+ * asked for again at once, within the same STRETCH_WAIT_NS. */
+static void retry_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps, uint16_t port)
+{
+	if (ps->stretch_asked_ns && ps->cur == OFF &&
+	    ebpfaccel__traffic_probe_stretches_broken(ap->probe) != ps->stretch_broken &&
+	    !ask_for_stretch(ap, ps, port, ps->stretch_asked_ns))
+		ps->stretch_asked_ns = 0;
 }
 
 /* choose: once the probe hands over a stretch of the port's stream that
@@ -419,9 +470,12 @@ static void take_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps
 	const uint8_t *buf;
 	size_t len;
 
-	if (!ps->stretch_asked_ns || ps->cur != OFF ||
-	    ebpfaccel__traffic_probe_stretch(ap->probe, port, ps->d.busy_dir, &buf, &len))
+	if (!ps->stretch_asked_ns || ps->cur != OFF)
 		return;
+	if (ebpfaccel__traffic_probe_stretch(ap->probe, port, ps->d.busy_dir, &buf, &len)) {
+		retry_stretch(ap, ps, port);
+		return;
+	}
 	ps->stretch_asked_ns = 0;
 	memcpy(sum, ps->sum, sizeof(sum));
 	for (size_t i = 0; i < ap->n_cand; i++) {
@@ -449,9 +503,24 @@ static void take_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps
 	ps->link_skip = true;
 	pr_info("auto policy: port %u: candidates measured on stretch %u of %u (%zu bytes)\n", port,
 		ps->stretches + 1, STRETCHES, len);
+	/* The next place: STRETCH_GAP_NS of the stream after this one's
+	 * start, not after its measurement, which took up to a tick
+	 * itself (at 250 ms ticks, three ticks a stretch before). */
 	if (++ps->stretches < STRETCHES)
-		ps->stretch_asked_ns = ebpfaccel__traffic_probe_want_stretch(ap->probe, port, ps->d.busy_dir)
-				       ? 0 : ebpfaccel__monotonic_ns();
+		ps->stretch_next_ns = ps->stretch_sent_ns + STRETCH_GAP_NS;
+}
+
+/* choose: the next stretch, once STRETCH_GAP_NS of the stream went by
+ * after the start of the last one. */
+static void next_stretch(struct ebpfaccel_auto_policy *ap, struct port_state *ps, uint16_t port)
+{
+	uint64_t now = ebpfaccel__monotonic_ns();
+
+	if (!ps->stretch_next_ns || now < ps->stretch_next_ns)
+		return;
+	ps->stretch_next_ns = 0;
+	if (ps->cur == OFF)
+		ask_for_stretch(ap, ps, port, now);
 }
 
 /* The highest ratio a candidate reaches on the port's data. */
@@ -464,10 +533,15 @@ static double best_ratio(const struct port_state *ps, size_t n)
 	return best;
 }
 
-/* A stretch asked for and not yet here, while it may still come. */
+/* A stretch asked for and not yet here, while it may still come, or one
+ * still to be asked for. */
 static bool stretch_awaited(const struct port_state *ps)
 {
-	return ps->stretch_asked_ns && ebpfaccel__monotonic_ns() - ps->stretch_asked_ns < STRETCH_WAIT_NS;
+	uint64_t now = ebpfaccel__monotonic_ns();
+
+	if (ps->stretches && now - ps->stretches_asked_ns >= STRETCHES_WAIT_NS)
+		return false;
+	return ps->stretch_next_ns || (ps->stretch_asked_ns && now - ps->stretch_asked_ns < STRETCH_WAIT_NS);
 }
 
 /* The stream's gain over the ratios the candidates carry: none over a
@@ -500,7 +574,12 @@ static struct ebpfaccel__goodput_env env_of(struct ebpfaccel_auto_policy *ap, st
 /* Where the ratio in a decision's text comes from. */
 static const char *ratio_source(const struct port_state *ps)
 {
-	return ps->contiguous ? " on a stretch" : "";
+	static const char *const on[] = { "", " on a stretch", " on 2 stretches", " on 3 stretches",
+					  " on 4 stretches" };
+
+	if (!ps->contiguous)
+		return "";
+	return ps->stretches < sizeof(on) / sizeof(on[0]) ? on[ps->stretches] : " on stretches";
 }
 
 static void describe(char *text, size_t len, const struct ebpfaccel_auto_candidate *c)
@@ -546,10 +625,13 @@ static void log_model(const struct ebpfaccel_auto_policy *ap, const struct port_
 /* choose: after the checks every policy makes (enough data, bulk runs,
  * compressible), the candidate of highest expected goodput, if it beats
  * plain TCP by ON_GAIN (or, while on, at all).  The configuration in
- * force stays unless another beats it clearly (keep_or_switch()). */
+ * force stays unless another beats it clearly (keep_or_switch()).  While
+ * the port's stretches are still to come, the figures so far judge, and
+ * *wait tells settle() that the verdict may change with the rest: a flip
+ * to "on" waits for them. */
 static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
 						const struct ebpfaccel_auto_sample *s, char *text,
-						size_t len, int *want)
+						size_t len, int *want, bool *wait)
 {
 	struct ebpfaccel_auto_sample seen = *s;
 	enum ebpfaccel_auto_reason r;
@@ -560,6 +642,7 @@ static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap
 	int best;
 
 	*want = OFF;
+	*wait = ps->cur == OFF && stretch_awaited(ps);
 	/* Whether the data compresses at all, too, is the stretch's to say:
 	 * repeats further apart than the pieces see are the stream's. */
 	if (ps->contiguous && ps->cur == OFF && seen.entropy >= 0)
@@ -567,10 +650,6 @@ static enum ebpfaccel_auto_reason judge_goodput(struct ebpfaccel_auto_policy *ap
 	r = judge(ap, ps, &seen, text, len);
 	if (r != EBPFACCEL_AUTO_BULK_COMPRESSIBLE)
 		return r;
-	if (ps->cur == OFF && stretch_awaited(ps)) {
-		snprintf(text, len, "compressible, waiting for a contiguous stretch of the stream");
-		return EBPFACCEL_AUTO_NO_DATA;
-	}
 	env = env_of(ap, ps);
 	log_model(ap, ps, &env);
 	best = ebpfaccel__goodput_best(ps->cand, ap->n_cand, &env, &best_g);
@@ -612,26 +691,57 @@ static bool same_ask(const struct port_state *ps, int want)
 	return ps->latest_want == want;
 }
 
+/* The decision's text while it waits for more agreeing intervals
+ * (@in_a_row) or for the port's stretches: that, then what the latest
+ * interval says.  It starts with "waiting" (bench/comp_xfer.c reads it). */
+static void waiting_text(const struct ebpfaccel_auto_policy *ap, struct port_state *ps, bool in_a_row,
+			 const char *text)
+{
+	struct ebpfaccel_auto_decision *d = &ps->d;
+	int n;
+
+	if (in_a_row)
+		n = snprintf(d->text, sizeof(d->text), "waiting, %u/%u in a row: ", d->agreeing, ap->o.hold);
+	else
+		n = snprintf(d->text, sizeof(d->text), "waiting for stretch %u/%u: ", ps->stretches + 1,
+			     STRETCHES);
+	/* The verdict's end is cut where the line is full. */
+	snprintf(d->text + n, sizeof(d->text) - n, "%s", text);
+}
+
 /* Hysteresis: the decision follows the latest verdict only after
- * opts.hold consecutive intervals ask for it (same_ask()); it then takes
- * the latest interval's choice.  Returns 1 on a change. */
+ * opts.hold consecutive intervals ask for it (same_ask()), and, with
+ * @wait, not before the port's stretches are in; it then takes the latest
+ * interval's choice.  A verdict for the decision in force is its reason at
+ * once, and says whether stretches are still to come.  The text of a port
+ * no verdict has decided yet (its first decision, off for want of data,
+ * in force) says what holds it.  Returns 1 on a change. */
 static int settle(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
-		  enum ebpfaccel_auto_reason latest, int want, const char *text)
+		  enum ebpfaccel_auto_reason latest, int want, bool wait, const char *text)
 {
 	struct ebpfaccel_auto_decision *d = &ps->d;
 
-	if (latest == EBPFACCEL_AUTO_NO_DATA)
+	if (latest == EBPFACCEL_AUTO_NO_DATA) {
+		if (d->latest == EBPFACCEL_AUTO_NO_DATA)
+			snprintf(d->text, sizeof(d->text), "%s", text);
 		return 0;
+	}
 	d->agreeing = same_ask(ps, want) ? d->agreeing + 1 : 1;
 	d->latest = latest;
 	ps->latest_want = want;
 	if (want == ps->cur) {
 		d->reason = latest;
-		snprintf(d->text, sizeof(d->text), "%s", text);
+		if (wait)
+			waiting_text(ap, ps, false, text);
+		else
+			snprintf(d->text, sizeof(d->text), "%s", text);
 		return 0;
 	}
-	if (d->agreeing < ap->o.hold)
+	if (d->agreeing < ap->o.hold || wait) {
+		if (d->reason == EBPFACCEL_AUTO_NO_DATA)
+			waiting_text(ap, ps, d->agreeing < ap->o.hold, text);
 		return 0;
+	}
 	ps->cur = want;
 	ps->beaten = 0;
 	d->compress = want != OFF;
@@ -714,12 +824,15 @@ static void learn(struct ebpfaccel_auto_policy *ap, struct port_state *ps,
 	 * the first of a run that stands in while nothing else is known: on
 	 * the loaded machine the measurements took seconds, a warm-up
 	 * transfer ended inside one, and its 0.4 MB/s became the 1 Gbit/s
-	 * link's estimate. */
-	if (s->payload_bytes[0] + s->payload_bytes[1] >= ap->o.min_bytes && !ps->link_skip)
+	 * link's estimate.  It does not end the busy run, though: the
+	 * traffic went on, and with a run cut at every measurement of a
+	 * stretch no interval was left to count (rounds at load 1.5-3.5
+	 * judged the 1 Gbit/s link from stand-ins at 4.5-20 MB/s). */
+	if (s->payload_bytes[0] + s->payload_bytes[1] < ap->o.min_bytes)
+		ebpfaccel__link_quiet(&ps->lk);
+	else if (!ps->link_skip)
 		ps->link = ebpfaccel__link_add(&ps->lk, delivered_rate(ps, s), s->duration_ns,
 					       ebpfaccel__monotonic_ns());
-	else
-		ebpfaccel__link_quiet(&ps->lk);
 	ps->link_skip = false;
 	if (ps->cur == OFF || !ap->o.choose)
 		return;
@@ -734,6 +847,7 @@ static int feed(struct ebpfaccel_auto_policy *ap, uint16_t port, const struct eb
 	enum ebpfaccel_auto_reason latest;
 	char text[sizeof(ps->d.text)];
 	int flipped, err, want;
+	bool wait = false;
 
 	if (!ps)
 		return -ENOMEM;
@@ -742,15 +856,17 @@ static int feed(struct ebpfaccel_auto_policy *ap, uint16_t port, const struct eb
 	learn(ap, ps, s);
 	if (ap->o.choose) {
 		measure_candidates(ap, ps, port, s);
-		if (ap->probe)
+		if (ap->probe) {
 			take_stretch(ap, ps, port);
-		latest = judge_goodput(ap, ps, s, text, sizeof(text), &want);
+			next_stretch(ap, ps, port);
+		}
+		latest = judge_goodput(ap, ps, s, text, sizeof(text), &want, &wait);
 	} else {
 		refresh_speed(ap, ps, port, s);
 		latest = judge(ap, ps, s, text, sizeof(text));
 		want = latest == EBPFACCEL_AUTO_BULK_COMPRESSIBLE ? 0 : OFF;
 	}
-	flipped = settle(ap, ps, latest, want, text);
+	flipped = settle(ap, ps, latest, want, wait, text);
 	fill_choice(ap, ps);
 	if (latest == EBPFACCEL_AUTO_NO_DATA || ps->applied == ps->cur)
 		return flipped;

@@ -147,6 +147,9 @@ int ebpfaccel__traffic_probe_want_stretch(struct ebpfaccel_traffic_probe *probe,
  * the probe's until the next request); -EAGAIN while it is not. */
 int ebpfaccel__traffic_probe_stretch(struct ebpfaccel_traffic_probe *probe, uint16_t port, int dir,
 				     const uint8_t **buf, size_t *len);
+/* Stretches the probe's programs ended short so far (a gap, a
+ * retransmission, a full ring): a request taken by one will not complete. */
+uint64_t ebpfaccel__traffic_probe_stretches_broken(const struct ebpfaccel_traffic_probe *probe);
 /* The bytes a port's full sample holds (opts.sample_window). */
 uint32_t ebpfaccel__traffic_probe_window(const struct ebpfaccel_traffic_probe *probe);
 

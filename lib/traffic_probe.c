@@ -213,6 +213,11 @@ int ebpfaccel__traffic_probe_stretch(struct ebpfaccel_traffic_probe *p, uint16_t
 	return 0;
 }
 
+uint64_t ebpfaccel__traffic_probe_stretches_broken(const struct ebpfaccel_traffic_probe *p)
+{
+	return __atomic_load_n(&p->skel->bss->stretches_broken, __ATOMIC_RELAXED);
+}
+
 EBPFACCEL_API int ebpfaccel_traffic_probe__poll(struct ebpfaccel_traffic_probe *probe, int timeout_ms)
 {
 	if (!probe)

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
@@ -171,13 +172,144 @@ START_TEST(choose_ratios_come_from_a_stretch)
 	d = wait_decision(true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE, 60);
 	tf_client_stop(c, NULL);
 	assert_decision(&d, true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE);
-	ck_assert_msg(strstr(d.text, "on a stretch"), "%s", d.text);
+	ck_assert_msg(strstr(d.text, " stretches"), "%s", d.text);
 	ck_assert_int_eq(d.choice.algo, TCP_COMP_ALGO_ZSTD);
 	ck_assert_int_eq(d.choice.mode, TCP_COMP_MODE_STREAM);
 	ck_assert_msg(d.choice.ratio > 7.0 && d.choice.ratio < 8.2, "stretch ratio %.2f: %s", d.choice.ratio,
 		      d.text);
 	free(block);
 	free(data);
+}
+END_TEST
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
+}
+
+/* choose, a flow in steps: one connection sends text STEP_LEN at a time,
+ * and the policy judges each step once the sink has it, STEP_MIN_US or
+ * more after the last judgement (the stretches are asked for 250 ms
+ * apart): the test's intervals are the flow's steps, whatever the
+ * machine's load makes of their time.  The candidates are measured once
+ * the probe's sample holds 8 MiB of traffic (the third step), then one
+ * stretch comes a step. */
+#define STEP_LEN		(3 * 1024 * 1024)
+#define STEP_MIN_US		260000
+#define FLOW_STEPS		12
+struct step_flow {
+	int fd;
+	uint8_t *text;		/* DATA_LEN, sent from off, wrapping */
+	size_t off;
+	uint64_t sent;
+	uint64_t last_us;	/* the last judgement's start */
+	uint64_t first_us;	/* the first judged (not no-data) step's start */
+	int step;
+};
+
+static void step_flow_start(struct step_flow *f, const struct ebpfaccel_auto_policy_opts *opts)
+{
+	*f = (struct step_flow){ .text = tf_text(DATA_LEN) };
+	start(opts, TF_SINK, 0, 0, AF_INET);
+	f->fd = tf_connect(&link_, srv, AF_INET);
+}
+
+static void step_flow_end(struct step_flow *f)
+{
+	close(f->fd);
+	free(f->text);
+}
+
+/* The next step: sent, received, judged; returns the decision. */
+static struct ebpfaccel_auto_decision step_judged(struct step_flow *f)
+{
+	struct ebpfaccel_auto_decision d = { 0 };
+	uint64_t before;
+
+	for (size_t left = STEP_LEN, n; left; left -= n) {
+		n = DATA_LEN - f->off < left ? DATA_LEN - f->off : left;
+		tf_write_all(f->fd, f->text + f->off, n);
+		f->off = (f->off + n) % DATA_LEN;
+		f->sent += n;
+	}
+	while (tf_server_received(srv) < f->sent)
+		usleep(10000);
+	while (now_us() - f->last_us < STEP_MIN_US)
+		usleep(10000);
+	before = f->last_us = now_us();
+	ck_assert_int_ge(ebpfaccel_auto_policy__update(policy), 0);
+	f->step++;
+	if (!ebpfaccel_auto_policy__decision(policy, tf_server_port(srv), &d) &&
+	    d.latest != EBPFACCEL_AUTO_NO_DATA && !f->first_us)
+		f->first_us = before;
+	return d;
+}
+
+/* All four stretches judged, unless one was waited for up to the bound
+ * (STRETCH_WAIT_NS, 2 s: a loaded machine's steps are long). */
+static void assert_four_stretches(const struct step_flow *f, const struct ebpfaccel_auto_decision *d)
+{
+	if (now_us() - f->first_us < 2000000)
+		ck_assert_msg(strstr(d->text, "on 4 stretches"), "step %d: %s", f->step, d->text);
+}
+
+/* A short flow is decided while it lasts: every step judged counts
+ * towards the hold, so the port is on by the seventh step or so;
+ * FLOW_STEPS leaves room for a stretch broken by a retransmission.
+ * Before, each stretch took three steps, and the hold only counted once
+ * the fourth was in: 3 + 3 x 4 + 2 steps.  Meanwhile the text says what
+ * the decision waits for. */
+START_TEST(short_flow_is_decided_while_it_lasts)
+{
+	LIBEBPFACCEL_OPTS(ebpfaccel_auto_policy_opts, opts, .choose = true, .apply = count_apply);
+	struct ebpfaccel_auto_decision d = { 0 };
+	struct step_flow f;
+
+	step_flow_start(&f, &opts);
+	while (f.step < FLOW_STEPS && !d.compress) {
+		d = step_judged(&f);
+		if (d.latest != EBPFACCEL_AUTO_NO_DATA && d.reason == EBPFACCEL_AUTO_NO_DATA)
+			ck_assert_msg(!strncmp(d.text, "waiting", 7), "step %d, %u in a row: %s", f.step,
+				      d.agreeing, d.text);
+	}
+	step_flow_end(&f);
+	assert_decision(&d, true, EBPFACCEL_AUTO_BULK_COMPRESSIBLE);
+	assert_four_stretches(&f, &d);
+	ck_assert_int_eq(applied_on, 1);
+	ck_assert_int_eq(applied_off, 1);
+}
+END_TEST
+
+/* A verdict for "off" is the reason at once, on the figures so far, and
+ * says that stretches are still to come (which may turn it): a link
+ * given as 10 GB/s, where nothing beats plain. */
+START_TEST(off_verdict_says_stretches_are_to_come)
+{
+	LIBEBPFACCEL_OPTS(ebpfaccel_auto_policy_opts, opts, .choose = true, .apply = count_apply,
+			  .link_rate = 10000000000ULL);
+	struct ebpfaccel_auto_decision d = { 0 };
+	struct step_flow f;
+	int waited = 0;
+
+	step_flow_start(&f, &opts);
+	while (f.step < FLOW_STEPS) {
+		d = step_judged(&f);
+		if (d.latest == EBPFACCEL_AUTO_NO_DATA)
+			continue;
+		assert_decision(&d, false, EBPFACCEL_AUTO_RATE_ABOVE_COMP_SPEED);
+		if (strncmp(d.text, "waiting for stretch ", 20))
+			break;
+		waited++;
+	}
+	step_flow_end(&f);
+	ck_assert_int_ge(waited, 1);
+	ck_assert_msg(strstr(d.text, "plain 10000.0 MB/s"), "%s", d.text);
+	assert_four_stretches(&f, &d);
+	ck_assert_int_eq(applied_on, 0);
+	ck_assert_int_eq(applied_off, 1);
 }
 END_TEST
 
@@ -433,6 +565,8 @@ static Suite *suite(void)
 	tcase_add_test(traffic, engine_ratio_stands_in_while_on);
 	tcase_add_test(traffic, speed_follows_the_data);
 	tcase_add_test(traffic, choose_ratios_come_from_a_stretch);
+	tcase_add_test(traffic, short_flow_is_decided_while_it_lasts);
+	tcase_add_test(traffic, off_verdict_says_stretches_are_to_come);
 	suite_add_tcase(s, traffic);
 
 	tcase_add_test(fed, alternating_data_does_not_flap);

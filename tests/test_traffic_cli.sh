@@ -46,11 +46,24 @@ rc=0
 ip netns exec "$ns_s" "$cli" traffic watch ea-no-such-if 1 2>/dev/null || rc=$?
 [ "$rc" = 4 ] && pass "unknown interface: exit 4" || fail "unknown interface: exit $rc"
 
+# until_ok CMD...: CMD succeeds within 10 s.
+until_ok() {
+	i=0
+	until "$@"; do
+		i=$((i + 1)); [ $i -lt 200 ] || return 1; sleep 0.05
+	done
+}
 ip netns exec "$ns_s" iperf3 -s -1 >/dev/null 2>&1 &
 server_pid=$!
 ip netns exec "$ns_s" "$cli" --json traffic watch "$if_s" 6 250 > "$tmp/watch.json" &
 watch_pid=$!
-sleep 0.5
+# The flow starts once the server listens and the probe is attached (on
+# a loaded machine each took more than the 0.5 s slept before: the client
+# found no server, or the watch saw only the flow's tail).
+until_ok sh -c "ip netns exec $ns_s ss -Hltn 'sport = :5201' | grep -q LISTEN" \
+	|| fail "iperf3 server did not listen"
+until_ok sh -c "ip netns exec $ns_s tc filter show dev $if_s ingress | grep -q bpf" \
+	|| fail "the watch did not attach to $if_s"
 ip netns exec "$ns_c" iperf3 -c 198.18.249.2 -t 4 -F "$tmp/text" >/dev/null 2>&1 \
 	|| fail "iperf3 client"
 wait "$watch_pid" && pass "watch exits 0" || fail "watch exit status $?"

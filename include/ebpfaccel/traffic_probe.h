@@ -295,7 +295,11 @@ struct ebpfaccel_auto_decision {
 	/** Application bytes/s the model expects from @c choice (the link
 	 *  rate while off); 0 without opts.choose. */
 	uint64_t goodput;
-	char text[160];			/**< one line with the figures behind @c reason */
+	/** One line with the figures behind @c reason.  Until a verdict has
+	 *  decided the port, and while the goodput model waits for more of
+	 *  the port's stream, it starts with "waiting" and says for what
+	 *  ("waiting, 2/3 in a row: ...", "waiting for stretch 3/4: ..."). */
+	char text[160];
 };
 
 /** Called when a port's decision in force differs from the one last
