@@ -355,6 +355,8 @@ void comp_write_space(struct sock *sk)
  */
 void comp_tx_flush_final(struct sock *sk, struct comp_ctx *ctx)
 {
+	struct tcp_sock *tp = tcp_sk(sk);
+	u32 lowat = READ_ONCE(tp->notsent_lowat);
 	struct comp_tx *tx = ctx->tx;
 	struct iov_iter empty;
 	u32 held = tx->pend_len + (tx->plain_len ? tx->wire_cap : 0);
@@ -364,6 +366,12 @@ void comp_tx_flush_final(struct sock *sk, struct comp_ctx *ctx)
 		return;
 	/* TCP lets sk_wmem_queued overshoot sk_sndbuf: grow from the larger */
 	WRITE_ONCE(sk->sk_sndbuf, max(sk->sk_sndbuf, READ_ONCE(sk->sk_wmem_queued)) + 2 * held);
+	/* TCP_NOTSENT_LOWAT (the socket's, else the sysctl's) refuses new data
+	 * while that much is unsent, however large the buffer: lifted for this
+	 * write, or the rest of a record half queued is lost and the peer
+	 * reads a record cut short at the FIN */
+	WRITE_ONCE(tp->notsent_lowat, UINT_MAX);
 	iov_iter_kvec(&empty, ITER_SOURCE, NULL, 0, 0);
 	comp_tx_write(sk, ctx, &empty, MSG_DONTWAIT | MSG_NOSIGNAL, false);
+	WRITE_ONCE(tp->notsent_lowat, lowat);
 }

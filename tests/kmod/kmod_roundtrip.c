@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -355,38 +357,51 @@ static void test_peer_gone(void)
 }
 
 /* close() right after non-blocking writes filled every buffer: what the
- * writes accepted still arrives, as on plain TCP */
+ * writes accepted still arrives, as on plain TCP.  notsent_lowat > 0 sets
+ * TCP_NOTSENT_LOWAT on the sender (servers tune it; so may the sysctl):
+ * TCP then refuses new data while that much is unsent, whatever the
+ * send buffer's size. */
+static void close_in_flight(int algo, int notsent_lowat)
+{
+	struct tcp_comp_params p = guest_params(algo, TCP_COMP_MODE_STREAM, 0, 0, 0);
+	size_t cap = 64 * 1048576, sent = 0, n;
+	uint8_t *data = malloc(cap), *got = malloc(cap);
+	int cli, srv;
+
+	CHECK(data && got, "malloc");
+	guest_fill(data, cap, 0, 77 + algo);
+	guest_comp_pair(AF_INET, &p, &cli, &srv);
+	if (notsent_lowat)
+		CHECK(!setsockopt(cli, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &notsent_lowat,
+				  sizeof(notsent_lowat)), "TCP_NOTSENT_LOWAT: %m");
+	fcntl(cli, F_SETFL, O_NONBLOCK);
+	for (;;) {
+		ssize_t m = send(cli, data + sent, 100000 < cap - sent ? 100000 : cap - sent, 0);
+
+		if (m < 0 && errno == EAGAIN)
+			break;
+		CHECK(m > 0, "send: %m");
+		sent += m;
+		CHECK(sent < cap, "buffers never filled");
+	}
+	close(cli);
+	n = rt_recv(srv, got, cap, 0);
+	CHECK(n == sent, "%zu of %zu bytes accepted before close() arrived (algo %d, notsent_lowat %d)",
+	      n, sent, algo, notsent_lowat);
+	CHECK(!memcmp(got, data, sent), "data differs");
+	close(srv);
+	free(data);
+	free(got);
+}
+
 static void test_close_in_flight(void)
 {
 	int algo;
 
-	for (algo = 0; algo < __TCP_COMP_ALGO_MAX; algo++) {
-		struct tcp_comp_params p = guest_params(algo, TCP_COMP_MODE_STREAM, 0, 0, 0);
-		size_t cap = 64 * 1048576, sent = 0;
-		uint8_t *data = malloc(cap), *got = malloc(cap);
-		int cli, srv;
-
-		CHECK(data && got, "malloc");
-		guest_fill(data, cap, 0, 77 + algo);
-		guest_comp_pair(AF_INET, &p, &cli, &srv);
-		fcntl(cli, F_SETFL, O_NONBLOCK);
-		for (;;) {
-			ssize_t n = send(cli, data + sent, 100000 < cap - sent ? 100000 : cap - sent, 0);
-
-			if (n < 0 && errno == EAGAIN)
-				break;
-			CHECK(n > 0, "send: %m");
-			sent += n;
-			CHECK(sent < cap, "buffers never filled");
-		}
-		close(cli);
-		CHECK(rt_recv(srv, got, cap, 0) == sent, "bytes accepted before close() lost");
-		CHECK(!memcmp(got, data, sent), "data differs");
-		close(srv);
-		free(data);
-		free(got);
-	}
-	printf("ok close() after non-blocking writes filled the buffers loses nothing\n");
+	for (algo = 0; algo < __TCP_COMP_ALGO_MAX; algo++)
+		close_in_flight(algo, 0);
+	close_in_flight(TCP_COMP_ALGO_NONE, 16384);
+	printf("ok close() after non-blocking writes filled the buffers loses nothing (also with TCP_NOTSENT_LOWAT)\n");
 }
 
 struct echo_arg {
